@@ -1,0 +1,19 @@
+import { createCustomerActivities } from './customers.js';
+import { createNotificationActivities } from './notifications.js';
+import type { Pool } from '../src/db/pool.js';
+import type { MessageTransport } from '../src/notifications/transport.js';
+
+export interface ActivityDeps {
+  pool: Pool;
+  transport: MessageTransport;
+}
+
+/** Every operational activity, built over the dependencies handed in (real ones in tests too). */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createCustomerActivities(deps),
+    ...createNotificationActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

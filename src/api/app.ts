@@ -1,0 +1,108 @@
+/**
+ * The operational HTTP API: a thin layer that validates with zod, calls Temporal or reads
+ * PostgreSQL, and maps the outcome to HTTP. No business logic lives here.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId } from 'hono/request-id';
+import type { ZodError } from 'zod';
+import { authenticate } from './auth.js';
+import { docsRoutes } from './docs.js';
+import type { ApiDeps, ApiEnv } from './env.js';
+import { onError, problemResponse, validationProblem } from './problem.js';
+import { customerRoutes } from './routes/customers.js';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createApi(deps: ApiDeps) {
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) return validationProblem(c, result.error as unknown as ZodError, result.target);
+    },
+  });
+
+  app.use('*', requestId({ headerName: 'X-Request-Id' }));
+  app.use('*', async (c, next) => {
+    const log = deps.logger.child({ requestId: c.get('requestId') });
+    c.set('logger', log);
+    const started = performance.now();
+    await next();
+    const principal = c.get('principal');
+    log.info(
+      {
+        method: c.req.method,
+        path: c.req.routePath === '/*' ? c.req.path : c.req.routePath,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+        actor: principal?.actor,
+        workflowId: c.get('workflowId'),
+      },
+      'request',
+    );
+  });
+
+  app.onError(onError);
+  app.notFound((c) => problemResponse(c, 404, `No route for ${c.req.method} ${c.req.path}`));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const checks = await Promise.allSettled([
+      withTimeout(deps.pool.query('SELECT 1'), 2_000, 'PostgreSQL'),
+      withTimeout(deps.temporal.workflowService.getSystemInfo({}), 2_000, 'Temporal'),
+    ]);
+    const [pg, temporal] = checks.map((r) => (r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`));
+    const ready = checks.every((r) => r.status === 'fulfilled');
+    return c.json({ status: ready ? 'ready' : 'not ready', checks: { postgres: pg, temporal } }, ready ? 200 : 503);
+  });
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => problemResponse(c, 413, `Request body is larger than ${MAX_BODY_BYTES} bytes`),
+    }),
+  );
+  app.use('/v1/*', async (c, next) => {
+    const method = c.req.method;
+    if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+      const type = c.req.header('content-type') ?? '';
+      const hasBody = c.req.header('content-length') !== '0' || c.req.header('transfer-encoding') !== undefined;
+      if (hasBody && !/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+        return problemResponse(c, 415, `Content-Type must be application/json, not ${type || 'missing'}`, {}, { Accept: 'application/json' });
+      }
+    }
+    await next();
+  });
+  app.use('/v1/*', authenticate(deps.keys));
+
+  app.route('/', customerRoutes(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key; its role decides what it may do' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'CRM process engine API',
+      version: '0.1.0',
+      description: 'Starts, signals, updates and queries the CRM processes. Errors are application/problem+json (RFC 9457).',
+    },
+    security: [{ bearerAuth: [] }],
+  });
+  app.route('/', docsRoutes());
+  return app;
+}
+
+export type Api = ReturnType<typeof createApi>;

@@ -1,0 +1,31 @@
+import type { Client } from '@temporalio/client';
+import type { Logger } from '../logger.js';
+import type { ApiKeyEntry, Role } from '../config.js';
+import type { Pool } from '../db/pool.js';
+
+export interface Principal {
+  role: Role;
+  actor: string;
+}
+
+/** What the API needs from the outside world; tests hand in the real ones. */
+export interface ApiDeps {
+  pool: Pool;
+  temporal: Client;
+  taskQueue: string;
+  logger: Logger;
+  keys: ApiKeyEntry[];
+  /** How long a start waits for a short workflow's result before answering 202. */
+  resultWaitMs?: number;
+  /** Link to the Temporal UI, shown in responses that name a workflow. */
+  temporalUiUrl?: string;
+}
+
+export interface ApiEnv {
+  Variables: {
+    requestId: string;
+    logger: Logger;
+    principal: Principal;
+    workflowId?: string;
+  };
+}

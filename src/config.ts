@@ -1,0 +1,108 @@
+/**
+ * The one configuration module. Every setting comes from the environment, parsed with zod;
+ * the defaults serve the embedded stack started by `npm start`.
+ */
+import { z } from 'zod';
+
+export const ROLES = ['agent', 'backoffice', 'admin', 'analyst'] as const;
+export type Role = (typeof ROLES)[number];
+
+const apiKeySchema = z.object({
+  role: z.enum(ROLES),
+  actor: z.string().min(1).max(100),
+  /** hex SHA-256 of the key; the key itself is never configured or stored */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex SHA-256 digest'),
+});
+export type ApiKeyEntry = z.infer<typeof apiKeySchema>;
+
+const port = z.coerce.number().int().min(0).max(65535);
+const boolish = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const envSchema = z.object({
+  NODE_ENV: z.string().default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().default('.data'),
+
+  /** External operational database; unset means the embedded PostgreSQL of `npm start`. */
+  DATABASE_URL: z.string().url().optional(),
+  /** External analytics database; unset means `crm_analytics` on the embedded PostgreSQL. */
+  ANALYTICS_DATABASE_URL: z.string().url().optional(),
+  EMBEDDED_PG_PORT: port.default(5544),
+
+  /** External Temporal frontend (host:port); unset means the embedded dev server. */
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('crm-operational'),
+  TEMPORAL_DEV_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_UI_URL: z.string().url().optional(),
+
+  API_HOST: z.string().default('0.0.0.0'),
+  API_PORT: port.default(3000),
+  /** JSON array of {role, actor, sha256}. Outside the embedded default this is the only source of keys. */
+  API_KEYS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (!raw) return [] as ApiKeyEntry[];
+      try {
+        const parsed = z.array(apiKeySchema).safeParse(JSON.parse(raw));
+        if (parsed.success) return parsed.data;
+        ctx.addIssue({ code: 'custom', message: `API_KEYS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'API_KEYS must be a JSON array of {role, actor, sha256}' });
+      }
+      return z.NEVER;
+    }),
+
+  /** Message transport: `file` writes each delivered message under DATA_DIR/mailbox; `smtp` uses SMTP_URL. */
+  MAIL_TRANSPORT: z.enum(['file', 'smtp']).default('file'),
+  SMTP_URL: z.string().url().optional(),
+  MAIL_FROM: z.string().default('CRM <crm@localhost>'),
+  MAILBOX_DIR: z.string().optional(),
+
+  /** The embedded stack generates per-role development keys on first start. */
+  DEV_KEYS: boolish.optional(),
+});
+
+export type Config = ReturnType<typeof loadConfig>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (e.MAIL_TRANSPORT === 'smtp' && !e.SMTP_URL) {
+    throw new Error('Invalid configuration:\n  SMTP_URL: required when MAIL_TRANSPORT=smtp');
+  }
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    dataDir: e.DATA_DIR,
+    database: {
+      url: e.DATABASE_URL,
+      analyticsUrl: e.ANALYTICS_DATABASE_URL,
+      embeddedPort: e.EMBEDDED_PG_PORT,
+    },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      devPort: e.TEMPORAL_DEV_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+      uiUrl: e.TEMPORAL_UI_URL,
+    },
+    api: { host: e.API_HOST, port: e.API_PORT, keys: e.API_KEYS },
+    mail: {
+      transport: e.MAIL_TRANSPORT,
+      smtpUrl: e.SMTP_URL,
+      from: e.MAIL_FROM,
+      mailboxDir: e.MAILBOX_DIR ?? `${e.DATA_DIR}/mailbox`,
+    },
+    devKeys: e.DEV_KEYS ?? (!e.DATABASE_URL && !e.TEMPORAL_ADDRESS),
+  };
+}

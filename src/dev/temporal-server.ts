@@ -1,0 +1,109 @@
+/**
+ * The Temporal dev server for `npm start` and the test harness: one way to start it for both.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { CRM_SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import type { TemporalCli } from './temporal-cli.js';
+
+export interface DevServerOptions {
+  cli: TemporalCli;
+  port: number;
+  /** undefined: headless */
+  uiPort?: number;
+  /** undefined: in memory */
+  dbFile?: string;
+  /** server output goes here instead of the console */
+  logFile?: string;
+  ip?: string;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl?: string;
+  stop(): Promise<void>;
+}
+
+const SEARCH_ATTRIBUTE_ARGS = CRM_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]);
+
+async function waitUntilServing(address: string, child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`the Temporal dev server exited with code ${child.exitCode} during start-up`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`the Temporal dev server at ${address} did not become ready: ${String(lastError)}`);
+}
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const ip = opts.ip ?? '127.0.0.1';
+  const address = `${ip}:${opts.port}`;
+  const uiUrl = opts.uiPort !== undefined ? `http://localhost:${opts.uiPort}` : undefined;
+
+  if (opts.cli.kind === 'sdk-download') {
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        ip,
+        port: opts.port,
+        ui: opts.uiPort !== undefined,
+        uiPort: opts.uiPort,
+        dbFilename: opts.dbFile,
+        searchAttributes: [...CRM_SEARCH_ATTRIBUTES],
+      },
+    });
+    return { address, uiUrl, stop: () => env.teardown() };
+  }
+
+  const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), ...SEARCH_ATTRIBUTE_ARGS,
+    '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true',
+    '--log-level', 'warn'];
+  if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
+  else args.push('--headless');
+  if (opts.dbFile) {
+    mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+    args.push('--db-filename', opts.dbFile);
+  }
+  const child = spawn(opts.cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (opts.logFile) {
+    mkdirSync(path.dirname(opts.logFile), { recursive: true });
+    const out = createWriteStream(opts.logFile, { flags: 'a' });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+  } else {
+    child.stdout?.resume();
+    child.stderr?.resume();
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await waitUntilServing(address, child, 60_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    address,
+    uiUrl,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * Formats of contact data shared by every process that takes them: e-mail, phone (E.164),
+ * postal address (ISO 3166-1 country, per-country postcode patterns), locale.
+ */
+import { z } from 'zod';
+
+/** Lower-cased, trimmed; the dedupe key of customers and leads. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export const emailSchema = z
+  .string()
+  .trim()
+  .max(254, 'an e-mail address has at most 254 characters')
+  .pipe(z.email({ message: 'must be a valid e-mail address' }));
+
+export const phoneSchema = z
+  .string()
+  .trim()
+  .transform((v) => v.replace(/[\s()-]/g, ''))
+  .pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be a phone number in E.164 format, e.g. +4930123456'));
+
+const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
+
+export function isIsoCountry(code: string): boolean {
+  if (!/^[A-Z]{2}$/.test(code)) return false;
+  const name = regionNames.of(code);
+  return name !== undefined && name !== code;
+}
+
+/** Postcode patterns of the countries we serve most; other countries get a plausibility check. */
+export const POSTCODE_PATTERNS: Record<string, RegExp> = {
+  DE: /^\d{5}$/,
+  AT: /^\d{4}$/,
+  CH: /^\d{4}$/,
+  FR: /^\d{5}$/,
+  NL: /^\d{4} ?[A-Z]{2}$/,
+  GB: /^(GIR ?0AA|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2})$/,
+  US: /^\d{5}(-\d{4})?$/,
+};
+
+export const addressSchema = z
+  .object({
+    street: z.string().trim().min(1, 'street is required').max(200),
+    postalCode: z.string().trim().toUpperCase().min(1, 'postalCode is required').max(12),
+    city: z.string().trim().min(1, 'city is required').max(100),
+    country: z
+      .string()
+      .trim()
+      .toUpperCase()
+      .refine(isIsoCountry, 'must be an ISO 3166-1 alpha-2 country code, e.g. DE'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    const pattern = POSTCODE_PATTERNS[a.country];
+    const ok = pattern ? pattern.test(a.postalCode) : /^[A-Z0-9 -]{2,12}$/.test(a.postalCode);
+    if (!ok) ctx.addIssue({ code: 'custom', path: ['postalCode'], message: `is not a valid postcode for ${a.country}` });
+  });
+export type Address = z.infer<typeof addressSchema>;
+
+export const localeSchema = z
+  .string()
+  .trim()
+  .max(35)
+  .refine((v) => {
+    try {
+      return Intl.getCanonicalLocales(v).length === 1;
+    } catch {
+      return false;
+    }
+  }, 'must be a BCP 47 language tag, e.g. en or de-DE');
+
+export const personNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'has at most 200 characters')
+  .refine((v) => !/\p{Cc}/u.test(v), 'must not contain control characters');

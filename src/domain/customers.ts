@@ -1,0 +1,62 @@
+/**
+ * Customer registration: the contract between the API, the `registerCustomer` workflow and its
+ * activities. A registration dedupes by normalised e-mail, creates the customer, records the
+ * audit trail and queues the welcome message in one transaction.
+ */
+import { z } from 'zod';
+import { defineQuery } from '@temporalio/workflow';
+import { addressSchema, emailSchema, localeSchema, personNameSchema, phoneSchema } from './contact-data.js';
+
+export const registrationRequestSchema = z
+  .object({
+    name: personNameSchema,
+    email: emailSchema,
+    phone: phoneSchema.optional(),
+    address: addressSchema.optional(),
+    locale: localeSchema.default('en'),
+  })
+  .strict();
+export type RegistrationRequest = z.infer<typeof registrationRequestSchema>;
+
+export interface RegistrationInput {
+  /** Chosen by the API before start, so the workflow's search attributes name it from the first event. */
+  customerId: string;
+  request: RegistrationRequest;
+  actor: string;
+}
+
+export type RegistrationResult =
+  | { outcome: 'created'; customerId: string; welcomeMessageId: string }
+  | { outcome: 'duplicate'; customerId: string };
+
+export interface Transition {
+  status: string;
+  at: string;
+  actor: string;
+  reason?: string;
+}
+
+export interface RegistrationState {
+  status: 'received' | 'registered' | 'duplicate';
+  customerId: string;
+  transitions: Transition[];
+}
+
+export const registrationStateQuery = defineQuery<RegistrationState>('state');
+
+export function registrationWorkflowId(key: string): string {
+  return `customer-register-${key}`;
+}
+
+export interface Customer {
+  id: string;
+  name: string;
+  email: string;
+  phone: string | null;
+  address: z.infer<typeof addressSchema> | null;
+  locale: string;
+  status: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}

@@ -1,0 +1,17 @@
+/**
+ * Custom search attributes every process sets, so operators can find a process in the Temporal UI
+ * by customer, process, status and owner. Registered on the dev server by `npm start` and the test
+ * harness, and by `temporal operator search-attribute create` in docker-compose.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const CrmCustomerId = defineSearchAttributeKey('CrmCustomerId', SearchAttributeType.KEYWORD);
+export const CrmProcess = defineSearchAttributeKey('CrmProcess', SearchAttributeType.KEYWORD);
+export const CrmStatus = defineSearchAttributeKey('CrmStatus', SearchAttributeType.KEYWORD);
+export const CrmOwner = defineSearchAttributeKey('CrmOwner', SearchAttributeType.KEYWORD);
+
+export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner] as const;
+
+/** Process names as they appear in CrmProcess and in analytics. */
+export const PROCESSES = ['registration', 'notification', 'acquisition', 'onboarding', 'contacts', 'retention', 'offers', 'master-data'] as const;
+export type ProcessName = (typeof PROCESSES)[number];

@@ -1,0 +1,20 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Structured JSON logs. Personal data never goes into a log line: the redact list is a safety
+ * net for fields that must not appear even by accident.
+ */
+export function createLogger(level: string, name = 'crm'): Logger {
+  return pino({
+    name,
+    level,
+    base: { service: name },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: {
+      paths: ['email', 'phone', 'name', 'address', 'code', 'bankAccount', 'iban', '*.email', '*.phone', '*.name', '*.address', '*.code', '*.bankAccount', 'req.headers.authorization'],
+      censor: '[redacted]',
+    },
+  });
+}

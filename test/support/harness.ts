@@ -1,0 +1,149 @@
+/**
+ * The one test harness: each test file gets its own PostgreSQL schema (migrated), its own task
+ * queue with a real worker over real activities, a Temporal client, and the real Hono app with
+ * one API key per role. Tests speak HTTP to the app through `app.request()`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { createApi } from '../../src/api/app.js';
+import { hashKey } from '../../src/api/auth.js';
+import { ROLES, type ApiKeyEntry, type Role } from '../../src/config.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createLogger } from '../../src/logger.js';
+import { FileTransport, mailboxFolder, type MessageTransport } from '../../src/notifications/transport.js';
+import { createOperationalWorker } from '../../src/worker/worker.js';
+
+export interface RequestOptions {
+  as?: Role | null;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Harness {
+  schema: string;
+  taskQueue: string;
+  pool: Pool;
+  client: Client;
+  api: ReturnType<typeof createApi>;
+  keys: Record<Role, string>;
+  mailDir: string;
+  worker: Worker;
+  request(method: string, url: string, opts?: RequestOptions): Promise<Response>;
+  json<T = any>(method: string, url: string, opts?: RequestOptions): Promise<{ status: number; body: T; headers: Headers }>;
+  mailbox(recipient: string): Promise<Array<{ id: string; template: string; subject: string; text: string; payload: Record<string, unknown> }>>;
+  stopWorker(): Promise<void>;
+  startWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** Replace the message transport (the file transport in a temp folder by default). */
+  transport?: MessageTransport;
+  resultWaitMs?: number;
+}
+
+export function uniqueId(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`;
+}
+
+export async function startHarness(name: string, opts: HarnessOptions = {}): Promise<Harness> {
+  const pgUrl = inject('pgUrl');
+  const address = inject('temporalAddress');
+  const bundlePath = inject('workflowBundlePath');
+
+  const schema = uniqueId(`t_${name.replace(/[^a-z0-9]/gi, '_').toLowerCase()}`);
+  const taskQueue = `test-${schema}`;
+  await migrate({ connectionString: pgUrl, schema });
+  const pool = createPool({ connectionString: pgUrl, schema, max: 5 });
+  const mailDir = await mkdtemp(path.join(os.tmpdir(), 'crm-mail-'));
+  const transport = opts.transport ?? new FileTransport(mailDir);
+
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const nativeConnection = await NativeConnection.connect({ address });
+
+  let worker!: Worker;
+  let running: Promise<void> | undefined;
+  const startWorker = async () => {
+    worker = await createOperationalWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: { codePath: bundlePath }, pool, transport });
+    running = worker.run();
+  };
+  const stopWorker = async () => {
+    if (!running) return;
+    worker.shutdown();
+    await running;
+    running = undefined;
+  };
+  await startWorker();
+
+  const keys = Object.fromEntries(ROLES.map((r) => [r, `test_${r}_${randomBytes(12).toString('hex')}`])) as Record<Role, string>;
+  const keyEntries: ApiKeyEntry[] = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) }));
+  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger('silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs });
+
+  const request = (method: string, url: string, o: RequestOptions = {}) => {
+    const headers: Record<string, string> = { ...(o.headers ?? {}) };
+    const as = o.as === undefined ? 'agent' : o.as;
+    if (as) headers.authorization ??= `Bearer ${keys[as]}`;
+    let body: string | undefined = o.rawBody;
+    if (o.body !== undefined) {
+      body = JSON.stringify(o.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    return Promise.resolve(api.request(url, { method, headers, body }));
+  };
+
+  return {
+    schema,
+    taskQueue,
+    pool,
+    client,
+    api,
+    keys,
+    mailDir,
+    get worker() {
+      return worker;
+    },
+    request,
+    async json(method, url, o) {
+      const res = await request(method, url, o);
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+    },
+    async mailbox(recipient) {
+      const dir = path.join(mailDir, mailboxFolder(recipient));
+      const files = await readdir(dir).catch(() => [] as string[]);
+      return Promise.all(files.filter((f) => f.endsWith('.json')).map(async (f) => JSON.parse(await readFile(path.join(dir, f), 'utf8'))));
+    },
+    stopWorker,
+    startWorker,
+    async close() {
+      await stopWorker();
+      await nativeConnection.close();
+      await connection.close();
+      await pool.end();
+    },
+  } as Harness;
+}
+
+/** Polls an observable condition (a row, a file) until it holds; for effects of other processes. */
+export async function eventually<T>(probe: () => Promise<T | undefined | false>, { timeoutMs = 20_000, intervalMs = 100 } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+}

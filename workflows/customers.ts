@@ -1,0 +1,60 @@
+/**
+ * Customer registration.
+ * States: received → registered | duplicate.
+ * Moved by: one activity that dedupes by normalised e-mail and creates the customer, its audit
+ * rows and its welcome message in one transaction. Ends when the customer exists (or the e-mail
+ * was already taken) and the welcome message has been handed to its own delivery workflow.
+ */
+import { ParentClosePolicy, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { registrationStateQuery, type RegistrationInput, type RegistrationResult, type RegistrationState } from '../src/domain/customers.js';
+import { notificationWorkflowId } from '../src/domain/notifications.js';
+import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { deliverNotification } from './notifications.js';
+
+const { registerCustomerRecord } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+});
+
+export async function registerCustomer(input: RegistrationInput): Promise<RegistrationResult> {
+  const state: RegistrationState = {
+    status: 'received',
+    customerId: input.customerId,
+    transitions: [{ status: 'received', at: new Date().toISOString(), actor: input.actor }],
+  };
+  setHandler(registrationStateQuery, () => state);
+
+  const { workflowId } = workflowInfo();
+  const result = await registerCustomerRecord({ ...input, workflowId });
+
+  state.status = result.outcome === 'created' ? 'registered' : 'duplicate';
+  state.customerId = result.customerId;
+  state.transitions.push({
+    status: state.status,
+    at: new Date().toISOString(),
+    actor: 'system',
+    reason: result.outcome === 'duplicate' ? 'a customer with this e-mail already exists' : undefined,
+  });
+  upsertSearchAttributes([
+    { key: CrmCustomerId, value: result.customerId },
+    { key: CrmProcess, value: 'registration' },
+    { key: CrmStatus, value: state.status },
+  ]);
+
+  if (result.outcome === 'created') {
+    // Delivery retries on its own schedule (an SMTP outage may last hours); registration need not wait.
+    await startChild(deliverNotification, {
+      workflowId: notificationWorkflowId(result.welcomeMessageId),
+      args: [{ messageId: result.welcomeMessageId }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: [
+        { key: CrmCustomerId, value: result.customerId },
+        { key: CrmProcess, value: 'notification' },
+        { key: CrmStatus, value: 'pending' },
+      ],
+      staticSummary: 'Welcome message',
+    });
+  }
+  return result;
+}

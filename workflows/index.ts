@@ -1,0 +1,3 @@
+// Every workflow the operational worker runs; this file is the bundle's entry point.
+export { registerCustomer } from './customers.js';
+export { deliverNotification } from './notifications.js';
