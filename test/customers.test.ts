@@ -163,7 +163,7 @@ describe('bad input is a 4xx problem that names the problem and stores nothing',
 
 describe('authentication and roles', () => {
   it('answers 401 without a key, with a malformed header and with an unknown key', async () => {
-    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer nope' }]) {
+    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer nope' }] as Array<Record<string, string>>) {
       const res = await h.json('GET', '/v1/customers/00000000-0000-4000-8000-000000000000', { as: null, headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toContain('Bearer');
