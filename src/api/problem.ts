@@ -88,6 +88,6 @@ export function onError(err: Error, c: Context<ApiEnv>): Response {
     const detail = status === 400 && /JSON/i.test(err.message) ? 'Malformed JSON in request body' : err.message || TITLES[status] || 'Error';
     return problemResponse(c, status, detail);
   }
-  c.get('logger')?.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
+  c.get('logger')?.error({ err: { type: err.name, message: err.message, cause: String((err as { cause?: unknown }).cause ?? ''), stack: err.stack } }, 'unhandled error');
   return problemResponse(c, 500, 'An unexpected error occurred; quote the request id when reporting it.');
 }

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createTimeSkippingEnv } from './time-skipping.js';
 import { createApi } from '../../src/api/app.js';
 import { hashKey } from '../../src/api/auth.js';
 import { ROLES, type ApiKeyEntry, type Role } from '../../src/config.js';
@@ -35,6 +37,8 @@ export interface Harness {
   keys: Record<Role, string>;
   mailDir: string;
   worker: Worker;
+  /** Set when the harness runs on the time-skipping test server: `env.sleep('2 days')`. */
+  env?: TestWorkflowEnvironment;
   request(method: string, url: string, opts?: RequestOptions): Promise<Response>;
   json<T = any>(method: string, url: string, opts?: RequestOptions): Promise<{ status: number; body: T; headers: Headers }>;
   mailbox(recipient: string): Promise<Array<{ id: string; template: string; subject: string; text: string; payload: Record<string, unknown> }>>;
@@ -47,6 +51,13 @@ export interface HarnessOptions {
   /** Replace the message transport (the file transport in a temp folder by default). */
   transport?: MessageTransport;
   resultWaitMs?: number;
+  /**
+   * Run on the time-skipping test server instead of the shared dev server, for workflows whose
+   * timers span days. Time skips whenever every workflow waits; `env.sleep()` moves it on.
+   * The test server has no visibility queries over search attributes: list endpoints are tested
+   * on the dev server.
+   */
+  timeSkipping?: boolean;
 }
 
 export function uniqueId(prefix: string): string {
@@ -65,9 +76,10 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   const mailDir = await mkdtemp(path.join(os.tmpdir(), 'crm-mail-'));
   const transport = opts.transport ?? new FileTransport(mailDir);
 
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: 'default' });
-  const nativeConnection = await NativeConnection.connect({ address });
+  const env = opts.timeSkipping ? await createTimeSkippingEnv() : undefined;
+  const connection = env ? env.connection : await Connection.connect({ address });
+  const client = env ? env.client : new Client({ connection, namespace: 'default' });
+  const nativeConnection = env ? env.nativeConnection : await NativeConnection.connect({ address });
 
   let worker!: Worker;
   let running: Promise<void> | undefined;
@@ -85,7 +97,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
 
   const keys = Object.fromEntries(ROLES.map((r) => [r, `test_${r}_${randomBytes(12).toString('hex')}`])) as Record<Role, string>;
   const keyEntries: ApiKeyEntry[] = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) }));
-  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger('silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs });
+  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs });
 
   const request = (method: string, url: string, o: RequestOptions = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
@@ -107,6 +119,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     api,
     keys,
     mailDir,
+    env,
     get worker() {
       return worker;
     },
@@ -125,8 +138,12 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     startWorker,
     async close() {
       await stopWorker();
-      await nativeConnection.close();
-      await connection.close();
+      if (env) {
+        await env.teardown();
+      } else {
+        await nativeConnection.close();
+        await connection.close();
+      }
       await pool.end();
     },
   } as Harness;
