@@ -23,5 +23,22 @@ CREATE TABLE contact_events (
 CREATE INDEX contact_events_customer_idx ON contact_events (customer_id, occurred_at DESC, id) WHERE customer_id IS NOT NULL;
 CREATE INDEX contact_events_lead_idx ON contact_events (lead_id, occurred_at DESC, id) WHERE lead_id IS NOT NULL;
 
+-- Who must not be contacted, and why. Every process checks here before it sends anything
+-- promotional: an opt-out, a requested erasure, an open complaint. Lifting sets lifted_at.
+CREATE TABLE suppressions (
+  id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  customer_id        uuid NOT NULL REFERENCES customers (id),
+  reason             text NOT NULL CHECK (reason IN ('opt-out', 'erasure', 'complaint', 'manual')),
+  channel            text CHECK (channel IN ('email', 'sms', 'call', 'letter')),
+  created_by         text NOT NULL,
+  source_workflow_id text,
+  idempotency_key    text NOT NULL,
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  lifted_at          timestamptz,
+  CONSTRAINT suppressions_idempotency_key_key UNIQUE (idempotency_key)
+);
+CREATE INDEX suppressions_active_idx ON suppressions (customer_id) WHERE lifted_at IS NULL;
+
 -- Down Migration
+DROP TABLE suppressions;
 DROP TABLE contact_events;
