@@ -1,29 +1,11 @@
-/**
- * Bearer-key authentication. Keys are known only by their SHA-256; a presented key is hashed and
- * compared in constant time against every configured hash, so timing reveals neither which key
- * nor how much of it matched.
- */
-import { createHash, timingSafeEqual } from 'node:crypto';
+/** Bearer-key authentication and role checks for the operational API (keys: src/auth/keys.ts). */
 import type { MiddlewareHandler } from 'hono';
+import { bearerToken, createKeyVerifier } from '../auth/keys.js';
 import type { ApiKeyEntry, Role } from '../config.js';
-import type { ApiEnv, Principal } from './env.js';
+import type { ApiEnv } from './env.js';
 import { ApiError } from './problem.js';
 
-export function hashKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
-
-export function createKeyVerifier(entries: ApiKeyEntry[]) {
-  const hashes = entries.map((e) => ({ digest: Buffer.from(e.sha256, 'hex'), principal: { role: e.role, actor: e.actor } }));
-  return (presented: string): Principal | undefined => {
-    const digest = createHash('sha256').update(presented, 'utf8').digest();
-    let found: Principal | undefined;
-    for (const h of hashes) {
-      if (timingSafeEqual(digest, h.digest) && !found) found = h.principal;
-    }
-    return found;
-  };
-}
+export { hashKey, createKeyVerifier } from '../auth/keys.js';
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="crm"' };
 
@@ -32,9 +14,9 @@ export function authenticate(entries: ApiKeyEntry[]): MiddlewareHandler<ApiEnv> 
   return async (c, next) => {
     const header = c.req.header('authorization');
     if (!header) throw new ApiError(401, 'Missing Authorization header: send "Authorization: Bearer <key>"', {}, CHALLENGE);
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new ApiError(401, 'Authorization header must use the Bearer scheme', {}, CHALLENGE);
-    const principal = verify(match[1]!);
+    const token = bearerToken(header);
+    if (!token) throw new ApiError(401, 'Authorization header must use the Bearer scheme', {}, CHALLENGE);
+    const principal = verify(token);
     if (!principal) throw new ApiError(401, 'Unknown API key', {}, CHALLENGE);
     c.set('principal', principal);
     await next();
