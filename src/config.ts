@@ -65,6 +65,32 @@ const envSchema = z.object({
 
   /** The embedded stack generates per-role development keys on first start. */
   DEV_KEYS: boolish.optional(),
+
+  /** Analytics: its own process, task queue, port and keys (JSON array of {actor, sha256}, role analyst). */
+  ANALYTICS_HOST: z.string().default('0.0.0.0'),
+  ANALYTICS_PORT: port.default(3001),
+  ANALYTICS_TASK_QUEUE: z.string().min(1).default('crm-analytics'),
+  ANALYTICS_API_KEYS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (!raw) return [] as Array<{ actor: string; sha256: string }>;
+      try {
+        const parsed = z.array(apiKeySchema.omit({ role: true })).safeParse(JSON.parse(raw));
+        if (parsed.success) return parsed.data;
+        ctx.addIssue({ code: 'custom', message: `ANALYTICS_API_KEYS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'ANALYTICS_API_KEYS must be a JSON array of {actor, sha256}' });
+      }
+      return z.NEVER;
+    }),
+  /** How often the ingest schedule runs (a Temporal duration such as `1 minute`). */
+  ANALYTICS_INGEST_EVERY: z.string().regex(/^\d+\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours)$/, 'a duration such as "1 minute" or "30s"').default('1 minute'),
+  /** Histories fetched at once, and closed workflows taken per ingest transaction. */
+  ANALYTICS_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  ANALYTICS_INGEST_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
+  /** Re-read this far behind the watermark, for visibility stores that index close events late. */
+  ANALYTICS_INGEST_OVERLAP_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -104,5 +130,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       mailboxDir: e.MAILBOX_DIR ?? `${e.DATA_DIR}/mailbox`,
     },
     devKeys: e.DEV_KEYS ?? (!e.DATABASE_URL && !e.TEMPORAL_ADDRESS),
+    analytics: {
+      host: e.ANALYTICS_HOST,
+      port: e.ANALYTICS_PORT,
+      taskQueue: e.ANALYTICS_TASK_QUEUE,
+      keys: e.ANALYTICS_API_KEYS,
+      ingestEvery: e.ANALYTICS_INGEST_EVERY,
+      ingestConcurrency: e.ANALYTICS_INGEST_CONCURRENCY,
+      ingestBatch: e.ANALYTICS_INGEST_BATCH,
+      ingestOverlapSeconds: e.ANALYTICS_INGEST_OVERLAP_SECONDS,
+    },
   };
 }
