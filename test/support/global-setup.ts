@@ -19,6 +19,7 @@ declare module 'vitest' {
     temporalAddress: string;
     pgUrl: string;
     pgAdminUrl: string;
+    analyticsPgUrl: string;
     workflowBundlePath: string;
     testServerPath: string;
   }
@@ -36,9 +37,11 @@ export default async function setup(project: TestProject) {
     resolveTestServer(),
   ]);
   await pg.ensureDatabase('crm_test');
+  await pg.ensureDatabase('crm_analytics_test');
   project.provide('temporalAddress', temporal.address);
   project.provide('pgUrl', pg.url('crm_test'));
   project.provide('pgAdminUrl', pg.url('postgres'));
+  project.provide('analyticsPgUrl', pg.url('crm_analytics_test'));
   project.provide('workflowBundlePath', bundlePath);
   project.provide('testServerPath', testServerPath);
   console.log(`[test services] Temporal ${temporal.address}, PostgreSQL :${pg.port}, ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);

@@ -1,0 +1,32 @@
+/**
+ * `npm run analytics:backfill`: rebuilds the analytics store from every closed workflow that
+ * Temporal still holds. Runs in this process; the analytics worker may keep running.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../config.js';
+import { createIngestActivities } from './ingest/ingest.js';
+import { createStorePool, migrateStore } from './store.js';
+
+const config = loadConfig();
+const storeUrl = config.database.analyticsUrl;
+if (!storeUrl) {
+  console.error('ANALYTICS_DATABASE_URL is required');
+  process.exit(2);
+}
+await migrateStore(storeUrl);
+const pool = createStorePool(storeUrl);
+const connection = await Connection.connect({ address: config.temporal.address ?? `127.0.0.1:${config.temporal.devPort}` });
+const ingest = createIngestActivities({ pool, temporal: new Client({ connection, namespace: config.temporal.namespace }) });
+await ingest.resetStore();
+const t0 = performance.now();
+let total = 0;
+for (;;) {
+  const r = await ingest.ingestClosedWorkflows({ batch: config.analytics.ingestBatch, concurrency: config.analytics.ingestConcurrency, overlapSeconds: 0 });
+  total += r.ingested;
+  console.log(`ingested ${total} runs (watermark ${r.watermark}, ${r.remaining} left)`);
+  if (r.remaining === 0) break;
+}
+const seconds = (performance.now() - t0) / 1000;
+console.log(`backfill done: ${total} runs in ${seconds.toFixed(1)} s (${(total / Math.max(seconds, 0.001)).toFixed(1)} histories/s)`);
+await pool.end();
+await connection.close();

@@ -1,0 +1,213 @@
+/**
+ * Reports over the analytics store. Every report takes a closed-time range and a grouping
+ * (day or week) for its series; durations are milliseconds, rates are 0..1.
+ */
+import type { StorePool } from './store.js';
+import { CAMPAIGNS, CHANGES, FUNNEL, OFFERS } from './contract.js';
+
+export interface Range {
+  from: Date;
+  to: Date;
+  groupBy: 'day' | 'week';
+}
+
+const rate = (num: number, den: number) => (den > 0 ? Math.round((num / den) * 10_000) / 10_000 : null);
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+async function series(pool: StorePool, range: Range, workflowType: string, successStatuses: readonly string[]) {
+  const { rows } = await pool.query<{ period: Date; closed: string; succeeded: string }>(
+    `SELECT date_trunc($4, close_time) AS period, count(*) AS closed,
+            count(*) FILTER (WHERE final_status = ANY($5)) AS succeeded
+       FROM process_runs
+      WHERE workflow_type = $1 AND close_time >= $2 AND close_time < $3 AND status <> 'continued_as_new'
+      GROUP BY 1 ORDER BY 1`,
+    [workflowType, range.from, range.to, range.groupBy, successStatuses],
+  );
+  return rows.map((r) => ({ period: r.period.toISOString(), closed: Number(r.closed), succeeded: Number(r.succeeded), rate: rate(Number(r.succeeded), Number(r.closed)) }));
+}
+
+async function timeInStatus(pool: StorePool, range: Range, workflowType: string) {
+  const { rows } = await pool.query<{ status: string; n: string; median: number | null; p90: number | null }>(
+    `SELECT t.from_status AS status, count(*) AS n,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY t.ms_in_from) AS median,
+            percentile_cont(0.9) WITHIN GROUP (ORDER BY t.ms_in_from) AS p90
+       FROM status_transitions t JOIN process_runs r USING (run_id)
+      WHERE t.workflow_type = $1 AND r.close_time >= $2 AND r.close_time < $3 AND t.from_status IS NOT NULL
+      GROUP BY 1 ORDER BY 1`,
+    [workflowType, range.from, range.to],
+  );
+  return Object.fromEntries(rows.map((r) => [r.status, { transitions: Number(r.n), medianMs: num(r.median), p90Ms: num(r.p90) }]));
+}
+
+async function reachedCounts(pool: StorePool, range: Range, workflowType: string) {
+  const { rows } = await pool.query<{ status: string; runs: string }>(
+    `SELECT t.to_status AS status, count(DISTINCT t.run_id) AS runs
+       FROM status_transitions t JOIN process_runs r USING (run_id)
+      WHERE t.workflow_type = $1 AND r.close_time >= $2 AND r.close_time < $3
+      GROUP BY 1`,
+    [workflowType, range.from, range.to],
+  );
+  return new Map(rows.map((r) => [r.status, Number(r.runs)]));
+}
+
+export async function funnelReport(pool: StorePool, range: Range) {
+  const reached = await reachedCounts(pool, range, FUNNEL.workflowType);
+  const stages = [...FUNNEL.stages, FUNNEL.lost, ...[...reached.keys()].filter((s) => !(FUNNEL.stages as readonly string[]).includes(s) && s !== FUNNEL.lost).sort()];
+  const stageCounts = Object.fromEntries(stages.map((s) => [s, reached.get(s) ?? 0]));
+  const conversion = FUNNEL.stages.slice(1).map((to, i) => {
+    const from = FUNNEL.stages[i]!;
+    return { from, to, rate: rate(reached.get(to) ?? 0, reached.get(from) ?? 0) };
+  });
+  const bySource = await pool.query<{ source: string | null; won: string; lost: string }>(
+    `SELECT attributes->>$4 AS source,
+            count(*) FILTER (WHERE final_status = $5) AS won,
+            count(*) FILTER (WHERE final_status = $6) AS lost
+       FROM process_runs
+      WHERE workflow_type = $1 AND close_time >= $2 AND close_time < $3 AND status <> 'continued_as_new'
+      GROUP BY 1 ORDER BY 1`,
+    [FUNNEL.workflowType, range.from, range.to, FUNNEL.sourceAttribute, FUNNEL.won, FUNNEL.lost],
+  );
+  const closedSeries = await series(pool, range, FUNNEL.workflowType, [FUNNEL.won]);
+  return {
+    range: { from: range.from.toISOString(), to: range.to.toISOString(), groupBy: range.groupBy },
+    closedLeads: closedSeries.reduce((n, p) => n + p.closed, 0),
+    stageCounts,
+    conversion,
+    timeInStage: await timeInStatus(pool, range, FUNNEL.workflowType),
+    winRateBySource: bySource.rows.map((r) => ({
+      source: r.source ?? 'unknown',
+      won: Number(r.won),
+      lost: Number(r.lost),
+      winRate: rate(Number(r.won), Number(r.won) + Number(r.lost)),
+    })),
+    series: closedSeries,
+  };
+}
+
+export async function campaignsReport(pool: StorePool, range: Range) {
+  const enrollments = await pool.query<{ enrolled: string; messaged: string; goal: string; optout: string }>(
+    `SELECT count(*) AS enrolled,
+            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM activity_counts a WHERE a.run_id = r.run_id AND a.activity_type = ANY($4) AND a.completed > 0)) AS messaged,
+            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM status_transitions t WHERE t.run_id = r.run_id AND t.to_status = ANY($5))) AS goal,
+            count(*) FILTER (WHERE EXISTS (SELECT 1 FROM status_transitions t WHERE t.run_id = r.run_id AND t.to_status = ANY($6))) AS optout
+       FROM process_runs r
+      WHERE workflow_type = $1 AND close_time >= $2 AND close_time < $3 AND status <> 'continued_as_new'`,
+    [CAMPAIGNS.enrollmentType, range.from, range.to, CAMPAIGNS.messageActivities, CAMPAIGNS.goalStatuses, CAMPAIGNS.optOutStatuses],
+  );
+  const e = enrollments.rows[0]!;
+  const enrolled = Number(e.enrolled);
+  const offers = await pool.query<{ kind: string | null; total: string; accepted: string; declined: string; expired: string; ineligible: string }>(
+    `SELECT attributes->>$4 AS kind, count(*) AS total,
+            count(*) FILTER (WHERE final_status = $5) AS accepted,
+            count(*) FILTER (WHERE final_status = $6) AS declined,
+            count(*) FILTER (WHERE final_status = $7) AS expired,
+            count(*) FILTER (WHERE final_status = $8) AS ineligible
+       FROM process_runs
+      WHERE workflow_type = $1 AND close_time >= $2 AND close_time < $3 AND status <> 'continued_as_new'
+      GROUP BY 1 ORDER BY 1`,
+    [OFFERS.workflowType, range.from, range.to, OFFERS.kindAttribute, OFFERS.accepted, OFFERS.declined, OFFERS.expired, OFFERS.ineligible],
+  );
+  const byKind = Object.fromEntries(
+    [...OFFERS.kinds, ...offers.rows.map((r) => r.kind ?? 'unknown').filter((k) => !(OFFERS.kinds as readonly string[]).includes(k))].map((kind) => {
+      const r = offers.rows.find((x) => (x.kind ?? 'unknown') === kind);
+      const made = r ? Number(r.total) - Number(r.ineligible) : 0;
+      return [kind, { offers: r ? Number(r.total) : 0, accepted: r ? Number(r.accepted) : 0, declined: r ? Number(r.declined) : 0, expired: r ? Number(r.expired) : 0, ineligible: r ? Number(r.ineligible) : 0, acceptanceRate: rate(r ? Number(r.accepted) : 0, made) }];
+    }),
+  );
+  return {
+    range: { from: range.from.toISOString(), to: range.to.toISOString(), groupBy: range.groupBy },
+    enrolled,
+    messaged: Number(e.messaged),
+    goalReached: Number(e.goal),
+    optedOut: Number(e.optout),
+    goalRate: rate(Number(e.goal), enrolled),
+    optOutRate: rate(Number(e.optout), enrolled),
+    offersByKind: byKind,
+    series: await series(pool, range, CAMPAIGNS.enrollmentType, CAMPAIGNS.goalStatuses),
+  };
+}
+
+export async function changesReport(pool: StorePool, range: Range) {
+  const volume = await pool.query<{ type: string | null; n: string }>(
+    `SELECT attributes->>$4 AS type, count(*) AS n FROM process_runs
+      WHERE workflow_type = $1 AND close_time >= $2 AND close_time < $3 AND status <> 'continued_as_new'
+      GROUP BY 1 ORDER BY 1`,
+    [CHANGES.workflowType, range.from, range.to, CHANGES.typeAttribute],
+  );
+  const reached = await reachedCounts(pool, range, CHANGES.workflowType);
+  const durations = await timeInStatus(pool, range, CHANGES.workflowType);
+  const askedToVerify = reached.get(CHANGES.awaitingVerification) ?? 0;
+  return {
+    range: { from: range.from.toISOString(), to: range.to.toISOString(), groupBy: range.groupBy },
+    volumeByType: Object.fromEntries(volume.rows.map((r) => [r.type ?? 'unknown', Number(r.n)])),
+    verification: {
+      requested: askedToVerify,
+      verified: reached.get(CHANGES.verified) ?? 0,
+      failed: reached.get(CHANGES.failedVerification) ?? 0,
+      successRate: rate(reached.get(CHANGES.verified) ?? 0, askedToVerify),
+      timeToVerify: durations[CHANGES.awaitingVerification] ?? { transitions: 0, medianMs: null, p90Ms: null },
+    },
+    approval: {
+      requested: reached.get(CHANGES.awaitingApproval) ?? 0,
+      approved: reached.get(CHANGES.approved) ?? 0,
+      rejected: reached.get(CHANGES.rejected) ?? 0,
+      turnaround: durations[CHANGES.awaitingApproval] ?? { transitions: 0, medianMs: null, p90Ms: null },
+    },
+    expired: reached.get(CHANGES.expired) ?? 0,
+    applied: reached.get(CHANGES.applied) ?? 0,
+    series: await series(pool, range, CHANGES.workflowType, [CHANGES.applied]),
+  };
+}
+
+export async function processesReport(pool: StorePool, range: Range) {
+  const { rows } = await pool.query<{ workflow_type: string; process: string | null; total: string; completed: string; failed: string; timed_out: string; terminated: string; canceled: string; median: number | null; p90: number | null }>(
+    `SELECT workflow_type, max(process) AS process, count(*) AS total,
+            count(*) FILTER (WHERE status = 'completed') AS completed,
+            count(*) FILTER (WHERE status = 'failed') AS failed,
+            count(*) FILTER (WHERE status = 'timed_out') AS timed_out,
+            count(*) FILTER (WHERE status = 'terminated') AS terminated,
+            count(*) FILTER (WHERE status = 'canceled') AS canceled,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS median,
+            percentile_cont(0.9) WITHIN GROUP (ORDER BY duration_ms) AS p90
+       FROM process_runs
+      WHERE close_time >= $1 AND close_time < $2 AND status <> 'continued_as_new'
+      GROUP BY workflow_type ORDER BY workflow_type`,
+    [range.from, range.to],
+  );
+  const failures = await pool.query<{ workflow_type: string; failure_type: string; n: string }>(
+    `SELECT workflow_type, failure_type, count(*) AS n FROM process_runs
+      WHERE close_time >= $1 AND close_time < $2 AND failure_type IS NOT NULL
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    [range.from, range.to],
+  );
+  const perPeriod = await pool.query<{ period: Date; workflow_type: string; closed: string; failed: string }>(
+    `SELECT date_trunc($3, close_time) AS period, workflow_type, count(*) AS closed,
+            count(*) FILTER (WHERE status IN ('failed', 'timed_out')) AS failed
+       FROM process_runs WHERE close_time >= $1 AND close_time < $2 AND status <> 'continued_as_new'
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    [range.from, range.to, range.groupBy],
+  );
+  return {
+    range: { from: range.from.toISOString(), to: range.to.toISOString(), groupBy: range.groupBy },
+    byType: rows.map((r) => ({
+      workflowType: r.workflow_type,
+      process: r.process,
+      total: Number(r.total),
+      completed: Number(r.completed),
+      failed: Number(r.failed),
+      timedOut: Number(r.timed_out),
+      terminated: Number(r.terminated),
+      canceled: Number(r.canceled),
+      durationMedianMs: num(r.median),
+      durationP90Ms: num(r.p90),
+      failuresByType: Object.fromEntries(failures.rows.filter((f) => f.workflow_type === r.workflow_type).map((f) => [f.failure_type, Number(f.n)])),
+    })),
+    series: perPeriod.rows.map((r) => ({ period: r.period.toISOString(), workflowType: r.workflow_type, closed: Number(r.closed), failed: Number(r.failed) })),
+  };
+}
+
+export async function ingestStatus(pool: StorePool) {
+  const { rows } = await pool.query<{ watermark: Date; runs_ingested: string; last_run_at: Date | null; last_batch: number }>('SELECT * FROM ingest_state');
+  const r = rows[0]!;
+  return { watermark: r.watermark.toISOString(), runsIngested: Number(r.runs_ingested), lastRunAt: r.last_run_at?.toISOString() ?? null, lastBatch: r.last_batch };
+}
