@@ -4,13 +4,16 @@
  * operational worker and the API run in this process. Ctrl-C stops everything.
  * DATABASE_URL, ANALYTICS_DATABASE_URL and TEMPORAL_ADDRESS point it at external services.
  */
+import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { hashKey } from '../auth/keys.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { migrate } from '../db/migrate.js';
 import { onShutdown, startApiService, startWorkerService, type RunningService } from '../services.js';
 import { buildWorkflowBundle } from '../worker/bundle.js';
 import { ensureDevKeys, devKeyEntries } from './dev-keys.js';
+import { PROJECT_ROOT } from './paths.js';
 import { isPortFree } from './ports.js';
 import { startEmbeddedPostgres } from './postgres.js';
 import { step, withHeartbeat } from './progress.js';
@@ -69,7 +72,8 @@ async function main() {
 
   // PostgreSQL
   let databaseUrl = config.database.url;
-  if (!databaseUrl || !config.database.analyticsUrl) {
+  let analyticsDatabaseUrl = config.database.analyticsUrl;
+  if (!databaseUrl || !analyticsDatabaseUrl) {
     await requirePort(config.database.embeddedPort, 'the embedded PostgreSQL', 'EMBEDDED_PG_PORT');
     step('Starting the embedded PostgreSQL');
     const pg = await startEmbeddedPostgres({
@@ -81,6 +85,7 @@ async function main() {
     await pg.ensureDatabase('crm');
     await pg.ensureDatabase('crm_analytics');
     databaseUrl ??= pg.url('crm');
+    analyticsDatabaseUrl ??= pg.url('crm_analytics');
     step(`PostgreSQL ready on port ${pg.port} (databases crm, crm_analytics)`);
   }
 
@@ -103,12 +108,18 @@ async function main() {
   const api = await startApiService(config, endpoints, logger, keys);
   stack.push({ name: 'API', stop: api.stop });
 
+  // Analytics: its own process with its own database and keys. The operational side never
+  // waits for it: if it fails to start, everything else keeps running.
+  const analyticsKeys = devKeys ? [{ actor: 'dev-analyst', sha256: hashKey(devKeys.keys.analyst) }] : config.analytics.keys;
+  const analyticsUrl = await startAnalyticsProcess(analyticsDatabaseUrl, temporalAddress, analyticsKeys);
+
   const lines = [
     '',
     'The CRM process engine is running:',
     `  API             ${api.url}`,
     `  API reference   ${api.url}/docs   (OpenAPI: ${api.url}/openapi.json)`,
     `  Temporal UI     ${temporalUi ?? '(external: see your Temporal deployment)'}`,
+    `  Analytics       ${analyticsUrl ? `${analyticsUrl}/${devKeys ? `#key=${devKeys.keys.analyst}` : ''}   (dashboard; reports under /v1/analytics)` : 'not running (see the log above)'}`,
     `  Temporal        ${temporalAddress}`,
     `  Mailbox         ${config.mail.transport === 'file' ? path.resolve(config.mail.mailboxDir) : 'SMTP'}`,
   ];
@@ -119,6 +130,37 @@ async function main() {
   }
   lines.push('', 'Press Ctrl-C to stop everything.', '');
   process.stdout.write(lines.join('\n') + '\n');
+}
+
+async function startAnalyticsProcess(storeUrl: string, temporalAddress: string, keys: Array<{ actor: string; sha256: string }>): Promise<string | undefined> {
+  step('Starting the analytics process');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/analytics/main.ts'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ANALYTICS_DATABASE_URL: storeUrl, TEMPORAL_ADDRESS: temporalAddress, ANALYTICS_API_KEYS: JSON.stringify(keys) },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  stack.push({
+    name: 'analytics',
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  });
+  const url = `http://localhost:${config.analytics.port}`;
+  for (let i = 0; i < 120 && child.exitCode === null; i++) {
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) {
+      step(`Analytics ready at ${url}`);
+      return url;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  step('Analytics did not start; the operational stack runs without it');
+  return undefined;
 }
 
 main().catch(async (err: unknown) => {

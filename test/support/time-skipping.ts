@@ -4,7 +4,7 @@
  */
 import { inject } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { CRM_SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
@@ -14,7 +14,7 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   // The test server, like a real one, refuses search attributes it does not know.
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
-    searchAttributes: Object.fromEntries(CRM_SEARCH_ATTRIBUTES.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    searchAttributes: Object.fromEntries(CRM_SEARCH_ATTRIBUTES.map((k) => [k.name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
   });
   return env;
 }

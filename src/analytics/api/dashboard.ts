@@ -15,7 +15,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     header h1 { font-size: 18px; margin: 0 16px 0 0; }
     header label { font-size: 13px; }
     main { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; padding: 16px 24px; }
-    section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+    section { background: #fff; border-radius: 8px; padding: 12px 16px; box-shadow: 0 1px 2px rgba(0,0,0,.08); overflow-x: auto; }
     section h2 { font-size: 15px; margin: 0 0 8px; }
     .kpis { display: flex; gap: 16px; flex-wrap: wrap; font-size: 13px; margin-bottom: 8px; }
     .kpis b { display: block; font-size: 20px; }

@@ -5,7 +5,7 @@
  * only what closed since the watermark (less a small overlap for late visibility records).
  */
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
 import type { StorePool } from '../store.js';
 import { extractFacts, timestampToMs, type RunFacts } from './facts.js';
 

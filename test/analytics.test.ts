@@ -1,0 +1,171 @@
+import { readdir, readFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, uniqueId, type Harness } from './support/harness.js';
+import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
+
+let h: Harness;
+let a: AnalyticsHarness;
+beforeAll(async () => {
+  h = await startHarness('analytics');
+  a = await startAnalyticsHarness(h.taskQueue);
+});
+afterAll(async () => {
+  await a?.stop();
+  await h?.close();
+});
+
+const register = async (email = `${uniqueId('an')}@example.com`) => {
+  const res = await h.json('POST', '/v1/customers', { body: { name: 'Analytic Person', email } });
+  return res;
+};
+
+describe('analytics learns from completed workflows only', () => {
+  it('gives exactly the expected numbers for a scenario with known outcomes, and re-ingest changes nothing', async () => {
+    const emails = [0, 1, 2].map(() => `${uniqueId('known')}@example.com`);
+    for (const email of emails) expect((await register(email)).status).toBe(201);
+    expect((await register(emails[0])).status).toBe(409); // a duplicate
+    // A delivery of a message that does not exist fails with a typed business failure.
+    const failing = h.client.workflow.start('deliverNotification', { taskQueue: h.taskQueue, workflowId: uniqueId('notify-missing'), args: [{ messageId: '00000000-0000-4000-8000-000000000000' }] });
+    await expect((await failing).result()).rejects.toThrow();
+    // Welcome deliveries run as their own workflows: wait until all three are closed.
+    const { rows } = await h.pool.query<{ id: string }>('SELECT id FROM notification_outbox');
+    await Promise.all(rows.map((r) => h.client.workflow.getHandle(`notify-${r.id}`).result()));
+
+    const first = await a.ingest();
+    expect(first.ingested).toBe(4 + 3 + 1);
+    const report = await a.report('processes');
+    expect(report.status).toBe(200);
+    const byType = Object.fromEntries(report.body.byType.map((t: { workflowType: string }) => [t.workflowType, t]));
+    expect(byType.registerCustomer).toMatchObject({ total: 4, completed: 4, failed: 0, process: 'registration' });
+    expect(byType.deliverNotification).toMatchObject({ total: 4, completed: 3, failed: 1, failuresByType: { MessageNotFound: 1 } });
+
+    const statuses = await a.service.pool.query(
+      `SELECT final_status, count(*)::int AS n FROM process_runs WHERE workflow_type = 'registerCustomer' GROUP BY 1 ORDER BY 1`,
+    );
+    expect(statuses.rows).toEqual([{ final_status: 'duplicate', n: 1 }, { final_status: 'registered', n: 3 }]);
+    const transitions = await a.service.pool.query(`SELECT from_status, to_status FROM status_transitions WHERE workflow_type = 'registerCustomer' AND to_status = 'registered'`);
+    expect(transitions.rows).toHaveLength(3);
+    expect(transitions.rows.every((r) => r.from_status === 'received')).toBe(true);
+
+    const before = await a.service.pool.query('SELECT count(*)::int AS runs, (SELECT count(*)::int FROM status_transitions) AS transitions FROM process_runs');
+    const again = await a.ingest();
+    expect(again.ingested).toBe(0);
+    const after = await a.service.pool.query('SELECT count(*)::int AS runs, (SELECT count(*)::int FROM status_transitions) AS transitions FROM process_runs');
+    expect(after.rows).toEqual(before.rows);
+  });
+
+  it('stores no personal data: no e-mail, name or customer id reaches the analytics store', async () => {
+    const email = `${uniqueId('pii')}@example.com`;
+    const res = await register(email);
+    await a.ingest();
+    const dump = await a.service.pool.query(`SELECT row_to_json(r)::text AS j FROM process_runs r UNION ALL SELECT row_to_json(t)::text FROM status_transitions t`);
+    const text = dump.rows.map((r) => r.j).join('\n');
+    expect(text).not.toContain(email);
+    expect(text).not.toContain('Analytic Person');
+    expect(text).not.toContain(res.body.id);
+  });
+
+  it('keeps the operational side working while analytics is stopped, and catches up with nothing lost', async () => {
+    await a.stop();
+    const emails = [0, 1].map(() => `${uniqueId('offline')}@example.com`);
+    for (const email of emails) expect((await register(email)).status).toBe(201);
+    const runs = await a.service.pool.query('SELECT count(*)::int AS n FROM process_runs').catch(() => undefined);
+    expect(runs).toBeUndefined(); // its pool is closed: analytics is really down
+
+    a = await startAnalyticsHarness(h.taskQueue, a.schema);
+    const caughtUp = await a.ingest();
+    expect(caughtUp.ingested).toBeGreaterThanOrEqual(2);
+    const report = await a.report('processes');
+    const registrations = report.body.byType.find((t: { workflowType: string }) => t.workflowType === 'registerCustomer');
+    expect(registrations.total).toBe(4 + 1 + 2);
+  });
+
+  it('rejects a bad range and a missing or wrong key with a problem', async () => {
+    const bad = await a.report('funnel', { from: 'yesterday', groupBy: 'month' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['query.from', 'query.groupBy']));
+    const reversed = await a.report('funnel', { from: '2026-02-01', to: '2026-01-01' });
+    expect(reversed.status).toBe(400);
+    const noKey = await a.service.app.request('/v1/analytics/funnel');
+    expect(noKey.status).toBe(401);
+    const wrongKey = await a.service.app.request('/v1/analytics/funnel', { headers: { authorization: 'Bearer nope' } });
+    expect(wrongKey.status).toBe(401);
+  });
+
+  it('runs ingestion from its Temporal Schedule on the analytics task queue', async () => {
+    const schedule = a.service.client.schedule.getHandle(`ingest-${a.schema}`);
+    const description = await schedule.describe();
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'analyticsIngest', taskQueue: a.taskQueue });
+    await schedule.trigger();
+    let runId: string | undefined;
+    for (let i = 0; i < 100 && !runId; i++) {
+      runId = (await schedule.describe()).info.recentActions.at(-1)?.action.workflow.workflowId;
+      if (!runId) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(runId).toBeTruthy();
+    const result = await a.service.client.workflow.getHandle(runId!).result();
+    expect(result.ingested).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('operational and analytical code never couple', () => {
+  const root = path.resolve(import.meta.dirname, '..');
+  async function sources(dir: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const entry of await readdir(path.join(root, dir), { withFileTypes: true, recursive: true })) {
+      if (entry.isFile() && entry.name.endsWith('.ts')) out.push(path.join(entry.parentPath, entry.name));
+    }
+    return out;
+  }
+  const importsOf = async (file: string) => [...(await readFile(file, 'utf8')).matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => path.resolve(path.dirname(file), m[1]!));
+
+  it('src/analytics imports nothing from the API, the operational database, activities, workflows or the worker', async () => {
+    const forbidden = ['src/api', 'src/db', 'src/worker', 'activities', 'workflows', 'src/services.ts'].map((p) => path.join(root, p));
+    for (const file of await sources('src/analytics')) {
+      for (const target of await importsOf(file)) {
+        expect(forbidden.some((f) => target === f || target.startsWith(f + path.sep)), `${path.relative(root, file)} imports ${path.relative(root, target)}`).toBe(false);
+      }
+    }
+  });
+
+  it('nothing outside src/analytics imports src/analytics', async () => {
+    const analytics = path.join(root, 'src/analytics');
+    for (const dir of ['src', 'activities', 'workflows']) {
+      for (const file of await sources(dir)) {
+        if (file.startsWith(analytics + path.sep)) continue;
+        for (const target of await importsOf(file)) {
+          expect(target.startsWith(analytics + path.sep), `${path.relative(root, file)} imports ${path.relative(root, target)}`).toBe(false);
+        }
+      }
+    }
+  });
+});
+
+describe('the dashboard', () => {
+  it('renders charts with data in headless Chromium', async () => {
+    const { chromium } = await import('playwright-core');
+    const { serve } = await import('@hono/node-server');
+    const server = serve({ fetch: a.service.app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as { port: number };
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await page.goto(`http://127.0.0.1:${port}/#key=${a.key}`);
+      await page.waitForSelector('body[data-loaded="true"]', { timeout: 20_000 });
+      const rows = await page.locator('#processes tbody tr').allTextContents();
+      expect(rows.some((r) => r.startsWith('registerCustomer'))).toBe(true);
+      expect(await page.locator('canvas').count()).toBe(4);
+      expect(await page.locator('#error').isHidden()).toBe(true);
+      await mkdir(path.join(import.meta.dirname, '..', 'test-results'), { recursive: true });
+      await page.screenshot({ path: path.join(import.meta.dirname, '..', 'test-results', 'analytics-dashboard.png'), fullPage: true });
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * Analytics for tests: the real analytics service (own store schema in its own database, own
+ * task queue, own keys) reading only the workflows of one operational harness's task queue.
+ */
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { hashKey } from '../../src/auth/keys.js';
+import { createLogger } from '../../src/logger.js';
+import { startAnalytics, type AnalyticsService } from '../../src/analytics/service.js';
+import type { IngestOptions } from '../../src/analytics/ingest/ingest.js';
+import { uniqueId } from './harness.js';
+
+export interface AnalyticsHarness {
+  service: AnalyticsService;
+  key: string;
+  schema: string;
+  taskQueue: string;
+  ingestOptions: IngestOptions;
+  /** Runs the ingest workflow once, as the schedule would, and returns its result. */
+  ingest(): Promise<{ ingested: number }>;
+  report(name: string, query?: Record<string, string>): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+export async function startAnalyticsHarness(operationalTaskQueue: string, schema = uniqueId('a')): Promise<AnalyticsHarness> {
+  const key = `analyst_${randomBytes(12).toString('hex')}`;
+  const taskQueue = `analytics-${schema}`;
+  const ingestOptions: IngestOptions = { batch: 50, concurrency: 4, overlapSeconds: 60, filter: `TaskQueue = '${operationalTaskQueue}'` };
+  const service = await startAnalytics({
+    storeUrl: inject('analyticsPgUrl'),
+    storeSchema: schema,
+    temporalAddress: inject('temporalAddress'),
+    namespace: 'default',
+    taskQueue,
+    scheduleId: `ingest-${schema}`,
+    ingestEvery: '1 hour',
+    ingest: ingestOptions,
+    keys: [{ actor: 'test-analyst', sha256: hashKey(key) }],
+    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+  });
+  return {
+    service,
+    key,
+    schema,
+    taskQueue,
+    ingestOptions,
+    ingest: () => service.client.workflow.execute('analyticsIngest', { taskQueue, workflowId: uniqueId('ingest'), args: [ingestOptions] }) as Promise<{ ingested: number }>,
+    async report(name, query = {}) {
+      const res = await service.app.request(`/v1/analytics/${name}?${new URLSearchParams(query)}`, { headers: { authorization: `Bearer ${key}` } });
+      return { status: res.status, body: await res.json() };
+    },
+    async stop() {
+      await service.client.schedule.getHandle(`ingest-${schema}`).delete().catch(() => undefined);
+      await service.stop();
+    },
+  };
+}
