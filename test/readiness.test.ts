@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { createApi } from '../src/api/app.js';
+import { hashKey } from '../src/auth/keys.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../src/dev/postgres.js';
@@ -31,7 +32,7 @@ afterAll(async () => {
 });
 
 it('is ready while PostgreSQL and Temporal answer, answers 503 while PostgreSQL is stopped, and stays alive', async () => {
-  const api = createApi({ pool, temporal: new Client({ connection }), taskQueue: 'unused', logger: createLogger('silent'), keys: [] });
+  const api = createApi({ pool, temporal: new Client({ connection }), taskQueue: 'unused', logger: createLogger('silent'), keys: [{ role: 'agent', actor: 'a', sha256: hashKey('k') }] });
   const ready = await api.request('/readyz');
   expect(ready.status).toBe(200);
 
@@ -42,4 +43,12 @@ it('is ready while PostgreSQL and Temporal answer, answers 503 while PostgreSQL 
   expect(body.checks.temporal).toBe('ok');
   expect(body.checks.postgres).toMatch(/^unavailable/);
   expect((await api.request('/healthz')).status).toBe(200);
+
+  // A real fault is a 500 problem with the request id to quote, and no internals.
+  const fault = await api.request('/v1/customers/00000000-0000-4000-8000-000000000000', { headers: { authorization: 'Bearer k' } });
+  expect(fault.status).toBe(500);
+  expect(fault.headers.get('content-type')).toContain('application/problem+json');
+  const problem = (await fault.json()) as { requestId: string; detail: string };
+  expect(problem.requestId).toBe(fault.headers.get('x-request-id'));
+  expect(problem.detail).not.toMatch(/ECONNREFUSED|5432|stack/i);
 });
