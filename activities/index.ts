@@ -1,5 +1,7 @@
 import { createCustomerActivities } from './customers.js';
 import { createNotificationActivities } from './notifications.js';
+import { createOfferActivities } from './offers.js';
+import { createRetentionActivities } from './retention.js';
 import type { Pool } from '../src/db/pool.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
 
@@ -13,6 +15,8 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createCustomerActivities(deps),
     ...createNotificationActivities(deps),
+    ...createOfferActivities(deps),
+    ...createRetentionActivities(deps),
   };
 }
 

@@ -66,6 +66,10 @@ const envSchema = z.object({
   /** The embedded stack generates per-role development keys on first start. */
   DEV_KEYS: boolish.optional(),
 
+  /** Retention campaigns: customers per page of a run (one continue-as-new each) and enrollment starts in flight. */
+  RETENTION_PAGE_SIZE: z.coerce.number().int().min(10).max(5000).default(500),
+  RETENTION_ENROLL_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(20),
+
   /** Analytics: its own process, task queue, port and keys (JSON array of {actor, sha256}, role analyst). */
   ANALYTICS_HOST: z.string().default('0.0.0.0'),
   ANALYTICS_PORT: port.default(3001),
@@ -130,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       mailboxDir: e.MAILBOX_DIR ?? `${e.DATA_DIR}/mailbox`,
     },
     devKeys: e.DEV_KEYS ?? (!e.DATABASE_URL && !e.TEMPORAL_ADDRESS),
+    retention: { pageSize: e.RETENTION_PAGE_SIZE, enrollConcurrency: e.RETENTION_ENROLL_CONCURRENCY },
     analytics: {
       host: e.ANALYTICS_HOST,
       port: e.ANALYTICS_PORT,

@@ -1,3 +1,5 @@
 // Every workflow the operational worker runs; this file is the bundle's entry point.
 export { registerCustomer } from './customers.js';
 export { deliverNotification } from './notifications.js';
+export { offer } from './offers.js';
+export { campaignRun, campaignEnrollment, recordCustomerEvent } from './retention.js';

@@ -11,6 +11,8 @@ import { docsRoutes } from './docs.js';
 import type { ApiDeps, ApiEnv } from './env.js';
 import { onError, problemResponse, validationProblem } from './problem.js';
 import { customerRoutes } from './routes/customers.js';
+import { offerRoutes } from './routes/offers.js';
+import { retentionRoutes } from './routes/retention.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -90,6 +92,8 @@ export function createApi(deps: ApiDeps) {
   app.use('/v1/*', authenticate(deps.keys));
 
   app.route('/', customerRoutes(deps));
+  app.route('/', offerRoutes(deps));
+  app.route('/', retentionRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key; its role decides what it may do' });
   app.doc31('/openapi.json', {

@@ -8,6 +8,27 @@ export const TEMPLATES = {
     subject: 'Welcome',
     text: `Hello ${String(p.name ?? '')},\n\nwelcome! Your customer account has been created.\n`,
   }),
+  // Retention: campaign messages and offers (with their confirmation).
+  'campaign-checkin': (p: Record<string, unknown>) => ({
+    subject: 'How are things going?',
+    text: `Hello ${String(p.name ?? '')},\n\nwe would like to hear how you are getting on with your products. Just reply to this message.\n`,
+  }),
+  'campaign-winback': (p: Record<string, unknown>) => ({
+    subject: 'We miss you',
+    text: `Hello ${String(p.name ?? '')},\n\nit has been a while. Have a look at what is new for you.\n`,
+  }),
+  'campaign-loyalty': (p: Record<string, unknown>) => ({
+    subject: 'Thank you for staying with us',
+    text: `Hello ${String(p.name ?? '')},\n\nthank you for being our customer. As a thank-you, watch out for an offer made for you.\n`,
+  }),
+  offer: (p: Record<string, unknown>) => ({
+    subject: `${String(p.label ?? 'An offer')} for you: ${String(p.productName ?? '')}`,
+    text: `Hello ${String(p.name ?? '')},\n\nwe can offer you ${String(p.productName ?? '')} for ${String(p.price ?? '')} a month. The offer is valid until ${String(p.validUntil ?? '')}.\nOffer: ${String(p.offerId ?? '')}\n`,
+  }),
+  'offer-confirmation': (p: Record<string, unknown>) => ({
+    subject: `Confirmed: ${String(p.productName ?? '')}`,
+    text: `Hello ${String(p.name ?? '')},\n\nyou accepted our offer: ${String(p.productName ?? '')} for ${String(p.price ?? '')} a month${p.replaces ? `, replacing ${String(p.replaces)}` : ''}.\nOffer: ${String(p.offerId ?? '')}\n`,
+  }),
 } satisfies Record<string, (payload: Record<string, unknown>) => { subject: string; text: string }>;
 export type TemplateName = keyof typeof TEMPLATES;
 

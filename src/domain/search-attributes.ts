@@ -10,7 +10,10 @@ export const CrmProcess = defineSearchAttributeKey('CrmProcess', SearchAttribute
 export const CrmStatus = defineSearchAttributeKey('CrmStatus', SearchAttributeType.KEYWORD);
 export const CrmOwner = defineSearchAttributeKey('CrmOwner', SearchAttributeType.KEYWORD);
 
-export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner] as const;
+/** The retention campaign a run, enrollment or offer belongs to. */
+export const CrmCampaignId = defineSearchAttributeKey('CrmCampaignId', SearchAttributeType.KEYWORD);
+
+export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmCampaignId] as const;
 
 /** Process names as they appear in CrmProcess and in analytics. */
 export const PROCESSES = ['registration', 'notification', 'acquisition', 'onboarding', 'contacts', 'retention', 'offers', 'master-data'] as const;

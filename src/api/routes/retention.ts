@@ -1,0 +1,401 @@
+/**
+ * Retention campaigns: a campaign is a stored definition plus the Temporal Schedule
+ * `campaign-<id>` that fires its runs. Pausing pauses the Schedule, a manual run triggers it, and
+ * an enrollment's `state` query answers why a customer got a message. Customer events start the
+ * short `recordCustomerEvent` workflow, which tells the customer's enrollments.
+ */
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
+import { loadConfig } from '../../config.js';
+import { inTransaction } from '../../db/pool.js';
+import {
+  campaignPatchSchema,
+  campaignRequestSchema,
+  campaignRunWorkflowId,
+  campaignScheduleId,
+  customerEventRequestSchema,
+  customerEventWorkflowId,
+  enrollmentStateQuery,
+  enrollmentWorkflowId,
+  parseDuration,
+  type CampaignDefinition,
+  type CampaignRunInput,
+  type CustomerEventInput,
+} from '../../domain/retention.js';
+import { CrmCampaignId, CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
+import type { recordCustomerEvent } from '../../../workflows/retention.js';
+import { requireRole } from '../auth.js';
+import type { ApiDeps, ApiEnv } from '../env.js';
+import { idempotencyKeySchema, newKey, resultWithin, startOnce } from '../idempotency.js';
+import { ApiError } from '../problem.js';
+import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
+
+const OPERATIONAL = ['agent', 'backoffice', 'admin'] as const;
+const CAMPAIGN_WRITERS = ['backoffice', 'admin'] as const;
+
+const runSchema = z.object({
+  runKey: z.string(),
+  status: z.string(),
+  reason: z.string().nullable(),
+  pages: z.number().int(),
+  selected: z.number().int(),
+  enrolled: z.number().int(),
+  skipped: z.number().int(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+
+const campaignSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    status: z.enum(['active', 'paused']),
+    definition: z.record(z.string(), z.unknown()),
+    scheduleId: z.string(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    schedule: z
+      .object({
+        paused: z.boolean(),
+        note: z.string().optional(),
+        nextActionTimes: z.array(z.string()),
+        recentActions: z.array(z.object({ scheduledAt: z.string(), takenAt: z.string(), workflowId: z.string() })),
+        numActionsTaken: z.number().int(),
+      })
+      .nullable(),
+    runs: z.array(runSchema),
+    enrollments: z.record(z.string(), z.number().int()),
+  })
+  .openapi('Campaign');
+
+const campaignParam = z.object({ id: z.uuid({ message: 'must be a campaign id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
+
+const createCampaign = createRoute({
+  method: 'post',
+  path: '/v1/campaigns',
+  tags: ['retention'],
+  summary: 'Create a scheduled retention campaign',
+  description:
+    'Validates the definition and creates the Temporal Schedule `campaign-<id>` (cron or interval, in an IANA time zone). Each firing starts a ' +
+    '`campaignRun` that enrolls the segment; each enrollment (`campaign-<id>-<customerId>`) walks the steps, keeping suppressions, quiet hours ' +
+    'in the customer\'s time zone and the weekly message cap across all campaigns, and ends when the goal is met.',
+  middleware: [requireRole(...CAMPAIGN_WRITERS)] as const,
+  request: { body: jsonBody(campaignRequestSchema.openapi('CampaignRequest')) },
+  responses: { 201: jsonContent(campaignSchema, 'Created and scheduled'), ...problemResponses(400, 401, 403, 413, 415) },
+});
+
+const listCampaigns = createRoute({
+  method: 'get',
+  path: '/v1/campaigns',
+  tags: ['retention'],
+  summary: 'Campaigns, newest first',
+  middleware: [requireRole(...OPERATIONAL)] as const,
+  responses: {
+    200: jsonContent(z.object({ campaigns: z.array(z.object({ id: z.string(), name: z.string(), status: z.string(), createdAt: z.string() })) }), 'Campaigns'),
+    ...problemResponses(401, 403),
+  },
+});
+
+const getCampaign = createRoute({
+  method: 'get',
+  path: '/v1/campaigns/{id}',
+  tags: ['retention'],
+  summary: 'A campaign: its definition, its schedule, recent runs and enrollments by status',
+  middleware: [requireRole(...OPERATIONAL)] as const,
+  request: { params: campaignParam },
+  responses: { 200: jsonContent(campaignSchema, 'The campaign'), ...problemResponses(400, 401, 403, 404) },
+});
+
+const patchCampaign = createRoute({
+  method: 'patch',
+  path: '/v1/campaigns/{id}',
+  tags: ['retention'],
+  summary: 'Pause or resume a campaign (its Schedule)',
+  middleware: [requireRole(...CAMPAIGN_WRITERS)] as const,
+  request: { params: campaignParam, body: jsonBody(campaignPatchSchema.openapi('CampaignPatch')) },
+  responses: { 200: jsonContent(campaignSchema, 'The campaign'), ...problemResponses(400, 401, 403, 404, 413, 415) },
+});
+
+const triggerRun = createRoute({
+  method: 'post',
+  path: '/v1/campaigns/{id}/runs',
+  tags: ['retention'],
+  summary: 'Run the campaign now (triggers its Schedule)',
+  description: 'A run of a paused campaign records itself as skipped. A run while another is still enrolling waits for it (buffer one).',
+  middleware: [requireRole(...CAMPAIGN_WRITERS)] as const,
+  request: { params: campaignParam },
+  responses: {
+    202: jsonContent(z.object({ campaignId: z.string(), scheduleId: z.string(), triggeredAt: z.string(), runsUrl: z.string() }), 'Triggered'),
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+const getEnrollment = createRoute({
+  method: 'get',
+  path: '/v1/campaigns/{id}/enrollments/{customerId}',
+  tags: ['retention'],
+  summary: "Why did this customer get this message? The enrollment's state and its history",
+  middleware: [requireRole(...OPERATIONAL)] as const,
+  request: {
+    params: campaignParam.extend({ customerId: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'customerId', in: 'path' } }) }),
+  },
+  responses: {
+    200: jsonContent(
+      z.object({
+        workflowId: z.string(),
+        state: z.record(z.string(), z.unknown()).nullable(),
+        enrollments: z.array(z.object({ runKey: z.string(), status: z.string(), endReason: z.string().nullable(), enrolledAt: z.string(), endedAt: z.string().nullable() })),
+      }),
+      'The enrollment',
+    ),
+    ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+const postEvent = createRoute({
+  method: 'post',
+  path: '/v1/customers/{id}/events',
+  tags: ['retention'],
+  summary: 'Record a customer event: purchase, login, complaint, opt-out, cancellation request',
+  description:
+    'Starts `recordCustomerEvent`: the event is stored; an opt-out or complaint suppresses promotional contact; a purchase of a product adds it to the ' +
+    "customer's products. The customer's running enrollments are told at once: a goal event ends them as goal-met, an opt-out or complaint ends them.",
+  middleware: [requireRole(...OPERATIONAL)] as const,
+  request: {
+    params: z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) }),
+    headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
+    body: jsonBody(customerEventRequestSchema.openapi('CustomerEventRequest')),
+  },
+  responses: {
+    201: jsonContent(
+      z.object({
+        eventId: z.string(),
+        customerId: z.string(),
+        type: z.string(),
+        occurredAt: z.string(),
+        suppression: z.string().nullable(),
+        notifiedEnrollments: z.array(z.string()),
+      }),
+      'Recorded',
+    ),
+    202: jsonContent(z.object({ status: z.literal('pending'), workflowId: z.string() }), 'Accepted, still recording'),
+    ...problemResponses(400, 401, 403, 404, 413, 415, 422),
+  },
+});
+
+interface CampaignRow {
+  id: string;
+  name: string;
+  status: 'active' | 'paused';
+  definition: CampaignDefinition;
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function scheduleView(d: ScheduleDescription | undefined) {
+  if (!d) return null;
+  return {
+    paused: d.state.paused,
+    note: d.state.note,
+    nextActionTimes: d.info.nextActionTimes.map((t) => t.toISOString()),
+    recentActions: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), takenAt: a.takenAt.toISOString(), workflowId: a.action.workflow.workflowId })),
+    numActionsTaken: d.info.numActionsTaken,
+  };
+}
+
+export function retentionRoutes(deps: ApiDeps) {
+  const app = new OpenAPIHono<ApiEnv>();
+  const { retention } = loadConfig();
+
+  const readCampaign = async (id: string) => {
+    const { rows } = await deps.pool.query<CampaignRow>('SELECT * FROM campaigns WHERE id = $1', [id]);
+    if (!rows[0]) throw new ApiError(404, `No campaign with id ${id}`);
+    return rows[0];
+  };
+
+  const view = async (row: CampaignRow) => {
+    const schedule = await deps.temporal.schedule
+      .getHandle(campaignScheduleId(row.id))
+      .describe()
+      .catch((err: unknown) => {
+        if (err instanceof ScheduleNotFoundError) return undefined;
+        throw err;
+      });
+    const runs = await deps.pool.query<{ run_key: string; status: string; reason: string | null; pages: number; selected: number; enrolled: number; skipped: number; started_at: Date; finished_at: Date | null }>(
+      'SELECT * FROM campaign_runs WHERE campaign_id = $1 ORDER BY started_at DESC LIMIT 20',
+      [row.id],
+    );
+    const counts = await deps.pool.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM campaign_enrollments WHERE campaign_id = $1 GROUP BY status', [row.id]);
+    return {
+      id: row.id,
+      name: row.name,
+      status: row.status,
+      definition: row.definition as unknown as Record<string, unknown>,
+      scheduleId: campaignScheduleId(row.id),
+      createdBy: row.created_by,
+      createdAt: row.created_at.toISOString(),
+      updatedAt: row.updated_at.toISOString(),
+      schedule: scheduleView(schedule),
+      runs: runs.rows.map((r) => ({
+        runKey: r.run_key, status: r.status, reason: r.reason, pages: r.pages, selected: r.selected, enrolled: r.enrolled, skipped: r.skipped,
+        startedAt: r.started_at.toISOString(), finishedAt: r.finished_at?.toISOString() ?? null,
+      })),
+      enrollments: Object.fromEntries(counts.rows.map((r) => [r.status, Number(r.n)])),
+    };
+  };
+
+  app.openapi(createCampaign, async (c) => {
+    const def = c.req.valid('json');
+    const unknownProducts = await deps.pool.query<{ id: string }>(
+      'SELECT x.id FROM unnest($1::text[]) AS x(id) LEFT JOIN products p ON p.id = x.id WHERE p.id IS NULL',
+      [[...def.steps.flatMap((s) => (s.type === 'offer' ? [s.productId] : [])), ...(def.segment.ownsAnyOf ?? []), ...(def.segment.missingAllOf ?? [])]],
+    );
+    if (unknownProducts.rows.length) {
+      const names = unknownProducts.rows.map((r) => r.id);
+      throw new ApiError(400, `Invalid request: unknown products ${names.join(', ')}`, { errors: names.map((n) => ({ path: 'body', message: `no product ${n}`, code: 'custom' })) });
+    }
+    const id = crypto.randomUUID();
+    const principal = c.get('principal');
+    const scheduleId = campaignScheduleId(id);
+    const args: CampaignRunInput = { campaignId: id, pageSize: retention.pageSize, concurrency: retention.enrollConcurrency };
+    // Row and Schedule together: the row commits only once the Schedule exists.
+    const row = await inTransaction(deps.pool, async (db) => {
+      const inserted = await db.query<CampaignRow>(
+        'INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4) RETURNING *',
+        [id, def.name, JSON.stringify(def), principal.actor],
+      );
+      try {
+        await deps.temporal.schedule.create({
+          scheduleId,
+          spec: {
+            ...(def.schedule.cron ? { cronExpressions: [def.schedule.cron] } : { intervals: [{ every: parseDuration(def.schedule.interval!)! }] }),
+            timezone: def.schedule.timezone,
+          },
+          action: {
+            type: 'startWorkflow',
+            workflowType: 'campaignRun',
+            workflowId: campaignRunWorkflowId(id),
+            taskQueue: deps.taskQueue,
+            args: [args],
+            typedSearchAttributes: [
+              { key: CrmProcess, value: 'retention' },
+              { key: CrmCampaignId, value: id },
+              { key: CrmStatus, value: 'enrolling' },
+            ],
+            staticSummary: `Run of campaign "${def.name}"`,
+          },
+          policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+          memo: { campaignName: def.name, createdBy: principal.actor },
+          typedSearchAttributes: [
+            { key: CrmProcess, value: 'retention' },
+            { key: CrmCampaignId, value: id },
+          ],
+          state: { note: `Created by ${principal.actor}` },
+        });
+      } catch (err) {
+        // The server is the last judge of a cron expression or time zone.
+        if (/invalid|parse|cron|time ?zone/i.test((err as Error).message ?? '')) {
+          throw new ApiError(400, `Invalid request: body.schedule: ${(err as Error).message}`, { errors: [{ path: 'body.schedule', message: (err as Error).message, code: 'custom' }] });
+        }
+        throw err;
+      }
+      return inserted.rows[0]!;
+    });
+    return c.json(await view(row), 201, { Location: `/v1/campaigns/${id}` });
+  });
+
+  app.openapi(listCampaigns, async (c) => {
+    const { rows } = await deps.pool.query<CampaignRow>('SELECT id, name, status, created_at FROM campaigns ORDER BY created_at DESC LIMIT 200');
+    return c.json({ campaigns: rows.map((r) => ({ id: r.id, name: r.name, status: r.status, createdAt: r.created_at.toISOString() })) }, 200);
+  });
+
+  app.openapi(getCampaign, async (c) => {
+    const row = await readCampaign(c.req.valid('param').id);
+    return c.json(await view(row), 200);
+  });
+
+  app.openapi(patchCampaign, async (c) => {
+    const { id } = c.req.valid('param');
+    const { status, note } = c.req.valid('json');
+    await readCampaign(id);
+    const actor = c.get('principal').actor;
+    const handle = deps.temporal.schedule.getHandle(campaignScheduleId(id));
+    // Schedule first: if it fails, the row still tells the truth about the campaign.
+    if (status === 'paused') await handle.pause(note ?? `Paused by ${actor}`);
+    else await handle.unpause(note ?? `Resumed by ${actor}`);
+    const { rows } = await deps.pool.query<CampaignRow>('UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1 RETURNING *', [id, status]);
+    return c.json(await view(rows[0]!), 200);
+  });
+
+  app.openapi(triggerRun, async (c) => {
+    const { id } = c.req.valid('param');
+    await readCampaign(id);
+    const scheduleId = campaignScheduleId(id);
+    await deps.temporal.schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.BUFFER_ONE);
+    return c.json({ campaignId: id, scheduleId, triggeredAt: new Date().toISOString(), runsUrl: `/v1/campaigns/${id}` }, 202, { Location: `/v1/campaigns/${id}` });
+  });
+
+  app.openapi(getEnrollment, async (c) => {
+    const { id, customerId } = c.req.valid('param');
+    const workflowId = enrollmentWorkflowId(id, customerId);
+    const { rows } = await deps.pool.query<{ run_key: string; status: string; end_reason: string | null; enrolled_at: Date; ended_at: Date | null }>(
+      'SELECT run_key, status, end_reason, enrolled_at, ended_at FROM campaign_enrollments WHERE campaign_id = $1 AND customer_id = $2 ORDER BY enrolled_at DESC, id DESC',
+      [id, customerId],
+    );
+    if (!rows[0]) throw new ApiError(404, `Customer ${customerId} was never enrolled in campaign ${id}`);
+    const state = await deps.temporal.workflow
+      .getHandle(workflowId)
+      .query(enrollmentStateQuery)
+      .catch(() => null);
+    return c.json(
+      {
+        workflowId,
+        state: state as unknown as Record<string, unknown> | null,
+        enrollments: rows.map((r) => ({ runKey: r.run_key, status: r.status, endReason: r.end_reason, enrolledAt: r.enrolled_at.toISOString(), endedAt: r.ended_at?.toISOString() ?? null })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(postEvent, async (c) => {
+    const { id: customerId } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const occurredAt = body.occurredAt ? new Date(body.occurredAt) : new Date();
+    if (occurredAt.getTime() > Date.now() + 5 * 60_000) {
+      throw new ApiError(400, 'Invalid request: body.occurredAt: must not be in the future', { errors: [{ path: 'body.occurredAt', message: 'must not be in the future', code: 'custom' }] });
+    }
+    const customer = await deps.pool.query('SELECT 1 FROM customers WHERE id = $1', [customerId]);
+    if (!customer.rows[0]) throw new ApiError(404, `No customer with id ${customerId}`);
+    if (body.productId) {
+      const product = await deps.pool.query('SELECT 1 FROM products WHERE id = $1', [body.productId]);
+      if (!product.rows[0]) throw new ApiError(400, `Invalid request: body.productId: no product ${body.productId}`, { errors: [{ path: 'body.productId', message: `no product ${body.productId}`, code: 'custom' }] });
+    }
+    const key = c.req.valid('header')['idempotency-key'] ?? newKey();
+    const workflowId = customerEventWorkflowId(`${customerId}-${key}`);
+    c.set('workflowId', workflowId);
+    const input: CustomerEventInput = { eventId: crypto.randomUUID(), customerId, event: { ...body, occurredAt: occurredAt.toISOString() }, actor: c.get('principal').actor };
+    const { handle } = await startOnce<typeof recordCustomerEvent>(
+      deps.temporal,
+      'recordCustomerEvent',
+      {
+        taskQueue: deps.taskQueue,
+        workflowId,
+        args: [input],
+        typedSearchAttributes: [
+          { key: CrmCustomerId, value: customerId },
+          { key: CrmProcess, value: 'retention' },
+          { key: CrmStatus, value: body.type },
+        ],
+        staticSummary: `Customer event ${body.type}`,
+      },
+      { customerId, ...body },
+    );
+    const result = await resultWithin(handle.result(), deps.resultWaitMs ?? 10_000);
+    if (!result) return c.json({ status: 'pending' as const, workflowId }, 202);
+    return c.json(result, 201);
+  });
+
+  return app;
+}

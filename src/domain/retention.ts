@@ -1,0 +1,341 @@
+/**
+ * Retention campaigns: the contract between the API, the `campaignRun` and `campaignEnrollment`
+ * workflows and their activities. A campaign is a definition (segment, steps, goal, contact rules)
+ * fired by a Temporal Schedule; each run enrolls the segment, and each enrollment walks the steps
+ * for one customer.
+ */
+import { z } from 'zod';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { isIsoCountry } from './contact-data.js';
+import { OFFER_KINDS, productIdSchema, type ContactRules, type OfferResult, type QuietHours } from './offers.js';
+
+// ---- durations, time zones, quiet hours (pure; used by the API, the workflows and the activities)
+
+const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNIT_ALIASES: Record<string, string> = {
+  s: 's', sec: 's', secs: 's', second: 's', seconds: 's',
+  m: 'm', min: 'm', mins: 'm', minute: 'm', minutes: 'm',
+  h: 'h', hr: 'h', hrs: 'h', hour: 'h', hours: 'h',
+  d: 'd', day: 'd', days: 'd',
+  w: 'w', week: 'w', weeks: 'w',
+};
+
+/** "7 days", "12h", "30 minutes" → milliseconds; undefined when it is not a duration. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^\s*(\d{1,6})\s*([a-z]+)\s*$/i.exec(text);
+  if (!match) return undefined;
+  const unit = UNIT_ALIASES[match[2]!.toLowerCase()];
+  if (!unit) return undefined;
+  return Number(match[1]) * DURATION_UNITS[unit]!;
+}
+
+const MAX_STEP_DURATION_MS = 365 * 86_400_000;
+export const durationSchema = z
+  .string()
+  .max(40)
+  .refine((v) => parseDuration(v) !== undefined, 'must be a duration such as "30 minutes", "12h", "7 days" or "2w"')
+  .refine((v) => (parseDuration(v) ?? 0) > 0 && (parseDuration(v) ?? 0) <= MAX_STEP_DURATION_MS, 'must be more than 0 and at most 365 days');
+
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(tz);
+  } catch {
+    return false;
+  }
+}
+export const timeZoneSchema = z.string().max(64).refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or UTC');
+
+const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a local time HH:MM (24h)');
+export const quietHoursSchema = z
+  .object({ start: clock, end: clock })
+  .strict()
+  .refine((q) => q.start !== q.end, 'start and end must differ');
+
+function minutesOf(hhmm: string): number {
+  const [h, m] = hhmm.split(':').map(Number);
+  return h! * 60 + m!;
+}
+
+/** The local wall-clock minute of the day at `at` in `timeZone`. */
+export function localMinuteOfDay(at: Date, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(at);
+  const hour = Number(parts.find((p) => p.type === 'hour')?.value ?? 0);
+  const minute = Number(parts.find((p) => p.type === 'minute')?.value ?? 0);
+  return hour * 60 + minute;
+}
+
+/**
+ * When the quiet hours around `now` end, or undefined when `now` is outside them. The window may
+ * wrap midnight. Across a daylight-saving change the answer can be an hour off; callers check
+ * again when they wake, so a message never goes out inside the window.
+ */
+export function quietHoursEnd(now: Date, timeZone: string, quiet: QuietHours): Date | undefined {
+  const m = localMinuteOfDay(now, timeZone);
+  const start = minutesOf(quiet.start);
+  const end = minutesOf(quiet.end);
+  const inside = start < end ? m >= start && m < end : m >= start || m < end;
+  if (!inside) return undefined;
+  const minutesLeft = (end - m + 1440) % 1440;
+  const intoMinute = now.getUTCSeconds() * 1000 + now.getUTCMilliseconds();
+  return new Date(now.getTime() + minutesLeft * 60_000 - intoMinute);
+}
+
+// ---- campaign definitions
+
+const range = (max: number, integer: boolean) => {
+  const n = integer ? z.number().int().min(0).max(max) : z.number().min(0).max(max);
+  return z
+    .object({ min: n.optional(), max: n.optional() })
+    .strict()
+    .refine((r) => r.min !== undefined || r.max !== undefined, 'give min, max or both')
+    .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, 'min must not exceed max');
+};
+
+/** Segment rules over operational data; every rule given must hold (AND). */
+export const segmentSchema = z
+  .object({
+    daysSinceLastContact: range(36_500, true).optional(),
+    daysSinceLastPurchase: range(36_500, true).optional(),
+    tenureDays: range(36_500, true).optional(),
+    ownsAnyOf: z.array(productIdSchema).min(1).max(50).optional(),
+    missingAllOf: z.array(productIdSchema).min(1).max(50).optional(),
+    countries: z
+      .array(z.string().trim().toUpperCase().refine(isIsoCountry, 'must be an ISO 3166-1 alpha-2 country code'))
+      .min(1)
+      .max(250)
+      .optional(),
+    churnRisk: range(1, false).optional(),
+  })
+  .strict();
+export type Segment = z.infer<typeof segmentSchema>;
+
+/** Templates a campaign message step may use (rendered in src/domain/notifications.ts). */
+export const CAMPAIGN_TEMPLATES = ['campaign-checkin', 'campaign-winback', 'campaign-loyalty'] as const;
+
+export const stepSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('message'),
+      channel: z.enum(['email', 'sms'], { message: 'must be email or sms' }),
+      template: z.enum(CAMPAIGN_TEMPLATES, { message: `must be one of ${CAMPAIGN_TEMPLATES.join(', ')}` }),
+    })
+    .strict(),
+  z.object({ type: z.literal('wait'), duration: durationSchema }).strict(),
+  z
+    .object({
+      type: z.literal('offer'),
+      kind: z.enum(OFFER_KINDS, { message: `must be one of ${OFFER_KINDS.join(', ')}` }),
+      productId: productIdSchema,
+      validFor: durationSchema.optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal('wait-for-response'), timeout: durationSchema }).strict(),
+]);
+export type CampaignStep = z.infer<typeof stepSchema>;
+
+export const goalSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('offer-accepted') }).strict(),
+  z.object({ type: z.literal('customer-event'), event: z.enum(['purchase', 'login'], { message: 'must be purchase or login' }) }).strict(),
+]);
+export type CampaignGoal = z.infer<typeof goalSchema>;
+
+const CRON = /^(@(yearly|annually|monthly|weekly|daily|hourly)|([0-9A-Za-z*,/?-]+(\s+[0-9A-Za-z*,/?-]+){4,6}))$/;
+export const scheduleSchema = z
+  .object({
+    cron: z.string().trim().max(120).regex(CRON, 'must be a cron expression of 5 to 7 fields (e.g. "0 9 * * MON") or @daily, @weekly, ...').optional(),
+    interval: durationSchema
+      .refine((v) => (parseDuration(v) ?? 0) >= 60_000, 'must be at least 1 minute')
+      .optional(),
+    timezone: timeZoneSchema,
+  })
+  .strict()
+  .refine((s) => (s.cron === undefined) !== (s.interval === undefined), { message: 'give exactly one of cron or interval', path: ['cron'] });
+
+export const reEnrollmentSchema = z.union([
+  z.literal('never'),
+  z.object({ afterDays: z.number().int().min(1).max(3650) }).strict(),
+], { message: 'must be "never" or {"afterDays": N}' });
+export type ReEnrollment = z.infer<typeof reEnrollmentSchema>;
+
+export const DEFAULT_MAX_MESSAGES_PER_WEEK = 3;
+
+export const campaignRequestSchema = z
+  .object({
+    name: z.string().trim().min(1, 'must not be empty').max(200),
+    segment: segmentSchema,
+    schedule: scheduleSchema,
+    steps: z.array(stepSchema).min(1, 'a campaign needs at least one step').max(20, 'at most 20 steps'),
+    goal: goalSchema.optional(),
+    reEnrollment: reEnrollmentSchema.default('never'),
+    quietHours: quietHoursSchema.optional(),
+    maxMessagesPerWeek: z.number().int().min(1).max(50).default(DEFAULT_MAX_MESSAGES_PER_WEEK),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    let offers = 0;
+    c.steps.forEach((s, i) => {
+      if (s.type === 'offer') offers++;
+      if (s.type === 'wait-for-response' && offers === 0) {
+        ctx.addIssue({ code: 'custom', path: ['steps', i], message: 'wait-for-response must follow an offer step' });
+      }
+    });
+    if (c.goal?.type === 'offer-accepted' && offers === 0) {
+      ctx.addIssue({ code: 'custom', path: ['goal'], message: 'an offer-accepted goal needs an offer step' });
+    }
+  });
+export type CampaignDefinition = z.infer<typeof campaignRequestSchema>;
+
+export const campaignPatchSchema = z
+  .object({ status: z.enum(['active', 'paused'], { message: 'must be active or paused' }), note: z.string().trim().max(500).optional() })
+  .strict();
+
+export function campaignScheduleId(campaignId: string): string {
+  return `campaign-${campaignId}`;
+}
+/** The Schedule appends the firing time, so each run has its own id under this prefix. */
+export function campaignRunWorkflowId(campaignId: string): string {
+  return `campaign-${campaignId}-run`;
+}
+export function enrollmentWorkflowId(campaignId: string, customerId: string): string {
+  return `campaign-${campaignId}-${customerId}`;
+}
+
+// ---- customer events
+
+export const CUSTOMER_EVENT_TYPES = ['purchase', 'login', 'complaint', 'opt-out', 'cancellation-request'] as const;
+export type CustomerEventType = (typeof CUSTOMER_EVENT_TYPES)[number];
+
+export const customerEventRequestSchema = z
+  .object({
+    type: z.enum(CUSTOMER_EVENT_TYPES, { message: `must be one of ${CUSTOMER_EVENT_TYPES.join(', ')}` }),
+    productId: productIdSchema.optional(),
+    channel: z.enum(['email', 'sms', 'call', 'letter']).optional(),
+    note: z.string().trim().max(1000).optional(),
+    occurredAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset' }).optional(),
+  })
+  .strict()
+  .refine((e) => e.productId === undefined || e.type === 'purchase', { message: 'only a purchase names a product', path: ['productId'] });
+export type CustomerEventRequest = z.infer<typeof customerEventRequestSchema>;
+
+export interface CustomerEventInput {
+  eventId: string;
+  customerId: string;
+  event: CustomerEventRequest & { occurredAt: string };
+  actor: string;
+}
+
+export interface CustomerEventNotice {
+  eventId: string;
+  type: CustomerEventType;
+  occurredAt: string;
+}
+
+export interface CustomerEventResult {
+  eventId: string;
+  customerId: string;
+  type: CustomerEventType;
+  occurredAt: string;
+  suppression: 'opt-out' | 'complaint' | null;
+  notifiedEnrollments: string[];
+}
+
+export function customerEventWorkflowId(key: string): string {
+  return `customer-event-${key}`;
+}
+
+// ---- runs and enrollments
+
+export interface CampaignRunInput {
+  campaignId: string;
+  pageSize?: number;
+  concurrency?: number;
+  /** Carried across continue-as-new: */
+  runKey?: string;
+  startedAt?: string;
+  cursor?: string;
+  pages?: number;
+  totals?: RunTotals;
+  snapshot?: EnrollmentDefinition & { campaignName: string; segment: Segment; reEnrollment: ReEnrollment };
+}
+
+export interface RunTotals {
+  selected: number;
+  enrolled: number;
+  skipped: number;
+}
+
+export interface CampaignRunState {
+  campaignId: string;
+  runKey: string;
+  status: 'starting' | 'enrolling' | 'completed' | 'skipped';
+  pages: number;
+  cursor?: string;
+  totals: RunTotals;
+  reason?: string;
+}
+
+export interface CampaignRunResult extends RunTotals {
+  runKey: string;
+  status: 'completed' | 'skipped';
+  pages: number;
+  reason?: string;
+}
+
+/** What an enrollment needs from its campaign, frozen at the run that enrolled it. */
+export interface EnrollmentDefinition {
+  steps: CampaignStep[];
+  goal?: CampaignGoal;
+  quietHours?: QuietHours;
+  maxMessagesPerWeek: number;
+  timezone: string;
+}
+
+export interface EnrollmentInput {
+  campaignId: string;
+  campaignName: string;
+  customerId: string;
+  runKey: string;
+  enrolledAt: string;
+  definition: EnrollmentDefinition;
+}
+
+export type EnrollmentStatus = 'active' | 'waiting' | 'deferred' | 'completed' | 'goal-met' | 'opted-out' | 'suppressed';
+export const FINAL_ENROLLMENT_STATUSES: readonly EnrollmentStatus[] = ['completed', 'goal-met', 'opted-out', 'suppressed'];
+
+export interface EnrollmentLogEntry {
+  at: string;
+  step: number | null;
+  type: 'enrolled' | CampaignStep['type'] | 'event' | 'end';
+  outcome: string;
+  detail?: string;
+}
+
+export interface EnrollmentState {
+  campaignId: string;
+  campaignName: string;
+  customerId: string;
+  runKey: string;
+  status: EnrollmentStatus;
+  /** index of the step in progress; steps.length when all are done */
+  step: number;
+  steps: CampaignStep[];
+  goal?: CampaignGoal;
+  log: EnrollmentLogEntry[];
+  lastOffer?: OfferResult;
+}
+
+export const enrollmentStateQuery = defineQuery<EnrollmentState>('state');
+export const campaignRunStateQuery = defineQuery<CampaignRunState>('state');
+export const customerEventSignal = defineSignal<[CustomerEventNotice]>('customerEvent');
+
+export function contactRulesOf(def: EnrollmentDefinition): ContactRules {
+  return { quietHours: def.quietHours, maxMessagesPerWeek: def.maxMessagesPerWeek, timezone: def.timezone };
+}
+
+export type MessageOutcome =
+  | { outcome: 'sent'; messageId: string }
+  | { outcome: 'deferred'; why: 'quiet-hours' | 'frequency-cap'; resumeAt: string }
+  | { outcome: 'suppressed'; reason: string }
+  | { outcome: 'skipped'; reason: string }
+  | { outcome: 'goal-met'; reason: string };

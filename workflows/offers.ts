@@ -1,0 +1,170 @@
+/**
+ * An offer to one customer: upsell, cross-sell or downsell of one product.
+ * States: checking → ineligible | (deferred →) presented → accepted | declined | expired;
+ * withdrawn when the customer becomes uncontactable before the offer could go out.
+ * Moved by: the eligibility rules (an activity), the contact gate (quiet hours and weekly cap for
+ * campaign offers), the `respond` Update (accept or decline, from an agent or the customer), and
+ * the validity timer. Ends with the outcome recorded; accept changes the customer's products and
+ * sends a confirmation.
+ */
+import {
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  proxyActivities,
+  setHandler,
+  sleep,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { notificationWorkflowId } from '../src/domain/notifications.js';
+import {
+  FINAL_OFFER_STATUSES,
+  offerDecidedUpdate,
+  offerRespondUpdate,
+  offerStateQuery,
+  type OfferDecision,
+  type OfferInput,
+  type OfferResult,
+  type OfferState,
+  type OfferStatus,
+} from '../src/domain/offers.js';
+import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { deliverNotification } from './notifications.js';
+
+const { decideOfferEligibility, presentOffer, acceptOffer, closeOffer } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: ['CustomerNotFound', 'OfferNotFound', 'OfferNotOpen'],
+  },
+});
+
+export async function offer(input: OfferInput): Promise<OfferResult> {
+  const { workflowId } = workflowInfo();
+  const state: OfferState = {
+    offerId: input.offerId,
+    customerId: input.customerId,
+    kind: input.kind,
+    productId: input.productId,
+    replacesProductId: null,
+    price: input.price ?? null,
+    validUntil: input.validUntil,
+    status: 'checking',
+    campaignId: input.campaignId,
+    transitions: [{ status: 'checking', at: new Date().toISOString(), actor: input.actor }],
+  };
+  let response: { decision: OfferDecision; actor: string } | undefined;
+
+  const move = (status: OfferStatus, actor: string, reason?: string) => {
+    state.status = status;
+    state.transitions.push({ status, at: new Date().toISOString(), actor, reason });
+    upsertSearchAttributes([{ key: CrmStatus, value: status }]);
+  };
+  const isFinal = () => FINAL_OFFER_STATUSES.includes(state.status);
+
+  setHandler(offerStateQuery, () => state);
+  setHandler(offerDecidedUpdate, async () => {
+    await condition(() => state.status !== 'checking');
+    return state;
+  });
+  setHandler(
+    offerRespondUpdate,
+    async (r) => {
+      response ??= r;
+      await condition(isFinal);
+      return state;
+    },
+    {
+      validator: ({ decision }) => {
+        const settled = state.status === 'accepted' || state.status === 'declined';
+        const repeated = (state.status === 'accepted' && decision === 'accept') || (state.status === 'declined' && decision === 'decline');
+        if (repeated || (response && response.decision === decision)) return;
+        if (response || settled) throw new Error(`the offer was already ${response?.decision === 'accept' || state.status === 'accepted' ? 'accepted' : 'declined'}`);
+        if (state.status === 'checking' || state.status === 'deferred') throw new Error('the offer has not been sent to the customer yet');
+        if (state.status !== 'presented') throw new Error(`the offer is ${state.status}`);
+        if (Date.now() >= Date.parse(state.validUntil)) throw new Error(`the offer expired at ${state.validUntil}`);
+      },
+    },
+  );
+
+  const result = (): OfferResult => ({ offerId: state.offerId, status: state.status, rule: state.rule, reason: state.reason });
+
+  upsertSearchAttributes([
+    { key: CrmCustomerId, value: input.customerId },
+    { key: CrmProcess, value: 'offers' },
+  ]);
+  const verdict = await decideOfferEligibility({ ...input, workflowId, now: new Date().toISOString() });
+  if (!verdict.eligible) {
+    state.rule = verdict.rule;
+    state.reason = verdict.reason;
+    move('ineligible', 'system', verdict.reason);
+    await condition(allHandlersFinished);
+    return result();
+  }
+  state.replacesProductId = verdict.replacesProductId;
+  state.price = verdict.price;
+
+  const expiresAt = Date.parse(input.validUntil);
+  const untilExpiry = () => Math.max(0, expiresAt - Date.now());
+
+  // The gate may hold a campaign's offer back (quiet hours, weekly cap); it stays valid meanwhile.
+  for (;;) {
+    if (untilExpiry() === 0) {
+      await closeOffer({ offerId: input.offerId, status: 'expired', actor: 'system', reason: 'expired before it could be sent', now: new Date().toISOString(), workflowId });
+      move('expired', 'system', 'expired before it could be sent');
+      await condition(allHandlersFinished);
+      return result();
+    }
+    const presented = await presentOffer({ offerId: input.offerId, now: new Date().toISOString(), contactRules: input.contactRules, workflowId });
+    if (presented.outcome === 'presented') {
+      move('presented', 'system', `offer message ${presented.messageId}`);
+      await deliver(presented.messageId, input.customerId, 'Offer message');
+      break;
+    }
+    if (presented.outcome === 'suppressed') {
+      await closeOffer({ offerId: input.offerId, status: 'withdrawn', actor: 'system', reason: presented.reason, now: new Date().toISOString(), workflowId });
+      state.reason = presented.reason;
+      move('withdrawn', 'system', presented.reason);
+      await condition(allHandlersFinished);
+      return result();
+    }
+    if (state.status !== 'deferred') move('deferred', 'system', `${presented.why} until ${presented.resumeAt}`);
+    await sleep(Math.min(untilExpiry(), Math.max(1_000, Date.parse(presented.resumeAt) - Date.now())));
+  }
+
+  const answered = await condition(() => response !== undefined, untilExpiry());
+  if (!answered || !response) {
+    await closeOffer({ offerId: input.offerId, status: 'expired', actor: 'system', reason: `no answer by ${input.validUntil}`, now: new Date().toISOString(), workflowId });
+    state.reason = `no answer by ${input.validUntil}`;
+    move('expired', 'system', state.reason);
+  } else if (response.decision === 'accept') {
+    const accepted = await acceptOffer({ offerId: input.offerId, actor: response.actor, now: new Date().toISOString(), workflowId });
+    move('accepted', response.actor, `confirmation ${accepted.confirmationMessageId}`);
+    await deliver(accepted.confirmationMessageId, input.customerId, 'Offer confirmation');
+  } else {
+    await closeOffer({ offerId: input.offerId, status: 'declined', actor: response.actor, reason: 'declined by the customer', now: new Date().toISOString(), workflowId });
+    move('declined', response.actor);
+  }
+  await condition(allHandlersFinished);
+  return result();
+}
+
+/** Delivery retries on its own schedule; the offer need not wait for the mail server. */
+async function deliver(messageId: string, customerId: string, summary: string): Promise<void> {
+  await startChild(deliverNotification, {
+    workflowId: notificationWorkflowId(messageId),
+    args: [{ messageId }],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    typedSearchAttributes: [
+      { key: CrmCustomerId, value: customerId },
+      { key: CrmProcess, value: 'notification' },
+      { key: CrmStatus, value: 'pending' },
+    ],
+    staticSummary: summary,
+  });
+}
