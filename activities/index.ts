@@ -1,5 +1,7 @@
 import { createCustomerActivities } from './customers.js';
 import { createNotificationActivities } from './notifications.js';
+import { createMasterDataActivities } from './master-data.js';
+import { createGdprActivities } from './gdpr.js';
 import { createOfferActivities } from './offers.js';
 import { createRetentionActivities } from './retention.js';
 import type { Pool } from '../src/db/pool.js';
@@ -15,6 +17,8 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createCustomerActivities(deps),
     ...createNotificationActivities(deps),
+    ...createMasterDataActivities(deps),
+    ...createGdprActivities(deps),
     ...createOfferActivities(deps),
     ...createRetentionActivities(deps),
   };

@@ -95,6 +95,27 @@ const envSchema = z.object({
   ANALYTICS_INGEST_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
   /** Re-read this far behind the watermark, for visibility stores that index close events late. */
   ANALYTICS_INGEST_OVERLAP_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+
+  /**
+   * Payload encryption (AES-256-GCM) of everything sent to Temporal: `id:base64key,...` (32-byte
+   * keys). New payloads use PAYLOAD_KEY_ID (default: the last key); older keys stay for reading.
+   * Unset in the embedded stack: a development key is generated under DATA_DIR.
+   */
+  PAYLOAD_KEYS: z.string().optional(),
+  PAYLOAD_KEY_ID: z.string().optional(),
+  /** Origins allowed to call the codec endpoint from a browser (the Temporal UI); comma-separated. */
+  CODEC_CORS_ORIGINS: z.string().optional(),
+
+  /** Master-data changes and GDPR requests (durations as Temporal accepts them, e.g. "24 hours"). */
+  VERIFICATION_CODE_TTL: z.string().default('24 hours'),
+  VERIFICATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  VERIFICATION_RESEND_INTERVAL: z.string().default('1 minute'),
+  VERIFICATION_MAX_RESENDS: z.coerce.number().int().min(0).max(20).default(3),
+  APPROVAL_TIMEOUT: z.string().default('48 hours'),
+  APPROVAL_EXPIRY: z.string().default('14 days'),
+  ERASURE_GRACE_PERIOD: z.string().default('30 days'),
+  EXPORT_RETENTION: z.string().default('7 days'),
+  BACKOFFICE_EMAIL: z.string().default('backoffice@localhost'),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -134,6 +155,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       mailboxDir: e.MAILBOX_DIR ?? `${e.DATA_DIR}/mailbox`,
     },
     devKeys: e.DEV_KEYS ?? (!e.DATABASE_URL && !e.TEMPORAL_ADDRESS),
+    codec: {
+      keys: e.PAYLOAD_KEYS,
+      activeKeyId: e.PAYLOAD_KEY_ID,
+      corsOrigins: (e.CODEC_CORS_ORIGINS ?? e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT},http://127.0.0.1:${e.TEMPORAL_UI_PORT}`)
+        .split(',')
+        .map((o) => o.trim().replace(/\/$/, ''))
+        .filter(Boolean),
+    },
+    masterData: {
+      codeTtl: e.VERIFICATION_CODE_TTL,
+      maxAttempts: e.VERIFICATION_MAX_ATTEMPTS,
+      resendInterval: e.VERIFICATION_RESEND_INTERVAL,
+      maxResends: e.VERIFICATION_MAX_RESENDS,
+      approvalTimeout: e.APPROVAL_TIMEOUT,
+      approvalExpiry: e.APPROVAL_EXPIRY,
+      erasureGracePeriod: e.ERASURE_GRACE_PERIOD,
+      exportRetention: e.EXPORT_RETENTION,
+      backofficeEmail: e.BACKOFFICE_EMAIL,
+    },
     retention: { pageSize: e.RETENTION_PAGE_SIZE, enrollConcurrency: e.RETENTION_ENROLL_CONCURRENCY },
     analytics: {
       host: e.ANALYTICS_HOST,

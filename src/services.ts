@@ -5,6 +5,8 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { createApi } from './api/app.js';
+import { AesGcmPayloadCodec, createDataConverter, keyringFromConfig } from './codec/index.js';
+import { checkPolicy } from './domain/master-data.js';
 import type { ApiKeyEntry, Config } from './config.js';
 import { createPool, type Pool } from './db/pool.js';
 import type { Logger } from './logger.js';
@@ -42,6 +44,7 @@ export async function startWorkerService(config: Config, endpoints: Endpoints, l
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: bundle ?? (await loadWorkflowBundle(process.env.WORKFLOW_BUNDLE_PATH)),
+    dataConverter: createDataConverter(keyringFromConfig(config.codec)),
     pool,
     transport,
   });
@@ -66,8 +69,13 @@ export async function startWorkerService(config: Config, endpoints: Endpoints, l
 
 export async function startApiService(config: Config, endpoints: Endpoints, logger: Logger, keys: ApiKeyEntry[]): Promise<RunningService & { url: string; server: ServerType }> {
   const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-api' });
-  const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace);
-  const app = createApi({ pool, temporal, taskQueue: config.temporal.taskQueue, logger, keys, temporalUiUrl: config.temporal.uiUrl });
+  const keyring = keyringFromConfig(config.codec);
+  checkPolicy(config.masterData);
+  const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace, createDataConverter(keyring));
+  const app = createApi({
+    pool, temporal, taskQueue: config.temporal.taskQueue, logger, keys, temporalUiUrl: config.temporal.uiUrl,
+    payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: config.codec.corsOrigins, masterDataPolicy: config.masterData,
+  });
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, () => resolve(s));
     s.once('error', reject);

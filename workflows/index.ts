@@ -3,3 +3,5 @@ export { registerCustomer } from './customers.js';
 export { deliverNotification } from './notifications.js';
 export { offer } from './offers.js';
 export { campaignRun, campaignEnrollment, recordCustomerEvent } from './retention.js';
+export { customerMasterData } from './master-data.js';
+export { gdprExport, gdprErasure } from './gdpr.js';

@@ -11,6 +11,8 @@ import { docsRoutes } from './docs.js';
 import type { ApiDeps, ApiEnv } from './env.js';
 import { onError, problemResponse, validationProblem } from './problem.js';
 import { customerRoutes } from './routes/customers.js';
+import { masterDataRoutes } from './routes/master-data.js';
+import { codecRoutes } from './routes/codec.js';
 import { offerRoutes } from './routes/offers.js';
 import { retentionRoutes } from './routes/retention.js';
 
@@ -71,6 +73,8 @@ export function createApi(deps: ApiDeps) {
     return c.json({ status: ready ? 'ready' : 'not ready', checks: { postgres: pg, temporal } }, ready ? 200 : 503);
   });
 
+  app.route('/', codecRoutes(deps));
+
   app.use(
     '/v1/*',
     bodyLimit({
@@ -92,6 +96,7 @@ export function createApi(deps: ApiDeps) {
   app.use('/v1/*', authenticate(deps.keys));
 
   app.route('/', customerRoutes(deps));
+  app.route('/', masterDataRoutes(deps));
   app.route('/', offerRoutes(deps));
   app.route('/', retentionRoutes(deps));
 

@@ -2,6 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { Logger } from '../logger.js';
 import type { ApiKeyEntry, Role } from '../config.js';
 import type { Pool } from '../db/pool.js';
+import type { PayloadCodec } from '@temporalio/common';
+import type { MasterDataPolicy } from '../domain/master-data.js';
 
 export interface Principal {
   role: Role;
@@ -19,6 +21,12 @@ export interface ApiDeps {
   resultWaitMs?: number;
   /** Link to the Temporal UI, shown in responses that name a workflow. */
   temporalUiUrl?: string;
+  /** The payload codec behind the codec endpoint (`/codec/decode`); without it the endpoint answers 404. */
+  payloadCodec?: PayloadCodec;
+  /** Browser origins (the Temporal UI) allowed to call the codec endpoint. */
+  codecCorsOrigins?: string[];
+  /** Verification, approval and GDPR timings; defaults when not given. */
+  masterDataPolicy?: MasterDataPolicy;
 }
 
 export interface ApiEnv {

@@ -30,6 +30,8 @@ export async function migrate(opts: MigrateOptions): Promise<string[]> {
       migrationsSchema: schema,
       checkOrder: true,
       singleTransaction: true,
+      // Wait for a concurrent caller (parallel test files, several workers starting) instead of failing.
+      advisoryLockMode: 'wait',
       log: opts.log ?? (() => undefined),
     });
     return applied.map((m) => m.name);

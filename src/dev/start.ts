@@ -13,6 +13,7 @@ import { migrate } from '../db/migrate.js';
 import { onShutdown, startApiService, startWorkerService, type RunningService } from '../services.js';
 import { buildWorkflowBundle } from '../worker/bundle.js';
 import { ensureDevKeys, devKeyEntries } from './dev-keys.js';
+import { ensureDevPayloadKeys, formatKeyring } from '../codec/index.js';
 import { PROJECT_ROOT } from './paths.js';
 import { isPortFree } from './ports.js';
 import { startEmbeddedPostgres } from './postgres.js';
@@ -47,6 +48,16 @@ async function requirePort(port: number, what: string, variable: string): Promis
 async function main() {
   step(`CRM process engine: starting the embedded stack (data in ${path.relative(process.cwd(), dataDir) || '.'})`);
 
+  // Payload encryption: configured keys, or in the embedded stack a development key made once.
+  if (!config.codec.keys && config.devKeys) {
+    const payloadKeys = await ensureDevPayloadKeys(dataDir);
+    config.codec.keys = formatKeyring(payloadKeys.keyring);
+    config.codec.activeKeyId = payloadKeys.keyring.activeKeyId;
+    step(`Payload encryption key ${payloadKeys.keyring.activeKeyId} (${payloadKeys.file}${payloadKeys.created ? ', new' : ''})`);
+  }
+  // The local Web UI decodes payloads through the API's codec endpoint with the admin dev key.
+  const uiCodecEndpoint = config.devKeys ? `http://localhost:${config.api.port}/codec/key/${(await ensureDevKeys(dataDir)).keys.admin}` : undefined;
+
   // Temporal
   let temporalAddress = config.temporal.address;
   let temporalUi = config.temporal.uiUrl;
@@ -61,6 +72,7 @@ async function main() {
       uiPort: config.temporal.uiPort,
       dbFile: path.join(dataDir, 'temporal.db'),
       logFile: path.join(dataDir, 'logs', 'temporal.log'),
+      uiCodecEndpoint,
     });
     stack.push({ name: 'Temporal dev server', stop: server.stop });
     temporalAddress = server.address;

@@ -19,6 +19,8 @@ export interface DevServerOptions {
   /** server output goes here instead of the console */
   logFile?: string;
   ip?: string;
+  /** Codec endpoint the Web UI calls to show encrypted payloads in clear (src/api/routes/codec.ts). */
+  uiCodecEndpoint?: string;
 }
 
 export interface DevServer {
@@ -64,6 +66,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         uiPort: opts.uiPort,
         dbFilename: opts.dbFile,
         searchAttributes: [...CRM_SEARCH_ATTRIBUTES],
+        ...(opts.uiCodecEndpoint ? { extraArgs: ['--ui-codec-endpoint', opts.uiCodecEndpoint] } : {}),
       },
     });
     return { address, uiUrl, stop: () => env.teardown() };
@@ -73,6 +76,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true',
     '--log-level', 'warn'];
   if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
+  if (opts.uiPort !== undefined && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   else args.push('--headless');
   if (opts.dbFile) {
     mkdirSync(path.dirname(opts.dbFile), { recursive: true });

@@ -29,6 +29,42 @@ export const TEMPLATES = {
     subject: `Confirmed: ${String(p.productName ?? '')}`,
     text: `Hello ${String(p.name ?? '')},\n\nyou accepted our offer: ${String(p.productName ?? '')} for ${String(p.price ?? '')} a month${p.replaces ? `, replacing ${String(p.replaces)}` : ''}.\nOffer: ${String(p.offerId ?? '')}\n`,
   }),
+  // Master data: the code goes only into the rendered message (the outbox payload has no code).
+  'verification-code': (p: Record<string, unknown>) => ({
+    subject: 'Your confirmation code',
+    text:
+      `Your confirmation code is ${String(p.code ?? '')}.\n\n` +
+      `It confirms your ${p.purpose === 'export' ? 'request for a copy of your data' : p.purpose === 'erasure' ? 'request to erase your data' : 'change of your customer data'} ` +
+      `and is valid until ${String(p.expiresAt ?? '')}. Never share it with anyone who calls you.\n`,
+  }),
+  'contact-change-notice': (p: Record<string, unknown>) => ({
+    subject: 'A change of your contact details was requested',
+    text: `A change of your ${String(p.field ?? 'contact details')} was requested. It takes effect only once it is confirmed from the new contact point.\nIf this was not you, contact us at once and quote ${String(p.changeId ?? '')}.\n`,
+  }),
+  'master-data-applied': (p: Record<string, unknown>) => ({
+    subject: 'Your customer data was updated',
+    text: `We updated your ${(p.fields as string[] | undefined)?.join(', ') ?? 'data'} (request ${String(p.changeId ?? '')}).\nIf this was not you, contact us at once.\n`,
+  }),
+  'master-data-failed': (p: Record<string, unknown>) => ({
+    subject: 'Your change request was not completed',
+    text: `Your request to change your ${(p.fields as string[] | undefined)?.join(', ') ?? 'data'} was not completed: ${String(p.reason ?? '')}.\nNothing was changed.\n`,
+  }),
+  'approval-needed': (p: Record<string, unknown>) => ({
+    subject: `${p.escalated ? 'Overdue: ' : ''}change ${String(p.changeId ?? '')} waits for approval`,
+    text: `Change request ${String(p.changeId ?? '')} of customer ${String(p.customerId ?? '')} (${(p.fields as string[] | undefined)?.join(', ') ?? ''}) needs a second person's approval${p.escalated ? `; it has waited since ${String(p.since ?? '')}` : ''}.\nDecide: POST /v1/changes/${String(p.changeId ?? '')}/approval\n`,
+  }),
+  'gdpr-export-ready': (p: Record<string, unknown>) => ({
+    subject: 'Your data export is ready',
+    text: `The copy of your data you asked for (request ${String(p.requestId ?? '')}) is ready and can be fetched once until ${String(p.until ?? '')}.\n`,
+  }),
+  'gdpr-erasure-scheduled': (p: Record<string, unknown>) => ({
+    subject: 'Your data will be erased',
+    text: `As you asked (request ${String(p.requestId ?? '')}), your personal data will be erased on ${String(p.at ?? '')}. Until then you can cancel the erasure by contacting us.\n`,
+  }),
+  'gdpr-erasure-cancelled': (p: Record<string, unknown>) => ({
+    subject: 'The erasure of your data was cancelled',
+    text: `The erasure of your data (request ${String(p.requestId ?? '')}) was cancelled; your customer account stays as it is.\n`,
+  }),
 } satisfies Record<string, (payload: Record<string, unknown>) => { subject: string; text: string }>;
 export type TemplateName = keyof typeof TEMPLATES;
 

@@ -1,4 +1,5 @@
 import { Worker, type NativeConnection } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
 
 export interface OperationalWorkerOptions extends ActivityDeps {
@@ -6,6 +7,8 @@ export interface OperationalWorkerOptions extends ActivityDeps {
   namespace: string;
   taskQueue: string;
   workflowBundle: { code: string } | { codePath: string };
+  /** The payload codec (src/codec): encrypts everything the worker sends to Temporal. */
+  dataConverter?: DataConverter;
 }
 
 /** The operational worker: every CRM workflow and activity on one task queue. */
@@ -15,6 +18,7 @@ export function createOperationalWorker(opts: OperationalWorkerOptions): Promise
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: opts.workflowBundle,
+    dataConverter: opts.dataConverter,
     activities: createActivities({ pool: opts.pool, transport: opts.transport }),
     shutdownGraceTime: '10 seconds',
   });

@@ -20,6 +20,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
 import { FileTransport, mailboxFolder, type MessageTransport } from '../../src/notifications/transport.js';
 import { createOperationalWorker } from '../../src/worker/worker.js';
+import { AesGcmPayloadCodec, createDataConverter, generateKey, type Keyring } from '../../src/codec/index.js';
 
 export interface RequestOptions {
   as?: Role | null;
@@ -37,6 +38,8 @@ export interface Harness {
   keys: Record<Role, string>;
   mailDir: string;
   worker: Worker;
+  /** The payload keys of this harness: client, worker and codec endpoint encrypt with them. */
+  keyring: Keyring;
   /** Set when the harness runs on the time-skipping test server: `env.sleep('2 days')`. */
   env?: TestWorkflowEnvironment;
   request(method: string, url: string, opts?: RequestOptions): Promise<Response>;
@@ -76,15 +79,18 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   const mailDir = await mkdtemp(path.join(os.tmpdir(), 'crm-mail-'));
   const transport = opts.transport ?? new FileTransport(mailDir);
 
-  const env = opts.timeSkipping ? await createTimeSkippingEnv() : undefined;
+  // Every payload is encrypted as in production, so tests see what Temporal stores.
+  const keyring = generateKey(`test-${schema}`);
+  const dataConverter = createDataConverter(keyring);
+  const env = opts.timeSkipping ? await createTimeSkippingEnv({ dataConverter }) : undefined;
   const connection = env ? env.connection : await Connection.connect({ address });
-  const client = env ? env.client : new Client({ connection, namespace: 'default' });
+  const client = env ? env.client : new Client({ connection, namespace: 'default', dataConverter });
   const nativeConnection = env ? env.nativeConnection : await NativeConnection.connect({ address });
 
   let worker!: Worker;
   let running: Promise<void> | undefined;
   const startWorker = async () => {
-    worker = await createOperationalWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: { codePath: bundlePath }, pool, transport });
+    worker = await createOperationalWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: { codePath: bundlePath }, pool, transport, dataConverter });
     running = worker.run();
   };
   const stopWorker = async () => {
@@ -97,7 +103,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
 
   const keys = Object.fromEntries(ROLES.map((r) => [r, `test_${r}_${randomBytes(12).toString('hex')}`])) as Record<Role, string>;
   const keyEntries: ApiKeyEntry[] = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) }));
-  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs });
+  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs, payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: ['http://localhost:8233'] });
 
   const request = (method: string, url: string, o: RequestOptions = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
@@ -119,6 +125,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     api,
     keys,
     mailDir,
+    keyring,
     env,
     get worker() {
       return worker;

@@ -4,12 +4,14 @@
  */
 import { inject } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { DataConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { CRM_SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 
-export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+export async function createTimeSkippingEnv(opts: { dataConverter?: DataConverter } = {}): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: inject('testServerPath') } },
+    ...(opts.dataConverter ? { client: { dataConverter: opts.dataConverter } } : {}),
   });
   // The test server, like a real one, refuses search attributes it does not know.
   await env.connection.operatorService.addSearchAttributes({

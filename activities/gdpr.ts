@@ -1,0 +1,166 @@
+/**
+ * Side effects of GDPR requests: assembling an export, the erasure suppression, and the erasure
+ * itself.
+ *
+ * The export reads every table that has a `customer_id` column, so a table added later is
+ * exported without a change here. The erasure is an explicit plan, table by table, because what
+ * is personal in a table is a decision; ERASURE_COVERAGE names that decision for every table of
+ * the operational schema, and the test fails when a table has none.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Pool, PoolClient } from '../src/db/pool.js';
+import { inTransaction, quoteIdent } from '../src/db/pool.js';
+import type { EraseCustomerResult } from '../src/domain/master-data.js';
+import { readCustomerRow } from './master-data.js';
+
+export interface GdprActivityDeps {
+  pool: Pool;
+}
+
+/** Internal bookkeeping that is no datum about the person (hashes, the export itself). */
+const NOT_EXPORTED = new Set(['verification_subjects', 'verification_codes', 'gdpr_exports', 'pgmigrations']);
+
+type Step = (db: PoolClient, customerId: string) => Promise<number>;
+
+const run = (sql: string): Step => async (db, customerId) => (await db.query(sql, [customerId])).rowCount ?? 0;
+
+/**
+ * What the erasure does to each table. `anonymise`: the statement runs for the customer's rows.
+ * Tables with a reason string hold no personal data of a customer (catalogue, definitions) or
+ * only non-personal facts that are kept (which product, which campaign, when).
+ */
+export const ERASURE_COVERAGE: Record<string, Step | string> = {
+  customers: run(
+    `UPDATE customers SET name = 'Erased customer', email = 'erased-' || id || '@erased.invalid', email_normalized = 'erased-' || id || '@erased.invalid',
+       phone = NULL, address = NULL, birth_date = NULL, bank_account_iban = NULL, status = 'erased', erased_at = now(),
+       version = version + 1, updated_at = now()
+     WHERE id = $1`,
+  ),
+  // Who changed which field when stays; the values go.
+  audit_log: run('UPDATE audit_log SET old_value = NULL, new_value = NULL WHERE customer_id = $1 AND (old_value IS NOT NULL OR new_value IS NOT NULL)'),
+  notification_outbox: run(
+    `UPDATE notification_outbox SET recipient = 'erased', payload = '{}'::jsonb, last_error = NULL WHERE customer_id = $1`,
+  ),
+  contact_events: run(`UPDATE contact_events SET summary = '[erased]' WHERE customer_id = $1`),
+  change_requests: run(
+    `UPDATE change_requests SET reason = NULL,
+       timeline = COALESCE((SELECT jsonb_agg(t - 'reason') FROM jsonb_array_elements(timeline) t), '[]'::jsonb)
+     WHERE customer_id = $1`,
+  ),
+  verification_subjects: run('DELETE FROM verification_subjects WHERE customer_id = $1'),
+  verification_codes: 'deleted with verification_subjects (ON DELETE CASCADE)',
+  gdpr_exports: run('UPDATE gdpr_exports SET content = NULL, discarded_at = COALESCE(discarded_at, now()) WHERE customer_id = $1'),
+  suppressions: 'keeps why and since when the customer must not be contacted: no personal values',
+  // Retention (0005): free-text notes and reasons may quote the customer; the facts stay.
+  customer_events: run('UPDATE customer_events SET note = NULL WHERE customer_id = $1 AND note IS NOT NULL'),
+  offers: run('UPDATE offers SET reason = NULL WHERE customer_id = $1 AND reason IS NOT NULL'),
+  customer_products: 'which product since when at which price: non-personal facts kept for accounting',
+  campaign_enrollments: 'which campaign run enrolled the customer and how it ended: non-personal facts',
+  campaigns: 'campaign definitions: no customer data',
+  campaign_runs: 'run counters: no customer data',
+  products: 'catalogue: no customer data',
+  category_complements: 'catalogue rules: no customer data',
+  pgmigrations: 'migration bookkeeping',
+};
+
+/** Extra columns of `customers` that other processes added and that are personal. */
+const CUSTOMER_EXTRA_PERSONAL_COLUMNS = ['timezone', 'churn_risk'];
+
+async function tablesOf(db: Pool | PoolClient): Promise<Set<string>> {
+  const { rows } = await db.query<{ table_name: string }>(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+  );
+  return new Set(rows.map((r) => r.table_name));
+}
+
+export function createGdprActivities({ pool }: GdprActivityDeps) {
+  return {
+    /** Every datum held about the customer, stored for one retrieval; returns only its size. */
+    async assembleExport(input: { requestId: string; customerId: string; retentionMs: number }): Promise<{ bytes: number; tables: string[] }> {
+      const existing = await pool.query<{ bytes: number }>('SELECT bytes FROM gdpr_exports WHERE request_id = $1', [input.requestId]);
+      if (existing.rows[0]) return { bytes: existing.rows[0].bytes, tables: [] };
+      const customer = await readCustomerRow(pool, input.customerId);
+      if (!customer || customer.status === 'erased') throw ApplicationFailure.nonRetryable('the customer no longer exists', 'CustomerGone');
+      const { rows: columns } = await pool.query<{ table_name: string }>(
+        `SELECT DISTINCT table_name FROM information_schema.columns
+         WHERE table_schema = current_schema() AND column_name = 'customer_id' ORDER BY table_name`,
+      );
+      const content: Record<string, unknown> = {
+        requestId: input.requestId,
+        generatedAt: new Date().toISOString(),
+        customer: (await pool.query('SELECT * FROM customers WHERE id = $1', [input.customerId])).rows[0],
+      };
+      const tables: string[] = ['customers'];
+      for (const { table_name: table } of columns) {
+        if (NOT_EXPORTED.has(table)) continue;
+        const { rows } = await pool.query(`SELECT * FROM ${quoteIdent(table)} WHERE customer_id = $1`, [input.customerId]);
+        content[table] = rows;
+        tables.push(table);
+      }
+      const json = JSON.stringify(content);
+      const bytes = Buffer.byteLength(json);
+      await pool.query(
+        `INSERT INTO gdpr_exports (request_id, customer_id, content, bytes, expires_at) VALUES ($1, $2, $3, $4, now() + $5 * interval '1 millisecond')
+         ON CONFLICT (request_id) DO NOTHING`,
+        [input.requestId, input.customerId, json, bytes, input.retentionMs],
+      );
+      return { bytes, tables };
+    },
+
+    /** Removes an export that was not fetched in time. */
+    async discardExport(requestId: string): Promise<boolean> {
+      const { rowCount } = await pool.query('UPDATE gdpr_exports SET content = NULL, discarded_at = now() WHERE request_id = $1 AND content IS NOT NULL', [requestId]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    /** From the moment an erasure is requested no process contacts the customer for promotion. */
+    async suppressForErasure(input: { customerId: string; requestId: string; actor: string; workflowId: string }): Promise<void> {
+      await pool.query(
+        `INSERT INTO suppressions (customer_id, reason, created_by, source_workflow_id, idempotency_key)
+         VALUES ($1, 'erasure', $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING`,
+        [input.customerId, input.actor, input.workflowId, `${input.workflowId}:suppress`],
+      );
+    },
+
+    async liftErasureSuppression(input: { workflowId: string }): Promise<void> {
+      await pool.query('UPDATE suppressions SET lifted_at = COALESCE(lifted_at, now()) WHERE idempotency_key = $1', [`${input.workflowId}:suppress`]);
+    },
+
+    /**
+     * Anonymises the customer in every operational table in one transaction and records the
+     * erasure in the audit log (which tables, how many rows: no values). Idempotent: a second run
+     * finds nothing personal left and records nothing twice.
+     */
+    async eraseCustomer(input: { customerId: string; requestId: string; actor: string; workflowId: string }): Promise<EraseCustomerResult> {
+      return inTransaction(pool, async (db) => {
+        const customer = await readCustomerRow(db, input.customerId, true);
+        if (!customer) throw ApplicationFailure.nonRetryable('the customer does not exist', 'CustomerGone');
+        const present = await tablesOf(db);
+        const uncovered = [...present].filter((t) => !(t in ERASURE_COVERAGE));
+        if (uncovered.length > 0) {
+          // Refuse rather than leave personal data behind in a table nobody decided about.
+          throw ApplicationFailure.nonRetryable(`erasure does not cover the tables ${uncovered.join(', ')}`, 'ErasureIncomplete');
+        }
+        const rows: Record<string, number> = {};
+        for (const [table, step] of Object.entries(ERASURE_COVERAGE)) {
+          if (typeof step === 'string' || !present.has(table)) continue;
+          rows[table] = await step(db, input.customerId);
+        }
+        const { rows: extra } = await db.query<{ column_name: string }>(
+          "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'customers' AND column_name = ANY($1)",
+          [CUSTOMER_EXTRA_PERSONAL_COLUMNS],
+        );
+        if (extra.length > 0) {
+          await db.query(`UPDATE customers SET ${extra.map((c) => `${quoteIdent(c.column_name)} = NULL`).join(', ')} WHERE id = $1`, [input.customerId]);
+        }
+        await db.query(
+          `INSERT INTO audit_log (customer_id, field, old_value, new_value, actor, process, workflow_id, change_id, idempotency_key)
+           VALUES ($1, 'erasure', NULL, $2, $3, 'gdpr', $4, $5, $6)
+           ON CONFLICT (idempotency_key) DO NOTHING`,
+          [input.customerId, JSON.stringify({ erased: true, rows }), input.actor, input.workflowId, input.requestId, `${input.workflowId}:erasure`],
+        );
+        return { rows };
+      });
+    },
+  };
+}

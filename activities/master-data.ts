@@ -1,0 +1,297 @@
+/**
+ * Side effects of master-data changes and of the verification codes they (and GDPR requests) use.
+ *
+ * Codes are made, sent and checked here and nowhere else: the workflow never sees a code, the
+ * outbox row of a code message records that it was sent but not the code, and the database keeps
+ * only a salted scrypt hash. Applying a change is one transaction with optimistic concurrency on
+ * `customers.version`.
+ */
+import { randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Pool, PoolClient } from '../src/db/pool.js';
+import { inTransaction } from '../src/db/pool.js';
+import { maskIban, normaliseEmail } from '../src/domain/contact-data.js';
+import {
+  MASTER_DATA_FIELDS,
+  maskContact,
+  type ApplyChangeInput,
+  type ApplyChangeResult,
+  type ChangeRecord,
+  type CodeCheck,
+  type IssueCodesInput,
+  type IssuedCodes,
+  type MasterData,
+  type MasterDataField,
+} from '../src/domain/master-data.js';
+import { renderTemplate } from '../src/domain/notifications.js';
+import type { MessageTransport } from '../src/notifications/transport.js';
+
+export interface MasterDataActivityDeps {
+  pool: Pool;
+  transport: MessageTransport;
+}
+
+const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
+const CODE_DIGITS = 6;
+
+export function hashCode(code: string, salt: Buffer): Promise<Buffer> {
+  return scrypt(code, salt, 32);
+}
+
+interface CustomerRow {
+  id: string;
+  name: string;
+  email: string;
+  phone: string | null;
+  address: MasterData['address'];
+  birth_date: string | null;
+  bank_account_iban: string | null;
+  status: string;
+  version: number;
+}
+
+const CUSTOMER_COLUMNS = "id, name, email, phone, address, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, bank_account_iban, status, version";
+
+export async function readCustomerRow(db: Pool | PoolClient, customerId: string, lock = false): Promise<CustomerRow | undefined> {
+  const { rows } = await db.query<CustomerRow>(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [customerId]);
+  return rows[0];
+}
+
+export function masterDataOf(row: CustomerRow): MasterData {
+  return { email: row.email, phone: row.phone, address: row.address, name: row.name, birthDate: row.birth_date, bankAccount: row.bank_account_iban };
+}
+
+/** A value as the audit log keeps it: bank accounts masked, everything else as it was. */
+function auditValue(field: MasterDataField, value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return JSON.stringify(field === 'bankAccount' ? maskIban(String(value)) : value);
+}
+
+/** JSON with sorted keys: jsonb hands objects back in its own key order. */
+function canonical(v: unknown): string {
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+function sameField(field: MasterDataField, a: unknown, b: unknown): boolean {
+  if (field === 'email') return normaliseEmail(String(a ?? '')) === normaliseEmail(String(b ?? ''));
+  return canonical(a) === canonical(b);
+}
+
+export interface QueueMessageInput {
+  customerId: string;
+  /** `email`/`phone`: the customer's current contact point, read here so workflows need not carry it. */
+  to: 'email' | 'phone' | 'phone-or-email' | { channel: 'email' | 'sms'; recipient: string };
+  template: string;
+  payload: Record<string, unknown>;
+  idempotencyKey: string;
+}
+
+export async function queueMessage(db: Pool | PoolClient, input: QueueMessageInput): Promise<string | null> {
+  let channel: 'email' | 'sms';
+  let recipient: string | null;
+  if (typeof input.to === 'object') {
+    ({ channel, recipient } = input.to);
+  } else {
+    const row = await readCustomerRow(db, input.customerId);
+    if (!row || row.status === 'erased') return null;
+    const usePhone = input.to === 'phone' || (input.to === 'phone-or-email' && row.phone);
+    channel = usePhone ? 'sms' : 'email';
+    recipient = usePhone ? row.phone : row.email;
+  }
+  if (!recipient) return null;
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO notification_outbox (customer_id, channel, recipient, template, payload, idempotency_key)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+     RETURNING id`,
+    [input.customerId, channel, recipient, input.template, JSON.stringify(input.payload), input.idempotencyKey],
+  );
+  return rows[0]!.id;
+}
+
+export function createMasterDataActivities({ pool, transport }: MasterDataActivityDeps) {
+  return {
+    /** Records a change request when it is accepted; a retry finds its row. */
+    async openChangeRequest(record: ChangeRecord): Promise<void> {
+      await pool.query(
+        `INSERT INTO change_requests (id, customer_id, fields, status, requested_by, reason, workflow_id, timeline)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (id) DO NOTHING`,
+        [record.changeId, record.customerId, record.fields, record.status, record.requestedBy, record.reason ?? null, record.workflowId, JSON.stringify(record.transitions)],
+      );
+    },
+
+    /** Keeps the row's status and timeline in step with the workflow, for reads after it has closed. */
+    async recordChangeState(record: ChangeRecord & { closed: boolean }): Promise<void> {
+      await pool.query(
+        `UPDATE change_requests SET status = $2, approved_by = COALESCE($3, approved_by), timeline = $4, updated_at = now(),
+                closed_at = CASE WHEN $5 THEN COALESCE(closed_at, now()) ELSE closed_at END
+         WHERE id = $1`,
+        [record.changeId, record.status, record.approvedBy ?? null, JSON.stringify(record.transitions), record.closed],
+      );
+    },
+
+    /** Queues a message to the customer (or to an explicit recipient); null when there is no one to tell. */
+    async queueCustomerMessage(input: QueueMessageInput): Promise<string | null> {
+      return queueMessage(pool, input);
+    },
+
+    /**
+     * Makes a fresh code for every target, keeps its hash, and sends it. Issue n of a subject
+     * replaces the codes of issue n-1, so a retried or resent issue leaves exactly one valid code
+     * per target: the one in the latest message.
+     */
+    async issueVerificationCodes(input: IssueCodesInput): Promise<IssuedCodes> {
+      const customer = await readCustomerRow(pool, input.customerId);
+      if (!customer || customer.status === 'erased') throw ApplicationFailure.nonRetryable('the customer no longer exists', 'CustomerGone');
+      const expiresAt = new Date(Date.now() + input.ttlMs);
+      await pool.query(
+        `INSERT INTO verification_subjects (subject, customer_id, purpose, max_attempts) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (subject) DO NOTHING`,
+        [input.subject, input.customerId, input.purpose, input.maxAttempts],
+      );
+      const sent: IssuedCodes['sent'] = [];
+      for (const spec of input.targets) {
+        const recipient = spec.recipient ?? (spec.channel === 'sms' ? customer.phone : customer.email);
+        if (!recipient) throw ApplicationFailure.nonRetryable(`the customer has no ${spec.channel} contact point for ${spec.target}`, 'NoContactPoint');
+        const code = String(randomInt(0, 10 ** CODE_DIGITS)).padStart(CODE_DIGITS, '0');
+        const salt = randomBytes(16);
+        const hash = await hashCode(code, salt);
+        await pool.query(
+          `INSERT INTO verification_codes (subject, target, channel, issue, salt, code_hash, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (subject, target) DO UPDATE
+             SET issue = EXCLUDED.issue, salt = EXCLUDED.salt, code_hash = EXCLUDED.code_hash, expires_at = EXCLUDED.expires_at, channel = EXCLUDED.channel
+           WHERE verification_codes.verified_at IS NULL`,
+          [input.subject, spec.target, spec.channel, input.issue, salt, hash, expiresAt],
+        );
+        // The outbox keeps the fact of the message, not its code; the code goes only to the transport.
+        const payload = { purpose: input.purpose, subject: input.subject, target: spec.target, expiresAt: expiresAt.toISOString() };
+        const messageId = await queueMessage(pool, {
+          customerId: input.customerId,
+          to: { channel: spec.channel, recipient },
+          template: 'verification-code',
+          payload,
+          idempotencyKey: `${input.workflowId}:code:${input.subject}:${spec.target}:${input.issue}`,
+        });
+        const rendered = renderTemplate('verification-code', { ...payload, code });
+        await transport.send({ id: messageId!, channel: spec.channel, recipient, template: 'verification-code', subject: rendered.subject, text: rendered.text, payload, createdAt: new Date().toISOString() });
+        await pool.query('UPDATE notification_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1', [messageId]);
+        sent.push({ target: spec.target, channel: spec.channel, sentTo: maskContact(recipient) });
+      }
+      return { expiresAt: expiresAt.toISOString(), sent };
+    },
+
+    /**
+     * Checks a code against the unverified, unexpired codes of a subject. Every check counts as an
+     * attempt, whether it matches or not, so the limit bounds guessing.
+     */
+    async checkVerificationCode(input: { subject: string; code: string }): Promise<CodeCheck> {
+      return inTransaction(pool, async (db) => {
+        const subject = await db.query<{ attempts: number; max_attempts: number }>(
+          'SELECT attempts, max_attempts FROM verification_subjects WHERE subject = $1 FOR UPDATE',
+          [input.subject],
+        );
+        const s = subject.rows[0];
+        if (!s) throw ApplicationFailure.nonRetryable('no codes were issued for this request', 'NoCodesIssued');
+        if (s.attempts >= s.max_attempts) return { result: 'exhausted', attemptsLeft: 0 };
+        const attempts = s.attempts + 1;
+        await db.query('UPDATE verification_subjects SET attempts = $2 WHERE subject = $1', [input.subject, attempts]);
+        const attemptsLeft = s.max_attempts - attempts;
+        const codes = await db.query<{ target: string; salt: Buffer; code_hash: Buffer }>(
+          'SELECT target, salt, code_hash FROM verification_codes WHERE subject = $1 AND verified_at IS NULL AND expires_at > now()',
+          [input.subject],
+        );
+        const candidate = /^\d{6}$/.test(input.code.trim()) ? input.code.trim() : undefined;
+        for (const row of codes.rows) {
+          if (!candidate) break;
+          const hash = await hashCode(candidate, row.salt);
+          if (timingSafeEqual(hash, row.code_hash)) {
+            await db.query('UPDATE verification_codes SET verified_at = now() WHERE subject = $1 AND target = $2', [input.subject, row.target]);
+            // A right code resets the count: the person proved control of that contact point.
+            await db.query('UPDATE verification_subjects SET attempts = 0 WHERE subject = $1', [input.subject]);
+            return { result: 'matched', target: row.target as never, attemptsLeft: s.max_attempts };
+          }
+        }
+        return attemptsLeft <= 0 ? { result: 'exhausted', attemptsLeft: 0 } : { result: 'wrong', attemptsLeft };
+      });
+    },
+
+    /**
+     * Applies every field of a change in one transaction, guarded by the version the change was
+     * based on. A moved version is re-read and re-validated: if none of our fields moved, the
+     * workflow may apply on top of the new version; if one did, applying would overwrite someone
+     * else's change, so it is reported as a conflict instead.
+     */
+    async applyChange(input: ApplyChangeInput): Promise<ApplyChangeResult> {
+      return inTransaction(pool, async (db) => {
+        const done = await db.query<{ status: string }>('SELECT status FROM change_requests WHERE id = $1 FOR UPDATE', [input.changeId]);
+        const row = await readCustomerRow(db, input.customerId);
+        if (!row) return { outcome: 'refused', detail: 'the customer does not exist' };
+        if (done.rows[0]?.status === 'applied') {
+          // Our own earlier attempt committed.
+          const messages = await db.query<{ id: string }>('SELECT id FROM notification_outbox WHERE idempotency_key = $1', [`${input.workflowId}:applied:${input.changeId}`]);
+          return { outcome: 'applied', version: row.version, fields: Object.keys(input.changes) as MasterDataField[], messageIds: messages.rows.map((m) => m.id) };
+        }
+        if (row.status === 'erased') return { outcome: 'refused', detail: 'the customer has been erased' };
+        const current = masterDataOf(row);
+        const fields = MASTER_DATA_FIELDS.filter((f) => input.changes[f] !== undefined);
+        if (row.version !== input.expectedVersion) {
+          const moved = fields.filter((f) => !sameField(f, current[f], input.base[f]));
+          return moved.length > 0 ? { outcome: 'conflict', version: row.version, fields: moved } : { outcome: 'stale', version: row.version };
+        }
+        const c = input.changes;
+        if (c.email !== undefined) {
+          const taken = await db.query('SELECT 1 FROM customers WHERE email_normalized = $1 AND id <> $2', [normaliseEmail(c.email), input.customerId]);
+          if (taken.rowCount) return { outcome: 'refused', detail: 'the new e-mail address belongs to another customer' };
+        }
+        const updated = await db.query<{ version: number }>(
+          `UPDATE customers SET
+             email = COALESCE($3, email), email_normalized = COALESCE($4, email_normalized), phone = COALESCE($5, phone),
+             address = COALESCE($6, address), name = COALESCE($7, name), birth_date = COALESCE($8::date, birth_date),
+             bank_account_iban = COALESCE($9, bank_account_iban), version = version + 1, updated_at = now()
+           WHERE id = $1 AND version = $2
+           RETURNING version`,
+          [
+            input.customerId,
+            input.expectedVersion,
+            c.email ?? null,
+            c.email !== undefined ? normaliseEmail(c.email) : null,
+            c.phone ?? null,
+            c.address !== undefined ? JSON.stringify(c.address) : null,
+            c.name ?? null,
+            c.birthDate ?? null,
+            c.bankAccount ?? null,
+          ],
+        );
+        if (updated.rowCount === 0) {
+          // Another writer committed between our read and our write: re-read in the next round.
+          const now = await readCustomerRow(db, input.customerId);
+          return { outcome: 'stale', version: now?.version ?? input.expectedVersion };
+        }
+        const version = updated.rows[0]!.version;
+        for (const field of fields) {
+          await db.query(
+            `INSERT INTO audit_log (customer_id, field, old_value, new_value, actor, approver, process, workflow_id, change_id, idempotency_key)
+             VALUES ($1, $2, $3, $4, $5, $6, 'master-data', $7, $8, $9)
+             ON CONFLICT (idempotency_key) DO NOTHING`,
+            [input.customerId, field, auditValue(field, current[field]), auditValue(field, c[field]), input.requestedBy, input.approvedBy ?? null, input.workflowId, input.changeId, `${input.changeId}:audit:${field}`],
+          );
+        }
+        await db.query("UPDATE change_requests SET status = 'applied', approved_by = $2, updated_at = now() WHERE id = $1", [input.changeId, input.approvedBy ?? null]);
+        const messageId = await queueMessage(db, {
+          customerId: input.customerId,
+          to: 'email',
+          template: 'master-data-applied',
+          payload: { changeId: input.changeId, fields },
+          idempotencyKey: `${input.workflowId}:applied:${input.changeId}`,
+        });
+        return { outcome: 'applied', version, fields, messageIds: messageId ? [messageId] : [] };
+      });
+    },
+  };
+}

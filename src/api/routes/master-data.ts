@@ -1,0 +1,624 @@
+/**
+ * Master-data changes and GDPR requests. A change request is an update-with-start on the
+ * customer's `customerMasterData` workflow; verification, approval and cancellation are updates
+ * on it; reads are its queries, or the change_requests row once the workflow has closed. GDPR
+ * requests are workflows of their own (`gdpr-export-<uuid>`, `gdpr-erasure-<customerId>`).
+ */
+import { createHash } from 'node:crypto';
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { customerMasterData } from '../../../workflows/master-data.js';
+import type { gdprErasure, gdprExport } from '../../../workflows/gdpr.js';
+import {
+  DEFAULT_MASTER_DATA_POLICY,
+  FAILURE_TYPES,
+  cancelChangeUpdate,
+  cancelErasureUpdate,
+  changeRequestSchema,
+  changeStateQuery,
+  decideApprovalUpdate,
+  effectiveChanges,
+  exportRetrievedSignal,
+  gdprKindOf,
+  gdprRequestIdSchema,
+  gdprStateQuery,
+  gdprWorkflowId,
+  masterDataWorkflowId,
+  resendChangeCodeUpdate,
+  resendGdprCodeUpdate,
+  submitChangeUpdate,
+  verifyChangeUpdate,
+  verifyGdprUpdate,
+  type ChangeState,
+  type MasterData,
+} from '../../domain/master-data.js';
+import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
+import { requireRole } from '../auth.js';
+import type { ApiDeps, ApiEnv } from '../env.js';
+import { idempotencyKeySchema } from '../idempotency.js';
+import { ApiError } from '../problem.js';
+import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
+
+const customerIdParam = z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
+const changeIdParam = z.object({ id: z.uuid({ message: 'must be a change id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
+const gdprIdParam = z.object({ id: gdprRequestIdSchema.openapi({ param: { name: 'id', in: 'path' } }) });
+const codeBody = z.object({ code: z.string().trim().regex(/^\d{6}$/, 'must be the 6-digit code from the message') }).strict();
+const cancelBody = z.object({ reason: z.string().trim().max(500).optional() }).strict();
+const approvalBody = z
+  .object({
+    decision: z.enum(['approve', 'reject'], { message: "must be 'approve' or 'reject'" }),
+    comment: z.string().trim().max(1000, 'has at most 1000 characters').optional(),
+  })
+  .strict()
+  .refine((b) => b.decision === 'approve' || (b.comment?.length ?? 0) > 0, { path: ['comment'], message: 'is required when rejecting' });
+
+const transitionSchema = z.object({ status: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() });
+const verificationSchema = z.object({
+  targets: z.array(z.object({ target: z.string(), channel: z.string(), sentTo: z.string(), verified: z.boolean() })),
+  attemptsLeft: z.number().int(),
+  resendsLeft: z.number().int(),
+  expiresAt: z.string().optional(),
+  nextResendAt: z.string().optional(),
+});
+const changeStateSchema = z
+  .object({
+    changeId: z.string(),
+    customerId: z.string(),
+    status: z.string(),
+    fields: z.array(z.string()),
+    requestedBy: z.string(),
+    reason: z.string().optional(),
+    preview: z.record(z.string(), z.unknown()).optional(),
+    verification: verificationSchema.optional(),
+    approval: z.object({ required: z.boolean(), dueAt: z.string().optional(), escalated: z.boolean(), decision: z.string().optional(), approver: z.string().optional(), comment: z.string().optional() }).optional(),
+    outcome: z.object({ version: z.number().optional(), detail: z.string().optional() }).optional(),
+    transitions: z.array(transitionSchema),
+  })
+  .openapi('ChangeState');
+const gdprStateSchema = z
+  .object({
+    requestId: z.string(),
+    kind: z.enum(['export', 'erasure']),
+    customerId: z.string(),
+    status: z.string(),
+    requestedBy: z.string(),
+    verification: verificationSchema.optional(),
+    dueAt: z.string().optional(),
+    exportBytes: z.number().optional(),
+    erasedRows: z.record(z.string(), z.number()).optional(),
+    transitions: z.array(transitionSchema),
+  })
+  .openapi('GdprRequestState');
+const auditEntrySchema = z
+  .object({
+    id: z.number(),
+    field: z.string(),
+    oldValue: z.unknown(),
+    newValue: z.unknown(),
+    actor: z.string(),
+    approver: z.string().nullable(),
+    process: z.string(),
+    workflowId: z.string().nullable(),
+    changeId: z.string().nullable(),
+    at: z.string(),
+  })
+  .openapi('AuditEntry');
+
+const STAFF = ['agent', 'backoffice', 'admin'] as const;
+const APPROVERS = ['backoffice', 'admin'] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+const requestChangeRoute = createRoute({
+  method: 'post',
+  path: '/v1/customers/{id}/changes',
+  tags: ['master-data'],
+  summary: 'Request a change of master data',
+  description:
+    'Queues the change on the customer’s change desk (one change at a time). E-mail and phone changes are confirmed with a code sent to the new contact point, ' +
+    'address changes with a code to the existing one; name, birth date and bank account need a backoffice user’s approval. A repeat with the same Idempotency-Key returns the same change.',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: customerIdParam, headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }), body: jsonBody(changeRequestSchema.openapi('ChangeRequest')) },
+  responses: {
+    202: jsonContent(z.object({ changeId: z.string(), status: z.string(), position: z.number().int(), statusUrl: z.string() }), 'Change accepted; follow `Location`'),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
+  },
+});
+
+const changeStateRoute = createRoute({
+  method: 'get',
+  path: '/v1/changes/{id}',
+  tags: ['master-data'],
+  summary: 'State and timeline of a change request',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: changeIdParam },
+  responses: { 200: jsonContent(changeStateSchema, 'The change'), ...problemResponses(400, 401, 403, 404) },
+});
+
+const verifyChangeRoute = createRoute({
+  method: 'post',
+  path: '/v1/changes/{id}/verification',
+  tags: ['master-data'],
+  summary: 'Confirm a change with the code the customer received',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: changeIdParam, body: jsonBody(codeBody) },
+  responses: {
+    200: jsonContent(z.object({ status: z.string(), verified: z.boolean(), attemptsLeft: z.number().int() }), 'The code was right'),
+    ...problemResponses(400, 401, 403, 404, 409, 422),
+  },
+});
+
+const resendChangeRoute = createRoute({
+  method: 'post',
+  path: '/v1/changes/{id}/verification/resend',
+  tags: ['master-data'],
+  summary: 'Send a new code (rate-limited)',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: changeIdParam },
+  responses: { 200: jsonContent(verificationSchema, 'A new code was sent'), ...problemResponses(400, 401, 403, 404, 409, 429) },
+});
+
+const approvalRoute = createRoute({
+  method: 'post',
+  path: '/v1/changes/{id}/approval',
+  tags: ['master-data'],
+  summary: 'Approve or reject a change (four eyes: not by its requester)',
+  middleware: [requireRole(...APPROVERS)] as const,
+  request: { params: changeIdParam, body: jsonBody(approvalBody) },
+  responses: { 200: jsonContent(changeStateSchema, 'The decision was recorded'), ...problemResponses(400, 401, 403, 404, 409) },
+});
+
+const cancelChangeRoute = createRoute({
+  method: 'post',
+  path: '/v1/changes/{id}/cancel',
+  tags: ['master-data'],
+  summary: 'Cancel a change that has not been applied',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: changeIdParam, body: jsonBody(cancelBody) },
+  responses: { 200: jsonContent(changeStateSchema, 'The change was cancelled'), ...problemResponses(400, 401, 403, 404, 409) },
+});
+
+const auditRoute = createRoute({
+  method: 'get',
+  path: '/v1/customers/{id}/audit',
+  tags: ['master-data'],
+  summary: 'Audit trail of a customer, newest first (keyset pagination)',
+  middleware: [requireRole(...STAFF)] as const,
+  request: {
+    params: customerIdParam,
+    query: z.object({
+      limit: z.coerce.number().int().min(1, 'must be at least 1').max(200, 'must be at most 200').default(50),
+      cursor: z.string().regex(/^\d{1,18}$/, 'must be the nextCursor of a previous page').optional(),
+    }),
+  },
+  responses: { 200: jsonContent(z.object({ items: z.array(auditEntrySchema), nextCursor: z.string().nullable() }), 'One page of the audit trail'), ...problemResponses(400, 401, 403, 404) },
+});
+
+const gdprStartResponse = jsonContent(z.object({ requestId: z.string(), status: z.string(), statusUrl: z.string() }), 'Request accepted; a code went to the customer');
+
+const exportRoute = createRoute({
+  method: 'post',
+  path: '/v1/customers/{id}/export',
+  tags: ['gdpr'],
+  summary: 'Request a copy of every personal datum held about the customer',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: customerIdParam },
+  responses: { 202: gdprStartResponse, ...problemResponses(400, 401, 403, 404, 409) },
+});
+
+const erasureRoute = createRoute({
+  method: 'post',
+  path: '/v1/customers/{id}/erasure',
+  tags: ['gdpr'],
+  summary: 'Request the erasure of the customer’s personal data (after a cancellable grace period)',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: customerIdParam },
+  responses: { 202: gdprStartResponse, ...problemResponses(400, 401, 403, 404, 409) },
+});
+
+const gdprStateRoute = createRoute({
+  method: 'get',
+  path: '/v1/gdpr-requests/{id}',
+  tags: ['gdpr'],
+  summary: 'State of an export or erasure request',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: gdprIdParam },
+  responses: { 200: jsonContent(gdprStateSchema, 'The request'), ...problemResponses(400, 401, 403, 404) },
+});
+
+const gdprVerifyRoute = createRoute({
+  method: 'post',
+  path: '/v1/gdpr-requests/{id}/verification',
+  tags: ['gdpr'],
+  summary: 'Confirm an export or erasure with the code the customer received',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: gdprIdParam, body: jsonBody(codeBody) },
+  responses: {
+    200: jsonContent(z.object({ status: z.string(), verified: z.boolean(), attemptsLeft: z.number().int() }), 'The code was right'),
+    ...problemResponses(400, 401, 403, 404, 409, 422),
+  },
+});
+
+const gdprResendRoute = createRoute({
+  method: 'post',
+  path: '/v1/gdpr-requests/{id}/verification/resend',
+  tags: ['gdpr'],
+  summary: 'Send a new code (rate-limited)',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: gdprIdParam },
+  responses: { 200: jsonContent(verificationSchema, 'A new code was sent'), ...problemResponses(400, 401, 403, 404, 409, 429) },
+});
+
+const downloadExportRoute = createRoute({
+  method: 'get',
+  path: '/v1/gdpr-requests/{id}/export',
+  tags: ['gdpr'],
+  summary: 'Fetch a ready export; it can be fetched once, then it is gone',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: gdprIdParam },
+  responses: {
+    200: jsonContent(z.record(z.string(), z.unknown()), 'Every personal datum held about the customer'),
+    ...problemResponses(400, 401, 403, 404, 409),
+    410: { content: { 'application/problem+json': { schema: z.object({}).loose() } }, description: 'Already fetched or discarded' },
+  },
+});
+
+const cancelErasureRoute = createRoute({
+  method: 'post',
+  path: '/v1/gdpr-requests/{id}/cancel',
+  tags: ['gdpr'],
+  summary: 'Cancel an erasure during its grace period',
+  middleware: [requireRole(...STAFF)] as const,
+  request: { params: gdprIdParam, body: jsonBody(cancelBody) },
+  responses: { 200: jsonContent(gdprStateSchema, 'The erasure was cancelled'), ...problemResponses(400, 401, 403, 404, 409) },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Mapping Temporal outcomes to HTTP
+
+const STATUS_OF_FAILURE: Record<string, 403 | 404 | 409 | 429> = {
+  [FAILURE_TYPES.invalidTransition]: 409,
+  [FAILURE_TYPES.sameActor]: 403,
+  [FAILURE_TYPES.notFound]: 404,
+  [FAILURE_TYPES.rateLimited]: 429,
+};
+
+/** Runs an update or query; a validator's refusal becomes the problem it names. */
+async function temporalCall<T>(call: () => Promise<T>, gone: string): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+      const status = STATUS_OF_FAILURE[err.cause.type ?? ''];
+      if (status) throw new ApiError(status, err.cause.message);
+    }
+    if (err instanceof WorkflowNotFoundError || (err as Error).name === 'WorkflowNotFoundError') throw new ApiError(409, gone);
+    if (/already completed|workflow execution.*(completed|closed)/i.test((err as Error).message ?? '')) throw new ApiError(409, gone);
+    throw err;
+  }
+}
+
+/** A change id from the caller's Idempotency-Key, so a repeat names the same change. */
+function changeIdFor(customerId: string, key: string | undefined): string {
+  if (!key) return crypto.randomUUID();
+  const h = createHash('sha256').update(`${customerId}:${key}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+interface CustomerRow {
+  name: string;
+  email: string;
+  phone: string | null;
+  address: MasterData['address'];
+  birth_date: string | null;
+  bank_account_iban: string | null;
+  status: string;
+  version: number;
+}
+
+async function readMasterData(deps: ApiDeps, id: string): Promise<{ data: MasterData; status: string; version: number }> {
+  const { rows } = await deps.pool.query<CustomerRow>(
+    "SELECT name, email, phone, address, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, bank_account_iban, status, version FROM customers WHERE id = $1",
+    [id],
+  );
+  const r = rows[0];
+  if (!r) throw new ApiError(404, `No customer with id ${id}`);
+  if (r.status === 'erased') throw new ApiError(409, 'The customer has been erased');
+  return { data: { email: r.email, phone: r.phone, address: r.address, name: r.name, birthDate: r.birth_date, bankAccount: r.bank_account_iban }, status: r.status, version: r.version };
+}
+
+interface ChangeRow {
+  id: string;
+  customer_id: string;
+  fields: string[];
+  status: string;
+  requested_by: string;
+  approved_by: string | null;
+  reason: string | null;
+  timeline: ChangeState['transitions'];
+}
+
+async function readChange(deps: ApiDeps, id: string): Promise<ChangeRow> {
+  const { rows } = await deps.pool.query<ChangeRow>('SELECT id, customer_id, fields, status, requested_by, approved_by, reason, timeline FROM change_requests WHERE id = $1', [id]);
+  if (!rows[0]) throw new ApiError(404, `No change request with id ${id}`);
+  return rows[0];
+}
+
+function changeHandle(deps: ApiDeps, row: ChangeRow) {
+  return deps.temporal.workflow.getHandle<typeof customerMasterData>(masterDataWorkflowId(row.customer_id));
+}
+
+export function masterDataRoutes(deps: ApiDeps) {
+  const app = new OpenAPIHono<ApiEnv>();
+  const policy = deps.masterDataPolicy ?? DEFAULT_MASTER_DATA_POLICY;
+
+  app.openapi(requestChangeRoute, async (c) => {
+    const { id: customerId } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const current = await readMasterData(deps, customerId);
+    const effective = effectiveChanges(current.data, body.changes);
+    if (effective.fields.length === 0) {
+      throw new ApiError(400, 'Invalid request: body.changes: every value equals the current one, so there is nothing to change', {
+        errors: [{ path: 'body.changes', message: 'every value equals the current one', code: 'no_op' }],
+      });
+    }
+    const changeId = changeIdFor(customerId, c.req.valid('header')['idempotency-key']);
+    const actor = c.get('principal').actor;
+    const workflowId = masterDataWorkflowId(customerId);
+    c.set('workflowId', workflowId);
+    const start = new WithStartWorkflowOperation<typeof customerMasterData>('customerMasterData', {
+      workflowId,
+      taskQueue: deps.taskQueue,
+      args: [{ customerId }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: [
+        { key: CrmCustomerId, value: customerId },
+        { key: CrmProcess, value: 'master-data' },
+        { key: CrmStatus, value: 'queued' },
+      ],
+      staticSummary: `Master-data changes of customer ${customerId}`,
+      staticDetails: 'Changes are processed one at a time, in the order they were requested.',
+    });
+    const result = await temporalCall(
+      () =>
+        deps.temporal.workflow.executeUpdateWithStart(submitChangeUpdate, {
+          updateId: changeId,
+          args: [
+            {
+              changeId,
+              customerId,
+              changes: effective.changes,
+              base: effective.base,
+              baseVersion: current.version,
+              requestedBy: actor,
+              ...(body.reason ? { reason: body.reason } : {}),
+              policy,
+            },
+          ],
+          startWorkflowOperation: start,
+        }),
+      'The change desk closed while the request arrived; repeat the request',
+    );
+    const statusUrl = `/v1/changes/${changeId}`;
+    return c.json({ ...result, statusUrl }, 202, { Location: statusUrl });
+  });
+
+  app.openapi(changeStateRoute, async (c) => {
+    const row = await readChange(deps, c.req.valid('param').id);
+    const live = await changeHandle(deps, row)
+      .query(changeStateQuery, row.id)
+      .catch(() => null);
+    if (live) return c.json(live, 200);
+    // The change desk has closed: the row holds the final state.
+    return c.json(
+      {
+        changeId: row.id,
+        customerId: row.customer_id,
+        status: row.status,
+        fields: row.fields,
+        requestedBy: row.requested_by,
+        ...(row.reason ? { reason: row.reason } : {}),
+        ...(row.approved_by ? { approval: { required: true, escalated: false, decision: 'approve', approver: row.approved_by } } : {}),
+        transitions: row.timeline,
+      },
+      200,
+    );
+  });
+
+  const closedChange = (row: ChangeRow) => `Change ${row.id} is ${row.status}`;
+
+  app.openapi(verifyChangeRoute, async (c) => {
+    const row = await readChange(deps, c.req.valid('param').id);
+    const result = await temporalCall(
+      () => changeHandle(deps, row).executeUpdate(verifyChangeUpdate, { args: [{ id: row.id, code: c.req.valid('json').code, actor: c.get('principal').actor }] }),
+      closedChange(row),
+    );
+    if (!result.verified) {
+      throw new ApiError(422, result.status === 'failed' ? 'Wrong code; no attempts are left, so the change has failed' : 'Wrong or expired code', { changeStatus: result.status, attemptsLeft: result.attemptsLeft });
+    }
+    return c.json(result, 200);
+  });
+
+  app.openapi(resendChangeRoute, async (c) => {
+    const row = await readChange(deps, c.req.valid('param').id);
+    const view = await temporalCall(() => changeHandle(deps, row).executeUpdate(resendChangeCodeUpdate, { args: [{ id: row.id, actor: c.get('principal').actor }] }), closedChange(row));
+    return c.json(view, 200);
+  });
+
+  app.openapi(approvalRoute, async (c) => {
+    const row = await readChange(deps, c.req.valid('param').id);
+    const body = c.req.valid('json');
+    const state = await temporalCall(
+      () =>
+        changeHandle(deps, row).executeUpdate(decideApprovalUpdate, {
+          args: [{ changeId: row.id, decision: body.decision, ...(body.comment ? { comment: body.comment } : {}), approver: c.get('principal').actor }],
+        }),
+      closedChange(row),
+    );
+    return c.json(state, 200);
+  });
+
+  app.openapi(cancelChangeRoute, async (c) => {
+    const row = await readChange(deps, c.req.valid('param').id);
+    const { reason } = c.req.valid('json');
+    const state = await temporalCall(
+      () => changeHandle(deps, row).executeUpdate(cancelChangeUpdate, { args: [{ id: row.id, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }] }),
+      closedChange(row),
+    );
+    return c.json(state, 200);
+  });
+
+  app.openapi(auditRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const { limit, cursor } = c.req.valid('query');
+    const exists = await deps.pool.query('SELECT 1 FROM customers WHERE id = $1', [id]);
+    if (!exists.rowCount) throw new ApiError(404, `No customer with id ${id}`);
+    const { rows } = await deps.pool.query<{
+      id: string;
+      field: string;
+      old_value: unknown;
+      new_value: unknown;
+      actor: string;
+      approver: string | null;
+      process: string;
+      workflow_id: string | null;
+      change_id: string | null;
+      occurred_at: Date;
+    }>(
+      `SELECT id, field, old_value, new_value, actor, approver, process, workflow_id, change_id, occurred_at
+       FROM audit_log WHERE customer_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
+       ORDER BY id DESC LIMIT $3`,
+      [id, cursor ?? null, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    return c.json(
+      {
+        items: page.map((r) => ({
+          id: Number(r.id),
+          field: r.field,
+          oldValue: r.old_value,
+          newValue: r.new_value,
+          actor: r.actor,
+          approver: r.approver,
+          process: r.process,
+          workflowId: r.workflow_id,
+          changeId: r.change_id,
+          at: r.occurred_at.toISOString(),
+        })),
+        nextCursor: rows.length > limit ? String(page.at(-1)!.id) : null,
+      },
+      200,
+    );
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // GDPR
+
+  const startGdpr = async (kind: 'export' | 'erasure', customerId: string, actor: string) => {
+    await readMasterData(deps, customerId);
+    const requestId = kind === 'export' ? `export-${crypto.randomUUID()}` : `erasure-${customerId}`;
+    const workflowId = gdprWorkflowId(requestId);
+    try {
+      await deps.temporal.workflow.start<typeof gdprExport | typeof gdprErasure>(kind === 'export' ? 'gdprExport' : 'gdprErasure', {
+        workflowId,
+        taskQueue: deps.taskQueue,
+        args: [{ requestId, customerId, requestedBy: actor, policy }],
+        workflowIdConflictPolicy: 'FAIL',
+        typedSearchAttributes: [
+          { key: CrmCustomerId, value: customerId },
+          { key: CrmProcess, value: 'master-data' },
+          { key: CrmStatus, value: 'awaiting-verification' },
+        ],
+        staticSummary: kind === 'export' ? `GDPR export for customer ${customerId}` : `GDPR erasure of customer ${customerId}`,
+        staticDetails: `Requested by ${actor}`,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ApiError(409, 'An erasure of this customer is already in progress', { requestId });
+      throw err;
+    }
+    return requestId;
+  };
+
+  app.openapi(exportRoute, async (c) => {
+    const requestId = await startGdpr('export', c.req.valid('param').id, c.get('principal').actor);
+    const statusUrl = `/v1/gdpr-requests/${requestId}`;
+    return c.json({ requestId, status: 'awaiting-verification', statusUrl }, 202, { Location: statusUrl });
+  });
+
+  app.openapi(erasureRoute, async (c) => {
+    const requestId = await startGdpr('erasure', c.req.valid('param').id, c.get('principal').actor);
+    const statusUrl = `/v1/gdpr-requests/${requestId}`;
+    return c.json({ requestId, status: 'awaiting-verification', statusUrl }, 202, { Location: statusUrl });
+  });
+
+  const gdprHandle = (requestId: string) => deps.temporal.workflow.getHandle(gdprWorkflowId(requestId));
+  const gdprState = async (requestId: string) => {
+    try {
+      return await gdprHandle(requestId).query(gdprStateQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError || (err as Error).name === 'WorkflowNotFoundError') throw new ApiError(404, `No GDPR request ${requestId}`);
+      throw err;
+    }
+  };
+
+  app.openapi(gdprStateRoute, async (c) => c.json(await gdprState(c.req.valid('param').id), 200));
+
+  app.openapi(gdprVerifyRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const state = await gdprState(id);
+    const result = await temporalCall(
+      () => gdprHandle(id).executeUpdate(verifyGdprUpdate, { args: [{ id, code: c.req.valid('json').code, actor: c.get('principal').actor }] }),
+      `Request ${id} is ${state.status}`,
+    );
+    if (!result.verified) {
+      throw new ApiError(422, result.status === 'failed' ? 'Wrong code; no attempts are left, so the request has failed' : 'Wrong or expired code', { requestStatus: result.status, attemptsLeft: result.attemptsLeft });
+    }
+    return c.json(result, 200);
+  });
+
+  app.openapi(gdprResendRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const state = await gdprState(id);
+    const view = await temporalCall(() => gdprHandle(id).executeUpdate(resendGdprCodeUpdate, { args: [{ id, actor: c.get('principal').actor }] }), `Request ${id} is ${state.status}`);
+    return c.json(view, 200);
+  });
+
+  app.openapi(downloadExportRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    if (gdprKindOf(id) !== 'export') throw new ApiError(404, `${id} is not an export request`);
+    const actor = c.get('principal').actor;
+    // Taken and removed in one statement: two concurrent fetches cannot both get it. The content
+    // never passes through Temporal, so it is not copied into any workflow history.
+    const { rows } = await deps.pool.query<{ content: Record<string, unknown> }>(
+      `UPDATE gdpr_exports SET content = NULL, retrieved_at = now(), retrieved_by = $2
+       WHERE request_id = $1 AND content IS NOT NULL RETURNING content`,
+      [id, actor],
+    );
+    if (!rows[0]) {
+      const known = await deps.pool.query<{ retrieved_at: Date | null }>('SELECT retrieved_at FROM gdpr_exports WHERE request_id = $1', [id]);
+      if (known.rows[0]) throw new ApiError(410, known.rows[0].retrieved_at ? 'This export was already fetched; request a new one' : 'This export was discarded; request a new one');
+      const state = await gdprState(id);
+      throw new ApiError(409, `The export is not ready: the request is ${state.status}`);
+    }
+    await gdprHandle(id)
+      .signal(exportRetrievedSignal, { actor })
+      .catch(() => undefined);
+    return c.json(rows[0].content, 200, { 'Cache-Control': 'no-store' });
+  });
+
+  app.openapi(cancelErasureRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    if (gdprKindOf(id) !== 'erasure') throw new ApiError(409, 'Only an erasure can be cancelled');
+    const state = await gdprState(id);
+    const { reason } = c.req.valid('json');
+    const result = await temporalCall(
+      () => gdprHandle(id).executeUpdate(cancelErasureUpdate, { args: [{ id, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }] }),
+      `Request ${id} is ${state.status}`,
+    );
+    return c.json(result, 200);
+  });
+
+  return app;
+}

@@ -1,0 +1,390 @@
+/**
+ * Master-data changes and GDPR requests: the contract between the API, the workflows
+ * (`customerMasterData`, `gdprExport`, `gdprErasure`) and their activities.
+ *
+ * A change request names new values for some fields. Which checks it needs follows from the
+ * fields: a new e-mail or phone is confirmed by a code sent to the new contact point (and the old
+ * one is told); an address change by a code sent to the existing contact point; name, birth date
+ * and bank account by a backoffice user who is not the requester (four eyes).
+ */
+import { z } from 'zod';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { msToNumber } from '@temporalio/common/lib/time.js';
+import { addressSchema, birthDateSchema, emailSchema, ibanSchema, maskIban, personNameSchema, phoneSchema, type Address } from './contact-data.js';
+
+export const MASTER_DATA_FIELDS = ['email', 'phone', 'address', 'name', 'birthDate', 'bankAccount'] as const;
+export type MasterDataField = (typeof MASTER_DATA_FIELDS)[number];
+
+/** Fields confirmed by the person through a one-time code. */
+export const VERIFIED_FIELDS: readonly MasterDataField[] = ['email', 'phone', 'address'];
+/** Fields that need a second person's approval. */
+export const APPROVED_FIELDS: readonly MasterDataField[] = ['name', 'birthDate', 'bankAccount'];
+
+export const changesSchema = z
+  .object({
+    email: emailSchema.optional(),
+    phone: phoneSchema.optional(),
+    address: addressSchema.optional(),
+    name: personNameSchema.optional(),
+    birthDate: birthDateSchema.optional(),
+    bankAccount: ibanSchema.optional(),
+  })
+  .strict()
+  .refine((c) => Object.values(c).some((v) => v !== undefined), 'must name at least one field to change');
+export type Changes = z.infer<typeof changesSchema>;
+
+export const changeRequestSchema = z
+  .object({
+    changes: changesSchema,
+    reason: z.string().trim().max(500, 'has at most 500 characters').optional(),
+  })
+  .strict();
+export type ChangeRequest = z.infer<typeof changeRequestSchema>;
+
+/** The current values of the master-data fields, as the customer row holds them. */
+export interface MasterData {
+  email: string;
+  phone: string | null;
+  address: Address | null;
+  name: string;
+  birthDate: string | null;
+  bankAccount: string | null;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a).sort();
+    const kb = Object.keys(b).sort();
+    return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  }
+  return false;
+}
+
+function fieldEquals(field: MasterDataField, current: MasterData, value: unknown): boolean {
+  if (field === 'email') return String(current.email).trim().toLowerCase() === String(value).trim().toLowerCase();
+  return sameValue(current[field], value);
+}
+
+/**
+ * The fields of a request that really change something, with their current values (the base the
+ * change was requested against). An empty result is a no-op request.
+ */
+export function effectiveChanges(current: MasterData, requested: Changes): { changes: Changes; base: Partial<MasterData>; fields: MasterDataField[] } {
+  const changes: Record<string, unknown> = {};
+  const base: Record<string, unknown> = {};
+  for (const field of MASTER_DATA_FIELDS) {
+    const value = requested[field];
+    if (value === undefined || fieldEquals(field, current, value)) continue;
+    changes[field] = value;
+    base[field] = current[field];
+  }
+  return { changes: changes as Changes, base: base as Partial<MasterData>, fields: Object.keys(changes) as MasterDataField[] };
+}
+
+/** Timing and limits of verification, approval and GDPR requests; from configuration. */
+export interface MasterDataPolicy {
+  codeTtl: string;
+  maxAttempts: number;
+  resendInterval: string;
+  maxResends: number;
+  approvalTimeout: string;
+  approvalExpiry: string;
+  erasureGracePeriod: string;
+  exportRetention: string;
+  backofficeEmail: string;
+}
+
+/** A policy duration in milliseconds ("24 hours" → 86400000). */
+export function durationMs(value: string): number {
+  return msToNumber(value as never);
+}
+
+/** Names the setting whose duration does not parse; the API checks the policy at start-up. */
+export function checkPolicy(policy: MasterDataPolicy): void {
+  for (const key of ['codeTtl', 'resendInterval', 'approvalTimeout', 'approvalExpiry', 'erasureGracePeriod', 'exportRetention'] as const) {
+    const ms = (() => {
+      try {
+        return durationMs(policy[key]);
+      } catch {
+        return NaN;
+      }
+    })();
+    if (!Number.isFinite(ms) || ms <= 0) throw new Error(`master-data policy: ${key} '${policy[key]}' is not a duration such as "24 hours"`);
+  }
+  if (durationMs(policy.approvalExpiry) <= durationMs(policy.approvalTimeout)) throw new Error('master-data policy: approvalExpiry must be longer than approvalTimeout');
+}
+
+export const DEFAULT_MASTER_DATA_POLICY: MasterDataPolicy = {
+  codeTtl: '24 hours',
+  maxAttempts: 5,
+  resendInterval: '1 minute',
+  maxResends: 3,
+  approvalTimeout: '48 hours',
+  approvalExpiry: '14 days',
+  erasureGracePeriod: '30 days',
+  exportRetention: '7 days',
+  backofficeEmail: 'backoffice@localhost',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Verification (shared by change requests and GDPR requests)
+
+/** Where a code goes: the new e-mail, the new phone, or the contact point already on record. */
+export type VerificationTarget = 'new-email' | 'new-phone' | 'existing-contact';
+
+export interface VerificationTargetSpec {
+  target: VerificationTarget;
+  channel: 'email' | 'sms';
+  /** Only for new contact points: the existing one is read from the customer row by the activity. */
+  recipient?: string;
+}
+
+export interface VerificationView {
+  targets: Array<{ target: VerificationTarget; channel: 'email' | 'sms'; sentTo: string; verified: boolean }>;
+  attemptsLeft: number;
+  resendsLeft: number;
+  expiresAt?: string;
+  nextResendAt?: string;
+}
+
+export type CodeCheck =
+  | { result: 'matched'; target: VerificationTarget; attemptsLeft: number }
+  | { result: 'wrong'; attemptsLeft: number }
+  | { result: 'exhausted'; attemptsLeft: 0 };
+
+export interface IssueCodesInput {
+  /** The change id or GDPR request id the codes belong to. */
+  subject: string;
+  customerId: string;
+  purpose: 'change' | 'export' | 'erasure';
+  issue: number;
+  ttlMs: number;
+  maxAttempts: number;
+  targets: VerificationTargetSpec[];
+  workflowId: string;
+}
+
+export interface IssuedCodes {
+  expiresAt: string;
+  sent: Array<{ target: VerificationTarget; channel: 'email' | 'sms'; sentTo: string }>;
+}
+
+/** Shows enough of a contact point for a person to recognise it, not enough to harvest it. */
+export function maskContact(value: string): string {
+  const at = value.indexOf('@');
+  if (at > 0) return `${value[0]}***${value.slice(at)}`;
+  return value.length > 4 ? `${value.slice(0, 3)}…${value.slice(-2)}` : '***';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Change requests
+
+export type ChangeStatus =
+  | 'queued'
+  | 'awaiting-verification'
+  | 'awaiting-approval'
+  | 'escalated'
+  | 'applying'
+  | 'applied'
+  | 'rejected'
+  | 'failed'
+  | 'expired'
+  | 'cancelled';
+
+export const CLOSED_CHANGE_STATUSES: readonly ChangeStatus[] = ['applied', 'rejected', 'failed', 'expired', 'cancelled'];
+
+export interface Transition {
+  status: string;
+  at: string;
+  actor: string;
+  reason?: string;
+}
+
+export interface SubmitChangeInput {
+  changeId: string;
+  customerId: string;
+  changes: Changes;
+  /** Values of the changed fields when the request was made; the apply step re-validates against them. */
+  base: Partial<MasterData>;
+  baseVersion: number;
+  requestedBy: string;
+  reason?: string;
+  policy: MasterDataPolicy;
+}
+
+export interface ChangeState {
+  changeId: string;
+  customerId: string;
+  status: ChangeStatus;
+  fields: MasterDataField[];
+  requestedBy: string;
+  reason?: string;
+  /** What the change will set, with bank accounts masked: safe to show to any agent. */
+  preview: Record<string, unknown>;
+  verification?: VerificationView;
+  approval?: { required: true; dueAt?: string; escalated: boolean; decision?: 'approve' | 'reject'; approver?: string; comment?: string };
+  outcome?: { version?: number; detail?: string };
+  transitions: Transition[];
+}
+
+export interface SubmitChangeResult {
+  changeId: string;
+  status: ChangeStatus;
+  /** Changes ahead of this one for the same customer. */
+  position: number;
+}
+
+export interface VerifyInput {
+  id: string;
+  code: string;
+  actor: string;
+}
+export interface ResendInput {
+  id: string;
+  actor: string;
+}
+export interface ApprovalInput {
+  changeId: string;
+  decision: 'approve' | 'reject';
+  comment?: string;
+  approver: string;
+}
+export interface CancelInput {
+  id: string;
+  actor: string;
+  reason?: string;
+}
+
+export type VerifyResult = { status: string; verified: boolean; attemptsLeft: number };
+
+export const submitChangeUpdate = defineUpdate<SubmitChangeResult, [SubmitChangeInput]>('submitChange');
+export const verifyChangeUpdate = defineUpdate<VerifyResult, [VerifyInput]>('verifyChange');
+export const resendChangeCodeUpdate = defineUpdate<VerificationView, [ResendInput]>('resendChangeCode');
+export const decideApprovalUpdate = defineUpdate<ChangeState, [ApprovalInput]>('decideApproval');
+export const cancelChangeUpdate = defineUpdate<ChangeState, [CancelInput]>('cancelChange');
+export const changeStateQuery = defineQuery<ChangeState | null, [string]>('changeState');
+export const masterDataStateQuery = defineQuery<{ customerId: string; current?: string; queued: string[]; changes: ChangeState[] }>('state');
+
+export function masterDataWorkflowId(customerId: string): string {
+  return `master-data-${customerId}`;
+}
+
+/** What an agent may see of a requested value. */
+export function previewChanges(changes: Changes): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(changes).map(([k, v]) => [k, k === 'bankAccount' ? maskIban(String(v)) : v]));
+}
+
+/** Verification a change needs, derived from its fields. */
+export function verificationTargets(changes: Changes): VerificationTargetSpec[] {
+  const targets: VerificationTargetSpec[] = [];
+  if (changes.email !== undefined) targets.push({ target: 'new-email', channel: 'email', recipient: changes.email });
+  if (changes.phone !== undefined) targets.push({ target: 'new-phone', channel: 'sms', recipient: changes.phone });
+  if (changes.address !== undefined) targets.push({ target: 'existing-contact', channel: 'email' });
+  return targets;
+}
+
+export function needsApproval(fields: readonly MasterDataField[]): boolean {
+  return fields.some((f) => APPROVED_FIELDS.includes(f));
+}
+
+export interface ApplyChangeInput {
+  changeId: string;
+  customerId: string;
+  changes: Changes;
+  base: Partial<MasterData>;
+  expectedVersion: number;
+  requestedBy: string;
+  approvedBy?: string;
+  workflowId: string;
+}
+
+export type ApplyChangeResult =
+  | { outcome: 'applied'; version: number; fields: MasterDataField[]; messageIds: string[] }
+  /** The row moved on, but none of our fields did: the change may be applied on top of `version`. */
+  | { outcome: 'stale'; version: number }
+  /** Someone else changed a field of this request since it was made: applying would overwrite them. */
+  | { outcome: 'conflict'; version: number; fields: MasterDataField[] }
+  | { outcome: 'refused'; detail: string };
+
+export interface ChangeRecord {
+  changeId: string;
+  customerId: string;
+  fields: MasterDataField[];
+  status: ChangeStatus;
+  requestedBy: string;
+  approvedBy?: string;
+  reason?: string;
+  workflowId: string;
+  transitions: Transition[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// GDPR requests
+
+export type GdprKind = 'export' | 'erasure';
+export type GdprStatus =
+  | 'awaiting-verification'
+  | 'assembling'
+  | 'ready'
+  | 'retrieved'
+  | 'discarded'
+  | 'grace-period'
+  | 'erasing'
+  | 'erased'
+  | 'cancelled'
+  | 'failed'
+  | 'expired';
+
+export interface GdprRequestInput {
+  requestId: string;
+  customerId: string;
+  requestedBy: string;
+  policy: MasterDataPolicy;
+}
+
+export interface GdprState {
+  requestId: string;
+  kind: GdprKind;
+  customerId: string;
+  status: GdprStatus;
+  requestedBy: string;
+  verification?: VerificationView;
+  /** Erasure: when the grace period ends. Export: until when the export can be fetched. */
+  dueAt?: string;
+  exportBytes?: number;
+  erasedRows?: Record<string, number>;
+  transitions: Transition[];
+}
+
+export const verifyGdprUpdate = defineUpdate<VerifyResult, [VerifyInput]>('verifyGdprRequest');
+export const resendGdprCodeUpdate = defineUpdate<VerificationView, [ResendInput]>('resendGdprCode');
+export const cancelErasureUpdate = defineUpdate<GdprState, [CancelInput]>('cancelErasure');
+export const exportRetrievedSignal = defineSignal<[{ actor: string }]>('exportRetrieved');
+export const gdprStateQuery = defineQuery<GdprState>('state');
+
+/** Request ids carry their kind: `export-<uuid>`, `erasure-<customerId>` (one erasure per customer at a time). */
+export const gdprRequestIdSchema = z
+  .string()
+  .regex(/^(export-[0-9a-f-]{36}|erasure-[0-9a-f-]{36})$/, 'must be a GDPR request id (export-<uuid> or erasure-<uuid>)');
+
+export function gdprWorkflowId(requestId: string): string {
+  return `gdpr-${requestId}`;
+}
+
+export function gdprKindOf(requestId: string): GdprKind {
+  return requestId.startsWith('export-') ? 'export' : 'erasure';
+}
+
+export interface EraseCustomerResult {
+  /** Rows anonymised or deleted per table. */
+  rows: Record<string, number>;
+}
+
+/** Error types the workflows raise in update validators; the API maps them to HTTP. */
+export const FAILURE_TYPES = {
+  invalidTransition: 'InvalidTransition',
+  sameActor: 'SameActor',
+  notFound: 'ChangeNotFound',
+  rateLimited: 'RateLimited',
+} as const;

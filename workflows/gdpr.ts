@@ -1,0 +1,200 @@
+/**
+ * GDPR requests of a customer: a copy of their data (Art. 15/20) and its erasure (Art. 17).
+ *
+ * Both start with a code sent to the contact point on record, so only the person can set them
+ * off. Export: awaiting-verification → assembling → ready (fetched once) → retrieved, or
+ * discarded when not fetched in time. Erasure (`gdpr-erasure-<customerId>`, one at a time):
+ * awaiting-verification → grace-period (the customer is suppressed from promotion at once; the
+ * request can be cancelled) → erasing → erased, or cancelled (suppression lifted).
+ */
+import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import {
+  FAILURE_TYPES,
+  cancelErasureUpdate,
+  durationMs,
+  exportRetrievedSignal,
+  gdprStateQuery,
+  resendGdprCodeUpdate,
+  verifyGdprUpdate,
+  type GdprKind,
+  type GdprRequestInput,
+  type GdprState,
+  type GdprStatus,
+} from '../src/domain/master-data.js';
+import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CodeVerification, deliver, now, reject } from './master-data.js';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: ['CustomerGone', 'NoContactPoint', 'NoCodesIssued', 'ErasureIncomplete'],
+  },
+});
+
+/** State, handlers and verification common to both requests. */
+function openRequest(kind: GdprKind, input: GdprRequestInput) {
+  const state: GdprState = {
+    requestId: input.requestId,
+    kind,
+    customerId: input.customerId,
+    status: 'awaiting-verification',
+    requestedBy: input.requestedBy,
+    transitions: [{ status: 'awaiting-verification', at: now(), actor: input.requestedBy }],
+  };
+  const move = (status: GdprStatus, actor = 'system', reason?: string) => {
+    state.status = status;
+    state.transitions.push({ status, at: now(), actor, ...(reason ? { reason } : {}) });
+    upsertSearchAttributes([{ key: CrmStatus, value: status }]);
+  };
+  upsertSearchAttributes([
+    { key: CrmCustomerId, value: input.customerId },
+    { key: CrmProcess, value: 'master-data' },
+    { key: CrmStatus, value: state.status },
+  ]);
+  const verification = new CodeVerification(input.requestId, input.customerId, kind, [{ target: 'existing-contact', channel: 'email' }], input.policy);
+  state.verification = verification.view;
+  const ours = (id: string) => {
+    if (id !== input.requestId) reject(FAILURE_TYPES.notFound, `no request ${id} here`);
+  };
+
+  setHandler(gdprStateQuery, () => state);
+  setHandler(verifyGdprUpdate, ({ code }) => verification.check(code), {
+    validator: ({ id }) => {
+      ours(id);
+      if (state.status !== 'awaiting-verification') reject(FAILURE_TYPES.invalidTransition, `request is ${state.status}, not awaiting verification`);
+      verification.validateCheck();
+    },
+  });
+  setHandler(resendGdprCodeUpdate, () => verification.resend(), {
+    validator: ({ id }) => {
+      ours(id);
+      if (state.status !== 'awaiting-verification') reject(FAILURE_TYPES.invalidTransition, `request is ${state.status}, not awaiting verification`);
+      verification.validateResend();
+    },
+  });
+
+  /** Sends the code and waits for the person; false when the request ended instead. */
+  const verified = async (stop: () => boolean): Promise<boolean> => {
+    try {
+      await verification.send();
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
+      move('failed', 'system', type === 'CustomerGone' ? 'the customer no longer exists' : 'no code could be sent');
+      return false;
+    }
+    const outcome = await verification.outcome(stop);
+    if (outcome === 'verified') return true;
+    if (outcome === 'expired') move('expired', 'system', 'the confirmation code was not entered in time');
+    else if (outcome === 'failed') move('failed', 'system', `a wrong code was entered ${input.policy.maxAttempts} times`);
+    return false;
+  };
+  return { state, move, verified };
+}
+
+export async function gdprExport(input: GdprRequestInput): Promise<GdprState> {
+  const { state, move, verified } = openRequest('export', input);
+  let retrievedBy: string | undefined;
+  setHandler(exportRetrievedSignal, ({ actor }) => {
+    retrievedBy = actor;
+  });
+
+  if (!(await verified(() => false))) return state;
+  move('assembling');
+  const retentionMs = durationMs(input.policy.exportRetention);
+  const { bytes } = await acts.assembleExport({ requestId: input.requestId, customerId: input.customerId, retentionMs });
+  state.exportBytes = bytes;
+  state.dueAt = new Date(Date.now() + retentionMs).toISOString();
+  move('ready');
+  const messageId = await acts.queueCustomerMessage({
+    customerId: input.customerId,
+    to: 'email',
+    template: 'gdpr-export-ready',
+    payload: { requestId: input.requestId, until: state.dueAt },
+    idempotencyKey: `${workflowInfo().workflowId}:ready`,
+  });
+  await deliver([messageId], input.customerId, 'Data export ready');
+
+  if (await condition(() => retrievedBy !== undefined, retentionMs)) {
+    move('retrieved', retrievedBy);
+  } else {
+    await acts.discardExport(input.requestId);
+    move('discarded', 'system', `not fetched within ${input.policy.exportRetention}`);
+  }
+  return state;
+}
+
+export async function gdprErasure(input: GdprRequestInput): Promise<GdprState> {
+  const { state, move, verified } = openRequest('erasure', input);
+  const { workflowId } = workflowInfo();
+  let cancelled: { actor: string; reason?: string } | undefined;
+  setHandler(
+    cancelErasureUpdate,
+    async ({ actor, reason }) => {
+      cancelled = { actor, ...(reason ? { reason } : {}) };
+      await condition(() => state.status === 'cancelled');
+      return state;
+    },
+    {
+      validator: ({ id }) => {
+        if (id !== input.requestId) reject(FAILURE_TYPES.notFound, `no request ${id} here`);
+        if (state.status !== 'awaiting-verification' && state.status !== 'grace-period') {
+          reject(FAILURE_TYPES.invalidTransition, `the erasure is ${state.status} and can no longer be cancelled`);
+        }
+        if (cancelled) reject(FAILURE_TYPES.invalidTransition, 'the erasure is already being cancelled');
+      },
+    },
+  );
+  const cancel = async (suppressed: boolean) => {
+    if (suppressed) await acts.liftErasureSuppression({ workflowId });
+    move('cancelled', cancelled!.actor, cancelled!.reason);
+    const messageId = await acts.queueCustomerMessage({
+      customerId: input.customerId,
+      to: 'email',
+      template: 'gdpr-erasure-cancelled',
+      payload: { requestId: input.requestId },
+      idempotencyKey: `${workflowId}:cancelled`,
+    });
+    await deliver([messageId], input.customerId, 'Erasure cancelled');
+  };
+
+  if (!(await verified(() => !!cancelled))) {
+    if (cancelled) await cancel(false);
+    return state;
+  }
+  // Suppressed from the moment the person confirmed: no campaign reaches them during the grace period.
+  await acts.suppressForErasure({ customerId: input.customerId, requestId: input.requestId, actor: input.requestedBy, workflowId });
+  const graceMs = durationMs(input.policy.erasureGracePeriod);
+  state.dueAt = new Date(Date.now() + graceMs).toISOString();
+  move('grace-period', 'system', `erasure on ${state.dueAt} unless cancelled`);
+  const messageId = await acts.queueCustomerMessage({
+    customerId: input.customerId,
+    to: 'email',
+    template: 'gdpr-erasure-scheduled',
+    payload: { requestId: input.requestId, at: state.dueAt },
+    idempotencyKey: `${workflowId}:scheduled`,
+  });
+  await deliver([messageId], input.customerId, 'Erasure scheduled');
+
+  if (await condition(() => !!cancelled, graceMs)) {
+    await cancel(true);
+    return state;
+  }
+  move('erasing');
+  try {
+    const { rows } = await acts.eraseCustomer({ customerId: input.customerId, requestId: input.requestId, actor: input.requestedBy, workflowId });
+    state.erasedRows = rows;
+    move('erased');
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
+    // An operator must act (e.g. a table without an erasure decision): the state says why.
+    move('failed', 'system', type === 'ErasureIncomplete' ? (err.cause as ApplicationFailure).message : 'the erasure could not be completed');
+  }
+  return state;
+}

@@ -1,0 +1,538 @@
+/**
+ * Master-data changes of one customer, one at a time.
+ *
+ * `customerMasterData` (id `master-data-<customerId>`) is the customer's change desk: requests
+ * arrive as `submitChange` updates (update-with-start from the API) and wait in a queue; the
+ * workflow takes them in order, so two requests never race for the same row.
+ *
+ * A change moves queued → awaiting-verification (a code to the new e-mail or phone, or to the
+ * existing contact point for an address) → awaiting-approval (name, birth date, bank account:
+ * a second person) → escalated (approval overdue) → applying → applied. It ends rejected,
+ * failed (wrong code five times, conflicting change, refused), expired (code or approval not
+ * given in time) or cancelled. The workflow closes after a quiet spell with nothing queued;
+ * the next request starts a new run.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import {
+  CLOSED_CHANGE_STATUSES,
+  FAILURE_TYPES,
+  cancelChangeUpdate,
+  changeStateQuery,
+  decideApprovalUpdate,
+  durationMs,
+  masterDataStateQuery,
+  needsApproval,
+  previewChanges,
+  resendChangeCodeUpdate,
+  submitChangeUpdate,
+  verificationTargets,
+  verifyChangeUpdate,
+  type ApprovalInput,
+  type CancelInput,
+  type ChangeState,
+  type ChangeStatus,
+  type MasterDataField,
+  type MasterDataPolicy,
+  type SubmitChangeInput,
+  type VerificationTargetSpec,
+  type VerificationView,
+  type VerifyResult,
+} from '../src/domain/master-data.js';
+import { notificationWorkflowId } from '../src/domain/notifications.js';
+import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { deliverNotification } from './notifications.js';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: ['CustomerGone', 'NoContactPoint', 'NoCodesIssued', 'ErasureIncomplete'],
+  },
+});
+
+/** How long the change desk stays open with nothing to do before it closes. */
+const IDLE_BEFORE_CLOSE = '10 minutes';
+/** Finished changes kept in the workflow's state query (older ones are read from PostgreSQL). */
+const RECENT_CHANGES = 20;
+/** Rounds of re-reading a moved customer row before the change gives up. */
+const MAX_REBASES = 5;
+
+export function reject(type: string, message: string): never {
+  throw ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+export function now(): string {
+  return new Date().toISOString();
+}
+
+/** Starts the delivery of queued messages, each in its own workflow that outlives this one. */
+export async function deliver(messageIds: Array<string | null>, customerId: string, summary: string): Promise<void> {
+  for (const messageId of messageIds) {
+    if (!messageId) continue;
+    await startChild(deliverNotification, {
+      workflowId: notificationWorkflowId(messageId),
+      args: [{ messageId }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: [
+        { key: CrmCustomerId, value: customerId },
+        { key: CrmProcess, value: 'notification' },
+        { key: CrmStatus, value: 'pending' },
+      ],
+      staticSummary: summary,
+    });
+  }
+}
+
+/**
+ * One-time-code verification of a change or GDPR request: codes are issued, resent and checked by
+ * activities; this object keeps the limits (attempts, resends and their spacing, expiry) in
+ * workflow time, so a 24-hour expiry is a durable timer.
+ */
+export class CodeVerification {
+  status: 'pending' | 'verified' | 'failed' | 'expired' = 'pending';
+  readonly view: VerificationView;
+  private issue = 0;
+  private deadline = 0;
+  private lastIssuedAt = 0;
+
+  constructor(
+    private readonly subject: string,
+    private readonly customerId: string,
+    private readonly purpose: 'change' | 'export' | 'erasure',
+    private readonly targets: VerificationTargetSpec[],
+    private readonly policy: MasterDataPolicy,
+  ) {
+    this.view = { targets: [], attemptsLeft: policy.maxAttempts, resendsLeft: policy.maxResends };
+  }
+
+  /** Issues codes to every target not yet verified. */
+  async send(): Promise<void> {
+    this.issue += 1;
+    const pending = this.targets.filter((t) => !this.view.targets.find((v) => v.target === t.target && v.verified));
+    const issued = await acts.issueVerificationCodes({
+      subject: this.subject,
+      customerId: this.customerId,
+      purpose: this.purpose,
+      issue: this.issue,
+      ttlMs: durationMs(this.policy.codeTtl),
+      maxAttempts: this.policy.maxAttempts,
+      targets: pending,
+      workflowId: workflowInfo().workflowId,
+    });
+    this.lastIssuedAt = Date.now();
+    this.deadline = this.lastIssuedAt + durationMs(this.policy.codeTtl);
+    for (const s of issued.sent) {
+      const known = this.view.targets.find((t) => t.target === s.target);
+      if (known) known.sentTo = s.sentTo;
+      else this.view.targets.push({ ...s, verified: false });
+    }
+    this.view.expiresAt = new Date(this.deadline).toISOString();
+    this.view.nextResendAt = new Date(this.lastIssuedAt + durationMs(this.policy.resendInterval)).toISOString();
+  }
+
+  validateCheck(): void {
+    if (this.status !== 'pending') reject(FAILURE_TYPES.invalidTransition, `verification is ${this.status}, no code is expected`);
+    if (this.issue === 0) reject(FAILURE_TYPES.invalidTransition, 'the code has not been sent yet; try again in a moment');
+  }
+
+  validateResend(): void {
+    this.validateCheck();
+    if (this.view.resendsLeft <= 0) reject(FAILURE_TYPES.rateLimited, `the code was already resent ${this.policy.maxResends} times`);
+    const next = this.lastIssuedAt + durationMs(this.policy.resendInterval);
+    if (Date.now() < next) reject(FAILURE_TYPES.rateLimited, `a new code can be sent from ${new Date(next).toISOString()}`);
+  }
+
+  async resend(): Promise<VerificationView> {
+    this.view.resendsLeft -= 1;
+    await this.send();
+    return this.view;
+  }
+
+  async check(code: string): Promise<VerifyResult> {
+    const result = await acts.checkVerificationCode({ subject: this.subject, code });
+    if (this.status !== 'pending') return { status: this.status, verified: this.status === 'verified', attemptsLeft: 0 };
+    if (result.result === 'matched') {
+      const target = this.view.targets.find((t) => t.target === result.target);
+      if (target) target.verified = true;
+      this.view.attemptsLeft = result.attemptsLeft;
+      if (this.view.targets.every((t) => t.verified)) this.status = 'verified';
+    } else {
+      this.view.attemptsLeft = result.attemptsLeft;
+      if (result.result === 'exhausted') this.status = 'failed';
+    }
+    return { status: this.status, verified: result.result === 'matched', attemptsLeft: this.view.attemptsLeft };
+  }
+
+  /** Waits until every target is verified, the attempts are used up, the code expires or `stop()` holds. */
+  async outcome(stop: () => boolean): Promise<'verified' | 'failed' | 'expired' | 'stopped'> {
+    while (this.status === 'pending') {
+      const remaining = this.deadline - Date.now();
+      if (remaining <= 0) {
+        this.status = 'expired';
+        break;
+      }
+      const issue = this.issue;
+      await condition(() => this.status !== 'pending' || stop() || this.issue !== issue, remaining);
+      if (stop() && this.status === 'pending') return 'stopped';
+    }
+    return this.status as 'verified' | 'failed' | 'expired';
+  }
+}
+
+interface CurrentChange {
+  request: SubmitChangeInput;
+  state: ChangeState;
+  verification?: CodeVerification;
+  decision?: ApprovalInput;
+  cancelled?: CancelInput;
+}
+
+export interface MasterDataInput {
+  customerId: string;
+  /** Requests accepted but not yet processed, carried over by continue-as-new. */
+  queued?: Array<{ request: SubmitChangeInput; state: ChangeState }>;
+}
+
+export async function customerMasterData(input: MasterDataInput): Promise<void> {
+  const { workflowId } = workflowInfo();
+  const queue: SubmitChangeInput[] = [];
+  const changes = new Map<string, ChangeState>();
+  let current: CurrentChange | undefined;
+  for (const q of input.queued ?? []) {
+    queue.push(q.request);
+    changes.set(q.request.changeId, q.state);
+  }
+
+  const setStatus = (status: string) => upsertSearchAttributes([{ key: CrmStatus, value: status }]);
+  const transition = (state: ChangeState, status: ChangeStatus, actor: string, reason?: string) => {
+    state.status = status;
+    state.transitions.push({ status, at: now(), actor, ...(reason ? { reason } : {}) });
+  };
+  const record = (state: ChangeState) =>
+    acts.recordChangeState({
+      changeId: state.changeId,
+      customerId: state.customerId,
+      fields: state.fields,
+      status: state.status,
+      requestedBy: state.requestedBy,
+      approvedBy: state.approval?.decision === 'approve' ? state.approval.approver : undefined,
+      workflowId,
+      transitions: state.transitions,
+      closed: CLOSED_CHANGE_STATUSES.includes(state.status),
+    });
+  const knownChange = (id: string): ChangeState => changes.get(id) ?? reject(FAILURE_TYPES.notFound, `no change ${id} for this customer`);
+
+  setHandler(changeStateQuery, (id) => changes.get(id) ?? null);
+  setHandler(masterDataStateQuery, () => ({
+    customerId: input.customerId,
+    current: current?.state.changeId,
+    queued: queue.map((q) => q.changeId),
+    changes: [...changes.values()],
+  }));
+
+  setHandler(
+    submitChangeUpdate,
+    async (request) => {
+      const known = changes.get(request.changeId);
+      if (known) return { changeId: known.changeId, status: known.status, position: queue.findIndex((q) => q.changeId === known.changeId) + 1 };
+      const fields = Object.keys(request.changes) as MasterDataField[];
+      const state: ChangeState = {
+        changeId: request.changeId,
+        customerId: request.customerId,
+        status: 'queued',
+        fields,
+        requestedBy: request.requestedBy,
+        ...(request.reason ? { reason: request.reason } : {}),
+        preview: previewChanges(request.changes),
+        ...(needsApproval(fields) ? { approval: { required: true as const, escalated: false } } : {}),
+        transitions: [{ status: 'queued', at: now(), actor: request.requestedBy, ...(request.reason ? { reason: request.reason } : {}) }],
+      };
+      changes.set(request.changeId, state);
+      await acts.openChangeRequest({ ...state, workflowId });
+      // Queued only once its row exists, so every later record of it finds the row.
+      queue.push(request);
+      return { changeId: request.changeId, status: state.status, position: queue.length - 1 + (current ? 1 : 0) };
+    },
+    {
+      validator: (request) => {
+        if (request.customerId !== input.customerId) reject(FAILURE_TYPES.invalidTransition, 'the change belongs to another customer');
+        if (Object.keys(request.changes).length === 0) reject(FAILURE_TYPES.invalidTransition, 'the change names no field');
+      },
+    },
+  );
+
+  const currentFor = (id: string): CurrentChange => {
+    knownChange(id);
+    if (current?.state.changeId !== id) reject(FAILURE_TYPES.invalidTransition, `change ${id} is ${changes.get(id)!.status}`);
+    return current;
+  };
+
+  setHandler(verifyChangeUpdate, async ({ id, code }) => currentFor(id).verification!.check(code), {
+    validator: ({ id }) => {
+      const c = currentFor(id);
+      if (c.state.status !== 'awaiting-verification' || !c.verification) reject(FAILURE_TYPES.invalidTransition, `change ${id} is ${c.state.status}, not awaiting verification`);
+      c.verification.validateCheck();
+    },
+  });
+
+  setHandler(
+    resendChangeCodeUpdate,
+    async ({ id, actor }) => {
+      const c = currentFor(id);
+      const view = await c.verification!.resend();
+      c.state.transitions.push({ status: 'awaiting-verification', at: now(), actor, reason: 'code resent' });
+      return view;
+    },
+    {
+      validator: ({ id }) => {
+        const c = currentFor(id);
+        if (c.state.status !== 'awaiting-verification' || !c.verification) reject(FAILURE_TYPES.invalidTransition, `change ${id} is ${c.state.status}, not awaiting verification`);
+        c.verification.validateResend();
+      },
+    },
+  );
+
+  setHandler(
+    decideApprovalUpdate,
+    async (decision) => {
+      const c = currentFor(decision.changeId);
+      c.decision = decision;
+      c.state.approval = { ...c.state.approval!, decision: decision.decision, approver: decision.approver, ...(decision.comment ? { comment: decision.comment } : {}) };
+      // The answer shows the decision's effect: applying, or rejected and recorded.
+      await condition(() => c.state.status !== 'awaiting-approval' && c.state.status !== 'escalated');
+      return c.state;
+    },
+    {
+      validator: (decision) => {
+        const c = currentFor(decision.changeId);
+        if ((c.state.status !== 'awaiting-approval' && c.state.status !== 'escalated') || c.decision) {
+          reject(FAILURE_TYPES.invalidTransition, `change ${decision.changeId} is ${c.state.status}, not awaiting approval`);
+        }
+        if (decision.approver === c.state.requestedBy) reject(FAILURE_TYPES.sameActor, 'the requester of a change may not approve it: a second person must');
+      },
+    },
+  );
+
+  setHandler(
+    cancelChangeUpdate,
+    async (cancel) => {
+      const state = knownChange(cancel.id);
+      if (current?.state.changeId === cancel.id) {
+        current.cancelled = cancel;
+        await condition(() => CLOSED_CHANGE_STATUSES.includes(state.status));
+        return state;
+      }
+      queue.splice(queue.findIndex((q) => q.changeId === cancel.id), 1);
+      transition(state, 'cancelled', cancel.actor, cancel.reason);
+      await record(state);
+      return state;
+    },
+    {
+      validator: ({ id }) => {
+        const state = knownChange(id);
+        if (CLOSED_CHANGE_STATUSES.includes(state.status) || state.status === 'applying') {
+          reject(FAILURE_TYPES.invalidTransition, `change ${id} is ${state.status} and can no longer be cancelled`);
+        }
+        if (state.status === 'queued' && !queue.some((q) => q.changeId === id)) reject(FAILURE_TYPES.invalidTransition, `change ${id} is still being recorded`);
+      },
+    },
+  );
+
+  async function tellCustomer(state: ChangeState, reason: string): Promise<void> {
+    const messageId = await acts.queueCustomerMessage({
+      customerId: state.customerId,
+      to: 'email',
+      template: 'master-data-failed',
+      payload: { changeId: state.changeId, fields: state.fields, reason },
+      idempotencyKey: `${workflowId}:failed:${state.changeId}`,
+    });
+    await deliver([messageId], state.customerId, 'Change request not completed');
+  }
+
+  async function finish(state: ChangeState, status: ChangeStatus, actor: string, reason?: string): Promise<void> {
+    if (state.status !== status) transition(state, status, actor, reason);
+    if (reason && status !== 'applied') state.outcome = { ...state.outcome, detail: reason };
+    await record(state);
+    if (status === 'failed' || status === 'expired' || status === 'rejected') await tellCustomer(state, reason ?? status);
+  }
+
+  async function verify(c: CurrentChange): Promise<boolean> {
+    const { request, state } = c;
+    const targets = verificationTargets(request.changes);
+    if (targets.length === 0) return true;
+    c.verification = new CodeVerification(request.changeId, request.customerId, 'change', targets, request.policy);
+    state.verification = c.verification.view;
+    // Codes first: whoever sees awaiting-verification can already use them.
+    await c.verification.send();
+    transition(state, 'awaiting-verification', 'system');
+    setStatus('awaiting-verification');
+    await record(state);
+    // The old contact point hears of the change before it takes effect: a hijack gets noticed.
+    const notices = [];
+    if (request.changes.email !== undefined) notices.push({ to: 'email' as const, field: 'e-mail address' });
+    if (request.changes.phone !== undefined) notices.push({ to: 'phone-or-email' as const, field: 'phone number' });
+    for (const n of notices) {
+      const id = await acts.queueCustomerMessage({
+        customerId: request.customerId,
+        to: n.to,
+        template: 'contact-change-notice',
+        payload: { changeId: request.changeId, field: n.field },
+        idempotencyKey: `${workflowId}:notice:${request.changeId}:${n.field}`,
+      });
+      await deliver([id], request.customerId, 'Notice of a requested contact change');
+    }
+    const outcome = await c.verification.outcome(() => !!c.cancelled);
+    if (outcome === 'verified') {
+      state.transitions.push({ status: 'verified', at: now(), actor: 'system' });
+      return true;
+    }
+    if (outcome === 'stopped') await finish(state, 'cancelled', c.cancelled!.actor, c.cancelled!.reason);
+    else if (outcome === 'expired') await finish(state, 'expired', 'system', 'the confirmation code was not entered in time');
+    else await finish(state, 'failed', 'system', `a wrong code was entered ${request.policy.maxAttempts} times`);
+    return false;
+  }
+
+  async function approve(c: CurrentChange): Promise<boolean> {
+    const { request, state } = c;
+    if (!needsApproval(state.fields)) return true;
+    const since = now();
+    const timeoutMs = durationMs(request.policy.approvalTimeout);
+    transition(state, 'awaiting-approval', 'system');
+    state.approval = { required: true, escalated: false, dueAt: new Date(Date.now() + timeoutMs).toISOString() };
+    setStatus('awaiting-approval');
+    await record(state);
+    const ask = async (escalated: boolean) => {
+      const id = await acts.queueCustomerMessage({
+        customerId: request.customerId,
+        to: { channel: 'email', recipient: request.policy.backofficeEmail },
+        template: 'approval-needed',
+        payload: { changeId: request.changeId, customerId: request.customerId, fields: state.fields, escalated, since },
+        idempotencyKey: `${workflowId}:approval:${request.changeId}:${escalated ? 'escalated' : 'asked'}`,
+      });
+      await deliver([id], request.customerId, escalated ? 'Overdue approval' : 'Approval needed');
+    };
+    await ask(false);
+    if (!(await condition(() => !!c.decision || !!c.cancelled, timeoutMs))) {
+      state.approval.escalated = true;
+      transition(state, 'escalated', 'system', `no decision within ${request.policy.approvalTimeout}`);
+      setStatus('escalated');
+      await record(state);
+      await ask(true);
+      await condition(() => !!c.decision || !!c.cancelled, durationMs(request.policy.approvalExpiry) - timeoutMs);
+    }
+    if (c.decision?.decision === 'approve') {
+      transition(state, 'applying', c.decision.approver, c.decision.comment ? `approved: ${c.decision.comment}` : 'approved');
+      return true;
+    }
+    if (c.decision?.decision === 'reject') {
+      await finish(state, 'rejected', c.decision.approver, c.decision.comment ? `not approved: ${c.decision.comment}` : 'not approved');
+    } else if (c.cancelled) {
+      await finish(state, 'cancelled', c.cancelled.actor, c.cancelled.reason);
+    } else {
+      await finish(state, 'expired', 'system', `no approval within ${request.policy.approvalExpiry}`);
+    }
+    return false;
+  }
+
+  async function apply(c: CurrentChange): Promise<void> {
+    const { request, state } = c;
+    if (state.status !== 'applying') transition(state, 'applying', 'system');
+    setStatus('applying');
+    let expectedVersion = request.baseVersion;
+    for (let round = 0; round <= MAX_REBASES; round++) {
+      const result = await acts.applyChange({
+        changeId: request.changeId,
+        customerId: request.customerId,
+        changes: request.changes,
+        base: request.base,
+        expectedVersion,
+        requestedBy: request.requestedBy,
+        approvedBy: c.decision?.approver,
+        workflowId,
+      });
+      if (result.outcome === 'applied') {
+        state.outcome = { version: result.version };
+        await finish(state, 'applied', 'system');
+        await deliver(result.messageIds, request.customerId, 'Customer data updated');
+        return;
+      }
+      if (result.outcome === 'stale') {
+        state.transitions.push({
+          status: 'applying',
+          at: now(),
+          actor: 'system',
+          reason: `version conflict: the customer moved from version ${expectedVersion} to ${result.version}; none of this change's fields moved, so it is re-validated and applied on top`,
+        });
+        expectedVersion = result.version;
+        continue;
+      }
+      if (result.outcome === 'conflict') {
+        await finish(state, 'failed', 'system', `version conflict: ${result.fields.join(', ')} changed since the request (now version ${result.version}); nothing was overwritten`);
+        return;
+      }
+      await finish(state, 'failed', 'system', result.detail);
+      return;
+    }
+    await finish(state, 'failed', 'system', 'the customer kept changing while this change was applied');
+  }
+
+  async function process(request: SubmitChangeInput): Promise<void> {
+    const state = changes.get(request.changeId)!;
+    if (state.status !== 'queued') return;
+    const c: CurrentChange = { request, state };
+    current = c;
+    try {
+      if (!(await verify(c))) return;
+      if (c.cancelled) return await finish(state, 'cancelled', c.cancelled.actor, c.cancelled.reason);
+      if (!(await approve(c))) return;
+      await apply(c);
+    } catch (err) {
+      // A business failure of an activity ends this change; anything else is a bug to surface.
+      if (!(err instanceof ActivityFailure)) throw err;
+      const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
+      await finish(state, 'failed', 'system', type === 'CustomerGone' ? 'the customer no longer exists' : type === 'NoContactPoint' ? 'the customer has no contact point to confirm with' : 'the change could not be processed');
+    } finally {
+      current = undefined;
+      setStatus(queue.length > 0 ? 'queued' : 'idle');
+      const closed = [...changes.values()].filter((s) => CLOSED_CHANGE_STATUSES.includes(s.status));
+      for (const old of closed.slice(0, Math.max(0, closed.length - RECENT_CHANGES))) changes.delete(old.changeId);
+    }
+  }
+
+  upsertSearchAttributes([
+    { key: CrmCustomerId, value: input.customerId },
+    { key: CrmProcess, value: 'master-data' },
+    { key: CrmStatus, value: queue.length > 0 ? 'queued' : 'idle' },
+  ]);
+
+  for (;;) {
+    if (queue.length === 0) {
+      const more = await condition(() => queue.length > 0, IDLE_BEFORE_CLOSE);
+      if (!more) {
+        await condition(allHandlersFinished);
+        if (queue.length === 0) break;
+      }
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof customerMasterData>({ customerId: input.customerId, queued: queue.map((request) => ({ request, state: changes.get(request.changeId)! })) });
+    }
+    await process(queue.shift()!);
+  }
+}
