@@ -27,7 +27,7 @@ export interface RunFacts {
   closeTime: Date;
   durationMs: number;
   historyLength: number;
-  transitions: Array<{ seq: number; from: string | null; to: string; at: Date; msInFrom: number | null }>;
+  transitions: Array<{ seq: number; from: string | null; to: string; at: Date; msInFrom: number | null; context: Record<string, unknown> }>;
   activities: Array<{ type: string; completed: number; failed: number }>;
 }
 
@@ -100,6 +100,7 @@ export function extractFacts(info: ExecutionInfo, events: Event[]): RunFacts {
       to: value,
       at: new Date(atMs),
       msInFrom: current ? atMs - current.at : null,
+      context: nonPersonal({ ...attributes }),
     });
     current = { status: value, at: atMs };
   };

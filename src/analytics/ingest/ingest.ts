@@ -89,9 +89,9 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
         if (inserted.rowCount === 0) continue;
         for (const t of f.transitions) {
           await db.query(
-            `INSERT INTO status_transitions (run_id, seq, workflow_type, from_status, to_status, at, ms_in_from) VALUES ($1, $2, $3, $4, $5, $6, $7)
+            `INSERT INTO status_transitions (run_id, seq, workflow_type, from_status, to_status, at, ms_in_from, context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT DO NOTHING`,
-            [f.runId, t.seq, f.workflowType, t.from, t.to, t.at, t.msInFrom],
+            [f.runId, t.seq, f.workflowType, t.from, t.to, t.at, t.msInFrom, JSON.stringify(t.context)],
           );
         }
         for (const a of f.activities) {
