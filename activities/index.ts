@@ -1,5 +1,8 @@
 import { createCustomerActivities } from './customers.js';
 import { createNotificationActivities } from './notifications.js';
+import { createAcquisitionActivities } from './acquisition.js';
+import { createOnboardingActivities } from './onboarding.js';
+import { createContactActivities } from './contacts.js';
 import { createMasterDataActivities } from './master-data.js';
 import { createGdprActivities } from './gdpr.js';
 import { createOfferActivities } from './offers.js';
@@ -17,6 +20,9 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createCustomerActivities(deps),
     ...createNotificationActivities(deps),
+    ...createAcquisitionActivities(deps),
+    ...createOnboardingActivities(deps),
+    ...createContactActivities(deps),
     ...createMasterDataActivities(deps),
     ...createGdprActivities(deps),
     ...createOfferActivities(deps),

@@ -20,6 +20,19 @@ const boolish = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** "90 days", "36 hours", "15m", "500 ms": parsed to milliseconds. */
+const duration = z.string().transform((v, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)\s*$/i.exec(v);
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like "2 days" or "36 hours"` });
+    return z.NEVER;
+  }
+  const unit = m[2]!.toLowerCase();
+  const key = unit === 'ms' || unit.startsWith('milli') ? 'ms' : unit[0]!;
+  return Math.round(Number(m[1]) * DURATION_UNITS[key]!);
+});
+
 const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -70,6 +83,21 @@ const envSchema = z.object({
   RETENTION_PAGE_SIZE: z.coerce.number().int().min(10).max(5000).default(500),
   RETENTION_ENROLL_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(20),
 
+  /** Acquisition: lead owners (e-mail addresses) for round-robin assignment and account managers. */
+  LEAD_OWNERS: z
+    .string()
+    .prefault('anna.sales@example.com,ben.sales@example.com')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.email({ message: 'LEAD_OWNERS must be comma-separated e-mail addresses' })).min(1, 'LEAD_OWNERS names at least one owner')),
+  /** Who hears about a lead whose owner missed the contact SLA twice. */
+  LEAD_ESCALATION_EMAIL: z.email().default('sales.backoffice@example.com'),
+  /** Durations as Temporal accepts them ("2 days", "36 hours"). */
+  LEAD_CONTACT_SLA: duration.prefault('2 days'),
+  LEAD_IDLE_TO_NURTURE: duration.prefault('30 days'),
+  LEAD_NURTURE_REACTIVATION: duration.prefault('90 days'),
+  ONBOARDING_FIRST_CONTACT_SLA: duration.prefault('3 days'),
+  ONBOARDING_CHECK_IN_AFTER: duration.prefault('14 days'),
+
   /** Analytics: its own process, task queue, port and keys (JSON array of {actor, sha256}, role analyst). */
   ANALYTICS_HOST: z.string().default('0.0.0.0'),
   ANALYTICS_PORT: port.default(3001),
@@ -118,6 +146,9 @@ const envSchema = z.object({
   BACKOFFICE_EMAIL: z.string().default('backoffice@localhost'),
 });
 
+/** Every environment variable the services read; docker-compose.yml is checked against it. */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
+
 export type Config = ReturnType<typeof loadConfig>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
@@ -155,6 +186,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       mailboxDir: e.MAILBOX_DIR ?? `${e.DATA_DIR}/mailbox`,
     },
     devKeys: e.DEV_KEYS ?? (!e.DATABASE_URL && !e.TEMPORAL_ADDRESS),
+    retention: { pageSize: e.RETENTION_PAGE_SIZE, enrollConcurrency: e.RETENTION_ENROLL_CONCURRENCY },
+    acquisition: {
+      owners: e.LEAD_OWNERS,
+      escalationEmail: e.LEAD_ESCALATION_EMAIL,
+      contactSlaMs: e.LEAD_CONTACT_SLA,
+      idleToNurtureMs: e.LEAD_IDLE_TO_NURTURE,
+      nurtureReactivationMs: e.LEAD_NURTURE_REACTIVATION,
+      firstContactSlaMs: e.ONBOARDING_FIRST_CONTACT_SLA,
+      checkInAfterMs: e.ONBOARDING_CHECK_IN_AFTER,
+    },
     codec: {
       keys: e.PAYLOAD_KEYS,
       activeKeyId: e.PAYLOAD_KEY_ID,
@@ -174,7 +215,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       exportRetention: e.EXPORT_RETENTION,
       backofficeEmail: e.BACKOFFICE_EMAIL,
     },
-    retention: { pageSize: e.RETENTION_PAGE_SIZE, enrollConcurrency: e.RETENTION_ENROLL_CONCURRENCY },
     analytics: {
       host: e.ANALYTICS_HOST,
       port: e.ANALYTICS_PORT,

@@ -1,7 +1,7 @@
 import { readdir, readFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHarness, uniqueId, type Harness } from './support/harness.js';
+import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
 
 let h: Harness;
@@ -28,17 +28,21 @@ describe('analytics learns from completed workflows only', () => {
     // A delivery of a message that does not exist fails with a typed business failure.
     const failing = h.client.workflow.start('deliverNotification', { taskQueue: h.taskQueue, workflowId: uniqueId('notify-missing'), args: [{ messageId: '00000000-0000-4000-8000-000000000000' }] });
     await expect((await failing).result()).rejects.toThrow();
-    // Welcome deliveries run as their own workflows: wait until all three are closed.
-    const { rows } = await h.pool.query<{ id: string }>('SELECT id FROM notification_outbox');
+    // Deliveries run as their own workflows: per registration the welcome, and onboarding's opt-in
+    // code and first-contact task. Wait until all nine are queued, then until all are closed.
+    const { rows } = await eventually(async () => {
+      const queued = await h.pool.query<{ id: string }>('SELECT id FROM notification_outbox');
+      return queued.rows.length === 3 * 3 ? queued : undefined;
+    });
     await Promise.all(rows.map((r) => h.client.workflow.getHandle(`notify-${r.id}`).result()));
 
     const first = await a.ingest();
-    expect(first.ingested).toBe(4 + 3 + 1);
+    expect(first.ingested).toBe(4 + rows.length + 1);
     const report = await a.report('processes');
     expect(report.status).toBe(200);
     const byType = Object.fromEntries(report.body.byType.map((t: { workflowType: string }) => [t.workflowType, t]));
     expect(byType.registerCustomer).toMatchObject({ total: 4, completed: 4, failed: 0, process: 'registration' });
-    expect(byType.deliverNotification).toMatchObject({ total: 4, completed: 3, failed: 1, failuresByType: { MessageNotFound: 1 } });
+    expect(byType.deliverNotification).toMatchObject({ total: rows.length + 1, completed: rows.length, failed: 1, failuresByType: { MessageNotFound: 1 } });
 
     const statuses = await a.service.pool.query(
       `SELECT final_status, count(*)::int AS n FROM process_runs WHERE workflow_type = 'registerCustomer' GROUP BY 1 ORDER BY 1`,

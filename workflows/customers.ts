@@ -3,14 +3,17 @@
  * States: received → registered | duplicate.
  * Moved by: one activity that dedupes by normalised e-mail and creates the customer, its audit
  * rows and its welcome message in one transaction. Ends when the customer exists (or the e-mail
- * was already taken) and the welcome message has been handed to its own delivery workflow.
+ * was already taken) and the welcome message has been handed to its own delivery workflow and the
+ * customer to its onboarding.
  */
-import { ParentClosePolicy, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ParentClosePolicy, patched, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { registrationStateQuery, type RegistrationInput, type RegistrationResult, type RegistrationState } from '../src/domain/customers.js';
 import { notificationWorkflowId } from '../src/domain/notifications.js';
+import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { deliverNotification } from './notifications.js';
+import { customerOnboarding } from './onboarding.js';
 
 const { registerCustomerRecord } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -55,6 +58,20 @@ export async function registerCustomer(input: RegistrationInput): Promise<Regist
       ],
       staticSummary: 'Welcome message',
     });
+    // Registrations that ran before onboarding existed replay without it.
+    if (patched('onboarding-after-registration')) {
+      await startChild(customerOnboarding, {
+        workflowId: onboardingWorkflowId(result.customerId),
+        args: [{ customerId: result.customerId, name: input.request.name, email: input.request.email, locale: input.request.locale, origin: 'registration' }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: [
+          { key: CrmCustomerId, value: result.customerId },
+          { key: CrmProcess, value: 'onboarding' },
+          { key: CrmStatus, value: 'starting' },
+        ],
+        staticSummary: `Onboarding ${input.request.name} (registered)`,
+      });
+    }
   }
   return result;
 }

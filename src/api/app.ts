@@ -15,6 +15,9 @@ import { masterDataRoutes } from './routes/master-data.js';
 import { codecRoutes } from './routes/codec.js';
 import { offerRoutes } from './routes/offers.js';
 import { retentionRoutes } from './routes/retention.js';
+import { acquisitionRoutes } from './routes/acquisition.js';
+import { contactRoutes } from './routes/contacts.js';
+import { onboardingRoutes } from './routes/onboarding.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -99,6 +102,9 @@ export function createApi(deps: ApiDeps) {
   app.route('/', masterDataRoutes(deps));
   app.route('/', offerRoutes(deps));
   app.route('/', retentionRoutes(deps));
+  app.route('/', acquisitionRoutes(deps));
+  app.route('/', contactRoutes(deps));
+  app.route('/', onboardingRoutes(deps));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key; its role decides what it may do' });
   app.doc31('/openapi.json', {

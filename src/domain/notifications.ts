@@ -8,26 +8,39 @@ export const TEMPLATES = {
     subject: 'Welcome',
     text: `Hello ${String(p.name ?? '')},\n\nwelcome! Your customer account has been created.\n`,
   }),
-  // Retention: campaign messages and offers (with their confirmation).
-  'campaign-checkin': (p: Record<string, unknown>) => ({
-    subject: 'How are things going?',
-    text: `Hello ${String(p.name ?? '')},\n\nwe would like to hear how you are getting on with your products. Just reply to this message.\n`,
+  // Acquisition: to the lead's owner, then to backoffice when the contact SLA is missed twice.
+  'lead-contact-reminder': (p: Record<string, unknown>) => ({
+    subject: `Reminder: contact lead ${String(p.name ?? '')}`,
+    text: `The lead ${String(p.name ?? '')}${p.company ? ` (${String(p.company)})` : ''} has not been contacted within its SLA.\nLead: /v1/leads/${String(p.leadId ?? '')}\n`,
   }),
-  'campaign-winback': (p: Record<string, unknown>) => ({
-    subject: 'We miss you',
-    text: `Hello ${String(p.name ?? '')},\n\nit has been a while. Have a look at what is new for you.\n`,
+  'lead-contact-escalation': (p: Record<string, unknown>) => ({
+    subject: `Escalation: lead ${String(p.name ?? '')} still not contacted`,
+    text: `The lead ${String(p.name ?? '')}${p.company ? ` (${String(p.company)})` : ''}, owned by ${String(p.owner ?? '')}, missed its contact SLA twice.\nLead: /v1/leads/${String(p.leadId ?? '')}\n`,
   }),
-  'campaign-loyalty': (p: Record<string, unknown>) => ({
-    subject: 'Thank you for staying with us',
-    text: `Hello ${String(p.name ?? '')},\n\nthank you for being our customer. As a thank-you, watch out for an offer made for you.\n`,
+  // Onboarding: double opt-in, the account manager's task, welcome, check-in.
+  'onboarding-opt-in': (p: Record<string, unknown>) => ({
+    subject: 'Please confirm your e-mail address',
+    text: `Hello ${String(p.name ?? '')},\n\nyour confirmation code is ${String(p.code ?? '')}.\n`,
   }),
-  offer: (p: Record<string, unknown>) => ({
-    subject: `${String(p.label ?? 'An offer')} for you: ${String(p.productName ?? '')}`,
-    text: `Hello ${String(p.name ?? '')},\n\nwe can offer you ${String(p.productName ?? '')} for ${String(p.price ?? '')} a month. The offer is valid until ${String(p.validUntil ?? '')}.\nOffer: ${String(p.offerId ?? '')}\n`,
+  'onboarding-first-contact-task': (p: Record<string, unknown>) => ({
+    subject: `New customer: please get in touch with ${String(p.customerName ?? '')}`,
+    text: `You are the account manager of ${String(p.customerName ?? '')} <${String(p.customerEmail ?? '')}>.\nRecord the first contact as an interaction: /v1/customers/${String(p.customerId ?? '')}/interactions\n`,
   }),
-  'offer-confirmation': (p: Record<string, unknown>) => ({
-    subject: `Confirmed: ${String(p.productName ?? '')}`,
-    text: `Hello ${String(p.name ?? '')},\n\nyou accepted our offer: ${String(p.productName ?? '')} for ${String(p.price ?? '')} a month${p.replaces ? `, replacing ${String(p.replaces)}` : ''}.\nOffer: ${String(p.offerId ?? '')}\n`,
+  'onboarding-first-contact-reminder': (p: Record<string, unknown>) => ({
+    subject: `Overdue: first contact with ${String(p.customerName ?? '')}`,
+    text: `The first contact with ${String(p.customerName ?? '')} is overdue.\n`,
+  }),
+  'onboarding-welcome': (p: Record<string, unknown>) => ({
+    subject: 'Your e-mail address is confirmed',
+    text: `Hello ${String(p.name ?? '')},\n\nthank you for confirming. Your account manager is ${String(p.accountManager ?? '')}.\n`,
+  }),
+  'onboarding-check-in': (p: Record<string, unknown>) => ({
+    subject: 'How are you getting on?',
+    text: `Hello ${String(p.name ?? '')},\n\nit has been two weeks: is everything working for you? Just reply to ${String(p.accountManager ?? '')}.\n`,
+  }),
+  'onboarding-stalled': (p: Record<string, unknown>) => ({
+    subject: `Onboarding stalled: ${String(p.customerName ?? '')}`,
+    text: `The onboarding of ${String(p.customerName ?? '')} stalled: ${String(p.reasons ?? '')}.\n`,
   }),
   // Master data: the code goes only into the rendered message (the outbox payload has no code).
   'verification-code': (p: Record<string, unknown>) => ({
@@ -64,6 +77,27 @@ export const TEMPLATES = {
   'gdpr-erasure-cancelled': (p: Record<string, unknown>) => ({
     subject: 'The erasure of your data was cancelled',
     text: `The erasure of your data (request ${String(p.requestId ?? '')}) was cancelled; your customer account stays as it is.\n`,
+  }),
+  // Retention: campaign messages and offers (with their confirmation).
+  'campaign-checkin': (p: Record<string, unknown>) => ({
+    subject: 'How are things going?',
+    text: `Hello ${String(p.name ?? '')},\n\nwe would like to hear how you are getting on with your products. Just reply to this message.\n`,
+  }),
+  'campaign-winback': (p: Record<string, unknown>) => ({
+    subject: 'We miss you',
+    text: `Hello ${String(p.name ?? '')},\n\nit has been a while. Have a look at what is new for you.\n`,
+  }),
+  'campaign-loyalty': (p: Record<string, unknown>) => ({
+    subject: 'Thank you for staying with us',
+    text: `Hello ${String(p.name ?? '')},\n\nthank you for being our customer. As a thank-you, watch out for an offer made for you.\n`,
+  }),
+  offer: (p: Record<string, unknown>) => ({
+    subject: `${String(p.label ?? 'An offer')} for you: ${String(p.productName ?? '')}`,
+    text: `Hello ${String(p.name ?? '')},\n\nwe can offer you ${String(p.productName ?? '')} for ${String(p.price ?? '')} a month. The offer is valid until ${String(p.validUntil ?? '')}.\nOffer: ${String(p.offerId ?? '')}\n`,
+  }),
+  'offer-confirmation': (p: Record<string, unknown>) => ({
+    subject: `Confirmed: ${String(p.productName ?? '')}`,
+    text: `Hello ${String(p.name ?? '')},\n\nyou accepted our offer: ${String(p.productName ?? '')} for ${String(p.price ?? '')} a month${p.replaces ? `, replacing ${String(p.replaces)}` : ''}.\nOffer: ${String(p.offerId ?? '')}\n`,
   }),
 } satisfies Record<string, (payload: Record<string, unknown>) => { subject: string; text: string }>;
 export type TemplateName = keyof typeof TEMPLATES;

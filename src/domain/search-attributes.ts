@@ -9,11 +9,13 @@ export const CrmCustomerId = defineSearchAttributeKey('CrmCustomerId', SearchAtt
 export const CrmProcess = defineSearchAttributeKey('CrmProcess', SearchAttributeType.KEYWORD);
 export const CrmStatus = defineSearchAttributeKey('CrmStatus', SearchAttributeType.KEYWORD);
 export const CrmOwner = defineSearchAttributeKey('CrmOwner', SearchAttributeType.KEYWORD);
+/** Where a lead came from (web, event, referral, import, partner). */
+export const CrmSource = defineSearchAttributeKey('CrmSource', SearchAttributeType.KEYWORD);
 
 /** The retention campaign a run, enrollment or offer belongs to. */
 export const CrmCampaignId = defineSearchAttributeKey('CrmCampaignId', SearchAttributeType.KEYWORD);
 
-export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmCampaignId] as const;
+export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmSource, CrmCampaignId] as const;
 
 /** Process names as they appear in CrmProcess and in analytics. */
 export const PROCESSES = ['registration', 'notification', 'acquisition', 'onboarding', 'contacts', 'retention', 'offers', 'master-data'] as const;

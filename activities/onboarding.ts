@@ -1,0 +1,81 @@
+/**
+ * Side effects of onboarding. The opt-in code is generated once, stored only as a hash, and
+ * mailed through the outbox in the same transaction, so a retried start neither changes the code
+ * nor sends a second one.
+ */
+import { createHash, randomInt } from 'node:crypto';
+import { loadConfig } from '../src/config.js';
+import type { Pool } from '../src/db/pool.js';
+import { inTransaction } from '../src/db/pool.js';
+import type { OnboardingInput, OnboardingPolicy } from '../src/domain/onboarding.js';
+import type { TemplateName } from '../src/domain/notifications.js';
+import { nextInRotation, queueMessage, type AcquisitionSettings } from './acquisition.js';
+
+export interface OnboardingActivityDeps {
+  pool: Pool;
+  acquisition?: AcquisitionSettings;
+}
+
+function codeHash(customerId: string, code: string): string {
+  return createHash('sha256').update(`${customerId}:${code}`).digest('hex');
+}
+
+export function createOnboardingActivities({ pool, acquisition }: OnboardingActivityDeps) {
+  const settings = acquisition ?? loadConfig().acquisition;
+  const policy: OnboardingPolicy = { firstContactSlaMs: settings.firstContactSlaMs, checkInAfterMs: settings.checkInAfterMs };
+
+  return {
+    async beginOnboarding(input: OnboardingInput & { workflowId: string }): Promise<{ accountManager: string; optInMessageId: string; taskMessageId: string; policy: OnboardingPolicy }> {
+      return inTransaction(pool, async (db) => {
+        const existing = await db.query<{ account_manager: string }>('SELECT account_manager FROM customer_onboardings WHERE customer_id = $1', [input.customerId]);
+        let accountManager = existing.rows[0]?.account_manager;
+        let code: string | undefined;
+        if (!accountManager) {
+          accountManager = input.accountManager ?? (await nextInRotation(db, 'account-managers', settings.owners));
+          code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+          await db.query(
+            `INSERT INTO customer_onboardings (customer_id, workflow_id, account_manager, opt_in_code_hash) VALUES ($1, $2, $3, $4)`,
+            [input.customerId, input.workflowId, accountManager, codeHash(input.customerId, code)],
+          );
+        }
+        // On a retry the messages exist already: the keys find them and the payload is not used.
+        const optInMessageId = await queueMessage(db, {
+          customerId: input.customerId,
+          recipient: input.email,
+          template: 'onboarding-opt-in',
+          payload: { name: input.name, code: code ?? '', locale: input.locale },
+          idempotencyKey: `${input.workflowId}:opt-in`,
+        });
+        const taskMessageId = await queueMessage(db, {
+          customerId: input.customerId,
+          recipient: accountManager,
+          template: 'onboarding-first-contact-task',
+          payload: { customerName: input.name, customerEmail: input.email, customerId: input.customerId, dueInMs: policy.firstContactSlaMs },
+          idempotencyKey: `${input.workflowId}:first-contact-task`,
+        });
+        return { accountManager, optInMessageId, taskMessageId, policy };
+      });
+    },
+
+    /** Compares a code with the stored hash; a match confirms the address (once). */
+    async checkOptInCode(input: { customerId: string; code: string }): Promise<{ ok: boolean }> {
+      const { rowCount } = await pool.query(
+        `UPDATE customer_onboardings SET opt_in_confirmed_at = COALESCE(opt_in_confirmed_at, now())
+         WHERE customer_id = $1 AND opt_in_code_hash = $2`,
+        [input.customerId, codeHash(input.customerId, input.code)],
+      );
+      return { ok: rowCount === 1 };
+    },
+
+    async queueOnboardingMessage(input: { customerId: string | null; recipient: string; template: TemplateName; idempotencyKey: string; payload: Record<string, unknown> }): Promise<string> {
+      return queueMessage(pool, input);
+    },
+
+    async finishOnboarding(input: { customerId: string; outcome: 'onboarded' | 'stalled'; reasons: string[] }): Promise<void> {
+      await pool.query(
+        `UPDATE customer_onboardings SET status = $2, reasons = $3, finished_at = COALESCE(finished_at, now()) WHERE customer_id = $1`,
+        [input.customerId, input.outcome, JSON.stringify(input.reasons)],
+      );
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * Onboarding of a customer: its state is the `customerOnboarding` state query; confirming the
+ * e-mail address is its `confirmOptIn` update.
+ */
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { confirmOptInUpdate, onboardingStateQuery, onboardingWorkflowId, optInRequestSchema, type OnboardingState } from '../../domain/onboarding.js';
+import type { customerOnboarding } from '../../../workflows/onboarding.js';
+import { requireRole } from '../auth.js';
+import type { ApiDeps, ApiEnv } from '../env.js';
+import { ApiError } from '../problem.js';
+import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
+
+const operational = requireRole('agent', 'backoffice', 'admin');
+const customerIdParam = z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
+
+const onboardingStateSchema = z
+  .object({
+    customerId: z.string(),
+    workflowId: z.string(),
+    status: z.enum(['starting', 'in-progress', 'onboarded', 'stalled']),
+    accountManager: z.string().optional(),
+    optIn: z.object({ status: z.string(), attempts: z.number(), sentAt: z.string().optional(), confirmedAt: z.string().optional() }),
+    firstContact: z.object({ dueAt: z.string().optional(), doneAt: z.string().optional(), reminderSentAt: z.string().optional() }),
+    checkInAt: z.string().optional(),
+    reasons: z.array(z.string()),
+  })
+  .loose()
+  .openapi('OnboardingState');
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/v1/customers/{id}/onboarding',
+  tags: ['onboarding'],
+  summary: 'Where the onboarding of a customer stands',
+  middleware: [operational] as const,
+  request: { params: customerIdParam },
+  responses: { 200: jsonContent(onboardingStateSchema, 'The onboarding'), ...problemResponses(400, 401, 403, 404) },
+});
+
+const optInRoute = createRoute({
+  method: 'post',
+  path: '/v1/customers/{id}/onboarding/opt-in',
+  tags: ['onboarding'],
+  summary: 'Confirm the e-mail address with the mailed code (double opt-in)',
+  description: 'A wrong code is a 422 that says how many attempts are left; after five the confirmation is locked (409).',
+  middleware: [operational] as const,
+  request: { params: customerIdParam, body: jsonBody(optInRequestSchema.openapi('OptInRequest')) },
+  responses: {
+    200: jsonContent(onboardingStateSchema, 'Confirmed'),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+async function readState(deps: ApiDeps, customerId: string): Promise<OnboardingState & { workflowId: string }> {
+  const handle = deps.temporal.workflow.getHandle(onboardingWorkflowId(customerId));
+  try {
+    return { ...(await handle.query(onboardingStateQuery)), workflowId: handle.workflowId };
+  } catch (err) {
+    if ((err as Error).name === 'WorkflowNotFoundError' || /not found/i.test((err as Error).message)) throw new ApiError(404, `No onboarding for customer ${customerId}`);
+    throw err;
+  }
+}
+
+export function onboardingRoutes(deps: ApiDeps) {
+  const app = new OpenAPIHono<ApiEnv>();
+
+  app.openapi(getRoute, async (c) => c.json(await readState(deps, c.req.valid('param').id), 200));
+
+  app.openapi(optInRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const { code } = c.req.valid('json');
+    const handle = deps.temporal.workflow.getHandle<typeof customerOnboarding>(onboardingWorkflowId(id));
+    c.set('workflowId', handle.workflowId);
+    let answer;
+    try {
+      answer = await handle.executeUpdate(confirmOptInUpdate, { args: [{ code, actor: c.get('principal').actor }] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message);
+      const state = await readState(deps, id); // 404 when there is no onboarding
+      throw new ApiError(409, `onboarding has ended (${state.status})`);
+    }
+    if (!answer.confirmed) {
+      throw new ApiError(422, `The code is wrong; ${answer.attemptsLeft} attempt(s) left`, { attemptsLeft: answer.attemptsLeft });
+    }
+    return c.json(await readState(deps, id), 200);
+  });
+
+  return app;
+}

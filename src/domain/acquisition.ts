@@ -1,0 +1,231 @@
+/**
+ * Acquisition: the contract between the API, the `leadFunnel` workflow and its activities.
+ * A lead moves new → contacted → qualified → proposal → won | lost; `nurture` parks it and a
+ * timer brings it back as new. The allowed edges, the facts each stage needs, and the scoring
+ * rules live here, so the API documents them and the workflow enforces them from one source.
+ */
+import { z } from 'zod';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { emailSchema, localeSchema, personNameSchema, phoneSchema } from './contact-data.js';
+
+export const LEAD_SOURCES = ['web', 'event', 'referral', 'import', 'partner'] as const;
+export type LeadSource = (typeof LEAD_SOURCES)[number];
+
+/** Employee-count bands, as a web form asks for them. */
+export const COMPANY_SIZES = ['1-10', '11-50', '51-200', '201-1000', '1000+'] as const;
+export type CompanySize = (typeof COMPANY_SIZES)[number];
+
+export const LEAD_STAGES = ['new', 'contacted', 'qualified', 'proposal', 'nurture', 'won', 'lost'] as const;
+export type LeadStage = (typeof LEAD_STAGES)[number];
+export const CLOSED_STAGES: readonly LeadStage[] = ['won', 'lost'];
+
+/** Transitions a person may ask for. `nurture → new` is the re-activation timer's alone. */
+export const LEAD_EDGES: Record<LeadStage, readonly LeadStage[]> = {
+  new: ['contacted', 'nurture', 'lost'],
+  contacted: ['qualified', 'nurture', 'lost'],
+  qualified: ['proposal', 'nurture', 'lost'],
+  proposal: ['won', 'nurture', 'lost'],
+  nurture: ['contacted', 'qualified', 'lost'],
+  won: [],
+  lost: [],
+};
+
+/** The facts a stage needs before a lead may enter it. */
+export const STAGE_REQUIREMENTS: Partial<Record<LeadStage, readonly TransitionFact[]>> = {
+  qualified: ['need', 'budget', 'timeline'],
+  proposal: ['product', 'amount'],
+  lost: ['reason'],
+};
+
+const TRANSITION_FACTS = ['need', 'budget', 'timeline', 'product', 'amount', 'currency', 'reason'] as const;
+type TransitionFact = (typeof TRANSITION_FACTS)[number];
+const FACTS_FOR: Record<LeadStage, readonly TransitionFact[]> = {
+  new: [],
+  contacted: [],
+  qualified: ['need', 'budget', 'timeline', 'currency'],
+  proposal: ['product', 'amount', 'currency'],
+  nurture: ['reason'],
+  won: [],
+  lost: ['reason'],
+};
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `has at most ${max} characters`);
+
+export const leadIntakeSchema = z
+  .object({
+    name: personNameSchema,
+    email: emailSchema,
+    phone: phoneSchema.optional(),
+    company: text(200).optional(),
+    companySize: z.enum(COMPANY_SIZES).optional(),
+    source: z.enum(LEAD_SOURCES),
+    interest: text(500).optional(),
+    ownerId: emailSchema.optional(),
+    locale: localeSchema.default('en'),
+  })
+  .strict();
+export type LeadIntake = z.infer<typeof leadIntakeSchema>;
+
+export const transitionRequestSchema = z
+  .object({
+    to: z.enum(LEAD_STAGES),
+    /** The stage the caller saw: the transition is refused if the lead has moved on since. */
+    from: z.enum(LEAD_STAGES).optional(),
+    need: text(1000).optional(),
+    budget: z.number().positive('must be a positive amount').max(1e12).optional(),
+    timeline: text(200).optional(),
+    product: text(200).optional(),
+    amount: z.number().positive('must be a positive amount').max(1e12).optional(),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code, e.g. EUR').optional(),
+    reason: text(1000).optional(),
+    note: text(2000).optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    for (const fact of TRANSITION_FACTS) {
+      if (v[fact] !== undefined && !FACTS_FOR[v.to].includes(fact)) {
+        ctx.addIssue({ code: 'custom', path: [fact], message: `is not used when moving a lead to ${v.to}` });
+      }
+    }
+  });
+export type TransitionRequest = z.infer<typeof transitionRequestSchema>;
+export type TransitionCommand = TransitionRequest & { actor: string };
+
+export interface ScoreReason {
+  rule: 'source' | 'company-size' | 'company' | 'interest' | 'phone' | 'engagement';
+  points: number;
+  detail: string;
+}
+
+export interface LeadScore {
+  value: number;
+  /** A: call today, B: this week, C: nurture candidate. */
+  grade: 'A' | 'B' | 'C';
+  reasons: ScoreReason[];
+  scoredAt: string;
+}
+
+export interface Engagement {
+  inbound: number;
+  meetings: number;
+}
+
+const SOURCE_POINTS: Record<LeadSource, number> = { referral: 30, partner: 25, event: 20, web: 15, import: 5 };
+const SIZE_POINTS: Record<CompanySize, number> = { '1-10': 5, '11-50': 10, '51-200': 20, '201-1000': 25, '1000+': 30 };
+
+/** Explainable scoring: every point is a reason a person can read and argue with. */
+export function scoreLead(lead: Pick<LeadIntake, 'source' | 'companySize' | 'company' | 'interest' | 'phone'>, engagement: Engagement, scoredAt: string): LeadScore {
+  const reasons: ScoreReason[] = [{ rule: 'source', points: SOURCE_POINTS[lead.source], detail: `came via ${lead.source}` }];
+  reasons.push(
+    lead.companySize
+      ? { rule: 'company-size', points: SIZE_POINTS[lead.companySize], detail: `company has ${lead.companySize} employees` }
+      : { rule: 'company-size', points: 0, detail: 'company size unknown' },
+  );
+  if (lead.company) reasons.push({ rule: 'company', points: 5, detail: `buys for a company (${lead.company})` });
+  if (lead.interest) reasons.push({ rule: 'interest', points: 15, detail: `stated an interest: ${lead.interest.slice(0, 80)}` });
+  if (lead.phone) reasons.push({ rule: 'phone', points: 5, detail: 'reachable by phone' });
+  const inbound = Math.min(engagement.inbound, 3) * 5;
+  const meetings = Math.min(engagement.meetings, 2) * 10;
+  if (inbound + meetings > 0) {
+    reasons.push({ rule: 'engagement', points: inbound + meetings, detail: `${engagement.inbound} inbound contact(s), ${engagement.meetings} meeting(s)` });
+  }
+  const value = Math.min(100, reasons.reduce((sum, r) => sum + r.points, 0));
+  return { value, grade: value >= 70 ? 'A' : value >= 40 ? 'B' : 'C', reasons, scoredAt };
+}
+
+/** Timings captured at intake: a changed configuration applies to new leads, not running ones. */
+export interface AcquisitionPolicy {
+  contactSlaMs: number;
+  idleToNurtureMs: number;
+  nurtureReactivationMs: number;
+  escalationEmail: string;
+}
+
+export interface LeadTransition {
+  from: LeadStage | null;
+  to: LeadStage;
+  at: string;
+  actor: string;
+  reason?: string;
+}
+
+export type LeadDeadlineKind = 'contact-reminder' | 'contact-escalation' | 'idle-to-nurture' | 'reactivation';
+
+export interface LeadAlert {
+  kind: 'contact-reminder' | 'contact-escalation';
+  at: string;
+  recipient: string;
+}
+
+export type IntakeOutcome =
+  | { outcome: 'pending' }
+  | { outcome: 'accepted' }
+  | { outcome: 'duplicate'; existingLeadId?: string; existingCustomerId?: string };
+
+export interface LeadState {
+  leadId: string;
+  stage: LeadStage;
+  name: string;
+  email: string;
+  company?: string;
+  source: LeadSource;
+  owner?: string;
+  score?: LeadScore;
+  qualification?: { need: string; budget: number; currency: string; timeline: string };
+  proposal?: { product: string; amount: number; currency: string };
+  lostReason?: string;
+  customerId?: string;
+  onboardingWorkflowId?: string;
+  intake: IntakeOutcome;
+  /** Contact SLA of the current stint in `new`: counted from `since`. */
+  contact: { since: string; remindersSent: number; escalated: boolean; lastContactAt?: string };
+  lastActivityAt: string;
+  interactions: number;
+  nextDue?: { kind: LeadDeadlineKind; at: string };
+  alerts: LeadAlert[];
+  transitions: LeadTransition[];
+}
+
+export interface LeadFunnelInput {
+  leadId: string;
+  intake: LeadIntake;
+  actor: string;
+  /** Set when the funnel continues as new: the state it had reached. */
+  carried?: { state: LeadState; policy: AcquisitionPolicy };
+}
+
+export interface LeadFunnelResult {
+  outcome: 'won' | 'lost' | 'duplicate';
+  leadId: string;
+  customerId?: string;
+  reason?: string;
+  stageHistory: LeadTransition[];
+}
+
+export const leadStateQuery = defineQuery<LeadState>('state');
+export const transitionUpdate = defineUpdate<LeadState, [TransitionCommand]>('transition');
+/** Answers once intake has run: accepted, or a duplicate of an existing lead or customer. */
+export const intakeOutcomeUpdate = defineUpdate<IntakeOutcome>('intakeOutcome');
+
+/** Why a transition may not happen now; undefined when it may. */
+export function refuseTransition(state: Pick<LeadState, 'stage' | 'intake'>, cmd: TransitionRequest): string | undefined {
+  if (state.intake.outcome === 'duplicate') return 'this intake was a duplicate and never became a lead';
+  if (cmd.from && cmd.from !== state.stage) return `the lead is ${state.stage}, not ${cmd.from}: it has moved on since you looked`;
+  if (CLOSED_STAGES.includes(state.stage)) return `the lead is already ${state.stage}; a closed lead does not move`;
+  if (cmd.to === state.stage) return `the lead is already ${state.stage}`;
+  const allowed = LEAD_EDGES[state.stage];
+  if (!allowed.includes(cmd.to)) {
+    return `a lead cannot move from ${state.stage} to ${cmd.to}; from ${state.stage} it can move to ${allowed.join(', ')}`;
+  }
+  const missing = (STAGE_REQUIREMENTS[cmd.to] ?? []).filter((f) => cmd[f] === undefined);
+  if (missing.length > 0) return `moving a lead to ${cmd.to} needs ${(STAGE_REQUIREMENTS[cmd.to] ?? []).join(', ')}; missing: ${missing.join(', ')}`;
+  return undefined;
+}
+
+export function leadWorkflowId(leadId: string): string {
+  return `lead-${leadId}`;
+}
+
+export function leadSummary(intake: Pick<LeadIntake, 'name' | 'company' | 'source'>): string {
+  return `Lead ${intake.name}${intake.company ? `, ${intake.company}` : ''}, via ${intake.source}`;
+}

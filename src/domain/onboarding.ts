@@ -1,0 +1,67 @@
+/**
+ * Onboarding of a new customer (won lead or registration): e-mail double opt-in by code,
+ * an account manager, a welcome once the address is confirmed, a first-contact task with its own
+ * SLA, and a check-in that decides `onboarded` or `stalled`.
+ */
+import { z } from 'zod';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+
+export const OPT_IN_MAX_ATTEMPTS = 5;
+
+export const optInRequestSchema = z
+  .object({ code: z.string().trim().regex(/^\d{6}$/, 'must be the 6-digit code from the e-mail') })
+  .strict();
+
+export interface OnboardingInput {
+  customerId: string;
+  name: string;
+  email: string;
+  locale: string;
+  /** The lead's owner stays the account manager; without one, round-robin assigns one. */
+  accountManager?: string;
+  origin: 'lead' | 'registration';
+  leadId?: string;
+}
+
+export interface OnboardingPolicy {
+  firstContactSlaMs: number;
+  checkInAfterMs: number;
+}
+
+export type OnboardingStatus = 'starting' | 'in-progress' | 'onboarded' | 'stalled';
+
+export interface OnboardingState {
+  customerId: string;
+  origin: OnboardingInput['origin'];
+  leadId?: string;
+  status: OnboardingStatus;
+  accountManager?: string;
+  optIn: { status: 'pending' | 'confirmed' | 'locked'; attempts: number; sentAt?: string; confirmedAt?: string };
+  firstContact: { dueAt?: string; doneAt?: string; reminderSentAt?: string };
+  checkInAt?: string;
+  reasons: string[];
+  transitions: Array<{ status: OnboardingStatus; at: string; actor: string; reason?: string }>;
+}
+
+export interface OnboardingResult {
+  outcome: 'onboarded' | 'stalled';
+  customerId: string;
+  reasons: string[];
+}
+
+export type OptInAnswer = { confirmed: true } | { confirmed: false; attemptsLeft: number };
+
+export const onboardingStateQuery = defineQuery<OnboardingState>('state');
+export const confirmOptInUpdate = defineUpdate<OptInAnswer, [{ code: string; actor: string }]>('confirmOptIn');
+
+export function refuseOptIn(state: Pick<OnboardingState, 'status' | 'optIn'>): string | undefined {
+  if (state.status === 'onboarded' || state.status === 'stalled') return `onboarding has ended (${state.status})`;
+  if (state.status === 'starting') return 'the confirmation code has not been sent yet';
+  if (state.optIn.status === 'confirmed') return 'the e-mail address is already confirmed';
+  if (state.optIn.status === 'locked') return `too many wrong codes (${OPT_IN_MAX_ATTEMPTS}); the confirmation is locked`;
+  return undefined;
+}
+
+export function onboardingWorkflowId(customerId: string): string {
+  return `onboarding-${customerId}`;
+}

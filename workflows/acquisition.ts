@@ -1,0 +1,294 @@
+/**
+ * The lead funnel: one durable workflow per lead (`lead-<leadId>`).
+ * Stages: new → contacted → qualified → proposal → won | lost, and nurture, which parks a lead.
+ * Moved by: people, through the `transition` update (validated: only allowed edges, with the facts
+ * each stage needs); a recorded interaction, which makes a new lead contacted; and timers: a new
+ * lead not contacted within its SLA reminds its owner, a second miss escalates to backoffice; a
+ * lead idle too long goes to nurture; a nurtured lead comes back as new with a fresh score.
+ * Ends: won (the lead becomes a customer through registration's path and starts onboarding),
+ * lost (with the reason), or at intake when the person already is an open lead or a customer.
+ */
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import {
+  CLOSED_STAGES,
+  intakeOutcomeUpdate,
+  leadStateQuery,
+  refuseTransition,
+  transitionUpdate,
+  type AcquisitionPolicy,
+  type LeadDeadlineKind,
+  type LeadFunnelInput,
+  type LeadFunnelResult,
+  type LeadStage,
+  type LeadState,
+  type TransitionCommand,
+} from '../src/domain/acquisition.js';
+import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
+import { notificationWorkflowId } from '../src/domain/notifications.js';
+import { onboardingWorkflowId } from '../src/domain/onboarding.js';
+import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attributes.js';
+import { deliverNotification } from './notifications.js';
+import { customerOnboarding } from './onboarding.js';
+
+// No attempt limit: a database outage delays a lead, it never loses one.
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['LeadNotFound'] },
+});
+
+const DAY = 86_400_000;
+
+export function describeDuration(ms: number): string {
+  if (ms >= DAY && ms % DAY === 0) return `${ms / DAY} day${ms === DAY ? '' : 's'}`;
+  if (ms >= 3_600_000) return `${Math.round(ms / 3_600_000)} hours`;
+  return `${Math.round(ms / 60_000)} minutes`;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The next timer the lead waits for in its current stage, if any. */
+export function nextDeadline(state: LeadState, policy: AcquisitionPolicy): LeadState['nextDue'] {
+  const enteredAt = Date.parse(state.transitions[state.transitions.length - 1]!.at);
+  switch (state.stage) {
+    case 'new': {
+      const since = Date.parse(state.contact.since);
+      if (state.contact.remindersSent === 0) return { kind: 'contact-reminder', at: iso(since + policy.contactSlaMs) };
+      if (!state.contact.escalated) return { kind: 'contact-escalation', at: iso(since + 2 * policy.contactSlaMs) };
+      return undefined;
+    }
+    case 'contacted':
+    case 'qualified':
+    case 'proposal':
+      return { kind: 'idle-to-nurture', at: iso(Date.parse(state.lastActivityAt) + policy.idleToNurtureMs) };
+    case 'nurture':
+      return { kind: 'reactivation', at: iso(enteredAt + policy.nurtureReactivationMs) };
+    default:
+      return undefined;
+  }
+}
+
+export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResult> {
+  const { workflowId } = workflowInfo();
+  const { leadId, intake } = input;
+  const now = () => new Date().toISOString();
+  let policy: AcquisitionPolicy | undefined = input.carried?.policy;
+  const state: LeadState = input.carried?.state ?? {
+    leadId,
+    stage: 'new',
+    name: intake.name,
+    email: intake.email,
+    company: intake.company,
+    source: intake.source,
+    intake: { outcome: 'pending' },
+    contact: { since: now(), remindersSent: 0, escalated: false },
+    lastActivityAt: now(),
+    interactions: 0,
+    alerts: [],
+    transitions: [{ from: null, to: 'new', at: now(), actor: input.actor, reason: `intake via ${intake.source}` }],
+  };
+  // Every change a handler makes bumps this, so the main loop re-plans its timers.
+  let changes = 0;
+
+  // The state a query or an update answers with always names the timer now running.
+  const replan = () => {
+    state.nextDue = policy && !CLOSED_STAGES.includes(state.stage) ? nextDeadline(state, policy) : undefined;
+    changes++;
+  };
+  const move = (to: LeadStage, actor: string, reason?: string) => {
+    state.transitions.push({ from: state.stage, to, at: now(), actor, reason });
+    state.stage = to;
+    state.lastActivityAt = now();
+    if (to === 'new') state.contact = { since: now(), remindersSent: 0, escalated: false, lastContactAt: state.contact.lastContactAt };
+    replan();
+  };
+
+  setHandler(leadStateQuery, () => state);
+  setHandler(intakeOutcomeUpdate, async () => {
+    await condition(() => state.intake.outcome !== 'pending');
+    return state.intake;
+  });
+  setHandler(
+    transitionUpdate,
+    async (cmd: TransitionCommand) => {
+      if (cmd.to === 'qualified') state.qualification = { need: cmd.need!, budget: cmd.budget!, currency: cmd.currency ?? 'EUR', timeline: cmd.timeline! };
+      if (cmd.to === 'proposal') state.proposal = { product: cmd.product!, amount: cmd.amount!, currency: cmd.currency ?? 'EUR' };
+      if (cmd.to === 'lost') state.lostReason = cmd.reason;
+      move(cmd.to, cmd.actor, cmd.reason ?? cmd.note);
+      // The caller of `won` learns the customer it made.
+      if (cmd.to === 'won') await condition(() => state.customerId !== undefined);
+      return state;
+    },
+    {
+      // Runs before anything is written: a refused transition leaves no trace in history.
+      validator: (cmd: TransitionCommand) => {
+        if (state.intake.outcome === 'pending') throw ApplicationFailure.nonRetryable('the lead is still being taken in; try again in a moment', 'InvalidTransition');
+        const why = refuseTransition(state, cmd);
+        if (why) throw ApplicationFailure.nonRetryable(why, 'InvalidTransition');
+      },
+    },
+  );
+  setHandler(interactionRecordedSignal, (e) => {
+    state.interactions++;
+    state.lastActivityAt = now();
+    if (isContact(e)) {
+      state.contact.lastContactAt = e.occurredAt;
+      if (state.stage === 'new' && state.intake.outcome !== 'duplicate') move('contacted', e.recordedBy, `${e.direction} ${e.channel} recorded`);
+    }
+    replan();
+  });
+
+  if (!input.carried) {
+    const taken = await acts.intakeLead({ leadId, intake, actor: input.actor, workflowId });
+    if (taken.outcome === 'duplicate') {
+      state.intake = { outcome: 'duplicate', existingLeadId: taken.existingLeadId, existingCustomerId: taken.existingCustomerId };
+      const reason = taken.existingLeadId ? `an open lead exists: ${taken.existingLeadId}` : `a customer exists: ${taken.existingCustomerId}`;
+      upsertSearchAttributes([{ key: CrmStatus, value: 'duplicate' }]);
+      setCurrentDetails(`**Duplicate intake**: ${reason}`);
+      await condition(allHandlersFinished);
+      return { outcome: 'duplicate', leadId, reason, stageHistory: state.transitions };
+    }
+    state.owner = taken.owner;
+    state.score = taken.score;
+    policy = taken.policy;
+    state.intake = { outcome: 'accepted' };
+  }
+  const rules = policy!;
+
+  let published = '';
+  const publish = () => {
+    const key = `${state.stage}|${state.owner}|${state.customerId}`;
+    if (key !== published) {
+      upsertSearchAttributes([
+        { key: CrmProcess, value: 'acquisition' },
+        { key: CrmSource, value: state.source },
+        { key: CrmStatus, value: state.stage },
+        { key: CrmOwner, value: state.owner! },
+        ...(state.customerId ? [{ key: CrmCustomerId, value: state.customerId }] : []),
+      ]);
+      published = key;
+    }
+    const due = state.nextDue ? `**Next:** ${state.nextDue.kind} at ${state.nextDue.at}` : '**Next:** nothing scheduled';
+    const score = state.score ? `${state.score.value} (${state.score.grade})` : 'not scored';
+    setCurrentDetails(`**Stage:** ${state.stage}  \n**Owner:** ${state.owner}  \n**Score:** ${score}  \n${due}`);
+  };
+
+  const deliver = (messageId: string, summary: string, customerId?: string) =>
+    startChild(deliverNotification, {
+      workflowId: notificationWorkflowId(messageId),
+      args: [{ messageId }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: [
+        ...(customerId ? [{ key: CrmCustomerId, value: customerId }] : []),
+        { key: CrmProcess, value: 'notification' },
+        { key: CrmStatus, value: 'pending' },
+      ],
+      staticSummary: summary,
+    });
+
+  const stintInNew = () => state.transitions.filter((t) => t.to === 'new').length;
+
+  const fire = async (kind: LeadDeadlineKind) => {
+    switch (kind) {
+      case 'contact-reminder':
+      case 'contact-escalation': {
+        const recipient = kind === 'contact-reminder' ? state.owner! : rules.escalationEmail;
+        const messageId = await acts.queueLeadMessage({
+          leadId,
+          recipient,
+          template: kind === 'contact-reminder' ? 'lead-contact-reminder' : 'lead-contact-escalation',
+          idempotencyKey: `${workflowId}:${kind}:${stintInNew()}`,
+          payload: { name: state.name, company: state.company, owner: state.owner },
+        });
+        if (kind === 'contact-reminder') state.contact.remindersSent++;
+        else state.contact.escalated = true;
+        state.alerts.push({ kind, at: now(), recipient });
+        await deliver(messageId, kind === 'contact-reminder' ? `Contact reminder: ${state.name}` : `Contact escalation: ${state.name}`);
+        return;
+      }
+      case 'idle-to-nurture':
+        move('nurture', 'system', `no activity for ${describeDuration(rules.idleToNurtureMs)}`);
+        return;
+      case 'reactivation': {
+        const before = state.score?.value;
+        state.score = await acts.rescoreLead(leadId);
+        move('new', 'system', `re-activated after ${describeDuration(rules.nurtureReactivationMs)} in nurture; score ${before ?? '-'} → ${state.score.value}`);
+        return;
+      }
+    }
+  };
+
+  const convert = async () => {
+    const wonBy = state.transitions[state.transitions.length - 1]!.actor;
+    const result = await acts.convertLeadToCustomer({ leadId, customerId: uuid4(), workflowId, actor: wonBy });
+    if (result.outcome === 'created') {
+      await deliver(result.welcomeMessageId, 'Welcome message', result.customerId);
+      const onboardingId = onboardingWorkflowId(result.customerId);
+      await startChild(customerOnboarding, {
+        workflowId: onboardingId,
+        args: [{ customerId: result.customerId, name: state.name, email: state.email, locale: intake.locale, accountManager: state.owner, origin: 'lead', leadId }],
+        // Onboarding takes weeks; the funnel's job ends with the customer.
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        typedSearchAttributes: [
+          { key: CrmCustomerId, value: result.customerId },
+          { key: CrmProcess, value: 'onboarding' },
+          { key: CrmStatus, value: 'starting' },
+          { key: CrmOwner, value: state.owner! },
+        ],
+        staticSummary: `Onboarding ${state.name} (won lead)`,
+      });
+      state.onboardingWorkflowId = onboardingId;
+    }
+    state.customerId = result.customerId;
+  };
+
+  let mirrored = input.carried ? 0 : 1;
+  for (;;) {
+    if (state.stage === 'won' && !state.customerId) await convert();
+    if (mirrored < state.transitions.length) {
+      mirrored = state.transitions.length;
+      await acts.recordLeadStage({ leadId, seq: mirrored, stage: state.stage, lostReason: state.lostReason, customerId: state.customerId });
+      // A transition that arrived during the write gets its own pass.
+      if (mirrored < state.transitions.length) continue;
+    }
+    replan();
+    publish();
+    if (CLOSED_STAGES.includes(state.stage)) break;
+
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof leadFunnel>({ ...input, carried: { state, policy: rules } });
+    }
+    const seen = changes;
+    const due = state.nextDue;
+    // Woken by any change (a transition, an interaction) to re-plan; by the timer to act on it.
+    if (!due) {
+      await condition(() => changes !== seen);
+      continue;
+    }
+    const changed = await condition(() => changes !== seen, Math.max(1, Date.parse(due.at) - Date.now()));
+    if (!changed) await fire(due.kind);
+  }
+
+  await condition(allHandlersFinished);
+  return {
+    outcome: state.stage as 'won' | 'lost',
+    leadId,
+    customerId: state.customerId,
+    reason: state.stage === 'lost' ? state.lostReason : undefined,
+    stageHistory: state.transitions,
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * Onboarding of a new customer (`onboarding-<customerId>`), started by a won lead or by
+ * registration. States: starting → in-progress → onboarded | stalled.
+ * Moved by: the customer confirming the e-mail address with the mailed code (the `confirmOptIn`
+ * update; five wrong codes lock it), the account manager recording a first contact (an
+ * interaction, heard as a signal), a first-contact SLA that reminds the account manager, and the
+ * check-in timer. Ends at the check-in: onboarded when the address is confirmed and the first
+ * contact happened, stalled otherwise, with the reasons.
+ */
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
+import { notificationWorkflowId, type TemplateName } from '../src/domain/notifications.js';
+import {
+  OPT_IN_MAX_ATTEMPTS,
+  confirmOptInUpdate,
+  onboardingStateQuery,
+  refuseOptIn,
+  type OnboardingInput,
+  type OnboardingResult,
+  type OnboardingState,
+  type OnboardingStatus,
+  type OptInAnswer,
+} from '../src/domain/onboarding.js';
+import { CrmCustomerId, CrmOwner, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { deliverNotification } from './notifications.js';
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+export async function customerOnboarding(input: OnboardingInput): Promise<OnboardingResult> {
+  const { workflowId } = workflowInfo();
+  const { customerId } = input;
+  const now = () => new Date().toISOString();
+  const state: OnboardingState = {
+    customerId,
+    origin: input.origin,
+    leadId: input.leadId,
+    status: 'starting',
+    optIn: { status: 'pending', attempts: 0 },
+    firstContact: {},
+    reasons: [],
+    transitions: [{ status: 'starting', at: now(), actor: 'system', reason: input.origin === 'lead' ? `won lead ${input.leadId}` : 'registered' }],
+  };
+  let changes = 0;
+  const enter = (status: OnboardingStatus, reason?: string) => {
+    state.status = status;
+    state.transitions.push({ status, at: now(), actor: 'system', reason });
+    upsertSearchAttributes([{ key: CrmStatus, value: status }]);
+  };
+
+  setHandler(onboardingStateQuery, () => state);
+  setHandler(
+    confirmOptInUpdate,
+    async ({ code }): Promise<OptInAnswer> => {
+      const { ok } = await acts.checkOptInCode({ customerId, code });
+      if (ok) {
+        if (state.optIn.status !== 'confirmed') {
+          state.optIn.status = 'confirmed';
+          state.optIn.confirmedAt = now();
+          changes++;
+        }
+        return { confirmed: true };
+      }
+      state.optIn.attempts++;
+      if (state.optIn.attempts >= OPT_IN_MAX_ATTEMPTS) state.optIn.status = 'locked';
+      changes++;
+      return { confirmed: false, attemptsLeft: Math.max(0, OPT_IN_MAX_ATTEMPTS - state.optIn.attempts) };
+    },
+    {
+      validator: (_request: { code: string; actor: string }) => {
+        const why = refuseOptIn(state);
+        if (why) throw ApplicationFailure.nonRetryable(why, 'OptInRefused');
+      },
+    },
+  );
+  setHandler(interactionRecordedSignal, (e) => {
+    if (isContact(e) && !state.firstContact.doneAt) {
+      state.firstContact.doneAt = e.occurredAt;
+      changes++;
+    }
+  });
+
+  const send = async (template: TemplateName, recipient: string, step: string, payload: Record<string, unknown>, summary: string) => {
+    const messageId = await acts.queueOnboardingMessage({ customerId, recipient, template, idempotencyKey: `${workflowId}:${step}`, payload });
+    await deliver(messageId, summary);
+  };
+  const deliver = (messageId: string, summary: string) =>
+    startChild(deliverNotification, {
+      workflowId: notificationWorkflowId(messageId),
+      args: [{ messageId }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+      typedSearchAttributes: [
+        { key: CrmCustomerId, value: customerId },
+        { key: CrmProcess, value: 'notification' },
+        { key: CrmStatus, value: 'pending' },
+      ],
+      staticSummary: summary,
+    });
+
+  const begun = await acts.beginOnboarding({ ...input, workflowId });
+  const startedAt = Date.now();
+  state.accountManager = begun.accountManager;
+  state.optIn.sentAt = now();
+  state.firstContact.dueAt = new Date(startedAt + begun.policy.firstContactSlaMs).toISOString();
+  state.checkInAt = new Date(startedAt + begun.policy.checkInAfterMs).toISOString();
+  upsertSearchAttributes([
+    { key: CrmProcess, value: 'onboarding' },
+    { key: CrmCustomerId, value: customerId },
+    { key: CrmOwner, value: begun.accountManager },
+  ]);
+  enter('in-progress', `code sent to the customer, first-contact task to ${begun.accountManager}`);
+  await deliver(begun.optInMessageId, 'Opt-in code');
+  await deliver(begun.taskMessageId, `First-contact task for ${begun.accountManager}`);
+
+  const checkInAt = Date.parse(state.checkInAt);
+  let welcomed = false;
+  for (;;) {
+    if (state.optIn.status === 'confirmed' && !welcomed) {
+      welcomed = true;
+      await send('onboarding-welcome', input.email, 'welcome', { name: input.name, accountManager: begun.accountManager }, 'Onboarding welcome');
+    }
+    const reminderAt = !state.firstContact.doneAt && !state.firstContact.reminderSentAt ? Date.parse(state.firstContact.dueAt) : undefined;
+    const next = Math.min(reminderAt ?? Infinity, checkInAt);
+    setCurrentDetails(
+      `**Status:** ${state.status}  \n**Opt-in:** ${state.optIn.status}  \n**First contact:** ${state.firstContact.doneAt ? `done ${state.firstContact.doneAt}` : `due ${state.firstContact.dueAt}`}  \n**Check-in:** ${state.checkInAt}`,
+    );
+    if (Date.now() >= checkInAt) break;
+    const seen = changes;
+    if (await condition(() => changes !== seen, Math.max(1, next - Date.now()))) continue;
+    if (reminderAt !== undefined && Date.now() >= reminderAt && !state.firstContact.doneAt) {
+      state.firstContact.reminderSentAt = now();
+      await send('onboarding-first-contact-reminder', begun.accountManager, 'first-contact-reminder', { customerName: input.name, customerId }, 'First-contact reminder');
+    }
+  }
+
+  const reasons: string[] = [];
+  if (state.optIn.status !== 'confirmed') reasons.push(state.optIn.status === 'locked' ? 'e-mail address not confirmed: too many wrong codes' : 'e-mail address not confirmed');
+  if (!state.firstContact.doneAt) reasons.push('no first contact recorded by the account manager');
+  const outcome = reasons.length === 0 ? 'onboarded' : 'stalled';
+  state.reasons = reasons;
+  enter(outcome, reasons.length ? reasons.join('; ') : 'address confirmed and first contact made');
+  if (outcome === 'onboarded') {
+    await send('onboarding-check-in', input.email, 'check-in', { name: input.name, accountManager: begun.accountManager }, 'Onboarding check-in');
+  } else {
+    await send('onboarding-stalled', begun.accountManager, 'stalled', { customerName: input.name, customerId, reasons: reasons.join('; ') }, 'Onboarding stalled');
+  }
+  await acts.finishOnboarding({ customerId, outcome, reasons });
+  setCurrentDetails(`**Status:** ${outcome}${reasons.length ? `  \n**Why:** ${reasons.join('; ')}` : ''}`);
+  await condition(allHandlersFinished);
+  return { outcome, customerId, reasons };
+}
