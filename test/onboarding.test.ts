@@ -1,0 +1,137 @@
+/**
+ * Onboarding end to end over HTTP. Its timers are short inputs here (the first-contact SLA and
+ * the check-in come from the config module, read when the worker's activities are built):
+ * onboarding's updates leave the Java time-skipping server unable to skip reliably, so these
+ * tests run on the dev server and await the workflow's own result instead of moving a clock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import type { OnboardingResult } from '../src/domain/onboarding.js';
+
+const FIRST_CONTACT_SLA_MS = 3_000;
+const CHECK_IN_AFTER_MS = 8_000;
+
+let h: Harness;
+beforeAll(async () => {
+  process.env.ONBOARDING_FIRST_CONTACT_SLA = `${FIRST_CONTACT_SLA_MS} ms`;
+  process.env.ONBOARDING_CHECK_IN_AFTER = `${CHECK_IN_AFTER_MS} ms`;
+  h = await startHarness('onboarding');
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const OWNERS = ['anna.sales@example.com', 'ben.sales@example.com'];
+const email = () => `${uniqueId('onb')}@example.com`;
+
+const onboarding = async (customerId: string) => (await h.json('GET', `/v1/customers/${customerId}/onboarding`)).body;
+const inProgress = (customerId: string) =>
+  eventually(async () => {
+    const s = await onboarding(customerId);
+    return s?.status === 'in-progress' ? s : undefined;
+  });
+const outcome = (customerId: string): Promise<OnboardingResult> => h.client.workflow.getHandle(`onboarding-${customerId}`).result();
+
+async function messages(template: string, customerId: string) {
+  const { rows } = await h.pool.query('SELECT recipient, payload FROM notification_outbox WHERE template = $1 AND customer_id = $2', [template, customerId]);
+  return rows;
+}
+
+describe.concurrent('onboarding', () => {
+  it('a registered customer who confirms the code and is contacted is onboarded at the check-in', async () => {
+    const address = email();
+    const registered = await h.json('POST', '/v1/customers', { body: { name: 'Olga Onboard', email: address } });
+    expect(registered.status).toBe(201);
+    const customerId = registered.body.id;
+    const started = await inProgress(customerId);
+    expect(started).toMatchObject({ origin: 'registration', optIn: { status: 'pending', attempts: 0 }, reasons: [] });
+    expect(OWNERS).toContain(started.accountManager);
+    expect(Date.parse(started.checkInAt) - Date.parse(started.optIn.sentAt)).toBeGreaterThanOrEqual(CHECK_IN_AFTER_MS - 1_000);
+    const task = await eventually(async () => (await h.mailbox(started.accountManager)).find((m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId));
+    expect(task.subject).toContain('Olga Onboard');
+
+    const mail = await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-opt-in'));
+    const code = String(mail.payload.code);
+    expect(code).toMatch(/^\d{6}$/);
+    expect(mail.text).toContain(code);
+    const stored = await h.pool.query('SELECT opt_in_code_hash FROM customer_onboardings WHERE customer_id = $1', [customerId]);
+    expect(stored.rows[0].opt_in_code_hash).not.toContain(code);
+
+    const wrong = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: code === '000000' ? '111111' : '000000' } });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.attemptsLeft).toBe(4);
+    const right = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
+    expect(right.status).toBe(200);
+    expect(right.body.optIn).toMatchObject({ status: 'confirmed', attempts: 1 });
+    const again = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
+    expect(again.status).toBe(409);
+    expect(again.body.detail).toMatch(/already confirmed/);
+    const welcome = await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-welcome'));
+    expect(welcome.text).toContain(started.accountManager);
+
+    const call = await h.json('POST', `/v1/customers/${customerId}/interactions`, { as: 'backoffice', body: { channel: 'call', direction: 'outbound', summary: 'Welcome call' } });
+    expect(call.status).toBe(201);
+    await eventually(async () => (await onboarding(customerId)).firstContact.doneAt);
+
+    expect(await outcome(customerId)).toEqual({ outcome: 'onboarded', customerId, reasons: [] });
+    const done = await onboarding(customerId);
+    expect(done.status).toBe('onboarded');
+    expect(done.transitions.map((t: { status: string }) => t.status)).toEqual(['starting', 'in-progress', 'onboarded']);
+    await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-check-in'));
+    const row = await h.pool.query('SELECT status, opt_in_confirmed_at, account_manager FROM customer_onboardings WHERE customer_id = $1', [customerId]);
+    expect(row.rows[0]).toMatchObject({ status: 'onboarded', account_manager: started.accountManager });
+    expect(row.rows[0].opt_in_confirmed_at).not.toBeNull();
+
+    const late = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
+    expect(late.status).toBe(409);
+  });
+
+  it('a won lead that never confirms and is never contacted stalls at the check-in, after a reminder to its owner', async () => {
+    const lead = { name: 'Silent Sam', email: email(), company: 'Quiet Ltd', source: 'partner' };
+    const intake = await h.json('POST', '/v1/leads', { body: lead });
+    expect(intake.status).toBe(202);
+    const { leadId, owner } = intake.body;
+    for (const step of [
+      { to: 'contacted' },
+      { to: 'qualified', need: 'x', budget: 1, timeline: 'now' },
+      { to: 'proposal', product: 'CRM Solo', amount: 500 },
+      { to: 'won' },
+    ]) {
+      expect((await h.json('POST', `/v1/leads/${leadId}/transitions`, { body: step })).status).toBe(200);
+    }
+    const customerId = (await h.json('GET', `/v1/leads/${leadId}`)).body.customerId;
+    const started = await inProgress(customerId);
+    expect(started).toMatchObject({ origin: 'lead', leadId, accountManager: owner });
+
+    // Five wrong codes lock the confirmation; the right code is refused after that.
+    const mail = await eventually(async () => (await h.mailbox(lead.email)).find((m) => m.template === 'onboarding-opt-in'));
+    const wrongCode = mail.payload.code === '000000' ? '111111' : '000000';
+    for (let left = 4; left >= 0; left--) {
+      const res = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: wrongCode } });
+      expect(res.status).toBe(422);
+      expect(res.body.attemptsLeft).toBe(left);
+    }
+    const locked = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: mail.payload.code } });
+    expect(locked.status).toBe(409);
+    expect(locked.body.detail).toMatch(/locked/);
+
+    const reminder = await eventually(async () => (await messages('onboarding-first-contact-reminder', customerId))[0], { timeoutMs: CHECK_IN_AFTER_MS + 10_000 });
+    expect(reminder.recipient).toBe(owner);
+
+    const result = await outcome(customerId);
+    expect(result).toEqual({
+      outcome: 'stalled',
+      customerId,
+      reasons: ['e-mail address not confirmed: too many wrong codes', 'no first contact recorded by the account manager'],
+    });
+    const state = await onboarding(customerId);
+    expect(state.status).toBe('stalled');
+    expect(state.firstContact.reminderSentAt).toBeTruthy();
+    expect(state.transitions.at(-1)).toMatchObject({ status: 'stalled', reason: 'e-mail address not confirmed: too many wrong codes; no first contact recorded by the account manager' });
+    expect(await messages('onboarding-stalled', customerId)).toEqual([expect.objectContaining({ recipient: owner })]);
+    const row = await h.pool.query('SELECT status, reasons FROM customer_onboardings WHERE customer_id = $1', [customerId]);
+    expect(row.rows[0]).toEqual({ status: 'stalled', reasons: result.reasons });
+    const search = await h.client.workflow.getHandle(`onboarding-${customerId}`).describe();
+    expect(await search.staticSummary()).toBe('Onboarding Silent Sam (won lead)');
+  });
+});
