@@ -67,8 +67,31 @@ export function createOnboardingActivities({ pool, acquisition }: OnboardingActi
       return { ok: rowCount === 1 };
     },
 
-    async queueOnboardingMessage(input: { customerId: string | null; recipient: string; template: TemplateName; idempotencyKey: string; payload: Record<string, unknown> }): Promise<string> {
-      return queueMessage(pool, input);
+    /**
+     * Queues a message unless it goes to a customer who must not be contacted (an opt-out, an
+     * erasure, a complaint: the suppressions every process checks) or who is no longer active.
+     */
+    async queueOnboardingMessage(input: {
+      customerId: string;
+      toCustomer: boolean;
+      recipient: string;
+      template: TemplateName;
+      idempotencyKey: string;
+      payload: Record<string, unknown>;
+    }): Promise<{ messageId: string } | { suppressed: string }> {
+      const { toCustomer, ...message } = input;
+      if (toCustomer) {
+        const { rows } = await pool.query<{ status: string; reason: string | null }>(
+          `SELECT c.status, (SELECT s.reason FROM suppressions s WHERE s.customer_id = c.id AND s.lifted_at IS NULL AND (s.channel IS NULL OR s.channel = 'email')
+                             ORDER BY s.created_at LIMIT 1) AS reason
+           FROM customers c WHERE c.id = $1`,
+          [input.customerId],
+        );
+        const row = rows[0];
+        if (!row || row.status !== 'active') return { suppressed: `customer is ${row?.status ?? 'gone'}` };
+        if (row.reason) return { suppressed: `suppressed: ${row.reason}` };
+      }
+      return { messageId: await queueMessage(pool, message) };
     },
 
     async finishOnboarding(input: { customerId: string; outcome: 'onboarded' | 'stalled'; reasons: string[] }): Promise<void> {

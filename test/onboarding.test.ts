@@ -86,6 +86,30 @@ describe.concurrent('onboarding', () => {
     expect(late.status).toBe(409);
   });
 
+  it('withholds its messages from a customer who must not be contacted, and says so', async () => {
+    const address = email();
+    const registered = await h.json('POST', '/v1/customers', { body: { name: 'Otto Optout', email: address } });
+    const customerId = registered.body.id;
+    await inProgress(customerId);
+    const mail = await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-opt-in'));
+    // The opt-out a campaign would record: from now on no process may e-mail this customer.
+    await h.pool.query(
+      `INSERT INTO suppressions (customer_id, reason, channel, created_by, idempotency_key) VALUES ($1, 'opt-out', 'email', 'test', $2)`,
+      [customerId, uniqueId('optout')],
+    );
+    expect((await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: mail.payload.code } })).status).toBe(200);
+    expect((await h.json('POST', `/v1/customers/${customerId}/interactions`, { body: { channel: 'call', direction: 'inbound', summary: 'Called us' } })).status).toBe(201);
+
+    expect((await outcome(customerId)).outcome).toBe('onboarded');
+    const state = await onboarding(customerId);
+    expect(state.withheld.map((w: { step: string; reason: string }) => [w.step, w.reason])).toEqual([
+      ['welcome', 'suppressed: opt-out'],
+      ['check-in', 'suppressed: opt-out'],
+    ]);
+    expect(await messages('onboarding-welcome', customerId)).toEqual([]);
+    expect(await messages('onboarding-check-in', customerId)).toEqual([]);
+  });
+
   it('a won lead that never confirms and is never contacted stalls at the check-in, after a reminder to its owner', async () => {
     const lead = { name: 'Silent Sam', email: email(), company: 'Quiet Ltd', source: 'partner' };
     const intake = await h.json('POST', '/v1/leads', { body: lead });

@@ -53,6 +53,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     optIn: { status: 'pending', attempts: 0 },
     firstContact: {},
     reasons: [],
+    withheld: [],
     transitions: [{ status: 'starting', at: now(), actor: 'system', reason: input.origin === 'lead' ? `won lead ${input.leadId}` : 'registered' }],
   };
   let changes = 0;
@@ -95,8 +96,9 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   });
 
   const send = async (template: TemplateName, recipient: string, step: string, payload: Record<string, unknown>, summary: string) => {
-    const messageId = await acts.queueOnboardingMessage({ customerId, recipient, template, idempotencyKey: `${workflowId}:${step}`, payload });
-    await deliver(messageId, summary);
+    const queued = await acts.queueOnboardingMessage({ customerId, toCustomer: recipient === input.email, recipient, template, idempotencyKey: `${workflowId}:${step}`, payload });
+    if ('suppressed' in queued) state.withheld.push({ step, at: now(), reason: queued.suppressed });
+    else await deliver(queued.messageId, summary);
   };
   const deliver = (messageId: string, summary: string) =>
     startChild(deliverNotification, {

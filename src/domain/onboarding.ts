@@ -40,6 +40,8 @@ export interface OnboardingState {
   firstContact: { dueAt?: string; doneAt?: string; reminderSentAt?: string };
   checkInAt?: string;
   reasons: string[];
+  /** Messages not sent because the customer must not be contacted, and why. */
+  withheld: Array<{ step: string; at: string; reason: string }>;
   transitions: Array<{ status: OnboardingStatus; at: string; actor: string; reason?: string }>;
 }
 
