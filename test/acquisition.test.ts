@@ -2,6 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attributes.js';
 import type { LeadFunnelResult } from '../src/domain/acquisition.js';
+import { createApi } from '../src/api/app.js';
+import { hashKey } from '../src/api/auth.js';
+import { ROLES } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+
+const keys = () => ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(h.keys[role]) }));
 
 let h: Harness;
 beforeAll(async () => {
@@ -79,6 +85,11 @@ describe('lead intake', () => {
     expect(description.typedSearchAttributes.get(CrmStatus)).toBe('new');
     expect(description.typedSearchAttributes.get(CrmSource)).toBe('referral');
     expect(description.typedSearchAttributes.get(CrmOwner)).toBe(res.body.owner);
+    // What the Temporal UI shows as current details: stage, owner, score and the next deadline.
+    const metadata = await h.client.workflow.getHandle(`lead-${res.body.leadId}`).query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    expect(metadata.currentDetails).toContain('**Stage:** new');
+    expect(metadata.currentDetails).toContain(`**Owner:** ${res.body.owner}`);
+    expect(metadata.currentDetails).toContain(`**Next:** contact-reminder at ${got.body.nextDue.at}`);
   });
 
   it('assigns owners round-robin unless one is given', async () => {
@@ -270,13 +281,25 @@ describe('the funnel from lead to customer', () => {
     await moveOk(id, { to: 'contacted' });
     await h.stopWorker();
     try {
-      // Accepted by Temporal while no worker runs; answered once a new worker replays the funnel.
-      const pending = move(id, QUALIFY);
-      await h.startWorker();
-      expect((await pending).status).toBe(200);
+      // Accepted by Temporal while no worker runs: an API that waits only briefly answers 202
+      // and the move completes once a new worker replays the funnel.
+      const impatient = createApi({ pool: h.pool, temporal: h.client, taskQueue: h.taskQueue, logger: createLogger('silent'), keys: keys(), resultWaitMs: 300 });
+      const accepted = await impatient.request(`/v1/leads/${id}/transitions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h.keys.agent}`, 'content-type': 'application/json' },
+        body: JSON.stringify(QUALIFY),
+      });
+      expect(accepted.status).toBe(202);
+      expect(accepted.headers.get('location')).toBe(`/v1/leads/${id}`);
+      expect(await accepted.json()).toMatchObject({ status: 'pending', leadId: id });
     } finally {
-      await h.startWorker().catch(() => undefined);
+      await h.startWorker();
     }
+    const state = await eventually(async () => {
+      const s = (await h.json('GET', `/v1/leads/${id}`)).body;
+      return s.stage === 'qualified' ? s : undefined;
+    });
+    expect(state.transitions.map((t: { to: string }) => t.to)).toEqual(['new', 'contacted', 'qualified']);
     await moveOk(id, PROPOSE);
     const won = await moveOk(id, { to: 'won' });
     expect(won.customerId).toBeTruthy();

@@ -148,7 +148,11 @@ const transitionRoute = createRoute({
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
     body: jsonBody(transitionRequestSchema.openapi('LeadTransitionRequest')),
   },
-  responses: { 200: jsonContent(leadStateSchema, 'The lead after the move'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
+  responses: {
+    200: jsonContent(leadStateSchema, 'The lead after the move'),
+    202: jsonContent(z.object({ status: z.literal('pending'), leadId: z.string(), workflowId: z.string() }), 'Accepted; the move is still being carried out'),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
+  },
 });
 
 /** A keyed intake always names the same lead, so its repeat finds the first run. */
@@ -297,7 +301,13 @@ export function acquisitionRoutes(deps: ApiDeps) {
     const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
     c.set('workflowId', handle.workflowId);
     try {
-      await handle.executeUpdate(transitionUpdate, { args: [{ ...body, actor: c.get('principal').actor }], ...(key ? { updateId: `transition-${key}` } : {}) });
+      const moved = handle.executeUpdate(transitionUpdate, { args: [{ ...body, actor: c.get('principal').actor }], ...(key ? { updateId: `transition-${key}` } : {}) });
+      moved.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
+      // Accepted but not yet done (a conversion waiting for the database, no worker running): the
+      // move completes on its own; the caller follows the lead.
+      if ((await resultWithin(moved, deps.resultWaitMs ?? 10_000)) === undefined) {
+        return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
+      }
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message, { stage: (await leadState(deps.temporal, id)).stage });
       // Not running: unknown (404) or closed (409 with its final stage).
