@@ -306,6 +306,28 @@ describe('the funnel from lead to customer', () => {
     expect(await count('customers', 'email_normalized = $1', [body.email.toLowerCase()])).toBe(1);
   });
 
+  it('a funnel continued as new carries its state: stage, history, score and timers, without a second intake', async () => {
+    const body = lead();
+    const id = await intake(body);
+    await moveOk(id, { to: 'contacted' });
+    const before = (await h.json('GET', `/v1/leads/${id}`)).body;
+    const handle = h.client.workflow.getHandle(`lead-${id}`);
+    await handle.terminate('stand-in for continue-as-new in this test');
+    const { workflowId: _w, closed: _c, ...state } = before;
+    const policy = { contactSlaMs: 2 * 86_400_000, idleToNurtureMs: 30 * 86_400_000, nurtureReactivationMs: 90 * 86_400_000, escalationEmail: 'sales.backoffice@example.com' };
+    await h.client.workflow.start('leadFunnel', { taskQueue: h.taskQueue, workflowId: `lead-${id}`, args: [{ leadId: id, intake: { ...body, locale: 'en' }, actor: 'agent-actor', carried: { state, policy } }] });
+
+    const resumed = await eventually(async () => {
+      const res = await h.json('GET', `/v1/leads/${id}`);
+      return res.status === 200 && !res.body.closed ? res.body : undefined;
+    });
+    expect(resumed).toMatchObject({ stage: 'contacted', owner: before.owner, score: before.score, transitions: before.transitions, nextDue: before.nextDue });
+    await moveOk(id, QUALIFY);
+    expect(await count('leads', 'email_normalized = $1', [body.email.toLowerCase()])).toBe(1);
+    const row = await h.pool.query('SELECT stage FROM leads WHERE id = $1', [id]);
+    expect(row.rows[0].stage).toBe('qualified');
+  });
+
   it('a conversion that fails after its insert is retried and still makes exactly one customer', async () => {
     const body = lead();
     const id = await intake(body);
