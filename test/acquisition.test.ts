@@ -448,6 +448,10 @@ describe('listing leads through Temporal visibility', () => {
     const second = await list(`pageSize=2&pageToken=${first.body.nextPageToken}`);
     const all = [...first.body.items, ...second.body.items].map((i: { leadId: string }) => i.leadId);
     expect(all.sort()).toEqual([a, b, c].sort());
+    // A token belongs to the listing that made it.
+    const foreign = await list(`pageSize=2&source=partner&pageToken=${first.body.nextPageToken}`);
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.errors[0].path).toBe('query.pageToken');
   });
 });
 
@@ -482,7 +486,12 @@ describe('bad input on every endpoint is a 4xx problem that stores nothing', () 
       ['GET', '/v1/leads?stage=maybe', undefined, 400, 'query.stage'],
       ['GET', '/v1/leads?pageSize=1000', undefined, 400, 'query.pageSize'],
       ['GET', "/v1/leads?owner=x' OR '1'='1", undefined, 400, 'query.owner'],
+      ['GET', '/v1/leads?pageToken=bm9wZQ', undefined, 400, 'query.pageToken'],
+      ['GET', '/v1/leads?pageToken=not/a/token', undefined, 400, 'query.pageToken'],
+      ['GET', '/v1/leads?colour=red', undefined, 400, 'query'],
       ['GET', '/v1/leads/42', undefined, 400, 'path.id'],
+      ['GET', '/v1/leads/42/interactions', undefined, 400, 'path.id'],
+      ['POST', '/v1/customers/42/interactions', { channel: 'call', direction: 'inbound', summary: 'x' }, 400, 'path.id'],
       ['POST', '/v1/leads/42/transitions', { to: 'contacted' }, 400, 'path.id'],
       ['GET', '/v1/customers/42/interactions', undefined, 400, 'path.id'],
       ['GET', '/v1/customers/42/onboarding', undefined, 400, 'path.id'],

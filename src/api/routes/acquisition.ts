@@ -3,7 +3,7 @@
  * `state` query (also after it closed), and the list is Temporal visibility over the search
  * attributes. Deduplication by e-mail reads PostgreSQL first; the funnel's intake is the guard.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -197,8 +197,29 @@ const decodePayload = (fields: Record<string, unknown> | null | undefined, name:
 
 const quote = (v: string) => `'${v.replace(/['\\]/g, '')}'`;
 
+/**
+ * Visibility page tokens, sealed: Temporal answers a forged token only after long retries, and a
+ * token is only meaningful for the query that made it. The MAC key derives from the configured API
+ * keys, so every API instance of one deployment accepts the others' tokens.
+ */
+function pageTokenSeal(keys: ApiDeps['keys']) {
+  const key = createHash('sha256').update(`lead-list-page-token:${keys.map((k) => k.sha256).sort().join(',')}`).digest();
+  const mac = (raw: Uint8Array, query: string) => createHmac('sha256', key).update(query).update(raw).digest().subarray(0, 16);
+  return {
+    seal: (raw: Uint8Array, query: string) => Buffer.concat([mac(raw, query), raw]).toString('base64url'),
+    /** The raw token, or null when it was not made by this listing for this query. */
+    open(token: string, query: string): Buffer | null {
+      const sealed = Buffer.from(token, 'base64url');
+      if (sealed.length <= 16) return null;
+      const raw = sealed.subarray(16);
+      return timingSafeEqual(sealed.subarray(0, 16), mac(raw, query)) ? raw : null;
+    },
+  };
+}
+
 export function acquisitionRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
+  const pageTokens = pageTokenSeal(deps.keys);
 
   app.openapi(intakeRoute, async (c) => {
     const body = c.req.valid('json');
@@ -252,18 +273,14 @@ export function acquisitionRoutes(deps: ApiDeps) {
     if (q.stage) clauses.push(`CrmStatus = ${quote(q.stage)}`);
     if (q.owner) clauses.push(`CrmOwner = ${quote(q.owner)}`);
     if (q.source) clauses.push(`CrmSource = ${quote(q.source)}`);
-    let page;
-    try {
-      page = await deps.temporal.workflowService.listWorkflowExecutions({
-        namespace: deps.temporal.options.namespace,
-        query: clauses.join(' AND '),
-        pageSize: q.pageSize,
-        nextPageToken: q.pageToken ? Buffer.from(q.pageToken, 'base64url') : undefined,
+    const query = clauses.join(' AND ');
+    const nextPageToken = q.pageToken === undefined ? undefined : pageTokens.open(q.pageToken, query);
+    if (nextPageToken === null) {
+      throw new ApiError(400, 'Invalid request: query.pageToken: is not a nextPageToken of this listing', {
+        errors: [{ path: 'query.pageToken', message: 'is not a nextPageToken of this listing', code: 'custom' }],
       });
-    } catch (err) {
-      if (q.pageToken && /token/i.test((err as Error).message)) throw new ApiError(400, 'Invalid request: query.pageToken: is not a token from an earlier page', { errors: [{ path: 'query.pageToken', message: 'is not a token from an earlier page', code: 'custom' }] });
-      throw err;
     }
+    const page = await deps.temporal.workflowService.listWorkflowExecutions({ namespace: deps.temporal.options.namespace, query, pageSize: q.pageSize, nextPageToken });
     // Names come from the operational record, not from payloads (which may be encrypted).
     const ids = (page.executions ?? []).map((e) => leadIdOf(e.execution?.workflowId ?? '')).filter((id) => /^[0-9a-f-]{36}$/.test(id));
     const { rows } = await deps.pool.query<{ id: string; name: string; company: string | null }>('SELECT id, name, company FROM leads WHERE id = ANY($1::uuid[])', [ids]);
@@ -285,7 +302,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
         closedAt: ts(e.closeTime),
       };
     });
-    const token = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64url') : undefined;
+    const token = page.nextPageToken && page.nextPageToken.length > 0 ? pageTokens.seal(page.nextPageToken, query) : undefined;
     return c.json({ items, ...(token ? { nextPageToken: token } : {}) }, 200);
   });
 
