@@ -20,9 +20,10 @@ export interface GdprActivityDeps {
 /** Internal bookkeeping that is no datum about the person (hashes, the export itself). */
 const NOT_EXPORTED = new Set(['verification_subjects', 'verification_codes', 'gdpr_exports', 'pgmigrations']);
 
-type Step = (db: PoolClient, customerId: string) => Promise<number>;
+/** Runs for the customer's rows; $1 is the customer id, $2 the normalised e-mail before erasure. */
+type Step = (db: PoolClient, customer: { id: string; emailNormalized: string }) => Promise<number>;
 
-const run = (sql: string): Step => async (db, customerId) => (await db.query(sql, [customerId])).rowCount ?? 0;
+const run = (sql: string): Step => async (db, customer) => (await db.query(sql, sql.includes('$2') ? [customer.id, customer.emailNormalized] : [customer.id])).rowCount ?? 0;
 
 /**
  * What the erasure does to each table. `anonymise`: the statement runs for the customer's rows.
@@ -30,6 +31,14 @@ const run = (sql: string): Step => async (db, customerId) => (await db.query(sql
  * only non-personal facts that are kept (which product, which campaign, when).
  */
 export const ERASURE_COVERAGE: Record<string, Step | string> = {
+  // Acquisition (0003): the lead the customer came from, and any lead under the same address.
+  leads: run(
+    `UPDATE leads SET name = 'Erased lead', email = 'erased-' || id || '@erased.invalid', email_normalized = 'erased-' || id || '@erased.invalid',
+       phone = NULL, company = NULL, interest = NULL, lost_reason = NULL, score_reasons = '[]'::jsonb, updated_at = now()
+     WHERE customer_id = $1 OR email_normalized = $2`,
+  ),
+  owner_rotation: 'round-robin counters: no customer data',
+  customer_onboardings: 'onboarding status, dates and account manager: non-personal facts (the opt-in code is only a hash)',
   customers: run(
     `UPDATE customers SET name = 'Erased customer', email = 'erased-' || id || '@erased.invalid', email_normalized = 'erased-' || id || '@erased.invalid',
        phone = NULL, address = NULL, birth_date = NULL, bank_account_iban = NULL, status = 'erased', erased_at = now(),
@@ -144,7 +153,7 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
         const rows: Record<string, number> = {};
         for (const [table, step] of Object.entries(ERASURE_COVERAGE)) {
           if (typeof step === 'string' || !present.has(table)) continue;
-          rows[table] = await step(db, input.customerId);
+          rows[table] = await step(db, { id: input.customerId, emailNormalized: customer.email_normalized });
         }
         const { rows: extra } = await db.query<{ column_name: string }>(
           "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'customers' AND column_name = ANY($1)",

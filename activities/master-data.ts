@@ -43,6 +43,7 @@ interface CustomerRow {
   id: string;
   name: string;
   email: string;
+  email_normalized: string;
   phone: string | null;
   address: MasterData['address'];
   birth_date: string | null;
@@ -51,7 +52,7 @@ interface CustomerRow {
   version: number;
 }
 
-const CUSTOMER_COLUMNS = "id, name, email, phone, address, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, bank_account_iban, status, version";
+const CUSTOMER_COLUMNS = "id, name, email, email_normalized, phone, address, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, bank_account_iban, status, version";
 
 export async function readCustomerRow(db: Pool | PoolClient, customerId: string, lock = false): Promise<CustomerRow | undefined> {
   const { rows } = await db.query<CustomerRow>(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [customerId]);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
-import { codeFor, mails, registerCustomer, secretsInHistories, waitForChange, waitForMail, workflowIdsOf, type TestCustomer } from './support/master-data.js';
+import { startHarness, uniqueId, type Harness } from './support/harness.js';
+import { codeFor, registerCustomer, secretsInHistories, waitForChange, waitForMail, workflowIdsOf, type TestCustomer } from './support/master-data.js';
 import { CrmCustomerId, CrmProcess } from '../src/domain/search-attributes.js';
 
 let h: Harness;

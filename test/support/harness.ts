@@ -21,6 +21,7 @@ import { createLogger } from '../../src/logger.js';
 import { FileTransport, mailboxFolder, type MessageTransport } from '../../src/notifications/transport.js';
 import { createOperationalWorker } from '../../src/worker/worker.js';
 import { AesGcmPayloadCodec, createDataConverter, generateKey, type Keyring } from '../../src/codec/index.js';
+import type { MasterDataPolicy } from '../../src/domain/master-data.js';
 
 export interface RequestOptions {
   as?: Role | null;
@@ -54,6 +55,8 @@ export interface HarnessOptions {
   /** Replace the message transport (the file transport in a temp folder by default). */
   transport?: MessageTransport;
   resultWaitMs?: number;
+  /** Verification, approval and GDPR timings handed to the API (short ones test timers on the dev server). */
+  masterDataPolicy?: MasterDataPolicy;
   /**
    * Run on the time-skipping test server instead of the shared dev server, for workflows whose
    * timers span days. Time skips whenever every workflow waits; `env.sleep()` moves it on.
@@ -103,7 +106,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
 
   const keys = Object.fromEntries(ROLES.map((r) => [r, `test_${r}_${randomBytes(12).toString('hex')}`])) as Record<Role, string>;
   const keyEntries: ApiKeyEntry[] = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) }));
-  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs, payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: ['http://localhost:8233'] });
+  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs, payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: ['http://localhost:8233'], masterDataPolicy: opts.masterDataPolicy });
 
   const request = (method: string, url: string, o: RequestOptions = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };

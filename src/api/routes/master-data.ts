@@ -36,7 +36,7 @@ import {
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
-import { idempotencyKeySchema } from '../idempotency.js';
+import { idempotencyKeySchema, resultWithin } from '../idempotency.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 
@@ -106,6 +106,8 @@ const auditEntrySchema = z
   .openapi('AuditEntry');
 
 const STAFF = ['agent', 'backoffice', 'admin'] as const;
+/** How long a read waits for a workflow's state query before it answers from PostgreSQL. */
+const QUERY_WAIT_MS = 5_000;
 const APPROVERS = ['backoffice', 'admin'] as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -407,9 +409,13 @@ export function masterDataRoutes(deps: ApiDeps) {
 
   app.openapi(changeStateRoute, async (c) => {
     const row = await readChange(deps, c.req.valid('param').id);
-    const live = await changeHandle(deps, row)
-      .query(changeStateQuery, row.id)
-      .catch(() => null);
+    // A worker that does not answer must not hang the read: the row is at most one transition behind.
+    const live = await resultWithin(
+      changeHandle(deps, row)
+        .query(changeStateQuery, row.id)
+        .catch(() => null),
+      QUERY_WAIT_MS,
+    );
     if (live) return c.json(live, 200);
     // The change desk has closed: the row holds the final state.
     return c.json(
@@ -592,8 +598,10 @@ export function masterDataRoutes(deps: ApiDeps) {
     // Taken and removed in one statement: two concurrent fetches cannot both get it. The content
     // never passes through Temporal, so it is not copied into any workflow history.
     const { rows } = await deps.pool.query<{ content: Record<string, unknown> }>(
-      `UPDATE gdpr_exports SET content = NULL, retrieved_at = now(), retrieved_by = $2
-       WHERE request_id = $1 AND content IS NOT NULL RETURNING content`,
+      `WITH taken AS (SELECT request_id, content FROM gdpr_exports WHERE request_id = $1 AND content IS NOT NULL FOR UPDATE)
+       UPDATE gdpr_exports g SET content = NULL, retrieved_at = now(), retrieved_by = $2
+       FROM taken WHERE g.request_id = taken.request_id
+       RETURNING taken.content`,
       [id, actor],
     );
     if (!rows[0]) {
