@@ -218,6 +218,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
           quietHours: d.quietHours,
           maxMessagesPerWeek: d.maxMessagesPerWeek,
           timezone: d.schedule.timezone,
+          throttle: d.throttle,
         },
       };
     },
@@ -251,9 +252,11 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
            AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.customer_id = c.id AND s.lifted_at IS NULL)
            ${seg.where.map((w) => `AND ${w}`).join('\n           ')}
          ORDER BY c.id LIMIT $2`,
-        [input.cursor ?? null, input.limit, ...seg.params],
+        [input.cursor ?? null, input.limit + 1, ...seg.params],
       );
-      const ids = page.rows.map((r) => r.id);
+      // One row beyond the page says whether another page follows, so a run never ends on an empty page.
+      const more = page.rows.length > input.limit;
+      const ids = page.rows.slice(0, input.limit).map((r) => r.id);
 
       const previous = await pool.query<{ customer_id: string; run_key: string; status: string; ended_at: Date | null }>(
         `SELECT DISTINCT ON (customer_id) customer_id, run_key, status, ended_at FROM campaign_enrollments
@@ -292,7 +295,10 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
         });
       }
 
-      const { campaignName, segment: _segment, reEnrollment: _re, ...definition } = snapshot;
+      const { campaignName, segment: _segment, reEnrollment: _re, throttle, ...definition } = snapshot;
+      // A throttled run staggers its enrollments: the n-th of the run starts n / perMinute minutes in.
+      const position = new Map(toEnroll.map((id, i) => [id, input.totalsBefore.enrolled + i]));
+      const delayOf = (customerId: string) => (throttle ? Math.floor((position.get(customerId)! * 60_000) / throttle.perMinute) : 0);
       let started = 0;
       await withConcurrency(toEnroll, Math.max(1, input.concurrency), async (customerId) => {
         const workflowId = enrollmentWorkflowId(input.campaignId, customerId);
@@ -314,6 +320,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
             workflowIdReusePolicy: policy === 'never' ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
             workflowIdConflictPolicy: 'USE_EXISTING',
             memo: { runKey: input.runKey },
+            ...(delayOf(customerId) > 0 ? { startDelay: delayOf(customerId) } : {}),
             typedSearchAttributes: [
               { key: CrmCustomerId, value: customerId },
               { key: CrmProcess, value: 'retention' },
@@ -342,7 +349,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
         totals.enrolled,
         totals.skipped,
       ]);
-      return { ...totals, nextCursor: ids.length === input.limit ? ids[ids.length - 1] : undefined };
+      return { ...totals, nextCursor: more ? ids[ids.length - 1] : undefined };
     },
 
     async finishCampaignRun(input: { runKey: string; now: string }): Promise<void> {

@@ -59,6 +59,7 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
     transitions: [{ status: 'checking', at: new Date().toISOString(), actor: input.actor }],
   };
   let response: { decision: OfferDecision; actor: string } | undefined;
+  const deliveries: DeliveryTracker = { open: 0 };
 
   const move = (status: OfferStatus, actor: string, reason?: string) => {
     state.status = status;
@@ -92,7 +93,11 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
     },
   );
 
-  const result = (): OfferResult => ({ offerId: state.offerId, status: state.status, rule: state.rule, reason: state.reason });
+  const result = async (): Promise<OfferResult> => {
+    await condition(() => deliveries.open === 0, DELIVERY_GRACE);
+    await condition(allHandlersFinished);
+    return { offerId: state.offerId, status: state.status, rule: state.rule, reason: state.reason };
+  };
 
   upsertSearchAttributes([
     { key: CrmCustomerId, value: input.customerId },
@@ -103,7 +108,6 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
     state.rule = verdict.rule;
     state.reason = verdict.reason;
     move('ineligible', 'system', verdict.reason);
-    await condition(allHandlersFinished);
     return result();
   }
   state.replacesProductId = verdict.replacesProductId;
@@ -117,20 +121,18 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
     if (untilExpiry() === 0) {
       await closeOffer({ offerId: input.offerId, status: 'expired', actor: 'system', reason: 'expired before it could be sent', now: new Date().toISOString(), workflowId });
       move('expired', 'system', 'expired before it could be sent');
-      await condition(allHandlersFinished);
       return result();
     }
     const presented = await presentOffer({ offerId: input.offerId, now: new Date().toISOString(), contactRules: input.contactRules, workflowId });
     if (presented.outcome === 'presented') {
       move('presented', 'system', `offer message ${presented.messageId}`);
-      await deliver(presented.messageId, input.customerId, 'Offer message');
+      await deliver(deliveries, presented.messageId, input.customerId, 'Offer message');
       break;
     }
     if (presented.outcome === 'suppressed') {
       await closeOffer({ offerId: input.offerId, status: 'withdrawn', actor: 'system', reason: presented.reason, now: new Date().toISOString(), workflowId });
       state.reason = presented.reason;
       move('withdrawn', 'system', presented.reason);
-      await condition(allHandlersFinished);
       return result();
     }
     if (state.status !== 'deferred') move('deferred', 'system', `${presented.why} until ${presented.resumeAt}`);
@@ -145,18 +147,25 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
   } else if (response.decision === 'accept') {
     const accepted = await acceptOffer({ offerId: input.offerId, actor: response.actor, now: new Date().toISOString(), workflowId });
     move('accepted', response.actor, `confirmation ${accepted.confirmationMessageId}`);
-    await deliver(accepted.confirmationMessageId, input.customerId, 'Offer confirmation');
+    await deliver(deliveries, accepted.confirmationMessageId, input.customerId, 'Offer confirmation');
   } else {
     await closeOffer({ offerId: input.offerId, status: 'declined', actor: response.actor, reason: 'declined by the customer', now: new Date().toISOString(), workflowId });
     move('declined', response.actor);
   }
-  await condition(allHandlersFinished);
   return result();
 }
 
-/** Delivery retries on its own schedule; the offer need not wait for the mail server. */
-async function deliver(messageId: string, customerId: string, summary: string): Promise<void> {
-  await startChild(deliverNotification, {
+/** Messages handed to their delivery workflows and not yet delivered. */
+export interface DeliveryTracker {
+  open: number;
+}
+
+/**
+ * Delivery retries on its own schedule (ABANDON: it outlives this workflow if it must); the
+ * process waits for it only at its very end, a bounded while, so its last state can say "delivered".
+ */
+export async function deliver(tracker: DeliveryTracker, messageId: string, customerId: string, summary: string): Promise<void> {
+  const child = await startChild(deliverNotification, {
     workflowId: notificationWorkflowId(messageId),
     args: [{ messageId }],
     parentClosePolicy: ParentClosePolicy.ABANDON,
@@ -167,4 +176,12 @@ async function deliver(messageId: string, customerId: string, summary: string): 
     ],
     staticSummary: summary,
   });
+  tracker.open++;
+  const settled = () => {
+    tracker.open--;
+  };
+  child.result().then(settled, settled);
 }
+
+/** How long a finished process waits for its last messages to be delivered before it closes. */
+export const DELIVERY_GRACE = '1 hour';

@@ -19,6 +19,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -26,7 +27,6 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { notificationWorkflowId } from '../src/domain/notifications.js';
 import { offerWorkflowId, type OfferResult } from '../src/domain/offers.js';
 import {
   campaignRunStateQuery,
@@ -46,14 +46,19 @@ import {
   type EnrollmentStatus,
 } from '../src/domain/retention.js';
 import { CrmCampaignId, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { deliverNotification } from './notifications.js';
-import { offer } from './offers.js';
+import { DELIVERY_GRACE, deliver, offer, type DeliveryTracker } from './offers.js';
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
 
-const { beginCampaignRun, finishCampaignRun, sendCampaignMessage, recordEnrollmentStep, closeEnrollment, recordCustomerEventRow } = proxyActivities<Activities>({
+const { beginCampaignRun, finishCampaignRun, sendCampaignMessage, recordCustomerEventRow } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { ...retry, nonRetryableErrorTypes: ['CampaignNotFound', 'CustomerNotFound', 'ProductNotFound'] },
+});
+// One short idempotent insert or update each: local activities spare the server an activity task per
+// step, which is what lets a run enroll thousands of customers quickly.
+const { recordEnrollmentStep, closeEnrollment } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry,
 });
 const { enrollSegmentPage } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
@@ -165,6 +170,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
   });
 
   let lastOffer: OfferResult | undefined;
+  const deliveries: DeliveryTracker = { open: 0 };
   let offerOpen = false;
 
   const runMessage = async (i: number, step: Extract<CampaignStep, { type: 'message' }>) => {
@@ -185,17 +191,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
         case 'sent':
           messagesSent++;
           log({ step: i, type: 'message', outcome: 'sent', detail: `${step.channel} ${step.template}, message ${r.messageId}` });
-          await startChild(deliverNotification, {
-            workflowId: notificationWorkflowId(r.messageId),
-            args: [{ messageId: r.messageId }],
-            parentClosePolicy: ParentClosePolicy.ABANDON,
-            typedSearchAttributes: [
-              { key: CrmCustomerId, value: input.customerId },
-              { key: CrmProcess, value: 'notification' },
-              { key: CrmStatus, value: 'pending' },
-            ],
-            staticSummary: `Campaign "${input.campaignName}" step ${i + 1}`,
-          });
+          await deliver(deliveries, r.messageId, input.customerId, `Campaign "${input.campaignName}" step ${i + 1}`);
           return;
         case 'goal-met':
           finish('goal-met', `goal: ${r.reason}`);
@@ -269,13 +265,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
     );
   };
 
-  upsertSearchAttributes([
-    { key: CrmCustomerId, value: input.customerId },
-    { key: CrmProcess, value: 'retention' },
-    { key: CrmCampaignId, value: input.campaignId },
-    { key: CrmStatus, value: 'active' },
-  ]);
-
+  // The run that starts an enrollment sets its search attributes (customer, process, campaign, status).
   for (let i = 0; i < definition.steps.length && !end; i++) {
     state.step = i;
     const step = definition.steps[i]!;
@@ -312,6 +302,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
   await closeEnrollment({ campaignId: input.campaignId, customerId: input.customerId, runKey: input.runKey, status: final.status, reason: final.reason, now: now(), workflowId });
   log({ step: null, type: 'end', outcome: final.status, detail: final.reason });
   setStatus(final.status);
+  await condition(() => deliveries.open === 0, DELIVERY_GRACE);
   return { status: final.status, reason: final.reason, messagesSent };
 }
 

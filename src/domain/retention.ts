@@ -170,6 +170,8 @@ export const campaignRequestSchema = z
     reEnrollment: reEnrollmentSchema.default('never'),
     quietHours: quietHoursSchema.optional(),
     maxMessagesPerWeek: z.number().int().min(1).max(50).default(DEFAULT_MAX_MESSAGES_PER_WEEK),
+    /** Spread a run's enrollments over time (mail server, call centre capacity): at most this many start per minute. */
+    throttle: z.object({ perMinute: z.number().int().min(1).max(100_000) }).strict().optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -256,7 +258,7 @@ export interface CampaignRunInput {
   cursor?: string;
   pages?: number;
   totals?: RunTotals;
-  snapshot?: EnrollmentDefinition & { campaignName: string; segment: Segment; reEnrollment: ReEnrollment };
+  snapshot?: EnrollmentDefinition & { campaignName: string; segment: Segment; reEnrollment: ReEnrollment; throttle?: { perMinute: number } };
 }
 
 export interface RunTotals {

@@ -295,8 +295,8 @@ export function retentionRoutes(deps: ApiDeps) {
           state: { note: `Created by ${principal.actor}` },
         });
       } catch (err) {
-        // The server is the last judge of a cron expression or time zone.
-        if (/invalid|parse|cron|time ?zone/i.test((err as Error).message ?? '')) {
+        // The server is the last judge of a cron expression or time zone; the client turns its INVALID_ARGUMENT into a TypeError.
+        if (err instanceof TypeError || /invalid argument|INVALID_ARGUMENT/i.test((err as Error).message ?? '')) {
           throw new ApiError(400, `Invalid request: body.schedule: ${(err as Error).message}`, { errors: [{ path: 'body.schedule', message: (err as Error).message, code: 'custom' }] });
         }
         throw err;
