@@ -68,8 +68,8 @@ export function createOnboardingActivities({ pool, acquisition }: OnboardingActi
     },
 
     /**
-     * Queues a message unless it goes to a customer who must not be contacted (an opt-out, an
-     * erasure, a complaint: the suppressions every process checks) or who is no longer active.
+     * Queues a message unless the customer is no longer active, or it goes to a customer who must
+     * not be contacted (an opt-out, an erasure, a complaint: the suppressions every process checks).
      */
     async queueOnboardingMessage(input: {
       customerId: string;
@@ -80,17 +80,17 @@ export function createOnboardingActivities({ pool, acquisition }: OnboardingActi
       payload: Record<string, unknown>;
     }): Promise<{ messageId: string } | { suppressed: string }> {
       const { toCustomer, ...message } = input;
-      if (toCustomer) {
-        const { rows } = await pool.query<{ status: string; reason: string | null }>(
-          `SELECT c.status, (SELECT s.reason FROM suppressions s WHERE s.customer_id = c.id AND s.lifted_at IS NULL AND (s.channel IS NULL OR s.channel = 'email')
-                             ORDER BY s.created_at LIMIT 1) AS reason
-           FROM customers c WHERE c.id = $1`,
-          [input.customerId],
-        );
-        const row = rows[0];
-        if (!row || row.status !== 'active') return { suppressed: `customer is ${row?.status ?? 'gone'}` };
-        if (row.reason) return { suppressed: `suppressed: ${row.reason}` };
-      }
+      const { rows } = await pool.query<{ status: string; reason: string | null }>(
+        `SELECT c.status, (SELECT s.reason FROM suppressions s WHERE s.customer_id = c.id AND s.lifted_at IS NULL AND (s.channel IS NULL OR s.channel = 'email')
+                           ORDER BY s.created_at LIMIT 1) AS reason
+         FROM customers c WHERE c.id = $1`,
+        [input.customerId],
+      );
+      const row = rows[0];
+      // An erased (or deactivated) customer's onboarding is moot: no message about them either,
+      // so no personal value comes back into the outbox after an erasure.
+      if (!row || row.status !== 'active') return { suppressed: `customer is ${row?.status ?? 'gone'}` };
+      if (toCustomer && row.reason) return { suppressed: `suppressed: ${row.reason}` };
       return { messageId: await queueMessage(pool, message) };
     },
 
