@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_MASTER_DATA_POLICY, durationMs, type MasterDataPolicy } from '../src/domain/master-data.js';
-import { codeFor, personalValuesInTables, registerCustomer, secretsInHistories, waitForChange, waitForGdpr, waitForMail, workflowIdsOf, type TestCustomer } from './support/master-data.js';
+import { codeFor, mails, personalValuesInTables, registerCustomer, secretsInHistories, waitForChange, waitForGdpr, waitForMail, workflowIdsOf, type TestCustomer } from './support/master-data.js';
 import { ERASURE_COVERAGE } from '../activities/gdpr.js';
 
 let h: Harness;
@@ -72,7 +72,7 @@ async function verifyGdpr(requestId: string, email: string, n = 1): Promise<void
   expect(res.status, JSON.stringify(res.body)).toBe(200);
 }
 
-describe('verification codes in workflow time', () => {
+describe.concurrent('verification codes in workflow time', () => {
   it('expires an unconfirmed change when the code is not entered in time, and tells the customer', async () => {
     const c = await customer();
     const changeId = await requestChange(c.id, { address: { street: 'Kalverstraat 1', postalCode: '1012 NX', city: 'Amsterdam', country: 'NL' } });
@@ -125,7 +125,7 @@ describe('verification codes in workflow time', () => {
   });
 });
 
-describe('approval in workflow time', () => {
+describe.concurrent('approval in workflow time', () => {
   it('escalates an approval not given in time to backoffice, and still applies once approved', async () => {
     const c = await customer();
     const changeId = await requestChange(c.id, { name: `Jane ${uniqueId('e').slice(2)} Roe` });
@@ -133,7 +133,10 @@ describe('approval in workflow time', () => {
     expect((await h.json('GET', `/v1/changes/${changeId}`)).body.status).toBe('awaiting-approval');
     const escalated = await waitForChange(h, changeId, 'escalated');
     expect(escalated.approval.escalated).toBe(true);
-    const overdue = (await waitForMail(h, 'backoffice@localhost', 'approval-needed', 2)).filter((m) => m.text.includes(changeId));
+    const overdue = await eventually(async () => {
+      const found = (await mails(h, 'backoffice@localhost', 'approval-needed')).filter((m) => m.text.includes(changeId));
+      return found.length === 2 ? found : undefined;
+    });
     expect(overdue.map((m) => m.subject.startsWith('Overdue')).sort()).toEqual([false, true]);
 
     const approved = await h.json('POST', `/v1/changes/${changeId}/approval`, { as: 'backoffice', body: { decision: 'approve' } });
@@ -153,7 +156,7 @@ describe('approval in workflow time', () => {
   });
 });
 
-describe('GDPR export', () => {
+describe.concurrent('GDPR export', () => {
   it('assembles every personal datum after verification, hands it out once, then it is gone', async () => {
     const c = await customer();
     await h.pool.query(
@@ -196,7 +199,7 @@ describe('GDPR export', () => {
   });
 });
 
-describe('GDPR erasure', () => {
+describe.concurrent('GDPR erasure', () => {
   it('suppresses the customer during the grace period and lifts the suppression when cancelled', async () => {
     const c = await customer();
     const requestId = await startGdpr('erasure', c.id);
