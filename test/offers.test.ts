@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The harness first: it loads the API, whose zod-openapi import must extend zod before any domain schema is built.
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { createActivities } from '../activities/index.js';
+import { CrmCustomerId, CrmOfferKind } from '../src/domain/search-attributes.js';
 import { FileTransport } from '../src/notifications/transport.js';
 
 let h: Harness;
@@ -80,6 +81,9 @@ describe('offers: eligible offers go out and their answer is recorded', () => {
     expect(made.status).toBe(201);
     expect(made.body).toMatchObject({ kind: 'upsell', productId: 'internet-l', replacesProductId: 'internet-s', price: 39.99, status: 'presented' });
     expect(made.headers.get('location')).toBe(`/v1/offers/${made.body.offerId}`);
+    const described = await h.client.workflow.getHandle(`offer-${made.body.offerId}`).describe();
+    expect(described.typedSearchAttributes.get(CrmOfferKind)).toBe('upsell');
+    expect(described.typedSearchAttributes.get(CrmCustomerId)).toBe(c.id);
 
     const offerMail = await eventually(async () => (await h.mailbox(c.email)).find((m) => m.template === 'offer'));
     expect(offerMail.subject).toBe('Upgrade for you: Internet L (1 Gbit/s)');

@@ -31,7 +31,7 @@ import {
   type OfferState,
   type OfferStatus,
 } from '../src/domain/offers.js';
-import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { deliverNotification } from './notifications.js';
 
 const { decideOfferEligibility, presentOffer, acceptOffer, closeOffer } = proxyActivities<Activities>({
@@ -102,6 +102,7 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
   upsertSearchAttributes([
     { key: CrmCustomerId, value: input.customerId },
     { key: CrmProcess, value: 'offers' },
+    { key: CrmOfferKind, value: input.kind },
   ]);
   const verdict = await decideOfferEligibility({ ...input, workflowId, now: new Date().toISOString() });
   if (!verdict.eligible) {

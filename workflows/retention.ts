@@ -45,7 +45,7 @@ import {
   type EnrollmentState,
   type EnrollmentStatus,
 } from '../src/domain/retention.js';
-import { CrmCampaignId, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CrmCampaignId, CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { DELIVERY_GRACE, deliver, offer, type DeliveryTracker } from './offers.js';
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
@@ -245,6 +245,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
         { key: CrmProcess, value: 'offers' },
         { key: CrmStatus, value: 'checking' },
         { key: CrmCampaignId, value: input.campaignId },
+        { key: CrmOfferKind, value: step.kind },
       ],
       staticSummary: `${step.kind} ${step.productId} from campaign "${input.campaignName}"`,
     });

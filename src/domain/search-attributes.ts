@@ -15,7 +15,10 @@ export const CrmSource = defineSearchAttributeKey('CrmSource', SearchAttributeTy
 /** The retention campaign a run, enrollment or offer belongs to. */
 export const CrmCampaignId = defineSearchAttributeKey('CrmCampaignId', SearchAttributeType.KEYWORD);
 
-export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmSource, CrmCampaignId] as const;
+/** upsell, cross-sell or downsell: offers are found and reported by kind. */
+export const CrmOfferKind = defineSearchAttributeKey('CrmOfferKind', SearchAttributeType.KEYWORD);
+
+export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmSource, CrmCampaignId, CrmOfferKind] as const;
 
 /** Process names as they appear in CrmProcess and in analytics. */
 export const PROCESSES = ['registration', 'notification', 'acquisition', 'onboarding', 'contacts', 'retention', 'offers', 'master-data'] as const;

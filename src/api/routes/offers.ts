@@ -23,7 +23,7 @@ import {
   type OfferState,
   type Product,
 } from '../../domain/offers.js';
-import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
+import { CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import type { offer } from '../../../workflows/offers.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
@@ -334,6 +334,7 @@ export function offerRoutes(deps: ApiDeps) {
           { key: CrmCustomerId, value: customerId },
           { key: CrmProcess, value: 'offers' },
           { key: CrmStatus, value: 'checking' },
+          { key: CrmOfferKind, value: body.kind },
         ],
         staticSummary: `${body.kind} ${body.productId} to customer ${customerId}`,
         staticDetails: `Offer made by ${principal.actor} (${principal.role})`,
