@@ -166,13 +166,13 @@ export function createAcquisitionActivities({ pool, acquisition }: AcquisitionAc
       return score;
     },
 
-    /** Mirrors the funnel's stage; `seq` (the number of transitions) makes a stale write a no-op. */
-    async recordLeadStage(input: { leadId: string; seq: number; stage: LeadStage; lostReason?: string; customerId?: string }): Promise<void> {
+    /** Mirrors the funnel's stage and owner; `seq` (the funnel's version) makes a stale write a no-op. */
+    async recordLeadStage(input: { leadId: string; seq: number; stage: LeadStage; owner?: string; lostReason?: string; customerId?: string }): Promise<void> {
       await pool.query(
-        `UPDATE leads SET stage = $3, stage_seq = $2, lost_reason = COALESCE($4, lost_reason), customer_id = COALESCE($5, customer_id),
+        `UPDATE leads SET stage = $3, stage_seq = $2, owner_id = COALESCE($6, owner_id), lost_reason = COALESCE($4, lost_reason), customer_id = COALESCE($5, customer_id),
                 closed_at = CASE WHEN $3 IN ('won', 'lost') THEN COALESCE(closed_at, now()) ELSE NULL END, updated_at = now()
          WHERE id = $1 AND stage_seq < $2`,
-        [input.leadId, input.seq, input.stage, input.lostReason ?? null, input.customerId ?? null],
+        [input.leadId, input.seq, input.stage, input.lostReason ?? null, input.customerId ?? null, input.owner ?? null],
       );
     },
 

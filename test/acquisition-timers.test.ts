@@ -86,6 +86,14 @@ describe('lead timers', () => {
     expect(await messages('lead-contact-reminder', `payload->>'leadId' = $2`, [id])).toHaveLength(1);
   });
 
+  it('a lead handed to another owner reminds the new owner', async () => {
+    const { id } = await intake();
+    expect((await call('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'new.owner@example.com' } })).status).toBe(200);
+    await h.env!.sleep('2 days');
+    const reminder = await eventually(async () => (await messages('lead-contact-reminder', `payload->>'leadId' = $2`, [id]))[0]);
+    expect(reminder.recipient).toBe('new.owner@example.com');
+  });
+
   it('an interaction within the SLA counts as contact and stops the reminder', async () => {
     const { id } = await intake();
     await h.env!.sleep('1 day');

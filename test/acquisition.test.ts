@@ -265,6 +265,30 @@ describe('the funnel from lead to customer', () => {
     expect(state.body.stage).toBe(rival.find((r) => r.status === 200)!.body.stage);
   });
 
+  it('hands a lead to another owner: the state, Temporal and the record follow; a closed lead keeps its owner', async () => {
+    const id = await intake(lead({ ownerId: 'first.owner@example.com' }));
+    const res = await h.json('POST', `/v1/leads/${id}/owner`, { as: 'backoffice', body: { ownerId: 'second.owner@example.com', reason: 'territory change' } });
+    expect(res.status).toBe(200);
+    expect(res.body.owner).toBe('second.owner@example.com');
+    expect(res.body.reassignments).toEqual([expect.objectContaining({ from: 'first.owner@example.com', to: 'second.owner@example.com', actor: 'backoffice-actor', reason: 'territory change' })]);
+    await eventually(async () => (await h.client.workflow.getHandle(`lead-${id}`).describe()).typedSearchAttributes.get(CrmOwner) === 'second.owner@example.com');
+    await eventually(async () => (await h.pool.query('SELECT owner_id FROM leads WHERE id = $1', [id])).rows[0].owner_id === 'second.owner@example.com');
+
+    const same = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'second.owner@example.com' } });
+    expect(same.status).toBe(409);
+    expect(same.body.detail).toMatch(/already owned by/);
+    const bad = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'nobody' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].path).toBe('body.ownerId');
+    await moveOk(id, { to: 'lost', reason: 'gone quiet' });
+    await h.client.workflow.getHandle(`lead-${id}`).result();
+    const closed = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'third.owner@example.com' } });
+    expect(closed.status).toBe(409);
+    expect(closed.body.detail).toMatch(/already lost/);
+    const unknown = await h.json('POST', '/v1/leads/00000000-0000-4000-8000-000000000000/owner', { body: { ownerId: 'third.owner@example.com' } });
+    expect(unknown.status).toBe(404);
+  });
+
   it('a repeated transition with the same Idempotency-Key returns the first result and moves once', async () => {
     const id = await intake();
     const key = uniqueId('move');

@@ -27,6 +27,8 @@ import {
   CLOSED_STAGES,
   intakeOutcomeUpdate,
   leadStateQuery,
+  reassignUpdate,
+  refuseReassignment,
   refuseTransition,
   transitionUpdate,
   type AcquisitionPolicy,
@@ -138,6 +140,22 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
         if (state.intake.outcome === 'pending') throw ApplicationFailure.nonRetryable('the lead is still being taken in; try again in a moment', 'InvalidTransition');
         const why = refuseTransition(state, cmd);
         if (why) throw ApplicationFailure.nonRetryable(why, 'InvalidTransition');
+      },
+    },
+  );
+  setHandler(
+    reassignUpdate,
+    ({ ownerId, actor, reason }) => {
+      state.reassignments = [...(state.reassignments ?? []), { from: state.owner!, to: ownerId, at: now(), actor, reason }];
+      state.owner = ownerId;
+      // The SLA clock keeps running: the new owner inherits the lead's deadline, and its reminder.
+      replan();
+      return state;
+    },
+    {
+      validator: ({ ownerId }) => {
+        const why = refuseReassignment(state, ownerId);
+        if (why) throw ApplicationFailure.nonRetryable(why, 'InvalidReassignment');
       },
     },
   );
@@ -255,14 +273,16 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     state.customerId = result.customerId;
   };
 
+  // The lead record's version: every transition and every reassignment advances it.
+  const version = () => state.transitions.length + (state.reassignments?.length ?? 0);
   let mirrored = input.carried ? 0 : 1;
   for (;;) {
     if (state.stage === 'won' && !state.customerId) await convert();
-    if (mirrored < state.transitions.length) {
-      mirrored = state.transitions.length;
-      await acts.recordLeadStage({ leadId, seq: mirrored, stage: state.stage, lostReason: state.lostReason, customerId: state.customerId });
-      // A transition that arrived during the write gets its own pass.
-      if (mirrored < state.transitions.length) continue;
+    if (mirrored < version()) {
+      mirrored = version();
+      await acts.recordLeadStage({ leadId, seq: mirrored, stage: state.stage, owner: state.owner, lostReason: state.lostReason, customerId: state.customerId });
+      // A change that arrived during the write gets its own pass.
+      if (mirrored < version()) continue;
     }
     replan();
     publish();

@@ -183,6 +183,8 @@ export interface LeadState {
   interactions: number;
   nextDue?: { kind: LeadDeadlineKind; at: string };
   alerts: LeadAlert[];
+  /** Owner changes after intake: who handed the lead to whom, when and why. */
+  reassignments?: Array<{ from: string; to: string; at: string; actor: string; reason?: string }>;
   transitions: LeadTransition[];
 }
 
@@ -202,7 +204,11 @@ export interface LeadFunnelResult {
   stageHistory: LeadTransition[];
 }
 
+export const reassignRequestSchema = z.object({ ownerId: emailSchema, reason: text(500).optional() }).strict();
+export type ReassignRequest = z.infer<typeof reassignRequestSchema>;
+
 export const leadStateQuery = defineQuery<LeadState>('state');
+export const reassignUpdate = defineUpdate<LeadState, [ReassignRequest & { actor: string }]>('reassign');
 export const transitionUpdate = defineUpdate<LeadState, [TransitionCommand]>('transition');
 /** Answers once intake has run: accepted, or a duplicate of an existing lead or customer. */
 export const intakeOutcomeUpdate = defineUpdate<IntakeOutcome>('intakeOutcome');
@@ -219,6 +225,13 @@ export function refuseTransition(state: Pick<LeadState, 'stage' | 'intake'>, cmd
   }
   const missing = (STAGE_REQUIREMENTS[cmd.to] ?? []).filter((f) => cmd[f] === undefined);
   if (missing.length > 0) return `moving a lead to ${cmd.to} needs ${(STAGE_REQUIREMENTS[cmd.to] ?? []).join(', ')}; missing: ${missing.join(', ')}`;
+  return undefined;
+}
+
+export function refuseReassignment(state: Pick<LeadState, 'stage' | 'intake' | 'owner'>, ownerId: string): string | undefined {
+  if (state.intake.outcome !== 'accepted') return 'the lead has not been taken in';
+  if (CLOSED_STAGES.includes(state.stage)) return `the lead is already ${state.stage}; a closed lead keeps its owner`;
+  if (state.owner === ownerId) return `the lead is already owned by ${ownerId}`;
   return undefined;
 }
 

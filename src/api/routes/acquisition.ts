@@ -15,6 +15,8 @@ import {
   leadStateQuery,
   leadSummary,
   leadWorkflowId,
+  reassignRequestSchema,
+  reassignUpdate,
   transitionRequestSchema,
   transitionUpdate,
   type IntakeOutcome,
@@ -153,6 +155,17 @@ const transitionRoute = createRoute({
     202: jsonContent(z.object({ status: z.literal('pending'), leadId: z.string(), workflowId: z.string() }), 'Accepted; the move is still being carried out'),
     ...problemResponses(400, 401, 403, 404, 409, 413, 415),
   },
+});
+
+const reassignRoute = createRoute({
+  method: 'post',
+  path: '/v1/leads/{id}/owner',
+  tags: ['leads'],
+  summary: 'Hand a lead to another owner',
+  description: 'The new owner inherits the lead and its running deadlines (reminders go to them). A closed lead, or the same owner, is a 409.',
+  middleware: [operational] as const,
+  request: { params: leadIdParam, body: jsonBody(reassignRequestSchema.openapi('LeadReassignRequest')) },
+  responses: { 200: jsonContent(leadStateSchema, 'The lead with its new owner'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
 });
 
 /** A keyed intake always names the same lead, so its repeat finds the first run. */
@@ -330,6 +343,22 @@ export function acquisitionRoutes(deps: ApiDeps) {
       // Not running: unknown (404) or closed (409 with its final stage).
       const state = await leadState(deps.temporal, id);
       if (state.closed) throw new ApiError(409, `the lead is already ${state.stage}; a closed lead does not move`, { stage: state.stage });
+      throw err;
+    }
+    return c.json(await leadState(deps.temporal, id), 200);
+  });
+
+  app.openapi(reassignRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
+    c.set('workflowId', handle.workflowId);
+    try {
+      await handle.executeUpdate(reassignUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message);
+      const state = await leadState(deps.temporal, id); // 404 when there is no such lead
+      if (state.closed) throw new ApiError(409, `the lead is already ${state.stage}; a closed lead keeps its owner`);
       throw err;
     }
     return c.json(await leadState(deps.temporal, id), 200);
