@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 // The harness first: it loads the API, whose zod-openapi import must extend zod before any domain schema is built.
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
-import { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities/index.js';
+import { offerRespondUpdate } from '../src/domain/offers.js';
+import { FileTransport } from '../src/notifications/transport.js';
 import { createApi } from '../src/api/app.js';
 import { createDataConverter } from '../src/codec/index.js';
 import { hashKey } from '../src/api/auth.js';
@@ -558,5 +565,88 @@ describe('enrollments over days (time skipping)', () => {
     const rows = await ts.pool.query('SELECT run_key FROM campaign_enrollments WHERE campaign_id = $1 ORDER BY enrolled_at', [after]);
     expect(rows.rows).toHaveLength(2);
     expect(await messages(ts, c!.id)).toHaveLength(3);
+  });
+});
+
+/**
+ * Replay: histories of a run, an enrollment through every kind of step, and an accepted offer,
+ * recorded under test/histories/, must replay on today's workflow code. A change that running
+ * enrollments would see needs patched() and fails here without it.
+ *
+ * Recording (once, and after a deliberate, patched change):
+ * RECORD_HISTORIES=1 npx vitest run test/retention.test.ts -t histories
+ * Recorded without payload encryption, so they replay with any key.
+ */
+const historiesDir = path.resolve(import.meta.dirname, 'histories');
+
+describe.runIf(Boolean(process.env.RECORD_HISTORIES))('recording retention histories', () => {
+  let h: Harness;
+  let connection: Connection;
+  let native: NativeConnection;
+  beforeAll(async () => {
+    h = await startHarness('retention_record');
+    connection = await Connection.connect({ address: inject('temporalAddress') });
+    native = await NativeConnection.connect({ address: inject('temporalAddress') });
+  });
+  afterAll(async () => {
+    await native?.close();
+    await connection?.close();
+    await h?.close();
+  });
+
+  it('records a run, an enrollment through message, wait, offer, wait-for-response, message, and the accepted offer', async () => {
+    const client = new Client({ connection, namespace: 'default' });
+    const taskQueue = uniqueId('record-retention');
+    const worker = await Worker.create({
+      connection: native,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+      activities: createActivities({ pool: h.pool, transport: new FileTransport(h.mailDir) }),
+    });
+    const save = async (name: string, workflowId: string) => {
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      await writeFile(path.join(historiesDir, `${name}.history.pb`), temporal.api.history.v1.History.encode(history).finish());
+    };
+    await worker.runUntil(async () => {
+      const marker = await segmentProduct(h);
+      const [c] = await seedCustomers(h, marker, 1);
+      await h.pool.query("INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) VALUES ($1, 'internet-s', 19.99, 'import', now())", [c!.id]);
+      const definition = campaignRequestSchema.parse({
+        name: 'Recorded',
+        segment: ownsMarker(marker),
+        schedule: { interval: '7 days', timezone: 'UTC' },
+        steps: [
+          { type: 'message', channel: 'email', template: 'campaign-checkin' },
+          { type: 'wait', duration: '2 seconds' },
+          { type: 'offer', kind: 'upsell', productId: 'internet-m', validFor: '1 day' },
+          { type: 'wait-for-response', timeout: '1 minute' },
+          { type: 'message', channel: 'email', template: 'campaign-loyalty' },
+        ],
+      });
+      const id = randomUUID();
+      await h.pool.query('INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4)', [id, definition.name, JSON.stringify(definition), 'recorder']);
+      const runId = `campaign-${id}-run-recorded`;
+      await client.workflow.execute('campaignRun', { taskQueue, workflowId: runId, args: [{ campaignId: id }] });
+      const offerRow = await eventually(async () => (await h.pool.query("SELECT id FROM offers WHERE customer_id = $1 AND status = 'presented'", [c!.id])).rows[0]);
+      await client.workflow.getHandle(`offer-${offerRow.id}`).executeUpdate(offerRespondUpdate, { args: [{ decision: 'accept', actor: 'recorder' }] });
+      const enrollmentId = `campaign-${id}-${c!.id}`;
+      expect((await client.workflow.getHandle(enrollmentId).result()).status).toBe('completed');
+      await client.workflow.getHandle(`offer-${offerRow.id}`).result();
+      await save('campaign-run-one-page', runId);
+      await save('campaign-enrollment-all-steps', enrollmentId);
+      await save('offer-accepted-in-campaign', `offer-${offerRow.id}`);
+    });
+  });
+});
+
+describe('replaying recorded retention histories on the current code', () => {
+  it('replays every recorded campaign run, enrollment and offer without non-determinism', async () => {
+    const files = (await readdir(historiesDir)).filter((f) => /^(campaign-|offer-).*\.history\.pb$/.test(f));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const file of files) {
+      const history = temporal.api.history.v1.History.decode(await readFile(path.join(historiesDir, file)));
+      await expect(Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, file), file).resolves.toBeUndefined();
+    }
   });
 });
