@@ -105,6 +105,45 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     expect(listed.body.campaigns.map((c: { id: string }) => c.id)).toContain(res.body.id);
   });
 
+  it('creates a campaign once for a repeated Idempotency-Key, and refuses the key for another definition', async () => {
+    const marker = await segmentProduct(h);
+    const key = uniqueId('campaign');
+    const body = campaign(marker);
+    const first = await h.json('POST', '/v1/campaigns', { as: 'backoffice', body, headers: { 'idempotency-key': key } });
+    expect(first.status).toBe(201);
+    schedules.push(first.body.scheduleId);
+    const again = await h.json('POST', '/v1/campaigns', { as: 'backoffice', body, headers: { 'idempotency-key': key } });
+    expect(again.status).toBe(201);
+    expect(again.body.id).toBe(first.body.id);
+    expect(Number((await h.pool.query("SELECT count(*) AS n FROM campaigns WHERE definition->'segment'->'ownsAnyOf'->>0 = $1", [marker])).rows[0].n)).toBe(1);
+    const other = await h.json('POST', '/v1/campaigns', { as: 'backoffice', body: { ...body, name: 'Another' }, headers: { 'idempotency-key': key } });
+    expect(other.status).toBe(422);
+    expect(other.body.detail).toMatch(/Idempotency-Key/);
+  });
+
+  it("sets a customer's churn-risk score and time zone, audited, for backoffice and admins only", async () => {
+    const marker = await segmentProduct(h);
+    const [c] = await seedCustomers(h, marker, 1);
+    const url = `/v1/customers/${c!.id}/retention-profile`;
+    const set = await h.json('PATCH', url, { as: 'backoffice', body: { churnRisk: 0.82, timezone: 'Europe/Vienna' } });
+    expect(set.status).toBe(200);
+    expect(set.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: 'Europe/Vienna' });
+    const cleared = await h.json('PATCH', url, { as: 'admin', body: { timezone: null } });
+    expect(cleared.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: null });
+    const audit = await h.pool.query('SELECT field, old_value, new_value, actor FROM audit_log WHERE customer_id = $1 ORDER BY id', [c!.id]);
+    expect(audit.rows).toEqual([
+      { field: 'churn_risk', old_value: null, new_value: 0.82, actor: 'backoffice-actor' },
+      { field: 'timezone', old_value: null, new_value: 'Europe/Vienna', actor: 'backoffice-actor' },
+      { field: 'timezone', old_value: 'Europe/Vienna', new_value: null, actor: 'admin-actor' },
+    ]);
+    const bad = await h.json('PATCH', url, { as: 'admin', body: { churnRisk: 1.5, timezone: 'Mars/Olympus' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['body.churnRisk', 'body.timezone']));
+    expect((await h.json('PATCH', url, { as: 'admin', body: {} })).status).toBe(400);
+    expect((await h.json('PATCH', url, { as: 'agent', body: { churnRisk: 0.1 } })).status).toBe(403);
+    expect((await h.json('PATCH', `/v1/customers/${randomUUID()}/retention-profile`, { as: 'admin', body: { churnRisk: 0.1 } })).status).toBe(404);
+  });
+
   it('a schedule triggered now runs: the segment is enrolled, messaged and visible per customer', async () => {
     const marker = await segmentProduct(h);
     const customers = await seedCustomers(h, marker, 3);

@@ -420,7 +420,7 @@ async function decided(handle: { executeUpdate: (def: typeof offerDecidedUpdate)
 }
 
 /** A stable UUID (version-4 layout) from an Idempotency-Key. */
-function uuidFromKey(key: string): string {
+export function uuidFromKey(key: string): string {
   const h = createHash('sha256').update(key).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

@@ -18,6 +18,7 @@ import {
   enrollmentStateQuery,
   enrollmentWorkflowId,
   parseDuration,
+  timeZoneSchema,
   type CampaignDefinition,
   type CampaignRunInput,
   type CustomerEventInput,
@@ -26,7 +27,8 @@ import { CrmCampaignId, CrmCustomerId, CrmProcess, CrmStatus } from '../../domai
 import type { recordCustomerEvent } from '../../../workflows/retention.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
-import { idempotencyKeySchema, newKey, resultWithin, startOnce } from '../idempotency.js';
+import { idempotencyKeySchema, newKey, requestHash, resultWithin, startOnce } from '../idempotency.js';
+import { uuidFromKey } from './offers.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 
@@ -81,8 +83,11 @@ const createCampaign = createRoute({
     '`campaignRun` that enrolls the segment; each enrollment (`campaign-<id>-<customerId>`) walks the steps, keeping suppressions, quiet hours ' +
     'in the customer\'s time zone and the weekly message cap across all campaigns, and ends when the goal is met.',
   middleware: [requireRole(...CAMPAIGN_WRITERS)] as const,
-  request: { body: jsonBody(campaignRequestSchema.openapi('CampaignRequest')) },
-  responses: { 201: jsonContent(campaignSchema, 'Created and scheduled'), ...problemResponses(400, 401, 403, 413, 415) },
+  request: {
+    headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
+    body: jsonBody(campaignRequestSchema.openapi('CampaignRequest')),
+  },
+  responses: { 201: jsonContent(campaignSchema, 'Created and scheduled (or the campaign this Idempotency-Key created)'), ...problemResponses(400, 401, 403, 413, 415, 422) },
 });
 
 const listCampaigns = createRoute({
@@ -184,6 +189,31 @@ const postEvent = createRoute({
   },
 });
 
+const retentionProfileSchema = z
+  .object({
+    churnRisk: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').nullable().optional(),
+    timezone: timeZoneSchema.nullable().optional(),
+  })
+  .strict()
+  .refine((p) => p.churnRisk !== undefined || p.timezone !== undefined, 'give churnRisk, timezone or both');
+
+const patchProfile = createRoute({
+  method: 'patch',
+  path: '/v1/customers/{id}/retention-profile',
+  tags: ['retention'],
+  summary: "Set a customer's churn-risk score (from a scoring job or an agent's judgement) and the time zone quiet hours are kept in",
+  description: 'Both are audited. null clears a value: an unscored customer is never at churn risk; without a time zone the campaign\'s applies.',
+  middleware: [requireRole(...CAMPAIGN_WRITERS)] as const,
+  request: {
+    params: z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) }),
+    body: jsonBody(retentionProfileSchema.openapi('RetentionProfile')),
+  },
+  responses: {
+    200: jsonContent(z.object({ customerId: z.string(), churnRisk: z.number().nullable(), timezone: z.string().nullable() }), 'The profile after the change'),
+    ...problemResponses(400, 401, 403, 404, 413, 415),
+  },
+});
+
 interface CampaignRow {
   id: string;
   name: string;
@@ -256,16 +286,25 @@ export function retentionRoutes(deps: ApiDeps) {
       const names = unknownProducts.rows.map((r) => r.id);
       throw new ApiError(400, `Invalid request: unknown products ${names.join(', ')}`, { errors: names.map((n) => ({ path: 'body', message: `no product ${n}`, code: 'custom' })) });
     }
-    const id = crypto.randomUUID();
+    const key = c.req.valid('header')['idempotency-key'];
+    // A retried create must not schedule the campaign twice: the key fixes the campaign id.
+    const id = key ? uuidFromKey(`campaign:${key}`) : crypto.randomUUID();
     const principal = c.get('principal');
     const scheduleId = campaignScheduleId(id);
     const args: CampaignRunInput = { campaignId: id, pageSize: retention.pageSize, concurrency: retention.enrollConcurrency };
     // Row and Schedule together: the row commits only once the Schedule exists.
     const row = await inTransaction(deps.pool, async (db) => {
       const inserted = await db.query<CampaignRow>(
-        'INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4) RETURNING *',
+        'INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING *',
         [id, def.name, JSON.stringify(def), principal.actor],
       );
+      if (!inserted.rows[0]) {
+        const first = (await db.query<CampaignRow>('SELECT * FROM campaigns WHERE id = $1', [id])).rows[0]!;
+        if (requestHash(first.definition) !== requestHash(def)) {
+          throw new ApiError(422, 'This Idempotency-Key was already used with a different request body', { campaignId: id });
+        }
+        return first;
+      }
       try {
         await deps.temporal.schedule.create({
           scheduleId,
@@ -395,6 +434,32 @@ export function retentionRoutes(deps: ApiDeps) {
     const result = await resultWithin(handle.result(), deps.resultWaitMs ?? 10_000);
     if (!result) return c.json({ status: 'pending' as const, workflowId }, 202);
     return c.json(result, 201);
+  });
+
+  app.openapi(patchProfile, async (c) => {
+    const { id } = c.req.valid('param');
+    const change = c.req.valid('json');
+    const actor = c.get('principal').actor;
+    const profile = await inTransaction(deps.pool, async (db) => {
+      const { rows } = await db.query<{ churn_risk: string | null; timezone: string | null }>('SELECT churn_risk, timezone FROM customers WHERE id = $1 FOR UPDATE', [id]);
+      const before = rows[0];
+      if (!before) throw new ApiError(404, `No customer with id ${id}`);
+      const after = {
+        churn_risk: change.churnRisk === undefined ? before.churn_risk : change.churnRisk,
+        timezone: change.timezone === undefined ? before.timezone : change.timezone,
+      };
+      await db.query('UPDATE customers SET churn_risk = $2, timezone = $3, updated_at = now() WHERE id = $1', [id, after.churn_risk, after.timezone]);
+      for (const field of ['churn_risk', 'timezone'] as const) {
+        if (change[field === 'churn_risk' ? 'churnRisk' : 'timezone'] === undefined) continue;
+        await db.query(
+          `INSERT INTO audit_log (customer_id, field, old_value, new_value, actor, process, idempotency_key)
+           VALUES ($1, $2, $3, $4, $5, 'retention', $6)`,
+          [id, field, JSON.stringify(before[field] === null ? null : field === 'churn_risk' ? Number(before[field]) : before[field]), JSON.stringify(after[field] === null ? null : field === 'churn_risk' ? Number(after[field]) : after[field]), actor, `retention-profile:${c.get('requestId')}:${field}`],
+        );
+      }
+      return after;
+    });
+    return c.json({ customerId: id, churnRisk: profile.churn_risk === null ? null : Number(profile.churn_risk), timezone: profile.timezone }, 200);
   });
 
   return app;
