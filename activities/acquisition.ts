@@ -192,7 +192,11 @@ export function createAcquisitionActivities({ pool, acquisition }: AcquisitionAc
         workflowId: input.workflowId,
         request: { name: lead.name, email: lead.email, phone: lead.phone ?? undefined, locale: lead.locale },
       });
-      await pool.query('UPDATE leads SET customer_id = $2, updated_at = now() WHERE id = $1', [input.leadId, result.customerId]);
+      await inTransaction(pool, async (db) => {
+        await db.query('UPDATE leads SET customer_id = $2, updated_at = now() WHERE id = $1', [input.leadId, result.customerId]);
+        // The sales conversations become part of the customer's contact history.
+        await db.query('UPDATE contact_events SET customer_id = $2 WHERE lead_id = $1 AND customer_id IS NULL', [input.leadId, result.customerId]);
+      });
       return result;
     },
   };

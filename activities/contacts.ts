@@ -1,6 +1,7 @@
 /**
  * Side effects of contact management: one contact_events row per recorded interaction, keyed by
- * the recording workflow's id, so a retry or a repeated request finds the row it wrote.
+ * the recording workflow's id, so a retry or a repeated request finds the row it wrote. A lead
+ * that became a customer files its interactions under the customer too.
  */
 import type { Pool } from '../src/db/pool.js';
 import type { Interaction, RecordInteractionInput } from '../src/domain/contacts.js';
@@ -45,7 +46,7 @@ export function createContactActivities({ pool }: ContactActivityDeps) {
       const { subject, interaction, actor, workflowId } = input;
       const { rows } = await pool.query<ContactEventRow>(
         `INSERT INTO contact_events (customer_id, lead_id, channel, direction, kind, summary, occurred_at, recorded_by, process, workflow_id, idempotency_key)
-         VALUES ($1, $2, $3, $4, 'interaction', $5, COALESCE($6::timestamptz, now()), $7, 'contacts', $8, $8)
+         VALUES (COALESCE($1::uuid, (SELECT customer_id FROM leads WHERE id = $2::uuid)), $2, $3, $4, 'interaction', $5, COALESCE($6::timestamptz, now()), $7, 'contacts', $8, $8)
          ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
          RETURNING id, lead_id, customer_id, channel, direction, kind, summary, occurred_at, recorded_by, process, workflow_id`,
         [

@@ -150,6 +150,7 @@ describe('the funnel from lead to customer', () => {
     const body = lead({ name: 'Grace Hopper', company: 'Navy' });
     const id = await intake(body);
     await moveOk(id, { to: 'contacted', note: 'first call' });
+    expect((await h.json('POST', `/v1/leads/${id}/interactions`, { body: { channel: 'meeting', direction: 'outbound', summary: 'Discovery meeting' } })).status).toBe(201);
     const qualified = await moveOk(id, { ...QUALIFY, from: 'contacted' });
     expect(qualified).toMatchObject({ stage: 'qualified', qualification: { need: 'replace spreadsheets', budget: 20000, currency: 'EUR', timeline: 'Q3' }, nextDue: { kind: 'idle-to-nurture' } });
     await moveOk(id, PROPOSE);
@@ -170,6 +171,11 @@ describe('the funnel from lead to customer', () => {
     const row = await h.pool.query('SELECT stage, customer_id, closed_at FROM leads WHERE id = $1', [id]);
     expect(row.rows[0]).toMatchObject({ stage: 'won', customer_id: customerId });
     expect(row.rows[0].closed_at).not.toBeNull();
+
+    // The sales conversations are part of the customer's history now, and so is what follows.
+    expect((await h.json('POST', `/v1/leads/${id}/interactions`, { body: { channel: 'email', direction: 'inbound', summary: 'Thanks for the contract' } })).status).toBe(201);
+    const history = await h.json('GET', `/v1/customers/${customerId}/interactions`);
+    expect(history.body.items.map((i: { summary: string }) => i.summary)).toEqual(['Thanks for the contract', 'Discovery meeting']);
 
     const welcome = await eventually(async () => (await h.mailbox(body.email)).find((m) => m.template === 'welcome'));
     expect(welcome.text).toContain('Grace Hopper');
