@@ -272,6 +272,20 @@ describe('bad input on every offer and catalogue endpoint', () => {
     expect((await h.json('GET', `/v1/customers/${randomUUID()}/products`)).status).toBe(404);
   });
 
+  it('publishes the catalogue, offer, campaign and event routes in the OpenAPI document', async () => {
+    const doc = await h.json('GET', '/openapi.json', { as: null });
+    expect(doc.status).toBe(200);
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/products', '/v1/products/{id}', '/v1/customers/{id}/products', '/v1/customers/{id}/offers', '/v1/offers/{id}', '/v1/offers/{id}/response',
+        '/v1/campaigns', '/v1/campaigns/{id}', '/v1/campaigns/{id}/runs', '/v1/campaigns/{id}/enrollments/{customerId}', '/v1/customers/{id}/events',
+        '/v1/customers/{id}/retention-profile',
+      ]),
+    );
+    expect(doc.body.components.schemas.OfferRequest.required).toEqual(expect.arrayContaining(['kind', 'productId']));
+    expect(doc.body.components.schemas.CampaignRequest.required).toEqual(expect.arrayContaining(['name', 'segment', 'schedule', 'steps']));
+  });
+
   it('keeps analysts out of operational offers', async () => {
     const c = await seedCustomer(h, { owns: ['internet-s'] });
     expect((await h.json('GET', '/v1/products', { as: 'analyst' })).status).toBe(403);
