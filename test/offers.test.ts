@@ -11,6 +11,9 @@ beforeAll(async () => {
   h = await startHarness('offers');
 });
 afterAll(async () => {
+  // Offers left open by these tests would wait out their validity on the shared dev server.
+  const open = await h?.pool.query<{ workflow_id: string }>("SELECT workflow_id FROM offers WHERE status IN ('pending', 'presented')");
+  await Promise.all((open?.rows ?? []).map((r) => h.client.workflow.getHandle(r.workflow_id).terminate('offers test cleanup').catch(() => undefined)));
   await h?.close();
 });
 
