@@ -14,9 +14,10 @@ export const FUNNEL = {
 export const CAMPAIGNS = {
   enrollmentType: 'campaignEnrollment',
   campaignAttribute: 'CrmCampaignId',
-  goalStatuses: ['goal-reached'],
+  goalStatuses: ['goal-met'],
   optOutStatuses: ['opted-out'],
-  messageActivities: ['sendCampaignMessage'],
+  /** A message sent is a delivery workflow started by the enrollment. */
+  messageActivities: ['child:deliverNotification'],
 } as const;
 
 export const OFFERS = {

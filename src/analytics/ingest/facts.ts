@@ -137,6 +137,15 @@ export function extractFacts(info: ExecutionInfo, events: Event[]): RunFacts {
       scheduled.set(String(e.eventId), sched.activityType?.name ?? 'unknown');
       continue;
     }
+    const child = e.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (child) {
+      // Child workflows started (a message delivery, an offer) count as steps of this run.
+      const type = `child:${child.workflowType?.name ?? 'unknown'}`;
+      const entry = activities.get(type) ?? { type, completed: 0, failed: 0 };
+      entry.completed += 1;
+      activities.set(type, entry);
+      continue;
+    }
     if (e.activityTaskCompletedEventAttributes) countActivity(e.activityTaskCompletedEventAttributes.scheduledEventId, 'completed');
     else if (e.activityTaskFailedEventAttributes) countActivity(e.activityTaskFailedEventAttributes.scheduledEventId, 'failed');
     else if (e.activityTaskTimedOutEventAttributes) countActivity(e.activityTaskTimedOutEventAttributes.scheduledEventId, 'failed');

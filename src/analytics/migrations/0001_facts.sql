@@ -45,7 +45,8 @@ CREATE TABLE status_transitions (
 );
 CREATE INDEX status_transitions_type_idx ON status_transitions (workflow_type, at);
 
--- Activities a run completed or failed, by type (messages sent, offers made, ...).
+-- Activities a run completed or failed, by type, and child workflows it started as `child:<type>`
+-- (a message delivery, an offer).
 CREATE TABLE activity_counts (
   run_id        text NOT NULL REFERENCES process_runs (run_id) ON DELETE CASCADE,
   activity_type text NOT NULL,
