@@ -57,6 +57,27 @@ export function createOnboardingActivities({ pool, acquisition }: OnboardingActi
       });
     },
 
+    /**
+     * Replaces the opt-in code and mails the new one, in one transaction: a retry finds the
+     * message of its resend (by key) and changes nothing, so the mailed code is the stored one.
+     */
+    async renewOptInCode(input: { customerId: string; workflowId: string; resend: number; name: string; email: string; locale: string }): Promise<string> {
+      return inTransaction(pool, async (db) => {
+        const idempotencyKey = `${input.workflowId}:opt-in:resend-${input.resend}`;
+        const existing = await db.query<{ id: string }>('SELECT id FROM notification_outbox WHERE idempotency_key = $1', [idempotencyKey]);
+        if (existing.rows[0]) return existing.rows[0].id;
+        const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+        await db.query('UPDATE customer_onboardings SET opt_in_code_hash = $2 WHERE customer_id = $1', [input.customerId, codeHash(input.customerId, code)]);
+        return queueMessage(db, {
+          customerId: input.customerId,
+          recipient: input.email,
+          template: 'onboarding-opt-in',
+          payload: { name: input.name, code, locale: input.locale },
+          idempotencyKey,
+        });
+      });
+    },
+
     /** Compares a code with the stored hash; a match confirms the address (once). */
     async checkOptInCode(input: { customerId: string; code: string }): Promise<{ ok: boolean }> {
       const { rowCount } = await pool.query(

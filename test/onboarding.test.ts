@@ -57,15 +57,23 @@ describe.concurrent('onboarding', () => {
     const stored = await h.pool.query('SELECT opt_in_code_hash FROM customer_onboardings WHERE customer_id = $1', [customerId]);
     expect(stored.rows[0].opt_in_code_hash).not.toContain(code);
 
-    const wrong = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: code === '000000' ? '111111' : '000000' } });
+    // The customer lost the e-mail: a new code replaces the old one.
+    const resent = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in/resend`, { body: {} });
+    expect(resent.status).toBe(200);
+    expect(resent.body.optIn).toMatchObject({ status: 'pending', resends: 1 });
+    const second = await eventually(async () => (await h.mailbox(address)).filter((m) => m.template === 'onboarding-opt-in').find((m) => m.id !== mail.id));
+    const newCode = String(second.payload.code);
+    expect(newCode).not.toBe(code);
+    const wrong = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
     expect(wrong.status).toBe(422);
     expect(wrong.body.attemptsLeft).toBe(4);
-    const right = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
+    const right = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: newCode } });
     expect(right.status).toBe(200);
     expect(right.body.optIn).toMatchObject({ status: 'confirmed', attempts: 1 });
-    const again = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
+    const again = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: newCode } });
     expect(again.status).toBe(409);
     expect(again.body.detail).toMatch(/already confirmed/);
+    expect((await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in/resend`, { body: {} })).status).toBe(409);
     const welcome = await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-welcome'));
     expect(welcome.text).toContain(started.accountManager);
 
@@ -82,7 +90,7 @@ describe.concurrent('onboarding', () => {
     expect(row.rows[0]).toMatchObject({ status: 'onboarded', account_manager: started.accountManager });
     expect(row.rows[0].opt_in_confirmed_at).not.toBeNull();
 
-    const late = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
+    const late = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: newCode } });
     expect(late.status).toBe(409);
   });
 

@@ -27,6 +27,8 @@ import {
   confirmOptInUpdate,
   onboardingStateQuery,
   refuseOptIn,
+  refuseResend,
+  resendOptInUpdate,
   type OnboardingInput,
   type OnboardingResult,
   type OnboardingState,
@@ -84,6 +86,23 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     {
       validator: (_request: { code: string; actor: string }) => {
         const why = refuseOptIn(state);
+        if (why) throw ApplicationFailure.nonRetryable(why, 'OptInRefused');
+      },
+    },
+  );
+  setHandler(
+    resendOptInUpdate,
+    async () => {
+      const resend = (state.optIn.resends ?? 0) + 1;
+      state.optIn.resends = resend;
+      const messageId = await acts.renewOptInCode({ customerId, workflowId, resend, name: input.name, email: input.email, locale: input.locale });
+      state.optIn.sentAt = now();
+      await deliver(messageId, `Opt-in code, sent again (${resend})`);
+      return state;
+    },
+    {
+      validator: (_request: { actor: string }) => {
+        const why = refuseResend(state);
         if (why) throw ApplicationFailure.nonRetryable(why, 'OptInRefused');
       },
     },

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 export const OPT_IN_MAX_ATTEMPTS = 5;
+export const OPT_IN_MAX_RESENDS = 3;
 
 export const optInRequestSchema = z
   .object({ code: z.string().trim().regex(/^\d{6}$/, 'must be the 6-digit code from the e-mail') })
@@ -36,7 +37,7 @@ export interface OnboardingState {
   leadId?: string;
   status: OnboardingStatus;
   accountManager?: string;
-  optIn: { status: 'pending' | 'confirmed' | 'locked'; attempts: number; sentAt?: string; confirmedAt?: string };
+  optIn: { status: 'pending' | 'confirmed' | 'locked'; attempts: number; resends?: number; sentAt?: string; confirmedAt?: string };
   firstContact: { dueAt?: string; doneAt?: string; reminderSentAt?: string };
   checkInAt?: string;
   reasons: string[];
@@ -55,12 +56,21 @@ export type OptInAnswer = { confirmed: true } | { confirmed: false; attemptsLeft
 
 export const onboardingStateQuery = defineQuery<OnboardingState>('state');
 export const confirmOptInUpdate = defineUpdate<OptInAnswer, [{ code: string; actor: string }]>('confirmOptIn');
+/** A new code replaces the old one (the customer lost the e-mail); at most OPT_IN_MAX_RESENDS times. */
+export const resendOptInUpdate = defineUpdate<OnboardingState, [{ actor: string }]>('resendOptIn');
 
 export function refuseOptIn(state: Pick<OnboardingState, 'status' | 'optIn'>): string | undefined {
   if (state.status === 'onboarded' || state.status === 'stalled') return `onboarding has ended (${state.status})`;
   if (state.status === 'starting') return 'the confirmation code has not been sent yet';
   if (state.optIn.status === 'confirmed') return 'the e-mail address is already confirmed';
   if (state.optIn.status === 'locked') return `too many wrong codes (${OPT_IN_MAX_ATTEMPTS}); the confirmation is locked`;
+  return undefined;
+}
+
+export function refuseResend(state: Pick<OnboardingState, 'status' | 'optIn'>): string | undefined {
+  const why = refuseOptIn(state);
+  if (why) return why;
+  if ((state.optIn.resends ?? 0) >= OPT_IN_MAX_RESENDS) return `the code was already sent again ${OPT_IN_MAX_RESENDS} times`;
   return undefined;
 }
 

@@ -4,7 +4,7 @@
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { confirmOptInUpdate, onboardingStateQuery, onboardingWorkflowId, optInRequestSchema, type OnboardingState } from '../../domain/onboarding.js';
+import { confirmOptInUpdate, onboardingStateQuery, onboardingWorkflowId, optInRequestSchema, resendOptInUpdate, type OnboardingState } from '../../domain/onboarding.js';
 import type { customerOnboarding } from '../../../workflows/onboarding.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
@@ -52,6 +52,18 @@ const optInRoute = createRoute({
   },
 });
 
+const resendRoute = createRoute({
+  method: 'post',
+  path: '/v1/customers/{id}/onboarding/opt-in/resend',
+  tags: ['onboarding'],
+  summary: 'Send a new confirmation code (the old one stops working)',
+  description: 'At most three times; refused (409) once the address is confirmed, locked or onboarding has ended.',
+  middleware: [operational] as const,
+  // A JSON body (`{}`) like every POST here, so the content-type rule holds; it carries nothing yet.
+  request: { params: customerIdParam, body: jsonBody(z.object({}).strict().openapi('OptInResendRequest')) },
+  responses: { 200: jsonContent(onboardingStateSchema, 'A new code is on its way'), ...problemResponses(400, 401, 403, 404, 409, 415) },
+});
+
 async function readState(deps: ApiDeps, customerId: string): Promise<OnboardingState & { workflowId: string }> {
   const handle = deps.temporal.workflow.getHandle(onboardingWorkflowId(customerId));
   try {
@@ -82,6 +94,20 @@ export function onboardingRoutes(deps: ApiDeps) {
     }
     if (!answer.confirmed) {
       throw new ApiError(422, `The code is wrong; ${answer.attemptsLeft} attempt(s) left`, { attemptsLeft: answer.attemptsLeft });
+    }
+    return c.json(await readState(deps, id), 200);
+  });
+
+  app.openapi(resendRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const handle = deps.temporal.workflow.getHandle<typeof customerOnboarding>(onboardingWorkflowId(id));
+    c.set('workflowId', handle.workflowId);
+    try {
+      await handle.executeUpdate(resendOptInUpdate, { args: [{ actor: c.get('principal').actor }] });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message);
+      const state = await readState(deps, id); // 404 when there is no onboarding
+      throw new ApiError(409, `onboarding has ended (${state.status})`);
     }
     return c.json(await readState(deps, id), 200);
   });
