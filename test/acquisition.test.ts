@@ -547,6 +547,8 @@ describe('bad input on every endpoint is a 4xx problem that stores nothing', () 
       ['GET', `/v1/customers/${unknown}/interactions`, undefined],
       ['GET', `/v1/customers/${unknown}/onboarding`, undefined],
       ['POST', `/v1/customers/${unknown}/onboarding/opt-in`, { code: '123456' }],
+      ['POST', `/v1/customers/${unknown}/onboarding/opt-in/resend`, {}],
+      ['POST', `/v1/leads/${unknown}/owner`, { ownerId: 'x.owner@example.com' }],
     ] as Array<[string, string, unknown]>) {
       const res = await h.json(method, url, { body });
       expect(res.status, `${method} ${url}`).toBe(404);
