@@ -134,6 +134,9 @@ describe('bad input is a 4xx problem that names the problem and stores nothing',
   it('rejects a missing body, malformed JSON, a wrong content type and an oversized body', async () => {
     const missing = await h.json('POST', '/v1/customers', { headers: { 'content-type': 'application/json' } });
     expect(missing.status).toBe(400);
+    const bare = await h.json('POST', '/v1/customers');
+    expect(bare.status).toBe(400);
+    expect(bare.headers.get('content-type')).toContain('application/problem+json');
     const malformed = await h.json('POST', '/v1/customers', { rawBody: '{"name": ', headers: { 'content-type': 'application/json' } });
     expect(malformed.status).toBe(400);
     expect(malformed.body.detail).toMatch(/Malformed JSON/);

@@ -88,10 +88,13 @@ export function createApi(deps: ApiDeps) {
   app.use('/v1/*', async (c, next) => {
     const method = c.req.method;
     if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-      const type = c.req.header('content-type') ?? '';
-      const hasBody = c.req.header('content-length') !== '0' || c.req.header('transfer-encoding') !== undefined;
-      if (hasBody && !/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
-        return problemResponse(c, 415, `Content-Type must be application/json, not ${type || 'missing'}`, {}, { Accept: 'application/json' });
+      const type = c.req.header('content-type');
+      const length = Number(c.req.header('content-length') ?? 0);
+      // A body-less POST (a command without parameters) needs no content type; anything sent
+      // with another type, or sent without one, is refused.
+      const sendsBody = type !== undefined || length > 0 || c.req.header('transfer-encoding') !== undefined;
+      if (sendsBody && !/^application\/(.+\+)?json\s*(;|$)/i.test(type ?? '')) {
+        return problemResponse(c, 415, `Content-Type must be application/json, not ${type ?? 'missing'}`, {}, { Accept: 'application/json' });
       }
     }
     await next();
