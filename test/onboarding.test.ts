@@ -58,7 +58,7 @@ describe.concurrent('onboarding', () => {
     expect(stored.rows[0].opt_in_code_hash).not.toContain(code);
 
     // The customer lost the e-mail: a new code replaces the old one.
-    const resent = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in/resend`, { body: {} });
+    const resent = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in/resend`);
     expect(resent.status).toBe(200);
     expect(resent.body.optIn).toMatchObject({ status: 'pending', resends: 1 });
     const second = await eventually(async () => (await h.mailbox(address)).filter((m) => m.template === 'onboarding-opt-in').find((m) => m.id !== mail.id));

@@ -59,8 +59,8 @@ const resendRoute = createRoute({
   summary: 'Send a new confirmation code (the old one stops working)',
   description: 'At most three times; refused (409) once the address is confirmed, locked or onboarding has ended.',
   middleware: [operational] as const,
-  // A JSON body (`{}`) like every POST here, so the content-type rule holds; it carries nothing yet.
-  request: { params: customerIdParam, body: jsonBody(z.object({}).strict().openapi('OptInResendRequest')) },
+  // A parameterless command: no body, or an empty JSON object.
+  request: { params: customerIdParam, body: { ...jsonBody(z.object({}).strict().openapi('OptInResendRequest')), required: false } },
   responses: { 200: jsonContent(onboardingStateSchema, 'A new code is on its way'), ...problemResponses(400, 401, 403, 404, 409, 415) },
 });
 
