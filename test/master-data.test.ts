@@ -404,6 +404,7 @@ describe('payload encryption', () => {
     for (const s of [IBAN, IBAN_2, 'DE89 3704 0044 0532 0130 00', '0532013000']) secrets.add(s);
     const ids = await workflowIdsOf(h, customers.map((c) => c.id));
     expect(ids.length).toBeGreaterThan(customers.length);
+    expect(ids.some((id) => id.startsWith('customer-register-'))).toBe(true);
     const codes = [...secrets].filter((s) => /^\d{6}$/.test(s));
     expect(codes.length).toBeGreaterThan(3);
     expect(await secretsInHistories(h, ids, [...secrets].filter((s) => s.length >= 6))).toEqual([]);
