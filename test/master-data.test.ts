@@ -240,6 +240,25 @@ describe('one change at a time per customer', () => {
   });
 });
 
+describe('without a worker', () => {
+  it('answers 503 instead of hanging, and the same request goes through once a worker is back', async () => {
+    const c = await customer();
+    const key = uniqueId('down');
+    await h.stopWorker();
+    try {
+      const down = await h.json('POST', `/v1/customers/${c.id}/changes`, { body: { changes: { name: 'Jane Patient' } }, headers: { 'idempotency-key': key } });
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toBe('5');
+    } finally {
+      await h.startWorker();
+    }
+    const changeId = await requestChange(c.id, { name: 'Jane Patient' }, 'agent', { 'idempotency-key': key });
+    await waitForChange(h, changeId, 'awaiting-approval');
+    const rows = await h.pool.query('SELECT id FROM change_requests WHERE customer_id = $1', [c.id]);
+    expect(rows.rows.map((r) => r.id)).toEqual([changeId]);
+  }, 40_000);
+});
+
 describe('version conflicts', () => {
   it('re-validates when another writer moved the row: applies when our fields are untouched, fails without overwriting when they are not', async () => {
     const c = await customer();

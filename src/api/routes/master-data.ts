@@ -287,10 +287,15 @@ const STATUS_OF_FAILURE: Record<string, 403 | 404 | 409 | 429> = {
   [FAILURE_TYPES.rateLimited]: 429,
 };
 
-/** Runs an update or query; a validator's refusal becomes the problem it names. */
-async function temporalCall<T>(call: () => Promise<T>, gone: string): Promise<T> {
+/**
+ * Runs an update; a validator's refusal becomes the problem it names. An update needs a running
+ * worker: when none answers within `waitMs` the caller gets a 503 instead of a hanging request
+ * (a retry with the same Idempotency-Key names the same change, so repeating is safe).
+ */
+async function temporalCall<T>(call: () => Promise<T>, gone: string, waitMs: number): Promise<T> {
+  let answered: T | undefined;
   try {
-    return await call();
+    answered = await resultWithin(call(), waitMs);
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
       const status = STATUS_OF_FAILURE[err.cause.type ?? ''];
@@ -300,6 +305,8 @@ async function temporalCall<T>(call: () => Promise<T>, gone: string): Promise<T>
     if (/already completed|workflow execution.*(completed|closed)/i.test((err as Error).message ?? '')) throw new ApiError(409, gone);
     throw err;
   }
+  if (answered === undefined) throw new ApiError(503, `The process did not answer within ${waitMs / 1000} s; try again (repeating is safe)`, {}, { 'Retry-After': '5' });
+  return answered;
 }
 
 /** A change id from the caller's Idempotency-Key, so a repeat names the same change. */
@@ -355,6 +362,7 @@ function changeHandle(deps: ApiDeps, row: ChangeRow) {
 export function masterDataRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
   const policy = deps.masterDataPolicy ?? DEFAULT_MASTER_DATA_POLICY;
+  const wait = deps.resultWaitMs ?? 10_000;
 
   app.openapi(requestChangeRoute, async (c) => {
     const { id: customerId } = c.req.valid('param');
@@ -401,8 +409,7 @@ export function masterDataRoutes(deps: ApiDeps) {
           ],
           startWorkflowOperation: start,
         }),
-      'The change desk closed while the request arrived; repeat the request',
-    );
+      'The change desk closed while the request arrived; repeat the request', wait);
     const statusUrl = `/v1/changes/${changeId}`;
     return c.json({ ...result, statusUrl }, 202, { Location: statusUrl });
   });
@@ -439,8 +446,7 @@ export function masterDataRoutes(deps: ApiDeps) {
     const row = await readChange(deps, c.req.valid('param').id);
     const result = await temporalCall(
       () => changeHandle(deps, row).executeUpdate(verifyChangeUpdate, { args: [{ id: row.id, code: c.req.valid('json').code, actor: c.get('principal').actor }] }),
-      closedChange(row),
-    );
+      closedChange(row), wait);
     if (!result.verified) {
       throw new ApiError(422, result.status === 'failed' ? 'Wrong code; no attempts are left, so the change has failed' : 'Wrong or expired code', { changeStatus: result.status, attemptsLeft: result.attemptsLeft });
     }
@@ -449,7 +455,7 @@ export function masterDataRoutes(deps: ApiDeps) {
 
   app.openapi(resendChangeRoute, async (c) => {
     const row = await readChange(deps, c.req.valid('param').id);
-    const view = await temporalCall(() => changeHandle(deps, row).executeUpdate(resendChangeCodeUpdate, { args: [{ id: row.id, actor: c.get('principal').actor }] }), closedChange(row));
+    const view = await temporalCall(() => changeHandle(deps, row).executeUpdate(resendChangeCodeUpdate, { args: [{ id: row.id, actor: c.get('principal').actor }] }), closedChange(row), wait);
     return c.json(view, 200);
   });
 
@@ -461,8 +467,7 @@ export function masterDataRoutes(deps: ApiDeps) {
         changeHandle(deps, row).executeUpdate(decideApprovalUpdate, {
           args: [{ changeId: row.id, decision: body.decision, ...(body.comment ? { comment: body.comment } : {}), approver: c.get('principal').actor }],
         }),
-      closedChange(row),
-    );
+      closedChange(row), wait);
     return c.json(state, 200);
   });
 
@@ -471,8 +476,7 @@ export function masterDataRoutes(deps: ApiDeps) {
     const { reason } = c.req.valid('json');
     const state = await temporalCall(
       () => changeHandle(deps, row).executeUpdate(cancelChangeUpdate, { args: [{ id: row.id, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }] }),
-      closedChange(row),
-    );
+      closedChange(row), wait);
     return c.json(state, 200);
   });
 
@@ -562,7 +566,9 @@ export function masterDataRoutes(deps: ApiDeps) {
   const gdprHandle = (requestId: string) => deps.temporal.workflow.getHandle(gdprWorkflowId(requestId));
   const gdprState = async (requestId: string) => {
     try {
-      return await gdprHandle(requestId).query(gdprStateQuery);
+      const state = await resultWithin(gdprHandle(requestId).query(gdprStateQuery), wait);
+      if (!state) throw new ApiError(503, `The request's workflow did not answer within ${wait / 1000} s; try again`, {}, { 'Retry-After': '5' });
+      return state;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError || (err as Error).name === 'WorkflowNotFoundError') throw new ApiError(404, `No GDPR request ${requestId}`);
       throw err;
@@ -576,8 +582,7 @@ export function masterDataRoutes(deps: ApiDeps) {
     const state = await gdprState(id);
     const result = await temporalCall(
       () => gdprHandle(id).executeUpdate(verifyGdprUpdate, { args: [{ id, code: c.req.valid('json').code, actor: c.get('principal').actor }] }),
-      `Request ${id} is ${state.status}`,
-    );
+      `Request ${id} is ${state.status}`, wait);
     if (!result.verified) {
       throw new ApiError(422, result.status === 'failed' ? 'Wrong code; no attempts are left, so the request has failed' : 'Wrong or expired code', { requestStatus: result.status, attemptsLeft: result.attemptsLeft });
     }
@@ -587,7 +592,7 @@ export function masterDataRoutes(deps: ApiDeps) {
   app.openapi(gdprResendRoute, async (c) => {
     const { id } = c.req.valid('param');
     const state = await gdprState(id);
-    const view = await temporalCall(() => gdprHandle(id).executeUpdate(resendGdprCodeUpdate, { args: [{ id, actor: c.get('principal').actor }] }), `Request ${id} is ${state.status}`);
+    const view = await temporalCall(() => gdprHandle(id).executeUpdate(resendGdprCodeUpdate, { args: [{ id, actor: c.get('principal').actor }] }), `Request ${id} is ${state.status}`, wait);
     return c.json(view, 200);
   });
 
@@ -623,8 +628,7 @@ export function masterDataRoutes(deps: ApiDeps) {
     const { reason } = c.req.valid('json');
     const result = await temporalCall(
       () => gdprHandle(id).executeUpdate(cancelErasureUpdate, { args: [{ id, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }] }),
-      `Request ${id} is ${state.status}`,
-    );
+      `Request ${id} is ${state.status}`, wait);
     return c.json(result, 200);
   });
 
