@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { keyringFromConfig } from '../src/codec/index.js';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
 import { CRM_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
 
@@ -22,6 +23,8 @@ function substitute(value: unknown, name: string): string {
   const samples: Record<string, string> = {
     API_KEYS: JSON.stringify([{ role: 'agent', actor: 'a', sha256: 'a'.repeat(64) }]),
     ANALYTICS_API_KEYS: JSON.stringify([{ actor: 'a', sha256: 'b'.repeat(64) }]),
+    PAYLOAD_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+    PAYLOAD_KEY_ID: 'k1',
   };
   return String(value).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_, v: string, op: string, arg: string) => (op === '-' ? arg : (samples[v] ?? process.env[`COMPOSE_SAMPLE_${v}`] ?? `sample-${name}`)));
 }
@@ -40,6 +43,8 @@ describe('docker-compose.yml', () => {
       const env = Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, substitute(v, name)]));
       for (const key of Object.keys(env)) expect(CONFIG_VARIABLES, `${name}: ${key}`).toContain(key);
       expect(() => loadConfig({ ...env }), name).not.toThrow();
+      // The API and the workers refuse to start without a usable payload keyring.
+      if (name !== 'analytics' && name !== 'migrate') expect(() => keyringFromConfig(loadConfig({ ...env }).codec), name).not.toThrow();
     }
   });
 
