@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
+import { codeFor, registerCustomer as registerTestCustomer, waitForChange } from './support/master-data.js';
 
 let h: Harness;
 let a: AnalyticsHarness;
@@ -110,6 +111,77 @@ describe('analytics learns from completed workflows only', () => {
     expect(runId).toBeTruthy();
     const result = await a.service.client.workflow.getHandle(runId!).result();
     expect(result.ingested).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('reports from journeys with known outcomes', () => {
+  const lead = async (source: string, name: string) => {
+    const res = await h.json('POST', '/v1/leads', { body: { name, email: `${uniqueId('lead')}@example.com`, source, company: 'ACME' } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    return res.body.leadId as string;
+  };
+  const move = async (id: string, body: Record<string, unknown>) => {
+    const res = await h.json('POST', `/v1/leads/${id}/transitions`, { body });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  };
+
+  it('gives exactly the expected funnel, offer and master-data change numbers', async () => {
+    // Funnel: a web lead won, a web lead lost at once, a referral lost after contact.
+    const [won, lostNew, lostContacted] = [await lead('web', 'Wanda Won'), await lead('web', 'Lars Lost'), await lead('referral', 'Rita Referral')];
+    await move(won, { to: 'contacted' });
+    await move(won, { to: 'qualified', need: 'faster internet', budget: 50, timeline: 'this month', currency: 'EUR' });
+    await move(won, { to: 'proposal', product: 'internet-l', amount: 44.99, currency: 'EUR' });
+    await move(won, { to: 'won' });
+    await move(lostNew, { to: 'lost', reason: 'no budget' });
+    await move(lostContacted, { to: 'contacted' });
+    await move(lostContacted, { to: 'lost', reason: 'chose a competitor' });
+    await Promise.all([won, lostNew, lostContacted].map((id) => h.client.workflow.getHandle(`lead-${id}`).result()));
+
+    // Offers: an upsell for a customer who owns nothing is refused by rule.
+    const customer = await registerTestCustomer(h);
+    const refused = await h.json('POST', `/v1/customers/${customer.id}/offers`, { body: { kind: 'upsell', productId: 'internet-l' } });
+    expect(refused.status).toBe(422);
+
+    // Master data: an e-mail change verified and applied, then a name change rejected by backoffice.
+    const newEmail = `${uniqueId('moved')}@example.org`;
+    const emailChange = await h.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { email: newEmail } } });
+    expect(emailChange.status, JSON.stringify(emailChange.body)).toBe(202);
+    await waitForChange(h, emailChange.body.changeId, 'awaiting-verification');
+    expect((await h.json('POST', `/v1/changes/${emailChange.body.changeId}/verification`, { body: { code: await codeFor(h, newEmail) } })).status).toBe(200);
+    await waitForChange(h, emailChange.body.changeId, 'applied');
+    const nameChange = await h.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { name: 'Janet Doe' } } });
+    await waitForChange(h, nameChange.body.changeId, 'awaiting-approval');
+    expect((await h.json('POST', `/v1/changes/${nameChange.body.changeId}/approval`, { as: 'backoffice', body: { decision: 'reject', comment: 'no proof of name change' } })).status).toBe(200);
+    await waitForChange(h, nameChange.body.changeId, 'rejected');
+    // The change desk closes after a quiet spell; closing it now stands in for that wait.
+    await h.client.workflow.getHandle(`master-data-${customer.id}`).terminate('test: the desk would close when idle');
+
+    await a.ingest();
+    const funnel = (await a.report('funnel')).body;
+    expect(funnel.stageCounts).toMatchObject({ new: 3, contacted: 2, qualified: 1, proposal: 1, won: 1, lost: 2 });
+    expect(funnel.conversion).toEqual([
+      { from: 'new', to: 'contacted', rate: 0.6667 },
+      { from: 'contacted', to: 'qualified', rate: 0.5 },
+      { from: 'qualified', to: 'proposal', rate: 1 },
+      { from: 'proposal', to: 'won', rate: 1 },
+    ]);
+    expect(funnel.winRateBySource).toEqual([
+      { source: 'referral', won: 0, lost: 1, winRate: 0 },
+      { source: 'web', won: 1, lost: 1, winRate: 0.5 },
+    ]);
+    expect(funnel.timeInStage.new.transitions).toBe(3);
+    expect(funnel.timeInStage.new.medianMs).toBeGreaterThanOrEqual(0);
+
+    const campaigns = (await a.report('campaigns')).body;
+    expect(campaigns.offersByKind.upsell).toMatchObject({ offers: 1, ineligible: 1, accepted: 0, acceptanceRate: null });
+
+    const changes = (await a.report('changes')).body;
+    expect(changes.volumeByType).toEqual({ email: 1, name: 1 });
+    expect(changes.outcomes).toMatchObject({ applied: 1, rejected: 1, failed: 0, expired: 0, cancelled: 0 });
+    expect(changes.verification).toMatchObject({ requested: 1, verified: 1, failed: 0, successRate: 1 });
+    expect(changes.verification.timeToVerify.medianMs).toBeGreaterThan(0);
+    expect(changes.approval).toMatchObject({ requested: 1, approved: 0, rejected: 1, escalated: 0 });
+    expect(changes.approval.turnaround.medianMs).toBeGreaterThan(0);
   });
 });
 

@@ -14,6 +14,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -47,6 +48,9 @@ import { deliverNotification } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
 
 // No attempt limit: a database outage delays a lead, it never loses one.
+/** Added after the first release: funnels recorded before it replay without the per-move upsert. */
+const STAGE_TIMELINE_PATCH = 'stage-in-status-timeline-on-move';
+
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['LeadNotFound'] },
@@ -114,6 +118,9 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     state.transitions.push({ from: state.stage, to, at: now(), actor, reason });
     state.stage = to;
     state.lastActivityAt = now();
+    // Every stage reaches CrmStatus when it is entered, even when the next transition follows
+    // before the main loop publishes: the status timeline is the funnel operators and analytics see.
+    if (patched(STAGE_TIMELINE_PATCH)) upsertSearchAttributes([{ key: CrmStatus, value: to }]);
     if (to === 'new') state.contact = { since: now(), remindersSent: 0, escalated: false, lastContactAt: state.contact.lastContactAt };
     replan();
   };

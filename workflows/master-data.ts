@@ -19,6 +19,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
@@ -52,8 +53,16 @@ import {
   type VerifyResult,
 } from '../src/domain/master-data.js';
 import { notificationWorkflowId } from '../src/domain/notifications.js';
-import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CrmChangeType, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { deliverNotification } from './notifications.js';
+
+/** Added after the first release: runs recorded before it replay without these upserts. */
+const CHANGE_TIMELINE_PATCH = 'change-outcomes-in-status-timeline';
+
+/** The kind of a change by the fields it touches, e.g. `address+phone`. */
+function changeTypeOf(fields: readonly string[]): string {
+  return [...fields].sort().join('+');
+}
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -219,7 +228,18 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     changes.set(q.request.changeId, q.state);
   }
 
-  const setStatus = (status: string) => upsertSearchAttributes([{ key: CrmStatus, value: status }]);
+  // Each change's steps and outcome (with which fields it touches) show in the status timeline,
+  // so operators and analytics can follow single changes without reading payloads.
+  const setStatus = (status: string, change?: ChangeState) => {
+    if (change && patched(CHANGE_TIMELINE_PATCH)) {
+      upsertSearchAttributes([
+        { key: CrmStatus, value: status },
+        { key: CrmChangeType, value: changeTypeOf(change.fields) },
+      ]);
+    } else {
+      upsertSearchAttributes([{ key: CrmStatus, value: status }]);
+    }
+  };
   const transition = (state: ChangeState, status: ChangeStatus, actor: string, reason?: string) => {
     state.status = status;
     state.transitions.push({ status, at: now(), actor, ...(reason ? { reason } : {}) });
@@ -367,6 +387,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
 
   async function finish(state: ChangeState, status: ChangeStatus, actor: string, reason?: string): Promise<void> {
     if (state.status !== status) transition(state, status, actor, reason);
+    if (patched(CHANGE_TIMELINE_PATCH)) setStatus(status, state);
     if (reason && status !== 'applied') state.outcome = { ...state.outcome, detail: reason };
     await record(state);
     if (status === 'failed' || status === 'expired' || status === 'rejected') await tellCustomer(state, reason ?? status);
@@ -381,7 +402,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     // Codes first: whoever sees awaiting-verification can already use them.
     await c.verification.send();
     transition(state, 'awaiting-verification', 'system');
-    setStatus('awaiting-verification');
+    setStatus('awaiting-verification', state);
     await record(state);
     // The old contact point hears of the change before it takes effect: a hijack gets noticed.
     const notices = [];
@@ -415,7 +436,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     const timeoutMs = durationMs(request.policy.approvalTimeout);
     transition(state, 'awaiting-approval', 'system');
     state.approval = { required: true, escalated: false, dueAt: new Date(Date.now() + timeoutMs).toISOString() };
-    setStatus('awaiting-approval');
+    setStatus('awaiting-approval', state);
     await record(state);
     const ask = async (escalated: boolean) => {
       const id = await acts.queueCustomerMessage({
@@ -431,7 +452,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     if (!(await condition(() => !!c.decision || !!c.cancelled, timeoutMs))) {
       state.approval.escalated = true;
       transition(state, 'escalated', 'system', `no decision within ${request.policy.approvalTimeout}`);
-      setStatus('escalated');
+      setStatus('escalated', state);
       await record(state);
       await ask(true);
       await condition(() => !!c.decision || !!c.cancelled, durationMs(request.policy.approvalExpiry) - timeoutMs);
@@ -453,7 +474,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
   async function apply(c: CurrentChange): Promise<void> {
     const { request, state } = c;
     if (state.status !== 'applying') transition(state, 'applying', 'system');
-    setStatus('applying');
+    setStatus('applying', state);
     let expectedVersion = request.baseVersion;
     for (let round = 0; round <= MAX_REBASES; round++) {
       const result = await acts.applyChange({

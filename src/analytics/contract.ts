@@ -30,15 +30,20 @@ export const OFFERS = {
   ineligible: 'ineligible',
 } as const;
 
+/**
+ * Master-data changes run one after another in the customer's change desk (`customerMasterData`);
+ * each change's steps and outcome appear in its status timeline with the fields it touches.
+ */
 export const CHANGES = {
-  workflowType: 'changeRequest',
+  workflowType: 'customerMasterData',
   typeAttribute: 'CrmChangeType',
   awaitingVerification: 'awaiting-verification',
-  verified: 'verified',
   awaitingApproval: 'awaiting-approval',
-  approved: 'approved',
+  escalated: 'escalated',
+  applying: 'applying',
+  applied: 'applied',
   rejected: 'rejected',
   expired: 'expired',
-  applied: 'applied',
-  failedVerification: 'verification-failed',
+  outcomes: ['applied', 'rejected', 'failed', 'expired', 'cancelled'],
+  verificationFailed: ['failed', 'expired', 'cancelled'],
 } as const;

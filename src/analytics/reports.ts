@@ -128,34 +128,73 @@ export async function campaignsReport(pool: StorePool, range: Range) {
 }
 
 export async function changesReport(pool: StorePool, range: Range) {
-  const volume = await pool.query<{ type: string | null; n: string }>(
-    `SELECT attributes->>$4 AS type, count(*) AS n FROM process_runs
-      WHERE workflow_type = $1 AND close_time >= $2 AND close_time < $3 AND status <> 'continued_as_new'
-      GROUP BY 1 ORDER BY 1`,
-    [CHANGES.workflowType, range.from, range.to, CHANGES.typeAttribute],
+  const args = [CHANGES.workflowType, range.from, range.to];
+  const volume = await pool.query<{ type: string | null; outcome: string; n: string }>(
+    `SELECT context->>$4 AS type, to_status AS outcome, count(*) AS n FROM status_transitions
+      WHERE workflow_type = $1 AND at >= $2 AND at < $3 AND to_status = ANY($5)
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    [...args, CHANGES.typeAttribute, CHANGES.outcomes],
   );
-  const reached = await reachedCounts(pool, range, CHANGES.workflowType);
-  const durations = await timeInStatus(pool, range, CHANGES.workflowType);
-  const askedToVerify = reached.get(CHANGES.awaitingVerification) ?? 0;
+  const verification = await pool.query<{ requested: string; verified: string; failed: string; median: number | null; p90: number | null }>(
+    `SELECT count(*) FILTER (WHERE to_status = $4) AS requested,
+            count(*) FILTER (WHERE from_status = $4 AND to_status = ANY($5)) AS verified,
+            count(*) FILTER (WHERE from_status = $4 AND to_status = ANY($6)) AS failed,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY ms_in_from) FILTER (WHERE from_status = $4 AND to_status = ANY($5)) AS median,
+            percentile_cont(0.9) WITHIN GROUP (ORDER BY ms_in_from) FILTER (WHERE from_status = $4 AND to_status = ANY($5)) AS p90
+       FROM status_transitions WHERE workflow_type = $1 AND at >= $2 AND at < $3`,
+    [...args, CHANGES.awaitingVerification, [CHANGES.awaitingApproval, CHANGES.applying], CHANGES.verificationFailed],
+  );
+  // Approval turnaround: from awaiting-approval to the decision, across an escalation.
+  const approval = await pool.query<{ requested: string; approved: string; rejected: string; escalated: string; median: number | null; p90: number | null }>(
+    `WITH steps AS (
+       SELECT to_status, at, lead(to_status) OVER w AS next_status, lead(at) OVER w AS next_at
+         FROM status_transitions
+        WHERE workflow_type = $1 AND at >= $2 AND at < $3 AND to_status <> $5
+       WINDOW w AS (PARTITION BY run_id ORDER BY seq))
+     SELECT count(*) FILTER (WHERE to_status = $4) AS requested,
+            count(*) FILTER (WHERE to_status = $4 AND next_status = $6) AS approved,
+            count(*) FILTER (WHERE to_status = $4 AND next_status = $7) AS rejected,
+            (SELECT count(*) FROM status_transitions WHERE workflow_type = $1 AND at >= $2 AND at < $3 AND to_status = $5) AS escalated,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM next_at - at) * 1000) FILTER (WHERE to_status = $4 AND next_status IN ($6, $7)) AS median,
+            percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM next_at - at) * 1000) FILTER (WHERE to_status = $4 AND next_status IN ($6, $7)) AS p90
+       FROM steps`,
+    [...args, CHANGES.awaitingApproval, CHANGES.escalated, CHANGES.applying, CHANGES.rejected],
+  );
+  const perPeriod = await pool.query<{ period: Date; closed: string; applied: string }>(
+    `SELECT date_trunc($4, at) AS period, count(*) AS closed, count(*) FILTER (WHERE to_status = $6) AS applied
+       FROM status_transitions WHERE workflow_type = $1 AND at >= $2 AND at < $3 AND to_status = ANY($5)
+      GROUP BY 1 ORDER BY 1`,
+    [...args, range.groupBy, CHANGES.outcomes, CHANGES.applied],
+  );
+  const v = verification.rows[0]!;
+  const a = approval.rows[0]!;
+  const volumeByType: Record<string, number> = {};
+  const outcomes: Record<string, number> = Object.fromEntries(CHANGES.outcomes.map((o) => [o, 0]));
+  for (const r of volume.rows) {
+    volumeByType[r.type ?? 'unknown'] = (volumeByType[r.type ?? 'unknown'] ?? 0) + Number(r.n);
+    outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + Number(r.n);
+  }
   return {
     range: { from: range.from.toISOString(), to: range.to.toISOString(), groupBy: range.groupBy },
-    volumeByType: Object.fromEntries(volume.rows.map((r) => [r.type ?? 'unknown', Number(r.n)])),
+    volumeByType,
+    outcomes,
     verification: {
-      requested: askedToVerify,
-      verified: reached.get(CHANGES.verified) ?? 0,
-      failed: reached.get(CHANGES.failedVerification) ?? 0,
-      successRate: rate(reached.get(CHANGES.verified) ?? 0, askedToVerify),
-      timeToVerify: durations[CHANGES.awaitingVerification] ?? { transitions: 0, medianMs: null, p90Ms: null },
+      requested: Number(v.requested),
+      verified: Number(v.verified),
+      failed: Number(v.failed),
+      successRate: rate(Number(v.verified), Number(v.verified) + Number(v.failed)),
+      timeToVerify: { medianMs: num(v.median), p90Ms: num(v.p90) },
     },
     approval: {
-      requested: reached.get(CHANGES.awaitingApproval) ?? 0,
-      approved: reached.get(CHANGES.approved) ?? 0,
-      rejected: reached.get(CHANGES.rejected) ?? 0,
-      turnaround: durations[CHANGES.awaitingApproval] ?? { transitions: 0, medianMs: null, p90Ms: null },
+      requested: Number(a.requested),
+      approved: Number(a.approved),
+      rejected: Number(a.rejected),
+      escalated: Number(a.escalated),
+      turnaround: { medianMs: num(a.median), p90Ms: num(a.p90) },
     },
-    expired: reached.get(CHANGES.expired) ?? 0,
-    applied: reached.get(CHANGES.applied) ?? 0,
-    series: await series(pool, range, CHANGES.workflowType, [CHANGES.applied]),
+    expired: outcomes[CHANGES.expired] ?? 0,
+    applied: outcomes[CHANGES.applied] ?? 0,
+    series: perPeriod.rows.map((r) => ({ period: r.period.toISOString(), closed: Number(r.closed), succeeded: Number(r.applied), rate: rate(Number(r.applied), Number(r.closed)) })),
   };
 }
 

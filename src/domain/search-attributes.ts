@@ -18,7 +18,10 @@ export const CrmCampaignId = defineSearchAttributeKey('CrmCampaignId', SearchAtt
 /** upsell, cross-sell or downsell: offers are found and reported by kind. */
 export const CrmOfferKind = defineSearchAttributeKey('CrmOfferKind', SearchAttributeType.KEYWORD);
 
-export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmSource, CrmCampaignId, CrmOfferKind] as const;
+/** The fields a master-data change touches, e.g. `address+phone`, set with each step of the change. */
+export const CrmChangeType = defineSearchAttributeKey('CrmChangeType', SearchAttributeType.KEYWORD);
+
+export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmSource, CrmCampaignId, CrmOfferKind, CrmChangeType] as const;
 
 /** Process names as they appear in CrmProcess and in analytics. */
 export const PROCESSES = ['registration', 'notification', 'acquisition', 'onboarding', 'contacts', 'retention', 'offers', 'master-data'] as const;
