@@ -41,10 +41,9 @@ import {
   type TransitionCommand,
 } from '../src/domain/acquisition.js';
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
-import { notificationWorkflowId } from '../src/domain/notifications.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attributes.js';
-import { deliverNotification } from './notifications.js';
+import { startDelivery } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
 
 // No attempt limit: a database outage delays a lead, it never loses one.
@@ -211,18 +210,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     setCurrentDetails(`**Stage:** ${state.stage}  \n**Owner:** ${state.owner}  \n**Score:** ${score}  \n${due}`);
   };
 
-  const deliver = (messageId: string, summary: string, customerId?: string) =>
-    startChild(deliverNotification, {
-      workflowId: notificationWorkflowId(messageId),
-      args: [{ messageId }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        ...(customerId ? [{ key: CrmCustomerId, value: customerId }] : []),
-        { key: CrmProcess, value: 'notification' },
-        { key: CrmStatus, value: 'pending' },
-      ],
-      staticSummary: summary,
-    });
+  const deliver = startDelivery;
 
   const stintInNew = () => state.transitions.filter((t) => t.to === 'new').length;
 

@@ -9,10 +9,9 @@
 import { ParentClosePolicy, patched, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { registrationStateQuery, type RegistrationInput, type RegistrationResult, type RegistrationState } from '../src/domain/customers.js';
-import { notificationWorkflowId } from '../src/domain/notifications.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { deliverNotification } from './notifications.js';
+import { startDelivery } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
 
 const { registerCustomerRecord } = proxyActivities<Activities>({
@@ -47,17 +46,7 @@ export async function registerCustomer(input: RegistrationInput): Promise<Regist
 
   if (result.outcome === 'created') {
     // Delivery retries on its own schedule (an SMTP outage may last hours); registration need not wait.
-    await startChild(deliverNotification, {
-      workflowId: notificationWorkflowId(result.welcomeMessageId),
-      args: [{ messageId: result.welcomeMessageId }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: CrmCustomerId, value: result.customerId },
-        { key: CrmProcess, value: 'notification' },
-        { key: CrmStatus, value: 'pending' },
-      ],
-      staticSummary: 'Welcome message',
-    });
+    await startDelivery(result.welcomeMessageId, 'Welcome message', result.customerId);
     // Registrations that ran before onboarding existed replay without it.
     if (patched('onboarding-after-registration')) {
       await startChild(customerOnboarding, {

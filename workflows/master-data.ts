@@ -15,14 +15,12 @@
 import {
   ActivityFailure,
   ApplicationFailure,
-  ParentClosePolicy,
   allHandlersFinished,
   condition,
   continueAsNew,
   patched,
   proxyActivities,
   setHandler,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -52,9 +50,8 @@ import {
   type VerificationView,
   type VerifyResult,
 } from '../src/domain/master-data.js';
-import { notificationWorkflowId } from '../src/domain/notifications.js';
 import { CrmChangeType, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { deliverNotification } from './notifications.js';
+import { startDelivery } from './notifications.js';
 
 /** Added after the first release: runs recorded before it replay without these upserts. */
 const CHANGE_TIMELINE_PATCH = 'change-outcomes-in-status-timeline';
@@ -94,17 +91,7 @@ export function now(): string {
 export async function deliver(messageIds: Array<string | null>, customerId: string, summary: string): Promise<void> {
   for (const messageId of messageIds) {
     if (!messageId) continue;
-    await startChild(deliverNotification, {
-      workflowId: notificationWorkflowId(messageId),
-      args: [{ messageId }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: CrmCustomerId, value: customerId },
-        { key: CrmProcess, value: 'notification' },
-        { key: CrmStatus, value: 'pending' },
-      ],
-      staticSummary: summary,
-    });
+    await startDelivery(messageId, summary, customerId);
   }
 }
 

@@ -5,10 +5,10 @@
  * outage delays messages but never loses them; operators see undelivered messages as running
  * `notify-<messageId>` workflows.
  */
-import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { ParentClosePolicy, proxyActivities, startChild, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import type { DeliverNotificationInput } from '../src/domain/notifications.js';
-import { CrmStatus } from '../src/domain/search-attributes.js';
+import { notificationWorkflowId, type DeliverNotificationInput } from '../src/domain/notifications.js';
+import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 
 const { deliverMessage } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -19,4 +19,23 @@ export async function deliverNotification(input: DeliverNotificationInput): Prom
   const { sentAt } = await deliverMessage(input.messageId);
   upsertSearchAttributes([{ key: CrmStatus, value: 'sent' }]);
   return { sentAt };
+}
+
+/**
+ * Starts the delivery of one queued message from another process. The delivery is its own
+ * workflow and outlives the caller (ABANDON): an SMTP outage may last hours, and no process
+ * waits for it unless it chooses to await the returned handle's result.
+ */
+export function startDelivery(messageId: string, summary: string, customerId?: string) {
+  return startChild(deliverNotification, {
+    workflowId: notificationWorkflowId(messageId),
+    args: [{ messageId }],
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+    typedSearchAttributes: [
+      ...(customerId ? [{ key: CrmCustomerId, value: customerId }] : []),
+      { key: CrmProcess, value: 'notification' },
+      { key: CrmStatus, value: 'pending' },
+    ],
+    staticSummary: summary,
+  });
 }

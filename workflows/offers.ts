@@ -8,18 +8,15 @@
  * sends a confirmation.
  */
 import {
-  ParentClosePolicy,
   allHandlersFinished,
   condition,
   proxyActivities,
   setHandler,
   sleep,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { notificationWorkflowId } from '../src/domain/notifications.js';
 import {
   FINAL_OFFER_STATUSES,
   offerDecidedUpdate,
@@ -32,7 +29,7 @@ import {
   type OfferStatus,
 } from '../src/domain/offers.js';
 import { CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { deliverNotification } from './notifications.js';
+import { startDelivery } from './notifications.js';
 
 const { decideOfferEligibility, presentOffer, acceptOffer, closeOffer } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -166,17 +163,7 @@ export interface DeliveryTracker {
  * process waits for it only at its very end, a bounded while, so its last state can say "delivered".
  */
 export async function deliver(tracker: DeliveryTracker, messageId: string, customerId: string, summary: string): Promise<void> {
-  const child = await startChild(deliverNotification, {
-    workflowId: notificationWorkflowId(messageId),
-    args: [{ messageId }],
-    parentClosePolicy: ParentClosePolicy.ABANDON,
-    typedSearchAttributes: [
-      { key: CrmCustomerId, value: customerId },
-      { key: CrmProcess, value: 'notification' },
-      { key: CrmStatus, value: 'pending' },
-    ],
-    staticSummary: summary,
-  });
+  const child = await startDelivery(messageId, summary, customerId);
   tracker.open++;
   const settled = () => {
     tracker.open--;

@@ -9,19 +9,17 @@
  */
 import {
   ApplicationFailure,
-  ParentClosePolicy,
   allHandlersFinished,
   condition,
   proxyActivities,
   setCurrentDetails,
   setHandler,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
-import { notificationWorkflowId, type TemplateName } from '../src/domain/notifications.js';
+import { type TemplateName } from '../src/domain/notifications.js';
 import {
   OPT_IN_MAX_ATTEMPTS,
   confirmOptInUpdate,
@@ -36,7 +34,7 @@ import {
   type OptInAnswer,
 } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmOwner, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { deliverNotification } from './notifications.js';
+import { startDelivery } from './notifications.js';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -119,18 +117,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     if ('suppressed' in queued) state.withheld.push({ step, at: now(), reason: queued.suppressed });
     else await deliver(queued.messageId, summary);
   };
-  const deliver = (messageId: string, summary: string) =>
-    startChild(deliverNotification, {
-      workflowId: notificationWorkflowId(messageId),
-      args: [{ messageId }],
-      parentClosePolicy: ParentClosePolicy.ABANDON,
-      typedSearchAttributes: [
-        { key: CrmCustomerId, value: customerId },
-        { key: CrmProcess, value: 'notification' },
-        { key: CrmStatus, value: 'pending' },
-      ],
-      staticSummary: summary,
-    });
+  const deliver = (messageId: string, summary: string) => startDelivery(messageId, summary, customerId);
 
   const begun = await acts.beginOnboarding({ ...input, workflowId });
   const startedAt = Date.now();
