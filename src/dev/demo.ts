@@ -1,0 +1,605 @@
+/**
+ * `npm run demo`: drives a realistic scenario through the running operational API, exactly as a
+ * user with curl would (HTTP, the development keys, the local mailbox), so the Temporal UI and the
+ * analytics dashboard have something to show within a couple of minutes:
+ *   1. leads from mixed sources moved through the funnel to mixed outcomes, with interactions;
+ *   2. customer registrations and master-data changes, verified with the mailed code (some wrong)
+ *      or approved / rejected by backoffice;
+ *   3. up-, cross- and downsell offers, accepted, declined and ineligible;
+ *   4. a retention campaign run now, and customer events (purchase, login, opt-out);
+ *   5. one analytics ingest, so the numbers show at once.
+ *
+ * Settings (environment): DEMO_API_URL (http://localhost:3000), DATA_DIR (.data: dev-keys.json and
+ * the mailbox), TEMPORAL_ADDRESS (127.0.0.1:7233), DEMO_LEADS (200), DEMO_CUSTOMERS (20),
+ * DEMO_CONCURRENCY (8). Every run uses its own e-mails and Idempotency-Keys, so it can be repeated.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+const intEnv = (name: string, fallback: number, min = 0): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`${name} must be a whole number of at least ${min}, not '${raw}'`);
+    process.exit(2);
+  }
+  return n;
+};
+
+const API = (process.env.DEMO_API_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
+const DATA_DIR = process.env.DATA_DIR ?? '.data';
+const MAILBOX = process.env.MAILBOX_DIR ?? path.join(DATA_DIR, 'mailbox');
+const TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+const TEMPORAL_NAMESPACE = process.env.TEMPORAL_NAMESPACE ?? 'default';
+const TEMPORAL_UI = process.env.TEMPORAL_UI_URL ?? `http://localhost:${process.env.TEMPORAL_UI_PORT ?? '8233'}`;
+const ANALYTICS = (process.env.DEMO_ANALYTICS_URL ?? `http://localhost:${process.env.ANALYTICS_PORT ?? '3001'}`).replace(/\/+$/, '');
+const LEADS = intEnv('DEMO_LEADS', 200);
+const CUSTOMERS = intEnv('DEMO_CUSTOMERS', 20);
+const CONCURRENCY = intEnv('DEMO_CONCURRENCY', 8, 1);
+
+const RUN = `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}`;
+const started = Date.now();
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+const log = (msg: string) => console.log(`[demo ${elapsed()}] ${msg}`);
+
+class DemoError extends Error {}
+
+// ---------------------------------------------------------------------------------------------
+// Randomness (seeded per run, so a run's mix is varied but internally consistent)
+
+let seed = parseInt(RUN.slice(-6), 16) || 1;
+function random(): number {
+  // mulberry32
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+function weighted<T extends string>(weights: Record<T, number>): T {
+  const entries = Object.entries(weights) as Array<[T, number]>;
+  let r = random() * entries.reduce((s, [, w]) => s + w, 0);
+  for (const [k, w] of entries) {
+    r -= w;
+    if (r <= 0) return k;
+  }
+  return entries[entries.length - 1]![0];
+}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+type Role = 'agent' | 'backoffice' | 'admin' | 'analyst';
+let keys: Record<Role, string>;
+
+interface Answer<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+}
+
+let requests = 0;
+
+/**
+ * One request to the operational API. `expect` lists the statuses the scenario counts on; any
+ * other status stops the demo with the problem detail. A 503 (no worker answered in time) is
+ * repeated with the same Idempotency-Key, which is safe by design.
+ */
+async function call<T = Record<string, unknown>>(
+  method: 'GET' | 'POST' | 'PATCH',
+  route: string,
+  opts: { role?: Role; body?: unknown; key?: string; expect?: number[] } = {},
+): Promise<Answer<T>> {
+  const expect = opts.expect ?? [200, 201, 202];
+  const headers: Record<string, string> = { Authorization: `Bearer ${keys[opts.role ?? 'agent']}` };
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET') headers['Idempotency-Key'] = opts.key ?? `demo-${RUN}-${randomBytes(6).toString('hex')}`;
+  for (let attempt = 1; ; attempt++) {
+    let res: Response;
+    try {
+      requests++;
+      res = await fetch(`${API}${route}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    } catch (err) {
+      throw new DemoError(`${method} ${route}: the API at ${API} did not answer (${(err as Error).cause ?? (err as Error).message}). Is it running? Start it with npm start.`);
+    }
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {
+      /* not JSON: keep the text */
+    }
+    if (res.status === 503 && attempt < 5) {
+      await sleep(Math.min(Number(res.headers.get('retry-after') ?? '2'), 10) * 1000);
+      continue;
+    }
+    if (!expect.includes(res.status)) {
+      const detail = typeof body === 'object' && body ? JSON.stringify(body, null, 2) : String(body);
+      throw new DemoError(`${method} ${route} answered ${res.status} (expected ${expect.join(' or ')}):\n${detail}`);
+    }
+    return { status: res.status, body: body as T };
+  }
+}
+
+/** Polls `route` until `done` says so; the last answer either way. */
+async function poll<T>(route: string, done: (body: T) => boolean, timeoutMs = 30_000, role: Role = 'agent'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 150;
+  for (;;) {
+    const { body } = await call<T>('GET', route, { role, expect: [200] });
+    if (done(body) || Date.now() > deadline) return body;
+    await sleep(delay);
+    delay = Math.min(delay * 1.5, 1_000);
+  }
+}
+
+/** Runs `work` over `items` with at most CONCURRENCY in flight; the first failure stops the rest. */
+async function inPool<T>(items: readonly T[], work: (item: T, index: number) => Promise<void>, progress?: (done: number) => void): Promise<void> {
+  let next = 0;
+  let done = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (failed === undefined && next < items.length) {
+      const i = next++;
+      try {
+        await work(items[i]!, i);
+      } catch (err) {
+        failed ??= err;
+        return;
+      }
+      done++;
+      progress?.(done);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+}
+
+const every = (total: number, label: string) => {
+  const step = Math.max(1, Math.round(total / 5));
+  return (done: number) => {
+    if (done % step === 0 || done === total) log(`  ${label} ${done}/${total}`);
+  };
+};
+
+// ---------------------------------------------------------------------------------------------
+// The mailbox (the file transport): read a code like a customer reading their e-mail or SMS
+
+/** The folder the file transport writes a recipient's messages to. */
+const mailboxFolder = (recipient: string) => recipient.trim().toLowerCase().replace(/[^a-z0-9@._+-]/g, '_').replace(/^\.+/, '_') || '_';
+
+interface Delivered {
+  id: string;
+  template: string;
+  text: string;
+  deliveredAt: string;
+}
+
+/** The newest code message for `recipient` that was not used before; waits for delivery. */
+async function codeFor(recipient: string, used: Set<string>, timeoutMs = 30_000): Promise<string> {
+  const folder = path.join(MAILBOX, mailboxFolder(recipient));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const files = await readdir(folder).catch(() => [] as string[]);
+    const messages: Delivered[] = [];
+    for (const f of files.filter((n) => n.endsWith('.json'))) {
+      try {
+        messages.push(JSON.parse(await readFile(path.join(folder, f), 'utf8')) as Delivered);
+      } catch {
+        /* being written: next round */
+      }
+    }
+    const fresh = messages
+      .filter((m) => m.template === 'verification-code' && !used.has(m.id))
+      .sort((a, b) => b.deliveredAt.localeCompare(a.deliveredAt))[0];
+    const code = fresh && /\b(\d{6})\b/.exec(fresh.text)?.[1];
+    if (fresh && code) {
+      used.add(fresh.id);
+      return code;
+    }
+    if (Date.now() > deadline) {
+      throw new DemoError(`No confirmation code arrived in ${folder} within ${timeoutMs / 1000} s. Is the API's message transport the file transport (MAILBOX_DIR / DATA_DIR the same as the stack's)?`);
+    }
+    await sleep(250);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test data
+
+const FIRST = ['Anna', 'Ben', 'Clara', 'David', 'Eva', 'Felix', 'Greta', 'Hannes', 'Ida', 'Jonas', 'Katrin', 'Lukas', 'Mia', 'Noah', 'Olga', 'Paul', 'Rosa', 'Simon', 'Tara', 'Umut', 'Vera', 'Wim', 'Yara', 'Zoe'];
+const LAST = ['Schmidt', 'Meyer', 'Novak', 'Rossi', 'Jansen', 'Dubois', 'Kowalski', 'Berg', 'Silva', 'Weber', 'Hofmann', 'Lindqvist', 'Murphy', 'Yilmaz', 'Keller', 'Horvat'];
+const COMPANIES = ['Nordlicht GmbH', 'Alpenblick AG', 'Rheinwerk KG', 'Hansa Logistics', 'Bergmann & Söhne', 'Isarsoft', 'Elbe Analytics', 'Spreewald Foods', 'Donau Energy', 'Main Capital', 'Havel Health', 'Weser Media'];
+const SOURCES = ['web', 'event', 'referral', 'import', 'partner'] as const;
+const SIZES = ['1-10', '11-50', '51-200', '201-1000', '1000+'] as const;
+const INTERESTS = ['fibre internet for the office', 'mobile contracts for the sales team', 'TV for the waiting room', 'home security for branch offices', 'a bundle of internet and mobile', 'faster upload for video calls'];
+const PRODUCTS = [
+  { id: 'internet-m', amount: 29.99 },
+  { id: 'internet-l', amount: 44.99 },
+  { id: 'mobile-m', amount: 19.99 },
+  { id: 'tv-premium', amount: 24.99 },
+];
+const LOST_EARLY = ['no budget this year', 'wrong contact person', 'chose a competitor', 'not reachable after three attempts', 'only wanted information'];
+const LOST_LATE = ['price too high', 'chose a competitor', 'project postponed indefinitely', 'contract with current provider runs another two years'];
+const CITIES: Record<string, Array<{ city: string; postalCode: string; street: string; phone: string }>> = {
+  DE: [{ city: 'Berlin', postalCode: '10115', street: 'Invalidenstr.', phone: '+4930' }, { city: 'Hamburg', postalCode: '20095', street: 'Mönckebergstr.', phone: '+4940' }, { city: 'München', postalCode: '80331', street: 'Sendlinger Str.', phone: '+4989' }],
+  AT: [{ city: 'Wien', postalCode: '1010', street: 'Graben', phone: '+431' }, { city: 'Graz', postalCode: '8010', street: 'Herrengasse', phone: '+43316' }],
+  NL: [{ city: 'Amsterdam', postalCode: '1012 JS', street: 'Damrak', phone: '+3120' }],
+  FR: [{ city: 'Lyon', postalCode: '69002', street: 'Rue de la République', phone: '+33478' }],
+};
+
+const personName = () => `${pick(FIRST)} ${pick(LAST)}`;
+const digits = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 10)).join('');
+const slugOf = (name: string) => name.toLowerCase().normalize('NFD').replace(/[^a-z]+/g, '.');
+const emailOf = (name: string, tag: string) => `${slugOf(name)}.${tag}.${RUN}@example.com`;
+
+/** A German IBAN with correct check digits (ISO 13616, mod 97). */
+function germanIban(): string {
+  const bban = `${digits(8)}${digits(10)}`;
+  const check = 98n - (BigInt(`${bban}131400`) % 97n);
+  return `DE${String(check).padStart(2, '0')}${bban}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Leads
+
+type LeadPlan = 'open-new' | 'lost-new' | 'open-contacted' | 'lost-contacted' | 'nurture' | 'open-qualified' | 'lost-qualified' | 'open-proposal' | 'lost-proposal' | 'won';
+const LEAD_MIX: Record<LeadPlan, number> = {
+  'open-new': 6, 'lost-new': 12, 'open-contacted': 7, 'lost-contacted': 13, nurture: 4,
+  'open-qualified': 7, 'lost-qualified': 10, 'open-proposal': 7, 'lost-proposal': 12, won: 22,
+};
+const STAGES_OF: Record<LeadPlan, string[]> = {
+  'open-new': [], 'lost-new': ['lost'], 'open-contacted': ['contacted'], 'lost-contacted': ['contacted', 'lost'], nurture: ['contacted', 'nurture'],
+  'open-qualified': ['contacted', 'qualified'], 'lost-qualified': ['contacted', 'qualified', 'lost'], 'open-proposal': ['contacted', 'qualified', 'proposal'],
+  'lost-proposal': ['contacted', 'qualified', 'proposal', 'lost'], won: ['contacted', 'qualified', 'proposal', 'won'],
+};
+
+interface LeadAnswer { status: string; leadId?: string; stage?: string; customerId?: string }
+interface LeadStateBody { stage: string; customerId?: string; intake?: { outcome: string }; transitions: unknown[] }
+
+const leadOutcomes: Record<string, number> = {};
+let leadInteractions = 0;
+
+async function runLead(i: number): Promise<void> {
+  const plan = weighted(LEAD_MIX);
+  const name = personName();
+  const company = random() < 0.8 ? pick(COMPANIES) : undefined;
+  const intake = {
+    name,
+    email: emailOf(name, `lead${i}`),
+    ...(random() < 0.6 ? { phone: `+49${pick(['30', '40', '89', '221'])}${digits(7)}` } : {}),
+    ...(company ? { company, companySize: pick(SIZES) } : {}),
+    source: pick(SOURCES),
+    ...(random() < 0.7 ? { interest: pick(INTERESTS) } : {}),
+  };
+  const key = (step: string) => `demo-${RUN}-lead-${i}-${step}`;
+  const { body: answer } = await call<LeadAnswer>('POST', '/v1/leads', { body: intake, key: key('intake'), expect: [200, 202] });
+  if (answer.status !== 'accepted' && answer.status !== 'pending') throw new DemoError(`lead ${intake.email} was taken in as ${answer.status}; every demo lead is new`);
+  const id = answer.leadId!;
+  if (answer.status === 'pending') {
+    // Intake (scoring, owner, dedup) is still running: a lead moves only once it has been taken in.
+    const taken = await poll<LeadStateBody>(`/v1/leads/${id}`, (s) => s.intake?.outcome !== 'pending', 60_000);
+    if (taken.intake?.outcome !== 'accepted') throw new DemoError(`lead ${intake.email}: intake ended ${taken.intake?.outcome ?? 'unknown'} after 60 s; every demo lead is new`);
+  }
+
+  let stage = 'new';
+  if (plan === 'open-new' && random() < 0.5) {
+    await call('POST', `/v1/leads/${id}/interactions`, { body: { channel: 'note', direction: 'internal', summary: 'Found via LinkedIn; call next week.' }, key: key('note') });
+    leadInteractions++;
+  }
+  for (const to of STAGES_OF[plan]) {
+    const facts: Record<string, unknown> =
+      to === 'qualified' ? { need: intake.interest ?? 'faster internet for the office', budget: pick([500, 1200, 2500, 8000, 20000]), timeline: pick(['this quarter', 'next quarter', 'within six months']), currency: 'EUR' }
+        : to === 'proposal' ? (() => { const p = pick(PRODUCTS); return { product: p.id, amount: Math.round(p.amount * pick([10, 25, 50, 120]) * 100) / 100, currency: 'EUR' }; })()
+          : to === 'lost' ? { reason: stage === 'new' || stage === 'contacted' ? pick(LOST_EARLY) : pick(LOST_LATE) }
+            : to === 'nurture' ? { reason: 'interested, but not before next year' }
+              : {};
+    const moved = await call<LeadStateBody & { status?: string }>('POST', `/v1/leads/${id}/transitions`, { body: { to, from: stage, ...facts }, key: key(`to-${to}`), expect: [200, 202] });
+    if (moved.status === 202) await poll<LeadStateBody>(`/v1/leads/${id}`, (s) => s.stage === to, 60_000);
+    stage = to;
+    // Conversations are recorded once the lead is contacted (an inbound contact would move a new lead itself).
+    if (to === 'contacted' && random() < 0.5) {
+      const channel = pick(['call', 'email', 'meeting'] as const);
+      await call('POST', `/v1/leads/${id}/interactions`, {
+        body: { channel, direction: channel === 'meeting' ? 'outbound' : pick(['inbound', 'outbound'] as const), summary: `${channel === 'meeting' ? 'Met' : 'Spoke with'} ${name} about ${intake.interest ?? 'their needs'}.` },
+        key: key('interaction'),
+      });
+      leadInteractions++;
+    }
+  }
+  leadOutcomes[plan] = (leadOutcomes[plan] ?? 0) + 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Customers and master-data changes
+
+interface Customer { index: number; id: string; name: string; email: string; country: string; owns: string }
+interface ChangeBody { changeId: string; status: string; verification?: { targets: Array<{ sentTo: string; verified: boolean }> } }
+
+const CLOSED_CHANGE = ['applied', 'rejected', 'failed', 'expired', 'cancelled'];
+const changeOutcomes: Record<string, number> = {};
+const usedCodes = new Set<string>();
+
+async function register(i: number): Promise<Customer> {
+  const country = i % 4 === 1 ? 'AT' : pick(['DE', 'DE', 'NL', 'FR']);
+  const place = pick(CITIES[country]!);
+  const name = personName();
+  const body = {
+    name,
+    email: emailOf(name, `cust${i}`),
+    phone: `${place.phone}${digits(7)}`,
+    address: { street: `${place.street} ${1 + Math.floor(random() * 120)}`, postalCode: place.postalCode, city: place.city, country },
+    locale: country === 'FR' ? 'fr' : country === 'NL' ? 'nl' : 'de',
+  };
+  const { status, body: answer } = await call<{ id?: string; statusUrl?: string }>('POST', '/v1/customers', { body, key: `demo-${RUN}-customer-${i}`, expect: [201, 202] });
+  let id = answer.id;
+  if (status === 202) id = (await poll<{ status: string; customerId: string }>(answer.statusUrl!, (r) => r.status === 'registered', 60_000)).customerId;
+  // What the customer already has: AT customers own Internet S (the campaign's segment); those the
+  // downsell scenario picks (index % 5 === 3) a mid tier; the others a mix.
+  const owns = country === 'AT' ? 'internet-s' : i % 5 === 3 ? (i % 2 ? 'mobile-m' : 'internet-m') : pick(['internet-s', 'internet-m', 'mobile-m', 'mobile-s', 'tv-basic']);
+  await call('POST', `/v1/customers/${id}/events`, { body: { type: 'purchase', productId: owns, channel: 'letter', note: 'existing contract' }, key: `demo-${RUN}-customer-${i}-owns`, expect: [201, 202] });
+  return { index: i, id: id!, name, email: body.email, country, owns };
+}
+
+type ChangePlan = 'email' | 'email-wrong-once' | 'phone' | 'address' | 'address-fail' | 'name-approve' | 'bank-approve' | 'bank-reject';
+const CHANGE_PLANS: ChangePlan[] = ['email', 'phone', 'address', 'name-approve', 'bank-approve', 'email-wrong-once', 'bank-reject', 'address', 'phone', 'address-fail'];
+
+async function changeMasterData(c: Customer, plan: ChangePlan, i: number): Promise<void> {
+  const key = `demo-${RUN}-change-${i}`;
+  const changes: Record<string, unknown> =
+    plan === 'email' || plan === 'email-wrong-once' ? { email: emailOf(c.name, `new${i}`) }
+      : plan === 'phone' ? { phone: `+4917${digits(8)}` }
+        : plan === 'address' || plan === 'address-fail' ? { address: { street: `Neue Str. ${1 + Math.floor(random() * 90)}`, postalCode: '10115', city: 'Berlin', country: 'DE' } }
+          : plan === 'name-approve' ? { name: `${c.name.split(' ')[0]} ${pick(LAST)}-${c.name.split(' ')[1]}` }
+            : { bankAccount: germanIban() };
+  const reason = plan === 'name-approve' ? 'married, certificate on file' : plan.startsWith('bank') ? 'switched banks' : 'moved';
+  const { body: accepted } = await call<{ changeId: string }>('POST', `/v1/customers/${c.id}/changes`, { body: { changes, reason }, key, expect: [202] });
+  const route = `/v1/changes/${accepted.changeId}`;
+  const waiting = await poll<ChangeBody>(route, (s) => s.status === 'awaiting-verification' || s.status === 'awaiting-approval' || CLOSED_CHANGE.includes(s.status));
+
+  if (waiting.status === 'awaiting-verification') {
+    // The code goes to the new address or phone, or for an address change to the e-mail on record.
+    const recipient = changes.email ? String(changes.email) : changes.phone ? String(changes.phone) : c.email;
+    const code = await codeFor(recipient, usedCodes);
+    const wrong = code === '000000' ? '111111' : '000000';
+    if (plan === 'email-wrong-once' || plan === 'address-fail') {
+      for (let attempt = 1; attempt <= (plan === 'address-fail' ? 5 : 1); attempt++) {
+        await call('POST', `${route}/verification`, { body: { code: wrong }, key: `${key}-wrong-${attempt}`, expect: [422, 409] });
+      }
+    }
+    if (plan !== 'address-fail') await call('POST', `${route}/verification`, { body: { code }, key: `${key}-code`, expect: [200] });
+  } else if (waiting.status === 'awaiting-approval') {
+    const decision = plan === 'bank-reject' ? { decision: 'reject', comment: 'account holder does not match the customer' } : { decision: 'approve', comment: 'documents checked' };
+    await call('POST', `${route}/approval`, { role: 'backoffice', body: decision, key: `${key}-decision`, expect: [200] });
+  }
+  const final = await poll<ChangeBody>(route, (s) => CLOSED_CHANGE.includes(s.status), 60_000);
+  const label = `${plan === 'email-wrong-once' ? 'email (a wrong code first)' : plan === 'address-fail' ? 'address (five wrong codes)' : plan.replace(/-.*/, '')} ${final.status}`;
+  changeOutcomes[label] = (changeOutcomes[label] ?? 0) + 1;
+  if (final.status === 'applied' && changes.email) c.email = String(changes.email);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Offers
+
+const offerOutcomes: Record<string, number> = {};
+const count = (bucket: Record<string, number>, label: string) => (bucket[label] = (bucket[label] ?? 0) + 1);
+
+const UPSELL: Record<string, string> = { 'internet-s': 'internet-m', 'internet-m': 'internet-l', 'mobile-s': 'mobile-m', 'mobile-m': 'mobile-l', 'tv-basic': 'tv-premium' };
+const CROSS: Record<string, string> = { internet: 'tv-basic', mobile: 'security-home', tv: 'internet-s' };
+const DOWN: Record<string, string> = { 'internet-m': 'internet-s', 'mobile-m': 'mobile-s', 'internet-s': 'internet-s', 'mobile-s': 'mobile-s', 'tv-basic': 'tv-basic' };
+
+async function offer(c: Customer, kind: 'upsell' | 'cross-sell' | 'downsell', productId: string, decision: 'accept' | 'decline' | 'ineligible', key: string): Promise<void> {
+  const { status, body } = await call<{ offerId?: string; status?: string; statusUrl?: string; rule?: string }>('POST', `/v1/customers/${c.id}/offers`, {
+    body: { kind, productId }, key, expect: decision === 'ineligible' ? [422, 201, 202] : [201, 202],
+  });
+  if (status === 422) {
+    count(offerOutcomes, `${kind} ineligible (${body.rule ?? 'rule'})`);
+    return;
+  }
+  let state = body;
+  if (status === 202) state = await poll<{ offerId: string; status: string }>(body.statusUrl!, (s) => s.status !== 'checking', 30_000);
+  if (state.status === 'ineligible') {
+    count(offerOutcomes, `${kind} ineligible (${state.rule ?? 'rule'})`);
+    return;
+  }
+  const answer = decision === 'ineligible' ? 'decline' : decision;
+  await poll<{ status: string }>(`/v1/offers/${state.offerId}`, (s) => s.status === 'presented', 30_000);
+  await call('POST', `/v1/offers/${state.offerId}/response`, { body: { decision: answer }, key: `${key}-answer`, expect: [200] });
+  count(offerOutcomes, `${kind} ${answer === 'accept' ? 'accepted' : 'declined'}`);
+}
+
+async function offersFor(c: Customer, i: number): Promise<void> {
+  const key = (what: string) => `demo-${RUN}-offer-${i}-${what}`;
+  const category = c.owns.split('-')[0]!;
+  switch (i % 5) {
+    case 0:
+      await offer(c, 'upsell', UPSELL[c.owns] ?? 'internet-l', 'accept', key('up'));
+      break;
+    case 2:
+      await offer(c, 'cross-sell', CROSS[category]!, random() < 0.5 ? 'accept' : 'decline', key('cross'));
+      await offer(c, 'upsell', category === 'tv' ? 'mobile-l' : 'tv-premium', 'ineligible', key('up-wrong-category'));
+      break;
+    case 3: {
+      // At churn risk: backoffice scores the customer, then a downsell keeps them.
+      const lower = DOWN[c.owns]!;
+      if (lower === c.owns) {
+        await offer(c, 'downsell', c.owns, 'ineligible', key('down-same'));
+        break;
+      }
+      await offer(c, 'downsell', lower, 'ineligible', key('down-unscored'));
+      await call('PATCH', `/v1/customers/${c.id}/retention-profile`, { role: 'backoffice', body: { churnRisk: 0.85 }, expect: [200] });
+      await offer(c, 'downsell', lower, random() < 0.6 ? 'accept' : 'decline', key('down'));
+      break;
+    }
+    default:
+      await offer(c, 'upsell', UPSELL[c.owns] ?? 'internet-l', 'decline', key('up'));
+      await offer(c, 'cross-sell', category === 'internet' ? 'internet-l' : 'mobile-l', 'ineligible', key('cross-owned'));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. A retention campaign and customer events
+
+interface CampaignBody { id: string; runs: Array<{ status: string; enrolled: number; selected: number }>; enrollments: Record<string, number> }
+
+async function campaign(customers: Customer[]): Promise<{ id: string; enrolled: number; accepted: number; events: Record<string, number> }> {
+  const { body: created } = await call<CampaignBody>('POST', '/v1/campaigns', {
+    role: 'backoffice',
+    key: `demo-${RUN}-campaign`,
+    expect: [201],
+    body: {
+      name: `Demo loyalty ${RUN}: Internet S customers in Austria`,
+      segment: { countries: ['AT'], ownsAnyOf: ['internet-s'], tenureDays: { max: 1 } },
+      schedule: { cron: '0 9 * * MON', timezone: 'Europe/Vienna' },
+      steps: [
+        { type: 'message', channel: 'email', template: 'campaign-loyalty' },
+        { type: 'offer', kind: 'upsell', productId: 'internet-m', validFor: '14 days' },
+        { type: 'wait-for-response', timeout: '14 days' },
+      ],
+      goal: { type: 'offer-accepted' },
+      reEnrollment: 'never',
+    },
+  });
+  log(`  campaign ${created.id} created (Schedule campaign-${created.id}, Mondays 09:00 Vienna); running it now`);
+  await call('POST', `/v1/campaigns/${created.id}/runs`, { role: 'backoffice', key: `demo-${RUN}-campaign-run`, expect: [202] });
+  const run = await poll<CampaignBody>(`/v1/campaigns/${created.id}`, (cb) => cb.runs.some((r) => r.status === 'completed' || r.status === 'skipped'), 60_000);
+  const enrolled = run.runs[0]?.enrolled ?? 0;
+  log(`  run finished: ${run.runs[0]?.selected ?? 0} selected, ${enrolled} enrolled`);
+
+  // The enrolled customers answer their campaign offers: some accept (the goal), one opts out.
+  const mine = customers.filter((c) => c.country === 'AT');
+  let accepted = 0;
+  const events: Record<string, number> = {};
+  await inPool(mine, async (c, i) => {
+    const offers = await poll<{ offers: Array<{ offerId: string; status: string; campaignId: string | null }> }>(
+      `/v1/customers/${c.id}/offers`,
+      (b) => b.offers.some((o) => o.campaignId === created.id && o.status !== 'pending'),
+      20_000,
+    );
+    const campaignOffer = offers.offers.find((o) => o.campaignId === created.id && o.status === 'presented');
+    if (i % 3 === 0 && campaignOffer) {
+      await call('POST', `/v1/offers/${campaignOffer.offerId}/response`, { body: { decision: 'accept' }, key: `demo-${RUN}-campaign-accept-${i}`, expect: [200] });
+      accepted++;
+    } else if (i % 3 === 1) {
+      await call('POST', `/v1/customers/${c.id}/events`, { body: { type: 'opt-out', channel: 'email', note: 'unsubscribed via the link in the e-mail' }, key: `demo-${RUN}-optout-${i}`, expect: [201, 202] });
+      count(events, 'opt-out');
+    } else {
+      await call('POST', `/v1/customers/${c.id}/events`, { body: { type: 'login', channel: 'email' }, key: `demo-${RUN}-login-${i}`, expect: [201, 202] });
+      count(events, 'login');
+    }
+  });
+  // Everyday events of other customers: logins and purchases.
+  const others = customers.filter((c) => c.country !== 'AT').slice(0, 6);
+  await inPool(others, async (c, i) => {
+    const type = i % 2 === 0 ? 'login' : 'purchase';
+    await call('POST', `/v1/customers/${c.id}/events`, {
+      body: type === 'purchase' ? { type, productId: 'security-home', channel: 'call' } : { type, channel: 'email' },
+      key: `demo-${RUN}-event-${i}`,
+      expect: [201, 202],
+    });
+    count(events, type);
+  });
+  return { id: created.id, enrolled, accepted, events };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Analytics ingest
+
+async function triggerIngest(): Promise<string> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address: TEMPORAL_ADDRESS, connectTimeout: 5_000 });
+    await new Client({ connection, namespace: TEMPORAL_NAMESPACE }).schedule.getHandle('analytics-ingest').trigger();
+    return 'analytics ingest triggered: the dashboard shows the closed workflows in a few seconds';
+  } catch (err) {
+    return `could not trigger the analytics ingest (${(err as Error).message.split('\n')[0]}); the schedule runs every minute, so the numbers show within a minute`;
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const fmt = (bucket: Record<string, number>) => Object.entries(bucket).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+
+async function main(): Promise<void> {
+  const keyFile = path.join(DATA_DIR, 'dev-keys.json');
+  try {
+    keys = JSON.parse(await readFile(keyFile, 'utf8')) as Record<Role, string>;
+  } catch (err) {
+    throw new DemoError(`Cannot read the development keys from ${keyFile} (${(err as Error).message}). Start the stack with npm start first (or set DATA_DIR to its data directory).`);
+  }
+  for (const role of ['agent', 'backoffice', 'analyst'] as const) {
+    if (typeof keys[role] !== 'string') throw new DemoError(`${keyFile} has no ${role} key`);
+  }
+  try {
+    const res = await fetch(`${API}/readyz`);
+    if (!res.ok) throw new DemoError(`The API at ${API} is not ready (GET /readyz answered ${res.status}: ${await res.text()}). Wait for npm start to print its banner.`);
+  } catch (err) {
+    if (err instanceof DemoError) throw err;
+    throw new DemoError(`The API at ${API} is not running (${(err as Error).cause ?? (err as Error).message}). Start it with npm start (or point DEMO_API_URL at it).`);
+  }
+  // A wrong key file (another data directory) is better caught now than 200 leads later.
+  await call('GET', '/v1/campaigns', { expect: [200] }).catch((err: unknown) => {
+    throw new DemoError(`The API does not accept the keys in ${keyFile}; is DATA_DIR the stack's data directory?\n${(err as Error).message}`);
+  });
+
+  log(`run ${RUN}: ${LEADS} leads, ${CUSTOMERS} customers, ${CONCURRENCY} requests in flight, against ${API}`);
+
+  log(`1/5 leads: intake and funnel moves`);
+  await inPool(Array.from({ length: LEADS }, (_, i) => i), (i) => runLead(i), every(LEADS, 'leads'));
+  log(`  outcomes: ${fmt(leadOutcomes)}; ${leadInteractions} interactions recorded`);
+
+  log(`2/5 customers: registrations and master-data changes`);
+  const customers: Customer[] = [];
+  await inPool(Array.from({ length: CUSTOMERS }, (_, i) => i), async (i) => {
+    customers[i] = await register(i);
+  }, every(CUSTOMERS, 'registered'));
+  const changers = customers.filter((c) => c.country !== 'AT');
+  await inPool(changers, (c, i) => changeMasterData(c, CHANGE_PLANS[i % CHANGE_PLANS.length]!, i), every(changers.length, 'changes'));
+  log(`  changes: ${fmt(changeOutcomes)}`);
+
+  log(`3/5 offers: upsell, cross-sell, downsell`);
+  const offered = customers.filter((c) => c.country !== 'AT');
+  await inPool(offered, (c) => offersFor(c, c.index), every(offered.length, 'customers offered'));
+  log(`  offers: ${fmt(offerOutcomes)}`);
+
+  log(`4/5 retention campaign and customer events`);
+  const camp = customers.length ? await campaign(customers) : undefined;
+  if (camp) log(`  campaign: ${camp.enrolled} enrolled, ${camp.accepted} campaign offers accepted; events: ${fmt(camp.events)}`);
+
+  log(`5/5 analytics`);
+  const ingest = await triggerIngest();
+  log(`  ${ingest}`);
+
+  const won = leadOutcomes.won ?? 0;
+  const lost = Object.entries(leadOutcomes).filter(([k]) => k.startsWith('lost')).reduce((s, [, v]) => s + v, 0);
+  console.log(`
+Demo ${RUN} done in ${((Date.now() - started) / 1000).toFixed(0)} s (${requests} requests).
+  Leads        ${LEADS}: ${won} won (now customers in onboarding), ${lost} lost, ${LEADS - won - lost} still open
+               ${fmt(leadOutcomes)}
+  Customers    ${customers.length} registered; changes: ${fmt(changeOutcomes)}
+  Offers       ${fmt(offerOutcomes)}
+  Campaign     ${camp ? `${camp.id}: ${camp.enrolled} enrolled, ${camp.accepted} accepted its offer; events ${fmt(camp.events)}` : 'none (no customers)'}
+
+  Temporal UI  ${TEMPORAL_UI}   (search e.g. CrmProcess = 'acquisition' or WorkflowId STARTS_WITH 'lead-')
+  Dashboard    ${ANALYTICS}/#key=${keys.analyst}
+  API docs     ${API}/docs
+`);
+}
+
+main().catch((err: unknown) => {
+  console.error(`\n[demo ${elapsed()}] FAILED: ${err instanceof DemoError ? err.message : (err as Error).stack ?? String(err)}`);
+  process.exit(1);
+});
