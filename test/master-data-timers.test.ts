@@ -16,14 +16,16 @@ import { ERASURE_COVERAGE } from '../activities/gdpr.js';
 
 let h: Harness;
 
+// Sized so that a loaded 2-core CI machine still acts inside each window the tests act in
+// (confirm before expiry, approve before the approval expires, fetch and cancel in time).
 const POLICY: MasterDataPolicy = {
   ...DEFAULT_MASTER_DATA_POLICY,
-  codeTtl: '6 seconds',
-  resendInterval: '1 second',
-  approvalTimeout: '3 seconds',
-  approvalExpiry: '8 seconds',
-  exportRetention: '6 seconds',
-  erasureGracePeriod: '5 seconds',
+  codeTtl: '12 seconds',
+  resendInterval: '5 seconds',
+  approvalTimeout: '4 seconds',
+  approvalExpiry: '20 seconds',
+  exportRetention: '15 seconds',
+  erasureGracePeriod: '12 seconds',
 };
 /** Waits past a policy duration by polling for its effect, never longer than needed. */
 const within = (duration: string) => ({ timeoutMs: durationMs(duration) + 15_000, intervalMs: 200 });
@@ -79,7 +81,7 @@ describe.concurrent('verification codes in workflow time', () => {
     const waiting = await waitForChange(h, changeId, 'awaiting-verification');
     const theCode = await code(c.email);
     expect((await h.json('GET', `/v1/changes/${changeId}`)).body.status).toBe('awaiting-verification');
-    const expired = await waitForChange(h, changeId, 'expired');
+    const expired = await waitForChange(h, changeId, 'expired', within(POLICY.codeTtl).timeoutMs);
     const ttl = new Date(waiting.verification.expiresAt).getTime() - new Date(waiting.transitions.at(-1).at).getTime();
     expect(ttl).toBeGreaterThan(durationMs(POLICY.codeTtl) - 2_000);
     expect(ttl).toBeLessThanOrEqual(durationMs(POLICY.codeTtl));
@@ -131,7 +133,7 @@ describe.concurrent('approval in workflow time', () => {
     const changeId = await requestChange(c.id, { name: `Jane ${uniqueId('e').slice(2)} Roe` });
     await waitForChange(h, changeId, 'awaiting-approval');
     expect((await h.json('GET', `/v1/changes/${changeId}`)).body.status).toBe('awaiting-approval');
-    const escalated = await waitForChange(h, changeId, 'escalated');
+    const escalated = await waitForChange(h, changeId, 'escalated', within(POLICY.approvalTimeout).timeoutMs);
     expect(escalated.approval.escalated).toBe(true);
     const overdue = await eventually(async () => {
       const found = (await mails(h, 'backoffice@localhost', 'approval-needed')).filter((m) => m.text.includes(changeId));
@@ -149,7 +151,7 @@ describe.concurrent('approval in workflow time', () => {
     const c = await customer();
     const changeId = await requestChange(c.id, { bankAccount: 'FR1420041010050500013M02606' });
     await waitForChange(h, changeId, 'awaiting-approval');
-    const expired = await waitForChange(h, changeId, 'expired');
+    const expired = await waitForChange(h, changeId, 'expired', within(POLICY.approvalExpiry).timeoutMs);
     expect(expired.outcome.detail).toBe(`no approval within ${POLICY.approvalExpiry}`);
     const { rows } = await h.pool.query('SELECT bank_account_iban FROM customers WHERE id = $1', [c.id]);
     expect(rows[0].bank_account_iban).toBeNull();
@@ -194,7 +196,7 @@ describe.concurrent('GDPR export', () => {
     const requestId = await startGdpr('export', c.id);
     await verifyGdpr(requestId, c.email);
     await waitForGdpr(h, requestId, 'ready');
-    await waitForGdpr(h, requestId, 'discarded');
+    await waitForGdpr(h, requestId, 'discarded', within(POLICY.exportRetention).timeoutMs);
     expect((await h.json('GET', `/v1/gdpr-requests/${requestId}/export`)).status).toBe(410);
   });
 });
@@ -261,7 +263,7 @@ describe.concurrent('GDPR erasure', () => {
     const requestId = await startGdpr('erasure', c.id);
     await verifyGdpr(requestId, c.email);
     await waitForGdpr(h, requestId, 'grace-period');
-    const erased = await waitForGdpr(h, requestId, 'erased');
+    const erased = await waitForGdpr(h, requestId, 'erased', within(POLICY.erasureGracePeriod).timeoutMs);
     expect(erased.erasedRows.customers).toBe(1);
 
     const street = (await h.pool.query('SELECT address FROM customers WHERE id = $1', [other.id])).rows[0].address.street;

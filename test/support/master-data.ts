@@ -52,7 +52,7 @@ export async function codeFor(h: Harness, recipient: string, n = 1): Promise<str
   return match[1]!;
 }
 
-export async function waitForChange(h: Harness, changeId: string, status: string | string[]): Promise<any> {
+export async function waitForChange(h: Harness, changeId: string, status: string | string[], timeoutMs = 20_000): Promise<any> {
   const wanted = Array.isArray(status) ? status : [status];
   let last: unknown;
   try {
@@ -60,20 +60,20 @@ export async function waitForChange(h: Harness, changeId: string, status: string
       const res = await h.json('GET', `/v1/changes/${changeId}`);
       last = res.body;
       return res.status === 200 && wanted.includes(res.body.status) ? res.body : undefined;
-    });
+    }, { timeoutMs });
   } catch (err) {
     throw new Error(`change ${changeId} did not reach ${wanted.join('|')}: ${JSON.stringify(last)}`, { cause: err });
   }
 }
 
-export async function waitForGdpr(h: Harness, requestId: string, status: string): Promise<any> {
+export async function waitForGdpr(h: Harness, requestId: string, status: string, timeoutMs = 20_000): Promise<any> {
   let last: unknown;
   try {
     return await eventually(async () => {
       const res = await h.json('GET', `/v1/gdpr-requests/${requestId}`);
       last = res.body;
       return res.status === 200 && res.body.status === status ? res.body : undefined;
-    });
+    }, { timeoutMs });
   } catch (err) {
     throw new Error(`request ${requestId} did not reach ${status}: ${JSON.stringify(last)}`, { cause: err });
   }
