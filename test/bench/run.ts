@@ -106,7 +106,7 @@ CRM process engine benchmark (${os.cpus().length} cores, Node ${process.version}
   registrations              ${N} over HTTP, ${CONCURRENCY} concurrent
     throughput               ${fmt(registrationsPerSecond)} registrations/s (${fmt(workflowsPerSecond)} closed workflows/s incl. message deliveries)
     latency p50 / p95        ${fmt(percentile(latencies, 50), 0)} ms / ${fmt(percentile(latencies, 95), 0)} ms
-    heap growth              ${fmt((heapAfter - heapBefore) / 1024 / N, 1)} KiB per registration (API process)
+    heap growth              ${fmt((heapAfter - heapBefore) / 1024 / N, 1)} KiB per registration (API + worker process, incl. cached open onboarding workflows)
   analytics ingest           ${histories} histories in ${fmt(ingestSeconds, 2)} s = ${fmt(historiesPerSecond)} histories/s
     no-op rerun              ${rerun.ingested} new, ${fmt(rerunSeconds * 1000, 0)} ms
   ratios
