@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CRM_SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
-import type { TemporalCli } from './temporal-cli.js';
+import { TEMPORAL_CLI_MODULE, type TemporalCli } from './temporal-cli.js';
 
 export interface DevServerOptions {
   cli: TemporalCli;
@@ -58,17 +58,26 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const uiUrl = opts.uiPort !== undefined ? `http://localhost:${opts.uiPort}` : undefined;
 
   if (opts.cli.kind === 'sdk-download') {
-    const env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        ip,
-        port: opts.port,
-        ui: opts.uiPort !== undefined,
-        uiPort: opts.uiPort,
-        dbFilename: opts.dbFile,
-        searchAttributes: [...CRM_SEARCH_ATTRIBUTES],
-        ...(opts.uiCodecEndpoint ? { extraArgs: ['--ui-codec-endpoint', opts.uiCodecEndpoint] } : {}),
-      },
-    });
+    let env: TestWorkflowEnvironment;
+    try {
+      env = await TestWorkflowEnvironment.createLocal({
+        server: {
+          ip,
+          port: opts.port,
+          ui: opts.uiPort !== undefined,
+          uiPort: opts.uiPort,
+          dbFilename: opts.dbFile,
+          searchAttributes: [...CRM_SEARCH_ATTRIBUTES],
+          ...(opts.uiCodecEndpoint ? { extraArgs: ['--ui-codec-endpoint', opts.uiCodecEndpoint] } : {}),
+        },
+      });
+    } catch (err) {
+      throw new Error(
+        `the Temporal SDK could not download its dev server (${(err as Error).message}). Install the Temporal CLI instead: ` +
+          `put \`temporal\` on PATH, set TEMPORAL_CLI_PATH, or install Go so that npm start can build it (go install ${TEMPORAL_CLI_MODULE}).`,
+        { cause: err },
+      );
+    }
     return { address, uiUrl, stop: () => env.teardown() };
   }
 
