@@ -73,7 +73,7 @@ export async function startApiService(config: Config, endpoints: Endpoints, logg
   checkPolicy(config.masterData);
   const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace, createDataConverter(keyring));
   const app = createApi({
-    pool, temporal, taskQueue: config.temporal.taskQueue, logger, keys, temporalUiUrl: config.temporal.uiUrl,
+    pool, temporal, taskQueue: config.temporal.taskQueue, logger, keys,
     payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: config.codec.corsOrigins, masterDataPolicy: config.masterData,
   });
   const server = await new Promise<ServerType>((resolve, reject) => {

@@ -19,8 +19,6 @@ export interface ApiDeps {
   keys: ApiKeyEntry[];
   /** How long a start waits for a short workflow's result before answering 202. */
   resultWaitMs?: number;
-  /** Link to the Temporal UI, shown in responses that name a workflow. */
-  temporalUiUrl?: string;
   /** The payload codec behind the codec endpoint (`/codec/decode`); without it the endpoint answers 404. */
   payloadCodec?: PayloadCodec;
   /** Browser origins (the Temporal UI) allowed to call the codec endpoint. */

@@ -23,6 +23,3 @@ export const CrmChangeType = defineSearchAttributeKey('CrmChangeType', SearchAtt
 
 export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmSource, CrmCampaignId, CrmOfferKind, CrmChangeType] as const;
 
-/** Process names as they appear in CrmProcess and in analytics. */
-export const PROCESSES = ['registration', 'notification', 'acquisition', 'onboarding', 'contacts', 'retention', 'offers', 'master-data'] as const;
-export type ProcessName = (typeof PROCESSES)[number];

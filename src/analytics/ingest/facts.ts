@@ -64,7 +64,7 @@ const STATUS: Record<number, RunFacts['status'] | undefined> = {
   [proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT]: 'timed_out',
 };
 
-export function runStatus(status: number | null | undefined): RunFacts['status'] | undefined {
+function runStatus(status: number | null | undefined): RunFacts['status'] | undefined {
   return STATUS[status ?? 0];
 }
 
