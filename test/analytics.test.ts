@@ -185,6 +185,52 @@ describe('reports from journeys with known outcomes', () => {
   });
 });
 
+describe('campaign reports from enrollments with known outcomes', () => {
+  it('counts enrolled, messaged, goal reached and opted out exactly', async () => {
+    // Three customers only this campaign selects (the only ones in the Netherlands here).
+    const customers: string[] = [];
+    for (const name of ['Gina Goal', 'Otto Optout', 'Carl Complete']) {
+      const res = await h.json('POST', '/v1/customers', {
+        body: { name, email: `${uniqueId('camp')}@example.com`, address: { street: 'Damrak 1', postalCode: '1012 LG', city: 'Amsterdam', country: 'NL' } },
+      });
+      expect(res.status).toBe(201);
+      customers.push(res.body.id);
+    }
+    const [goal, optOut] = customers as [string, string, string];
+    const created = await h.json('POST', '/v1/campaigns', {
+      as: 'backoffice',
+      body: {
+        name: 'Check-in NL',
+        segment: { countries: ['NL'] },
+        schedule: { interval: '30 days', timezone: 'UTC' },
+        steps: [{ type: 'message', channel: 'email', template: 'campaign-checkin' }, { type: 'wait', duration: '15 seconds' }],
+        goal: { type: 'customer-event', event: 'purchase' },
+      },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+    try {
+      expect((await h.json('POST', `/v1/campaigns/${id}/runs`, { as: 'backoffice' })).status).toBe(202);
+      const waiting = (customerId: string) =>
+        eventually(async () => {
+          const res = await h.json('GET', `/v1/campaigns/${id}/enrollments/${customerId}`);
+          return res.status === 200 && res.body.state?.status === 'waiting';
+        });
+      await Promise.all(customers.map(waiting));
+      expect((await h.json('POST', `/v1/customers/${goal}/events`, { body: { type: 'purchase', productId: 'internet-m' } })).status).toBeLessThan(300);
+      expect((await h.json('POST', `/v1/customers/${optOut}/events`, { body: { type: 'opt-out', channel: 'email' } })).status).toBeLessThan(300);
+      const ends = await Promise.all(customers.map((c) => h.client.workflow.getHandle(`campaign-${id}-${c}`).result()));
+      expect(ends.map((e: { status: string }) => e.status)).toEqual(['goal-met', 'opted-out', 'completed']);
+    } finally {
+      await h.client.schedule.getHandle(`campaign-${id}`).delete().catch(() => undefined);
+    }
+
+    await a.ingest();
+    const report = (await a.report('campaigns')).body;
+    expect(report).toMatchObject({ enrolled: 3, messaged: 3, goalReached: 1, optedOut: 1, goalRate: 0.3333, optOutRate: 0.3333 });
+  });
+});
+
 describe('operational and analytical code never couple', () => {
   const root = path.resolve(import.meta.dirname, '..');
   async function sources(dir: string): Promise<string[]> {
