@@ -150,6 +150,10 @@ describe('four eyes for name, birth date and bank account', () => {
 
     const row = await customerRow(c.id);
     expect(row).toMatchObject({ bank_account_iban: IBAN, birth_date: '1980-02-29', version: 2 });
+    // The API shows the birth date and only a masked bank account.
+    const shown = await h.json('GET', `/v1/customers/${c.id}`);
+    expect(shown.body).toMatchObject({ birthDate: '1980-02-29', bankAccount: 'DE89…3000', version: 2 });
+    expect(JSON.stringify(shown.body)).not.toContain(IBAN);
     const audit = await h.json('GET', `/v1/customers/${c.id}/audit?limit=2`);
     expect(audit.status).toBe(200);
     expect(audit.body.items).toHaveLength(2);

@@ -55,6 +55,10 @@ export interface Customer {
   phone: string | null;
   address: z.infer<typeof addressSchema> | null;
   locale: string;
+  /** YYYY-MM-DD */
+  birthDate: string | null;
+  /** Masked (DE89…3000); the full IBAN stays in the customer row. */
+  bankAccount: string | null;
   status: string;
   version: number;
   createdAt: string;

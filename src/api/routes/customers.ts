@@ -3,6 +3,7 @@
  * its outcome; GET reads the customer from PostgreSQL (an operational read).
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { maskIban } from '../../domain/contact-data.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { registrationRequestSchema, registrationStateQuery, registrationWorkflowId, type Customer } from '../../domain/customers.js';
 import type { registerCustomer } from '../../../workflows/customers.js';
@@ -20,6 +21,8 @@ export const customerSchema = z
     phone: z.string().nullable(),
     address: z.object({ street: z.string(), postalCode: z.string(), city: z.string(), country: z.string() }).nullable(),
     locale: z.string(),
+    birthDate: z.string().nullable().openapi({ description: 'YYYY-MM-DD' }),
+    bankAccount: z.string().nullable().openapi({ description: 'masked, e.g. DE89…3000: the full IBAN never leaves the customer row' }),
     status: z.string(),
     version: z.number().int(),
     createdAt: z.string(),
@@ -80,6 +83,8 @@ interface CustomerRow {
   phone: string | null;
   address: Customer['address'];
   locale: string;
+  birth_date: string | null;
+  bank_account_iban: string | null;
   status: string;
   version: number;
   created_at: Date;
@@ -88,12 +93,25 @@ interface CustomerRow {
 
 async function readCustomer(deps: ApiDeps, id: string): Promise<Customer | undefined> {
   const { rows } = await deps.pool.query<CustomerRow>(
-    'SELECT id, name, email, phone, address, locale, status, version, created_at, updated_at FROM customers WHERE id = $1',
+    'SELECT id, name, email, phone, address, locale, birth_date::text AS birth_date, bank_account_iban, status, version, created_at, updated_at FROM customers WHERE id = $1',
     [id],
   );
   const r = rows[0];
   if (!r) return undefined;
-  return { id: r.id, name: r.name, email: r.email, phone: r.phone, address: r.address, locale: r.locale, status: r.status, version: r.version, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString() };
+  return {
+    id: r.id,
+    name: r.name,
+    email: r.email,
+    phone: r.phone,
+    address: r.address,
+    locale: r.locale,
+    birthDate: r.birth_date,
+    bankAccount: r.bank_account_iban ? maskIban(r.bank_account_iban) : null,
+    status: r.status,
+    version: r.version,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  };
 }
 
 export function customerRoutes(deps: ApiDeps) {
