@@ -15,6 +15,7 @@ import { buildWorkflowBundle } from '../worker/bundle.js';
 import { ensureDevKeys, devKeyEntries } from './dev-keys.js';
 import { ensureDevPayloadKeys, formatKeyring } from '../codec/index.js';
 import { PROJECT_ROOT } from './paths.js';
+import { stopperFor } from './processes.js';
 import { isPortFree } from './ports.js';
 import { startEmbeddedPostgres } from './postgres.js';
 import { step, withHeartbeat } from './progress.js';
@@ -151,17 +152,7 @@ async function startAnalyticsProcess(storeUrl: string, temporalAddress: string, 
     env: { ...process.env, ANALYTICS_DATABASE_URL: storeUrl, TEMPORAL_ADDRESS: temporalAddress, ANALYTICS_API_KEYS: JSON.stringify(keys) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  stack.push({
-    name: 'analytics',
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  });
+  stack.push({ name: 'analytics', stop: stopperFor(child) });
   const url = `http://localhost:${config.analytics.port}`;
   for (let i = 0; i < 120 && child.exitCode === null; i++) {
     const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CRM_SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import { stopperFor } from './processes.js';
 import { TEMPORAL_CLI_MODULE, type TemporalCli } from './temporal-cli.js';
 
 export interface DevServerOptions {
@@ -101,22 +102,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     child.stdout?.resume();
     child.stderr?.resume();
   }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = stopperFor(child);
   try {
     await waitUntilServing(address, child, 60_000);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
   }
-  return {
-    address,
-    uiUrl,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return { address, uiUrl, stop };
 }

@@ -118,16 +118,10 @@ export function extractFacts(info: ExecutionInfo, events: Event[]): RunFacts {
 
   for (const e of events) {
     const at = timestampToMs(e.eventTime) ?? startMs;
-    const started = e.workflowExecutionStartedEventAttributes;
-    if (started) {
-      const sa = decodeSearchAttributes(started.searchAttributes?.indexedFields as Record<string, temporal.api.common.v1.IPayload>);
-      Object.assign(attributes, sa);
-      noteStatus(sa.CrmStatus, at);
-      continue;
-    }
-    const upsert = e.upsertWorkflowSearchAttributesEventAttributes;
-    if (upsert) {
-      const sa = decodeSearchAttributes(upsert.searchAttributes?.indexedFields as Record<string, temporal.api.common.v1.IPayload>);
+    // Search attributes are set at start and changed by upserts: both move the status timeline.
+    const setsAttributes = e.workflowExecutionStartedEventAttributes ?? e.upsertWorkflowSearchAttributesEventAttributes;
+    if (setsAttributes) {
+      const sa = decodeSearchAttributes(setsAttributes.searchAttributes?.indexedFields as Record<string, temporal.api.common.v1.IPayload>);
       Object.assign(attributes, sa);
       noteStatus(sa.CrmStatus, at);
       continue;
