@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_MASTER_DATA_POLICY, durationMs, type MasterDataPolicy } from '../src/domain/master-data.js';
-import { codeFor, mails, personalValuesInTables, registerCustomer, secretsInHistories, waitForChange, waitForGdpr, waitForMail, workflowIdsOf, type TestCustomer } from './support/master-data.js';
+import { mails, personalValuesInTables, secretsInHistories, trackSecrets, waitForChange, waitForGdpr, waitForMail, workflowIdsOf } from './support/master-data.js';
 import { ERASURE_COVERAGE } from '../activities/gdpr.js';
 
 let h: Harness;
@@ -41,20 +41,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const secrets = new Set<string>();
-const customers: TestCustomer[] = [];
+const { secrets, customers, customer, code } = trackSecrets(() => h);
 const gdprRequests: string[] = [];
-async function customer(): Promise<TestCustomer> {
-  const c = await registerCustomer(h);
-  customers.push(c);
-  for (const s of [c.email, c.phone, c.name]) secrets.add(s);
-  return c;
-}
-async function code(recipient: string, n = 1): Promise<string> {
-  const c = await codeFor(h, recipient, n);
-  secrets.add(c);
-  return c;
-}
 async function requestChange(customerId: string, changes: Record<string, unknown>): Promise<string> {
   for (const v of Object.values(changes)) if (typeof v === 'string') secrets.add(v);
   const res = await h.json('POST', `/v1/customers/${customerId}/changes`, { body: { changes } });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, uniqueId, type Harness } from './support/harness.js';
-import { codeFor, registerCustomer, secretsInHistories, waitForChange, waitForMail, workflowIdsOf, type TestCustomer } from './support/master-data.js';
+import { secretsInHistories, trackSecrets, waitForChange, waitForMail, workflowIdsOf, type TestCustomer } from './support/master-data.js';
 import { CrmCustomerId, CrmProcess } from '../src/domain/search-attributes.js';
 
 let h: Harness;
@@ -12,19 +12,7 @@ afterAll(async () => {
 });
 
 /** Everything these tests put into requests that must never reach a history in clear. */
-const secrets = new Set<string>();
-const customers: TestCustomer[] = [];
-async function customer(overrides: Record<string, unknown> = {}): Promise<TestCustomer> {
-  const c = await registerCustomer(h, overrides);
-  customers.push(c);
-  for (const s of [c.email, c.phone, c.name]) secrets.add(s);
-  return c;
-}
-async function code(recipient: string, n = 1): Promise<string> {
-  const c = await codeFor(h, recipient, n);
-  secrets.add(c);
-  return c;
-}
+const { secrets, customers, customer, code } = trackSecrets(() => h);
 
 async function requestChange(customerId: string, changes: Record<string, unknown>, as: 'agent' | 'backoffice' | 'admin' = 'agent', headers: Record<string, string> = {}) {
   for (const v of Object.values(changes)) if (typeof v === 'string') secrets.add(v);

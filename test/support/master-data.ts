@@ -143,3 +143,27 @@ export async function personalValuesInTables(h: Harness, values: string[]): Prom
   }
   return hits;
 }
+
+/**
+ * Registers customers and reads codes as the tests do, remembering every value that must never
+ * appear in clear in a workflow history (the history scan at the end of a file checks them).
+ */
+export function trackSecrets(harness: () => Harness) {
+  const secrets = new Set<string>();
+  const customers: TestCustomer[] = [];
+  return {
+    secrets,
+    customers,
+    async customer(overrides: Record<string, unknown> = {}): Promise<TestCustomer> {
+      const c = await registerCustomer(harness(), overrides);
+      customers.push(c);
+      for (const s of [c.email, c.phone, c.name]) secrets.add(s);
+      return c;
+    },
+    async code(recipient: string, n = 1): Promise<string> {
+      const c = await codeFor(harness(), recipient, n);
+      secrets.add(c);
+      return c;
+    },
+  };
+}
