@@ -21,6 +21,9 @@ export async function migrate(opts: MigrateOptions): Promise<string[]> {
     const schema = opts.schema ?? 'public';
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
     await client.query(`SET search_path TO ${quoteIdent(schema)}, public`);
+    // node-pg-migrate announces each migration before running it; a failure names the last one.
+    let current: string | undefined;
+    const log = opts.log ?? (() => undefined);
     const applied = await runner({
       dbClient: client,
       dir: opts.dir ?? OPERATIONAL_MIGRATIONS_DIR,
@@ -32,7 +35,12 @@ export async function migrate(opts: MigrateOptions): Promise<string[]> {
       singleTransaction: true,
       // Wait for a concurrent caller (parallel test files, several workers starting) instead of failing.
       advisoryLockMode: 'wait',
-      log: opts.log ?? (() => undefined),
+      log: (msg: string) => {
+        current = /### MIGRATION (\S+) \(UP\) ###/.exec(msg)?.[1] ?? current;
+        log(msg);
+      },
+    }).catch((err: unknown) => {
+      throw new Error(`${current ? `migration ${current} failed` : 'migrating failed'}: ${(err as Error).message} (the whole run was rolled back)`, { cause: err });
     });
     return applied.map((m) => m.name);
   } finally {

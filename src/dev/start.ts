@@ -1,14 +1,19 @@
 /**
  * `npm start`: the whole stack on embedded defaults. Temporal dev server (with its Web UI) and
  * PostgreSQL run as child processes with their data under .data/; migrations run; the
- * operational worker and the API run in this process. Ctrl-C stops everything.
- * DATABASE_URL, ANALYTICS_DATABASE_URL and TEMPORAL_ADDRESS point it at external services.
+ * operational worker and the API run in this process; analytics runs as its own process.
+ * Ctrl-C stops everything. DATABASE_URL, ANALYTICS_DATABASE_URL and TEMPORAL_ADDRESS point it at
+ * external services.
+ *
+ * On the first run the Temporal CLI is built with Go (minutes); PostgreSQL, the migrations and
+ * the workflow bundle are made meanwhile. Any failure stops whatever was already started and
+ * ends with one line that names the cause and what to do, and a non-zero exit.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { hashKey } from '../auth/keys.js';
-import { loadConfig } from '../config.js';
-import { createLogger } from '../logger.js';
+import { loadConfig, type Config } from '../config.js';
+import { createLogger, type Logger } from '../logger.js';
 import { migrate } from '../db/migrate.js';
 import { onShutdown, startApiService, startWorkerService, type RunningService } from '../services.js';
 import { buildWorkflowBundle } from '../worker/bundle.js';
@@ -22,32 +27,100 @@ import { step, withHeartbeat } from './progress.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 import { startDevServer } from './temporal-server.js';
 
-const config = loadConfig();
-const dataDir = path.resolve(config.dataDir);
-const logger = createLogger(config.logLevel, 'crm');
 const stack: Array<{ name: string; stop: () => Promise<void> }> = [];
+let stopping: Promise<void> | undefined;
 
-async function stopAll(): Promise<void> {
-  step('Stopping…');
-  for (const s of stack.reverse()) {
-    try {
-      await s.stop();
-      step(`  stopped ${s.name}`);
-    } catch (err) {
-      step(`  ${s.name} did not stop cleanly: ${(err as Error).message}`);
+function stopAll(): Promise<void> {
+  stopping ??= (async () => {
+    if (!stack.length) return;
+    step('Stopping…');
+    for (const s of stack.reverse()) {
+      try {
+        await s.stop();
+        step(`  stopped ${s.name}`);
+      } catch (err) {
+        step(`  ${s.name} did not stop cleanly: ${(err as Error).message}`);
+      }
     }
-  }
+  })();
+  return stopping;
 }
 onShutdown(stopAll);
 
-async function requirePort(port: number, what: string, variable: string): Promise<void> {
-  if (!(await isPortFree(port))) {
-    throw new Error(`port ${port} for ${what} is in use (another \`npm start\`?). Stop it or set ${variable} to another port.`);
+/** The one way out after a failure: stop what runs, one line with cause and fix, exit 1. */
+async function fail(err: unknown): Promise<never> {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`\nStart failed: ${message.split('\n').join(' ')}\n`);
+  await stopAll();
+  process.exit(1);
+}
+process.on('uncaughtException', (err) => void fail(err));
+process.on('unhandledRejection', (err) => void fail(err));
+
+/** Wraps a failure with what to do about it, keeping the cause's own words. */
+function explain(what: string, fix: string) {
+  return (err: unknown): never => {
+    throw new Error(`${what}: ${err instanceof Error ? err.message : String(err)}. ${fix}`, { cause: err });
+  };
+}
+
+async function requirePorts(ports: Array<{ port: number; what: string; variable: string }>): Promise<void> {
+  for (const p of ports) {
+    if (!(await isPortFree(p.port))) {
+      throw new Error(`port ${p.port} for ${p.what} is in use (another \`npm start\`?). Stop what holds it or set ${p.variable} to another port.`);
+    }
   }
 }
 
+/**
+ * Runs the start-up tasks side by side; the first failure aborts the others (a Go build is
+ * killed) and is the one reported, once everything has settled.
+ */
+async function together<T extends readonly unknown[]>(abort: AbortController, tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  let first: unknown;
+  const settled = await Promise.allSettled(
+    tasks.map((t) =>
+      t.catch((err: unknown) => {
+        if (!abort.signal.aborted) {
+          first = err;
+          abort.abort();
+        }
+        throw err;
+      }),
+    ),
+  );
+  if (abort.signal.aborted) throw first;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+function aborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new Error('aborted');
+}
+
 async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    throw new Error(`${(err as Error).message.replace(/\n\s*/g, ' ')} (fix the environment variable named)`);
+  }
+  const dataDir = path.resolve(config.dataDir);
+  const logger = createLogger(config.logLevel, 'crm');
   step(`CRM process engine: starting the embedded stack (data in ${path.relative(process.cwd(), dataDir) || '.'})`);
+
+  const embeddedTemporal = !config.temporal.address;
+  const embeddedPg = !config.database.url || !config.database.analyticsUrl;
+  await requirePorts([
+    ...(embeddedTemporal
+      ? [
+          { port: config.temporal.devPort, what: 'the Temporal dev server', variable: 'TEMPORAL_DEV_PORT' },
+          { port: config.temporal.uiPort, what: 'the Temporal Web UI', variable: 'TEMPORAL_UI_PORT' },
+        ]
+      : []),
+    ...(embeddedPg ? [{ port: config.database.embeddedPort, what: 'the embedded PostgreSQL', variable: 'EMBEDDED_PG_PORT' }] : []),
+    { port: config.api.port, what: 'the API', variable: 'API_PORT' },
+    { port: config.analytics.port, what: 'the analytics API', variable: 'ANALYTICS_PORT' },
+  ]);
 
   // Payload encryption: configured keys, or in the embedded stack a development key made once.
   if (!config.codec.keys && config.devKeys) {
@@ -56,66 +129,75 @@ async function main() {
     config.codec.activeKeyId = payloadKeys.keyring.activeKeyId;
     step(`Payload encryption key ${payloadKeys.keyring.activeKeyId} (${payloadKeys.file}${payloadKeys.created ? ', new' : ''})`);
   }
+  const devKeys = config.devKeys ? await ensureDevKeys(dataDir) : undefined;
   // The local Web UI decodes payloads through the API's codec endpoint with the admin dev key.
-  const uiCodecEndpoint = config.devKeys ? `http://localhost:${config.api.port}/codec/key/${(await ensureDevKeys(dataDir)).keys.admin}` : undefined;
+  const uiCodecEndpoint = devKeys ? `http://localhost:${config.api.port}/codec/key/${devKeys.keys.admin}` : undefined;
 
-  // Temporal
-  let temporalAddress = config.temporal.address;
-  let temporalUi = config.temporal.uiUrl;
-  if (!temporalAddress) {
-    const cli = await resolveTemporalCli();
-    await requirePort(config.temporal.devPort, 'the Temporal dev server', 'TEMPORAL_DEV_PORT');
-    await requirePort(config.temporal.uiPort, 'the Temporal Web UI', 'TEMPORAL_UI_PORT');
+  const abort = new AbortController();
+  const logs = path.join(dataDir, 'logs');
+
+  // Temporal: on the first run this builds the CLI with Go, which takes minutes; the database and
+  // the workflow bundle are made meanwhile.
+  const temporal = (async () => {
+    if (!embeddedTemporal) {
+      step(`Using the external Temporal at ${config.temporal.address}`);
+      return { address: config.temporal.address!, uiUrl: config.temporal.uiUrl };
+    }
+    const cli = await resolveTemporalCli({ signal: abort.signal });
+    aborted(abort.signal);
     step(`Starting the Temporal dev server (${cli.kind === 'binary' ? cli.path : 'SDK download'})`);
     const server = await startDevServer({
       cli,
       port: config.temporal.devPort,
       uiPort: config.temporal.uiPort,
       dbFile: path.join(dataDir, 'temporal.db'),
-      logFile: path.join(dataDir, 'logs', 'temporal.log'),
+      logFile: path.join(logs, 'temporal.log'),
       uiCodecEndpoint,
-    });
+    }).catch(explain('the Temporal dev server did not start', `See ${path.join(logs, 'temporal.log')}; to start afresh, stop npm start and remove ${path.join(dataDir, 'temporal.db')}.`));
     stack.push({ name: 'Temporal dev server', stop: server.stop });
-    temporalAddress = server.address;
-    temporalUi = server.uiUrl;
-    step(`Temporal ready at ${temporalAddress}`);
-  } else {
-    step(`Using the external Temporal at ${temporalAddress}`);
-  }
+    step(`Temporal ready at ${server.address}`);
+    return { address: server.address, uiUrl: server.uiUrl };
+  })();
 
-  // PostgreSQL
-  let databaseUrl = config.database.url;
-  let analyticsDatabaseUrl = config.database.analyticsUrl;
-  if (!databaseUrl || !analyticsDatabaseUrl) {
-    await requirePort(config.database.embeddedPort, 'the embedded PostgreSQL', 'EMBEDDED_PG_PORT');
-    step('Starting the embedded PostgreSQL');
-    const pg = await startEmbeddedPostgres({
-      dataDir: path.join(dataDir, 'pg'),
-      port: config.database.embeddedPort,
-      onLog: () => undefined,
-    });
-    stack.push({ name: 'PostgreSQL', stop: pg.stop });
-    await pg.ensureDatabase('crm');
-    await pg.ensureDatabase('crm_analytics');
-    databaseUrl ??= pg.url('crm');
-    analyticsDatabaseUrl ??= pg.url('crm_analytics');
-    step(`PostgreSQL ready on port ${pg.port} (databases crm, crm_analytics)`);
-  }
+  const database = (async () => {
+    let databaseUrl = config.database.url;
+    let analyticsDatabaseUrl = config.database.analyticsUrl;
+    if (embeddedPg) {
+      step('Starting the embedded PostgreSQL');
+      const pg = await startEmbeddedPostgres({
+        dataDir: path.join(dataDir, 'pg'),
+        port: config.database.embeddedPort,
+        binDir: config.database.embeddedBinDir,
+        logFile: path.join(logs, 'postgres.log'),
+        onStep: (line) => step(`  ${line}`),
+      }).catch(explain('the embedded PostgreSQL did not start', `See ${path.join(logs, 'postgres.log')}, or set DATABASE_URL and ANALYTICS_DATABASE_URL to a PostgreSQL server.`));
+      stack.push({ name: 'PostgreSQL', stop: pg.stop });
+      aborted(abort.signal);
+      await pg.ensureDatabase('crm');
+      await pg.ensureDatabase('crm_analytics');
+      databaseUrl ??= pg.url('crm');
+      analyticsDatabaseUrl ??= pg.url('crm_analytics');
+      step(`PostgreSQL ready on port ${pg.port} (databases crm, crm_analytics)`);
+    }
+    const applied = await migrate({ connectionString: databaseUrl! }).catch(
+      explain('the database could not be migrated', 'Fix that migration in src/db/migrations, or point DATABASE_URL at a database this version can migrate.'),
+    );
+    step(applied.length ? `Migrations applied: ${applied.join(', ')}` : 'Database schema is up to date');
+    return { databaseUrl: databaseUrl!, analyticsDatabaseUrl: analyticsDatabaseUrl! };
+  })();
 
-  const applied = await migrate({ connectionString: databaseUrl });
-  step(applied.length ? `Migrations applied: ${applied.join(', ')}` : 'Database schema is up to date');
+  const bundle = (async () => {
+    step('Bundling workflows');
+    const code = await withHeartbeat(buildWorkflowBundle(), 'bundling workflows');
+    step('Workflows bundled');
+    return code;
+  })();
 
-  const keys = [...config.api.keys];
-  let devKeys: Awaited<ReturnType<typeof ensureDevKeys>> | undefined;
-  if (config.devKeys) {
-    devKeys = await ensureDevKeys(dataDir);
-    keys.push(...devKeyEntries(devKeys.keys));
-  }
+  const [t, db, code] = await together(abort, [temporal, database, bundle] as const);
 
-  step('Bundling workflows');
-  const bundle = await withHeartbeat(buildWorkflowBundle(), 'bundling workflows');
-  const endpoints = { databaseUrl, temporalAddress };
-  const worker: RunningService = await startWorkerService(config, endpoints, logger, bundle);
+  const keys = [...config.api.keys, ...(devKeys ? devKeyEntries(devKeys.keys) : [])];
+  const endpoints = { databaseUrl: db.databaseUrl, temporalAddress: t.address };
+  const worker: RunningService = await startWorkerService(config, endpoints, logger, code);
   stack.push({ name: 'operational worker', stop: worker.stop });
   step(`Operational worker polling task queue ${config.temporal.taskQueue}`);
   const api = await startApiService(config, endpoints, logger, keys);
@@ -124,17 +206,18 @@ async function main() {
   // Analytics: its own process with its own database and keys. The operational side never
   // waits for it: if it fails to start, everything else keeps running.
   const analyticsKeys = devKeys ? [{ actor: 'dev-analyst', sha256: hashKey(devKeys.keys.analyst) }] : config.analytics.keys;
-  const analyticsUrl = await startAnalyticsProcess(analyticsDatabaseUrl, temporalAddress, analyticsKeys);
+  const analyticsUrl = await startAnalyticsProcess(config, db.analyticsDatabaseUrl, t.address, analyticsKeys, logger);
 
   const lines = [
     '',
     'The CRM process engine is running:',
     `  API             ${api.url}`,
     `  API reference   ${api.url}/docs   (OpenAPI: ${api.url}/openapi.json)`,
-    `  Temporal UI     ${temporalUi ?? '(external: see your Temporal deployment)'}`,
+    `  Temporal UI     ${t.uiUrl ?? '(external: see your Temporal deployment)'}`,
     `  Analytics       ${analyticsUrl ? `${analyticsUrl}/${devKeys ? `#key=${devKeys.keys.analyst}` : ''}   (dashboard; reports under /v1/analytics)` : 'not running (see the log above)'}`,
-    `  Temporal        ${temporalAddress}`,
+    `  Temporal        ${t.address}`,
     `  Mailbox         ${config.mail.transport === 'file' ? path.resolve(config.mail.mailboxDir) : 'SMTP'}`,
+    `  Logs            ${logs}`,
   ];
   if (devKeys) {
     lines.push(`  API keys        ${devKeys.file} ${devKeys.created ? '(new)' : ''}`);
@@ -145,13 +228,14 @@ async function main() {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-async function startAnalyticsProcess(storeUrl: string, temporalAddress: string, keys: Array<{ actor: string; sha256: string }>): Promise<string | undefined> {
+async function startAnalyticsProcess(config: Config, storeUrl: string, temporalAddress: string, keys: Array<{ actor: string; sha256: string }>, logger: Logger): Promise<string | undefined> {
   step('Starting the analytics process');
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/analytics/main.ts'], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ANALYTICS_DATABASE_URL: storeUrl, TEMPORAL_ADDRESS: temporalAddress, ANALYTICS_API_KEYS: JSON.stringify(keys) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  child.on('error', (err) => logger.error({ err }, 'analytics process failed to start'));
   stack.push({ name: 'analytics', stop: stopperFor(child) });
   const url = `http://localhost:${config.analytics.port}`;
   for (let i = 0; i < 120 && child.exitCode === null; i++) {
@@ -166,8 +250,4 @@ async function startAnalyticsProcess(storeUrl: string, temporalAddress: string, 
   return undefined;
 }
 
-main().catch(async (err: unknown) => {
-  process.stderr.write(`\nStart failed: ${(err as Error).message}\n`);
-  await stopAll();
-  process.exit(1);
-});
+main().catch(fail);

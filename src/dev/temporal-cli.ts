@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { access, constants, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { TOOLS_BIN } from './paths.js';
-import { step, withHeartbeat } from './progress.js';
+import { step } from './progress.js';
 
 export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.1';
 
@@ -31,15 +31,61 @@ async function onPath(name: string): Promise<string | undefined> {
   return undefined;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+/**
+ * Packages `go install` compiles for the CLI from an empty build cache (`go list -deps` of
+ * cmd/temporal at the pinned version, standard library included): the yardstick for "how far".
+ */
+const CLI_PACKAGES = 1_300;
+
+/** `go install -v` with a progress line every 15 s: modules fetched, packages compiled, time left. */
+function goInstall(go: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}`))));
+    const t0 = Date.now();
+    let downloads = 0;
+    let compiled = 0;
+    let firstCompiledAt = 0;
+    let tail: string[] = [];
+    const child = spawn(go, ['install', '-v', TEMPORAL_CLI_MODULE], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const onAbort = () => child.kill('SIGKILL');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let partial = '';
+    child.stderr.on('data', (b: Buffer) => {
+      const lines = (partial + b.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.startsWith('go: downloading ')) downloads++;
+        else if (/^[\w.\-/]+$/.test(line)) {
+          compiled++;
+          firstCompiledAt ||= Date.now();
+        } else if (line.trim()) tail = [...tail.slice(-4), line];
+      }
+    });
+    const timer = setInterval(() => {
+      const elapsed = Math.round((Date.now() - t0) / 1000);
+      if (!compiled) {
+        step(`  building the Temporal CLI: fetching Go modules (${downloads} so far, ${elapsed}s)`);
+        return;
+      }
+      const share = Math.min(compiled / CLI_PACKAGES, 0.99);
+      const rate = compiled / ((Date.now() - firstCompiledAt) / 1000);
+      const left = Math.max(5, Math.round((CLI_PACKAGES - compiled) / Math.max(rate, 0.1)));
+      step(`  building the Temporal CLI: ${compiled} of about ${CLI_PACKAGES} packages compiled (${Math.round(share * 100)}%), about ${left >= 90 ? `${Math.round(left / 60)} min` : `${left}s`} left (${elapsed}s so far)`);
+    }, 15_000);
+    child.on('error', (err) => {
+      clearInterval(timer);
+      reject(err);
+    });
+    child.on('exit', (code, sig) => {
+      clearInterval(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted) reject(new Error('the Temporal CLI build was stopped'));
+      else if (code === 0) resolve();
+      else reject(new Error(`go install exited with ${code ?? sig}${tail.length ? `: ${tail.join(' | ')}` : ''}`));
+    });
   });
 }
 
-export async function resolveTemporalCli(opts: { install?: boolean } = {}): Promise<TemporalCli> {
+export async function resolveTemporalCli(opts: { install?: boolean; signal?: AbortSignal } = {}): Promise<TemporalCli> {
   const fromEnv = process.env.TEMPORAL_CLI_PATH;
   if (fromEnv) {
     if (await isExecutable(fromEnv)) return { kind: 'binary', path: fromEnv, source: 'TEMPORAL_CLI_PATH' };
@@ -56,12 +102,13 @@ export async function resolveTemporalCli(opts: { install?: boolean } = {}): Prom
     step(`Building the Temporal CLI with Go (first run only, a few minutes): go install ${TEMPORAL_CLI_MODULE}`);
     await mkdir(TOOLS_BIN, { recursive: true });
     try {
-      await withHeartbeat(run(go, ['install', TEMPORAL_CLI_MODULE], { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false' }), 'building the Temporal CLI');
+      await goInstall(go, { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false' }, opts.signal);
       if (await isExecutable(local)) {
         step(`Temporal CLI built: ${local}`);
         return { kind: 'binary', path: local, source: 'go install' };
       }
     } catch (err) {
+      if (opts.signal?.aborted) throw err;
       step(`go install failed: ${(err as Error).message}; trying the SDK's download next`);
     }
   }
