@@ -49,7 +49,7 @@ const FACTS_FOR: Record<LeadStage, readonly TransitionFact[]> = {
   lost: ['reason'],
 };
 
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `has at most ${max} characters`);
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `has at most ${max} characters`).meta({ pattern: '\\S' });
 
 export const leadIntakeSchema = z
   .object({
@@ -87,6 +87,13 @@ export const transitionRequestSchema = z
         ctx.addIssue({ code: 'custom', path: [fact], message: `is not used when moving a lead to ${v.to}` });
       }
     }
+  })
+  // The same rule in JSON Schema: for each target stage, the facts it does not use are absent.
+  .meta({
+    allOf: LEAD_STAGES.map((stage) => ({
+      if: { properties: { to: { const: stage } }, required: ['to'] },
+      then: { properties: Object.fromEntries(TRANSITION_FACTS.filter((f) => !FACTS_FOR[stage].includes(f)).map((f) => [f, false])) },
+    })),
   });
 export type TransitionRequest = z.infer<typeof transitionRequestSchema>;
 export type TransitionCommand = TransitionRequest & { actor: string };

@@ -13,7 +13,7 @@ export const interactionRequestSchema = z
   .object({
     channel: z.enum(INTERACTION_CHANNELS),
     direction: z.enum(INTERACTION_DIRECTIONS),
-    summary: z.string().trim().min(1, 'must not be empty').max(2000, 'has at most 2000 characters'),
+    summary: z.string().trim().min(1, 'must not be empty').max(2000, 'has at most 2000 characters').meta({ pattern: '\\S' }),
     occurredAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-05-01T09:30:00Z' }).optional(),
   })
   .strict()

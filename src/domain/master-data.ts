@@ -30,7 +30,8 @@ export const changesSchema = z
     bankAccount: ibanSchema.optional(),
   })
   .strict()
-  .refine((c) => Object.values(c).some((v) => v !== undefined), 'must name at least one field to change');
+  .refine((c) => Object.values(c).some((v) => v !== undefined), 'must name at least one field to change')
+  .meta({ minProperties: 1 });
 export type Changes = z.infer<typeof changesSchema>;
 
 export const changeRequestSchema = z

@@ -11,14 +11,14 @@ export const OFFER_KINDS = ['upsell', 'cross-sell', 'downsell'] as const;
 export type OfferKind = (typeof OFFER_KINDS)[number];
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{1,63}$/, 'must be 2 to 64 characters of a-z, 0-9 and -, starting with a letter or digit');
-const price = z.number().min(0, 'must not be negative').max(100_000, 'must be at most 100000').multipleOf(0.01, 'has at most two decimals');
+const price = z.number().min(0, 'must not be negative').max(100_000, 'must be at most 100000').multipleOf(0.01, 'has at most two decimals').meta({ multipleOf: 0.01 });
 
 export const productIdSchema = slug;
 
 export const productCreateSchema = z
   .object({
     id: slug,
-    name: z.string().trim().min(1, 'must not be empty').max(200),
+    name: z.string().trim().min(1, 'must not be empty').max(200).meta({ pattern: '\\S' }),
     category: slug,
     tier: z.number().int().min(1).max(10),
     price,
@@ -29,13 +29,14 @@ export type ProductCreate = z.infer<typeof productCreateSchema>;
 
 export const productPatchSchema = z
   .object({
-    name: z.string().trim().min(1, 'must not be empty').max(200).optional(),
+    name: z.string().trim().min(1, 'must not be empty').max(200).meta({ pattern: '\\S' }).optional(),
     tier: z.number().int().min(1).max(10).optional(),
     price: price.optional(),
     active: z.boolean().optional(),
   })
   .strict()
-  .refine((p) => Object.keys(p).length > 0, 'name at least one field to change');
+  .refine((p) => Object.keys(p).length > 0, 'name at least one field to change')
+  .meta({ minProperties: 1 });
 export type ProductPatch = z.infer<typeof productPatchSchema>;
 
 export interface Product {

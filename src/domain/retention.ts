@@ -33,8 +33,10 @@ const MAX_STEP_DURATION_MS = 365 * 86_400_000;
 export const durationSchema = z
   .string()
   .max(40)
+  .regex(/^\s*\d{1,6}\s*[A-Za-z]+\s*$/, 'must be a duration such as "30 minutes", "12h", "7 days" or "2w"')
   .refine((v) => parseDuration(v) !== undefined, 'must be a duration such as "30 minutes", "12h", "7 days" or "2w"')
-  .refine((v) => (parseDuration(v) ?? 0) > 0 && (parseDuration(v) ?? 0) <= MAX_STEP_DURATION_MS, 'must be more than 0 and at most 365 days');
+  .refine((v) => (parseDuration(v) ?? 0) > 0 && (parseDuration(v) ?? 0) <= MAX_STEP_DURATION_MS, 'must be more than 0 and at most 365 days')
+  .meta({ description: `A number and a unit (${Object.keys(UNIT_ALIASES).join(', ')}; any case), more than 0 and at most 365 days`, example: '7 days' });
 
 export function isTimeZone(tz: string): boolean {
   try {
@@ -44,13 +46,19 @@ export function isTimeZone(tz: string): boolean {
     return false;
   }
 }
-export const timeZoneSchema = z.string().max(64).refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or UTC');
+export const timeZoneSchema = z
+  .string()
+  .max(64)
+  .regex(/^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/, 'must be an IANA time zone such as Europe/Berlin or UTC')
+  .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or UTC')
+  .meta({ description: "An IANA time-zone name that the server's time-zone database knows (e.g. Europe/Berlin, UTC; links such as US/Eastern too)", example: 'Europe/Berlin' });
 
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a local time HH:MM (24h)');
 export const quietHoursSchema = z
   .object({ start: clock, end: clock })
   .strict()
-  .refine((q) => q.start !== q.end, 'start and end must differ');
+  .refine((q) => q.start !== q.end, 'start and end must differ')
+  .meta({ description: 'Local times in the schedule’s time zone; start and end must differ (a window may span midnight)' });
 
 function minutesOf(hhmm: string): number {
   const [h, m] = hhmm.split(':').map(Number);
@@ -89,7 +97,8 @@ const range = (max: number, integer: boolean) => {
     .object({ min: n.optional(), max: n.optional() })
     .strict()
     .refine((r) => r.min !== undefined || r.max !== undefined, 'give min, max or both')
-    .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, 'min must not exceed max');
+    .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, 'min must not exceed max')
+    .meta({ minProperties: 1, description: 'min, max or both; min must not exceed max' });
 };
 
 /** Segment rules over operational data; every rule given must hold (AND). */
@@ -101,7 +110,14 @@ export const segmentSchema = z
     ownsAnyOf: z.array(productIdSchema).min(1).max(50).optional(),
     missingAllOf: z.array(productIdSchema).min(1).max(50).optional(),
     countries: z
-      .array(z.string().trim().toUpperCase().refine(isIsoCountry, 'must be an ISO 3166-1 alpha-2 country code'))
+      .array(
+        z
+          .string()
+          .regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code')
+          .refine((v) => isIsoCountry(v.toUpperCase()), 'must be an ISO 3166-1 alpha-2 country code')
+          .meta({ description: 'An assigned ISO 3166-1 alpha-2 country code, any case', example: 'DE' })
+          .transform((v) => v.toUpperCase()),
+      )
       .min(1)
       .max(250)
       .optional(),
@@ -150,7 +166,8 @@ export const scheduleSchema = z
     timezone: timeZoneSchema,
   })
   .strict()
-  .refine((s) => (s.cron === undefined) !== (s.interval === undefined), { message: 'give exactly one of cron or interval', path: ['cron'] });
+  .refine((s) => (s.cron === undefined) !== (s.interval === undefined), { message: 'give exactly one of cron or interval', path: ['cron'] })
+  .meta({ oneOf: [{ required: ['cron'] }, { required: ['interval'] }] });
 
 export const reEnrollmentSchema = z.union([
   z.literal('never'),
@@ -162,7 +179,7 @@ export const DEFAULT_MAX_MESSAGES_PER_WEEK = 3;
 
 export const campaignRequestSchema = z
   .object({
-    name: z.string().trim().min(1, 'must not be empty').max(200),
+    name: z.string().trim().min(1, 'must not be empty').max(200).meta({ pattern: '\\S' }),
     segment: segmentSchema,
     schedule: scheduleSchema,
     steps: z.array(stepSchema).min(1, 'a campaign needs at least one step').max(20, 'at most 20 steps'),
@@ -217,7 +234,8 @@ export const customerEventRequestSchema = z
     occurredAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset' }).optional(),
   })
   .strict()
-  .refine((e) => e.productId === undefined || e.type === 'purchase', { message: 'only a purchase names a product', path: ['productId'] });
+  .refine((e) => e.productId === undefined || e.type === 'purchase', { message: 'only a purchase names a product', path: ['productId'] })
+  .meta({ if: { required: ['productId'] }, then: { properties: { type: { const: 'purchase' } } } });
 export type CustomerEventRequest = z.infer<typeof customerEventRequestSchema>;
 
 export interface CustomerEventInput {

@@ -40,6 +40,7 @@ const pageQuery = z
     cursor: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,200}$/, 'must be a nextCursor from an earlier page')
+      .openapi({ description: 'Opaque: the nextCursor of an earlier page, unchanged' })
       .transform((v, ctx) => {
         const [at, id] = Buffer.from(v, 'base64url').toString('utf8').split('|');
         if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) {

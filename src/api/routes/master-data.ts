@@ -51,7 +51,8 @@ const approvalBody = z
     comment: z.string().trim().max(1000, 'has at most 1000 characters').optional(),
   })
   .strict()
-  .refine((b) => b.decision === 'approve' || (b.comment?.length ?? 0) > 0, { path: ['comment'], message: 'is required when rejecting' });
+  .refine((b) => b.decision === 'approve' || (b.comment?.length ?? 0) > 0, { path: ['comment'], message: 'is required when rejecting' })
+  .meta({ if: { properties: { decision: { const: 'reject' } } }, then: { required: ['comment'], properties: { comment: { pattern: '\\S' } } } });
 
 const transitionSchema = z.object({ status: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() });
 const verificationSchema = z.object({

@@ -195,7 +195,8 @@ const retentionProfileSchema = z
     timezone: timeZoneSchema.nullable().optional(),
   })
   .strict()
-  .refine((p) => p.churnRisk !== undefined || p.timezone !== undefined, 'give churnRisk, timezone or both');
+  .refine((p) => p.churnRisk !== undefined || p.timezone !== undefined, 'give churnRisk, timezone or both')
+  .openapi({ minProperties: 1 });
 
 const patchProfile = createRoute({
   method: 'patch',
