@@ -43,6 +43,8 @@ const envSchema = z.object({
   /** External analytics database; unset means `crm_analytics` on the embedded PostgreSQL. */
   ANALYTICS_DATABASE_URL: z.string().url().optional(),
   EMBEDDED_PG_PORT: port.default(5544),
+  /** Directory with the PostgreSQL server binaries (bin/postgres, bin/initdb) for the embedded database; unset: the npm package's. */
+  EMBEDDED_PG_BIN_DIR: z.string().min(1).optional(),
 
   /** External Temporal frontend (host:port); unset means the embedded dev server. */
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
@@ -51,9 +53,17 @@ const envSchema = z.object({
   TEMPORAL_DEV_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_UI_URL: z.string().url().optional(),
+  /**
+   * How long Temporal keeps a closed workflow (the namespace retention, applied at start): how long
+   * operators can open it in the Temporal UI and how far analytics may fall behind. No API read
+   * depends on it. Temporal accepts one day at least.
+   */
+  TEMPORAL_RETENTION: duration.prefault('30 days').pipe(z.number().min(86_400_000, 'TEMPORAL_RETENTION must be at least 1 day (Temporal refuses less)')),
 
   API_HOST: z.string().default('0.0.0.0'),
   API_PORT: port.default(3000),
+  /** How long an Idempotency-Key is honoured (kept in PostgreSQL, independent of Temporal's retention). */
+  IDEMPOTENCY_TTL: duration.prefault('7 days').pipe(z.number().min(60_000, 'IDEMPOTENCY_TTL must be at least 1 minute')),
   /** JSON array of {role, actor, sha256}. Outside the embedded default this is the only source of keys. */
   API_KEYS: z
     .string()
@@ -169,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       url: e.DATABASE_URL,
       analyticsUrl: e.ANALYTICS_DATABASE_URL,
       embeddedPort: e.EMBEDDED_PG_PORT,
+      embeddedBinDir: e.EMBEDDED_PG_BIN_DIR,
     },
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -177,8 +188,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       devPort: e.TEMPORAL_DEV_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
       uiUrl: e.TEMPORAL_UI_URL,
+      retentionMs: e.TEMPORAL_RETENTION,
     },
-    api: { host: e.API_HOST, port: e.API_PORT, keys: e.API_KEYS },
+    api: { host: e.API_HOST, port: e.API_PORT, keys: e.API_KEYS, idempotencyTtlMs: e.IDEMPOTENCY_TTL },
     mail: {
       transport: e.MAIL_TRANSPORT,
       smtpUrl: e.SMTP_URL,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
+import { launchChromium } from './support/browser.js';
 import { codeFor, registerCustomer as registerTestCustomer, waitForChange } from './support/master-data.js';
 
 let h: Harness;
@@ -266,15 +267,11 @@ describe('operational and analytical code never couple', () => {
 
 describe('the dashboard', () => {
   it('renders charts with data in headless Chromium', async () => {
-    const { chromium } = await import('playwright-core');
     const { serve } = await import('@hono/node-server');
     const server = serve({ fetch: a.service.app.fetch, port: 0, hostname: '127.0.0.1' });
     await new Promise((r) => server.once('listening', r));
     const { port } = server.address() as { port: number };
-    const browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
       await page.goto(`http://127.0.0.1:${port}/#key=${a.key}`);
