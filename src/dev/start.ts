@@ -102,7 +102,7 @@ async function main() {
   try {
     config = loadConfig();
   } catch (err) {
-    throw new Error(`${(err as Error).message.replace(/\n\s*/g, ' ')} (fix the environment variable named)`);
+    throw new Error(`${(err as Error).message.replace(/\n\s*/g, ' ')} (fix the environment variable named)`, { cause: err });
   }
   const dataDir = path.resolve(config.dataDir);
   const logger = createLogger(config.logLevel, 'crm');
