@@ -5,6 +5,8 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { createApi } from './api/app.js';
+import { startIdempotencyPurge } from './api/idempotency.js';
+import { idempotencyKeyStore } from './db/repositories/idempotency-keys.js';
 import { AesGcmPayloadCodec, createDataConverter, keyringFromConfig } from './codec/index.js';
 import { checkPolicy } from './domain/master-data.js';
 import type { ApiKeyEntry, Config } from './config.js';
@@ -75,7 +77,10 @@ export async function startApiService(config: Config, endpoints: Endpoints, logg
   const app = createApi({
     pool, temporal, taskQueue: config.temporal.taskQueue, logger, keys,
     payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: config.codec.corsOrigins, masterDataPolicy: config.masterData,
+    idempotencyTtlMs: config.api.idempotencyTtlMs,
   });
+  // Every API process purges; the DELETE is idempotent, so several instances do no harm.
+  const purge = startIdempotencyPurge(idempotencyKeyStore(pool, config.api.idempotencyTtlMs), logger);
   const server = await new Promise<ServerType>((resolve, reject) => {
     const s = serve({ fetch: app.fetch, port: config.api.port, hostname: config.api.host }, () => resolve(s));
     s.once('error', reject);
@@ -86,6 +91,7 @@ export async function startApiService(config: Config, endpoints: Endpoints, logg
     url,
     server,
     async stop() {
+      purge.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await temporal.connection.close();
       await pool.end();

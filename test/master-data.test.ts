@@ -238,7 +238,7 @@ describe('without a worker', () => {
     const key = uniqueId('down');
     await h.stopWorker();
     try {
-      const down = await h.json('POST', `/v1/customers/${c.id}/changes`, { body: { changes: { name: 'Jane Patient' } }, headers: { 'idempotency-key': key } });
+      const down = await h.json('POST', `/v1/customers/${c.id}/changes`, { body: { changes: { name: 'Jane Patient' }, reason: 'customer called' }, headers: { 'idempotency-key': key } });
       expect(down.status).toBe(503);
       expect(down.headers.get('retry-after')).toBe('5');
     } finally {

@@ -7,6 +7,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import type { ZodError } from 'zod';
 import { authenticate } from './auth.js';
+import { idempotencyKeyStore } from '../db/repositories/idempotency-keys.js';
+import { DEFAULT_IDEMPOTENCY_TTL_MS, idempotencyKeys } from './idempotency.js';
 import { docsRoutes } from './docs.js';
 import type { ApiDeps, ApiEnv } from './env.js';
 import { onError, problemResponse, validationProblem } from './problem.js';
@@ -100,6 +102,7 @@ export function createApi(deps: ApiDeps) {
     await next();
   });
   app.use('/v1/*', authenticate(deps.keys));
+  app.use('/v1/*', idempotencyKeys(idempotencyKeyStore(deps.pool, deps.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS)));
 
   app.route('/', customerRoutes(deps));
   app.route('/', masterDataRoutes(deps));

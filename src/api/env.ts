@@ -4,6 +4,7 @@ import type { ApiKeyEntry, Role } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { PayloadCodec } from '@temporalio/common';
 import type { MasterDataPolicy } from '../domain/master-data.js';
+import type { IdempotencyClaim } from './idempotency.js';
 
 export interface Principal {
   role: Role;
@@ -25,6 +26,8 @@ export interface ApiDeps {
   codecCorsOrigins?: string[];
   /** Verification, approval and GDPR timings; defaults when not given. */
   masterDataPolicy?: MasterDataPolicy;
+  /** How long an Idempotency-Key is honoured (IDEMPOTENCY_TTL); 7 days when not given. */
+  idempotencyTtlMs?: number;
 }
 
 export interface ApiEnv {
@@ -33,5 +36,7 @@ export interface ApiEnv {
     logger: Logger;
     principal: Principal;
     workflowId?: string;
+    /** Set for a POST that carries an Idempotency-Key (src/api/idempotency.ts). */
+    idempotency?: IdempotencyClaim;
   };
 }

@@ -55,6 +55,8 @@ export interface HarnessOptions {
   /** Replace the message transport (the file transport in a temp folder by default). */
   transport?: MessageTransport;
   resultWaitMs?: number;
+  /** How long an Idempotency-Key is honoured (IDEMPOTENCY_TTL); the API's default when not given. */
+  idempotencyTtlMs?: number;
   /** Verification, approval and GDPR timings handed to the API (short ones test timers on the dev server). */
   masterDataPolicy?: MasterDataPolicy;
   /**
@@ -106,7 +108,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
 
   const keys = Object.fromEntries(ROLES.map((r) => [r, `test_${r}_${randomBytes(12).toString('hex')}`])) as Record<Role, string>;
   const keyEntries: ApiKeyEntry[] = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) }));
-  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs, payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: ['http://localhost:8233'], masterDataPolicy: opts.masterDataPolicy });
+  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs, payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: ['http://localhost:8233'], masterDataPolicy: opts.masterDataPolicy, idempotencyTtlMs: opts.idempotencyTtlMs });
 
   const request = (method: string, url: string, o: RequestOptions = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };

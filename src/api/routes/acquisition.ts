@@ -168,10 +168,10 @@ const reassignRoute = createRoute({
   responses: { 200: jsonContent(leadStateSchema, 'The lead with its new owner'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
 });
 
-/** A keyed intake always names the same lead, so its repeat finds the first run. */
-function leadIdFor(key: string | undefined): string {
-  if (!key) return randomUUID();
-  const h = createHash('sha256').update(`lead:${key}`).digest('hex');
+/** An intake with an Idempotency-Key names one lead per claim of the key, so its repeat finds the first run. */
+function leadIdFor(scope: string | undefined): string {
+  if (!scope) return randomUUID();
+  const h = createHash('sha256').update(`lead:${scope}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -236,8 +236,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
 
   app.openapi(intakeRoute, async (c) => {
     const body = c.req.valid('json');
-    const key = c.req.valid('header')['idempotency-key'];
-    const leadId = leadIdFor(key);
+    const leadId = leadIdFor(c.get('idempotency')?.scope);
     const workflowId = leadWorkflowId(leadId);
     const existing = await existingFor(deps, body.email);
     if (existing.customerId) {
@@ -265,7 +264,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
         staticSummary: leadSummary(body),
         staticDetails: `Taken in by ${actor} (${role}); e-mail ${body.email}`,
       },
-      body,
+      c.get('idempotency'),
     );
     const outcome = await intakeOutcome(handle, deps.resultWaitMs ?? 10_000);
     if (outcome.outcome === 'duplicate') {
@@ -327,11 +326,11 @@ export function acquisitionRoutes(deps: ApiDeps) {
   app.openapi(transitionRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const key = c.req.valid('header')['idempotency-key'];
+    const scope = c.get('idempotency')?.scope;
     const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
     c.set('workflowId', handle.workflowId);
     try {
-      const moved = handle.executeUpdate(transitionUpdate, { args: [{ ...body, actor: c.get('principal').actor }], ...(key ? { updateId: `transition-${key}` } : {}) });
+      const moved = handle.executeUpdate(transitionUpdate, { args: [{ ...body, actor: c.get('principal').actor }], ...(scope ? { updateId: `transition-${scope}` } : {}) });
       moved.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
       // Accepted but not yet done (a conversion waiting for the database, no worker running): the
       // move completes on its own; the caller follows the lead.

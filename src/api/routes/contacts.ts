@@ -105,8 +105,7 @@ export function contactRoutes(deps: ApiDeps) {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
       await exists(subject, id);
-      const key = c.req.valid('header')['idempotency-key'] ?? newKey();
-      const workflowId = interactionWorkflowId(key);
+      const workflowId = interactionWorkflowId(c.get('idempotency')?.scope ?? newKey());
       c.set('workflowId', workflowId);
       const target: InteractionSubject = subject === 'lead' ? { kind: 'lead', leadId: id } : { kind: 'customer', customerId: id };
       const { handle } = await startOnce<typeof recordInteraction>(
@@ -123,7 +122,7 @@ export function contactRoutes(deps: ApiDeps) {
           ],
           staticSummary: `${body.channel} (${body.direction}) with ${subject} ${id}`,
         },
-        { subject: target, ...body },
+        c.get('idempotency'),
       );
       const event = await resultWithin(handle.result(), deps.resultWaitMs ?? 10_000);
       if (!event) return c.json({ status: 'pending' as const, workflowId }, 202);

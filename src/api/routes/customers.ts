@@ -138,7 +138,7 @@ export function customerRoutes(deps: ApiDeps) {
         staticSummary: `Register customer ${body.name}`,
         staticDetails: `Registration requested by ${c.get('principal').actor} (${c.get('principal').role})`,
       },
-      body,
+      c.get('idempotency'),
     );
     const result = await resultWithin(handle.result(), deps.resultWaitMs ?? 10_000);
     if (!result) {

@@ -375,7 +375,7 @@ export function masterDataRoutes(deps: ApiDeps) {
         errors: [{ path: 'body.changes', message: 'every value equals the current one', code: 'no_op' }],
       });
     }
-    const changeId = changeIdFor(customerId, c.req.valid('header')['idempotency-key']);
+    const changeId = changeIdFor(customerId, c.get('idempotency')?.scope);
     const actor = c.get('principal').actor;
     const workflowId = masterDataWorkflowId(customerId);
     c.set('workflowId', workflowId);

@@ -308,9 +308,9 @@ export function offerRoutes(deps: ApiDeps) {
     }
     if (!(await customerExists(deps, customerId))) throw new ApiError(404, `No customer with id ${customerId}`);
 
-    const key = c.req.valid('header')['idempotency-key'];
-    // With an Idempotency-Key the offer id derives from it, so a repeat finds the first offer.
-    const offerId = key ? uuidFromKey(`offer:${customerId}:${key}`) : randomUUID();
+    const scope = c.get('idempotency')?.scope;
+    // With an Idempotency-Key the offer id derives from its claim, so a repeat finds the first offer.
+    const offerId = scope ? uuidFromKey(`offer:${customerId}:${scope}`) : randomUUID();
     const workflowId = offerWorkflowId(offerId);
     c.set('workflowId', workflowId);
     const principal = c.get('principal');
@@ -339,7 +339,7 @@ export function offerRoutes(deps: ApiDeps) {
         staticSummary: `${body.kind} ${body.productId} to customer ${customerId}`,
         staticDetails: `Offer made by ${principal.actor} (${principal.role})`,
       },
-      { customerId, ...body },
+      c.get('idempotency'),
     );
     const state = await resultWithin(decided(handle), deps.resultWaitMs ?? 10_000);
     if (!state) {

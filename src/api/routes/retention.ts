@@ -287,9 +287,9 @@ export function retentionRoutes(deps: ApiDeps) {
       const names = unknownProducts.rows.map((r) => r.id);
       throw new ApiError(400, `Invalid request: unknown products ${names.join(', ')}`, { errors: names.map((n) => ({ path: 'body', message: `no product ${n}`, code: 'custom' })) });
     }
-    const key = c.req.valid('header')['idempotency-key'];
-    // A retried create must not schedule the campaign twice: the key fixes the campaign id.
-    const id = key ? uuidFromKey(`campaign:${key}`) : crypto.randomUUID();
+    const scope = c.get('idempotency')?.scope;
+    // A retried create must not schedule the campaign twice: the key's claim fixes the campaign id.
+    const id = scope ? uuidFromKey(`campaign:${scope}`) : crypto.randomUUID();
     const principal = c.get('principal');
     const scheduleId = campaignScheduleId(id);
     const args: CampaignRunInput = { campaignId: id, pageSize: retention.pageSize, concurrency: retention.enrollConcurrency };
@@ -412,8 +412,7 @@ export function retentionRoutes(deps: ApiDeps) {
       const product = await deps.pool.query('SELECT 1 FROM products WHERE id = $1', [body.productId]);
       if (!product.rows[0]) throw new ApiError(400, `Invalid request: body.productId: no product ${body.productId}`, { errors: [{ path: 'body.productId', message: `no product ${body.productId}`, code: 'custom' }] });
     }
-    const key = c.req.valid('header')['idempotency-key'] ?? newKey();
-    const workflowId = customerEventWorkflowId(`${customerId}-${key}`);
+    const workflowId = customerEventWorkflowId(`${customerId}-${c.get('idempotency')?.scope ?? newKey()}`);
     c.set('workflowId', workflowId);
     const input: CustomerEventInput = { eventId: crypto.randomUUID(), customerId, event: { ...body, occurredAt: occurredAt.toISOString() }, actor: c.get('principal').actor };
     const { handle } = await startOnce<typeof recordCustomerEvent>(
@@ -430,7 +429,7 @@ export function retentionRoutes(deps: ApiDeps) {
         ],
         staticSummary: `Customer event ${body.type}`,
       },
-      { customerId, ...body },
+      c.get('idempotency'),
     );
     const result = await resultWithin(handle.result(), deps.resultWaitMs ?? 10_000);
     if (!result) return c.json({ status: 'pending' as const, workflowId }, 202);
