@@ -1,6 +1,7 @@
 /** Connections to Temporal: the one place that decides how clients and workers talk to it. */
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
+import { msToTs } from '@temporalio/common/lib/time.js';
 import { NativeConnection } from '@temporalio/worker';
 
 /** `dataConverter` carries the payload codec (src/codec): every service passes it. */
@@ -11,4 +12,13 @@ export async function connectClient(address: string, namespace: string, dataConv
 
 export async function connectWorker(address: string): Promise<NativeConnection> {
   return NativeConnection.connect({ address });
+}
+
+/**
+ * Sets how long Temporal keeps a closed workflow of `namespace` (TEMPORAL_RETENTION): how long
+ * operators can open it in the UI and how far analytics may fall behind. No API read depends on it.
+ * Only the retention changes; the namespace's other settings stay as they are.
+ */
+export async function applyNamespaceRetention(connection: Connection, namespace: string, retentionMs: number): Promise<void> {
+  await connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: msToTs(retentionMs) } });
 }

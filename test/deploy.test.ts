@@ -61,6 +61,14 @@ describe('docker-compose.yml', () => {
     expect(registered.sort()).toEqual(CRM_SEARCH_ATTRIBUTES.map((k) => k.name).sort());
   });
 
+  it('sets the namespace retention from TEMPORAL_RETENTION, with the config default, and tells analytics the same', () => {
+    const setup = compose.services['temporal-setup']!;
+    expect((setup.command as string[]).join(' ')).toMatch(/temporal operator namespace update --namespace default --retention "\$\$TEMPORAL_RETENTION"/);
+    const configured = (service: string) => loadConfig({ TEMPORAL_RETENTION: substitute(compose.services[service]!.environment!.TEMPORAL_RETENTION, service) }).temporal.retentionMs;
+    expect(configured('temporal-setup')).toBe(loadConfig({}).temporal.retentionMs);
+    expect(configured('analytics')).toBe(loadConfig({}).temporal.retentionMs);
+  });
+
   it('mounts files that exist', () => {
     for (const service of Object.values(compose.services)) {
       for (const volume of service.volumes ?? []) {

@@ -153,6 +153,7 @@ async function main() {
       dbFile: path.join(dataDir, 'temporal.db'),
       logFile: path.join(logs, 'temporal.log'),
       uiCodecEndpoint,
+      retention: config.temporal.retentionMs,
     }).catch(explain('the Temporal dev server did not start', `See ${path.join(logs, 'temporal.log')}; to start afresh, stop npm start and remove ${path.join(dataDir, 'temporal.db')}.`));
     stack.push({ name: 'Temporal dev server', stop: server.stop });
     step(`Temporal ready at ${server.address}`);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CRM_SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import { applyNamespaceRetention } from '../temporal.js';
 import { stopperFor } from './processes.js';
 import { TEMPORAL_CLI_MODULE, type TemporalCli } from './temporal-cli.js';
 
@@ -22,6 +23,8 @@ export interface DevServerOptions {
   ip?: string;
   /** Codec endpoint the Web UI calls to show encrypted payloads in clear (src/api/routes/codec.ts). */
   uiCodecEndpoint?: string;
+  /** Retention of closed workflows in the `default` namespace (TEMPORAL_RETENTION), in ms; undefined: the server's 24 hours. */
+  retention?: number;
 }
 
 export interface DevServer {
@@ -79,6 +82,12 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
         { cause: err },
       );
     }
+    try {
+      if (opts.retention !== undefined) await applyNamespaceRetention(env.connection, 'default', opts.retention);
+    } catch (err) {
+      await env.teardown();
+      throw err;
+    }
     return { address, uiUrl, stop: () => env.teardown() };
   }
 
@@ -105,6 +114,14 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const stop = stopperFor(child);
   try {
     await waitUntilServing(address, child, 60_000);
+    if (opts.retention !== undefined) {
+      const connection = await Connection.connect({ address });
+      try {
+        await applyNamespaceRetention(connection, 'default', opts.retention);
+      } finally {
+        await connection.close();
+      }
+    }
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

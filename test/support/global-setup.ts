@@ -9,6 +9,7 @@ import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
 import { startDevServer } from '../../src/dev/temporal-server.js';
+import { loadConfig } from '../../src/config.js';
 import { startEmbeddedPostgres } from '../../src/dev/postgres.js';
 import { freePort } from '../../src/dev/ports.js';
 import { resolveTestServer } from '../../src/dev/test-server.js';
@@ -31,7 +32,7 @@ export default async function setup(project: TestProject) {
   await chmod(dir, 0o755);
   const cli = await resolveTemporalCli();
   const [temporal, pg, bundlePath, testServerPath] = await Promise.all([
-    freePort().then((port) => startDevServer({ cli, port, logFile: path.join(dir, 'temporal.log') })),
+    freePort().then((port) => startDevServer({ cli, port, logFile: path.join(dir, 'temporal.log'), retention: loadConfig().temporal.retentionMs })),
     freePort().then((port) => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port, fast: true })),
     writeWorkflowBundle(path.join(dir, 'workflow-bundle.js')),
     resolveTestServer(),
