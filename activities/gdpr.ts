@@ -11,6 +11,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction, quoteIdent } from '../src/db/pool.js';
 import type { EraseCustomerResult } from '../src/domain/master-data.js';
+import { openGdprRequest, recordGdprRequest, type GdprRecord } from '../src/db/repositories/gdpr-requests.js';
 import { readCustomerRow } from './master-data.js';
 
 export interface GdprActivityDeps {
@@ -51,11 +52,13 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
     `UPDATE notification_outbox SET recipient = 'erased', payload = '{}'::jsonb, last_error = NULL WHERE customer_id = $1`,
   ),
   contact_events: run(`UPDATE contact_events SET summary = '[erased]' WHERE customer_id = $1`),
+  // Which fields changed when, by whom, and how it ended stay; the new values and free text go.
   change_requests: run(
-    `UPDATE change_requests SET reason = NULL,
-       timeline = COALESCE((SELECT jsonb_agg(t - 'reason') FROM jsonb_array_elements(timeline) t), '[]'::jsonb)
+    `UPDATE change_requests SET reason = NULL, preview = NULL, verification = NULL, decision_comment = NULL, outcome_detail = NULL
      WHERE customer_id = $1`,
   ),
+  request_events: run('UPDATE request_events SET reason = NULL WHERE customer_id = $1 AND reason IS NOT NULL'),
+  gdpr_requests: 'kind, status, dates and who asked: no personal values (contact points only masked)',
   verification_subjects: run('DELETE FROM verification_subjects WHERE customer_id = $1'),
   verification_codes: 'deleted with verification_subjects (ON DELETE CASCADE)',
   gdpr_exports: run('UPDATE gdpr_exports SET content = NULL, discarded_at = COALESCE(discarded_at, now()) WHERE customer_id = $1'),
@@ -63,6 +66,8 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   // Retention (0005): free-text notes and reasons may quote the customer; the facts stay.
   customer_events: run('UPDATE customer_events SET note = NULL WHERE customer_id = $1 AND note IS NOT NULL'),
   offers: run('UPDATE offers SET reason = NULL WHERE customer_id = $1 AND reason IS NOT NULL'),
+  offer_events: run('UPDATE offer_events e SET reason = NULL FROM offers o WHERE o.id = e.offer_id AND o.customer_id = $1 AND e.reason IS NOT NULL'),
+  enrollment_events: 'which step of which campaign ran or was held back, and why (rules, message ids): non-personal facts',
   customer_products: 'which product since when at which price: non-personal facts kept for accounting',
   campaign_enrollments: 'which campaign run enrolled the customer and how it ended: non-personal facts',
   campaigns: 'campaign definitions: no customer data',
@@ -84,6 +89,16 @@ async function tablesOf(db: Pool | PoolClient): Promise<Set<string>> {
 
 export function createGdprActivities({ pool }: GdprActivityDeps) {
   return {
+    /** The request's row for this run, before anything else happens; a retry finds it. */
+    async openGdprRequestRecord(record: GdprRecord): Promise<void> {
+      await openGdprRequest(pool, record);
+    },
+
+    /** Keeps the row and its timeline in step with the workflow, so the request reads the same once it is gone. */
+    async recordGdprRequestState(record: GdprRecord): Promise<void> {
+      await recordGdprRequest(pool, record);
+    },
+
     /** Every datum held about the customer, stored for one retrieval; returns only its size. */
     async assembleExport(input: { requestId: string; customerId: string; retentionMs: number }): Promise<{ bytes: number; tables: string[] }> {
       const existing = await pool.query<{ bytes: number }>('SELECT bytes FROM gdpr_exports WHERE request_id = $1', [input.requestId]);

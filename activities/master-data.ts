@@ -18,6 +18,7 @@ import {
   type ApplyChangeInput,
   type ApplyChangeResult,
   type ChangeRecord,
+  type ChangeState,
   type CodeCheck,
   type IssueCodesInput,
   type IssuedCodes,
@@ -25,6 +26,8 @@ import {
   type MasterDataField,
 } from '../src/domain/master-data.js';
 import { renderTemplate } from '../src/domain/notifications.js';
+import { openChange, recordChange } from '../src/db/repositories/changes.js';
+import { CODE_SENT, CODE_WRONG, appendRequestEvents } from '../src/db/repositories/request-events.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
 
 export interface MasterDataActivityDeps {
@@ -117,23 +120,17 @@ export async function queueMessage(db: Pool | PoolClient, input: QueueMessageInp
 export function createMasterDataActivities({ pool, transport }: MasterDataActivityDeps) {
   return {
     /** Records a change request when it is accepted; a retry finds its row. */
-    async openChangeRequest(record: ChangeRecord): Promise<void> {
-      await pool.query(
-        `INSERT INTO change_requests (id, customer_id, fields, status, requested_by, reason, workflow_id, timeline)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (id) DO NOTHING`,
-        [record.changeId, record.customerId, record.fields, record.status, record.requestedBy, record.reason ?? null, record.workflowId, JSON.stringify(record.transitions)],
-      );
+    async openChangeRequest(record: ChangeRecord & Partial<ChangeState>): Promise<void> {
+      await inTransaction(pool, (db) => openChange(db, record));
     },
 
-    /** Keeps the row's status and timeline in step with the workflow, for reads after it has closed. */
-    async recordChangeState(record: ChangeRecord & { closed: boolean }): Promise<void> {
-      await pool.query(
-        `UPDATE change_requests SET status = $2, approved_by = COALESCE($3, approved_by), timeline = $4, updated_at = now(),
-                closed_at = CASE WHEN $5 THEN COALESCE(closed_at, now()) ELSE closed_at END
-         WHERE id = $1`,
-        [record.changeId, record.status, record.approvedBy ?? null, JSON.stringify(record.transitions), record.closed],
-      );
+    /**
+     * Keeps the row (status, verification, approval, outcome) and its timeline in step with the
+     * workflow, so the change reads the same once the workflow is gone. Each transition is one
+     * entry keyed by its position: a retry writes none twice.
+     */
+    async recordChangeState(record: ChangeRecord & Partial<ChangeState> & { closed: boolean }): Promise<void> {
+      await inTransaction(pool, (db) => recordChange(db, record));
     },
 
     /** Queues a message to the customer (or to an explicit recipient); null when there is no one to tell. */
@@ -183,6 +180,15 @@ export function createMasterDataActivities({ pool, transport }: MasterDataActivi
         await transport.send({ id: messageId!, channel: spec.channel, recipient, template: 'verification-code', subject: rendered.subject, text: rendered.text, payload, createdAt: new Date().toISOString() });
         await pool.query('UPDATE notification_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1', [messageId]);
         sent.push({ target: spec.target, channel: spec.channel, sentTo: maskContact(recipient) });
+        await appendRequestEvents(pool, { requestId: input.subject, customerId: input.customerId, kind: input.purpose, workflowId: input.workflowId }, [
+          {
+            status: CODE_SENT,
+            at: new Date().toISOString(),
+            actor: 'system',
+            reason: `code ${input.issue} for ${spec.target} sent by ${spec.channel} to ${maskContact(recipient)}`,
+            key: `code:${input.runId ?? input.workflowId}:${input.issue}:${spec.target}`,
+          },
+        ]);
       }
       return { expiresAt: expiresAt.toISOString(), sent };
     },
@@ -191,17 +197,17 @@ export function createMasterDataActivities({ pool, transport }: MasterDataActivi
      * Checks a code against the unverified, unexpired codes of a subject. Every check counts as an
      * attempt, whether it matches or not, so the limit bounds guessing.
      */
-    async checkVerificationCode(input: { subject: string; code: string }): Promise<CodeCheck> {
+    async checkVerificationCode(input: { subject: string; code: string; actor?: string }): Promise<CodeCheck> {
       return inTransaction(pool, async (db) => {
-        const subject = await db.query<{ attempts: number; max_attempts: number }>(
-          'SELECT attempts, max_attempts FROM verification_subjects WHERE subject = $1 FOR UPDATE',
+        const subject = await db.query<{ customer_id: string; purpose: 'change' | 'export' | 'erasure'; attempts: number; max_attempts: number; checks: number }>(
+          'SELECT customer_id, purpose, attempts, max_attempts, checks FROM verification_subjects WHERE subject = $1 FOR UPDATE',
           [input.subject],
         );
         const s = subject.rows[0];
         if (!s) throw ApplicationFailure.nonRetryable('no codes were issued for this request', 'NoCodesIssued');
         if (s.attempts >= s.max_attempts) return { result: 'exhausted', attemptsLeft: 0 };
         const attempts = s.attempts + 1;
-        await db.query('UPDATE verification_subjects SET attempts = $2 WHERE subject = $1', [input.subject, attempts]);
+        await db.query('UPDATE verification_subjects SET attempts = $2, checks = checks + 1 WHERE subject = $1', [input.subject, attempts]);
         const attemptsLeft = s.max_attempts - attempts;
         const codes = await db.query<{ target: string; salt: Buffer; code_hash: Buffer }>(
           'SELECT target, salt, code_hash FROM verification_codes WHERE subject = $1 AND verified_at IS NULL AND expires_at > now()',
@@ -218,6 +224,16 @@ export function createMasterDataActivities({ pool, transport }: MasterDataActivi
             return { result: 'matched', target: row.target as never, attemptsLeft: s.max_attempts };
           }
         }
+        // The wrong code itself is never recorded, only that one was entered, by whom, and what is left.
+        await appendRequestEvents(db, { requestId: input.subject, customerId: s.customer_id, kind: s.purpose }, [
+          {
+            status: CODE_WRONG,
+            at: new Date().toISOString(),
+            actor: input.actor ?? 'system',
+            reason: attemptsLeft <= 0 ? 'wrong code; no attempts left' : `wrong code; ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left`,
+            key: `check:${s.checks + 1}`,
+          },
+        ]);
         return attemptsLeft <= 0 ? { result: 'exhausted', attemptsLeft: 0 } : { result: 'wrong', attemptsLeft };
       });
     },
@@ -230,10 +246,10 @@ export function createMasterDataActivities({ pool, transport }: MasterDataActivi
      */
     async applyChange(input: ApplyChangeInput): Promise<ApplyChangeResult> {
       return inTransaction(pool, async (db) => {
-        const done = await db.query<{ status: string }>('SELECT status FROM change_requests WHERE id = $1 FOR UPDATE', [input.changeId]);
+        const done = await db.query<{ applied_version: number | null }>('SELECT applied_version FROM change_requests WHERE id = $1 FOR UPDATE', [input.changeId]);
         const row = await readCustomerRow(db, input.customerId);
         if (!row) return { outcome: 'refused', detail: 'the customer does not exist' };
-        if (done.rows[0]?.status === 'applied') {
+        if (done.rows[0]?.applied_version != null) {
           // Our own earlier attempt committed.
           const messages = await db.query<{ id: string }>('SELECT id FROM notification_outbox WHERE idempotency_key = $1', [`${input.workflowId}:applied:${input.changeId}`]);
           return { outcome: 'applied', version: row.version, fields: Object.keys(input.changes) as MasterDataField[], messageIds: messages.rows.map((m) => m.id) };
@@ -283,7 +299,8 @@ export function createMasterDataActivities({ pool, transport }: MasterDataActivi
             [input.customerId, field, auditValue(field, current[field]), auditValue(field, c[field]), input.requestedBy, input.approvedBy ?? null, input.workflowId, input.changeId, `${input.changeId}:audit:${field}`],
           );
         }
-        await db.query("UPDATE change_requests SET status = 'applied', approved_by = $2, updated_at = now() WHERE id = $1", [input.changeId, input.approvedBy ?? null]);
+        // The status moves to applied with its timeline entry when the workflow records the outcome.
+        await db.query('UPDATE change_requests SET applied_version = $2, approved_by = $3, updated_at = now() WHERE id = $1', [input.changeId, version, input.approvedBy ?? null]);
         const messageId = await queueMessage(db, {
           customerId: input.customerId,
           to: 'email',

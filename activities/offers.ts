@@ -18,6 +18,7 @@ import {
   type PresentOutcome,
 } from '../src/domain/offers.js';
 import { contactGate, queueMessage, recordContactEvent } from './retention.js';
+import { appendOfferEvent } from '../src/db/repositories/offers.js';
 
 export interface OfferActivityDeps {
   pool: Pool;
@@ -158,7 +159,9 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
             input.campaignId ?? null, input.workflowId, input.actor,
           ],
         );
+        await appendOfferEvent(db, input.offerId, { status: 'checking', at: now, actor: input.actor, key: 'checking' });
         if (!verdict.eligible) {
+          await appendOfferEvent(db, input.offerId, { status: 'ineligible', at: now, actor: 'system', reason: verdict.reason, key: 'ineligible' });
           await recordContactEvent(db, {
             customerId: input.customerId, channel: 'note', direction: 'internal', kind: 'offer-refused',
             summary: `${input.kind} offer of ${input.productId} not made: ${verdict.reason}`, occurredAt: now,
@@ -181,6 +184,10 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
         }
         const now = new Date(input.now);
         const gate = await contactGate(db, offer.customer_id, now, input.contactRules);
+        if (gate.outcome === 'deferred') {
+          // Held back, not refused: the record says why and until when.
+          await appendOfferEvent(db, offer.id, { status: 'deferred', at: now, actor: 'system', reason: `${gate.why} until ${gate.resumeAt}`, key: `deferred:${gate.resumeAt}` });
+        }
         if (gate.outcome !== 'clear') return gate;
         const price = Number(offer.price).toFixed(2);
         const messageId = await queueMessage(db, {
@@ -194,6 +201,7 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
           occurredAt: now, recordedBy: 'system', process: 'offers', workflowId: input.workflowId, idempotencyKey: key,
         });
         await db.query("UPDATE offers SET status = 'presented', presented_at = $2 WHERE id = $1", [offer.id, now]);
+        await appendOfferEvent(db, offer.id, { status: 'presented', at: now, actor: 'system', reason: `offer message ${messageId}`, key: 'presented' });
         return { outcome: 'presented', messageId };
       });
     },
@@ -235,6 +243,7 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
           summary: `Offer ${offer.id} accepted (recorded by ${input.actor}): ${offer.product_name}${offer.replaces_product_id ? ` replaces ${offer.replaces_product_id}` : ''}`,
           occurredAt: now, recordedBy: input.actor, process: 'offers', workflowId: input.workflowId, idempotencyKey: key,
         });
+        await appendOfferEvent(db, offer.id, { status: 'accepted', at: now, actor: input.actor, reason: `confirmation ${confirmationMessageId}`, key: 'accepted' });
         return { confirmationMessageId, changed: true };
       });
     },
@@ -245,6 +254,7 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
         const offer = await lockOffer(db, input.offerId);
         if (offer.status !== 'pending' && offer.status !== 'presented') return;
         await db.query('UPDATE offers SET status = $2, reason = $3, decided_at = $4, decided_by = $5 WHERE id = $1', [offer.id, input.status, input.reason, input.now, input.actor]);
+        await appendOfferEvent(db, offer.id, { status: input.status, at: input.now, actor: input.actor, reason: input.reason, key: input.status });
         await recordContactEvent(db, {
           customerId: offer.customer_id, channel: 'note', direction: 'internal', kind: `offer-${input.status}`,
           summary: `Offer ${offer.id} (${offer.kind}, ${offer.product_name}) ${input.status}: ${input.reason}`,

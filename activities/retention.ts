@@ -20,12 +20,14 @@ import {
   type CustomerEventInput,
   type CustomerEventResult,
   type EnrollmentInput,
+  type EnrollmentLogEntry,
   type EnrollmentStatus,
   type MessageOutcome,
   type RunTotals,
   type Segment,
 } from '../src/domain/retention.js';
 import { CrmCampaignId, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { appendEnrolled, appendEnrollmentEvent } from '../src/db/repositories/campaigns.js';
 
 export interface RetentionActivityDeps {
   pool: Pool;
@@ -200,27 +202,26 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
       const campaign = rows[0];
       if (!campaign) throw ApplicationFailure.nonRetryable(`campaign ${input.campaignId} does not exist`, 'CampaignNotFound');
       const skipped = campaign.status !== 'active';
+      const d = campaign.definition;
+      const snapshot: Snapshot = {
+        campaignName: campaign.name,
+        segment: d.segment,
+        reEnrollment: d.reEnrollment,
+        steps: d.steps,
+        goal: d.goal,
+        quietHours: d.quietHours,
+        maxMessagesPerWeek: d.maxMessagesPerWeek,
+        timezone: d.schedule.timezone,
+        throttle: d.throttle,
+      };
+      // The run keeps the campaign as it was, so its enrollments read with the steps they walked.
       await pool.query(
-        `INSERT INTO campaign_runs (run_key, campaign_id, status, reason, started_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_key) DO NOTHING`,
-        [input.runKey, input.campaignId, skipped ? 'skipped' : 'running', skipped ? `campaign is ${campaign.status}` : null, input.now, skipped ? input.now : null],
+        `INSERT INTO campaign_runs (run_key, campaign_id, status, reason, started_at, finished_at, snapshot)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_key) DO NOTHING`,
+        [input.runKey, input.campaignId, skipped ? 'skipped' : 'running', skipped ? `campaign is ${campaign.status}` : null, input.now, skipped ? input.now : null, JSON.stringify(snapshot)],
       );
       if (skipped) return { status: 'skipped', reason: `campaign is ${campaign.status}` };
-      const d = campaign.definition;
-      return {
-        status: 'go',
-        snapshot: {
-          campaignName: campaign.name,
-          segment: d.segment,
-          reEnrollment: d.reEnrollment,
-          steps: d.steps,
-          goal: d.goal,
-          quietHours: d.quietHours,
-          maxMessagesPerWeek: d.maxMessagesPerWeek,
-          timezone: d.schedule.timezone,
-          throttle: d.throttle,
-        },
-      };
+      return { status: 'go', snapshot };
     },
 
     /**
@@ -285,6 +286,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
             [input.campaignId, input.runKey, now, toEnroll, input.campaignId],
           );
           for (const r of inserted.rows) fresh.add(r.customer_id);
+          await appendEnrolled(db, { campaignId: input.campaignId, runKey: input.runKey, customerIds: toEnroll, at: now, keyPrefix: `enrollment:${input.campaignId}:` });
           await db.query(
             `INSERT INTO contact_events (customer_id, channel, direction, kind, summary, occurred_at, recorded_by, process, workflow_id, idempotency_key)
              SELECT c, 'note', 'internal', 'campaign-step', $1, $2, 'system', 'retention', 'campaign-' || $3::text || '-' || c::text, $4::text || c::text
@@ -383,6 +385,9 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
             customerId: e.customerId, channel: 'note', direction: 'internal', kind: 'campaign-step', summary, occurredAt: now,
             recordedBy: 'system', process: 'retention', workflowId, idempotencyKey: `${key}:try${input.attempt}`,
           });
+        // The enrollment's log: what this step did or why it held back, as its workflow logs it.
+        const log = (outcome: string, detail: string, entryKey = `${key}:try${input.attempt}`) =>
+          appendEnrollmentEvent(db, { campaignId: e.campaignId, customerId: e.customerId, runKey: e.runKey, step, type: 'message', outcome, detail, at: now, key: entryKey });
 
         const goal = await goalMetSince(db, e.campaignId, e.customerId, input.goal, new Date(e.enrolledAt));
         if (goal) {
@@ -392,15 +397,18 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
         const gate = await contactGate(db, e.customerId, now, input.rules);
         if (gate.outcome === 'suppressed') {
           await note(`Step ${step + 1} (message ${input.template}) not sent: ${gate.reason}`);
+          await log('not sent', gate.reason);
           return gate;
         }
         if (gate.outcome === 'deferred') {
           await note(`Step ${step + 1} (message ${input.template}) deferred until ${gate.resumeAt}: ${gate.why}`);
+          await log('deferred', `${gate.why} until ${gate.resumeAt}`);
           return gate;
         }
         const recipient = input.channel === 'email' ? gate.email : gate.phone;
         if (!recipient) {
           await note(`Step ${step + 1} (message ${input.template}) skipped: the customer has no ${input.channel === 'sms' ? 'phone number' : 'e-mail address'}`);
+          await log('skipped', `no ${input.channel} recipient`);
           return { outcome: 'skipped', reason: `no ${input.channel} recipient` };
         }
         const messageId = await queueMessage(db, {
@@ -413,16 +421,32 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
           summary: `Campaign "${e.campaignName}" step ${step + 1}: ${input.template} (message ${messageId})`,
           occurredAt: now, recordedBy: 'system', process: 'retention', workflowId, idempotencyKey: `${key}:sent`,
         });
+        await log('sent', `${input.channel} ${input.template}, message ${messageId}`, `${key}:sent`);
         return { outcome: 'sent', messageId };
       });
     },
 
-    /** A step that sends nothing (a wait, an offer outcome, a response) still leaves a trace. */
-    async recordEnrollmentStep(input: { campaignId: string; customerId: string; runKey: string; step: number; summary: string; now: string; workflowId: string; key: string }): Promise<void> {
-      await recordContactEvent(pool, {
-        customerId: input.customerId, channel: 'note', direction: 'internal', kind: 'campaign-step', summary: input.summary,
-        occurredAt: new Date(input.now), recordedBy: 'system', process: 'retention', workflowId: input.workflowId,
-        idempotencyKey: `${enrollmentKey(input.campaignId, input.customerId, input.runKey)}:step${input.step}:${input.key}`,
+    /** A step that sends nothing (a wait, an offer outcome, a response) still leaves a trace, and its log entry. */
+    async recordEnrollmentStep(input: {
+      campaignId: string;
+      customerId: string;
+      runKey: string;
+      step: number;
+      summary: string;
+      now: string;
+      workflowId: string;
+      key: string;
+      entry?: { type: EnrollmentLogEntry['type']; outcome: string; detail?: string };
+    }): Promise<void> {
+      const key = `${enrollmentKey(input.campaignId, input.customerId, input.runKey)}:step${input.step}:${input.key}`;
+      await inTransaction(pool, async (db) => {
+        await recordContactEvent(db, {
+          customerId: input.customerId, channel: 'note', direction: 'internal', kind: 'campaign-step', summary: input.summary,
+          occurredAt: new Date(input.now), recordedBy: 'system', process: 'retention', workflowId: input.workflowId, idempotencyKey: key,
+        });
+        if (input.entry) {
+          await appendEnrollmentEvent(db, { campaignId: input.campaignId, customerId: input.customerId, runKey: input.runKey, step: input.step, ...input.entry, at: input.now, key });
+        }
       });
     },
 
@@ -437,6 +461,10 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
           customerId: input.customerId, channel: 'note', direction: 'internal', kind: 'campaign-step',
           summary: `Enrollment ended (${input.status}): ${input.reason}`, occurredAt: new Date(input.now), recordedBy: 'system',
           process: 'retention', workflowId: input.workflowId, idempotencyKey: `${enrollmentKey(input.campaignId, input.customerId, input.runKey)}:end`,
+        });
+        await appendEnrollmentEvent(db, {
+          campaignId: input.campaignId, customerId: input.customerId, runKey: input.runKey, step: null, type: 'end', outcome: input.status, detail: input.reason,
+          at: input.now, key: `${enrollmentKey(input.campaignId, input.customerId, input.runKey)}:end`,
         });
       });
     },
@@ -480,6 +508,14 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
           "SELECT DISTINCT workflow_id FROM campaign_enrollments WHERE customer_id = $1 AND status = 'active' ORDER BY workflow_id",
           [customerId],
         );
+        // Each running enrollment logs the event it is told of, as its workflow does.
+        const active = await db.query<{ campaign_id: string; run_key: string }>("SELECT campaign_id, run_key FROM campaign_enrollments WHERE customer_id = $1 AND status = 'active'", [customerId]);
+        for (const a of active.rows) {
+          await appendEnrollmentEvent(db, {
+            campaignId: a.campaign_id, customerId, runKey: a.run_key, step: null, type: 'event', outcome: event.type,
+            detail: `customer event ${eventId} at ${event.occurredAt}`, at: new Date(), key: `${enrollmentKey(a.campaign_id, customerId, a.run_key)}:event:${workflowId}`,
+          });
+        }
         return {
           eventId, customerId, type: event.type, occurredAt: event.occurredAt, suppression,
           notifiedEnrollments: [], enrollments: enrollments.rows.map((r) => r.workflow_id),

@@ -7,7 +7,7 @@
  * awaiting-verification → grace-period (the customer is suppressed from promotion at once; the
  * request can be cancelled) → erasing → erased, or cancelled (suppression lifted).
  */
-import { ActivityFailure, ApplicationFailure, condition, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
   FAILURE_TYPES,
@@ -36,6 +36,9 @@ const acts = proxyActivities<Activities>({
   },
 });
 
+/** Added after the first release: runs recorded before it replay without writing their record. */
+const GDPR_RECORD_PATCH = 'gdpr-request-record';
+
 /** State, handlers and verification common to both requests. */
 function openRequest(kind: GdprKind, input: GdprRequestInput) {
   const state: GdprState = {
@@ -46,10 +49,18 @@ function openRequest(kind: GdprKind, input: GdprRequestInput) {
     requestedBy: input.requestedBy,
     transitions: [{ status: 'awaiting-verification', at: now(), actor: input.requestedBy }],
   };
-  const move = (status: GdprStatus, actor = 'system', reason?: string) => {
+  const { workflowId, runId } = workflowInfo();
+  // Every step is written to PostgreSQL as it happens: reads of the request never need this workflow.
+  const record = async (open = false) => {
+    if (!patched(GDPR_RECORD_PATCH)) return;
+    const row = { ...state, workflowId, runId };
+    await (open ? acts.openGdprRequestRecord(row) : acts.recordGdprRequestState(row));
+  };
+  const move = async (status: GdprStatus, actor = 'system', reason?: string) => {
     state.status = status;
     state.transitions.push({ status, at: now(), actor, ...(reason ? { reason } : {}) });
     upsertSearchAttributes([{ key: CrmStatus, value: status }]);
+    await record();
   };
   upsertSearchAttributes([
     { key: CrmCustomerId, value: input.customerId },
@@ -63,7 +74,7 @@ function openRequest(kind: GdprKind, input: GdprRequestInput) {
   };
 
   setHandler(gdprStateQuery, () => state);
-  setHandler(verifyGdprUpdate, ({ code }) => verification.check(code), {
+  setHandler(verifyGdprUpdate, ({ code, actor }) => verification.check(code, actor), {
     validator: ({ id }) => {
       ours(id);
       if (state.status !== 'awaiting-verification') reject(FAILURE_TYPES.invalidTransition, `request is ${state.status}, not awaiting verification`);
@@ -80,18 +91,20 @@ function openRequest(kind: GdprKind, input: GdprRequestInput) {
 
   /** Sends the code and waits for the person; false when the request ended instead. */
   const verified = async (stop: () => boolean): Promise<boolean> => {
+    await record(true);
     try {
       await verification.send();
+      await record();
     } catch (err) {
       if (!(err instanceof ActivityFailure)) throw err;
       const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
-      move('failed', 'system', type === 'CustomerGone' ? 'the customer no longer exists' : 'no code could be sent');
+      await move('failed', 'system', type === 'CustomerGone' ? 'the customer no longer exists' : 'no code could be sent');
       return false;
     }
     const outcome = await verification.outcome(stop);
     if (outcome === 'verified') return true;
-    if (outcome === 'expired') move('expired', 'system', 'the confirmation code was not entered in time');
-    else if (outcome === 'failed') move('failed', 'system', `a wrong code was entered ${input.policy.maxAttempts} times`);
+    if (outcome === 'expired') await move('expired', 'system', 'the confirmation code was not entered in time');
+    else if (outcome === 'failed') await move('failed', 'system', `a wrong code was entered ${input.policy.maxAttempts} times`);
     return false;
   };
   return { state, move, verified };
@@ -105,12 +118,12 @@ export async function gdprExport(input: GdprRequestInput): Promise<GdprState> {
   });
 
   if (!(await verified(() => false))) return state;
-  move('assembling');
+  await move('assembling');
   const retentionMs = durationMs(input.policy.exportRetention);
   const { bytes } = await acts.assembleExport({ requestId: input.requestId, customerId: input.customerId, retentionMs });
   state.exportBytes = bytes;
   state.dueAt = new Date(Date.now() + retentionMs).toISOString();
-  move('ready');
+  await move('ready');
   const messageId = await acts.queueCustomerMessage({
     customerId: input.customerId,
     to: 'email',
@@ -121,10 +134,10 @@ export async function gdprExport(input: GdprRequestInput): Promise<GdprState> {
   await deliver([messageId], input.customerId, 'Data export ready');
 
   if (await condition(() => retrievedBy !== undefined, retentionMs)) {
-    move('retrieved', retrievedBy);
+    await move('retrieved', retrievedBy);
   } else {
     await acts.discardExport(input.requestId);
-    move('discarded', 'system', `not fetched within ${input.policy.exportRetention}`);
+    await move('discarded', 'system', `not fetched within ${input.policy.exportRetention}`);
   }
   return state;
 }
@@ -152,7 +165,7 @@ export async function gdprErasure(input: GdprRequestInput): Promise<GdprState> {
   );
   const cancel = async (suppressed: boolean) => {
     if (suppressed) await acts.liftErasureSuppression({ workflowId });
-    move('cancelled', cancelled!.actor, cancelled!.reason);
+    await move('cancelled', cancelled!.actor, cancelled!.reason);
     const messageId = await acts.queueCustomerMessage({
       customerId: input.customerId,
       to: 'email',
@@ -171,7 +184,7 @@ export async function gdprErasure(input: GdprRequestInput): Promise<GdprState> {
   await acts.suppressForErasure({ customerId: input.customerId, requestId: input.requestId, actor: input.requestedBy, workflowId });
   const graceMs = durationMs(input.policy.erasureGracePeriod);
   state.dueAt = new Date(Date.now() + graceMs).toISOString();
-  move('grace-period', 'system', `erasure on ${state.dueAt} unless cancelled`);
+  await move('grace-period', 'system', `erasure on ${state.dueAt} unless cancelled`);
   const messageId = await acts.queueCustomerMessage({
     customerId: input.customerId,
     to: 'email',
@@ -185,16 +198,16 @@ export async function gdprErasure(input: GdprRequestInput): Promise<GdprState> {
     await cancel(true);
     return state;
   }
-  move('erasing');
+  await move('erasing');
   try {
     const { rows } = await acts.eraseCustomer({ customerId: input.customerId, requestId: input.requestId, actor: input.requestedBy, workflowId });
     state.erasedRows = rows;
-    move('erased');
+    await move('erased');
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
     // An operator must act (e.g. a table without an erasure decision): the state says why.
-    move('failed', 'system', type === 'ErasureIncomplete' ? (err.cause as ApplicationFailure).message : 'the erasure could not be completed');
+    await move('failed', 'system', type === 'ErasureIncomplete' ? (err.cause as ApplicationFailure).message : 'the erasure could not be completed');
   }
   return state;
 }

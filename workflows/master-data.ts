@@ -130,6 +130,7 @@ export class CodeVerification {
       maxAttempts: this.policy.maxAttempts,
       targets: pending,
       workflowId: workflowInfo().workflowId,
+      runId: workflowInfo().runId,
     });
     this.lastIssuedAt = Date.now();
     this.deadline = this.lastIssuedAt + durationMs(this.policy.codeTtl);
@@ -160,8 +161,8 @@ export class CodeVerification {
     return this.view;
   }
 
-  async check(code: string): Promise<VerifyResult> {
-    const result = await acts.checkVerificationCode({ subject: this.subject, code });
+  async check(code: string, actor: string): Promise<VerifyResult> {
+    const result = await acts.checkVerificationCode({ subject: this.subject, code, actor });
     if (this.status !== 'pending') return { status: this.status, verified: this.status === 'verified', attemptsLeft: 0 };
     if (result.result === 'matched') {
       const target = this.view.targets.find((t) => t.target === result.target);
@@ -231,16 +232,13 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     state.status = status;
     state.transitions.push({ status, at: now(), actor, ...(reason ? { reason } : {}) });
   };
+  // The whole state goes to the record (values only masked in the preview), so the change reads
+  // the same from PostgreSQL once this workflow is gone.
   const record = (state: ChangeState) =>
     acts.recordChangeState({
-      changeId: state.changeId,
-      customerId: state.customerId,
-      fields: state.fields,
-      status: state.status,
-      requestedBy: state.requestedBy,
+      ...state,
       approvedBy: state.approval?.decision === 'approve' ? state.approval.approver : undefined,
       workflowId,
-      transitions: state.transitions,
       closed: CLOSED_CHANGE_STATUSES.includes(state.status),
     });
   const knownChange = (id: string): ChangeState => changes.get(id) ?? reject(FAILURE_TYPES.notFound, `no change ${id} for this customer`);
@@ -290,7 +288,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     return current;
   };
 
-  setHandler(verifyChangeUpdate, async ({ id, code }) => currentFor(id).verification!.check(code), {
+  setHandler(verifyChangeUpdate, async ({ id, code, actor }) => currentFor(id).verification!.check(code, actor), {
     validator: ({ id }) => {
       const c = currentFor(id);
       if (c.state.status !== 'awaiting-verification' || !c.verification) reject(FAILURE_TYPES.invalidTransition, `change ${id} is ${c.state.status}, not awaiting verification`);

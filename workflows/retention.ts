@@ -158,8 +158,9 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
   const finish = (status: EnrollmentStatus, reason: string) => {
     end ??= { status, reason };
   };
-  const record = (step: number, key: string, summary: string) =>
-    recordEnrollmentStep({ campaignId: input.campaignId, customerId: input.customerId, runKey: input.runKey, step, summary, now: now(), workflowId, key });
+  // The log entry goes to PostgreSQL with the step's trace, so "why" is answered without this workflow.
+  const record = (step: number, key: string, summary: string, entry: Omit<EnrollmentLogEntry, 'at' | 'step'>) =>
+    recordEnrollmentStep({ campaignId: input.campaignId, customerId: input.customerId, runKey: input.runKey, step, summary, now: now(), workflowId, key, entry });
 
   setHandler(enrollmentStateQuery, () => state);
   setHandler(customerEventSignal, (event) => {
@@ -206,8 +207,9 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
         case 'deferred': {
           const resumeAt = Date.parse(r.resumeAt);
           if (resumeAt - firstTry > MAX_MESSAGE_DEFERRAL_MS) {
-            log({ step: i, type: 'message', outcome: 'skipped', detail: `${r.why}: held back more than 14 days` });
-            await record(i, 'skipped', `Step ${i + 1} (message ${step.template}) skipped: held back by ${r.why} for more than 14 days`);
+            const entry = { type: 'message' as const, outcome: 'skipped', detail: `${r.why}: held back more than 14 days` };
+            log({ step: i, ...entry });
+            await record(i, 'skipped', `Step ${i + 1} (message ${step.template}) skipped: held back by ${r.why} for more than 14 days`, entry);
             return;
           }
           log({ step: i, type: 'message', outcome: 'deferred', detail: `${r.why} until ${r.resumeAt}` });
@@ -277,8 +279,9 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
       case 'wait': {
         const ms = parseDuration(step.duration)!;
         const until = new Date(Date.now() + ms).toISOString();
-        log({ step: i, type: 'wait', outcome: 'waiting', detail: `until ${until}` });
-        await record(i, 'wait', `Step ${i + 1}: waiting ${step.duration} (until ${until})`);
+        const entry = { type: 'wait' as const, outcome: 'waiting', detail: `until ${until}` };
+        log({ step: i, ...entry });
+        await record(i, 'wait', `Step ${i + 1}: waiting ${step.duration} (until ${until})`, entry);
         setStatus('waiting');
         await condition(() => end !== undefined, ms);
         setStatus('active');
@@ -293,7 +296,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
         setStatus('active');
         const outcome = answered && lastOffer ? `offer ${lastOffer.status}` : end ? 'ended while waiting' : `no response within ${step.timeout}`;
         log({ step: i, type: 'wait-for-response', outcome });
-        await record(i, 'response', `Step ${i + 1}: ${outcome}`);
+        await record(i, 'response', `Step ${i + 1}: ${outcome}`, { type: 'wait-for-response', outcome });
         break;
       }
     }

@@ -164,6 +164,8 @@ export interface IssueCodesInput {
   maxAttempts: number;
   targets: VerificationTargetSpec[];
   workflowId: string;
+  /** Keys the "code sent" timeline entries: an erasure's subject repeats across runs, a run does not. */
+  runId?: string;
 }
 
 export interface IssuedCodes {

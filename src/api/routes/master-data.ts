@@ -1,8 +1,9 @@
 /**
  * Master-data changes and GDPR requests. A change request is an update-with-start on the
  * customer's `customerMasterData` workflow; verification, approval and cancellation are updates
- * on it; reads are its queries, or the change_requests row once the workflow has closed. GDPR
- * requests are workflows of their own (`gdpr-export-<uuid>`, `gdpr-erasure-<customerId>`).
+ * on it. GDPR requests are workflows of their own (`gdpr-export-<uuid>`, `gdpr-erasure-<customerId>`).
+ * Every read comes from the record in PostgreSQL (change_requests, gdpr_requests, request_events),
+ * so it answers the same once Temporal has forgotten the workflow or while no worker runs.
  */
 import { createHash } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
@@ -22,7 +23,6 @@ import {
   exportRetrievedSignal,
   gdprKindOf,
   gdprRequestIdSchema,
-  gdprStateQuery,
   gdprWorkflowId,
   masterDataWorkflowId,
   resendChangeCodeUpdate,
@@ -30,7 +30,6 @@ import {
   submitChangeUpdate,
   verifyChangeUpdate,
   verifyGdprUpdate,
-  type ChangeState,
   type MasterData,
 } from '../../domain/master-data.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
@@ -38,6 +37,8 @@ import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
 import { idempotencyKeySchema, resultWithin } from '../idempotency.js';
 import { ApiError } from '../problem.js';
+import { listCustomerChanges, readChange, type ChangeView } from '../../db/repositories/changes.js';
+import { openErasureOf, openGdprRequest, readGdprRequest, takeExport } from '../../db/repositories/gdpr-requests.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 
 const customerIdParam = z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
@@ -77,6 +78,21 @@ const changeStateSchema = z
     transitions: z.array(transitionSchema),
   })
   .openapi('ChangeState');
+/** A change as the record holds it; `live` only while its workflow runs and answers at once. */
+const changeRecordSchema = changeStateSchema
+  .extend({
+    workflowId: z.string(),
+    closedAt: z.string().nullable(),
+    verificationLog: z.array(transitionSchema).openapi({ description: 'Codes sent and wrong codes entered (never the codes), oldest first' }),
+    live: z
+      .object({ status: z.string(), verification: verificationSchema.optional() })
+      .optional()
+      .openapi({ description: "The running workflow's own view (e.g. attempts left), present only when it answered within a second; the record above is authoritative" }),
+  })
+  .openapi('ChangeRecord');
+const changeSummarySchema = z
+  .object({ changeId: z.string(), status: z.string(), fields: z.array(z.string()), requestedBy: z.string(), decidedBy: z.string().nullable(), createdAt: z.string(), closedAt: z.string().nullable() })
+  .openapi('ChangeSummary');
 const gdprStateSchema = z
   .object({
     requestId: z.string(),
@@ -91,6 +107,18 @@ const gdprStateSchema = z
     transitions: z.array(transitionSchema),
   })
   .openapi('GdprRequestState');
+const gdprRecordSchema = gdprStateSchema
+  .extend({
+    workflowId: z.string(),
+    requestedAt: z.string(),
+    closedAt: z.string().nullable(),
+    verificationLog: z.array(transitionSchema).openapi({ description: 'Codes sent and wrong codes entered (never the codes), oldest first' }),
+    export: z
+      .object({ bytes: z.number(), expiresAt: z.string(), retrievedAt: z.string().nullable(), retrievedBy: z.string().nullable(), discardedAt: z.string().nullable() })
+      .optional()
+      .openapi({ description: 'An export: its size, until when it can be fetched, and who fetched it when' }),
+  })
+  .openapi('GdprRequestRecord');
 const auditEntrySchema = z
   .object({
     id: z.number(),
@@ -107,8 +135,8 @@ const auditEntrySchema = z
   .openapi('AuditEntry');
 
 const STAFF = ['agent', 'backoffice', 'admin'] as const;
-/** How long a read waits for a workflow's state query before it answers from PostgreSQL. */
-const QUERY_WAIT_MS = 5_000;
+/** How long a read waits for a running workflow's live view before it answers with the record alone. */
+const LIVE_WAIT_MS = 1_000;
 const APPROVERS = ['backoffice', 'admin'] as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -135,9 +163,26 @@ const changeStateRoute = createRoute({
   path: '/v1/changes/{id}',
   tags: ['master-data'],
   summary: 'State and timeline of a change request',
+  description: 'Read from PostgreSQL: answers the same with the workflow gone or no worker running. `live` adds the running workflow’s own view when it answers within a second.',
   middleware: [requireRole(...STAFF)] as const,
   request: { params: changeIdParam },
-  responses: { 200: jsonContent(changeStateSchema, 'The change'), ...problemResponses(400, 401, 403, 404) },
+  responses: { 200: jsonContent(changeRecordSchema, 'The change'), ...problemResponses(400, 401, 403, 404) },
+});
+
+const customerChangesRoute = createRoute({
+  method: 'get',
+  path: '/v1/customers/{id}/changes',
+  tags: ['master-data'],
+  summary: "The customer's change requests, newest first (keyset pagination)",
+  middleware: [requireRole(...STAFF)] as const,
+  request: {
+    params: customerIdParam,
+    query: z.object({
+      limit: z.coerce.number().int().min(1, 'must be at least 1').max(200, 'must be at most 200').default(50),
+      after: z.uuid({ message: 'must be the nextAfter of a previous page' }).optional(),
+    }),
+  },
+  responses: { 200: jsonContent(z.object({ items: z.array(changeSummarySchema), nextAfter: z.string().nullable() }), 'One page of change requests'), ...problemResponses(400, 401, 403, 404) },
 });
 
 const verifyChangeRoute = createRoute({
@@ -225,10 +270,11 @@ const gdprStateRoute = createRoute({
   method: 'get',
   path: '/v1/gdpr-requests/{id}',
   tags: ['gdpr'],
-  summary: 'State of an export or erasure request',
+  summary: 'State and timeline of an export or erasure request',
+  description: 'Read from PostgreSQL: answers the same with the workflow gone or no worker running.',
   middleware: [requireRole(...STAFF)] as const,
   request: { params: gdprIdParam },
-  responses: { 200: jsonContent(gdprStateSchema, 'The request'), ...problemResponses(400, 401, 403, 404) },
+  responses: { 200: jsonContent(gdprRecordSchema, 'The request'), ...problemResponses(400, 401, 403, 404) },
 });
 
 const gdprVerifyRoute = createRoute({
@@ -339,25 +385,14 @@ async function readMasterData(deps: ApiDeps, id: string): Promise<{ data: Master
   return { data: { email: r.email, phone: r.phone, address: r.address, name: r.name, birthDate: r.birth_date, bankAccount: r.bank_account_iban }, status: r.status, version: r.version };
 }
 
-interface ChangeRow {
-  id: string;
-  customer_id: string;
-  fields: string[];
-  status: string;
-  requested_by: string;
-  approved_by: string | null;
-  reason: string | null;
-  timeline: ChangeState['transitions'];
+async function changeOf(deps: ApiDeps, id: string): Promise<ChangeView> {
+  const change = await readChange(deps.pool, id);
+  if (!change) throw new ApiError(404, `No change request with id ${id}`);
+  return change;
 }
 
-async function readChange(deps: ApiDeps, id: string): Promise<ChangeRow> {
-  const { rows } = await deps.pool.query<ChangeRow>('SELECT id, customer_id, fields, status, requested_by, approved_by, reason, timeline FROM change_requests WHERE id = $1', [id]);
-  if (!rows[0]) throw new ApiError(404, `No change request with id ${id}`);
-  return rows[0];
-}
-
-function changeHandle(deps: ApiDeps, row: ChangeRow) {
-  return deps.temporal.workflow.getHandle<typeof customerMasterData>(masterDataWorkflowId(row.customer_id));
+function changeHandle(deps: ApiDeps, change: ChangeView) {
+  return deps.temporal.workflow.getHandle<typeof customerMasterData>(change.workflowId);
 }
 
 export function masterDataRoutes(deps: ApiDeps) {
@@ -416,38 +451,35 @@ export function masterDataRoutes(deps: ApiDeps) {
   });
 
   app.openapi(changeStateRoute, async (c) => {
-    const row = await readChange(deps, c.req.valid('param').id);
-    // A worker that does not answer must not hang the read: the row is at most one transition behind.
+    const change = await changeOf(deps, c.req.valid('param').id);
+    if (change.closedAt) return c.json(change, 200);
+    // A live detail of a running change (attempts left right now); the record answers without it.
     const live = await resultWithin(
-      changeHandle(deps, row)
-        .query(changeStateQuery, row.id)
+      changeHandle(deps, change)
+        .query(changeStateQuery, change.changeId)
         .catch(() => null),
-      QUERY_WAIT_MS,
+      LIVE_WAIT_MS,
     );
-    if (live) return c.json(live, 200);
-    // The change desk has closed: the row holds the final state.
-    return c.json(
-      {
-        changeId: row.id,
-        customerId: row.customer_id,
-        status: row.status,
-        fields: row.fields,
-        requestedBy: row.requested_by,
-        ...(row.reason ? { reason: row.reason } : {}),
-        ...(row.approved_by ? { approval: { required: true, escalated: false, decision: 'approve', approver: row.approved_by } } : {}),
-        transitions: row.timeline,
-      },
-      200,
-    );
+    return c.json({ ...change, ...(live ? { live: { status: live.status, ...(live.verification ? { verification: live.verification } : {}) } } : {}) }, 200);
   });
 
-  const closedChange = (row: ChangeRow) => `Change ${row.id} is ${row.status}`;
+  app.openapi(customerChangesRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const { limit, after } = c.req.valid('query');
+    const exists = await deps.pool.query('SELECT 1 FROM customers WHERE id = $1', [id]);
+    if (!exists.rowCount) throw new ApiError(404, `No customer with id ${id}`);
+    const rows = await listCustomerChanges(deps.pool, id, limit + 1, after);
+    const items = rows.slice(0, limit);
+    return c.json({ items, nextAfter: rows.length > limit ? items.at(-1)!.changeId : null }, 200);
+  });
+
+  const closedChange = (change: ChangeView) => `Change ${change.changeId} is ${change.status}`;
 
   app.openapi(verifyChangeRoute, async (c) => {
-    const row = await readChange(deps, c.req.valid('param').id);
+    const change = await changeOf(deps, c.req.valid('param').id);
     const result = await temporalCall(
-      () => changeHandle(deps, row).executeUpdate(verifyChangeUpdate, { args: [{ id: row.id, code: c.req.valid('json').code, actor: c.get('principal').actor }] }),
-      closedChange(row), wait);
+      () => changeHandle(deps, change).executeUpdate(verifyChangeUpdate, { args: [{ id: change.changeId, code: c.req.valid('json').code, actor: c.get('principal').actor }] }),
+      closedChange(change), wait);
     if (!result.verified) {
       throw new ApiError(422, result.status === 'failed' ? 'Wrong code; no attempts are left, so the change has failed' : 'Wrong or expired code', { changeStatus: result.status, attemptsLeft: result.attemptsLeft });
     }
@@ -455,29 +487,29 @@ export function masterDataRoutes(deps: ApiDeps) {
   });
 
   app.openapi(resendChangeRoute, async (c) => {
-    const row = await readChange(deps, c.req.valid('param').id);
-    const view = await temporalCall(() => changeHandle(deps, row).executeUpdate(resendChangeCodeUpdate, { args: [{ id: row.id, actor: c.get('principal').actor }] }), closedChange(row), wait);
+    const change = await changeOf(deps, c.req.valid('param').id);
+    const view = await temporalCall(() => changeHandle(deps, change).executeUpdate(resendChangeCodeUpdate, { args: [{ id: change.changeId, actor: c.get('principal').actor }] }), closedChange(change), wait);
     return c.json(view, 200);
   });
 
   app.openapi(approvalRoute, async (c) => {
-    const row = await readChange(deps, c.req.valid('param').id);
+    const change = await changeOf(deps, c.req.valid('param').id);
     const body = c.req.valid('json');
     const state = await temporalCall(
       () =>
-        changeHandle(deps, row).executeUpdate(decideApprovalUpdate, {
-          args: [{ changeId: row.id, decision: body.decision, ...(body.comment ? { comment: body.comment } : {}), approver: c.get('principal').actor }],
+        changeHandle(deps, change).executeUpdate(decideApprovalUpdate, {
+          args: [{ changeId: change.changeId, decision: body.decision, ...(body.comment ? { comment: body.comment } : {}), approver: c.get('principal').actor }],
         }),
-      closedChange(row), wait);
+      closedChange(change), wait);
     return c.json(state, 200);
   });
 
   app.openapi(cancelChangeRoute, async (c) => {
-    const row = await readChange(deps, c.req.valid('param').id);
+    const change = await changeOf(deps, c.req.valid('param').id);
     const { reason } = c.req.valid('json');
     const state = await temporalCall(
-      () => changeHandle(deps, row).executeUpdate(cancelChangeUpdate, { args: [{ id: row.id, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }] }),
-      closedChange(row), wait);
+      () => changeHandle(deps, change).executeUpdate(cancelChangeUpdate, { args: [{ id: change.changeId, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }] }),
+      closedChange(change), wait);
     return c.json(state, 200);
   });
 
@@ -531,8 +563,9 @@ export function masterDataRoutes(deps: ApiDeps) {
     await readMasterData(deps, customerId);
     const requestId = kind === 'export' ? `export-${crypto.randomUUID()}` : `erasure-${customerId}`;
     const workflowId = gdprWorkflowId(requestId);
+    let runId: string;
     try {
-      await deps.temporal.workflow.start<typeof gdprExport | typeof gdprErasure>(kind === 'export' ? 'gdprExport' : 'gdprErasure', {
+      const handle = await deps.temporal.workflow.start<typeof gdprExport | typeof gdprErasure>(kind === 'export' ? 'gdprExport' : 'gdprErasure', {
         workflowId,
         taskQueue: deps.taskQueue,
         args: [{ requestId, customerId, requestedBy: actor, policy }],
@@ -545,10 +578,24 @@ export function masterDataRoutes(deps: ApiDeps) {
         staticSummary: kind === 'export' ? `GDPR export for customer ${customerId}` : `GDPR erasure of customer ${customerId}`,
         staticDetails: `Requested by ${actor}`,
       });
+      runId = handle.firstExecutionRunId;
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ApiError(409, 'An erasure of this customer is already in progress', { requestId });
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new ApiError(409, 'An erasure of this customer is already in progress', { requestId: (await openErasureOf(deps.pool, customerId)) ?? requestId });
+      }
       throw err;
     }
+    // The record exists before the caller can ask for it; the workflow's first step writes the same row.
+    await openGdprRequest(deps.pool, {
+      requestId,
+      kind,
+      customerId,
+      status: 'awaiting-verification',
+      requestedBy: actor,
+      transitions: [{ status: 'awaiting-verification', at: new Date().toISOString(), actor }],
+      workflowId,
+      runId,
+    });
     return requestId;
   };
 
@@ -564,16 +611,12 @@ export function masterDataRoutes(deps: ApiDeps) {
     return c.json({ requestId, status: 'awaiting-verification', statusUrl }, 202, { Location: statusUrl });
   });
 
-  const gdprHandle = (requestId: string) => deps.temporal.workflow.getHandle(gdprWorkflowId(requestId));
+  const gdprHandle = (state: { workflowId: string }) => deps.temporal.workflow.getHandle(state.workflowId);
+  /** The request as the record holds it: no workflow or worker needed. */
   const gdprState = async (requestId: string) => {
-    try {
-      const state = await resultWithin(gdprHandle(requestId).query(gdprStateQuery), wait);
-      if (!state) throw new ApiError(503, `The request's workflow did not answer within ${wait / 1000} s; try again`, {}, { 'Retry-After': '5' });
-      return state;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError || (err as Error).name === 'WorkflowNotFoundError') throw new ApiError(404, `No GDPR request ${requestId}`);
-      throw err;
-    }
+    const state = await readGdprRequest(deps.pool, requestId);
+    if (!state) throw new ApiError(404, `No GDPR request ${requestId}`);
+    return state;
   };
 
   app.openapi(gdprStateRoute, async (c) => c.json(await gdprState(c.req.valid('param').id), 200));
@@ -582,7 +625,7 @@ export function masterDataRoutes(deps: ApiDeps) {
     const { id } = c.req.valid('param');
     const state = await gdprState(id);
     const result = await temporalCall(
-      () => gdprHandle(id).executeUpdate(verifyGdprUpdate, { args: [{ id, code: c.req.valid('json').code, actor: c.get('principal').actor }] }),
+      () => gdprHandle(state).executeUpdate(verifyGdprUpdate, { args: [{ id, code: c.req.valid('json').code, actor: c.get('principal').actor }] }),
       `Request ${id} is ${state.status}`, wait);
     if (!result.verified) {
       throw new ApiError(422, result.status === 'failed' ? 'Wrong code; no attempts are left, so the request has failed' : 'Wrong or expired code', { requestStatus: result.status, attemptsLeft: result.attemptsLeft });
@@ -593,7 +636,7 @@ export function masterDataRoutes(deps: ApiDeps) {
   app.openapi(gdprResendRoute, async (c) => {
     const { id } = c.req.valid('param');
     const state = await gdprState(id);
-    const view = await temporalCall(() => gdprHandle(id).executeUpdate(resendGdprCodeUpdate, { args: [{ id, actor: c.get('principal').actor }] }), `Request ${id} is ${state.status}`, wait);
+    const view = await temporalCall(() => gdprHandle(state).executeUpdate(resendGdprCodeUpdate, { args: [{ id, actor: c.get('principal').actor }] }), `Request ${id} is ${state.status}`, wait);
     return c.json(view, 200);
   });
 
@@ -601,25 +644,18 @@ export function masterDataRoutes(deps: ApiDeps) {
     const { id } = c.req.valid('param');
     if (gdprKindOf(id) !== 'export') throw new ApiError(404, `${id} is not an export request`);
     const actor = c.get('principal').actor;
-    // Taken and removed in one statement: two concurrent fetches cannot both get it. The content
-    // never passes through Temporal, so it is not copied into any workflow history.
-    const { rows } = await deps.pool.query<{ content: Record<string, unknown> }>(
-      `WITH taken AS (SELECT request_id, content FROM gdpr_exports WHERE request_id = $1 AND content IS NOT NULL FOR UPDATE)
-       UPDATE gdpr_exports g SET content = NULL, retrieved_at = now(), retrieved_by = $2
-       FROM taken WHERE g.request_id = taken.request_id
-       RETURNING taken.content`,
-      [id, actor],
-    );
-    if (!rows[0]) {
-      const known = await deps.pool.query<{ retrieved_at: Date | null }>('SELECT retrieved_at FROM gdpr_exports WHERE request_id = $1', [id]);
-      if (known.rows[0]) throw new ApiError(410, known.rows[0].retrieved_at ? 'This export was already fetched; request a new one' : 'This export was discarded; request a new one');
-      const state = await gdprState(id);
-      throw new ApiError(409, `The export is not ready: the request is ${state.status}`);
+    // The content never passes through Temporal, so it is not copied into any workflow history.
+    const taken = await takeExport(deps.pool, id, actor);
+    if (taken.outcome !== 'taken') {
+      if (taken.outcome === 'not-ready') throw new ApiError(409, `The export is not ready: the request is ${(await gdprState(id)).status}`);
+      throw new ApiError(410, taken.outcome === 'retrieved' ? 'This export was already fetched; request a new one' : 'This export was discarded; request a new one');
     }
-    await gdprHandle(id)
+    // The record already says who fetched it; the workflow hears of it when a worker runs.
+    await deps.temporal.workflow
+      .getHandle(gdprWorkflowId(id))
       .signal(exportRetrievedSignal, { actor })
       .catch(() => undefined);
-    return c.json(rows[0].content, 200, { 'Cache-Control': 'no-store' });
+    return c.json(taken.content, 200, { 'Cache-Control': 'no-store' });
   });
 
   app.openapi(cancelErasureRoute, async (c) => {
@@ -628,7 +664,7 @@ export function masterDataRoutes(deps: ApiDeps) {
     const state = await gdprState(id);
     const { reason } = c.req.valid('json');
     const result = await temporalCall(
-      () => gdprHandle(id).executeUpdate(cancelErasureUpdate, { args: [{ id, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }] }),
+      () => gdprHandle(state).executeUpdate(cancelErasureUpdate, { args: [{ id, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }] }),
       `Request ${id} is ${state.status}`, wait);
     return c.json(result, 200);
   });

@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import {
   DEFAULT_OFFER_VALIDITY_DAYS,
   MAX_OFFER_VALIDITY_DAYS,
@@ -29,6 +29,7 @@ import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
 import { idempotencyKeySchema, resultWithin, startOnce } from '../idempotency.js';
 import { ApiError } from '../problem.js';
+import { listCustomerOffers, offerProcess, readOffer } from '../../db/repositories/offers.js';
 import { jsonBody, jsonContent, problemResponses, problemSchema } from '../openapi.js';
 
 const OPERATIONAL = ['agent', 'backoffice', 'admin'] as const;
@@ -67,6 +68,10 @@ export const offerStateSchema = z
     reason: z.string().optional(),
     campaignId: z.string().optional(),
     transitions: z.array(transitionSchema),
+    workflowId: z.string().optional(),
+    createdAt: z.string().optional(),
+    decidedAt: z.string().nullable().optional().openapi({ description: 'When the offer was answered, expired or withdrawn (from the record)' }),
+    decidedBy: z.string().nullable().optional().openapi({ description: 'Who answered it, or system' }),
   })
   .openapi('Offer');
 
@@ -189,7 +194,8 @@ const getOffer = createRoute({
   method: 'get',
   path: '/v1/offers/{id}',
   tags: ['offers'],
-  summary: 'An offer and its transitions (the workflow state query)',
+  summary: 'An offer and its transitions: who answered, when',
+  description: 'Read from PostgreSQL: answers the same once the offer workflow is gone or while no worker runs.',
   middleware: [requireRole(...OPERATIONAL)] as const,
   request: { params: idParam('an offer') },
   responses: { 200: jsonContent(offerStateSchema, 'The offer'), ...problemResponses(400, 401, 403, 404) },
@@ -219,15 +225,6 @@ const toProduct = (r: ProductRow): Product => ({ id: r.id, name: r.name, categor
 async function customerExists(deps: ApiDeps, id: string): Promise<boolean> {
   const { rows } = await deps.pool.query('SELECT 1 FROM customers WHERE id = $1', [id]);
   return rows.length > 0;
-}
-
-async function offerRow(deps: ApiDeps, id: string) {
-  const { rows } = await deps.pool.query<{ status: string; customer_id: string }>('SELECT status, customer_id FROM offers WHERE id = $1', [id]);
-  return rows[0];
-}
-
-function isNotFound(err: unknown): boolean {
-  return err instanceof WorkflowNotFoundError || (err as Error)?.name === 'WorkflowNotFoundError' || /not found/i.test((err as Error)?.message ?? '');
 }
 
 /** An Update refused by its validator (or failed in its handler) carries the reason in its cause. */
@@ -355,42 +352,23 @@ export function offerRoutes(deps: ApiDeps) {
   app.openapi(customerOffers, async (c) => {
     const { id } = c.req.valid('param');
     if (!(await customerExists(deps, id))) throw new ApiError(404, `No customer with id ${id}`);
-    const { rows } = await deps.pool.query<{
-      id: string; kind: string; product_id: string; replaces_product_id: string | null; price: string; valid_until: Date; status: string;
-      rule: string | null; reason: string | null; campaign_id: string | null; created_at: Date; decided_at: Date | null; decided_by: string | null;
-    }>('SELECT * FROM offers WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT 200', [id]);
-    return c.json(
-      {
-        offers: rows.map((r) => ({
-          offerId: r.id, kind: r.kind, productId: r.product_id, replacesProductId: r.replaces_product_id, price: Number(r.price),
-          validUntil: r.valid_until.toISOString(), status: r.status, rule: r.rule, reason: r.reason, campaignId: r.campaign_id,
-          createdAt: r.created_at.toISOString(), decidedAt: r.decided_at?.toISOString() ?? null, decidedBy: r.decided_by,
-        })),
-      },
-      200,
-    );
+    return c.json({ offers: await listCustomerOffers(deps.pool, id) }, 200);
   });
 
   app.openapi(getOffer, async (c) => {
     const { id } = c.req.valid('param');
-    const { rows } = await deps.pool.query<{ workflow_id: string }>('SELECT workflow_id FROM offers WHERE id = $1', [id]);
-    const workflowId = rows[0]?.workflow_id ?? offerWorkflowId(id);
-    try {
-      const state = await deps.temporal.workflow.getHandle(workflowId).query(offerStateQuery);
-      return c.json(state, 200);
-    } catch (err) {
-      if (isNotFound(err)) throw new ApiError(404, `No offer with id ${id}`);
-      throw err;
-    }
+    const found = await readOffer(deps.pool, id);
+    if (!found) throw new ApiError(404, `No offer with id ${id}`);
+    return c.json(found, 200);
   });
 
   app.openapi(respond, async (c) => {
     const { id } = c.req.valid('param');
     const { decision } = c.req.valid('json');
-    const row = await deps.pool.query<{ workflow_id: string; status: string }>('SELECT workflow_id, status FROM offers WHERE id = $1', [id]);
-    if (!row.rows[0]) throw new ApiError(404, `No offer with id ${id}`);
-    const handle = deps.temporal.workflow.getHandle(row.rows[0].workflow_id);
-    c.set('workflowId', row.rows[0].workflow_id);
+    const process = await offerProcess(deps.pool, id);
+    if (!process) throw new ApiError(404, `No offer with id ${id}`);
+    const handle = deps.temporal.workflow.getHandle(process.workflowId);
+    c.set('workflowId', process.workflowId);
     try {
       const state = await handle.executeUpdate(offerRespondUpdate, { args: [{ decision, actor: c.get('principal').actor }] });
       return c.json(state, 200);
@@ -398,9 +376,9 @@ export function offerRoutes(deps: ApiDeps) {
       const refusal = updateRefusal(err);
       if (refusal) throw new ApiError(409, `The offer cannot be ${decision === 'accept' ? 'accepted' : 'declined'}: ${refusal}`);
       // The workflow has closed: the outcome is on the row; repeating it is fine, changing it is not.
-      const closed = await offerRow(deps, id);
+      const closed = await readOffer(deps.pool, id);
       const same = (closed?.status === 'accepted' && decision === 'accept') || (closed?.status === 'declined' && decision === 'decline');
-      if (closed && same) return c.json(await handle.query(offerStateQuery), 200);
+      if (closed && same) return c.json(closed, 200);
       if (closed) throw new ApiError(409, `The offer cannot be ${decision === 'accept' ? 'accepted' : 'declined'}: it is ${closed.status}`);
       throw err;
     }

@@ -1,11 +1,11 @@
 /**
  * Retention campaigns: a campaign is a stored definition plus the Temporal Schedule
  * `campaign-<id>` that fires its runs. Pausing pauses the Schedule, a manual run triggers it, and
- * an enrollment's `state` query answers why a customer got a message. Customer events start the
+ * an enrollment's record (its log in PostgreSQL) answers why a customer got a message. Customer events start the
  * short `recordCustomerEvent` workflow, which tells the customer's enrollments.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
 import { loadConfig } from '../../config.js';
 import { inTransaction } from '../../db/pool.js';
 import {
@@ -15,11 +15,10 @@ import {
   campaignScheduleId,
   customerEventRequestSchema,
   customerEventWorkflowId,
+  FINAL_ENROLLMENT_STATUSES,
   enrollmentStateQuery,
-  enrollmentWorkflowId,
   parseDuration,
   timeZoneSchema,
-  type CampaignDefinition,
   type CampaignRunInput,
   type CustomerEventInput,
 } from '../../domain/retention.js';
@@ -30,9 +29,12 @@ import type { ApiDeps, ApiEnv } from '../env.js';
 import { idempotencyKeySchema, newKey, requestHash, resultWithin, startOnce } from '../idempotency.js';
 import { uuidFromKey } from './offers.js';
 import { ApiError } from '../problem.js';
+import { campaignActivity, insertCampaign, listCampaigns as listCampaignRows, readCampaign as readCampaignRow, readEnrollment, setCampaignStatus, type CampaignRow } from '../../db/repositories/campaigns.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 
 const OPERATIONAL = ['agent', 'backoffice', 'admin'] as const;
+/** How long a read waits for a live detail from Temporal before it answers with the record alone. */
+const LIVE_WAIT_MS = 1_000;
 const CAMPAIGN_WRITERS = ['backoffice', 'admin'] as const;
 
 const runSchema = z.object({
@@ -106,7 +108,8 @@ const getCampaign = createRoute({
   method: 'get',
   path: '/v1/campaigns/{id}',
   tags: ['retention'],
-  summary: 'A campaign: its definition, its schedule, recent runs and enrollments by status',
+  summary: 'A campaign: its definition, recent runs and enrollments by status, and its schedule',
+  description: 'Definition, runs and enrollments come from PostgreSQL; `schedule` is the live view of the Temporal Schedule, null when Temporal does not answer within a second.',
   middleware: [requireRole(...OPERATIONAL)] as const,
   request: { params: campaignParam },
   responses: { 200: jsonContent(campaignSchema, 'The campaign'), ...problemResponses(400, 401, 403, 404) },
@@ -141,6 +144,9 @@ const getEnrollment = createRoute({
   path: '/v1/campaigns/{id}/enrollments/{customerId}',
   tags: ['retention'],
   summary: "Why did this customer get this message? The enrollment's state and its history",
+  description:
+    'From PostgreSQL: the latest enrollment\'s state and log (every step taken or held back, with its reason), as its workflow showed it, and every earlier enrollment. ' +
+    '`live` is the running workflow\'s own state, present only when it answered within a second.',
   middleware: [requireRole(...OPERATIONAL)] as const,
   request: {
     params: campaignParam.extend({ customerId: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'customerId', in: 'path' } }) }),
@@ -149,7 +155,8 @@ const getEnrollment = createRoute({
     200: jsonContent(
       z.object({
         workflowId: z.string(),
-        state: z.record(z.string(), z.unknown()).nullable(),
+        state: z.record(z.string(), z.unknown()),
+        live: z.record(z.string(), z.unknown()).optional(),
         enrollments: z.array(z.object({ runKey: z.string(), status: z.string(), endReason: z.string().nullable(), enrolledAt: z.string(), endedAt: z.string().nullable() })),
       }),
       'The enrollment',
@@ -215,16 +222,6 @@ const patchProfile = createRoute({
   },
 });
 
-interface CampaignRow {
-  id: string;
-  name: string;
-  status: 'active' | 'paused';
-  definition: CampaignDefinition;
-  created_by: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
 function scheduleView(d: ScheduleDescription | undefined) {
   if (!d) return null;
   return {
@@ -241,24 +238,21 @@ export function retentionRoutes(deps: ApiDeps) {
   const { retention } = loadConfig();
 
   const readCampaign = async (id: string) => {
-    const { rows } = await deps.pool.query<CampaignRow>('SELECT * FROM campaigns WHERE id = $1', [id]);
-    if (!rows[0]) throw new ApiError(404, `No campaign with id ${id}`);
-    return rows[0];
+    const row = await readCampaignRow(deps.pool, id);
+    if (!row) throw new ApiError(404, `No campaign with id ${id}`);
+    return row;
   };
 
   const view = async (row: CampaignRow) => {
-    const schedule = await deps.temporal.schedule
-      .getHandle(campaignScheduleId(row.id))
-      .describe()
-      .catch((err: unknown) => {
-        if (err instanceof ScheduleNotFoundError) return undefined;
-        throw err;
-      });
-    const runs = await deps.pool.query<{ run_key: string; status: string; reason: string | null; pages: number; selected: number; enrolled: number; skipped: number; started_at: Date; finished_at: Date | null }>(
-      'SELECT * FROM campaign_runs WHERE campaign_id = $1 ORDER BY started_at DESC LIMIT 20',
-      [row.id],
+    // The Schedule is a live detail: the campaign reads from its record when Temporal is away.
+    const schedule = await resultWithin(
+      deps.temporal.schedule
+        .getHandle(campaignScheduleId(row.id))
+        .describe()
+        .catch(() => undefined),
+      LIVE_WAIT_MS,
     );
-    const counts = await deps.pool.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM campaign_enrollments WHERE campaign_id = $1 GROUP BY status', [row.id]);
+    const { runs, enrollments } = await campaignActivity(deps.pool, row.id);
     return {
       id: row.id,
       name: row.name,
@@ -269,11 +263,8 @@ export function retentionRoutes(deps: ApiDeps) {
       createdAt: row.created_at.toISOString(),
       updatedAt: row.updated_at.toISOString(),
       schedule: scheduleView(schedule),
-      runs: runs.rows.map((r) => ({
-        runKey: r.run_key, status: r.status, reason: r.reason, pages: r.pages, selected: r.selected, enrolled: r.enrolled, skipped: r.skipped,
-        startedAt: r.started_at.toISOString(), finishedAt: r.finished_at?.toISOString() ?? null,
-      })),
-      enrollments: Object.fromEntries(counts.rows.map((r) => [r.status, Number(r.n)])),
+      runs,
+      enrollments,
     };
   };
 
@@ -295,12 +286,9 @@ export function retentionRoutes(deps: ApiDeps) {
     const args: CampaignRunInput = { campaignId: id, pageSize: retention.pageSize, concurrency: retention.enrollConcurrency };
     // Row and Schedule together: the row commits only once the Schedule exists.
     const row = await inTransaction(deps.pool, async (db) => {
-      const inserted = await db.query<CampaignRow>(
-        'INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING *',
-        [id, def.name, JSON.stringify(def), principal.actor],
-      );
-      if (!inserted.rows[0]) {
-        const first = (await db.query<CampaignRow>('SELECT * FROM campaigns WHERE id = $1', [id])).rows[0]!;
+      const inserted = await insertCampaign(db, { id, definition: def, createdBy: principal.actor });
+      if (!inserted) {
+        const first = (await readCampaignRow(db, id))!;
         if (requestHash(first.definition) !== requestHash(def)) {
           throw new ApiError(422, 'This Idempotency-Key was already used with a different request body', { campaignId: id });
         }
@@ -341,14 +329,13 @@ export function retentionRoutes(deps: ApiDeps) {
         }
         throw err;
       }
-      return inserted.rows[0]!;
+      return inserted;
     });
     return c.json(await view(row), 201, { Location: `/v1/campaigns/${id}` });
   });
 
   app.openapi(listCampaigns, async (c) => {
-    const { rows } = await deps.pool.query<CampaignRow>('SELECT id, name, status, created_at FROM campaigns ORDER BY created_at DESC LIMIT 200');
-    return c.json({ campaigns: rows.map((r) => ({ id: r.id, name: r.name, status: r.status, createdAt: r.created_at.toISOString() })) }, 200);
+    return c.json({ campaigns: await listCampaignRows(deps.pool) }, 200);
   });
 
   app.openapi(getCampaign, async (c) => {
@@ -365,8 +352,7 @@ export function retentionRoutes(deps: ApiDeps) {
     // Schedule first: if it fails, the row still tells the truth about the campaign.
     if (status === 'paused') await handle.pause(note ?? `Paused by ${actor}`);
     else await handle.unpause(note ?? `Resumed by ${actor}`);
-    const { rows } = await deps.pool.query<CampaignRow>('UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1 RETURNING *', [id, status]);
-    return c.json(await view(rows[0]!), 200);
+    return c.json(await view((await setCampaignStatus(deps.pool, id, status))!), 200);
   });
 
   app.openapi(triggerRun, async (c) => {
@@ -379,24 +365,13 @@ export function retentionRoutes(deps: ApiDeps) {
 
   app.openapi(getEnrollment, async (c) => {
     const { id, customerId } = c.req.valid('param');
-    const workflowId = enrollmentWorkflowId(id, customerId);
-    const { rows } = await deps.pool.query<{ run_key: string; status: string; end_reason: string | null; enrolled_at: Date; ended_at: Date | null }>(
-      'SELECT run_key, status, end_reason, enrolled_at, ended_at FROM campaign_enrollments WHERE campaign_id = $1 AND customer_id = $2 ORDER BY enrolled_at DESC, id DESC',
-      [id, customerId],
-    );
-    if (!rows[0]) throw new ApiError(404, `Customer ${customerId} was never enrolled in campaign ${id}`);
-    const state = await deps.temporal.workflow
-      .getHandle(workflowId)
-      .query(enrollmentStateQuery)
-      .catch(() => null);
-    return c.json(
-      {
-        workflowId,
-        state: state as unknown as Record<string, unknown> | null,
-        enrollments: rows.map((r) => ({ runKey: r.run_key, status: r.status, endReason: r.end_reason, enrolledAt: r.enrolled_at.toISOString(), endedAt: r.ended_at?.toISOString() ?? null })),
-      },
-      200,
-    );
+    const found = await readEnrollment(deps.pool, id, customerId);
+    if (!found) throw new ApiError(404, `Customer ${customerId} was never enrolled in campaign ${id}`);
+    // While the enrollment runs, its workflow's own view is shown beside the record, as such.
+    const live = FINAL_ENROLLMENT_STATUSES.includes(found.state.status)
+      ? undefined
+      : await resultWithin(deps.temporal.workflow.getHandle(found.workflowId).query(enrollmentStateQuery).catch(() => undefined), LIVE_WAIT_MS);
+    return c.json({ ...found, state: found.state as unknown as Record<string, unknown>, ...(live ? { live: live as unknown as Record<string, unknown> } : {}) }, 200);
   });
 
   app.openapi(postEvent, async (c) => {
