@@ -9,9 +9,11 @@ import type { ZodError } from 'zod';
 import { authenticate } from './auth.js';
 import { idempotencyKeyStore } from '../db/repositories/idempotency-keys.js';
 import { DEFAULT_IDEMPOTENCY_TTL_MS, idempotencyKeys } from './idempotency.js';
-import { docsRoutes } from './docs.js';
+import { docsRoutes } from '../http/docs.js';
+import { declaredMethods } from '../http/methods.js';
 import type { ApiDeps, ApiEnv } from './env.js';
 import { onError, problemResponse, validationProblem } from './problem.js';
+import { linkCreatedResources } from './openapi.js';
 import { customerRoutes } from './routes/customers.js';
 import { masterDataRoutes } from './routes/master-data.js';
 import { codecRoutes } from './routes/codec.js';
@@ -65,7 +67,14 @@ export function createApi(deps: ApiDeps) {
   });
 
   app.onError(onError);
-  app.notFound((c) => problemResponse(c, 404, `No route for ${c.req.method} ${c.req.path}`));
+  const methodsOf = declaredMethods(app.routes);
+  app.notFound((c) => {
+    const allow = methodsOf(c.req.path);
+    if (allow.length > 0 && !allow.includes(c.req.method)) {
+      return problemResponse(c, 405, `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`, {}, { Allow: allow.join(', ') });
+    }
+    return problemResponse(c, 404, `No route for ${c.req.method} ${c.req.path}`);
+  });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -112,6 +121,7 @@ export function createApi(deps: ApiDeps) {
   app.route('/', contactRoutes(deps));
   app.route('/', onboardingRoutes(deps));
 
+  linkCreatedResources(app.openAPIRegistry);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key; its role decides what it may do' });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -122,7 +132,7 @@ export function createApi(deps: ApiDeps) {
     },
     security: [{ bearerAuth: [] }],
   });
-  app.route('/', docsRoutes());
+  app.route('/', docsRoutes('CRM process engine API'));
   return app;
 }
 

@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi';
+import { type OpenAPIHono, z } from '@hono/zod-openapi';
 
 export const problemSchema = z
   .object({
@@ -34,6 +34,51 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string)
   return { content: { 'application/json': { schema } }, description };
 }
 
-export function jsonBody<T extends z.ZodType>(schema: T) {
-  return { content: { 'application/json': { schema } }, required: true };
+/** A JSON request body with the example that clients see in the document (and the contract test sends). */
+export function jsonBody<T extends z.ZodType>(schema: T, example?: z.input<T>) {
+  return { content: { 'application/json': { schema, ...(example === undefined ? {} : { example }) } }, required: true };
+}
+
+/**
+ * Each create operation, where its answer names the new resource (a JSON pointer into the body)
+ * and the path of that resource: its 2xx answers link to every operation under that path.
+ */
+const CREATED_RESOURCES: ReadonlyArray<{ operationId: string; id: string; resource: string }> = [
+  { operationId: 'registerCustomer', id: 'id', resource: '/v1/customers/{id}' },
+  { operationId: 'createLead', id: 'leadId', resource: '/v1/leads/{id}' },
+  { operationId: 'requestChange', id: 'changeId', resource: '/v1/changes/{id}' },
+  { operationId: 'requestExport', id: 'requestId', resource: '/v1/gdpr-requests/{id}' },
+  { operationId: 'requestErasure', id: 'requestId', resource: '/v1/gdpr-requests/{id}' },
+  { operationId: 'createProduct', id: 'id', resource: '/v1/products/{id}' },
+  { operationId: 'makeOffer', id: 'offerId', resource: '/v1/offers/{id}' },
+  { operationId: 'createCampaign', id: 'id', resource: '/v1/campaigns/{id}' },
+];
+
+type Registry = OpenAPIHono['openAPIRegistry'];
+type RouteDefinition = Extract<Registry['definitions'][number], { type: 'route' }>['route'];
+
+/**
+ * Adds OpenAPI `links` from each create operation to the operations that take the new id
+ * (operationId-based). Only answers whose body schema has the id field link, and only to
+ * operations whose one path parameter is `{id}`; call it once every route is registered.
+ */
+export function linkCreatedResources(registry: Registry): void {
+  const routes = registry.definitions.flatMap((d) => (d.type === 'route' ? [d.route] : []));
+  for (const created of CREATED_RESOURCES) {
+    const create = routes.find((r) => r.operationId === created.operationId);
+    if (!create) throw new Error(`linkCreatedResources: no operation ${created.operationId}`);
+    const targets = routes.filter(
+      (r) => r.operationId && (r.path === created.resource || r.path.startsWith(`${created.resource}/`)) && (r.path.match(/\{[^}]+\}/g) ?? []).every((p) => p === '{id}'),
+    );
+    const links = Object.fromEntries(
+      targets.map((t) => [t.operationId!, { operationId: t.operationId!, parameters: { id: `$response.body#/${created.id}` }, description: `${t.method.toUpperCase()} ${t.path} for the new resource` }]),
+    );
+    const responses = create.responses as Record<string, RouteDefinition['responses'][string]>;
+    for (const [status, response] of Object.entries(responses)) {
+      if (!status.startsWith('2') || !('content' in response) || !response.content) continue;
+      const media = response.content['application/json'];
+      const schema = (media && 'schema' in media ? media.schema : undefined) as { shape?: Record<string, unknown> } | undefined;
+      if (schema?.shape?.[created.id]) responses[status] = { ...response, links };
+    }
+  }
 }

@@ -1,12 +1,12 @@
 /**
  * The interactive API reference at /docs: Swagger UI served from the installed package, so it
- * works without any CDN.
+ * works without any CDN. Both HTTP APIs (operational and analytics) mount it over their own
+ * /openapi.json.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { Hono } from 'hono';
-import type { ApiEnv } from './env.js';
 
 const require = createRequire(import.meta.url);
 const ASSET_DIR = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -15,11 +15,11 @@ const ASSETS: Record<string, string> = {
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
 };
 
-const PAGE = `<!doctype html>
+const page = (title: string) => `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
-  <title>CRM process engine API</title>
+  <title>${title}</title>
   <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
 </head>
 <body>
@@ -31,9 +31,11 @@ const PAGE = `<!doctype html>
 
 const INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#ui', persistAuthorization: true, deepLinking: true });`;
 
-export function docsRoutes() {
-  const app = new Hono<ApiEnv>();
-  app.get('/docs', (c) => c.html(PAGE));
+/** `/docs`, its script and Swagger UI's assets, for the document at `/openapi.json`. */
+export function docsRoutes(title: string) {
+  const app = new Hono();
+  const html = page(title);
+  app.get('/docs', (c) => c.html(html));
   app.get('/docs/init.js', (c) => c.body(INIT, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));
   app.get('/docs/assets/:file', async (c) => {
     const file = c.req.param('file');

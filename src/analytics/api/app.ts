@@ -5,15 +5,19 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Hono, type Context } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { requestId } from 'hono/request-id';
-import { z } from 'zod';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Client } from '@temporalio/client';
 import { bearerToken, createKeyVerifier } from '../../auth/keys.js';
 import type { Logger } from '../../logger.js';
-import { campaignsReport, changesReport, funnelReport, ingestStatus, processesReport, type Range } from '../reports.js';
+import { docsRoutes } from '../../http/docs.js';
+import { declaredMethods } from '../../http/methods.js';
+import { campaignsReport, changesReport, funnelReport, ingestStatus, processesReport } from '../reports.js';
 import type { StorePool } from '../store.js';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
+import { campaignsRoute, changesRoute, funnelRoute, ingestRoute, processesRoute } from './routes.js';
 
 export interface AnalyticsApiDeps {
   pool: StorePool;
@@ -27,32 +31,23 @@ type Env = { Variables: { requestId: string; actor: string } };
 const require = createRequire(import.meta.url);
 const CHART_JS = path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js');
 
-function problem(c: Context<Env>, status: 400 | 401 | 404 | 500 | 503, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
-  const titles = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' };
-  return c.body(JSON.stringify({ type: 'about:blank', title: titles[status], status, detail, instance: c.req.path, requestId: c.get('requestId'), ...extra }), status, {
+const TITLES = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error', 503: 'Service Unavailable' } as const;
+
+function problem(c: Context<Env>, status: keyof typeof TITLES & ContentfulStatusCode, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+  return c.body(JSON.stringify({ type: 'about:blank', title: TITLES[status], status, detail, instance: c.req.path, requestId: c.get('requestId'), ...extra }), status, {
     'Content-Type': 'application/problem+json',
     ...headers,
   });
 }
 
-const DAY = 86_400_000;
-const rangeSchema = z
-  .object({
-    from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
-    to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
-    groupBy: z.enum(['day', 'week']).default('day'),
-  })
-  .strict()
-  .transform((q, ctx): Range => {
-    const to = q.to ? new Date(q.to) : new Date(Date.now() + 60_000);
-    const from = q.from ? new Date(q.from) : new Date(to.getTime() - 30 * DAY);
-    if (from >= to) ctx.addIssue({ code: 'custom', path: ['from'], message: 'must be before to' });
-    if (to.getTime() - from.getTime() > 366 * DAY) ctx.addIssue({ code: 'custom', path: ['to'], message: 'a range spans at most 366 days' });
-    return { from, to, groupBy: q.groupBy };
-  });
-
 export function createAnalyticsApi(deps: AnalyticsApiDeps) {
-  const app = new Hono<Env>();
+  const app = new OpenAPIHono<Env>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const errors = result.error.issues.map((i) => ({ path: ['query', ...i.path.map(String)].join('.'), message: i.message, code: i.code }));
+      return problem(c, 400, `Invalid request: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors });
+    },
+  });
   const verify = createKeyVerifier(deps.keys.map((k) => ({ ...k, role: 'analyst' as const })));
 
   app.use('*', requestId({ headerName: 'X-Request-Id' }));
@@ -65,7 +60,14 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
     deps.logger.error({ requestId: c.get('requestId'), err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
     return problem(c, 500, 'An unexpected error occurred; quote the request id when reporting it.');
   });
-  app.notFound((c) => problem(c, 404, `No route for ${c.req.method} ${c.req.path}`));
+  const methodsOf = declaredMethods(app.routes);
+  app.notFound((c) => {
+    const allow = methodsOf(c.req.path);
+    if (allow.length > 0 && !allow.includes(c.req.method)) {
+      return problem(c, 405, `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`, {}, { Allow: allow.join(', ') });
+    }
+    return problem(c, 404, `No route for ${c.req.method} ${c.req.path}`);
+  });
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -89,17 +91,22 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
     await next();
   });
 
-  const reports = { funnel: funnelReport, campaigns: campaignsReport, changes: changesReport, processes: processesReport } as const;
-  for (const [name, build] of Object.entries(reports)) {
-    app.get(`/v1/analytics/${name}`, async (c) => {
-      const parsed = rangeSchema.safeParse(c.req.query());
-      if (!parsed.success) {
-        const errors = parsed.error.issues.map((i) => ({ path: ['query', ...i.path.map(String)].join('.'), message: i.message, code: i.code }));
-        return problem(c, 400, `Invalid request: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors });
-      }
-      return c.json(await build(deps.pool, parsed.data));
-    });
-  }
-  app.get('/v1/analytics/ingest', async (c) => c.json(await ingestStatus(deps.pool)));
+  app.openapi(funnelRoute, async (c) => c.json(await funnelReport(deps.pool, c.req.valid('query')), 200));
+  app.openapi(campaignsRoute, async (c) => c.json(await campaignsReport(deps.pool, c.req.valid('query')), 200));
+  app.openapi(changesRoute, async (c) => c.json(await changesReport(deps.pool, c.req.valid('query')), 200));
+  app.openapi(processesRoute, async (c) => c.json(await processesReport(deps.pool, c.req.valid('query')), 200));
+  app.openapi(ingestRoute, async (c) => c.json(await ingestStatus(deps.pool), 200));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An analyst key' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'CRM analytics API',
+      version: '0.1.0',
+      description: 'Reports over closed workflows, read from the analytics store only. Errors are application/problem+json (RFC 9457).',
+    },
+    security: [{ bearerAuth: [] }],
+  });
+  app.route('/', docsRoutes('CRM analytics API'));
   return app;
 }

@@ -64,6 +64,7 @@ const intakeAnswerSchema = z
 const intakeRoute = createRoute({
   method: 'post',
   path: '/v1/leads',
+  operationId: 'createLead',
   tags: ['leads'],
   summary: 'Take in a lead',
   description:
@@ -73,7 +74,16 @@ const intakeRoute = createRoute({
   middleware: [operational] as const,
   request: {
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
-    body: jsonBody(leadIntakeSchema.openapi('LeadIntake')),
+    body: jsonBody(leadIntakeSchema.openapi('LeadIntake'), {
+      name: 'Grace Hopper',
+      email: 'grace@example.com',
+      phone: '+1 212 555 0100',
+      company: 'Hopper Analytics',
+      companySize: '51-200',
+      source: 'web',
+      interest: 'Campaigns for 20,000 customers',
+      locale: 'en-US',
+    }),
   },
   responses: {
     200: jsonContent(intakeAnswerSchema, 'The person already is an open lead or a customer'),
@@ -85,6 +95,7 @@ const intakeRoute = createRoute({
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/leads',
+  operationId: 'listLeads',
   tags: ['leads'],
   summary: 'List leads (Temporal visibility)',
   description: 'Filters by stage, owner and source through the search attributes CrmStatus, CrmOwner and CrmSource. Eventually consistent.',
@@ -128,6 +139,7 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: 'get',
   path: '/v1/leads/{id}',
+  operationId: 'getLead',
   tags: ['leads'],
   summary: 'Where a lead stands and why (the funnel state query)',
   middleware: [operational] as const,
@@ -138,6 +150,7 @@ const getRoute = createRoute({
 const transitionRoute = createRoute({
   method: 'post',
   path: '/v1/leads/{id}/transitions',
+  operationId: 'moveLead',
   tags: ['leads'],
   summary: 'Move a lead to another stage',
   description:
@@ -148,7 +161,7 @@ const transitionRoute = createRoute({
   request: {
     params: leadIdParam,
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
-    body: jsonBody(transitionRequestSchema.openapi('LeadTransitionRequest')),
+    body: jsonBody(transitionRequestSchema.openapi('LeadTransitionRequest'), { to: 'contacted', from: 'new', note: 'Called; wants a demo next week' }),
   },
   responses: {
     200: jsonContent(leadStateSchema, 'The lead after the move'),
@@ -160,11 +173,12 @@ const transitionRoute = createRoute({
 const reassignRoute = createRoute({
   method: 'post',
   path: '/v1/leads/{id}/owner',
+  operationId: 'reassignLead',
   tags: ['leads'],
   summary: 'Hand a lead to another owner',
   description: 'The new owner inherits the lead and its running deadlines (reminders go to them). A closed lead, or the same owner, is a 409.',
   middleware: [operational] as const,
-  request: { params: leadIdParam, body: jsonBody(reassignRequestSchema.openapi('LeadReassignRequest')) },
+  request: { params: leadIdParam, body: jsonBody(reassignRequestSchema.openapi('LeadReassignRequest'), { ownerId: 'sales.north@example.com', reason: 'Territory change' }) },
   responses: { 200: jsonContent(leadStateSchema, 'The lead with its new owner'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
 });
 

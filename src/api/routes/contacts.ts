@@ -60,6 +60,7 @@ function routesFor(subject: 'lead' | 'customer') {
   const record = createRoute({
     method: 'post',
     path: base,
+    operationId: subject === 'lead' ? 'recordLeadInteraction' : 'recordCustomerInteraction',
     tags: ['contacts'],
     summary: `Record an interaction with a ${subject}`,
     description:
@@ -69,7 +70,7 @@ function routesFor(subject: 'lead' | 'customer') {
     request: {
       params: idParam(subject),
       headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
-      body: jsonBody(interactionRequestSchema.openapi('InteractionRequest')),
+      body: jsonBody(interactionRequestSchema.openapi('InteractionRequest'), { channel: 'call', direction: 'outbound', summary: 'Discussed the renewal; sending a quote' }),
     },
     responses: {
       201: jsonContent(interactionSchema, 'The interaction was recorded'),
@@ -80,6 +81,7 @@ function routesFor(subject: 'lead' | 'customer') {
   const list = createRoute({
     method: 'get',
     path: base,
+    operationId: subject === 'lead' ? 'listLeadInteractions' : 'listCustomerInteractions',
     tags: ['contacts'],
     summary: `Contact history of a ${subject}, newest first`,
     middleware: [operational] as const,

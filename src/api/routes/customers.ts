@@ -35,6 +35,7 @@ const customerIdParam = z.object({ id: z.uuid({ message: 'must be a customer id 
 const registerRoute = createRoute({
   method: 'post',
   path: '/v1/customers',
+  operationId: 'registerCustomer',
   tags: ['customers'],
   summary: 'Register a customer',
   description:
@@ -43,7 +44,13 @@ const registerRoute = createRoute({
   middleware: [requireRole('agent', 'backoffice', 'admin')] as const,
   request: {
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
-    body: jsonBody(registrationRequestSchema.openapi('RegistrationRequest')),
+    body: jsonBody(registrationRequestSchema.openapi('RegistrationRequest'), {
+      name: 'Ada Lovelace',
+      email: 'ada@example.com',
+      phone: '+44 20 7946 0958',
+      address: { street: '12 St James Square', postalCode: 'SW1Y 4JH', city: 'London', country: 'GB' },
+      locale: 'en-GB',
+    }),
   },
   responses: {
     201: jsonContent(customerSchema, 'The customer was registered'),
@@ -56,6 +63,7 @@ const registerRoute = createRoute({
 const registrationStatusRoute = createRoute({
   method: 'get',
   path: '/v1/registrations/{key}',
+  operationId: 'getRegistration',
   tags: ['customers'],
   summary: 'State of a registration (the workflow state query)',
   middleware: [requireRole('agent', 'backoffice', 'admin')] as const,
@@ -69,6 +77,7 @@ const registrationStatusRoute = createRoute({
 const getCustomerRoute = createRoute({
   method: 'get',
   path: '/v1/customers/{id}',
+  operationId: 'getCustomer',
   tags: ['customers'],
   summary: 'Read a customer',
   middleware: [requireRole('agent', 'backoffice', 'admin')] as const,

@@ -145,13 +145,14 @@ const APPROVERS = ['backoffice', 'admin'] as const;
 const requestChangeRoute = createRoute({
   method: 'post',
   path: '/v1/customers/{id}/changes',
+  operationId: 'requestChange',
   tags: ['master-data'],
   summary: 'Request a change of master data',
   description:
     'Queues the change on the customer’s change desk (one change at a time). E-mail and phone changes are confirmed with a code sent to the new contact point, ' +
     'address changes with a code to the existing one; name, birth date and bank account need a backoffice user’s approval. A repeat with the same Idempotency-Key returns the same change.',
   middleware: [requireRole(...STAFF)] as const,
-  request: { params: customerIdParam, headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }), body: jsonBody(changeRequestSchema.openapi('ChangeRequest')) },
+  request: { params: customerIdParam, headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }), body: jsonBody(changeRequestSchema.openapi('ChangeRequest'), { changes: { phone: '+49 30 1234567', address: { street: 'Hauptstr. 1', postalCode: '10115', city: 'Berlin', country: 'DE' } }, reason: 'Moved to Berlin' }) },
   responses: {
     202: jsonContent(z.object({ changeId: z.string(), status: z.string(), position: z.number().int(), statusUrl: z.string() }), 'Change accepted; follow `Location`'),
     ...problemResponses(400, 401, 403, 404, 409, 413, 415),
@@ -161,6 +162,7 @@ const requestChangeRoute = createRoute({
 const changeStateRoute = createRoute({
   method: 'get',
   path: '/v1/changes/{id}',
+  operationId: 'getChange',
   tags: ['master-data'],
   summary: 'State and timeline of a change request',
   description: 'Read from PostgreSQL: answers the same with the workflow gone or no worker running. `live` adds the running workflow’s own view when it answers within a second.',
@@ -172,6 +174,7 @@ const changeStateRoute = createRoute({
 const customerChangesRoute = createRoute({
   method: 'get',
   path: '/v1/customers/{id}/changes',
+  operationId: 'listCustomerChanges',
   tags: ['master-data'],
   summary: "The customer's change requests, newest first (keyset pagination)",
   middleware: [requireRole(...STAFF)] as const,
@@ -188,10 +191,11 @@ const customerChangesRoute = createRoute({
 const verifyChangeRoute = createRoute({
   method: 'post',
   path: '/v1/changes/{id}/verification',
+  operationId: 'verifyChange',
   tags: ['master-data'],
   summary: 'Confirm a change with the code the customer received',
   middleware: [requireRole(...STAFF)] as const,
-  request: { params: changeIdParam, body: jsonBody(codeBody) },
+  request: { params: changeIdParam, body: jsonBody(codeBody, { code: '123456' }) },
   responses: {
     200: jsonContent(z.object({ status: z.string(), verified: z.boolean(), attemptsLeft: z.number().int() }), 'The code was right'),
     ...problemResponses(400, 401, 403, 404, 409, 422),
@@ -201,6 +205,7 @@ const verifyChangeRoute = createRoute({
 const resendChangeRoute = createRoute({
   method: 'post',
   path: '/v1/changes/{id}/verification/resend',
+  operationId: 'resendChangeCode',
   tags: ['master-data'],
   summary: 'Send a new code (rate-limited)',
   middleware: [requireRole(...STAFF)] as const,
@@ -211,26 +216,29 @@ const resendChangeRoute = createRoute({
 const approvalRoute = createRoute({
   method: 'post',
   path: '/v1/changes/{id}/approval',
+  operationId: 'decideChange',
   tags: ['master-data'],
   summary: 'Approve or reject a change (four eyes: not by its requester)',
   middleware: [requireRole(...APPROVERS)] as const,
-  request: { params: changeIdParam, body: jsonBody(approvalBody) },
+  request: { params: changeIdParam, body: jsonBody(approvalBody, { decision: 'reject', comment: 'The new bank account belongs to someone else' }) },
   responses: { 200: jsonContent(changeStateSchema, 'The decision was recorded'), ...problemResponses(400, 401, 403, 404, 409) },
 });
 
 const cancelChangeRoute = createRoute({
   method: 'post',
   path: '/v1/changes/{id}/cancel',
+  operationId: 'cancelChange',
   tags: ['master-data'],
   summary: 'Cancel a change that has not been applied',
   middleware: [requireRole(...STAFF)] as const,
-  request: { params: changeIdParam, body: jsonBody(cancelBody) },
+  request: { params: changeIdParam, body: jsonBody(cancelBody, { reason: 'Entered by mistake' }) },
   responses: { 200: jsonContent(changeStateSchema, 'The change was cancelled'), ...problemResponses(400, 401, 403, 404, 409) },
 });
 
 const auditRoute = createRoute({
   method: 'get',
   path: '/v1/customers/{id}/audit',
+  operationId: 'getCustomerAudit',
   tags: ['master-data'],
   summary: 'Audit trail of a customer, newest first (keyset pagination)',
   middleware: [requireRole(...STAFF)] as const,
@@ -249,6 +257,7 @@ const gdprStartResponse = jsonContent(z.object({ requestId: z.string(), status: 
 const exportRoute = createRoute({
   method: 'post',
   path: '/v1/customers/{id}/export',
+  operationId: 'requestExport',
   tags: ['gdpr'],
   summary: 'Request a copy of every personal datum held about the customer',
   middleware: [requireRole(...STAFF)] as const,
@@ -259,6 +268,7 @@ const exportRoute = createRoute({
 const erasureRoute = createRoute({
   method: 'post',
   path: '/v1/customers/{id}/erasure',
+  operationId: 'requestErasure',
   tags: ['gdpr'],
   summary: 'Request the erasure of the customer’s personal data (after a cancellable grace period)',
   middleware: [requireRole(...STAFF)] as const,
@@ -269,6 +279,7 @@ const erasureRoute = createRoute({
 const gdprStateRoute = createRoute({
   method: 'get',
   path: '/v1/gdpr-requests/{id}',
+  operationId: 'getGdprRequest',
   tags: ['gdpr'],
   summary: 'State and timeline of an export or erasure request',
   description: 'Read from PostgreSQL: answers the same with the workflow gone or no worker running.',
@@ -280,10 +291,11 @@ const gdprStateRoute = createRoute({
 const gdprVerifyRoute = createRoute({
   method: 'post',
   path: '/v1/gdpr-requests/{id}/verification',
+  operationId: 'verifyGdprRequest',
   tags: ['gdpr'],
   summary: 'Confirm an export or erasure with the code the customer received',
   middleware: [requireRole(...STAFF)] as const,
-  request: { params: gdprIdParam, body: jsonBody(codeBody) },
+  request: { params: gdprIdParam, body: jsonBody(codeBody, { code: '123456' }) },
   responses: {
     200: jsonContent(z.object({ status: z.string(), verified: z.boolean(), attemptsLeft: z.number().int() }), 'The code was right'),
     ...problemResponses(400, 401, 403, 404, 409, 422),
@@ -293,6 +305,7 @@ const gdprVerifyRoute = createRoute({
 const gdprResendRoute = createRoute({
   method: 'post',
   path: '/v1/gdpr-requests/{id}/verification/resend',
+  operationId: 'resendGdprCode',
   tags: ['gdpr'],
   summary: 'Send a new code (rate-limited)',
   middleware: [requireRole(...STAFF)] as const,
@@ -303,6 +316,7 @@ const gdprResendRoute = createRoute({
 const downloadExportRoute = createRoute({
   method: 'get',
   path: '/v1/gdpr-requests/{id}/export',
+  operationId: 'downloadExport',
   tags: ['gdpr'],
   summary: 'Fetch a ready export; it can be fetched once, then it is gone',
   middleware: [requireRole(...STAFF)] as const,
@@ -317,10 +331,11 @@ const downloadExportRoute = createRoute({
 const cancelErasureRoute = createRoute({
   method: 'post',
   path: '/v1/gdpr-requests/{id}/cancel',
+  operationId: 'cancelGdprRequest',
   tags: ['gdpr'],
   summary: 'Cancel an erasure during its grace period',
   middleware: [requireRole(...STAFF)] as const,
-  request: { params: gdprIdParam, body: jsonBody(cancelBody) },
+  request: { params: gdprIdParam, body: jsonBody(cancelBody, { reason: 'The customer withdrew the request' }) },
   responses: { 200: jsonContent(gdprStateSchema, 'The erasure was cancelled'), ...problemResponses(400, 401, 403, 404, 409) },
 });
 

@@ -99,6 +99,7 @@ const productParam = z.object({ id: productIdSchema.openapi({ param: { name: 'id
 const listProducts = createRoute({
   method: 'get',
   path: '/v1/products',
+  operationId: 'listProducts',
   tags: ['offers'],
   summary: 'The product catalogue',
   middleware: [requireRole(...OPERATIONAL)] as const,
@@ -114,6 +115,7 @@ const listProducts = createRoute({
 const getProduct = createRoute({
   method: 'get',
   path: '/v1/products/{id}',
+  operationId: 'getProduct',
   tags: ['offers'],
   summary: 'One product',
   middleware: [requireRole(...OPERATIONAL)] as const,
@@ -124,26 +126,29 @@ const getProduct = createRoute({
 const createProduct = createRoute({
   method: 'post',
   path: '/v1/products',
+  operationId: 'createProduct',
   tags: ['offers'],
   summary: 'Add a product to the catalogue (admin)',
   middleware: [requireRole('admin')] as const,
-  request: { body: jsonBody(productCreateSchema.openapi('ProductCreate')) },
+  request: { body: jsonBody(productCreateSchema.openapi('ProductCreate'), { id: 'crm-pro', name: 'CRM Pro', category: 'crm', tier: 2, price: 49.9, active: true }) },
   responses: { 201: jsonContent(productSchema, 'Created'), ...problemResponses(400, 401, 403, 409, 413, 415) },
 });
 
 const patchProduct = createRoute({
   method: 'patch',
   path: '/v1/products/{id}',
+  operationId: 'updateProduct',
   tags: ['offers'],
   summary: 'Change a product: name, tier, price, or take it off sale (admin)',
   middleware: [requireRole('admin')] as const,
-  request: { params: productParam, body: jsonBody(productPatchSchema.openapi('ProductPatch')) },
+  request: { params: productParam, body: jsonBody(productPatchSchema.openapi('ProductPatch'), { price: 59.9 }) },
   responses: { 200: jsonContent(productSchema, 'Changed'), ...problemResponses(400, 401, 403, 404, 413, 415) },
 });
 
 const customerProducts = createRoute({
   method: 'get',
   path: '/v1/customers/{id}/products',
+  operationId: 'listCustomerProducts',
   tags: ['offers'],
   summary: "The customer's products: owned now, and ended ones with the reason",
   middleware: [requireRole(...OPERATIONAL)] as const,
@@ -157,6 +162,7 @@ const customerProducts = createRoute({
 const makeOffer = createRoute({
   method: 'post',
   path: '/v1/customers/{id}/offers',
+  operationId: 'makeOffer',
   tags: ['offers'],
   summary: 'Make an upsell, cross-sell or downsell offer',
   description:
@@ -167,7 +173,7 @@ const makeOffer = createRoute({
   request: {
     params: idParam('a customer'),
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
-    body: jsonBody(offerRequestSchema.openapi('OfferRequest')),
+    body: jsonBody(offerRequestSchema.openapi('OfferRequest'), { kind: 'upsell', productId: 'crm-pro' }),
   },
   responses: {
     201: jsonContent(offerStateSchema, 'The offer was made'),
@@ -183,6 +189,7 @@ const makeOffer = createRoute({
 const customerOffers = createRoute({
   method: 'get',
   path: '/v1/customers/{id}/offers',
+  operationId: 'listCustomerOffers',
   tags: ['offers'],
   summary: "The customer's offers, newest first",
   middleware: [requireRole(...OPERATIONAL)] as const,
@@ -193,6 +200,7 @@ const customerOffers = createRoute({
 const getOffer = createRoute({
   method: 'get',
   path: '/v1/offers/{id}',
+  operationId: 'getOffer',
   tags: ['offers'],
   summary: 'An offer and its transitions: who answered, when',
   description: 'Read from PostgreSQL: answers the same once the offer workflow is gone or while no worker runs.',
@@ -204,11 +212,12 @@ const getOffer = createRoute({
 const respond = createRoute({
   method: 'post',
   path: '/v1/offers/{id}/response',
+  operationId: 'answerOffer',
   tags: ['offers'],
   summary: "Record the customer's answer: accept or decline",
   description: 'An Update of the `offer` workflow. Repeating the same answer returns the same result; a different answer after one was given, or an answer to an expired offer, is a 409.',
   middleware: [requireRole(...OPERATIONAL)] as const,
-  request: { params: idParam('an offer'), body: jsonBody(offerResponseSchema.openapi('OfferResponse')) },
+  request: { params: idParam('an offer'), body: jsonBody(offerResponseSchema.openapi('OfferResponse'), { decision: 'accept' }) },
   responses: { 200: jsonContent(offerStateSchema, 'The offer after the answer'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
 });
 

@@ -31,6 +31,7 @@ const onboardingStateSchema = z
 const getRoute = createRoute({
   method: 'get',
   path: '/v1/customers/{id}/onboarding',
+  operationId: 'getOnboarding',
   tags: ['onboarding'],
   summary: 'Where the onboarding of a customer stands',
   middleware: [operational] as const,
@@ -41,11 +42,12 @@ const getRoute = createRoute({
 const optInRoute = createRoute({
   method: 'post',
   path: '/v1/customers/{id}/onboarding/opt-in',
+  operationId: 'confirmOptIn',
   tags: ['onboarding'],
   summary: 'Confirm the e-mail address with the mailed code (double opt-in)',
   description: 'A wrong code is a 422 that says how many attempts are left; after five the confirmation is locked (409).',
   middleware: [operational] as const,
-  request: { params: customerIdParam, body: jsonBody(optInRequestSchema.openapi('OptInRequest')) },
+  request: { params: customerIdParam, body: jsonBody(optInRequestSchema.openapi('OptInRequest'), { code: '123456' }) },
   responses: {
     200: jsonContent(onboardingStateSchema, 'Confirmed'),
     ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422),
@@ -55,12 +57,13 @@ const optInRoute = createRoute({
 const resendRoute = createRoute({
   method: 'post',
   path: '/v1/customers/{id}/onboarding/opt-in/resend',
+  operationId: 'resendOptIn',
   tags: ['onboarding'],
   summary: 'Send a new confirmation code (the old one stops working)',
   description: 'At most three times; refused (409) once the address is confirmed, locked or onboarding has ended.',
   middleware: [operational] as const,
   // A parameterless command: no body, or an empty JSON object.
-  request: { params: customerIdParam, body: { ...jsonBody(z.object({}).strict().openapi('OptInResendRequest')), required: false } },
+  request: { params: customerIdParam, body: { ...jsonBody(z.object({}).strict().openapi('OptInResendRequest'), {}), required: false } },
   responses: { 200: jsonContent(onboardingStateSchema, 'A new code is on its way'), ...problemResponses(400, 401, 403, 404, 409, 415) },
 });
 

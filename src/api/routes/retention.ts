@@ -78,6 +78,7 @@ const campaignParam = z.object({ id: z.uuid({ message: 'must be a campaign id (U
 const createCampaign = createRoute({
   method: 'post',
   path: '/v1/campaigns',
+  operationId: 'createCampaign',
   tags: ['retention'],
   summary: 'Create a scheduled retention campaign',
   description:
@@ -87,7 +88,17 @@ const createCampaign = createRoute({
   middleware: [requireRole(...CAMPAIGN_WRITERS)] as const,
   request: {
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
-    body: jsonBody(campaignRequestSchema.openapi('CampaignRequest')),
+    body: jsonBody(campaignRequestSchema.openapi('CampaignRequest'), {
+      name: 'Win back quiet customers',
+      segment: { daysSinceLastContact: { min: 90 }, countries: ['DE', 'AT'] },
+      schedule: { cron: '0 9 * * MON', timezone: 'Europe/Berlin' },
+      steps: [
+        { type: 'message', channel: 'email', template: 'campaign-winback' },
+        { type: 'wait', duration: '7 days' },
+      ],
+      goal: { type: 'customer-event', event: 'login' },
+      quietHours: { start: '20:00', end: '08:00' },
+    }),
   },
   responses: { 201: jsonContent(campaignSchema, 'Created and scheduled (or the campaign this Idempotency-Key created)'), ...problemResponses(400, 401, 403, 413, 415, 422) },
 });
@@ -95,6 +106,7 @@ const createCampaign = createRoute({
 const listCampaigns = createRoute({
   method: 'get',
   path: '/v1/campaigns',
+  operationId: 'listCampaigns',
   tags: ['retention'],
   summary: 'Campaigns, newest first',
   middleware: [requireRole(...OPERATIONAL)] as const,
@@ -107,6 +119,7 @@ const listCampaigns = createRoute({
 const getCampaign = createRoute({
   method: 'get',
   path: '/v1/campaigns/{id}',
+  operationId: 'getCampaign',
   tags: ['retention'],
   summary: 'A campaign: its definition, recent runs and enrollments by status, and its schedule',
   description: 'Definition, runs and enrollments come from PostgreSQL; `schedule` is the live view of the Temporal Schedule, null when Temporal does not answer within a second.',
@@ -118,16 +131,18 @@ const getCampaign = createRoute({
 const patchCampaign = createRoute({
   method: 'patch',
   path: '/v1/campaigns/{id}',
+  operationId: 'updateCampaign',
   tags: ['retention'],
   summary: 'Pause or resume a campaign (its Schedule)',
   middleware: [requireRole(...CAMPAIGN_WRITERS)] as const,
-  request: { params: campaignParam, body: jsonBody(campaignPatchSchema.openapi('CampaignPatch')) },
+  request: { params: campaignParam, body: jsonBody(campaignPatchSchema.openapi('CampaignPatch'), { status: 'paused', note: 'Paused over the holidays' }) },
   responses: { 200: jsonContent(campaignSchema, 'The campaign'), ...problemResponses(400, 401, 403, 404, 413, 415) },
 });
 
 const triggerRun = createRoute({
   method: 'post',
   path: '/v1/campaigns/{id}/runs',
+  operationId: 'runCampaign',
   tags: ['retention'],
   summary: 'Run the campaign now (triggers its Schedule)',
   description: 'A run of a paused campaign records itself as skipped. A run while another is still enrolling waits for it (buffer one).',
@@ -142,6 +157,7 @@ const triggerRun = createRoute({
 const getEnrollment = createRoute({
   method: 'get',
   path: '/v1/campaigns/{id}/enrollments/{customerId}',
+  operationId: 'getEnrollment',
   tags: ['retention'],
   summary: "Why did this customer get this message? The enrollment's state and its history",
   description:
@@ -168,6 +184,7 @@ const getEnrollment = createRoute({
 const postEvent = createRoute({
   method: 'post',
   path: '/v1/customers/{id}/events',
+  operationId: 'recordCustomerEvent',
   tags: ['retention'],
   summary: 'Record a customer event: purchase, login, complaint, opt-out, cancellation request',
   description:
@@ -177,7 +194,7 @@ const postEvent = createRoute({
   request: {
     params: z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) }),
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
-    body: jsonBody(customerEventRequestSchema.openapi('CustomerEventRequest')),
+    body: jsonBody(customerEventRequestSchema.openapi('CustomerEventRequest'), { type: 'login', channel: 'email' }),
   },
   responses: {
     201: jsonContent(
@@ -208,13 +225,14 @@ const retentionProfileSchema = z
 const patchProfile = createRoute({
   method: 'patch',
   path: '/v1/customers/{id}/retention-profile',
+  operationId: 'updateRetentionProfile',
   tags: ['retention'],
   summary: "Set a customer's churn-risk score (from a scoring job or an agent's judgement) and the time zone quiet hours are kept in",
   description: 'Both are audited. null clears a value: an unscored customer is never at churn risk; without a time zone the campaign\'s applies.',
   middleware: [requireRole(...CAMPAIGN_WRITERS)] as const,
   request: {
     params: z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) }),
-    body: jsonBody(retentionProfileSchema.openapi('RetentionProfile')),
+    body: jsonBody(retentionProfileSchema.openapi('RetentionProfile'), { churnRisk: 0.35, timezone: 'Europe/Berlin' }),
   },
   responses: {
     200: jsonContent(z.object({ customerId: z.string(), churnRisk: z.number().nullable(), timezone: z.string().nullable() }), 'The profile after the change'),
