@@ -23,6 +23,7 @@ const service = await startAnalytics({
   keys: config.analytics.keys,
   http: { host: config.analytics.host, port: config.analytics.port },
   logger,
+  retentionMs: config.temporal.retentionMs,
 });
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -26,6 +26,8 @@ export interface AnalyticsOptions {
   keys: Array<{ actor: string; sha256: string }>;
   http?: { host: string; port: number };
   logger: Logger;
+  /** TEMPORAL_RETENTION in ms: how long Temporal keeps what analytics has yet to ingest. */
+  retentionMs: number;
 }
 
 export interface AnalyticsService {
@@ -71,7 +73,7 @@ export async function startAnalytics(opts: AnalyticsOptions): Promise<AnalyticsS
   const running = worker.run();
   await ensureIngestSchedule(client, opts);
 
-  const app = createAnalyticsApi({ pool, temporal: client, logger: opts.logger, keys: opts.keys });
+  const app = createAnalyticsApi({ pool, temporal: client, logger: opts.logger, keys: opts.keys, retentionMs: opts.retentionMs, ingestFilter: opts.ingest.filter });
   let server: ServerType | undefined;
   let url: string | undefined;
   if (opts.http) {

@@ -22,7 +22,7 @@ export interface AnalyticsHarness {
   stop(): Promise<void>;
 }
 
-export async function startAnalyticsHarness(operationalTaskQueue: string, schema = uniqueId('a')): Promise<AnalyticsHarness> {
+export async function startAnalyticsHarness(operationalTaskQueue: string, schema = uniqueId('a'), opts: { retentionMs?: number } = {}): Promise<AnalyticsHarness> {
   const key = `analyst_${randomBytes(12).toString('hex')}`;
   const taskQueue = `analytics-${schema}`;
   const ingestOptions: IngestOptions = { batch: 50, concurrency: 4, overlapSeconds: 60, filter: `TaskQueue = '${operationalTaskQueue}'` };
@@ -37,6 +37,7 @@ export async function startAnalyticsHarness(operationalTaskQueue: string, schema
     ingest: ingestOptions,
     keys: [{ actor: 'test-analyst', sha256: hashKey(key) }],
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    retentionMs: opts.retentionMs ?? 30 * 86_400_000,
   });
   return {
     service,

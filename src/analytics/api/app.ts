@@ -17,6 +17,7 @@ import { declaredMethods } from '../../http/methods.js';
 import { campaignsReport, changesReport, funnelReport, ingestStatus, processesReport } from '../reports.js';
 import type { StorePool } from '../store.js';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
+import { ingestLag } from '../ingest/ingest.js';
 import { campaignsRoute, changesRoute, funnelRoute, ingestRoute, processesRoute } from './routes.js';
 
 export interface AnalyticsApiDeps {
@@ -24,6 +25,10 @@ export interface AnalyticsApiDeps {
   temporal: Client;
   logger: Logger;
   keys: Array<{ actor: string; sha256: string }>;
+  /** TEMPORAL_RETENTION in ms: `/readyz` warns when ingestion lags half of it. */
+  retentionMs: number;
+  /** The ingest's own visibility filter, so the lag counts what ingestion would take. */
+  ingestFilter?: string;
 }
 
 type Env = { Variables: { requestId: string; actor: string } };
@@ -74,7 +79,10 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
     const checks = await Promise.allSettled([deps.pool.query('SELECT 1'), deps.temporal.workflowService.getSystemInfo({})]);
     const [store, temporal] = checks.map((r) => (r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`));
     const ready = checks.every((r) => r.status === 'fulfilled');
-    return c.json({ status: ready ? 'ready' : 'not ready', checks: { store, temporal } }, ready ? 200 : 503);
+    // A lag is a warning, not unreadiness: reports still answer, only older.
+    const ingest = ready ? await ingestLag({ pool: deps.pool, temporal: deps.temporal, retentionMs: deps.retentionMs, filter: deps.ingestFilter }) : undefined;
+    if (ingest?.warning) deps.logger.warn({ lagSeconds: ingest.lagSeconds, pending: ingest.pending }, ingest.warning);
+    return c.json({ status: ready ? 'ready' : 'not ready', checks: { store, temporal }, ...(ingest ? { ingest } : {}) }, ready ? 200 : 503);
   });
 
   app.get('/', (c) => c.html(DASHBOARD_HTML));

@@ -51,7 +51,9 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
   const namespace = client.options.namespace;
 
   async function listClosedSince(since: Date, filter?: string): Promise<ExecutionInfo[]> {
-    const clauses = [`ExecutionStatus != 'Running'`, `CloseTime >= '${since.toISOString()}'`, ...excludeTypes.map((t) => `WorkflowType != '${t}'`)];
+    // The watermark holds whole milliseconds of a close time Temporal keeps finer: the ingested run
+  // closed within the watermark's millisecond.
+  const clauses = [`ExecutionStatus != 'Running'`, `CloseTime >= '${since.toISOString()}'`, ...excludeTypes.map((t) => `WorkflowType != '${t}'`)];
     if (filter) clauses.push(`(${filter})`);
     const query = clauses.join(' AND ');
     const out: ExecutionInfo[] = [];
@@ -147,3 +149,54 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
 }
 
 export type IngestActivities = ReturnType<typeof createIngestActivities>;
+
+export interface IngestLag {
+  /** Close time of the newest ingested run; null before the first ingest. */
+  watermark: string | null;
+  /** Closed runs Temporal holds that analytics has not ingested yet; null when Temporal did not answer. */
+  pending: number | null;
+  /** How far ingestion is behind: 0 when nothing waits, else now minus the watermark (an upper bound of the oldest waiting run's age). */
+  lagSeconds: number | null;
+  /** TEMPORAL_RETENTION: Temporal deletes a closed run this long after it closed, ingested or not. */
+  retentionSeconds: number;
+  /** Set when the lag reached half the retention, or nothing was ingested yet while runs wait. */
+  warning?: string;
+}
+
+const days = (seconds: number) => `${Math.round((seconds / 86_400) * 10) / 10} days`;
+
+/**
+ * How far analytics lags behind Temporal. Runs that close after the watermark are the ones not yet
+ * ingested (ingestion takes them oldest first), so counting them is one visibility count.
+ */
+export async function ingestLag(
+  deps: Pick<IngestDeps, 'pool' | 'temporal' | 'excludeTypes'> & { retentionMs: number; filter?: string },
+  now = new Date(),
+): Promise<IngestLag> {
+  const { rows } = await deps.pool.query<{ watermark: Date }>('SELECT watermark FROM ingest_state');
+  const mark = rows[0]!.watermark;
+  const ingested = mark.getTime() > 0;
+  const excludeTypes = deps.excludeTypes ?? ['analyticsIngest'];
+  // The watermark holds whole milliseconds of a close time Temporal keeps finer: the ingested run
+  // closed within the watermark's millisecond.
+  const clauses = [`ExecutionStatus != 'Running'`, ...(ingested ? [`CloseTime >= '${new Date(mark.getTime() + 1).toISOString()}'`] : []), ...excludeTypes.map((t) => `WorkflowType != '${t}'`)];
+  if (deps.filter) clauses.push(`(${deps.filter})`);
+  let pending: number | null = null;
+  try {
+    const counted = await deps.temporal.workflowService.countWorkflowExecutions({ namespace: deps.temporal.options.namespace, query: clauses.join(' AND ') });
+    pending = Number(counted.count ?? 0);
+  } catch {
+    // Temporal unreachable: readiness says so; the lag falls back to the watermark alone.
+  }
+  const retentionSeconds = Math.round(deps.retentionMs / 1000);
+  const lagSeconds = pending === 0 ? 0 : ingested ? Math.max(0, Math.round((now.getTime() - mark.getTime()) / 1000)) : null;
+  const lag: IngestLag = { watermark: ingested ? mark.toISOString() : null, pending, lagSeconds, retentionSeconds };
+  if (lagSeconds !== null && lagSeconds * 2 >= retentionSeconds) {
+    lag.warning =
+      `Ingestion is ${days(lagSeconds)} behind and Temporal deletes closed workflows ${days(retentionSeconds)} after they close ` +
+      '(TEMPORAL_RETENTION): runs not ingested by then are lost to the reports. Check the analytics-ingest Schedule and the analytics worker.';
+  } else if (!ingested && pending) {
+    lag.warning = `Nothing ingested yet while ${pending} closed workflows wait; the analytics-ingest Schedule takes them on its next run.`;
+  }
+  return lag;
+}
