@@ -93,14 +93,15 @@ describe('npm start', () => {
     const dataDir = path.join(dir, '.data');
     const env = { ...(await ports()), DATA_DIR: dataDir, EMBEDDED_PG_BIN_DIR: path.join(dir, 'native', 'bin') };
     const stack = startStack(dir, env);
-    let clusterDir = path.join(dataDir, 'pg');
+    // As root the cluster may live outside the private directory (.data/pg links to it): remove it too.
     cleanups.push(async () => {
-      if (clusterDir !== path.join(dataDir, 'pg')) await rm(clusterDir, { recursive: true, force: true });
+      const outside = await readlink(path.join(dataDir, 'pg')).catch(() => undefined);
+      if (outside) await rm(outside, { recursive: true, force: true });
     });
 
     await until(() => stack.output().includes('The CRM process engine is running') || stack.child.exitCode !== null, 'the stack did not come up', 150_000, stack.output);
     expect(stack.child.exitCode, stack.output()).toBeNull();
-    clusterDir = await readlink(clusterDir).catch(() => clusterDir);
+    const clusterDir = await readlink(path.join(dataDir, 'pg')).catch(() => path.join(dataDir, 'pg'));
     if (process.getuid?.() === 0) {
       // PostgreSQL runs as another user, who cannot enter the directory: the cluster lives outside it.
       expect(clusterDir.startsWith(dir)).toBe(false);

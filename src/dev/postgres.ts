@@ -36,6 +36,7 @@ export interface EmbeddedPgOptions {
 
 export interface EmbeddedPg {
   port: number;
+  pid?: number;
   /** Where the cluster's files really are (a path under SYSTEM_DIR when `dataDir` was out of reach). */
   dataDir: string;
   url(database: string): string;
@@ -263,6 +264,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   const url = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${database}`;
   return {
     port: opts.port,
+    pid: child.pid,
     dataDir,
     url,
     async ensureDatabase(name: string) {

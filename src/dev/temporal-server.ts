@@ -29,6 +29,8 @@ export interface DevServerOptions {
 
 export interface DevServer {
   address: string;
+  /** The server process (none when the SDK runs it). */
+  pid?: number;
   uiUrl?: string;
   stop(): Promise<void>;
 }
@@ -126,5 +128,5 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     child.kill('SIGKILL');
     throw err;
   }
-  return { address, uiUrl, stop };
+  return { address, uiUrl, pid: child.pid, stop };
 }

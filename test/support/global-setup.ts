@@ -2,7 +2,8 @@
  * Starts the services of one test run: a Temporal dev server, an embedded PostgreSQL and the
  * workflow bundle, shared by every test file.
  */
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, chmod, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type {} from 'vitest';
@@ -26,8 +27,46 @@ declare module 'vitest' {
   }
 }
 
+const RUN_FILE = 'run.json';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A test runner killed from outside (a timeout, Ctrl-C twice) cannot tear down; its Temporal
+ * server and PostgreSQL would hold memory and ports for good. Each run leaves a note of its
+ * processes; the next run stops those whose runner is gone.
+ */
+async function reapAbandonedRuns(): Promise<void> {
+  for (const name of await readdir(os.tmpdir()).catch(() => [] as string[])) {
+    if (!name.startsWith('crm-test-')) continue;
+    const dir = path.join(os.tmpdir(), name);
+    const note = await readFile(path.join(dir, RUN_FILE), 'utf8').then((t) => JSON.parse(t) as { runner: number; services: number[] }, () => undefined);
+    if (!note || alive(note.runner)) continue;
+    for (const pid of note.services) {
+      // Only what is still the service it was (a pid may have been reused since).
+      const cmd = (() => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          return '';
+        }
+      })();
+      if (/temporal|postgres/.test(cmd)) process.kill(pid, 'SIGKILL');
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export default async function setup(project: TestProject) {
   const t0 = Date.now();
+  await reapAbandonedRuns();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-test-'));
   await chmod(dir, 0o755);
   const cli = await resolveTemporalCli();
@@ -37,6 +76,7 @@ export default async function setup(project: TestProject) {
     writeWorkflowBundle(path.join(dir, 'workflow-bundle.js')),
     resolveTestServer(),
   ]);
+  await writeFile(path.join(dir, RUN_FILE), JSON.stringify({ runner: process.pid, services: [temporal.pid, pg.pid].filter(Boolean) }));
   await pg.ensureDatabase('crm_test');
   await pg.ensureDatabase('crm_analytics_test');
   project.provide('temporalAddress', temporal.address);
