@@ -148,8 +148,8 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
         }
         const product = await db.query<{ price: string }>('SELECT price FROM products WHERE id = $1', [input.productId]);
         await db.query(
-          `INSERT INTO offers (id, customer_id, kind, product_id, replaces_product_id, price, valid_until, status, rule, reason, campaign_id, workflow_id, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+          `INSERT INTO offers (id, customer_id, kind, product_id, replaces_product_id, price, valid_until, status, rule, reason, campaign_id, workflow_id, created_by, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
           [
             input.offerId, input.customerId, input.kind, input.productId,
             verdict.eligible ? verdict.replacesProductId : null,
@@ -157,6 +157,8 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
             input.validUntil, verdict.eligible ? 'pending' : 'ineligible',
             verdict.eligible ? null : verdict.rule, verdict.eligible ? null : verdict.reason,
             input.campaignId ?? null, input.workflowId, input.actor,
+            // In the workflow's time, like every other moment of the offer (and of the enrollment that made it).
+            now,
           ],
         );
         await appendOfferEvent(db, input.offerId, { status: 'checking', at: now, actor: input.actor, key: 'checking' });

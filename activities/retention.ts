@@ -473,7 +473,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
      * A customer event, in one transaction with what it implies: an opt-out or complaint becomes a
      * suppression, a purchase of a product makes the customer own it. Answers the enrollments to tell.
      */
-    async recordCustomerEventRow(input: CustomerEventInput & { workflowId: string }): Promise<CustomerEventResult & { enrollments: string[] }> {
+    async recordCustomerEventRow(input: CustomerEventInput & { workflowId: string; now?: string }): Promise<CustomerEventResult & { enrollments: string[] }> {
       const { eventId, customerId, event, actor, workflowId } = input;
       return inTransaction(pool, async (db) => {
         const customer = await db.query<{ status: string }>('SELECT status FROM customers WHERE id = $1 FOR UPDATE', [customerId]);
@@ -513,7 +513,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
         for (const a of active.rows) {
           await appendEnrollmentEvent(db, {
             campaignId: a.campaign_id, customerId, runKey: a.run_key, step: null, type: 'event', outcome: event.type,
-            detail: `customer event ${eventId} at ${event.occurredAt}`, at: new Date(), key: `${enrollmentKey(a.campaign_id, customerId, a.run_key)}:event:${workflowId}`,
+            detail: `customer event ${eventId} at ${event.occurredAt}`, at: input.now ?? new Date(), key: `${enrollmentKey(a.campaign_id, customerId, a.run_key)}:event:${workflowId}`,
           });
         }
         return {

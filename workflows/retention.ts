@@ -317,7 +317,7 @@ export async function recordCustomerEvent(input: CustomerEventInput): Promise<Cu
     { key: CrmProcess, value: 'retention' },
     { key: CrmStatus, value: input.event.type },
   ]);
-  const { enrollments, ...recorded } = await recordCustomerEventRow({ ...input, workflowId });
+  const { enrollments, ...recorded } = await recordCustomerEventRow({ ...input, workflowId, now: new Date().toISOString() });
   const notice = { eventId: input.eventId, type: input.event.type, occurredAt: input.event.occurredAt };
   // An enrollment that ended meanwhile cannot be signalled; it no longer needs to know.
   const outcomes = await Promise.allSettled(enrollments.map((id) => getExternalWorkflowHandle(id).signal(customerEventSignal, notice)));
