@@ -22,6 +22,7 @@ import { FileTransport, mailboxFolder, type MessageTransport } from '../../src/n
 import { createOperationalWorker } from '../../src/worker/worker.js';
 import { AesGcmPayloadCodec, createDataConverter, generateKey, type Keyring } from '../../src/codec/index.js';
 import type { MasterDataPolicy } from '../../src/domain/master-data.js';
+import { Contract } from './contract.js';
 
 export interface RequestOptions {
   as?: Role | null;
@@ -44,6 +45,8 @@ export interface Harness {
   /** Set when the harness runs on the time-skipping test server: `env.sleep('2 days')`. */
   env?: TestWorkflowEnvironment;
   request(method: string, url: string, opts?: RequestOptions): Promise<Response>;
+  /** The app's OpenAPI document, compiled; with `checkResponses` it holds the counts of checked responses. */
+  contract(): Promise<Contract>;
   json<T = any>(method: string, url: string, opts?: RequestOptions): Promise<{ status: number; body: T; headers: Headers }>;
   mailbox(recipient: string): Promise<Array<{ id: string; template: string; subject: string; text: string; payload: Record<string, unknown> }>>;
   stopWorker(): Promise<void>;
@@ -66,6 +69,11 @@ export interface HarnessOptions {
    * on the dev server.
    */
   timeSkipping?: boolean;
+  /**
+   * Check every response of `request`/`json` against /openapi.json (status declared, content
+   * type, body schema); a mismatch fails the call, and so the test. On with CHECK_RESPONSES=1.
+   */
+  checkResponses?: boolean;
 }
 
 export function uniqueId(prefix: string): string {
@@ -110,6 +118,9 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   const keyEntries: ApiKeyEntry[] = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) }));
   const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs, payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: ['http://localhost:8233'], masterDataPolicy: opts.masterDataPolicy, idempotencyTtlMs: opts.idempotencyTtlMs });
 
+  const checkResponses = opts.checkResponses ?? process.env.CHECK_RESPONSES === '1';
+  let loaded: Promise<Contract> | undefined;
+  const contract = () => (loaded ??= Contract.load(api));
   const request = (method: string, url: string, o: RequestOptions = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     const as = o.as === undefined ? 'agent' : o.as;
@@ -119,7 +130,12 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       body = JSON.stringify(o.body);
       headers['content-type'] ??= 'application/json';
     }
-    return Promise.resolve(api.request(url, { method, headers, body }));
+    const res = Promise.resolve(api.request(url, { method, headers, body }));
+    if (!checkResponses) return res;
+    return res.then(async (r) => {
+      await (await contract()).check(method, url, r);
+      return r;
+    });
   };
 
   return {
@@ -136,6 +152,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       return worker;
     },
     request,
+    contract,
     async json(method, url, o) {
       const res = await request(method, url, o);
       const text = await res.text();
