@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { codeFor, registerCustomer, waitForChange, waitForGdpr, type TestCustomer } from './support/master-data.js';
 import { createActivities } from '../activities/index.js';
-import { DEFAULT_MASTER_DATA_POLICY, type MasterDataPolicy } from '../src/domain/master-data.js';
+import { DEFAULT_MASTER_DATA_POLICY, changeStateQuery, gdprStateQuery, type MasterDataPolicy } from '../src/domain/master-data.js';
+import { offerStateQuery } from '../src/domain/offers.js';
 import { FileTransport } from '../src/notifications/transport.js';
 
 // Short enough to carry out an erasure inside a test, long enough for a loaded machine to act in.
@@ -147,6 +148,28 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
       return res.status === 200 && res.body.state.status === 'completed';
     }, { timeoutMs: 60_000 });
     await eventually(async () => (await ok('GET', `/v1/campaigns/${campaignId}`)).runs[0]?.status === 'completed');
+
+    // While the workflows are still there, the record says what they say.
+    const desk = h.client.workflow.getHandle(`master-data-${changer.id}`);
+    for (const id of [applied, rejected]) {
+      const { workflowId: _w, closedAt: _c, verificationLog: _v, ...recorded } = await recordOf(`/v1/changes/${id}`);
+      expect(recorded).toEqual(await desk.query(changeStateQuery, id));
+    }
+    for (const id of [exportId, erasureId]) {
+      const { workflowId: _w, requestedAt: _r, closedAt: _c, verificationLog: _v, export: _e, ...recorded } = await recordOf(`/v1/gdpr-requests/${id}`);
+      const own = await h.client.workflow.getHandle(`gdpr-${id}`).query(gdprStateQuery);
+      // The export's retrieval is recorded by the fetch itself, a moment before the workflow hears of it.
+      const untimed = (t: Array<{ at?: string }>) => t.map(({ at: _at, ...rest }) => rest);
+      expect({ ...recorded, transitions: untimed(recorded.transitions) }).toEqual({ ...own, transitions: untimed(own.transitions) });
+      expect(recorded.transitions.slice(0, -1)).toEqual(own.transitions.slice(0, -1));
+    }
+    for (const id of [accepted, declined]) {
+      const recorded = await recordOf(`/v1/offers/${id}`);
+      const own = await h.client.workflow.getHandle(`offer-${id}`).query(offerStateQuery);
+      const steps = (t: Array<{ status: string; actor: string }>) => t.map((x) => `${x.status} by ${x.actor}`);
+      expect(steps(recorded.transitions)).toEqual(steps(own.transitions));
+      expect(recorded).toMatchObject({ status: own.status, kind: own.kind, productId: own.productId, replacesProductId: own.replacesProductId, price: own.price, validUntil: own.validUntil });
+    }
 
     reads.push(
       `/v1/changes/${applied}`,

@@ -600,17 +600,9 @@ export function masterDataRoutes(deps: ApiDeps) {
       }
       throw err;
     }
-    // The record exists before the caller can ask for it; the workflow's first step writes the same row.
-    await openGdprRequest(deps.pool, {
-      requestId,
-      kind,
-      customerId,
-      status: 'awaiting-verification',
-      requestedBy: actor,
-      transitions: [{ status: 'awaiting-verification', at: new Date().toISOString(), actor }],
-      workflowId,
-      runId,
-    });
+    // The row exists before the caller can ask for it; the workflow's first step writes the same row
+    // and the timeline, in its own time.
+    await openGdprRequest(deps.pool, { requestId, kind, customerId, status: 'awaiting-verification', requestedBy: actor, transitions: [], workflowId, runId });
     return requestId;
   };
 
