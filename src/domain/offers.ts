@@ -57,7 +57,10 @@ export const offerRequestSchema = z
     kind: z.enum(OFFER_KINDS, { message: `must be one of ${OFFER_KINDS.join(', ')}` }),
     productId: slug,
     price: price.optional(),
-    validUntil: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-12-31T23:59:59Z' }).optional(),
+    validUntil: z.iso
+      .datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-12-31T23:59:59Z' })
+      .meta({ description: `In the future and at most ${MAX_OFFER_VALIDITY_DAYS} days ahead; default ${DEFAULT_OFFER_VALIDITY_DAYS} days` })
+      .optional(),
   })
   .strict();
 export type OfferRequest = z.infer<typeof offerRequestSchema>;

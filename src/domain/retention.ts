@@ -231,7 +231,7 @@ export const customerEventRequestSchema = z
     productId: productIdSchema.optional(),
     channel: z.enum(['email', 'sms', 'call', 'letter']).optional(),
     note: z.string().trim().max(1000).optional(),
-    occurredAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset' }).optional(),
+    occurredAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset' }).meta({ description: 'When it happened; not in the future (5 minutes of clock skew allowed); default now' }).optional(),
   })
   .strict()
   .refine((e) => e.productId === undefined || e.type === 'purchase', { message: 'only a purchase names a product', path: ['productId'] })
