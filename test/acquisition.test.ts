@@ -108,7 +108,7 @@ describe('lead intake', () => {
   it('does not funnel an open lead or a customer twice: the answer points to the existing one', async () => {
     const body = lead();
     const first = await intake(body);
-    const again = await h.json('POST', '/v1/leads', { body: { ...lead({ name: 'Jane D.', source: 'event' }), email: `  ${body.email.toUpperCase()} ` } });
+    const again = await h.json('POST', '/v1/leads', { body: { ...lead({ name: 'Jane D.', source: 'event' }), email: body.email.toUpperCase() } });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ status: 'existing-lead', leadId: first, workflowId: `lead-${first}` });
     expect(again.headers.get('location')).toBe(`/v1/leads/${first}`);

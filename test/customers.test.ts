@@ -79,7 +79,7 @@ describe('customer registration over HTTP', () => {
   it('answers 409 with the existing id for an e-mail already registered, in any letter case', async () => {
     const first = await h.json('POST', '/v1/customers', { body: registration() });
     expect(first.status).toBe(201);
-    const again = await h.json('POST', '/v1/customers', { body: registration({ name: 'Someone Else', email: `  ${first.body.email.toUpperCase()} ` }) });
+    const again = await h.json('POST', '/v1/customers', { body: registration({ name: 'Someone Else', email: first.body.email.toUpperCase() }) });
     expect(again.status).toBe(409);
     expect(again.headers.get('content-type')).toContain('application/problem+json');
     expect(again.body).toMatchObject({ status: 409, existingCustomerId: first.body.id });
