@@ -316,6 +316,25 @@ describe('a retried activity writes each timeline entry once', () => {
     expect((await ok('GET', `/v1/gdpr-requests/${requestId}`)).status).toBe('assembling');
   });
 
+  it('gives a request that ran before it had a record its row at its next step', async () => {
+    const acts = activities();
+    const c = await registerCustomer(h);
+    const requestId = `erasure-${c.id}`;
+    const at = new Date().toISOString();
+    const state = {
+      requestId, kind: 'erasure' as const, customerId: c.id, requestedBy: 'agent-actor', workflowId: `gdpr-${requestId}`, runId: randomUUID(),
+      status: 'grace-period' as const, dueAt: at,
+      transitions: [{ status: 'awaiting-verification', at, actor: 'agent-actor' }, { status: 'grace-period', at, actor: 'system', reason: 'erasure soon' }],
+    };
+    await acts.recordGdprRequestState(state);
+    const row = await ok('GET', `/v1/gdpr-requests/${requestId}`);
+    expect(row).toMatchObject({ status: 'grace-period', requestedBy: 'agent-actor', dueAt: at, closedAt: null });
+    expect(row.transitions.map((t: { status: string }) => t.status)).toEqual(['awaiting-verification', 'grace-period']);
+    // Another run of the same request id never moves this run's row.
+    await acts.recordGdprRequestState({ ...state, runId: randomUUID(), status: 'cancelled', transitions: [...state.transitions, { status: 'cancelled', at, actor: 'x' }] });
+    expect((await ok('GET', `/v1/gdpr-requests/${requestId}`)).status).toBe('grace-period');
+  });
+
   it('records an offer step once however often it is taken', async () => {
     const acts = activities();
     const customerId = await seedCustomer(['internet-s']);

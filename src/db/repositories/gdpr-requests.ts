@@ -46,16 +46,26 @@ export async function openGdprRequest(db: Pool, record: GdprRecord): Promise<voi
   });
 }
 
-/** Brings the row and its timeline up to the workflow's state (its run's row only). */
+/**
+ * Brings the row and its timeline up to the workflow's state. A request that was running before
+ * requests had a record gets its row at its next step; a later run's row is never touched.
+ */
 export async function recordGdprRequest(db: Pool, record: GdprRecord): Promise<void> {
   await inTransaction(db, async (tx) => {
     const closed = CLOSED_GDPR_STATUSES.includes(record.status);
     const { rowCount } = await tx.query(
-      `UPDATE gdpr_requests SET status = $3, verification = COALESCE($4, verification), due_at = COALESCE($5, due_at),
-              export_bytes = COALESCE($6, export_bytes), erased_rows = COALESCE($7, erased_rows), updated_at = now(),
-              closed_at = CASE WHEN $8 THEN COALESCE(closed_at, now()) ELSE NULL END
-       WHERE request_id = $1 AND run_id = $2`,
-      [record.requestId, record.runId, record.status, record.verification ? JSON.stringify(record.verification) : null, record.dueAt ?? null, record.exportBytes ?? null, record.erasedRows ? JSON.stringify(record.erasedRows) : null, closed],
+      `INSERT INTO gdpr_requests (request_id, customer_id, kind, status, requested_by, workflow_id, run_id, verification, due_at, export_bytes, erased_rows, requested_at, closed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $13 THEN now() END)
+       ON CONFLICT (request_id) DO UPDATE SET
+         status = EXCLUDED.status, verification = COALESCE(EXCLUDED.verification, gdpr_requests.verification), due_at = COALESCE(EXCLUDED.due_at, gdpr_requests.due_at),
+         export_bytes = COALESCE(EXCLUDED.export_bytes, gdpr_requests.export_bytes), erased_rows = COALESCE(EXCLUDED.erased_rows, gdpr_requests.erased_rows), updated_at = now(),
+         closed_at = CASE WHEN $13 THEN COALESCE(gdpr_requests.closed_at, now()) ELSE NULL END
+       WHERE gdpr_requests.run_id = EXCLUDED.run_id`,
+      [
+        record.requestId, record.customerId, record.kind, record.status, record.requestedBy, record.workflowId, record.runId,
+        record.verification ? JSON.stringify(record.verification) : null, record.dueAt ?? null, record.exportBytes ?? null,
+        record.erasedRows ? JSON.stringify(record.erasedRows) : null, record.transitions[0]?.at ?? new Date().toISOString(), closed,
+      ],
     );
     if (!rowCount) return;
     await appendRequestEvents(tx, { requestId: record.requestId, customerId: record.customerId, kind: record.kind, workflowId: record.workflowId }, entriesOf(record));
