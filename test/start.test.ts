@@ -86,7 +86,7 @@ async function privateDir(): Promise<string> {
 }
 
 describe('npm start', () => {
-  it('starts from a private (0700) directory with PostgreSQL binaries and data inside it, serves, and stops everything on Ctrl-C', async () => {
+  it('starts from a private (0700) directory with PostgreSQL binaries and data inside it, serves, restarts a Temporal server or PostgreSQL that dies, and stops everything on Ctrl-C', async () => {
     const dir = await privateDir();
     // The binaries in the private directory, as they are in a clone's node_modules.
     await cp(path.dirname(await packagedBinDir()), path.join(dir, 'native'), { recursive: true, verbatimSymlinks: true });
@@ -110,6 +110,19 @@ describe('npm start', () => {
     expect(ready.status).toBe(200);
     expect(stack.output()).toContain(`http://localhost:${env.API_PORT}/docs`);
     expect(stack.output()).toContain(`http://localhost:${env.TEMPORAL_UI_PORT}`);
+
+    // Supervision: a Temporal server or PostgreSQL that dies is said so and restarted.
+    for (const [needle, name] of [
+      [path.join(dataDir, 'temporal.db'), 'Temporal dev server'],
+      [`-D ${clusterDir}`, 'PostgreSQL'],
+    ] as const) {
+      const [pid] = processesMentioning(needle);
+      expect(pid, `no process for ${name}`).toBeDefined();
+      process.kill(Number(pid!.split(':')[0]), 'SIGKILL');
+      await until(() => stack.output().includes(`${name} is running again`), `${name} was not restarted`, 60_000, stack.output);
+    }
+    expect(stack.output()).toMatch(/Temporal dev server stopped unexpectedly \(signal SIGKILL\); restarting it/);
+    await until(async () => (await fetch(`http://127.0.0.1:${env.API_PORT}/readyz`)).status === 200, 'not ready after the restarts', 30_000, stack.output);
 
     stack.child.kill('SIGINT');
     expect(await stack.exited).toBe(0);

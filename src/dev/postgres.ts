@@ -37,6 +37,8 @@ export interface EmbeddedPgOptions {
 export interface EmbeddedPg {
   port: number;
   pid?: number;
+  /** Settles when the server process ends, with how ("exit code 1", "signal SIGKILL"). */
+  exited: Promise<string>;
   /** Where the cluster's files really are (a path under SYSTEM_DIR when `dataDir` was out of reach). */
   dataDir: string;
   url(database: string): string;
@@ -242,7 +244,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
@@ -265,6 +267,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
   return {
     port: opts.port,
     pid: child.pid,
+    exited,
     dataDir,
     url,
     async ensureDatabase(name: string) {

@@ -7,7 +7,8 @@
  *
  * On the first run the Temporal CLI is built with Go (minutes); PostgreSQL, the migrations and
  * the workflow bundle are made meanwhile. Any failure stops whatever was already started and
- * ends with one line that names the cause and what to do, and a non-zero exit.
+ * ends with one line that names the cause and what to do, and a non-zero exit. Once running,
+ * a Temporal server, PostgreSQL or analytics process that dies is said so and restarted.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -97,6 +98,54 @@ function aborted(signal: AbortSignal): void {
   if (signal.aborted) throw new Error('aborted');
 }
 
+/** Settles once the whole stack is up: supervision starts then (a death before is a failed start). */
+let markRunning!: () => void;
+const running = new Promise<void>((resolve) => (markRunning = resolve));
+
+interface Child {
+  exited: Promise<string>;
+  stop(): Promise<void>;
+}
+
+const RESTARTS = 3;
+const RESTART_WINDOW_MS = 5 * 60_000;
+
+/**
+ * Keeps a child of the stack running: when it dies, one line says so and it is started again
+ * (its state is on disk). More than RESTARTS deaths within five minutes: an essential child
+ * (Temporal, PostgreSQL) stops the whole stack with a clear message; analytics is left stopped,
+ * since the operational side never depends on it.
+ */
+function supervise(name: string, first: Child, restart: () => Promise<Child>, opts: { essential: boolean; log: string }): void {
+  let current = first;
+  const deaths: number[] = [];
+  stack.push({ name, stop: () => current.stop() });
+  void (async () => {
+    for (;;) {
+      const how = await current.exited;
+      await running;
+      if (stopping) return;
+      const now = Date.now();
+      deaths.push(now);
+      while (deaths.length && now - deaths[0]! > RESTART_WINDOW_MS) deaths.shift();
+      if (deaths.length > RESTARTS) {
+        const message = `${name} stopped ${deaths.length} times within 5 minutes (last: ${how}); giving up. See ${opts.log}`;
+        if (opts.essential) return fail(new Error(`${message}, fix the cause and start again.`));
+        return step(`${message}. The operational stack keeps running without it.`);
+      }
+      step(`${name} stopped unexpectedly (${how}); restarting it (${deaths.length} of ${RESTARTS})`);
+      try {
+        await new Promise((r) => setTimeout(r, 1_000 * deaths.length));
+        current = await restart();
+        step(`${name} is running again`);
+      } catch (err) {
+        step(`${name} did not restart: ${(err as Error).message}`);
+        current = { exited: Promise.resolve('failed restart'), stop: async () => undefined };
+      }
+    }
+  })();
+}
+
 async function main() {
   let config: Config;
   try {
@@ -146,7 +195,7 @@ async function main() {
     const cli = await resolveTemporalCli({ signal: abort.signal });
     aborted(abort.signal);
     step(`Starting the Temporal dev server (${cli.kind === 'binary' ? cli.path : 'SDK download'})`);
-    const server = await startDevServer({
+    const options = {
       cli,
       port: config.temporal.devPort,
       uiPort: config.temporal.uiPort,
@@ -154,8 +203,11 @@ async function main() {
       logFile: path.join(logs, 'temporal.log'),
       uiCodecEndpoint,
       retention: config.temporal.retentionMs,
-    }).catch(explain('the Temporal dev server did not start', `See ${path.join(logs, 'temporal.log')}; to start afresh, stop npm start and remove ${path.join(dataDir, 'temporal.db')}.`));
-    stack.push({ name: 'Temporal dev server', stop: server.stop });
+    };
+    const server = await startDevServer(options).catch(
+      explain('the Temporal dev server did not start', `See ${options.logFile}; to start afresh, stop npm start and remove ${options.dbFile}.`),
+    );
+    supervise('Temporal dev server', server, () => startDevServer(options), { essential: true, log: options.logFile });
     step(`Temporal ready at ${server.address}`);
     return { address: server.address, uiUrl: server.uiUrl };
   })();
@@ -165,14 +217,17 @@ async function main() {
     let analyticsDatabaseUrl = config.database.analyticsUrl;
     if (embeddedPg) {
       step('Starting the embedded PostgreSQL');
-      const pg = await startEmbeddedPostgres({
+      const options = {
         dataDir: path.join(dataDir, 'pg'),
         port: config.database.embeddedPort,
         binDir: config.database.embeddedBinDir,
         logFile: path.join(logs, 'postgres.log'),
-        onStep: (line) => step(`  ${line}`),
-      }).catch(explain('the embedded PostgreSQL did not start', `See ${path.join(logs, 'postgres.log')}, or set DATABASE_URL and ANALYTICS_DATABASE_URL to a PostgreSQL server.`));
-      stack.push({ name: 'PostgreSQL', stop: pg.stop });
+        onStep: (line: string) => step(`  ${line}`),
+      };
+      const pg = await startEmbeddedPostgres(options).catch(
+        explain('the embedded PostgreSQL did not start', `See ${options.logFile}, or set DATABASE_URL and ANALYTICS_DATABASE_URL to a PostgreSQL server.`),
+      );
+      supervise('PostgreSQL', pg, () => startEmbeddedPostgres(options), { essential: true, log: options.logFile });
       aborted(abort.signal);
       await pg.ensureDatabase('crm');
       await pg.ensureDatabase('crm_analytics');
@@ -227,19 +282,26 @@ async function main() {
   }
   lines.push('', 'Press Ctrl-C to stop everything.', '');
   process.stdout.write(lines.join('\n') + '\n');
+  markRunning();
 }
 
-async function startAnalyticsProcess(config: Config, storeUrl: string, temporalAddress: string, keys: Array<{ actor: string; sha256: string }>, logger: Logger): Promise<string | undefined> {
-  step('Starting the analytics process');
+function spawnAnalytics(storeUrl: string, temporalAddress: string, keys: Array<{ actor: string; sha256: string }>, logger: Logger): Child & { running(): boolean } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/analytics/main.ts'], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ANALYTICS_DATABASE_URL: storeUrl, TEMPORAL_ADDRESS: temporalAddress, ANALYTICS_API_KEYS: JSON.stringify(keys) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   child.on('error', (err) => logger.error({ err }, 'analytics process failed to start'));
-  stack.push({ name: 'analytics', stop: stopperFor(child) });
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
+  return { exited, stop: stopperFor(child), running: () => child.exitCode === null && child.signalCode === null };
+}
+
+async function startAnalyticsProcess(config: Config, storeUrl: string, temporalAddress: string, keys: Array<{ actor: string; sha256: string }>, logger: Logger): Promise<string | undefined> {
+  step('Starting the analytics process');
+  const child = spawnAnalytics(storeUrl, temporalAddress, keys, logger);
+  supervise('analytics', child, async () => spawnAnalytics(storeUrl, temporalAddress, keys, logger), { essential: false, log: 'the analytics lines above' });
   const url = `http://localhost:${config.analytics.port}`;
-  for (let i = 0; i < 120 && child.exitCode === null; i++) {
+  for (let i = 0; i < 120 && child.running(); i++) {
     const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
     if (ok) {
       step(`Analytics ready at ${url}`);

@@ -31,6 +31,8 @@ export interface DevServer {
   address: string;
   /** The server process (none when the SDK runs it). */
   pid?: number;
+  /** Settles when the server process ends, with how ("exit code 1", "signal SIGKILL"); never for the SDK's. */
+  exited: Promise<string>;
   uiUrl?: string;
   stop(): Promise<void>;
 }
@@ -90,7 +92,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
       await env.teardown();
       throw err;
     }
-    return { address, uiUrl, stop: () => env.teardown() };
+    return { address, uiUrl, exited: new Promise<string>(() => undefined), stop: () => env.teardown() };
   }
 
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), ...SEARCH_ATTRIBUTE_ARGS,
@@ -104,6 +106,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     args.push('--db-filename', opts.dbFile);
   }
   const child = spawn(opts.cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
+  const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`cannot run ${opts.cli.kind === 'binary' ? opts.cli.path : 'temporal'}: ${err.message}`))));
+  spawnError.catch(() => undefined);
   if (opts.logFile) {
     mkdirSync(path.dirname(opts.logFile), { recursive: true });
     const out = createWriteStream(opts.logFile, { flags: 'a' });
@@ -115,7 +120,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   }
   const stop = stopperFor(child);
   try {
-    await waitUntilServing(address, child, 60_000);
+    await Promise.race([spawnError, waitUntilServing(address, child, 60_000)]);
     if (opts.retention !== undefined) {
       const connection = await Connection.connect({ address });
       try {
@@ -128,5 +133,5 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     child.kill('SIGKILL');
     throw err;
   }
-  return { address, uiUrl, pid: child.pid, stop };
+  return { address, uiUrl, pid: child.pid, exited, stop };
 }
