@@ -1,27 +1,43 @@
 /**
- * Side effects of the lead funnel: intake (dedupe, score, assign), the stage mirror in `leads`,
- * owner reminders through the outbox, and conversion into a customer through registration's own
- * idempotent path. Every write is keyed by the lead id or the workflow id and a step name, so a
- * retried activity finds its earlier write instead of repeating it.
+ * Side effects of the lead funnel: intake (dedupe, score, assign), the lead's record in `leads`
+ * and `lead_transitions`, corrections with their audit, owner reminders through the outbox, and
+ * conversion into a customer through registration's own path. Every write is keyed by the lead
+ * id or the workflow id and a step, so a retried activity finds its earlier write instead of
+ * repeating it.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { loadConfig } from '../src/config.js';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
+import { fileLeadInteractionsUnder } from '../src/db/repositories/contact-events.js';
+import { findCustomerId } from '../src/db/repositories/customers.js';
+import {
+  correctLead,
+  findOpenLeadId,
+  insertLead,
+  linkLeadToCustomer,
+  mirrorLeadStage,
+  readLeadRow,
+  recordLead,
+  storedScore,
+  updateLeadScore,
+  type LeadRecordWrite,
+  type LeadRow,
+} from '../src/db/repositories/leads.js';
 import { normaliseEmail } from '../src/domain/contact-data.js';
 import type { RegistrationResult } from '../src/domain/customers.js';
 import {
   scoreLead,
   type AcquisitionPolicy,
-  type CompanySize,
   type Engagement,
+  type LeadFieldChange,
   type LeadIntake,
   type LeadScore,
-  type LeadSource,
   type LeadStage,
+  type LeadTransition,
 } from '../src/domain/acquisition.js';
 import type { TemplateName } from '../src/domain/notifications.js';
-import { createCustomerActivities } from './customers.js';
+import { createCustomer } from './customers.js';
 
 export interface AcquisitionSettings {
   owners: string[];
@@ -83,32 +99,19 @@ async function engagementOf(db: Pool | PoolClient, leadId: string): Promise<Enga
   return { inbound: Number(rows[0]!.inbound), meetings: Number(rows[0]!.meetings) };
 }
 
-interface LeadRow {
-  id: string;
-  name: string;
-  email: string;
-  phone: string | null;
-  company: string | null;
-  company_size: CompanySize | null;
-  source: LeadSource;
-  interest: string | null;
-  locale: string;
-  owner_id: string;
-  score: number | null;
-  score_grade: LeadScore['grade'] | null;
-  score_reasons: LeadScore['reasons'];
-  scored_at: Date | null;
-  customer_id: string | null;
-}
-
-function storedScore(row: LeadRow): LeadScore {
-  return { value: row.score ?? 0, grade: row.score_grade ?? 'C', reasons: row.score_reasons, scoredAt: (row.scored_at ?? new Date()).toISOString() };
-}
-
 async function readLead(db: Pool | PoolClient, leadId: string): Promise<LeadRow> {
-  const { rows } = await db.query<LeadRow>('SELECT * FROM leads WHERE id = $1', [leadId]);
-  if (!rows[0]) throw ApplicationFailure.nonRetryable(`lead ${leadId} has no record`, 'LeadNotFound');
-  return rows[0];
+  const row = await readLeadRow(db, leadId);
+  if (!row) throw ApplicationFailure.nonRetryable(`lead ${leadId} has no record`, 'LeadNotFound');
+  return row;
+}
+
+/** The score of a lead's current data and engagement. */
+async function scoreOf(db: Pool | PoolClient, row: LeadRow): Promise<LeadScore> {
+  return scoreLead(
+    { source: row.source, companySize: row.company_size ?? undefined, company: row.company ?? undefined, interest: row.interest ?? undefined, phone: row.phone ?? undefined },
+    await engagementOf(db, row.id),
+    new Date().toISOString(),
+  );
 }
 
 export function createAcquisitionActivities({ pool, acquisition }: AcquisitionActivityDeps) {
@@ -119,61 +122,54 @@ export function createAcquisitionActivities({ pool, acquisition }: AcquisitionAc
     nurtureReactivationMs: settings.nurtureReactivationMs,
     escalationEmail: settings.escalationEmail,
   };
-  const { registerCustomerRecord } = createCustomerActivities({ pool });
 
   return {
-    /** Records the lead unless its e-mail belongs to an open lead or a customer; scores and assigns it. */
-    async intakeLead(input: { leadId: string; intake: LeadIntake; actor: string; workflowId: string }): Promise<IntakeResult> {
+    /**
+     * Records the lead with its intake entry unless its e-mail belongs to an open lead or a
+     * customer; scores and assigns it.
+     */
+    async intakeLead(input: { leadId: string; intake: LeadIntake; actor: string; workflowId: string; runId?: string; transition?: LeadTransition }): Promise<IntakeResult> {
       const { leadId, intake, actor, workflowId } = input;
       const emailNormalized = normaliseEmail(intake.email);
       return inTransaction(pool, async (db) => {
-        const customer = await db.query<{ id: string }>('SELECT id FROM customers WHERE email_normalized = $1', [emailNormalized]);
-        const own = await db.query<LeadRow>('SELECT * FROM leads WHERE id = $1', [leadId]);
-        if (own.rows[0]) return { outcome: 'accepted', owner: own.rows[0].owner_id, score: storedScore(own.rows[0]), policy };
-        if (customer.rows[0]) return { outcome: 'duplicate', existingCustomerId: customer.rows[0].id };
+        const customerId = await findCustomerId(db, emailNormalized);
+        const own = await readLeadRow(db, leadId);
+        if (own) return { outcome: 'accepted', owner: own.owner_id, score: storedScore(own), policy };
+        if (customerId) return { outcome: 'duplicate', existingCustomerId: customerId };
 
         const owner = intake.ownerId ?? (await nextInRotation(db, 'lead-owners', settings.owners));
         const score = scoreLead(intake, await engagementOf(db, leadId), new Date().toISOString());
-        const inserted = await db.query(
-          `INSERT INTO leads (id, workflow_id, name, email, email_normalized, phone, company, company_size, source, interest, locale,
-                              owner_id, score, score_grade, score_reasons, scored_at, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-           ON CONFLICT DO NOTHING`,
-          [
-            leadId, workflowId, intake.name, intake.email.trim(), emailNormalized, intake.phone ?? null, intake.company ?? null,
-            intake.companySize ?? null, intake.source, intake.interest ?? null, intake.locale, owner,
-            score.value, score.grade, JSON.stringify(score.reasons), score.scoredAt, actor,
-          ],
-        );
-        if (inserted.rowCount === 1) return { outcome: 'accepted', owner, score, policy };
-        const open = await db.query<{ id: string }>(`SELECT id FROM leads WHERE email_normalized = $1 AND stage NOT IN ('won', 'lost')`, [emailNormalized]);
-        if (!open.rows[0]) throw ApplicationFailure.retryable('lead insert conflicted but no open lead was found', 'IntakeRace');
-        return { outcome: 'duplicate', existingLeadId: open.rows[0].id };
+        // Funnels started before the record kept its timeline do not hand in their first entry.
+        const transition = input.transition ?? { from: null, to: 'new', at: new Date().toISOString(), actor, reason: `intake via ${intake.source}` };
+        if (await insertLead(db, { leadId, workflowId, runId: input.runId, intake, emailNormalized, owner, score, actor, transition })) {
+          return { outcome: 'accepted', owner, score, policy };
+        }
+        const open = await findOpenLeadId(db, emailNormalized);
+        if (!open) throw ApplicationFailure.retryable('lead insert conflicted but no open lead was found', 'IntakeRace');
+        return { outcome: 'duplicate', existingLeadId: open };
       });
     },
 
     /** A fresh score at re-activation: engagement recorded while nurtured now counts. */
     async rescoreLead(leadId: string): Promise<LeadScore> {
-      const row = await readLead(pool, leadId);
-      const score = scoreLead(
-        { source: row.source, companySize: row.company_size ?? undefined, company: row.company ?? undefined, interest: row.interest ?? undefined, phone: row.phone ?? undefined },
-        await engagementOf(pool, leadId),
-        new Date().toISOString(),
-      );
-      await pool.query('UPDATE leads SET score = $2, score_grade = $3, score_reasons = $4, scored_at = $5, updated_at = now() WHERE id = $1', [
-        leadId, score.value, score.grade, JSON.stringify(score.reasons), score.scoredAt,
-      ]);
+      const score = await scoreOf(pool, await readLead(pool, leadId));
+      await updateLeadScore(pool, leadId, score);
       return score;
     },
 
-    /** Mirrors the funnel's stage and owner; `seq` (the funnel's version) makes a stale write a no-op. */
+    /** The stage mirror of funnels recorded before `recordLead` existed; `seq` makes a stale write a no-op. */
     async recordLeadStage(input: { leadId: string; seq: number; stage: LeadStage; owner?: string; lostReason?: string; customerId?: string }): Promise<void> {
-      await pool.query(
-        `UPDATE leads SET stage = $3, stage_seq = $2, owner_id = COALESCE($6, owner_id), lost_reason = COALESCE($4, lost_reason), customer_id = COALESCE($5, customer_id),
-                closed_at = CASE WHEN $3 IN ('won', 'lost') THEN COALESCE(closed_at, now()) ELSE NULL END, updated_at = now()
-         WHERE id = $1 AND stage_seq < $2`,
-        [input.leadId, input.seq, input.stage, input.lostReason ?? null, input.customerId ?? null, input.owner ?? null],
-      );
+      await mirrorLeadStage(pool, input);
+    },
+
+    /** Writes what the funnel knows after a change, and the timeline entries since its last write. */
+    async recordLead(write: LeadRecordWrite): Promise<void> {
+      await recordLead(pool, write);
+    },
+
+    /** Corrects the person's data, audits old and new values, and answers with the score of the corrected lead. */
+    async correctLead(input: { leadId: string; workflowId: string; actor: string; correction: number; changes: LeadFieldChange[] }): Promise<LeadScore> {
+      return correctLead(pool, { ...input, key: `${input.workflowId}:correction:${input.correction}` }, scoreOf);
     },
 
     async queueLeadMessage(input: { leadId: string; recipient: string; template: TemplateName; idempotencyKey: string; payload: Record<string, unknown> }): Promise<string> {
@@ -181,23 +177,23 @@ export function createAcquisitionActivities({ pool, acquisition }: AcquisitionAc
     },
 
     /**
-     * Turns a won lead into a customer through registration's idempotent path, then links them.
-     * A retry after the insert finds the customer it made (same id) and creates nothing new.
+     * Turns a won lead into a customer through registration's path and links them, in one
+     * transaction. A retry finds the customer it made (same id) and creates nothing new.
      */
     async convertLeadToCustomer(input: { leadId: string; customerId: string; workflowId: string; actor: string }): Promise<RegistrationResult> {
-      const lead = await readLead(pool, input.leadId);
-      const result = await registerCustomerRecord({
-        customerId: input.customerId,
-        actor: input.actor,
-        workflowId: input.workflowId,
-        request: { name: lead.name, email: lead.email, phone: lead.phone ?? undefined, locale: lead.locale },
-      });
-      await inTransaction(pool, async (db) => {
-        await db.query('UPDATE leads SET customer_id = $2, updated_at = now() WHERE id = $1', [input.leadId, result.customerId]);
+      return inTransaction(pool, async (db) => {
+        const lead = await readLead(db, input.leadId);
+        const result = await createCustomer(db, {
+          customerId: input.customerId,
+          actor: input.actor,
+          workflowId: input.workflowId,
+          request: { name: lead.name, email: lead.email, phone: lead.phone ?? undefined, locale: lead.locale },
+        });
+        await linkLeadToCustomer(db, input.leadId, result.customerId);
         // The sales conversations become part of the customer's contact history.
-        await db.query('UPDATE contact_events SET customer_id = $2 WHERE lead_id = $1 AND customer_id IS NULL', [input.leadId, result.customerId]);
+        await fileLeadInteractionsUnder(db, input.leadId, result.customerId);
+        return result;
       });
-      return result;
     },
   };
 }

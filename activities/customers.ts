@@ -1,65 +1,74 @@
 /**
- * Side effects of customer registration. One transaction creates the customer, its audit rows and
- * its welcome message; a retried activity finds its own row (same customer id) and writes nothing.
+ * Side effects of customer registration. One transaction creates the customer, its audit rows,
+ * its welcome message and the registration's record; a retried activity finds its own row (same
+ * customer id) and writes nothing.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Pool } from '../src/db/pool.js';
+import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
+import { writeAudit } from '../src/db/repositories/audit-log.js';
+import { insertCustomer } from '../src/db/repositories/customers.js';
+import { recordRegistration } from '../src/db/repositories/registrations.js';
 import { normaliseEmail } from '../src/domain/contact-data.js';
 import type { RegistrationInput, RegistrationResult } from '../src/domain/customers.js';
+import { queueMessage } from './acquisition.js';
 
 export interface CustomerActivityDeps {
   pool: Pool;
 }
 
+/**
+ * Creates the customer with its audit rows and welcome message unless the e-mail is taken: the
+ * path of a registration and of a won lead alike.
+ */
+export async function createCustomer(db: PoolClient, input: RegistrationInput & { workflowId: string }): Promise<RegistrationResult> {
+  const { customerId, request, actor, workflowId } = input;
+  const emailNormalized = normaliseEmail(request.email);
+  const insert = await insertCustomer(db, { id: customerId, request, emailNormalized, actor });
+  if (!insert.inserted) {
+    if (!insert.existingId) throw ApplicationFailure.retryable('customer insert conflicted but no row was found', 'RegistrationRace');
+    if (insert.existingId !== customerId) return { outcome: 'duplicate', customerId: insert.existingId };
+    // Our own earlier attempt committed: its audit rows and message are already there.
+  }
+  const fields: Array<[string, unknown]> = [
+    ['name', request.name],
+    ['email', request.email.trim()],
+    ['phone', request.phone],
+    ['address', request.address],
+    ['locale', request.locale],
+  ];
+  await writeAudit(
+    db,
+    fields
+      .filter(([, value]) => value !== undefined)
+      .map(([field, value]) => ({ customerId, field, oldValue: null, newValue: value, actor, process: 'registration', workflowId, idempotencyKey: `${workflowId}:audit:${field}` })),
+  );
+  const welcomeMessageId = await queueMessage(db, {
+    customerId,
+    recipient: request.email.trim(),
+    template: 'welcome',
+    payload: { name: request.name, locale: request.locale },
+    idempotencyKey: `${workflowId}:welcome`,
+  });
+  return { outcome: 'created', customerId, welcomeMessageId };
+}
+
 export function createCustomerActivities({ pool }: CustomerActivityDeps) {
   return {
-    async registerCustomerRecord(input: RegistrationInput & { workflowId: string }): Promise<RegistrationResult> {
-      const { customerId, request, actor, workflowId } = input;
-      const emailNormalized = normaliseEmail(request.email);
+    /** A registration: the customer (or the e-mail found taken) and the registration's record, in one transaction. */
+    async registerCustomerRecord(input: RegistrationInput & { workflowId: string; runId?: string; receivedAt?: string }): Promise<RegistrationResult> {
       return inTransaction(pool, async (db) => {
-        const inserted = await db.query<{ id: string }>(
-          `INSERT INTO customers (id, name, email, email_normalized, phone, address, locale, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT DO NOTHING
-           RETURNING id`,
-          [customerId, request.name, request.email.trim(), emailNormalized, request.phone ?? null, request.address ?? null, request.locale, actor],
-        );
-        if (inserted.rowCount === 0) {
-          const existing = await db.query<{ id: string }>(
-            'SELECT id FROM customers WHERE email_normalized = $1 OR id = $2 ORDER BY (id = $2) DESC LIMIT 1',
-            [emailNormalized, customerId],
-          );
-          const row = existing.rows[0];
-          if (!row) throw ApplicationFailure.retryable('customer insert conflicted but no row was found', 'RegistrationRace');
-          if (row.id !== customerId) return { outcome: 'duplicate', customerId: row.id };
-          // Our own earlier attempt committed: its audit rows and message are already there.
-        }
-
-        const fields: Array<[string, unknown]> = [
-          ['name', request.name],
-          ['email', request.email.trim()],
-          ['phone', request.phone],
-          ['address', request.address],
-          ['locale', request.locale],
-        ];
-        for (const [field, value] of fields) {
-          if (value === undefined) continue;
-          await db.query(
-            `INSERT INTO audit_log (customer_id, field, old_value, new_value, actor, process, workflow_id, idempotency_key)
-             VALUES ($1, $2, NULL, $3, $4, 'registration', $5, $6)
-             ON CONFLICT (idempotency_key) DO NOTHING`,
-            [customerId, field, JSON.stringify(value), actor, workflowId, `${workflowId}:audit:${field}`],
-          );
-        }
-        const message = await db.query<{ id: string }>(
-          `INSERT INTO notification_outbox (customer_id, channel, recipient, template, payload, idempotency_key)
-           VALUES ($1, 'email', $2, 'welcome', $3, $4)
-           ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
-           RETURNING id`,
-          [customerId, request.email.trim(), JSON.stringify({ name: request.name, locale: request.locale }), `${workflowId}:welcome`],
-        );
-        return { outcome: 'created', customerId, welcomeMessageId: message.rows[0]!.id };
+        const result = await createCustomer(db, input);
+        await recordRegistration(db, {
+          workflowId: input.workflowId,
+          runId: input.runId,
+          customerId: result.customerId,
+          status: result.outcome === 'created' ? 'registered' : 'duplicate',
+          requestedBy: input.actor,
+          receivedAt: input.receivedAt ?? new Date().toISOString(),
+          reason: result.outcome === 'duplicate' ? 'a customer with this e-mail already exists' : undefined,
+        });
+        return result;
       });
     },
   };

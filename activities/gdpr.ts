@@ -33,13 +33,23 @@ const run = (sql: string): Step => async (db, customer) => (await db.query(sql, 
  */
 export const ERASURE_COVERAGE: Record<string, Step | string> = {
   // Acquisition (0003): the lead the customer came from, and any lead under the same address.
+  // With them (0006): the values of their corrections in the audit log, and the free-text reasons
+  // of their timeline (a lost reason, a note may quote the person).
   leads: run(
-    `UPDATE leads SET name = 'Erased lead', email = 'erased-' || id || '@erased.invalid', email_normalized = 'erased-' || id || '@erased.invalid',
-       phone = NULL, company = NULL, interest = NULL, lost_reason = NULL, score_reasons = '[]'::jsonb, updated_at = now()
-     WHERE customer_id = $1 OR email_normalized = $2`,
+    `WITH erased AS (SELECT id FROM leads WHERE customer_id = $1 OR email_normalized = $2),
+          corrections AS (UPDATE audit_log SET old_value = NULL, new_value = NULL
+                           WHERE lead_id IN (SELECT id FROM erased) AND (old_value IS NOT NULL OR new_value IS NOT NULL)),
+          timeline AS (UPDATE lead_transitions SET reason = NULL WHERE lead_id IN (SELECT id FROM erased) AND reason IS NOT NULL)
+     UPDATE leads SET name = 'Erased lead', email = 'erased-' || id || '@erased.invalid', email_normalized = 'erased-' || id || '@erased.invalid',
+       phone = NULL, company = NULL, interest = NULL, lost_reason = NULL, score_reasons = '[]'::jsonb,
+       qualification_need = NULL, qualification_timeline = NULL, updated_at = now()
+     WHERE id IN (SELECT id FROM erased)`,
   ),
+  lead_transitions: 'who moved the lead from which stage to which, when: kept; its reasons are erased with the leads',
   owner_rotation: 'round-robin counters: no customer data',
   customer_onboardings: 'onboarding status, dates and account manager: non-personal facts (the opt-in code is only a hash)',
+  onboarding_transitions: "the onboarding's status steps and why (confirmation, first contact): non-personal facts",
+  registrations: 'which workflow registered the customer, when and at whose request: non-personal facts',
   customers: run(
     `UPDATE customers SET name = 'Erased customer', email = 'erased-' || id || '@erased.invalid', email_normalized = 'erased-' || id || '@erased.invalid',
        phone = NULL, address = NULL, birth_date = NULL, bank_account_iban = NULL, status = 'erased', erased_at = now(),

@@ -7,6 +7,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { loadConfig } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
+import { accountManagerOf, confirmOptIn, finishOnboarding, insertOnboarding, recordOnboarding, replaceOptInCode, type OnboardingRecordWrite } from '../src/db/repositories/onboardings.js';
 import type { OnboardingInput, OnboardingPolicy } from '../src/domain/onboarding.js';
 import type { TemplateName } from '../src/domain/notifications.js';
 import { nextInRotation, queueMessage, type AcquisitionSettings } from './acquisition.js';
@@ -27,16 +28,19 @@ export function createOnboardingActivities({ pool, acquisition }: OnboardingActi
   return {
     async beginOnboarding(input: OnboardingInput & { workflowId: string }): Promise<{ accountManager: string; optInMessageId: string; taskMessageId: string; policy: OnboardingPolicy }> {
       return inTransaction(pool, async (db) => {
-        const existing = await db.query<{ account_manager: string }>('SELECT account_manager FROM customer_onboardings WHERE customer_id = $1', [input.customerId]);
-        let accountManager = existing.rows[0]?.account_manager;
+        let accountManager = await accountManagerOf(db, input.customerId);
         let code: string | undefined;
         if (!accountManager) {
           accountManager = input.accountManager ?? (await nextInRotation(db, 'account-managers', settings.owners));
           code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-          await db.query(
-            `INSERT INTO customer_onboardings (customer_id, workflow_id, account_manager, opt_in_code_hash) VALUES ($1, $2, $3, $4)`,
-            [input.customerId, input.workflowId, accountManager, codeHash(input.customerId, code)],
-          );
+          await insertOnboarding(db, {
+            customerId: input.customerId,
+            workflowId: input.workflowId,
+            accountManager,
+            codeHash: codeHash(input.customerId, code),
+            origin: input.origin,
+            leadId: input.leadId,
+          });
         }
         // On a retry the messages exist already: the keys find them and the payload is not used.
         const optInMessageId = await queueMessage(db, {
@@ -67,7 +71,7 @@ export function createOnboardingActivities({ pool, acquisition }: OnboardingActi
         const existing = await db.query<{ id: string }>('SELECT id FROM notification_outbox WHERE idempotency_key = $1', [idempotencyKey]);
         if (existing.rows[0]) return existing.rows[0].id;
         const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-        await db.query('UPDATE customer_onboardings SET opt_in_code_hash = $2 WHERE customer_id = $1', [input.customerId, codeHash(input.customerId, code)]);
+        await replaceOptInCode(db, input.customerId, codeHash(input.customerId, code));
         return queueMessage(db, {
           customerId: input.customerId,
           recipient: input.email,
@@ -80,12 +84,7 @@ export function createOnboardingActivities({ pool, acquisition }: OnboardingActi
 
     /** Compares a code with the stored hash; a match confirms the address (once). */
     async checkOptInCode(input: { customerId: string; code: string }): Promise<{ ok: boolean }> {
-      const { rowCount } = await pool.query(
-        `UPDATE customer_onboardings SET opt_in_confirmed_at = COALESCE(opt_in_confirmed_at, now())
-         WHERE customer_id = $1 AND opt_in_code_hash = $2`,
-        [input.customerId, codeHash(input.customerId, input.code)],
-      );
-      return { ok: rowCount === 1 };
+      return { ok: await confirmOptIn(pool, input.customerId, codeHash(input.customerId, input.code)) };
     },
 
     /**
@@ -116,10 +115,12 @@ export function createOnboardingActivities({ pool, acquisition }: OnboardingActi
     },
 
     async finishOnboarding(input: { customerId: string; outcome: 'onboarded' | 'stalled'; reasons: string[] }): Promise<void> {
-      await pool.query(
-        `UPDATE customer_onboardings SET status = $2, reasons = $3, finished_at = COALESCE(finished_at, now()) WHERE customer_id = $1`,
-        [input.customerId, input.outcome, JSON.stringify(input.reasons)],
-      );
+      await finishOnboarding(pool, input.customerId, input.outcome, input.reasons);
+    },
+
+    /** Writes what the onboarding knows after a change, and its status steps since the last write. */
+    async recordOnboarding(write: OnboardingRecordWrite): Promise<void> {
+      await recordOnboarding(pool, write);
     },
   };
 }

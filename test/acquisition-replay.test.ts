@@ -1,7 +1,8 @@
 /**
  * Replay tests: histories recorded under test/histories/ must replay on today's workflow code.
  * They guard changes that running executions would see: the onboarding that registration now
- * starts (patched), and the lead funnel and onboarding as recorded.
+ * starts (patched), the lead funnel and onboarding as first recorded, and both again once they
+ * write their record to PostgreSQL (patched).
  *
  * Recording (once, and after a deliberate, patched change): RECORD_HISTORIES=1 npx vitest run
  * test/acquisition-replay.test.ts. Histories are stored as binary protobuf (the SDK's own format)
@@ -97,10 +98,11 @@ describe.runIf(RECORD)('recording histories', () => {
       await handle.executeUpdate(transitionUpdate, { args: [{ to: 'proposal', product: 'CRM', amount: 90, actor }] });
       const won = await handle.executeUpdate(transitionUpdate, { args: [{ to: 'won', actor }] });
       await handle.result();
-      await save('lead-funnel-won', handle.workflowId);
+      // Recorded again with each patched change under a new name: the older files keep guarding the older paths.
+      await save('lead-funnel-won-with-record', handle.workflowId);
       const onboarding = client.workflow.getHandle(`onboarding-${won.customerId}`);
       await eventually(async () => (await onboarding.query(onboardingStateQuery)).status === 'in-progress');
-      await save('onboarding-in-progress', onboarding.workflowId);
+      await save('onboarding-in-progress-with-record', onboarding.workflowId);
     });
   });
 });

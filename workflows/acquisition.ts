@@ -26,16 +26,23 @@ import {
 import type { Activities } from '../activities/index.js';
 import {
   CLOSED_STAGES,
+  correctLeadUpdate,
   intakeOutcomeUpdate,
   leadStateQuery,
+  profileChanges,
+  profileOf,
   reassignUpdate,
+  refuseCorrection,
   refuseReassignment,
   refuseTransition,
   transitionUpdate,
   type AcquisitionPolicy,
   type LeadDeadlineKind,
   type LeadFunnelInput,
+  type LeadCorrection,
   type LeadFunnelResult,
+  type LeadProfile,
+  type LeadRecordProgress,
   type LeadStage,
   type LeadState,
   type TransitionCommand,
@@ -49,6 +56,12 @@ import { customerOnboarding } from './onboarding.js';
 // No attempt limit: a database outage delays a lead, it never loses one.
 /** Added after the first release: funnels recorded before it replay without the per-move upsert. */
 const STAGE_TIMELINE_PATCH = 'stage-in-status-timeline-on-move';
+/**
+ * The lead's record in PostgreSQL follows every change (`recordLead`), and a person's request is
+ * answered once its change is recorded. Funnels recorded before replay with the stage mirror
+ * (`recordLeadStage`) and switch to the record at their next change.
+ */
+const RECORD_PATCH = 'lead-record-in-postgres';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -87,7 +100,7 @@ export function nextDeadline(state: LeadState, policy: AcquisitionPolicy): LeadS
 }
 
 export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResult> {
-  const { workflowId } = workflowInfo();
+  const { workflowId, runId } = workflowInfo();
   const { leadId, intake } = input;
   const now = () => new Date().toISOString();
   let policy: AcquisitionPolicy | undefined = input.carried?.policy;
@@ -104,6 +117,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     interactions: 0,
     alerts: [],
     transitions: [{ from: null, to: 'new', at: now(), actor: input.actor, reason: `intake via ${intake.source}` }],
+    profile: profileOf(intake),
   };
   // Every change a handler makes bumps this, so the main loop re-plans its timers.
   let changes = 0;
@@ -124,9 +138,59 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     replan();
   };
 
+  // The record: every write carries the whole row as the funnel knows it and the timeline entries
+  // since the previous write. Writes run one after the other; `recorded()` resolves once the
+  // state as it is now has landed.
+  let progress: LeadRecordProgress = input.carried?.record ?? { seq: 0, stages: 0, owners: 0 };
+  let recordedAs = '';
+  let recording: Promise<void> = Promise.resolve();
+  const profile = (): LeadProfile => state.profile ?? profileOf(intake);
+  const recordOf = () => {
+    const closing = CLOSED_STAGES.includes(state.stage) ? state.transitions[state.transitions.length - 1]!.at : undefined;
+    return {
+      stage: state.stage,
+      owner: state.owner!,
+      profile: profile(),
+      score: state.score,
+      qualification: state.qualification,
+      proposal: state.proposal,
+      lostReason: state.lostReason,
+      customerId: state.customerId,
+      nextDue: policy && !closing ? nextDeadline(state, policy) : undefined,
+      alerts: state.alerts,
+      lastContactAt: state.contact.lastContactAt,
+      lastActivityAt: state.lastActivityAt,
+      closedAt: closing,
+    };
+  };
+  const fingerprint = () => `${JSON.stringify(recordOf())}|${state.transitions.length}|${state.reassignments?.length ?? 0}`;
+  const recorded = (): Promise<void> => {
+    if (state.intake.outcome !== 'accepted' || !patched(RECORD_PATCH)) return recording;
+    const current = fingerprint();
+    if (current === recordedAs) return recording;
+    recordedAs = current;
+    const record = recordOf();
+    const owners = state.reassignments ?? [];
+    const write = {
+      leadId,
+      workflowId,
+      runId,
+      // Workflow time orders the writes across runs (continue-as-new) as well as within one.
+      seq: Math.max(progress.seq + 1, Date.now() * 1000),
+      ...record,
+      stages: state.transitions.slice(progress.stages).map((t, i) => ({ ...t, seq: progress.stages + i })),
+      owners: owners.slice(progress.owners).map((o, i) => ({ ...o, seq: progress.owners + i })),
+    };
+    progress = { seq: write.seq, stages: state.transitions.length, owners: owners.length };
+    recording = recording.then(() => acts.recordLead(write));
+    return recording;
+  };
+  const behind = () => state.intake.outcome === 'accepted' && fingerprint() !== recordedAs;
+
   setHandler(leadStateQuery, () => state);
   setHandler(intakeOutcomeUpdate, async () => {
     await condition(() => state.intake.outcome !== 'pending');
+    await recorded();
     return state.intake;
   });
   setHandler(
@@ -138,6 +202,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       move(cmd.to, cmd.actor, cmd.reason ?? cmd.note);
       // The caller of `won` learns the customer it made.
       if (cmd.to === 'won') await condition(() => state.customerId !== undefined);
+      await recorded();
       return state;
     },
     {
@@ -151,17 +216,39 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   );
   setHandler(
     reassignUpdate,
-    ({ ownerId, actor, reason }) => {
+    async ({ ownerId, actor, reason }) => {
       state.reassignments = [...(state.reassignments ?? []), { from: state.owner!, to: ownerId, at: now(), actor, reason }];
       state.owner = ownerId;
       // The SLA clock keeps running: the new owner inherits the lead's deadline, and its reminder.
       replan();
+      await recorded();
       return state;
     },
     {
       validator: ({ ownerId }) => {
         const why = refuseReassignment(state, ownerId);
         if (why) throw ApplicationFailure.nonRetryable(why, 'InvalidReassignment');
+      },
+    },
+  );
+  setHandler(
+    correctLeadUpdate,
+    async ({ actor, ...correction }) => {
+      const changes = profileChanges(profile(), correction);
+      if (changes.length === 0) return state;
+      state.corrections = [...(state.corrections ?? []), { at: now(), actor, changes }];
+      const next = { ...profile(), ...Object.fromEntries(changes.map((c) => [c.field, c.to])) } as LeadProfile;
+      state.profile = next;
+      state.name = next.name;
+      state.company = next.company ?? undefined;
+      state.score = await acts.correctLead({ leadId, workflowId, actor, correction: state.corrections.length, changes });
+      await recorded();
+      return state;
+    },
+    {
+      validator: (_cmd: LeadCorrection & { actor: string }) => {
+        const why = refuseCorrection(state);
+        if (why) throw ApplicationFailure.nonRetryable(why, 'InvalidCorrection');
       },
     },
   );
@@ -173,10 +260,11 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       if (state.stage === 'new' && state.intake.outcome !== 'duplicate') move('contacted', e.recordedBy, `${e.direction} ${e.channel} recorded`);
     }
     replan();
+    void recorded();
   });
 
   if (!input.carried) {
-    const taken = await acts.intakeLead({ leadId, intake, actor: input.actor, workflowId });
+    const taken = await acts.intakeLead({ leadId, intake, actor: input.actor, workflowId, runId, transition: state.transitions[0] });
     if (taken.outcome === 'duplicate') {
       state.intake = { outcome: 'duplicate', existingLeadId: taken.existingLeadId, existingCustomerId: taken.existingCustomerId };
       const reason = taken.existingLeadId ? `an open lead exists: ${taken.existingLeadId}` : `a customer exists: ${taken.existingCustomerId}`;
@@ -247,12 +335,13 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   const convert = async () => {
     const wonBy = state.transitions[state.transitions.length - 1]!.actor;
     const result = await acts.convertLeadToCustomer({ leadId, customerId: uuid4(), workflowId, actor: wonBy });
+    const person = profile();
     if (result.outcome === 'created') {
       await deliver(result.welcomeMessageId, 'Welcome message', result.customerId);
       const onboardingId = onboardingWorkflowId(result.customerId);
       await startChild(customerOnboarding, {
         workflowId: onboardingId,
-        args: [{ customerId: result.customerId, name: state.name, email: state.email, locale: intake.locale, accountManager: state.owner, origin: 'lead', leadId }],
+        args: [{ customerId: result.customerId, name: person.name, email: state.email, locale: person.locale, accountManager: state.owner, origin: 'lead', leadId }],
         // Onboarding takes weeks; the funnel's job ends with the customer.
         parentClosePolicy: ParentClosePolicy.ABANDON,
         typedSearchAttributes: [
@@ -273,7 +362,11 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   let mirrored = input.carried ? 0 : 1;
   for (;;) {
     if (state.stage === 'won' && !state.customerId) await convert();
-    if (mirrored < version()) {
+    if (patched(RECORD_PATCH)) {
+      await recorded();
+      // A change that arrived during the write gets its own pass.
+      if (behind()) continue;
+    } else if (mirrored < version()) {
       mirrored = version();
       await acts.recordLeadStage({ leadId, seq: mirrored, stage: state.stage, owner: state.owner, lostReason: state.lostReason, customerId: state.customerId });
       // A change that arrived during the write gets its own pass.
@@ -285,7 +378,8 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
 
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof leadFunnel>({ ...input, carried: { state, policy: rules } });
+      await recording;
+      await continueAsNew<typeof leadFunnel>({ ...input, carried: { state, policy: rules, record: progress } });
     }
     const seen = changes;
     const due = state.nextDue;

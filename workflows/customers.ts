@@ -27,8 +27,8 @@ export async function registerCustomer(input: RegistrationInput): Promise<Regist
   };
   setHandler(registrationStateQuery, () => state);
 
-  const { workflowId } = workflowInfo();
-  const result = await registerCustomerRecord({ ...input, workflowId });
+  const { workflowId, runId } = workflowInfo();
+  const result = await registerCustomerRecord({ ...input, workflowId, runId, receivedAt: state.transitions[0]!.at });
 
   state.status = result.outcome === 'created' ? 'registered' : 'duplicate';
   state.customerId = result.customerId;

@@ -11,6 +11,7 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -36,13 +37,19 @@ import {
 import { CrmCustomerId, CrmOwner, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { startDelivery } from './notifications.js';
 
+/**
+ * The onboarding's record in PostgreSQL follows every change (`recordOnboarding`), and a person's
+ * request is answered once its change is recorded. Onboardings recorded before replay without it.
+ */
+const RECORD_PATCH = 'onboarding-record-in-postgres';
+
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
 export async function customerOnboarding(input: OnboardingInput): Promise<OnboardingResult> {
-  const { workflowId } = workflowInfo();
+  const { workflowId, runId } = workflowInfo();
   const { customerId } = input;
   const now = () => new Date().toISOString();
   const state: OnboardingState = {
@@ -63,6 +70,41 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     upsertSearchAttributes([{ key: CrmStatus, value: status }]);
   };
 
+  // The record: each write carries the onboarding as it stands and the status steps since the
+  // previous write; writes run one after the other. Nothing is written before the row exists.
+  let rowExists = false;
+  let progress = { seq: 0, transitions: 0 };
+  let recordedAs = '';
+  let recording: Promise<void> = Promise.resolve();
+  const recordOf = () => ({
+    status: state.status,
+    optIn: state.optIn,
+    firstContact: state.firstContact,
+    checkInAt: state.checkInAt,
+    reasons: state.reasons,
+    withheld: state.withheld,
+    finishedAt: state.status === 'onboarded' || state.status === 'stalled' ? state.transitions[state.transitions.length - 1]!.at : undefined,
+  });
+  const recorded = (): Promise<void> => {
+    if (!rowExists || !patched(RECORD_PATCH)) return recording;
+    const record = recordOf();
+    const fingerprint = `${JSON.stringify(record)}|${state.transitions.length}`;
+    if (fingerprint === recordedAs) return recording;
+    recordedAs = fingerprint;
+    const write = {
+      customerId,
+      workflowId,
+      runId,
+      // Workflow time orders the writes, also across a restart of the workflow.
+      seq: Math.max(progress.seq + 1, Date.now() * 1000),
+      ...record,
+      transitions: state.transitions.slice(progress.transitions).map((t, i) => ({ ...t, seq: progress.transitions + i })),
+    };
+    progress = { seq: write.seq, transitions: state.transitions.length };
+    recording = recording.then(() => acts.recordOnboarding(write));
+    return recording;
+  };
+
   setHandler(onboardingStateQuery, () => state);
   setHandler(
     confirmOptInUpdate,
@@ -74,11 +116,13 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
           state.optIn.confirmedAt = now();
           changes++;
         }
+        await recorded();
         return { confirmed: true };
       }
       state.optIn.attempts++;
       if (state.optIn.attempts >= OPT_IN_MAX_ATTEMPTS) state.optIn.status = 'locked';
       changes++;
+      await recorded();
       return { confirmed: false, attemptsLeft: Math.max(0, OPT_IN_MAX_ATTEMPTS - state.optIn.attempts) };
     },
     {
@@ -95,6 +139,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
       state.optIn.resends = resend;
       const messageId = await acts.renewOptInCode({ customerId, workflowId, resend, name: input.name, email: input.email, locale: input.locale });
       state.optIn.sentAt = now();
+      await recorded();
       await deliver(messageId, `Opt-in code, sent again (${resend})`);
       return state;
     },
@@ -109,6 +154,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     if (isContact(e) && !state.firstContact.doneAt) {
       state.firstContact.doneAt = e.occurredAt;
       changes++;
+      void recorded();
     }
   });
 
@@ -131,12 +177,15 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     { key: CrmOwner, value: begun.accountManager },
   ]);
   enter('in-progress', `code sent to the customer, first-contact task to ${begun.accountManager}`);
+  rowExists = true;
+  await recorded();
   await deliver(begun.optInMessageId, 'Opt-in code');
   await deliver(begun.taskMessageId, `First-contact task for ${begun.accountManager}`);
 
   const checkInAt = Date.parse(state.checkInAt);
   let welcomed = false;
   for (;;) {
+    await recorded();
     if (state.optIn.status === 'confirmed' && !welcomed) {
       welcomed = true;
       await send('onboarding-welcome', input.email, 'welcome', { name: input.name, accountManager: begun.accountManager }, 'Onboarding welcome');
@@ -167,6 +216,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     await send('onboarding-stalled', begun.accountManager, 'stalled', { customerName: input.name, customerId, reasons: reasons.join('; ') }, 'Onboarding stalled');
   }
   await acts.finishOnboarding({ customerId, outcome, reasons });
+  await recorded();
   setCurrentDetails(`**Status:** ${outcome}${reasons.length ? `  \n**Why:** ${reasons.join('; ')}` : ''}`);
   await condition(allHandlersFinished);
   return { outcome, customerId, reasons };

@@ -193,14 +193,25 @@ export interface LeadState {
   /** Owner changes after intake: who handed the lead to whom, when and why. */
   reassignments?: Array<{ from: string; to: string; at: string; actor: string; reason?: string }>;
   transitions: LeadTransition[];
+  /** The person's data as corrected (funnels started before corrections existed: the intake's). */
+  profile?: LeadProfile;
+  /** Corrections of the lead's data (PATCH): who changed which field when. */
+  corrections?: Array<{ at: string; actor: string; changes: LeadFieldChange[] }>;
 }
 
 export interface LeadFunnelInput {
   leadId: string;
   intake: LeadIntake;
   actor: string;
-  /** Set when the funnel continues as new: the state it had reached. */
-  carried?: { state: LeadState; policy: AcquisitionPolicy };
+  /** Set when the funnel continues as new: the state it had reached, and how far its record got. */
+  carried?: { state: LeadState; policy: AcquisitionPolicy; record?: LeadRecordProgress };
+}
+
+/** How much of the funnel's state has reached PostgreSQL: the last write, and the timeline entries written. */
+export interface LeadRecordProgress {
+  seq: number;
+  stages: number;
+  owners: number;
 }
 
 export interface LeadFunnelResult {
@@ -214,7 +225,70 @@ export interface LeadFunnelResult {
 export const reassignRequestSchema = z.object({ ownerId: emailSchema, reason: text(500).optional() }).strict();
 export type ReassignRequest = z.infer<typeof reassignRequestSchema>;
 
+/** The person's data on a lead that may be corrected; e-mail is the dedupe key and stays. */
+export const LEAD_PROFILE_FIELDS = ['name', 'phone', 'company', 'companySize', 'interest', 'locale'] as const;
+export type LeadProfileField = (typeof LEAD_PROFILE_FIELDS)[number];
+
+export interface LeadProfile {
+  name: string;
+  phone: string | null;
+  company: string | null;
+  companySize: CompanySize | null;
+  interest: string | null;
+  locale: string;
+}
+
+export function profileOf(intake: LeadIntake): LeadProfile {
+  return {
+    name: intake.name,
+    phone: intake.phone ?? null,
+    company: intake.company ?? null,
+    companySize: intake.companySize ?? null,
+    interest: intake.interest ?? null,
+    locale: intake.locale,
+  };
+}
+
+/** A correction names the fields to change; `null` clears an optional one. */
+export const leadCorrectionSchema = z
+  .object({
+    name: personNameSchema.optional(),
+    phone: phoneSchema.nullable().optional(),
+    company: text(200).nullable().optional(),
+    companySize: z.enum(COMPANY_SIZES).nullable().optional(),
+    interest: text(500).nullable().optional(),
+    locale: localeSchema.optional(),
+  })
+  .strict()
+  .refine((v) => Object.values(v).some((x) => x !== undefined), { message: `names at least one field to correct: ${LEAD_PROFILE_FIELDS.join(', ')}` });
+export type LeadCorrection = z.infer<typeof leadCorrectionSchema>;
+
+export interface LeadFieldChange {
+  field: LeadProfileField;
+  from: string | null;
+  to: string | null;
+}
+
+/** The fields a correction really changes, with their old and new values. */
+export function profileChanges(current: LeadProfile, correction: LeadCorrection): LeadFieldChange[] {
+  const changes: LeadFieldChange[] = [];
+  for (const field of LEAD_PROFILE_FIELDS) {
+    const to = correction[field];
+    if (to !== undefined && to !== current[field]) changes.push({ field, from: current[field], to });
+  }
+  return changes;
+}
+
+export function refuseCorrection(state: Pick<LeadState, 'stage' | 'intake'>): string | undefined {
+  if (state.intake.outcome === 'pending') return 'the lead is still being taken in; try again in a moment';
+  if (state.intake.outcome === 'duplicate') return 'this intake was a duplicate and never became a lead';
+  if (CLOSED_STAGES.includes(state.stage)) return `the lead is already ${state.stage}; a closed lead is not corrected`;
+  return undefined;
+}
+
 export const leadStateQuery = defineQuery<LeadState>('state');
+/** Corrects the person's data (name, phone, company, size, interest, locale); answers with the lead. */
+export const correctLeadUpdate = defineUpdate<LeadState, [LeadCorrection & { actor: string }]>('correct');
 export const reassignUpdate = defineUpdate<LeadState, [ReassignRequest & { actor: string }]>('reassign');
 export const transitionUpdate = defineUpdate<LeadState, [TransitionCommand]>('transition');
 /** Answers once intake has run: accepted, or a duplicate of an existing lead or customer. */

@@ -50,6 +50,8 @@ export function registrationWorkflowId(key: string): string {
 
 export interface Customer {
   id: string;
+  /** The number people quote (letters, phone calls); assigned in order of registration. */
+  customerNumber: number;
   name: string;
   email: string;
   phone: string | null;

@@ -1,16 +1,20 @@
 /**
- * Leads: intake starts a `leadFunnel`, transitions are its `transition` update, a lead is its
- * `state` query (also after it closed), and the list is Temporal visibility over the search
- * attributes. Deduplication by e-mail reads PostgreSQL first; the funnel's intake is the guard.
+ * Leads: intake starts a `leadFunnel`; transitions, hand-overs and corrections are its updates.
+ * Reads come from the record in PostgreSQL, which the funnel's activities write before a request
+ * is answered: a lead with its timeline, and the list and search of leads. A running funnel's own
+ * state is a live detail, on request. Deduplication by e-mail reads PostgreSQL first; the funnel's
+ * intake is the guard.
  */
-import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import {
+  COMPANY_SIZES,
   LEAD_SOURCES,
   LEAD_STAGES,
+  correctLeadUpdate,
   intakeOutcomeUpdate,
+  leadCorrectionSchema,
   leadIntakeSchema,
   leadStateQuery,
   leadSummary,
@@ -20,9 +24,12 @@ import {
   transitionRequestSchema,
   transitionUpdate,
   type IntakeOutcome,
-  type LeadState,
 } from '../../domain/acquisition.js';
 import { normaliseEmail } from '../../domain/contact-data.js';
+import { findCustomerId } from '../../db/repositories/customers.js';
+import { findOpenLeadId, listLeads, readLead, type LeadRecord } from '../../db/repositories/leads.js';
+import { liveParamSchema, liveState, withLive } from '../live.js';
+import { checkRanges, isoDateTimeSchema, listingOf, pageSizeSchema, pageTokenSchema, pageTokens } from '../listing.js';
 import { CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../../domain/search-attributes.js';
 import type { leadFunnel } from '../../../workflows/acquisition.js';
 import { requireRole } from '../auth.js';
@@ -35,19 +42,53 @@ const operational = requireRole('agent', 'backoffice', 'admin');
 
 export const leadIdParam = z.object({ id: z.uuid({ message: 'must be a lead id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
 
-const leadStateSchema = z
+const stageSchema = z.enum(LEAD_STAGES);
+
+const leadSchema = z
   .object({
-    leadId: z.string(),
+    leadId: z.uuid(),
     workflowId: z.string(),
-    stage: z.enum(LEAD_STAGES),
-    owner: z.string().optional(),
-    score: z.object({ value: z.number(), grade: z.string(), reasons: z.array(z.object({ rule: z.string(), points: z.number(), detail: z.string() })), scoredAt: z.string() }).optional(),
-    nextDue: z.object({ kind: z.string(), at: z.string() }).optional(),
-    transitions: z.array(z.object({ from: z.string().nullable(), to: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })),
+    stage: stageSchema,
     closed: z.boolean(),
+    name: z.string(),
+    email: z.string(),
+    phone: z.string().nullable(),
+    company: z.string().nullable(),
+    companySize: z.enum(COMPANY_SIZES).nullable(),
+    source: z.enum(LEAD_SOURCES),
+    interest: z.string().nullable(),
+    locale: z.string(),
+    owner: z.string(),
+    score: z.object({ value: z.number(), grade: z.enum(['A', 'B', 'C']), reasons: z.array(z.object({ rule: z.string(), points: z.number(), detail: z.string() })), scoredAt: z.string() }).optional(),
+    qualification: z.object({ need: z.string(), budget: z.number(), currency: z.string(), timeline: z.string() }).optional(),
+    proposal: z.object({ product: z.string(), amount: z.number(), currency: z.string() }).optional(),
+    lostReason: z.string().optional(),
+    customerId: z.string().optional(),
+    onboardingWorkflowId: z.string().optional(),
+    nextDue: z.object({ kind: z.enum(['contact-reminder', 'contact-escalation', 'idle-to-nurture', 'reactivation']), at: z.string() }).optional(),
+    alerts: z.array(z.object({ kind: z.enum(['contact-reminder', 'contact-escalation']), at: z.string(), recipient: z.string() })),
+    interactions: z.number().int(),
+    lastContactAt: z.string().optional(),
+    lastActivityAt: z.string().optional(),
+    createdBy: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    closedAt: z.string().optional(),
+    transitions: z
+      .array(z.object({ from: stageSchema.nullable(), to: stageSchema, at: z.string(), actor: z.string(), reason: z.string().optional(), workflowId: z.string(), runId: z.string().nullable() }))
+      .openapi({ description: 'Every stage the lead entered: who moved it, when, from where and why' }),
+    reassignments: z.array(z.object({ from: z.string(), to: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })),
+    corrections: z
+      .array(z.object({ field: z.string(), from: z.unknown(), to: z.unknown(), actor: z.string(), at: z.string(), workflowId: z.string().nullable() }))
+      .openapi({ description: 'Corrections of the lead (PATCH), from the audit log: old and new value, who, when' }),
+    live: z
+      .object({ at: z.string(), state: z.object({}).loose() })
+      .optional()
+      .openapi({ description: 'Only with `?live=true`, for an open lead whose funnel answered in time: its state query, as of `at`' }),
   })
-  .loose()
-  .openapi('LeadState');
+  .openapi('Lead');
+
+const pendingSchema = z.object({ status: z.literal('pending'), leadId: z.string(), workflowId: z.string() });
 
 const intakeAnswerSchema = z
   .object({
@@ -92,25 +133,40 @@ const intakeRoute = createRoute({
   },
 });
 
+const listQuerySchema = z
+  .object({
+    stage: stageSchema.optional(),
+    owner: z.string().trim().regex(/^[^'"\\\s]{1,254}$/, 'must be an owner id (an e-mail address)').optional(),
+    source: z.enum(LEAD_SOURCES).optional(),
+    scoreMin: z.coerce.number().int().min(0).max(100).optional(),
+    scoreMax: z.coerce.number().int().min(0).max(100).optional(),
+    createdFrom: isoDateTimeSchema.optional(),
+    createdTo: isoDateTimeSchema.optional(),
+    closedFrom: isoDateTimeSchema.optional(),
+    closedTo: isoDateTimeSchema.optional(),
+    q: z.string().trim().min(1, 'must not be empty').max(200, 'has at most 200 characters').optional().openapi({ description: 'Contained in the name, e-mail or company (any case)' }),
+    sort: z.enum(['-created', 'created']).default('-created'),
+    pageSize: pageSizeSchema,
+    pageToken: pageTokenSchema.optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.scoreMin !== undefined && v.scoreMax !== undefined && v.scoreMin > v.scoreMax) ctx.addIssue({ code: 'custom', path: ['scoreMax'], message: 'must not be below scoreMin' });
+    checkRanges(v, ctx, [['createdFrom', 'createdTo'], ['closedFrom', 'closedTo']]);
+  });
+
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/leads',
   operationId: 'listLeads',
   tags: ['leads'],
-  summary: 'List leads (Temporal visibility)',
-  description: 'Filters by stage, owner and source through the search attributes CrmStatus, CrmOwner and CrmSource. Eventually consistent.',
+  summary: 'List and search leads',
+  description:
+    'From the record in PostgreSQL, also for leads whose workflow Temporal no longer holds: filters by stage, owner, source, score range, ' +
+    'created and closed ranges (from inclusive, to exclusive), and free text over name, e-mail and company; newest first unless `sort=created`. ' +
+    'Pages follow each other by `nextPageToken` (opaque, bound to the filters).',
   middleware: [operational] as const,
-  request: {
-    query: z
-      .object({
-        stage: z.enum(LEAD_STAGES).optional(),
-        owner: z.string().trim().regex(/^[^'"\\\s]{1,254}$/, 'must be an owner id (an e-mail address)').optional(),
-        source: z.enum(LEAD_SOURCES).optional(),
-        pageSize: z.coerce.number().int().min(1).max(100).default(20),
-        pageToken: z.string().regex(/^[A-Za-z0-9_-]{1,4096}$/, 'must be a nextPageToken from an earlier page').optional(),
-      })
-      .strict(),
-  },
+  request: { query: listQuerySchema },
   responses: {
     200: jsonContent(
       z.object({
@@ -118,14 +174,16 @@ const listRoute = createRoute({
           z.object({
             leadId: z.string(),
             workflowId: z.string(),
-            name: z.string().optional(),
-            company: z.string().optional(),
-            stage: z.string().optional(),
-            owner: z.string().optional(),
-            source: z.string().optional(),
-            status: z.string(),
-            startedAt: z.string(),
-            closedAt: z.string().optional(),
+            name: z.string(),
+            email: z.string(),
+            company: z.string().nullable(),
+            stage: stageSchema,
+            owner: z.string(),
+            source: z.enum(LEAD_SOURCES),
+            score: z.number().nullable(),
+            customerId: z.string().nullable(),
+            createdAt: z.string(),
+            closedAt: z.string().nullable(),
           }),
         ),
         nextPageToken: z.string().optional(),
@@ -141,10 +199,30 @@ const getRoute = createRoute({
   path: '/v1/leads/{id}',
   operationId: 'getLead',
   tags: ['leads'],
-  summary: 'Where a lead stands and why (the funnel state query)',
+  summary: 'A lead with its timeline: where it stands, who moved it, when and why',
+  description: 'From the record in PostgreSQL, with no worker needed. `live=true` adds the running funnel’s own state as `live` when it answers within a second.',
   middleware: [operational] as const,
-  request: { params: leadIdParam },
-  responses: { 200: jsonContent(leadStateSchema, 'The lead'), ...problemResponses(400, 401, 403, 404) },
+  request: { params: leadIdParam, query: z.object({ live: liveParamSchema }).strict() },
+  responses: { 200: jsonContent(leadSchema, 'The lead'), ...problemResponses(400, 401, 403, 404) },
+});
+
+const correctRoute = createRoute({
+  method: 'patch',
+  path: '/v1/leads/{id}',
+  operationId: 'correctLead',
+  tags: ['leads'],
+  summary: 'Correct a lead’s data',
+  description:
+    'Corrects name, phone, company, company size, interest or locale through the funnel’s `correct` update, so the funnel and the record agree: ' +
+    'the record and one audit entry per changed field (old and new value, who) are written together, and the score is recomputed. ' +
+    '`null` clears an optional field. A closed lead is a 409.',
+  middleware: [operational] as const,
+  request: { params: leadIdParam, body: jsonBody(leadCorrectionSchema.openapi('LeadCorrection'), { phone: '+1 212 555 0199', companySize: '201-1000' }) },
+  responses: {
+    200: jsonContent(leadSchema, 'The corrected lead'),
+    202: jsonContent(pendingSchema, 'Accepted; the correction is still being carried out'),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
+  },
 });
 
 const transitionRoute = createRoute({
@@ -164,8 +242,8 @@ const transitionRoute = createRoute({
     body: jsonBody(transitionRequestSchema.openapi('LeadTransitionRequest'), { to: 'contacted', from: 'new', note: 'Called; wants a demo next week' }),
   },
   responses: {
-    200: jsonContent(leadStateSchema, 'The lead after the move'),
-    202: jsonContent(z.object({ status: z.literal('pending'), leadId: z.string(), workflowId: z.string() }), 'Accepted; the move is still being carried out'),
+    200: jsonContent(leadSchema, 'The lead after the move'),
+    202: jsonContent(pendingSchema, 'Accepted; the move is still being carried out'),
     ...problemResponses(400, 401, 403, 404, 409, 413, 415),
   },
 });
@@ -179,7 +257,7 @@ const reassignRoute = createRoute({
   description: 'The new owner inherits the lead and its running deadlines (reminders go to them). A closed lead, or the same owner, is a 409.',
   middleware: [operational] as const,
   request: { params: leadIdParam, body: jsonBody(reassignRequestSchema.openapi('LeadReassignRequest'), { ownerId: 'sales.north@example.com', reason: 'Territory change' }) },
-  responses: { 200: jsonContent(leadStateSchema, 'The lead with its new owner'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
+  responses: { 200: jsonContent(leadSchema, 'The lead with its new owner'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
 });
 
 /** An intake with an Idempotency-Key names one lead per claim of the key, so its repeat finds the first run. */
@@ -189,64 +267,31 @@ function leadIdFor(scope: string | undefined): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-function isNotFound(err: unknown): boolean {
-  return (err as Error)?.name === 'WorkflowNotFoundError' || /not found/i.test((err as Error)?.message ?? '');
+async function recordOf(deps: ApiDeps, leadId: string): Promise<LeadRecord> {
+  const lead = await readLead(deps.pool, leadId);
+  if (!lead) throw new ApiError(404, `No lead with id ${leadId}`);
+  return lead;
 }
 
-export async function leadState(temporal: Client, leadId: string): Promise<LeadState & { workflowId: string; closed: boolean }> {
-  const handle = temporal.workflow.getHandle(leadWorkflowId(leadId));
-  try {
-    const [state, description] = await Promise.all([handle.query(leadStateQuery), handle.describe()]);
-    return { ...state, workflowId: handle.workflowId, closed: description.status.name !== 'RUNNING' };
-  } catch (err) {
-    if (isNotFound(err)) throw new ApiError(404, `No lead with id ${leadId}`);
-    throw err;
-  }
+/** Why a command found no running funnel: the lead is unknown (404) or closed (409 with its final stage). */
+async function notRunning(deps: ApiDeps, leadId: string, err: unknown, closedMeans: string): Promise<unknown> {
+  const lead = await recordOf(deps, leadId);
+  if (lead.closed) return new ApiError(409, `the lead is already ${lead.stage}; ${closedMeans}`, { stage: lead.stage });
+  return err;
 }
 
 async function existingFor(deps: ApiDeps, email: string): Promise<{ leadId?: string; customerId?: string }> {
   const normalised = normaliseEmail(email);
-  const lead = await deps.pool.query<{ id: string }>(`SELECT id FROM leads WHERE email_normalized = $1 AND stage NOT IN ('won', 'lost') LIMIT 1`, [normalised]);
-  if (lead.rows[0]) return { leadId: lead.rows[0].id };
-  const customer = await deps.pool.query<{ id: string }>('SELECT id FROM customers WHERE email_normalized = $1', [normalised]);
-  return customer.rows[0] ? { customerId: customer.rows[0].id } : {};
-}
-
-const leadIdOf = (workflowId: string) => workflowId.replace(/^lead-/, '');
-
-/** A keyword search attribute of a raw visibility record (search attributes are never encrypted). */
-const decodePayload = (fields: Record<string, unknown> | null | undefined, name: string): string | undefined => {
-  const payload = fields?.[name];
-  if (!payload) return undefined;
-  const value = defaultPayloadConverter.fromPayload(payload as never);
-  return typeof value === 'string' ? value : undefined;
-};
-
-const quote = (v: string) => `'${v.replace(/['\\]/g, '')}'`;
-
-/**
- * Visibility page tokens, sealed: Temporal answers a forged token only after long retries, and a
- * token is only meaningful for the query that made it. The MAC key derives from the configured API
- * keys, so every API instance of one deployment accepts the others' tokens.
- */
-function pageTokenSeal(keys: ApiDeps['keys']) {
-  const key = createHash('sha256').update(`lead-list-page-token:${keys.map((k) => k.sha256).sort().join(',')}`).digest();
-  const mac = (raw: Uint8Array, query: string) => createHmac('sha256', key).update(query).update(raw).digest().subarray(0, 16);
-  return {
-    seal: (raw: Uint8Array, query: string) => Buffer.concat([mac(raw, query), raw]).toString('base64url'),
-    /** The raw token, or null when it was not made by this listing for this query. */
-    open(token: string, query: string): Buffer | null {
-      const sealed = Buffer.from(token, 'base64url');
-      if (sealed.length <= 16) return null;
-      const raw = sealed.subarray(16);
-      return timingSafeEqual(sealed.subarray(0, 16), mac(raw, query)) ? raw : null;
-    },
-  };
+  const leadId = await findOpenLeadId(deps.pool, normalised);
+  if (leadId) return { leadId };
+  const customerId = await findCustomerId(deps.pool, normalised);
+  return customerId ? { customerId } : {};
 }
 
 export function acquisitionRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
-  const pageTokens = pageTokenSeal(deps.keys);
+  const tokens = pageTokens(deps.keys);
+  const waitMs = deps.resultWaitMs ?? 10_000;
 
   app.openapi(intakeRoute, async (c) => {
     const body = c.req.valid('json');
@@ -280,7 +325,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
       },
       c.get('idempotency'),
     );
-    const outcome = await intakeOutcome(handle, deps.resultWaitMs ?? 10_000);
+    const outcome = await intakeOutcome(deps, handle, leadId, body.email, waitMs);
     if (outcome.outcome === 'duplicate') {
       if (outcome.existingCustomerId) {
         return c.json({ status: 'existing-customer' as const, customerId: outcome.existingCustomerId }, 200, { Location: `/v1/customers/${outcome.existingCustomerId}` });
@@ -289,52 +334,40 @@ export function acquisitionRoutes(deps: ApiDeps) {
     }
     const location = `/v1/leads/${leadId}`;
     if (outcome.outcome === 'pending') return c.json({ status: 'pending' as const, leadId, workflowId }, 202, { Location: location });
-    const state = await handle.query(leadStateQuery);
-    return c.json({ status: 'accepted' as const, leadId, workflowId, stage: state.stage, owner: state.owner, score: state.score?.value }, 202, { Location: location });
+    const lead = await recordOf(deps, leadId);
+    return c.json({ status: 'accepted' as const, leadId, workflowId, stage: lead.stage, owner: lead.owner, score: lead.score?.value }, 202, { Location: location });
   });
 
   app.openapi(listRoute, async (c) => {
-    const q = c.req.valid('query');
-    const clauses = [`WorkflowType = 'leadFunnel'`, `TaskQueue = ${quote(deps.taskQueue)}`, `CrmStatus != 'duplicate'`];
-    if (q.stage) clauses.push(`CrmStatus = ${quote(q.stage)}`);
-    if (q.owner) clauses.push(`CrmOwner = ${quote(q.owner)}`);
-    if (q.source) clauses.push(`CrmSource = ${quote(q.source)}`);
-    const query = clauses.join(' AND ');
-    const nextPageToken = q.pageToken === undefined ? undefined : pageTokens.open(q.pageToken, query);
-    if (nextPageToken === null) {
-      throw new ApiError(400, 'Invalid request: query.pageToken: is not a nextPageToken of this listing', {
-        errors: [{ path: 'query.pageToken', message: 'is not a nextPageToken of this listing', code: 'custom' }],
-      });
-    }
-    const page = await deps.temporal.workflowService.listWorkflowExecutions({ namespace: deps.temporal.options.namespace, query, pageSize: q.pageSize, nextPageToken });
-    // Names come from the operational record, not from payloads (which may be encrypted).
-    const ids = (page.executions ?? []).map((e) => leadIdOf(e.execution?.workflowId ?? '')).filter((id) => /^[0-9a-f-]{36}$/.test(id));
-    const { rows } = await deps.pool.query<{ id: string; name: string; company: string | null }>('SELECT id, name, company FROM leads WHERE id = ANY($1::uuid[])', [ids]);
-    const names = new Map(rows.map((r) => [r.id, r]));
-    const items = (page.executions ?? []).map((e) => {
-      const sa = (name: string) => decodePayload(e.searchAttributes?.indexedFields, name);
-      const workflowId = e.execution?.workflowId ?? '';
-      const ts = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) => (t?.seconds != null ? new Date(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString() : undefined);
-      return {
-        leadId: leadIdOf(workflowId),
-        workflowId,
-        name: names.get(leadIdOf(workflowId))?.name,
-        company: names.get(leadIdOf(workflowId))?.company ?? undefined,
-        stage: sa(CrmStatus.name),
-        owner: sa(CrmOwner.name),
-        source: sa(CrmSource.name),
-        status: statusName(e.status ?? 0),
-        startedAt: ts(e.startTime) ?? '',
-        closedAt: ts(e.closeTime),
-      };
-    });
-    const token = page.nextPageToken && page.nextPageToken.length > 0 ? pageTokens.seal(page.nextPageToken, query) : undefined;
-    return c.json({ items, ...(token ? { nextPageToken: token } : {}) }, 200);
+    const { pageSize, pageToken, ...filter } = c.req.valid('query');
+    const listing = listingOf('leads', filter);
+    const page = await listLeads(deps.pool, filter, pageToken === undefined ? undefined : tokens.open(pageToken, listing), pageSize);
+    return c.json({ items: page.items, ...(page.next ? { nextPageToken: tokens.seal(page.next, listing) } : {}) }, 200);
   });
 
   app.openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
-    return c.json(await leadState(deps.temporal, id), 200);
+    const lead = await recordOf(deps, id);
+    const ask = (c.req.valid('query').live ?? false) && !lead.closed;
+    return c.json(await withLive(lead, ask, () => liveState(deps.temporal, lead.workflowId, leadStateQuery)), 200);
+  });
+
+  app.openapi(correctRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
+    c.set('workflowId', handle.workflowId);
+    try {
+      const corrected = handle.executeUpdate(correctLeadUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
+      corrected.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
+      if ((await resultWithin(corrected, waitMs)) === undefined) {
+        return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
+      }
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message, { stage: (await recordOf(deps, id)).stage });
+      throw await notRunning(deps, id, err, 'a closed lead is not corrected');
+    }
+    return c.json(await recordOf(deps, id), 200);
   });
 
   app.openapi(transitionRoute, async (c) => {
@@ -348,17 +381,14 @@ export function acquisitionRoutes(deps: ApiDeps) {
       moved.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
       // Accepted but not yet done (a conversion waiting for the database, no worker running): the
       // move completes on its own; the caller follows the lead.
-      if ((await resultWithin(moved, deps.resultWaitMs ?? 10_000)) === undefined) {
+      if ((await resultWithin(moved, waitMs)) === undefined) {
         return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
       }
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message, { stage: (await leadState(deps.temporal, id)).stage });
-      // Not running: unknown (404) or closed (409 with its final stage).
-      const state = await leadState(deps.temporal, id);
-      if (state.closed) throw new ApiError(409, `the lead is already ${state.stage}; a closed lead does not move`, { stage: state.stage });
-      throw err;
+      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message, { stage: (await recordOf(deps, id)).stage });
+      throw await notRunning(deps, id, err, 'a closed lead does not move');
     }
-    return c.json(await leadState(deps.temporal, id), 200);
+    return c.json(await recordOf(deps, id), 200);
   });
 
   app.openapi(reassignRoute, async (c) => {
@@ -370,28 +400,24 @@ export function acquisitionRoutes(deps: ApiDeps) {
       await handle.executeUpdate(reassignUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message);
-      const state = await leadState(deps.temporal, id); // 404 when there is no such lead
-      if (state.closed) throw new ApiError(409, `the lead is already ${state.stage}; a closed lead keeps its owner`);
-      throw err;
+      throw await notRunning(deps, id, err, 'a closed lead keeps its owner');
     }
-    return c.json(await leadState(deps.temporal, id), 200);
+    return c.json(await recordOf(deps, id), 200);
   });
 
   return app;
 }
 
-async function intakeOutcome(handle: WorkflowHandle<typeof leadFunnel>, waitMs: number): Promise<IntakeOutcome> {
+async function intakeOutcome(deps: ApiDeps, handle: WorkflowHandle<typeof leadFunnel>, leadId: string, email: string, waitMs: number): Promise<IntakeOutcome> {
   try {
     const answer = handle.executeUpdate(intakeOutcomeUpdate);
     answer.catch(() => undefined); // still awaited below; this only keeps a late failure from going unhandled
     return (await resultWithin(answer, waitMs)) ?? { outcome: 'pending' };
   } catch {
-    // The funnel has closed already (a repeat of an old intake): its state still says how intake went.
-    return (await handle.query(leadStateQuery)).intake;
+    // The funnel has closed already (a repeat of an old intake): the record says how intake went.
+    if (await readLead(deps.pool, leadId)) return { outcome: 'accepted' };
+    const existing = await existingFor(deps, email);
+    return existing.leadId || existing.customerId ? { outcome: 'duplicate', existingLeadId: existing.leadId, existingCustomerId: existing.customerId } : { outcome: 'pending' };
   }
 }
 
-const STATUS_NAMES = ['UNSPECIFIED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT'];
-function statusName(code: number): string {
-  return STATUS_NAMES[code] ?? 'UNSPECIFIED';
-}

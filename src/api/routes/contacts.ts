@@ -4,10 +4,12 @@
  * process; the history is an operational read of contact_events, newest first, by cursor.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { interactionRequestSchema, interactionWorkflowId, type Interaction, type InteractionSubject } from '../../domain/contacts.js';
+import { interactionRequestSchema, interactionWorkflowId, type InteractionSubject } from '../../domain/contacts.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import type { recordInteraction } from '../../../workflows/contacts.js';
-import { toInteraction, type ContactEventRow } from '../../../activities/contacts.js';
+import { listInteractions } from '../../db/repositories/contact-events.js';
+import { customerExists } from '../../db/repositories/customers.js';
+import { leadExists } from '../../db/repositories/leads.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
 import { idempotencyKeySchema, newKey, resultWithin, startOnce } from '../idempotency.js';
@@ -95,9 +97,8 @@ export function contactRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
 
   const exists = async (subject: 'lead' | 'customer', id: string) => {
-    const table = subject === 'lead' ? 'leads' : 'customers';
-    const { rowCount } = await deps.pool.query(`SELECT 1 FROM ${table} WHERE id = $1`, [id]);
-    if (!rowCount) throw new ApiError(404, `No ${subject} with id ${id}`);
+    const found = subject === 'lead' ? await leadExists(deps.pool, id) : await customerExists(deps.pool, id);
+    if (!found) throw new ApiError(404, `No ${subject} with id ${id}`);
   };
 
   for (const subject of ['lead', 'customer'] as const) {
@@ -135,23 +136,9 @@ export function contactRoutes(deps: ApiDeps) {
       const { id } = c.req.valid('param');
       const { limit, cursor } = c.req.valid('query');
       await exists(subject, id);
-      const column = subject === 'lead' ? 'lead_id' : 'customer_id';
-      const params: unknown[] = [id, limit + 1];
-      let after = '';
-      if (cursor) {
-        params.push(cursor.at, cursor.id);
-        after = `AND (date_trunc('milliseconds', occurred_at), id) < ($3::timestamptz, $4::uuid)`;
-      }
-      const { rows } = await deps.pool.query<ContactEventRow>(
-        `SELECT id, lead_id, customer_id, channel, direction, kind, summary, occurred_at, recorded_by, process, workflow_id
-         FROM contact_events WHERE ${column} = $1 ${after}
-         ORDER BY date_trunc('milliseconds', occurred_at) DESC, id DESC LIMIT $2`,
-        params,
-      );
-      const items: Interaction[] = rows.slice(0, limit).map(toInteraction);
-      const last = items[items.length - 1];
-      const nextCursor = rows.length > limit && last ? Buffer.from(`${last.occurredAt}|${last.id}`).toString('base64url') : undefined;
-      return c.json({ items, ...(nextCursor ? { nextCursor } : {}) }, 200);
+      const page = await listInteractions(deps.pool, subject, id, cursor, limit);
+      const nextCursor = page.next ? Buffer.from(`${page.next.at}|${page.next.id}`).toString('base64url') : undefined;
+      return c.json({ items: page.items, ...(nextCursor ? { nextCursor } : {}) }, 200);
     });
   }
   return app;

@@ -1,11 +1,17 @@
 /**
  * Customer registration and customer records. POST starts `registerCustomer` and answers with
- * its outcome; GET reads the customer from PostgreSQL (an operational read).
+ * its outcome. Reads come from PostgreSQL: a customer, the list and search of customers, and how
+ * a registration went (a registration still running before it has written anything is described
+ * by its workflow, marked `live`).
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { maskIban } from '../../domain/contact-data.js';
+import { emailSchema, isIsoCountry, normaliseEmail, phoneSchema } from '../../domain/contact-data.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
-import { registrationRequestSchema, registrationStateQuery, registrationWorkflowId, type Customer } from '../../domain/customers.js';
+import { registrationRequestSchema, registrationWorkflowId, type RegistrationState } from '../../domain/customers.js';
+import { CUSTOMER_STATUSES, readCustomer, searchCustomers } from '../../db/repositories/customers.js';
+import { readRegistration } from '../../db/repositories/registrations.js';
+import { LIVE_QUERY_TIMEOUT_MS } from '../live.js';
+import { checkRanges, isoDateTimeSchema, listingOf, pageSizeSchema, pageTokenSchema, pageTokens } from '../listing.js';
 import type { registerCustomer } from '../../../workflows/customers.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
@@ -16,6 +22,7 @@ import { problemSchema, jsonBody, jsonContent, problemResponses } from '../opena
 export const customerSchema = z
   .object({
     id: z.uuid(),
+    customerNumber: z.number().int().openapi({ description: 'The number people quote; assigned in order of registration' }),
     name: z.string(),
     email: z.string(),
     phone: z.string().nullable(),
@@ -65,11 +72,23 @@ const registrationStatusRoute = createRoute({
   path: '/v1/registrations/{key}',
   operationId: 'getRegistration',
   tags: ['customers'],
-  summary: 'State of a registration (the workflow state query)',
+  summary: 'How a registration went: received, then registered or duplicate',
+  description:
+    'From the record in PostgreSQL, written with the customer. A registration still running that has not reached the database yet is described by its ' +
+    'workflow (status `received`, `live` set); once it is recorded the answer needs neither Temporal nor a worker.',
   middleware: [requireRole('agent', 'backoffice', 'admin')] as const,
   request: { params: z.object({ key: idempotencyKeySchema }) },
   responses: {
-    200: jsonContent(z.object({ workflowId: z.string(), status: z.string(), customerId: z.string(), transitions: z.array(z.object({ status: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })) }), 'Registration state'),
+    200: jsonContent(
+      z.object({
+        workflowId: z.string(),
+        status: z.enum(['received', 'registered', 'duplicate']),
+        customerId: z.string(),
+        transitions: z.array(z.object({ status: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })),
+        live: z.object({ at: z.string() }).optional().openapi({ description: 'Present when the answer comes from the running workflow, not from the record' }),
+      }),
+      'Registration state',
+    ),
     ...problemResponses(400, 401, 403, 404),
   },
 });
@@ -85,46 +104,60 @@ const getCustomerRoute = createRoute({
   responses: { 200: jsonContent(customerSchema, 'The customer'), ...problemResponses(400, 401, 403, 404) },
 });
 
-interface CustomerRow {
-  id: string;
-  name: string;
-  email: string;
-  phone: string | null;
-  address: Customer['address'];
-  locale: string;
-  birth_date: string | null;
-  bank_account_iban: string | null;
-  status: string;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-}
+const listRoute = createRoute({
+  method: 'get',
+  path: '/v1/customers',
+  operationId: 'listCustomers',
+  tags: ['customers'],
+  summary: 'List and search customers',
+  description:
+    '`q` finds customers whose name, e-mail, phone, postcode or customer number contains the text (any case; a phone number however it is spaced). ' +
+    '`name` (contains), `email`, `phone`, `postcode` and `customerNumber` (exact) narrow by one field; `status`, `country` and the created range ' +
+    '(from inclusive, to exclusive) filter. Sorted by creation (newest first by default) or by name; pages follow each other by `nextPageToken` ' +
+    '(opaque, bound to the filters).',
+  middleware: [requireRole('agent', 'backoffice', 'admin')] as const,
+  request: {
+    query: z
+      .object({
+        q: z.string().trim().min(1, 'must not be empty').max(200, 'has at most 200 characters').optional(),
+        name: z.string().trim().min(1, 'must not be empty').max(200, 'has at most 200 characters').optional(),
+        email: emailSchema.transform(normaliseEmail).optional(),
+        phone: phoneSchema.optional(),
+        postcode: z.string().trim().toUpperCase().regex(/^[A-Z0-9 -]{2,12}$/, 'must be a postcode, e.g. 10115').optional(),
+        customerNumber: z.coerce.number({ message: 'must be a customer number' }).int('must be a customer number').positive('must be a customer number').max(Number.MAX_SAFE_INTEGER).optional(),
+        status: z.enum(CUSTOMER_STATUSES).optional(),
+        country: z.string().trim().toUpperCase().refine(isIsoCountry, 'must be an ISO 3166-1 alpha-2 country code, e.g. DE').optional(),
+        createdFrom: isoDateTimeSchema.optional(),
+        createdTo: isoDateTimeSchema.optional(),
+        sort: z.enum(['-created', 'created', 'name', '-name']).default('-created'),
+        pageSize: pageSizeSchema,
+        pageToken: pageTokenSchema.optional(),
+      })
+      .strict()
+      .superRefine((v, ctx) => checkRanges(v, ctx, [['createdFrom', 'createdTo']])),
+  },
+  responses: {
+    200: jsonContent(z.object({ items: z.array(customerSchema), nextPageToken: z.string().optional() }).openapi('CustomerPage'), 'A page of customers'),
+    ...problemResponses(400, 401, 403),
+  },
+});
 
-async function readCustomer(deps: ApiDeps, id: string): Promise<Customer | undefined> {
-  const { rows } = await deps.pool.query<CustomerRow>(
-    'SELECT id, name, email, phone, address, locale, birth_date::text AS birth_date, bank_account_iban, status, version, created_at, updated_at FROM customers WHERE id = $1',
-    [id],
-  );
-  const r = rows[0];
-  if (!r) return undefined;
-  return {
-    id: r.id,
-    name: r.name,
-    email: r.email,
-    phone: r.phone,
-    address: r.address,
-    locale: r.locale,
-    birthDate: r.birth_date,
-    bankAccount: r.bank_account_iban ? maskIban(r.bank_account_iban) : null,
-    status: r.status,
-    version: r.version,
-    createdAt: r.created_at.toISOString(),
-    updatedAt: r.updated_at.toISOString(),
-  };
+/** A registration that has not reached the database: what its running workflow shows. */
+async function runningRegistration(deps: ApiDeps, workflowId: string): Promise<(RegistrationState & { live: { at: string } }) | undefined> {
+  try {
+    const description = await deps.temporal.withDeadline(Date.now() + LIVE_QUERY_TIMEOUT_MS, () => deps.temporal.workflow.getHandle(workflowId).describe());
+    const customerId = description.typedSearchAttributes.get(CrmCustomerId);
+    if (description.status.name !== 'RUNNING' || !customerId) return undefined;
+    const actor = typeof description.memo?.requestedBy === 'string' ? description.memo.requestedBy : 'unknown';
+    return { status: 'received', customerId, transitions: [{ status: 'received', at: description.startTime.toISOString(), actor }], live: { at: new Date().toISOString() } };
+  } catch {
+    return undefined;
+  }
 }
 
 export function customerRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
+  const tokens = pageTokens(deps.keys);
 
   app.openapi(registerRoute, async (c) => {
     const body = c.req.valid('json');
@@ -146,6 +179,7 @@ export function customerRoutes(deps: ApiDeps) {
         ],
         staticSummary: `Register customer ${body.name}`,
         staticDetails: `Registration requested by ${c.get('principal').actor} (${c.get('principal').role})`,
+        memo: { requestedBy: c.get('principal').actor },
       },
       c.get('idempotency'),
     );
@@ -157,7 +191,7 @@ export function customerRoutes(deps: ApiDeps) {
     if (result.outcome === 'duplicate') {
       throw new ApiError(409, 'A customer with this e-mail address already exists', { existingCustomerId: result.customerId });
     }
-    const customer = await readCustomer(deps, result.customerId);
+    const customer = await readCustomer(deps.pool, result.customerId);
     if (!customer) throw new Error(`registered customer ${result.customerId} is missing`);
     return c.json(customer, 201, { Location: `/v1/customers/${customer.id}` });
   });
@@ -165,18 +199,21 @@ export function customerRoutes(deps: ApiDeps) {
   app.openapi(registrationStatusRoute, async (c) => {
     const { key } = c.req.valid('param');
     const workflowId = registrationWorkflowId(key);
-    try {
-      const state = await deps.temporal.workflow.getHandle(workflowId).query(registrationStateQuery);
-      return c.json({ workflowId, ...state }, 200);
-    } catch (err) {
-      if ((err as Error).name === 'WorkflowNotFoundError') throw new ApiError(404, `No registration with key ${key}`);
-      throw err;
-    }
+    const registration = (await readRegistration(deps.pool, workflowId)) ?? (await runningRegistration(deps, workflowId));
+    if (!registration) throw new ApiError(404, `No registration with key ${key}`);
+    return c.json({ workflowId, ...registration }, 200);
+  });
+
+  app.openapi(listRoute, async (c) => {
+    const { pageSize, pageToken, ...filter } = c.req.valid('query');
+    const listing = listingOf('customers', filter);
+    const page = await searchCustomers(deps.pool, filter, pageToken === undefined ? undefined : tokens.open(pageToken, listing), pageSize);
+    return c.json({ items: page.items, ...(page.next ? { nextPageToken: tokens.seal(page.next, listing) } : {}) }, 200);
   });
 
   app.openapi(getCustomerRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const customer = await readCustomer(deps, id);
+    const customer = await readCustomer(deps.pool, id);
     if (!customer) throw new ApiError(404, `No customer with id ${id}`);
     return c.json(customer, 200);
   });

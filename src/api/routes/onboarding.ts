@@ -1,10 +1,13 @@
 /**
- * Onboarding of a customer: its state is the `customerOnboarding` state query; confirming the
- * e-mail address is its `confirmOptIn` update.
+ * Onboarding of a customer: confirming the e-mail address is the `customerOnboarding` workflow's
+ * `confirmOptIn` update. The onboarding is read from its record in PostgreSQL, which the workflow
+ * writes before it answers; the running workflow's own state is a live detail, on request.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { confirmOptInUpdate, onboardingStateQuery, onboardingWorkflowId, optInRequestSchema, resendOptInUpdate, type OnboardingState } from '../../domain/onboarding.js';
+import { confirmOptInUpdate, onboardingStateQuery, onboardingWorkflowId, optInRequestSchema, resendOptInUpdate } from '../../domain/onboarding.js';
+import { readOnboarding, type OnboardingRecord } from '../../db/repositories/onboardings.js';
+import { liveParamSchema, liveState, withLive } from '../live.js';
 import type { customerOnboarding } from '../../../workflows/onboarding.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
@@ -18,12 +21,22 @@ const onboardingStateSchema = z
   .object({
     customerId: z.string(),
     workflowId: z.string(),
+    origin: z.enum(['lead', 'registration']),
+    leadId: z.string().optional(),
     status: z.enum(['starting', 'in-progress', 'onboarded', 'stalled']),
     accountManager: z.string().optional(),
-    optIn: z.object({ status: z.string(), attempts: z.number(), sentAt: z.string().optional(), confirmedAt: z.string().optional() }),
+    optIn: z.object({ status: z.string(), attempts: z.number(), resends: z.number().optional(), sentAt: z.string().optional(), confirmedAt: z.string().optional() }),
     firstContact: z.object({ dueAt: z.string().optional(), doneAt: z.string().optional(), reminderSentAt: z.string().optional() }),
     checkInAt: z.string().optional(),
     reasons: z.array(z.string()),
+    withheld: z.array(z.object({ step: z.string(), at: z.string(), reason: z.string() })).openapi({ description: 'Messages not sent because the customer must not be contacted, and why' }),
+    transitions: z.array(z.object({ status: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })),
+    startedAt: z.string(),
+    finishedAt: z.string().optional(),
+    live: z
+      .object({ at: z.string(), state: z.object({}).loose() })
+      .optional()
+      .openapi({ description: 'Only with `?live=true`, for an onboarding not yet ended whose workflow answered in time: its state query, as of `at`' }),
   })
   .loose()
   .openapi('OnboardingState');
@@ -33,9 +46,10 @@ const getRoute = createRoute({
   path: '/v1/customers/{id}/onboarding',
   operationId: 'getOnboarding',
   tags: ['onboarding'],
-  summary: 'Where the onboarding of a customer stands',
+  summary: 'Where the onboarding of a customer stands: its steps, outcome and timeline',
+  description: 'From the record in PostgreSQL, with no worker needed. `live=true` adds the running workflow’s own state as `live` when it answers within a second.',
   middleware: [operational] as const,
-  request: { params: customerIdParam },
+  request: { params: customerIdParam, query: z.object({ live: liveParamSchema }).strict() },
   responses: { 200: jsonContent(onboardingStateSchema, 'The onboarding'), ...problemResponses(400, 401, 403, 404) },
 });
 
@@ -67,20 +81,20 @@ const resendRoute = createRoute({
   responses: { 200: jsonContent(onboardingStateSchema, 'A new code is on its way'), ...problemResponses(400, 401, 403, 404, 409, 415) },
 });
 
-async function readState(deps: ApiDeps, customerId: string): Promise<OnboardingState & { workflowId: string }> {
-  const handle = deps.temporal.workflow.getHandle(onboardingWorkflowId(customerId));
-  try {
-    return { ...(await handle.query(onboardingStateQuery)), workflowId: handle.workflowId };
-  } catch (err) {
-    if ((err as Error).name === 'WorkflowNotFoundError' || /not found/i.test((err as Error).message)) throw new ApiError(404, `No onboarding for customer ${customerId}`);
-    throw err;
-  }
+async function readState(deps: ApiDeps, customerId: string): Promise<OnboardingRecord> {
+  const onboarding = await readOnboarding(deps.pool, customerId);
+  if (!onboarding) throw new ApiError(404, `No onboarding for customer ${customerId}`);
+  return onboarding;
 }
 
 export function onboardingRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
 
-  app.openapi(getRoute, async (c) => c.json(await readState(deps, c.req.valid('param').id), 200));
+  app.openapi(getRoute, async (c) => {
+    const onboarding = await readState(deps, c.req.valid('param').id);
+    const ask = (c.req.valid('query').live ?? false) && onboarding.status !== 'onboarded' && onboarding.status !== 'stalled';
+    return c.json(await withLive(onboarding, ask, () => liveState(deps.temporal, onboarding.workflowId, onboardingStateQuery)), 200);
+  });
 
   app.openapi(optInRoute, async (c) => {
     const { id } = c.req.valid('param');

@@ -1,0 +1,55 @@
+/**
+ * The audit log (`audit_log`): who changed which field of a customer or a lead, from which value
+ * to which, in which process and workflow, when. Every entry has an idempotency key (the workflow
+ * id and a step), so a retried activity writes it once.
+ */
+import type { Pool, PoolClient } from '../pool.js';
+
+export interface AuditEntry {
+  customerId?: string | null;
+  leadId?: string | null;
+  field: string;
+  oldValue: unknown;
+  newValue: unknown;
+  actor: string;
+  approver?: string | null;
+  process: string;
+  workflowId?: string | null;
+  changeId?: string | null;
+  idempotencyKey: string;
+}
+
+const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
+
+/** Writes the entries not written before (by idempotency key); returns how many were new. */
+export async function writeAudit(db: Pool | PoolClient, entries: AuditEntry[]): Promise<number> {
+  let written = 0;
+  for (const e of entries) {
+    const { rowCount } = await db.query(
+      `INSERT INTO audit_log (customer_id, lead_id, field, old_value, new_value, actor, approver, process, workflow_id, change_id, idempotency_key)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (idempotency_key) DO NOTHING`,
+      [e.customerId ?? null, e.leadId ?? null, e.field, json(e.oldValue), json(e.newValue), e.actor, e.approver ?? null, e.process, e.workflowId ?? null, e.changeId ?? null, e.idempotencyKey],
+    );
+    written += rowCount ?? 0;
+  }
+  return written;
+}
+
+export interface LeadCorrectionEntry {
+  field: string;
+  from: unknown;
+  to: unknown;
+  actor: string;
+  at: string;
+  workflowId: string | null;
+}
+
+/** The corrections of a lead, oldest first. */
+export async function readLeadCorrections(db: Pool | PoolClient, leadId: string): Promise<LeadCorrectionEntry[]> {
+  const { rows } = await db.query<{ field: string; old_value: unknown; new_value: unknown; actor: string; occurred_at: Date; workflow_id: string | null }>(
+    'SELECT field, old_value, new_value, actor, occurred_at, workflow_id FROM audit_log WHERE lead_id = $1 ORDER BY occurred_at, id',
+    [leadId],
+  );
+  return rows.map((r) => ({ field: r.field, from: r.old_value, to: r.new_value, actor: r.actor, at: r.occurred_at.toISOString(), workflowId: r.workflow_id }));
+}

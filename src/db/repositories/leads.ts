@@ -1,0 +1,442 @@
+/**
+ * Leads (`leads`) and their timeline (`lead_transitions`): the record of every lead funnel,
+ * written by its activities and read by the API. The funnel writes what it knows after each
+ * change (`recordLead`), numbered by `record_seq` so that a late retry of an older write changes
+ * nothing; timeline entries are keyed by their position in the funnel's lists, so a retried write
+ * finds them instead of adding them again.
+ */
+import type { Pool, PoolClient } from '../pool.js';
+import { inTransaction } from '../pool.js';
+import { after, containing, orderBy, pageOf, type Position, type SortOrder } from '../keyset.js';
+import { readLeadCorrections, writeAudit, type LeadCorrectionEntry } from './audit-log.js';
+import type {
+  CompanySize,
+  LeadAlert,
+  LeadDeadlineKind,
+  LeadFieldChange,
+  LeadIntake,
+  LeadProfile,
+  LeadScore,
+  LeadSource,
+  LeadStage,
+  LeadTransition,
+} from '../../domain/acquisition.js';
+
+export interface LeadRow {
+  id: string;
+  workflow_id: string;
+  name: string;
+  email: string;
+  phone: string | null;
+  company: string | null;
+  company_size: CompanySize | null;
+  source: LeadSource;
+  interest: string | null;
+  locale: string;
+  owner_id: string;
+  stage: LeadStage;
+  score: number | null;
+  score_grade: LeadScore['grade'] | null;
+  score_reasons: LeadScore['reasons'];
+  scored_at: Date | null;
+  qualification_need: string | null;
+  qualification_budget: string | null;
+  qualification_currency: string | null;
+  qualification_timeline: string | null;
+  proposal_product: string | null;
+  proposal_amount: string | null;
+  proposal_currency: string | null;
+  lost_reason: string | null;
+  next_due_kind: LeadDeadlineKind | null;
+  next_due_at: Date | null;
+  alerts: LeadAlert[];
+  last_contact_at: Date | null;
+  last_activity_at: Date | null;
+  customer_id: string | null;
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
+  closed_at: Date | null;
+}
+
+export async function readLeadRow(db: Pool | PoolClient, leadId: string): Promise<LeadRow | undefined> {
+  const { rows } = await db.query<LeadRow>('SELECT * FROM leads WHERE id = $1', [leadId]);
+  return rows[0];
+}
+
+export function storedScore(row: Pick<LeadRow, 'score' | 'score_grade' | 'score_reasons' | 'scored_at'>): LeadScore {
+  return { value: row.score ?? 0, grade: row.score_grade ?? 'C', reasons: row.score_reasons, scoredAt: (row.scored_at ?? new Date()).toISOString() };
+}
+
+/** The open lead of a person (by normalised e-mail), if any: a person is funnelled once at a time. */
+export async function findOpenLeadId(db: Pool | PoolClient, emailNormalized: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ id: string }>(`SELECT id FROM leads WHERE email_normalized = $1 AND stage NOT IN ('won', 'lost') LIMIT 1`, [emailNormalized]);
+  return rows[0]?.id;
+}
+
+export async function leadExists(db: Pool | PoolClient, leadId: string): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM leads WHERE id = $1', [leadId]);
+  return (rowCount ?? 0) > 0;
+}
+
+export interface NewLead {
+  leadId: string;
+  workflowId: string;
+  runId?: string;
+  intake: LeadIntake;
+  emailNormalized: string;
+  owner: string;
+  score: LeadScore;
+  actor: string;
+  /** The funnel's first timeline entry (null → new). */
+  transition: LeadTransition;
+}
+
+/** Inserts the lead with its intake entry; false when the e-mail belongs to another open lead. */
+export async function insertLead(db: PoolClient, lead: NewLead): Promise<boolean> {
+  const { intake, score } = lead;
+  const inserted = await db.query(
+    `INSERT INTO leads (id, workflow_id, name, email, email_normalized, phone, company, company_size, source, interest, locale,
+                        owner_id, score, score_grade, score_reasons, scored_at, created_by, created_at, last_activity_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
+     ON CONFLICT DO NOTHING`,
+    [
+      lead.leadId, lead.workflowId, intake.name, intake.email.trim(), lead.emailNormalized, intake.phone ?? null, intake.company ?? null,
+      intake.companySize ?? null, intake.source, intake.interest ?? null, intake.locale, lead.owner,
+      score.value, score.grade, JSON.stringify(score.reasons), score.scoredAt, lead.actor, lead.transition.at,
+    ],
+  );
+  if (inserted.rowCount !== 1) return false;
+  await appendStageEntries(db, lead.leadId, lead.workflowId, lead.runId, [{ ...lead.transition, seq: 0 }]);
+  return true;
+}
+
+export async function updateLeadScore(db: Pool | PoolClient, leadId: string, score: LeadScore): Promise<void> {
+  await db.query('UPDATE leads SET score = $2, score_grade = $3, score_reasons = $4, scored_at = $5, updated_at = now() WHERE id = $1', [
+    leadId, score.value, score.grade, JSON.stringify(score.reasons), score.scoredAt,
+  ]);
+}
+
+export async function linkLeadToCustomer(db: Pool | PoolClient, leadId: string, customerId: string): Promise<void> {
+  await db.query('UPDATE leads SET customer_id = $2, updated_at = now() WHERE id = $1', [leadId, customerId]);
+}
+
+/** The stage mirror of funnels recorded before the full record (`seq` is their version). */
+export async function mirrorLeadStage(db: Pool | PoolClient, input: { leadId: string; seq: number; stage: LeadStage; owner?: string; lostReason?: string; customerId?: string }): Promise<void> {
+  await db.query(
+    `UPDATE leads SET stage = $3, stage_seq = $2, owner_id = COALESCE($6, owner_id), lost_reason = COALESCE($4, lost_reason), customer_id = COALESCE($5, customer_id),
+            closed_at = CASE WHEN $3 IN ('won', 'lost') THEN COALESCE(closed_at, now()) ELSE NULL END, updated_at = now()
+     WHERE id = $1 AND stage_seq < $2`,
+    [input.leadId, input.seq, input.stage, input.lostReason ?? null, input.customerId ?? null, input.owner ?? null],
+  );
+}
+
+export type StageEntry = LeadTransition & { seq: number };
+export interface OwnerEntry {
+  seq: number;
+  from: string;
+  to: string;
+  at: string;
+  actor: string;
+  reason?: string;
+}
+
+/** What the funnel knows of a lead at one moment, and the timeline entries since its last write. */
+export interface LeadRecordWrite {
+  leadId: string;
+  workflowId: string;
+  runId: string;
+  /** Orders the writes of one funnel: a write older than the row's is not applied. */
+  seq: number;
+  stage: LeadStage;
+  owner: string;
+  profile: LeadProfile;
+  score?: LeadScore;
+  qualification?: { need: string; budget: number; currency: string; timeline: string };
+  proposal?: { product: string; amount: number; currency: string };
+  lostReason?: string;
+  customerId?: string;
+  nextDue?: { kind: LeadDeadlineKind; at: string };
+  alerts: LeadAlert[];
+  lastContactAt?: string;
+  lastActivityAt: string;
+  /** When the lead closed (won or lost): the time of that transition. */
+  closedAt?: string;
+  stages: StageEntry[];
+  owners: OwnerEntry[];
+}
+
+async function appendStageEntries(db: Pool | PoolClient, leadId: string, workflowId: string, runId: string | undefined, entries: StageEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await db.query(
+    `INSERT INTO lead_transitions (lead_id, kind, seq, from_stage, to_stage, at, actor, reason, workflow_id, run_id)
+     SELECT $1, 'stage', e.seq, e."from", e."to", e.at, e.actor, e.reason, $2, $3
+     FROM jsonb_to_recordset($4::jsonb) AS e(seq integer, "from" text, "to" text, at timestamptz, actor text, reason text)
+     ON CONFLICT DO NOTHING`,
+    [leadId, workflowId, runId ?? null, JSON.stringify(entries)],
+  );
+}
+
+async function appendOwnerEntries(db: Pool | PoolClient, leadId: string, workflowId: string, runId: string, entries: OwnerEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await db.query(
+    `INSERT INTO lead_transitions (lead_id, kind, seq, from_owner, to_owner, at, actor, reason, workflow_id, run_id)
+     SELECT $1, 'owner', e.seq, e."from", e."to", e.at, e.actor, e.reason, $2, $3
+     FROM jsonb_to_recordset($4::jsonb) AS e(seq integer, "from" text, "to" text, at timestamptz, actor text, reason text)
+     ON CONFLICT DO NOTHING`,
+    [leadId, workflowId, runId, JSON.stringify(entries)],
+  );
+}
+
+/** Applies one write of the funnel: the row (unless a newer write got there first) and its new timeline entries. */
+export async function recordLead(pool: Pool, w: LeadRecordWrite): Promise<void> {
+  await inTransaction(pool, async (db) => {
+    await db.query(
+      `UPDATE leads SET
+         stage = $3, owner_id = $4, name = $5, phone = $6, company = $7, company_size = $8, interest = $9, locale = $10,
+         score = COALESCE($11, score), score_grade = COALESCE($12, score_grade), score_reasons = COALESCE($13, score_reasons), scored_at = COALESCE($14, scored_at),
+         qualification_need = $15, qualification_budget = $16, qualification_currency = $17, qualification_timeline = $18,
+         proposal_product = $19, proposal_amount = $20, proposal_currency = $21, lost_reason = $22,
+         customer_id = COALESCE($23, customer_id), next_due_kind = $24, next_due_at = $25, alerts = $26,
+         last_contact_at = $27, last_activity_at = $28, closed_at = $29, record_seq = $2, updated_at = now()
+       WHERE id = $1 AND record_seq < $2`,
+      [
+        w.leadId, w.seq, w.stage, w.owner, w.profile.name, w.profile.phone, w.profile.company, w.profile.companySize, w.profile.interest, w.profile.locale,
+        w.score?.value ?? null, w.score?.grade ?? null, w.score ? JSON.stringify(w.score.reasons) : null, w.score?.scoredAt ?? null,
+        w.qualification?.need ?? null, w.qualification?.budget ?? null, w.qualification?.currency ?? null, w.qualification?.timeline ?? null,
+        w.proposal?.product ?? null, w.proposal?.amount ?? null, w.proposal?.currency ?? null, w.lostReason ?? null,
+        w.customerId ?? null, w.nextDue?.kind ?? null, w.nextDue?.at ?? null, JSON.stringify(w.alerts),
+        w.lastContactAt ?? null, w.lastActivityAt, w.closedAt ?? null,
+      ],
+    );
+    await appendStageEntries(db, w.leadId, w.workflowId, w.runId, w.stages);
+    await appendOwnerEntries(db, w.leadId, w.workflowId, w.runId, w.owners);
+  });
+}
+
+const PROFILE_COLUMNS: Record<keyof LeadProfile, string> = {
+  name: 'name',
+  phone: 'phone',
+  company: 'company',
+  companySize: 'company_size',
+  interest: 'interest',
+  locale: 'locale',
+};
+
+/**
+ * Applies a correction to the row and audits each changed field with its old and new value, in
+ * one transaction; `key` (the workflow id and the correction's number) makes a retry a no-op.
+ * Answers with the corrected row.
+ */
+export async function correctLead(
+  pool: Pool,
+  input: { leadId: string; workflowId: string; actor: string; key: string; changes: LeadFieldChange[] },
+  rescore: (db: PoolClient, row: LeadRow) => Promise<LeadScore>,
+): Promise<LeadScore> {
+  return inTransaction(pool, async (db) => {
+    const fresh = await writeAudit(
+      db,
+      input.changes.map((c) => ({
+        leadId: input.leadId,
+        field: c.field,
+        oldValue: c.from,
+        newValue: c.to,
+        actor: input.actor,
+        process: 'acquisition',
+        workflowId: input.workflowId,
+        idempotencyKey: `${input.key}:${c.field}`,
+      })),
+    );
+    if (fresh > 0) {
+      const sets = input.changes.map((c, i) => `${PROFILE_COLUMNS[c.field]} = $${i + 2}`);
+      await db.query(`UPDATE leads SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, [input.leadId, ...input.changes.map((c) => c.to)]);
+    }
+    const row = (await readLeadRow(db, input.leadId))!;
+    if (fresh === 0) return storedScore(row);
+    const score = await rescore(db, row);
+    await updateLeadScore(db, input.leadId, score);
+    return score;
+  });
+}
+
+// Reads -----------------------------------------------------------------------------------------
+
+export interface LeadOwnerChange {
+  from: string;
+  to: string;
+  at: string;
+  actor: string;
+  reason?: string;
+}
+
+/** A lead as the API shows it: the record and its timeline. */
+export interface LeadRecord {
+  leadId: string;
+  workflowId: string;
+  stage: LeadStage;
+  closed: boolean;
+  name: string;
+  email: string;
+  phone: string | null;
+  company: string | null;
+  companySize: CompanySize | null;
+  source: LeadSource;
+  interest: string | null;
+  locale: string;
+  owner: string;
+  score?: LeadScore;
+  qualification?: { need: string; budget: number; currency: string; timeline: string };
+  proposal?: { product: string; amount: number; currency: string };
+  lostReason?: string;
+  customerId?: string;
+  onboardingWorkflowId?: string;
+  nextDue?: { kind: LeadDeadlineKind; at: string };
+  alerts: LeadAlert[];
+  interactions: number;
+  lastContactAt?: string;
+  lastActivityAt?: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  closedAt?: string;
+  transitions: Array<LeadTransition & { workflowId: string; runId: string | null }>;
+  reassignments: LeadOwnerChange[];
+  corrections: LeadCorrectionEntry[];
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : undefined);
+
+export async function readLead(db: Pool | PoolClient, leadId: string): Promise<LeadRecord | undefined> {
+  const { rows } = await db.query<LeadRow & { interactions: string; onboarding_workflow_id: string | null }>(
+    `SELECT l.*, (SELECT count(*) FROM contact_events e WHERE e.lead_id = l.id::text) AS interactions, o.workflow_id AS onboarding_workflow_id
+     FROM leads l LEFT JOIN customer_onboardings o ON o.customer_id = l.customer_id AND o.lead_id = l.id
+     WHERE l.id = $1`,
+    [leadId],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  const [timeline, corrections] = await Promise.all([
+    db.query<{ kind: 'stage' | 'owner'; from_stage: LeadStage | null; to_stage: LeadStage | null; from_owner: string | null; to_owner: string | null; at: Date; actor: string; reason: string | null; workflow_id: string; run_id: string | null }>(
+      'SELECT kind, from_stage, to_stage, from_owner, to_owner, at, actor, reason, workflow_id, run_id FROM lead_transitions WHERE lead_id = $1 ORDER BY kind, seq',
+      [leadId],
+    ),
+    readLeadCorrections(db, leadId),
+  ]);
+  const reason = (t: { reason: string | null }) => (t.reason !== null ? { reason: t.reason } : {});
+  return {
+    leadId: r.id,
+    workflowId: r.workflow_id,
+    stage: r.stage,
+    closed: r.stage === 'won' || r.stage === 'lost',
+    name: r.name,
+    email: r.email,
+    phone: r.phone,
+    company: r.company,
+    companySize: r.company_size,
+    source: r.source,
+    interest: r.interest,
+    locale: r.locale,
+    owner: r.owner_id,
+    ...(r.score !== null ? { score: storedScore(r) } : {}),
+    ...(r.qualification_need !== null
+      ? { qualification: { need: r.qualification_need, budget: Number(r.qualification_budget), currency: r.qualification_currency ?? 'EUR', timeline: r.qualification_timeline ?? '' } }
+      : {}),
+    ...(r.proposal_product !== null ? { proposal: { product: r.proposal_product, amount: Number(r.proposal_amount), currency: r.proposal_currency ?? 'EUR' } } : {}),
+    ...(r.lost_reason !== null ? { lostReason: r.lost_reason } : {}),
+    ...(r.customer_id !== null ? { customerId: r.customer_id } : {}),
+    ...(r.onboarding_workflow_id !== null ? { onboardingWorkflowId: r.onboarding_workflow_id } : {}),
+    ...(r.next_due_kind !== null && r.next_due_at !== null ? { nextDue: { kind: r.next_due_kind, at: r.next_due_at.toISOString() } } : {}),
+    alerts: r.alerts,
+    interactions: Number(r.interactions),
+    ...(r.last_contact_at ? { lastContactAt: iso(r.last_contact_at) } : {}),
+    ...(r.last_activity_at ? { lastActivityAt: iso(r.last_activity_at) } : {}),
+    createdBy: r.created_by,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+    ...(r.closed_at ? { closedAt: iso(r.closed_at) } : {}),
+    transitions: timeline.rows
+      .filter((t) => t.kind === 'stage')
+      .map((t) => ({ from: t.from_stage, to: t.to_stage!, at: t.at.toISOString(), actor: t.actor, ...reason(t), workflowId: t.workflow_id, runId: t.run_id })),
+    reassignments: timeline.rows
+      .filter((t) => t.kind === 'owner')
+      .map((t) => ({ from: t.from_owner!, to: t.to_owner!, at: t.at.toISOString(), actor: t.actor, ...reason(t) })),
+    corrections,
+  };
+}
+
+export interface LeadFilter {
+  stage?: LeadStage;
+  owner?: string;
+  source?: LeadSource;
+  scoreMin?: number;
+  scoreMax?: number;
+  createdFrom?: string;
+  createdTo?: string;
+  closedFrom?: string;
+  closedTo?: string;
+  /** Free text: contained in the name, e-mail or company, in any case. */
+  q?: string;
+  sort: 'created' | '-created';
+}
+
+export interface LeadListItem {
+  leadId: string;
+  workflowId: string;
+  name: string;
+  email: string;
+  company: string | null;
+  stage: LeadStage;
+  owner: string;
+  source: LeadSource;
+  score: number | null;
+  customerId: string | null;
+  createdAt: string;
+  closedAt: string | null;
+}
+
+/** A page of leads matching `filter`, after `position`, newest (or oldest) first. */
+export async function listLeads(db: Pool | PoolClient, filter: LeadFilter, position: Position | undefined, limit: number): Promise<{ items: LeadListItem[]; next?: Position }> {
+  const order: SortOrder = { expression: 'created_at', cast: 'timestamptz', direction: filter.sort === 'created' ? 'asc' : 'desc' };
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const add = (sql: (p: string) => string, value: unknown) => {
+    params.push(value);
+    where.push(sql(`$${params.length}`));
+  };
+  if (filter.stage) add((p) => `stage = ${p}`, filter.stage);
+  if (filter.owner) add((p) => `owner_id = ${p}`, filter.owner);
+  if (filter.source) add((p) => `source = ${p}`, filter.source);
+  if (filter.scoreMin !== undefined) add((p) => `score >= ${p}`, filter.scoreMin);
+  if (filter.scoreMax !== undefined) add((p) => `score <= ${p}`, filter.scoreMax);
+  if (filter.createdFrom) add((p) => `created_at >= ${p}::timestamptz`, filter.createdFrom);
+  if (filter.createdTo) add((p) => `created_at < ${p}::timestamptz`, filter.createdTo);
+  if (filter.closedFrom) add((p) => `closed_at >= ${p}::timestamptz`, filter.closedFrom);
+  if (filter.closedTo) add((p) => `closed_at < ${p}::timestamptz`, filter.closedTo);
+  if (filter.q) add((p) => `lower(name || ' ' || email || ' ' || COALESCE(company, '')) LIKE ${p}`, containing(filter.q));
+  if (position) where.push(after(order, position, params));
+  params.push(limit + 1);
+  const { rows } = await db.query<LeadRow & { sort_value: string }>(
+    `SELECT id, workflow_id, name, email, company, stage, owner_id, source, score, customer_id, created_at, closed_at, created_at::text AS sort_value
+     FROM leads ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY ${orderBy(order)} LIMIT $${params.length}`,
+    params,
+  );
+  const page = pageOf(rows, limit);
+  return {
+    items: page.rows.map((r) => ({
+      leadId: r.id,
+      workflowId: r.workflow_id,
+      name: r.name,
+      email: r.email,
+      company: r.company,
+      stage: r.stage,
+      owner: r.owner_id,
+      source: r.source,
+      score: r.score,
+      customerId: r.customer_id,
+      createdAt: r.created_at.toISOString(),
+      closedAt: r.closed_at ? r.closed_at.toISOString() : null,
+    })),
+    ...(page.next ? { next: page.next } : {}),
+  };
+}
