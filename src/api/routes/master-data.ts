@@ -481,9 +481,8 @@ export function masterDataRoutes(deps: ApiDeps) {
   app.openapi(customerChangesRoute, async (c) => {
     const { id } = c.req.valid('param');
     const { limit, after } = c.req.valid('query');
-    const exists = await deps.pool.query('SELECT 1 FROM customers WHERE id = $1', [id]);
-    if (!exists.rowCount) throw new ApiError(404, `No customer with id ${id}`);
     const rows = await listCustomerChanges(deps.pool, id, limit + 1, after);
+    if (!rows) throw new ApiError(404, `No customer with id ${id}`);
     const items = rows.slice(0, limit);
     return c.json({ items, nextAfter: rows.length > limit ? items.at(-1)!.changeId : null }, 200);
   });

@@ -360,8 +360,9 @@ export function offerRoutes(deps: ApiDeps) {
 
   app.openapi(customerOffers, async (c) => {
     const { id } = c.req.valid('param');
-    if (!(await customerExists(deps, id))) throw new ApiError(404, `No customer with id ${id}`);
-    return c.json({ offers: await listCustomerOffers(deps.pool, id) }, 200);
+    const offers = await listCustomerOffers(deps.pool, id);
+    if (!offers) throw new ApiError(404, `No customer with id ${id}`);
+    return c.json({ offers }, 200);
   });
 
   app.openapi(getOffer, async (c) => {

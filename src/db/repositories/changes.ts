@@ -113,8 +113,13 @@ export interface ChangeSummary {
   closedAt: string | null;
 }
 
-/** A customer's change requests, newest first; `after` is the id of the last change of the previous page. */
-export async function listCustomerChanges(db: Pool | PoolClient, customerId: string, limit: number, after?: string): Promise<ChangeSummary[]> {
+/**
+ * A customer's change requests, newest first; `after` is the id of the last change of the previous
+ * page. Undefined when there is no such customer.
+ */
+export async function listCustomerChanges(db: Pool | PoolClient, customerId: string, limit: number, after?: string): Promise<ChangeSummary[] | undefined> {
+  const customer = await db.query('SELECT 1 FROM customers WHERE id = $1', [customerId]);
+  if (!customer.rowCount) return undefined;
   const { rows } = await db.query<ChangeRow>(
     `SELECT * FROM change_requests WHERE customer_id = $1
        AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM change_requests WHERE id = $2::uuid AND customer_id = $1))

@@ -89,8 +89,10 @@ export interface OfferSummary {
   decidedBy: string | null;
 }
 
-/** A customer's offers, newest first (at most `limit`). */
-export async function listCustomerOffers(db: Pool | PoolClient, customerId: string, limit = 200): Promise<OfferSummary[]> {
+/** A customer's offers, newest first (at most `limit`); undefined when there is no such customer. */
+export async function listCustomerOffers(db: Pool | PoolClient, customerId: string, limit = 200): Promise<OfferSummary[] | undefined> {
+  const customer = await db.query('SELECT 1 FROM customers WHERE id = $1', [customerId]);
+  if (!customer.rowCount) return undefined;
   const { rows } = await db.query<OfferRow>('SELECT * FROM offers WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2', [customerId, limit]);
   return rows.map((r) => ({
     offerId: r.id,
