@@ -8,54 +8,20 @@
  *   BENCH_SEARCHES (default 400), BENCH_WITHOUT_SEARCH_INDEXES=1: drop the search indexes first
  *   (the same search, answered by sequential scans).
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createApi } from '../../src/api/app.js';
-import { hashKey } from '../../src/auth/keys.js';
-import { createPool } from '../../src/db/pool.js';
-import { migrate } from '../../src/db/migrate.js';
-import { freePort } from '../../src/dev/ports.js';
-import { startEmbeddedPostgres } from '../../src/dev/postgres.js';
-import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
-import { startDevServer } from '../../src/dev/temporal-server.js';
-import { createLogger } from '../../src/logger.js';
-import { FileTransport } from '../../src/notifications/transport.js';
-import { buildWorkflowBundle } from '../../src/worker/bundle.js';
-import { createOperationalWorker } from '../../src/worker/worker.js';
+import { percentile, startBenchStack } from './stack.js';
 
 const LEADS = Number(process.env.BENCH_LEADS ?? 40);
 const READS = Number(process.env.BENCH_READS ?? 400);
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 10_000);
 const SEARCHES = Number(process.env.BENCH_SEARCHES ?? 400);
 const WITHOUT_INDEXES = process.env.BENCH_WITHOUT_SEARCH_INDEXES === '1';
-Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
 
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const figures = (xs: number[]) => (xs.length ? `p50 ${percentile(xs, 50).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms (${xs.length} requests)` : 'no requests');
 
-const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-bench-reads-'));
-await chmod(dir, 0o755);
-const cli = await resolveTemporalCli();
-const [temporal, pg, bundle] = await Promise.all([
-  freePort().then((port) => startDevServer({ cli, port, logFile: path.join(dir, 'temporal.log') })),
-  freePort().then((port) => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port })),
-  buildWorkflowBundle(),
-]);
+const stack = await startBenchStack({ taskQueue: 'bench-reads', poolMax: 10, resultWaitMs: 60_000 });
 try {
-  await pg.ensureDatabase('crm');
-  await migrate({ connectionString: pg.url('crm') });
-  const pool = createPool({ connectionString: pg.url('crm'), max: 10 });
-  const nativeConnection = await NativeConnection.connect({ address: temporal.address });
-  const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection });
-  const taskQueue = 'bench-reads';
-  const worker = await createOperationalWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: bundle, pool, transport: new FileTransport(path.join(dir, 'mail')) });
-  const running = worker.run();
-  const key = 'bench-key';
-  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger('silent'), keys: [{ role: 'agent', actor: 'bench', sha256: hashKey(key) }], resultWaitMs: 60_000 });
+  const { pool, client, api, key } = stack;
   const call = async (method: string, url: string, body?: unknown) => {
     const res = await api.request(url, {
       method,
@@ -148,10 +114,6 @@ Record reads (${os.cpus().length} cores, Node ${process.version})
   GET /v1/customers?q=…      ${CUSTOMERS} customers${WITHOUT_INDEXES ? ', search indexes dropped' : ''}
     search                   ${probe.status === 200 ? `${figures(searchMs)}, ${(hits / SEARCHES).toFixed(1)} hits per search` : `no such endpoint (HTTP ${probe.status})`}
 `);
-  worker.shutdown();
-  await running;
-  await Promise.all([pool.end(), nativeConnection.close(), connection.close()]);
 } finally {
-  await Promise.allSettled([temporal.stop(), pg.stop()]);
-  await rm(dir, { recursive: true, force: true });
+  await stack.stop();
 }

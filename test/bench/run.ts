@@ -3,31 +3,14 @@
  * machine, on a fresh Temporal dev server and embedded PostgreSQL, printed as figures and ratios.
  *   BENCH_REGISTRATIONS (default 300), BENCH_CONCURRENCY (default 16)
  */
-import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import os from 'node:os';
-import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createApi } from '../../src/api/app.js';
-import { hashKey } from '../../src/auth/keys.js';
-import { createPool } from '../../src/db/pool.js';
-import { migrate } from '../../src/db/migrate.js';
-import { freePort } from '../../src/dev/ports.js';
-import { startEmbeddedPostgres } from '../../src/dev/postgres.js';
-import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
-import { startDevServer } from '../../src/dev/temporal-server.js';
-import { createLogger } from '../../src/logger.js';
-import { FileTransport } from '../../src/notifications/transport.js';
-import { buildWorkflowBundle } from '../../src/worker/bundle.js';
-import { createOperationalWorker } from '../../src/worker/worker.js';
 import { createIngestActivities } from '../../src/analytics/ingest/ingest.js';
 import { createStorePool, migrateStore } from '../../src/analytics/store.js';
+import { percentile, startBenchStack } from './stack.js';
 
 const N = Number(process.env.BENCH_REGISTRATIONS ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
 
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const fmt = (n: number, d = 1) => n.toFixed(d);
 /** Heap in use after a full collection (the script runs with --expose-gc), so the figure is not GC timing. */
 const heapUsed = () => {
@@ -35,28 +18,11 @@ const heapUsed = () => {
   return process.memoryUsage().heapUsed;
 };
 
-const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-bench-'));
-await chmod(dir, 0o755);
-const cli = await resolveTemporalCli();
-const [temporal, pg, bundle] = await Promise.all([
-  freePort().then((port) => startDevServer({ cli, port, logFile: path.join(dir, 'temporal.log') })),
-  freePort().then((port) => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port })),
-  buildWorkflowBundle(),
-]);
+const stack = await startBenchStack({ taskQueue: 'bench', poolMax: 20, resultWaitMs: 120_000 });
 try {
-  await pg.ensureDatabase('crm');
+  const { pg, pool, client, taskQueue, api, key } = stack;
   await pg.ensureDatabase('crm_analytics');
-  await migrate({ connectionString: pg.url('crm') });
   await migrateStore(pg.url('crm_analytics'));
-  const pool = createPool({ connectionString: pg.url('crm'), max: 20 });
-  const nativeConnection = await NativeConnection.connect({ address: temporal.address });
-  const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection });
-  const taskQueue = 'bench';
-  const worker = await createOperationalWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: bundle, pool, transport: new FileTransport(path.join(dir, 'mail')) });
-  const running = worker.run();
-  const key = 'bench-key';
-  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger('silent'), keys: [{ role: 'agent', actor: 'bench', sha256: hashKey(key) }], resultWaitMs: 120_000 });
 
   // 1. Operational: registrations through the API, each a workflow plus its welcome delivery.
   const heapBefore = heapUsed();
@@ -118,10 +84,7 @@ CRM process engine benchmark (${os.cpus().length} cores, Node ${process.version}
     ingest / operational     ${fmt(historiesPerSecond / workflowsPerSecond, 2)}x  (>1: analytics keeps up with the workflows operations close)
     rerun / full ingest      ${fmt(rerunSeconds / ingestSeconds, 3)}   (a rerun costs only what closed since)
 `);
-  worker.shutdown();
-  await running;
-  await Promise.all([pool.end(), store.end(), nativeConnection.close(), connection.close()]);
+  await store.end();
 } finally {
-  await Promise.allSettled([temporal.stop(), pg.stop()]);
-  await rm(dir, { recursive: true, force: true });
+  await stack.stop();
 }
