@@ -19,6 +19,7 @@ import type {
   LeadScore,
   LeadSource,
   LeadStage,
+  LeadState,
   LeadTransition,
 } from '../../domain/acquisition.js';
 
@@ -152,11 +153,11 @@ export interface LeadRecordWrite {
   owner: string;
   profile: LeadProfile;
   score?: LeadScore;
-  qualification?: { need: string; budget: number; currency: string; timeline: string };
-  proposal?: { product: string; amount: number; currency: string };
+  qualification?: LeadState['qualification'];
+  proposal?: LeadState['proposal'];
   lostReason?: string;
   customerId?: string;
-  nextDue?: { kind: LeadDeadlineKind; at: string };
+  nextDue?: LeadState['nextDue'];
   alerts: LeadAlert[];
   lastContactAt?: string;
   lastActivityAt: string;
@@ -285,12 +286,12 @@ export interface LeadRecord {
   locale: string;
   owner: string;
   score?: LeadScore;
-  qualification?: { need: string; budget: number; currency: string; timeline: string };
-  proposal?: { product: string; amount: number; currency: string };
+  qualification?: LeadState['qualification'];
+  proposal?: LeadState['proposal'];
   lostReason?: string;
   customerId?: string;
   onboardingWorkflowId?: string;
-  nextDue?: { kind: LeadDeadlineKind; at: string };
+  nextDue?: LeadState['nextDue'];
   alerts: LeadAlert[];
   interactions: number;
   lastContactAt?: string;
