@@ -13,7 +13,7 @@ import { docsRoutes } from '../http/docs.js';
 import { declaredMethods } from '../http/methods.js';
 import type { ApiDeps, ApiEnv } from './env.js';
 import { onError, problemResponse, validationProblem } from './problem.js';
-import { linkCreatedResources } from './openapi.js';
+import { declareIdempotency, linkCreatedResources } from './openapi.js';
 import { customerRoutes } from './routes/customers.js';
 import { masterDataRoutes } from './routes/master-data.js';
 import { codecRoutes } from './routes/codec.js';
@@ -122,6 +122,7 @@ export function createApi(deps: ApiDeps) {
   app.route('/', onboardingRoutes(deps));
 
   linkCreatedResources(app.openAPIRegistry);
+  declareIdempotency(app.openAPIRegistry);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key; its role decides what it may do' });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

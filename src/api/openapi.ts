@@ -1,4 +1,5 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
+import { idempotencyKeySchema } from './idempotency.js';
 
 export const problemSchema = z
   .object({
@@ -80,5 +81,25 @@ export function linkCreatedResources(registry: Registry): void {
       const schema = (media && 'schema' in media ? media.schema : undefined) as { shape?: Record<string, unknown> } | undefined;
       if (schema?.shape?.[created.id]) responses[status] = { ...response, links };
     }
+  }
+}
+
+/**
+ * What the idempotency middleware does for every POST, declared on every POST: the optional
+ * `Idempotency-Key` header and the 422 for a key reused with another body or by another caller.
+ */
+export function declareIdempotency(registry: Registry): void {
+  for (const definition of registry.definitions) {
+    if (definition.type !== 'route' || definition.route.method !== 'post') continue;
+    const route = definition.route;
+    const headers = route.request?.headers;
+    const shape = headers && 'shape' in headers ? (headers.shape as Record<string, unknown>) : undefined;
+    // Header lists given as an array of parameters are left as they are; none here uses one.
+    if ((!headers || shape) && !shape?.['idempotency-key']) {
+      const key = z.object({ 'idempotency-key': idempotencyKeySchema.optional() });
+      route.request = { ...route.request, headers: shape ? (headers as z.ZodObject).extend(key.shape) : key };
+    }
+    const responses = route.responses as Record<string, unknown>;
+    responses[422] ??= problemResponses(422)[422];
   }
 }

@@ -155,7 +155,7 @@ const requestChangeRoute = createRoute({
   request: { params: customerIdParam, headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }), body: jsonBody(changeRequestSchema.openapi('ChangeRequest'), { changes: { phone: '+49 30 1234567', address: { street: 'Hauptstr. 1', postalCode: '10115', city: 'Berlin', country: 'DE' } }, reason: 'Moved to Berlin' }) },
   responses: {
     202: jsonContent(z.object({ changeId: z.string(), status: z.string(), position: z.number().int(), statusUrl: z.string() }), 'Change accepted; follow `Location`'),
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415, 503),
   },
 });
 
@@ -198,7 +198,7 @@ const verifyChangeRoute = createRoute({
   request: { params: changeIdParam, body: jsonBody(codeBody, { code: '123456' }) },
   responses: {
     200: jsonContent(z.object({ status: z.string(), verified: z.boolean(), attemptsLeft: z.number().int() }), 'The code was right'),
-    ...problemResponses(400, 401, 403, 404, 409, 422),
+    ...problemResponses(400, 401, 403, 404, 409, 422, 503),
   },
 });
 
@@ -210,7 +210,7 @@ const resendChangeRoute = createRoute({
   summary: 'Send a new code (rate-limited)',
   middleware: [requireRole(...STAFF)] as const,
   request: { params: changeIdParam },
-  responses: { 200: jsonContent(verificationSchema, 'A new code was sent'), ...problemResponses(400, 401, 403, 404, 409, 429) },
+  responses: { 200: jsonContent(verificationSchema, 'A new code was sent'), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
 });
 
 const approvalRoute = createRoute({
@@ -221,7 +221,7 @@ const approvalRoute = createRoute({
   summary: 'Approve or reject a change (four eyes: not by its requester)',
   middleware: [requireRole(...APPROVERS)] as const,
   request: { params: changeIdParam, body: jsonBody(approvalBody, { decision: 'reject', comment: 'The new bank account belongs to someone else' }) },
-  responses: { 200: jsonContent(changeStateSchema, 'The decision was recorded'), ...problemResponses(400, 401, 403, 404, 409) },
+  responses: { 200: jsonContent(changeStateSchema, 'The decision was recorded'), ...problemResponses(400, 401, 403, 404, 409, 503) },
 });
 
 const cancelChangeRoute = createRoute({
@@ -232,7 +232,7 @@ const cancelChangeRoute = createRoute({
   summary: 'Cancel a change that has not been applied',
   middleware: [requireRole(...STAFF)] as const,
   request: { params: changeIdParam, body: jsonBody(cancelBody, { reason: 'Entered by mistake' }) },
-  responses: { 200: jsonContent(changeStateSchema, 'The change was cancelled'), ...problemResponses(400, 401, 403, 404, 409) },
+  responses: { 200: jsonContent(changeStateSchema, 'The change was cancelled'), ...problemResponses(400, 401, 403, 404, 409, 503) },
 });
 
 const auditRoute = createRoute({
@@ -298,7 +298,7 @@ const gdprVerifyRoute = createRoute({
   request: { params: gdprIdParam, body: jsonBody(codeBody, { code: '123456' }) },
   responses: {
     200: jsonContent(z.object({ status: z.string(), verified: z.boolean(), attemptsLeft: z.number().int() }), 'The code was right'),
-    ...problemResponses(400, 401, 403, 404, 409, 422),
+    ...problemResponses(400, 401, 403, 404, 409, 422, 503),
   },
 });
 
@@ -310,7 +310,7 @@ const gdprResendRoute = createRoute({
   summary: 'Send a new code (rate-limited)',
   middleware: [requireRole(...STAFF)] as const,
   request: { params: gdprIdParam },
-  responses: { 200: jsonContent(verificationSchema, 'A new code was sent'), ...problemResponses(400, 401, 403, 404, 409, 429) },
+  responses: { 200: jsonContent(verificationSchema, 'A new code was sent'), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
 });
 
 const downloadExportRoute = createRoute({
@@ -336,7 +336,7 @@ const cancelErasureRoute = createRoute({
   summary: 'Cancel an erasure during its grace period',
   middleware: [requireRole(...STAFF)] as const,
   request: { params: gdprIdParam, body: jsonBody(cancelBody, { reason: 'The customer withdrew the request' }) },
-  responses: { 200: jsonContent(gdprStateSchema, 'The erasure was cancelled'), ...problemResponses(400, 401, 403, 404, 409) },
+  responses: { 200: jsonContent(gdprStateSchema, 'The erasure was cancelled'), ...problemResponses(400, 401, 403, 404, 409, 503) },
 });
 
 // ---------------------------------------------------------------------------------------------
