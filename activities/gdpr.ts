@@ -84,6 +84,12 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   campaign_runs: 'run counters: no customer data',
   products: 'catalogue: no customer data',
   category_complements: 'catalogue rules: no customer data',
+  // An Idempotency-Key keeps the first answer to replay it (0008), and a registration's or an
+  // intake's answer holds the person's name and e-mail: such keys are forgotten with the person.
+  idempotency_keys: run(
+    `DELETE FROM idempotency_keys
+     WHERE response_body LIKE '%' || $1 || '%' OR response_location LIKE '%' || $1 || '%' OR lower(response_body) LIKE '%' || $2 || '%'`,
+  ),
   pgmigrations: 'migration bookkeeping',
 };
 
