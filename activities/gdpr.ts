@@ -71,7 +71,8 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   gdpr_requests: 'kind, status, dates and who asked: no personal values (contact points only masked)',
   verification_subjects: run('DELETE FROM verification_subjects WHERE customer_id = $1'),
   verification_codes: 'deleted with verification_subjects (ON DELETE CASCADE)',
-  gdpr_exports: run('UPDATE gdpr_exports SET content = NULL, discarded_at = COALESCE(discarded_at, now()) WHERE customer_id = $1'),
+  // An export still waiting to be fetched is discarded; one already fetched keeps who fetched it when.
+  gdpr_exports: run('UPDATE gdpr_exports SET content = NULL, discarded_at = COALESCE(discarded_at, now()) WHERE customer_id = $1 AND content IS NOT NULL'),
   suppressions: 'keeps why and since when the customer must not be contacted: no personal values',
   // Retention (0005): free-text notes and reasons may quote the customer; the facts stay.
   customer_events: run('UPDATE customer_events SET note = NULL WHERE customer_id = $1 AND note IS NOT NULL'),

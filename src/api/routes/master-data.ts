@@ -17,13 +17,13 @@ import {
   cancelChangeUpdate,
   cancelErasureUpdate,
   changeRequestSchema,
-  changeStateQuery,
   decideApprovalUpdate,
   effectiveChanges,
   exportRetrievedSignal,
   gdprKindOf,
   gdprRequestIdSchema,
   gdprWorkflowId,
+  masterDataStateQuery,
   masterDataWorkflowId,
   resendChangeCodeUpdate,
   resendGdprCodeUpdate,
@@ -40,6 +40,7 @@ import { ApiError } from '../problem.js';
 import { listCustomerChanges, readChange, type ChangeView } from '../../db/repositories/changes.js';
 import { openErasureOf, openGdprRequest, readGdprRequest, takeExport } from '../../db/repositories/gdpr-requests.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
+import { liveParamSchema, liveState, withLive } from '../live.js';
 
 const customerIdParam = z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
 const changeIdParam = z.object({ id: z.uuid({ message: 'must be a change id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
@@ -78,16 +79,16 @@ const changeStateSchema = z
     transitions: z.array(transitionSchema),
   })
   .openapi('ChangeState');
-/** A change as the record holds it; `live` only while its workflow runs and answers at once. */
+/** A change as the record holds it; `live` only when asked for, while its workflow runs and answers at once. */
 const changeRecordSchema = changeStateSchema
   .extend({
     workflowId: z.string(),
     closedAt: z.string().nullable(),
     verificationLog: z.array(transitionSchema).openapi({ description: 'Codes sent and wrong codes entered (never the codes), oldest first' }),
     live: z
-      .object({ status: z.string(), verification: verificationSchema.optional() })
+      .object({ at: z.string(), state: changeStateSchema })
       .optional()
-      .openapi({ description: "The running workflow's own view (e.g. attempts left), present only when it answered within a second; the record above is authoritative" }),
+      .openapi({ description: "With `?live=true`: the running desk's own view of the change (e.g. attempts left right now), present only when it answered within a second; the record above is authoritative" }),
   })
   .openapi('ChangeRecord');
 const changeSummarySchema = z
@@ -135,8 +136,6 @@ const auditEntrySchema = z
   .openapi('AuditEntry');
 
 const STAFF = ['agent', 'backoffice', 'admin'] as const;
-/** How long a read waits for a running workflow's live view before it answers with the record alone. */
-const LIVE_WAIT_MS = 1_000;
 const APPROVERS = ['backoffice', 'admin'] as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -165,9 +164,9 @@ const changeStateRoute = createRoute({
   operationId: 'getChange',
   tags: ['master-data'],
   summary: 'State and timeline of a change request',
-  description: 'Read from PostgreSQL: answers the same with the workflow gone or no worker running. `live` adds the running workflow’s own view when it answers within a second.',
+  description: 'Read from PostgreSQL: answers the same with the workflow gone or no worker running. `?live=true` adds the running desk’s own view of the change when it answers within a second.',
   middleware: [requireRole(...STAFF)] as const,
-  request: { params: changeIdParam },
+  request: { params: changeIdParam, query: z.object({ live: liveParamSchema }).strict() },
   responses: { 200: jsonContent(changeRecordSchema, 'The change'), ...problemResponses(400, 401, 403, 404) },
 });
 
@@ -467,15 +466,14 @@ export function masterDataRoutes(deps: ApiDeps) {
 
   app.openapi(changeStateRoute, async (c) => {
     const change = await changeOf(deps, c.req.valid('param').id);
-    if (change.closedAt) return c.json(change, 200);
-    // A live detail of a running change (attempts left right now); the record answers without it.
-    const live = await resultWithin(
-      changeHandle(deps, change)
-        .query(changeStateQuery, change.changeId)
-        .catch(() => null),
-      LIVE_WAIT_MS,
-    );
-    return c.json({ ...change, ...(live ? { live: { status: live.status, ...(live.verification ? { verification: live.verification } : {}) } } : {}) }, 200);
+    // A live detail of a running change (attempts left right now), when asked for; the record answers without it.
+    const ask = !change.closedAt && (c.req.valid('query').live ?? false);
+    const live = async () => {
+      const desk = await liveState(deps.temporal, change.workflowId, masterDataStateQuery);
+      const mine = desk?.state.changes.find((s) => s.changeId === change.changeId);
+      return desk && mine ? { at: desk.at, state: mine } : undefined;
+    };
+    return c.json(await withLive(change, ask, live), 200);
   });
 
   app.openapi(customerChangesRoute, async (c) => {

@@ -31,6 +31,7 @@ import { uuidFromKey } from './offers.js';
 import { ApiError } from '../problem.js';
 import { campaignActivity, insertCampaign, listCampaigns as listCampaignRows, readCampaign as readCampaignRow, readEnrollment, setCampaignStatus, type CampaignRow } from '../../db/repositories/campaigns.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
+import { liveParamSchema, liveState, withLive } from '../live.js';
 
 const OPERATIONAL = ['agent', 'backoffice', 'admin'] as const;
 /** How long a read waits for a live detail from Temporal before it answers with the record alone. */
@@ -162,17 +163,18 @@ const getEnrollment = createRoute({
   summary: "Why did this customer get this message? The enrollment's state and its history",
   description:
     'From PostgreSQL: the latest enrollment\'s state and log (every step taken or held back, with its reason), as its workflow showed it, and every earlier enrollment. ' +
-    '`live` is the running workflow\'s own state, present only when it answered within a second.',
+    '`?live=true` adds the running workflow\'s own state, present only when it answered within a second.',
   middleware: [requireRole(...OPERATIONAL)] as const,
   request: {
     params: campaignParam.extend({ customerId: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'customerId', in: 'path' } }) }),
+    query: z.object({ live: liveParamSchema }).strict(),
   },
   responses: {
     200: jsonContent(
       z.object({
         workflowId: z.string(),
         state: z.record(z.string(), z.unknown()),
-        live: z.record(z.string(), z.unknown()).optional(),
+        live: z.object({ at: z.string(), state: z.record(z.string(), z.unknown()) }).optional(),
         enrollments: z.array(z.object({ runKey: z.string(), status: z.string(), endReason: z.string().nullable(), enrolledAt: z.string(), endedAt: z.string().nullable() })),
       }),
       'The enrollment',
@@ -385,11 +387,10 @@ export function retentionRoutes(deps: ApiDeps) {
     const { id, customerId } = c.req.valid('param');
     const found = await readEnrollment(deps.pool, id, customerId);
     if (!found) throw new ApiError(404, `Customer ${customerId} was never enrolled in campaign ${id}`);
-    // While the enrollment runs, its workflow's own view is shown beside the record, as such.
-    const live = FINAL_ENROLLMENT_STATUSES.includes(found.state.status)
-      ? undefined
-      : await resultWithin(deps.temporal.workflow.getHandle(found.workflowId).query(enrollmentStateQuery).catch(() => undefined), LIVE_WAIT_MS);
-    return c.json({ ...found, state: found.state as unknown as Record<string, unknown>, ...(live ? { live: live as unknown as Record<string, unknown> } : {}) }, 200);
+    // While the enrollment runs, its workflow's own view is shown beside the record when asked for, as such.
+    const ask = !FINAL_ENROLLMENT_STATUSES.includes(found.state.status) && (c.req.valid('query').live ?? false);
+    const answer = await withLive(found, ask, () => liveState(deps.temporal, found.workflowId, enrollmentStateQuery));
+    return c.json({ ...answer, state: answer.state as unknown as Record<string, unknown>, ...(answer.live ? { live: { at: answer.live.at, state: answer.live.state as unknown as Record<string, unknown> } } : {}) }, 200);
   });
 
   app.openapi(postEvent, async (c) => {
