@@ -52,8 +52,16 @@ export const POSTCODE_PATTERNS: Record<string, RegExp> = {
   GB: /^(?:[Gg][Ii][Rr] ?0[Aa]{2}|[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[A-Za-z]{2})$/,
   US: /^\d{5}(?:-\d{4})?$/,
 };
-const ANY_POSTCODE = /^[A-Za-z0-9 -]{2,12}$/;
-const COUNTRY_PATTERN = /^[A-Za-z]{2}$/;
+/** What every postcode of any country looks like, as sent. */
+export const ANY_POSTCODE = /^[A-Za-z0-9 -]{2,12}$/;
+
+/** An assigned ISO 3166-1 alpha-2 code, any case as sent; upper-case once parsed. */
+export const countryCodeSchema = z
+  .string()
+  .regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code, e.g. DE')
+  .refine((v) => isIsoCountry(v.toUpperCase()), 'must be an ISO 3166-1 alpha-2 country code, e.g. DE')
+  .meta({ description: 'An assigned ISO 3166-1 alpha-2 country code, any case; stored upper-case.', example: 'DE' })
+  .transform((v) => v.toUpperCase());
 
 /** `DE` → `^[Dd][Ee]$`: a country code in any case, as a JSON-schema pattern. */
 function anyCase(code: string): string {
@@ -69,12 +77,7 @@ export const addressSchema = z
       .meta({ description: `2 to 12 letters, digits, spaces or hyphens; stored upper-case. Checked per country: ${Object.entries(POSTCODE_PATTERNS).map(([c, p]) => `${c} ${p.source}`).join(', ')}.`, example: '10115' })
       .transform((v) => v.toUpperCase()),
     city: z.string().trim().min(1, 'city is required').max(100).meta({ pattern: '\\S' }),
-    country: z
-      .string()
-      .regex(COUNTRY_PATTERN, 'must be an ISO 3166-1 alpha-2 country code, e.g. DE')
-      .refine((v) => isIsoCountry(v.toUpperCase()), 'must be an ISO 3166-1 alpha-2 country code, e.g. DE')
-      .meta({ description: 'An assigned ISO 3166-1 alpha-2 country code, any case; stored upper-case.', example: 'DE' })
-      .transform((v) => v.toUpperCase()),
+    country: countryCodeSchema,
   })
   .strict()
   .superRefine((a, ctx) => {

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import { isIsoCountry } from './contact-data.js';
+import { countryCodeSchema } from './contact-data.js';
 import { OFFER_KINDS, productIdSchema, type ContactRules, type OfferResult, type QuietHours } from './offers.js';
 
 // ---- durations, time zones, quiet hours (pure; used by the API, the workflows and the activities)
@@ -110,14 +110,7 @@ export const segmentSchema = z
     ownsAnyOf: z.array(productIdSchema).min(1).max(50).optional(),
     missingAllOf: z.array(productIdSchema).min(1).max(50).optional(),
     countries: z
-      .array(
-        z
-          .string()
-          .regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code')
-          .refine((v) => isIsoCountry(v.toUpperCase()), 'must be an ISO 3166-1 alpha-2 country code')
-          .meta({ description: 'An assigned ISO 3166-1 alpha-2 country code, any case', example: 'DE' })
-          .transform((v) => v.toUpperCase()),
-      )
+      .array(countryCodeSchema)
       .min(1)
       .max(250)
       .optional(),

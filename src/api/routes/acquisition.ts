@@ -144,7 +144,7 @@ const listQuerySchema = z
     createdTo: isoDateTimeSchema.optional(),
     closedFrom: isoDateTimeSchema.optional(),
     closedTo: isoDateTimeSchema.optional(),
-    q: z.string().trim().min(1, 'must not be empty').max(200, 'has at most 200 characters').optional().openapi({ description: 'Contained in the name, e-mail or company (any case)' }),
+    q: z.string().trim().min(1, 'must not be empty').max(200, 'has at most 200 characters').optional().openapi({ description: 'Contained in the name, e-mail or company (any case)', pattern: '\\S' }),
     sort: z.enum(['-created', 'created']).default('-created'),
     pageSize: pageSizeSchema,
     pageToken: pageTokenSchema.optional(),

@@ -5,7 +5,7 @@
  * by its workflow, marked `live`).
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { emailSchema, isIsoCountry, normaliseEmail, phoneSchema } from '../../domain/contact-data.js';
+import { ANY_POSTCODE, countryCodeSchema, emailSchema, normaliseEmail, phoneSchema } from '../../domain/contact-data.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { registrationRequestSchema, registrationWorkflowId, type RegistrationState } from '../../domain/customers.js';
 import { CUSTOMER_STATUSES, readCustomer, searchCustomers } from '../../db/repositories/customers.js';
@@ -119,14 +119,18 @@ const listRoute = createRoute({
   request: {
     query: z
       .object({
-        q: z.string().trim().min(1, 'must not be empty').max(200, 'has at most 200 characters').optional(),
-        name: z.string().trim().min(1, 'must not be empty').max(200, 'has at most 200 characters').optional(),
+        q: z.string().trim().min(1, 'must not be empty').max(200, 'has at most 200 characters').openapi({ pattern: '\\S' }).optional(),
+        name: z.string().trim().min(1, 'must not be empty').max(200, 'has at most 200 characters').openapi({ pattern: '\\S' }).optional(),
         email: emailSchema.transform(normaliseEmail).optional(),
         phone: phoneSchema.optional(),
-        postcode: z.string().trim().toUpperCase().regex(/^[A-Z0-9 -]{2,12}$/, 'must be a postcode, e.g. 10115').optional(),
+        postcode: z
+          .string()
+          .regex(ANY_POSTCODE, 'must be a postcode, e.g. 10115')
+          .transform((v) => v.toUpperCase())
+          .optional(),
         customerNumber: z.coerce.number({ message: 'must be a customer number' }).int('must be a customer number').positive('must be a customer number').max(Number.MAX_SAFE_INTEGER).optional(),
         status: z.enum(CUSTOMER_STATUSES).optional(),
-        country: z.string().trim().toUpperCase().refine(isIsoCountry, 'must be an ISO 3166-1 alpha-2 country code, e.g. DE').optional(),
+        country: countryCodeSchema.optional(),
         createdFrom: isoDateTimeSchema.optional(),
         createdTo: isoDateTimeSchema.optional(),
         sort: z.enum(['-created', 'created', 'name', '-name']).default('-created'),
