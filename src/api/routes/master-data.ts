@@ -38,6 +38,8 @@ import type { ApiDeps, ApiEnv } from '../env.js';
 import { idempotencyKeySchema, resultWithin } from '../idempotency.js';
 import { ApiError } from '../problem.js';
 import { listCustomerChanges, readChange, type ChangeView } from '../../db/repositories/changes.js';
+import { readCustomerAudit } from '../../db/repositories/audit-log.js';
+import { customerExists } from '../../db/repositories/customers.js';
 import { openErasureOf, openGdprRequest, readGdprRequest, takeExport } from '../../db/repositories/gdpr-requests.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
@@ -528,44 +530,10 @@ export function masterDataRoutes(deps: ApiDeps) {
   app.openapi(auditRoute, async (c) => {
     const { id } = c.req.valid('param');
     const { limit, cursor } = c.req.valid('query');
-    const exists = await deps.pool.query('SELECT 1 FROM customers WHERE id = $1', [id]);
-    if (!exists.rowCount) throw new ApiError(404, `No customer with id ${id}`);
-    const { rows } = await deps.pool.query<{
-      id: string;
-      field: string;
-      old_value: unknown;
-      new_value: unknown;
-      actor: string;
-      approver: string | null;
-      process: string;
-      workflow_id: string | null;
-      change_id: string | null;
-      occurred_at: Date;
-    }>(
-      `SELECT id, field, old_value, new_value, actor, approver, process, workflow_id, change_id, occurred_at
-       FROM audit_log WHERE customer_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
-       ORDER BY id DESC LIMIT $3`,
-      [id, cursor ?? null, limit + 1],
-    );
-    const page = rows.slice(0, limit);
-    return c.json(
-      {
-        items: page.map((r) => ({
-          id: Number(r.id),
-          field: r.field,
-          oldValue: r.old_value,
-          newValue: r.new_value,
-          actor: r.actor,
-          approver: r.approver,
-          process: r.process,
-          workflowId: r.workflow_id,
-          changeId: r.change_id,
-          at: r.occurred_at.toISOString(),
-        })),
-        nextCursor: rows.length > limit ? String(page.at(-1)!.id) : null,
-      },
-      200,
-    );
+    if (!(await customerExists(deps.pool, id))) throw new ApiError(404, `No customer with id ${id}`);
+    const rows = await readCustomerAudit(deps.pool, id, limit + 1, cursor);
+    const items = rows.slice(0, limit);
+    return c.json({ items, nextCursor: rows.length > limit ? String(items.at(-1)!.id) : null }, 200);
   });
 
   // -------------------------------------------------------------------------------------------

@@ -53,3 +53,49 @@ export async function readLeadCorrections(db: Pool | PoolClient, leadId: string)
   );
   return rows.map((r) => ({ field: r.field, from: r.old_value, to: r.new_value, actor: r.actor, at: r.occurred_at.toISOString(), workflowId: r.workflow_id }));
 }
+
+export interface CustomerAuditEntry {
+  id: number;
+  field: string;
+  oldValue: unknown;
+  newValue: unknown;
+  actor: string;
+  approver: string | null;
+  process: string;
+  workflowId: string | null;
+  changeId: string | null;
+  at: string;
+}
+
+/** A customer's audit trail, newest first; `before` is the id of the last entry of the previous page. */
+export async function readCustomerAudit(db: Pool | PoolClient, customerId: string, limit: number, before?: string): Promise<CustomerAuditEntry[]> {
+  const { rows } = await db.query<{
+    id: string;
+    field: string;
+    old_value: unknown;
+    new_value: unknown;
+    actor: string;
+    approver: string | null;
+    process: string;
+    workflow_id: string | null;
+    change_id: string | null;
+    occurred_at: Date;
+  }>(
+    `SELECT id, field, old_value, new_value, actor, approver, process, workflow_id, change_id, occurred_at
+     FROM audit_log WHERE customer_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
+     ORDER BY id DESC LIMIT $3`,
+    [customerId, before ?? null, limit],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    field: r.field,
+    oldValue: r.old_value,
+    newValue: r.new_value,
+    actor: r.actor,
+    approver: r.approver,
+    process: r.process,
+    workflowId: r.workflow_id,
+    changeId: r.change_id,
+    at: r.occurred_at.toISOString(),
+  }));
+}

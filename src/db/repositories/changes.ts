@@ -4,6 +4,7 @@
  * verification, approval, outcome), so a change reads the same after its workflow is gone.
  */
 import type { Pool, PoolClient } from '../pool.js';
+import { customerExists } from './customers.js';
 import type { ChangeRecord, ChangeState, ChangeStatus, MasterDataField } from '../../domain/master-data.js';
 import { appendRequestEvents, readRequestTimeline, transitionEntries, type RequestEvent } from './request-events.js';
 
@@ -118,8 +119,7 @@ export interface ChangeSummary {
  * page. Undefined when there is no such customer.
  */
 export async function listCustomerChanges(db: Pool | PoolClient, customerId: string, limit: number, after?: string): Promise<ChangeSummary[] | undefined> {
-  const customer = await db.query('SELECT 1 FROM customers WHERE id = $1', [customerId]);
-  if (!customer.rowCount) return undefined;
+  if (!(await customerExists(db, customerId))) return undefined;
   const { rows } = await db.query<ChangeRow>(
     `SELECT * FROM change_requests WHERE customer_id = $1
        AND ($2::uuid IS NULL OR (created_at, id) < (SELECT created_at, id FROM change_requests WHERE id = $2::uuid AND customer_id = $1))

@@ -4,6 +4,7 @@
  * entry is keyed by its status (a deferral by its resume time), so a retried step writes it once.
  */
 import type { Pool, PoolClient } from '../pool.js';
+import { customerExists } from './customers.js';
 import type { Transition } from '../../domain/customers.js';
 import type { EligibilityRule, OfferKind, OfferState, OfferStatus } from '../../domain/offers.js';
 
@@ -91,8 +92,7 @@ export interface OfferSummary {
 
 /** A customer's offers, newest first (at most `limit`); undefined when there is no such customer. */
 export async function listCustomerOffers(db: Pool | PoolClient, customerId: string, limit = 200): Promise<OfferSummary[] | undefined> {
-  const customer = await db.query('SELECT 1 FROM customers WHERE id = $1', [customerId]);
-  if (!customer.rowCount) return undefined;
+  if (!(await customerExists(db, customerId))) return undefined;
   const { rows } = await db.query<OfferRow>('SELECT * FROM offers WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2', [customerId, limit]);
   return rows.map((r) => ({
     offerId: r.id,
