@@ -7,7 +7,7 @@
  * What a schema cannot say is in the field's description and excluded from the second direction
  * only, by the validator's `custom` code: an IBAN's per-country length and mod-97 check digits,
  * a time-zone name the time-zone database does not know, a birth date in the future or more than
- * 130 years back.
+ * 130 years back, an event that happened in the future.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -150,6 +150,24 @@ describe('the published schema and the validators accept and refuse the same val
         fc.tuple(fc.integer({ min: 1890, max: 2030 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 })).map(([y, m, d]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`),
         fc.constantFrom('1990-1-01', '1990-01-01T00:00:00Z', ' 1990-01-01', '01.02.1990', '2000-02-29', '1900-02-29'),
         chars('0123456789-', 12),
+      ),
+    });
+  }, 60_000);
+
+  it('date-time (RFC 3339 as the API parses it: upper-case T and Z, seconds, ±hh:mm; not in the future only described)', async () => {
+    await agree({
+      operationId: 'recordCustomerEvent',
+      method: 'POST',
+      url: `/v1/customers/${missingCustomer}/events`,
+      path: 'body.occurredAt',
+      body: (occurredAt: string) => ({ type: 'login', occurredAt }),
+      describedOnly: custom,
+      values: fc.oneof(
+        fc.date({ min: new Date('2000-01-01'), max: new Date('2040-12-31'), noInvalidDate: true }).map((d) => d.toISOString()),
+        fc
+          .tuple(fc.date({ min: new Date('2000-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }), fc.constantFrom('Z', 'z', '+02:00', '-05:30', '+0200', '+02', '', '+24:00'), fc.constantFrom('T', 't', ' '), fc.boolean())
+          .map(([d, offset, sep, millis]) => d.toISOString().slice(0, millis ? 23 : 19).replace('T', sep) + offset),
+        fc.constantFrom('2026-01-01T23:59:60Z', '2026-02-30T10:00:00Z', '2026-01-01T10:00Z', '2026-01-01', 'yesterday'),
       ),
     });
   }, 60_000);

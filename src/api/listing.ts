@@ -11,10 +11,11 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
 import type { ApiDeps } from './env.js';
 import { ApiError } from './problem.js';
+import { dateTimeSchema } from '../domain/date-time.js';
 
 const MAC_BYTES = 16;
 
-export const isoDateTimeSchema = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-05-01T09:30:00Z' });
+export const isoDateTimeSchema = dateTimeSchema();
 
 /** A `from` after its `to` is a 400 naming the `to` parameter. */
 export function checkRanges(v: Record<string, unknown>, ctx: z.RefinementCtx, ranges: Array<[string, string]>): void {

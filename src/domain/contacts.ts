@@ -4,6 +4,7 @@
  * then tells the subject's running process (the lead's funnel, the customer's onboarding).
  */
 import { z } from 'zod';
+import { dateTimeSchema } from './date-time.js';
 import { defineSignal } from '@temporalio/workflow';
 
 export const INTERACTION_CHANNELS = ['call', 'email', 'meeting', 'note'] as const;
@@ -14,7 +15,7 @@ export const interactionRequestSchema = z
     channel: z.enum(INTERACTION_CHANNELS),
     direction: z.enum(INTERACTION_DIRECTIONS),
     summary: z.string().trim().min(1, 'must not be empty').max(2000, 'has at most 2000 characters').meta({ pattern: '\\S' }),
-    occurredAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-05-01T09:30:00Z' }).optional(),
+    occurredAt: dateTimeSchema().optional(),
   })
   .strict()
   .superRefine((v, ctx) => {

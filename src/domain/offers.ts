@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Transition } from './customers.js';
+import { dateTimeSchema } from './date-time.js';
 
 export const OFFER_KINDS = ['upsell', 'cross-sell', 'downsell'] as const;
 export type OfferKind = (typeof OFFER_KINDS)[number];
@@ -57,8 +58,7 @@ export const offerRequestSchema = z
     kind: z.enum(OFFER_KINDS, { message: `must be one of ${OFFER_KINDS.join(', ')}` }),
     productId: slug,
     price: price.optional(),
-    validUntil: z.iso
-      .datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset, e.g. 2026-12-31T23:59:59Z' })
+    validUntil: dateTimeSchema('must be an ISO 8601 date-time with offset, e.g. 2026-12-31T23:59:59Z')
       .meta({ description: `In the future and at most ${MAX_OFFER_VALIDITY_DAYS} days ahead; default ${DEFAULT_OFFER_VALIDITY_DAYS} days` })
       .optional(),
   })

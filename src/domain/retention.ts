@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { countryCodeSchema } from './contact-data.js';
+import { dateTimeSchema } from './date-time.js';
 import { OFFER_KINDS, productIdSchema, type ContactRules, type OfferResult, type QuietHours } from './offers.js';
 
 // ---- durations, time zones, quiet hours (pure; used by the API, the workflows and the activities)
@@ -224,7 +225,7 @@ export const customerEventRequestSchema = z
     productId: productIdSchema.optional(),
     channel: z.enum(['email', 'sms', 'call', 'letter']).optional(),
     note: z.string().trim().max(1000).optional(),
-    occurredAt: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset' }).meta({ description: 'When it happened; not in the future (5 minutes of clock skew allowed); default now' }).optional(),
+    occurredAt: dateTimeSchema().meta({ description: 'When it happened; not in the future (5 minutes of clock skew allowed); default now' }).optional(),
   })
   .strict()
   .refine((e) => e.productId === undefined || e.type === 'purchase', { message: 'only a purchase names a product', path: ['productId'] })

@@ -4,13 +4,12 @@
  * describe the reports.
  */
 import { createRoute, z } from '@hono/zod-openapi';
+import { dateTimeSchema } from '../../domain/date-time.js';
 import type { Range } from '../reports.js';
 
 const DAY = 86_400_000;
 
-const instant = z.iso
-  .datetime({ offset: true, message: 'must be an ISO 8601 date-time with offset or a date (YYYY-MM-DD)' })
-  .or(z.iso.date({ message: 'must be an ISO 8601 date-time with offset or a date (YYYY-MM-DD)' }));
+const instant = dateTimeSchema('must be an ISO 8601 date-time with offset or a date (YYYY-MM-DD)').or(z.iso.date({ message: 'must be an ISO 8601 date-time with offset or a date (YYYY-MM-DD)' }));
 
 export const rangeQuerySchema = z
   .object({
