@@ -171,4 +171,31 @@ describe('the published schema and the validators accept and refuse the same val
       ),
     });
   }, 60_000);
+
+  it('ids in paths (an RFC 9562 UUID: format uuid alone also allows any hex of that shape and urn:uuid:)', async () => {
+    const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF'), minLength: n, maxLength: n });
+    const seen = { schemaRejects: 0, schemaAccepts: 0 };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uuid(),
+          fc.tuple(hex(8), hex(4), hex(4), hex(4), hex(12)).map((parts) => parts.join('-')),
+          fc.uuid().map((id) => `urn:uuid:${id}`),
+          fc.constantFrom('00000000-0000-0000-0000-000000000000', 'not-a-uuid', '123'),
+        ),
+        async (id) => {
+          runs++;
+          const schemaErrors = contract.parameterErrors('getCustomer', 'id', id);
+          seen[schemaErrors.length > 0 ? 'schemaRejects' : 'schemaAccepts']++;
+          const res = await h.json('GET', `/v1/customers/${encodeURIComponent(id)}`, { as: 'admin' });
+          expect([400, 404], `${id}: ${JSON.stringify(res.body)}`).toContain(res.status);
+          const refused = res.status === 400 && (res.body.errors as Array<{ path: string }>).some((e) => e.path === 'path.id');
+          expect(refused, `${id}: the schema ${schemaErrors.length > 0 ? 'rejects' : 'accepts'} it, the API answered ${res.status}`).toBe(schemaErrors.length > 0);
+        },
+      ),
+      { numRuns: RUNS },
+    );
+    expect(seen.schemaRejects).toBeGreaterThanOrEqual(RUNS / 10);
+    expect(seen.schemaAccepts).toBeGreaterThanOrEqual(RUNS / 10);
+  }, 60_000);
 });

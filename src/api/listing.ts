@@ -11,7 +11,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
 import type { ApiDeps } from './env.js';
 import { ApiError } from './problem.js';
-import { dateTimeSchema } from '../domain/date-time.js';
+import { dateTimeSchema } from '../domain/formats.js';
 
 const MAC_BYTES = 16;
 

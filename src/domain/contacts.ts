@@ -4,7 +4,7 @@
  * then tells the subject's running process (the lead's funnel, the customer's onboarding).
  */
 import { z } from 'zod';
-import { dateTimeSchema } from './date-time.js';
+import { dateTimeSchema } from './formats.js';
 import { defineSignal } from '@temporalio/workflow';
 
 export const INTERACTION_CHANNELS = ['call', 'email', 'meeting', 'note'] as const;

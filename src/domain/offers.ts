@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Transition } from './customers.js';
-import { dateTimeSchema } from './date-time.js';
+import { dateTimeSchema } from './formats.js';
 
 export const OFFER_KINDS = ['upsell', 'cross-sell', 'downsell'] as const;
 export type OfferKind = (typeof OFFER_KINDS)[number];

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { countryCodeSchema } from './contact-data.js';
-import { dateTimeSchema } from './date-time.js';
+import { dateTimeSchema } from './formats.js';
 import { OFFER_KINDS, productIdSchema, type ContactRules, type OfferResult, type QuietHours } from './offers.js';
 
 // ---- durations, time zones, quiet hours (pure; used by the API, the workflows and the activities)

@@ -84,6 +84,15 @@ export class Contract {
     return validate(body) ? [] : (validate.errors ?? []).map((e) => ({ instancePath: e.instancePath, message: e.message, keyword: e.keyword }));
   }
 
+  /** Checks a path, query or header parameter's value against its schema; returns ajv's errors or []. */
+  parameterErrors(operationId: string, name: string, value: unknown): Array<{ instancePath: string; message?: string; keyword: string }> {
+    const op = this.byId(operationId);
+    const index = ((op.definition.parameters ?? []) as Array<{ name: string }>).findIndex((p) => p.name === name);
+    if (index < 0) throw new Error(`${operationId} has no parameter ${name}`);
+    const validate = this.validator('paths', op.path, op.method.toLowerCase(), 'parameters', String(index), 'schema');
+    return validate(value) ? [] : (validate.errors ?? []).map((e) => ({ instancePath: e.instancePath, message: e.message, keyword: e.keyword }));
+  }
+
   /**
    * Checks one response against the document: its status is declared for the operation, its
    * content type is one the status declares, and its body is valid against that schema.

@@ -4,7 +4,7 @@
  * describe the reports.
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import { dateTimeSchema } from '../../domain/date-time.js';
+import { dateTimeSchema } from '../../domain/formats.js';
 import type { Range } from '../reports.js';
 
 const DAY = 86_400_000;

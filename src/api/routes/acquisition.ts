@@ -37,10 +37,11 @@ import type { ApiDeps, ApiEnv } from '../env.js';
 import { idempotencyKeySchema, resultWithin, startOnce } from '../idempotency.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
+import { uuidSchema } from '../../domain/formats.js';
 
 const operational = requireRole('agent', 'backoffice', 'admin');
 
-export const leadIdParam = z.object({ id: z.uuid({ message: 'must be a lead id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
+export const leadIdParam = z.object({ id: uuidSchema('must be a lead id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) });
 
 const stageSchema = z.enum(LEAD_STAGES);
 

@@ -15,6 +15,7 @@ import type { ApiDeps, ApiEnv } from '../env.js';
 import { idempotencyKeySchema, newKey, resultWithin, startOnce } from '../idempotency.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
+import { uuidSchema } from '../../domain/formats.js';
 
 const operational = requireRole('agent', 'backoffice', 'admin');
 
@@ -34,7 +35,7 @@ const interactionSchema = z
   })
   .openapi('Interaction');
 
-const idParam = (what: string) => z.object({ id: z.uuid({ message: `must be a ${what} id (UUID)` }).openapi({ param: { name: 'id', in: 'path' } }) });
+const idParam = (what: string) => z.object({ id: uuidSchema(`must be a ${what} id (UUID)`).openapi({ param: { name: 'id', in: 'path' } }) });
 
 const pageQuery = z
   .object({

@@ -18,6 +18,7 @@ import type { ApiDeps, ApiEnv } from '../env.js';
 import { idempotencyKeySchema, newKey, resultWithin, startOnce } from '../idempotency.js';
 import { ApiError } from '../problem.js';
 import { problemSchema, jsonBody, jsonContent, problemResponses } from '../openapi.js';
+import { uuidSchema } from '../../domain/formats.js';
 
 export const customerSchema = z
   .object({
@@ -37,7 +38,7 @@ export const customerSchema = z
   })
   .openapi('Customer');
 
-const customerIdParam = z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
+const customerIdParam = z.object({ id: uuidSchema('must be a customer id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) });
 
 const registerRoute = createRoute({
   method: 'post',

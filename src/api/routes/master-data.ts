@@ -43,9 +43,10 @@ import { customerExists } from '../../db/repositories/customers.js';
 import { openErasureOf, openGdprRequest, readGdprRequest, takeExport } from '../../db/repositories/gdpr-requests.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
+import { uuidSchema } from '../../domain/formats.js';
 
-const customerIdParam = z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
-const changeIdParam = z.object({ id: z.uuid({ message: 'must be a change id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
+const customerIdParam = z.object({ id: uuidSchema('must be a customer id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) });
+const changeIdParam = z.object({ id: uuidSchema('must be a change id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) });
 const gdprIdParam = z.object({ id: gdprRequestIdSchema.openapi({ param: { name: 'id', in: 'path' } }) });
 const codeBody = z.object({ code: z.string().trim().regex(/^\d{6}$/, 'must be the 6-digit code from the message') }).strict();
 const cancelBody = z.object({ reason: z.string().trim().max(500).optional() }).strict();
@@ -183,7 +184,7 @@ const customerChangesRoute = createRoute({
     params: customerIdParam,
     query: z.object({
       limit: z.coerce.number().int().min(1, 'must be at least 1').max(200, 'must be at most 200').default(50),
-      after: z.uuid({ message: 'must be the nextAfter of a previous page' }).optional(),
+      after: uuidSchema('must be the nextAfter of a previous page').optional(),
     }),
   },
   responses: { 200: jsonContent(z.object({ items: z.array(changeSummarySchema), nextAfter: z.string().nullable() }), 'One page of change requests'), ...problemResponses(400, 401, 403, 404) },

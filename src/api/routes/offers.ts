@@ -31,6 +31,7 @@ import { idempotencyKeySchema, resultWithin, startOnce } from '../idempotency.js
 import { ApiError } from '../problem.js';
 import { listCustomerOffers, offerProcess, readOffer } from '../../db/repositories/offers.js';
 import { jsonBody, jsonContent, problemResponses, problemSchema } from '../openapi.js';
+import { uuidSchema } from '../../domain/formats.js';
 
 const OPERATIONAL = ['agent', 'backoffice', 'admin'] as const;
 
@@ -93,7 +94,7 @@ const offerRowSchema = z
   })
   .openapi('OfferSummary');
 
-const idParam = (what: string) => z.object({ id: z.uuid({ message: `must be ${what} id (UUID)` }).openapi({ param: { name: 'id', in: 'path' } }) });
+const idParam = (what: string) => z.object({ id: uuidSchema(`must be ${what} id (UUID)`).openapi({ param: { name: 'id', in: 'path' } }) });
 const productParam = z.object({ id: productIdSchema.openapi({ param: { name: 'id', in: 'path' } }) });
 
 const listProducts = createRoute({

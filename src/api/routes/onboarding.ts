@@ -13,9 +13,10 @@ import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
+import { uuidSchema } from '../../domain/formats.js';
 
 const operational = requireRole('agent', 'backoffice', 'admin');
-const customerIdParam = z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
+const customerIdParam = z.object({ id: uuidSchema('must be a customer id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) });
 
 const onboardingStateSchema = z
   .object({

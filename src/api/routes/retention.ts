@@ -32,6 +32,7 @@ import { ApiError } from '../problem.js';
 import { campaignActivity, insertCampaign, listCampaigns as listCampaignRows, readCampaign as readCampaignRow, readEnrollment, setCampaignStatus, type CampaignRow } from '../../db/repositories/campaigns.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
+import { uuidSchema } from '../../domain/formats.js';
 
 const OPERATIONAL = ['agent', 'backoffice', 'admin'] as const;
 /** How long a read waits for a live detail from Temporal before it answers with the record alone. */
@@ -74,7 +75,7 @@ const campaignSchema = z
   })
   .openapi('Campaign');
 
-const campaignParam = z.object({ id: z.uuid({ message: 'must be a campaign id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) });
+const campaignParam = z.object({ id: uuidSchema('must be a campaign id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) });
 
 const createCampaign = createRoute({
   method: 'post',
@@ -166,7 +167,7 @@ const getEnrollment = createRoute({
     '`?live=true` adds the running workflow\'s own state, present only when it answered within a second.',
   middleware: [requireRole(...OPERATIONAL)] as const,
   request: {
-    params: campaignParam.extend({ customerId: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'customerId', in: 'path' } }) }),
+    params: campaignParam.extend({ customerId: uuidSchema('must be a customer id (UUID)').openapi({ param: { name: 'customerId', in: 'path' } }) }),
     query: z.object({ live: liveParamSchema }).strict(),
   },
   responses: {
@@ -194,7 +195,7 @@ const postEvent = createRoute({
     "customer's products. The customer's running enrollments are told at once: a goal event ends them as goal-met, an opt-out or complaint ends them.",
   middleware: [requireRole(...OPERATIONAL)] as const,
   request: {
-    params: z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) }),
+    params: z.object({ id: uuidSchema('must be a customer id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) }),
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
     body: jsonBody(customerEventRequestSchema.openapi('CustomerEventRequest'), { type: 'login', channel: 'email' }),
   },
@@ -233,7 +234,7 @@ const patchProfile = createRoute({
   description: 'Both are audited. null clears a value: an unscored customer is never at churn risk; without a time zone the campaign\'s applies.',
   middleware: [requireRole(...CAMPAIGN_WRITERS)] as const,
   request: {
-    params: z.object({ id: z.uuid({ message: 'must be a customer id (UUID)' }).openapi({ param: { name: 'id', in: 'path' } }) }),
+    params: z.object({ id: uuidSchema('must be a customer id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) }),
     body: jsonBody(retentionProfileSchema.openapi('RetentionProfile'), { churnRisk: 0.35, timezone: 'Europe/Berlin' }),
   },
   responses: {
