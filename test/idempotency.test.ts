@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import { forget } from './support/retention.js';
 import { idempotencyKeyStore } from '../src/db/repositories/idempotency-keys.js';
 import { registrationWorkflowId } from '../src/domain/customers.js';
 
@@ -29,19 +30,6 @@ async function count(table: string, where: string, params: unknown[]): Promise<n
   return Number(rows[0]!.n);
 }
 
-/** Deletes a workflow from Temporal, as retention does, and waits until Temporal no longer knows it. */
-async function forget(workflowId: string) {
-  await h.client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId } });
-  await eventually(async () => {
-    try {
-      await h.client.workflow.getHandle(workflowId).describe();
-      return false;
-    } catch (err) {
-      return (err as Error).name === 'WorkflowNotFoundError';
-    }
-  });
-}
-
 /** Repeats the same keyed request until the process has answered for good (a 202 "pending" first). */
 async function settled(url: string, body: unknown, key: string) {
   return eventually(async () => {
@@ -65,7 +53,7 @@ describe('Idempotency-Keys kept in PostgreSQL', () => {
     expect(row.workflow_id).toBe(registrationWorkflowId(key));
     expect(row.expires_at.getTime() - row.created_at.getTime()).toBe(TTL_MS);
 
-    await forget(row.workflow_id);
+    await forget(h, row.workflow_id);
     await h.stopWorker();
     try {
       const repeat = await h.json('POST', '/v1/customers', { body, headers: { 'idempotency-key': key } });
@@ -104,7 +92,7 @@ describe('Idempotency-Keys kept in PostgreSQL', () => {
     expect(await count('contact_events', 'customer_id = $1', [id])).toBe(1);
     expect((await keyRow(key)).workflow_id).toBe(pending.body.workflowId);
     // The result is kept: it outlives the workflow.
-    await forget(pending.body.workflowId);
+    await forget(h, pending.body.workflowId);
     const later = await h.json('POST', url, { body: interaction(), headers: { 'idempotency-key': key } });
     expect(later.status).toBe(201);
     expect(later.body.id).toBe(done.body.id);

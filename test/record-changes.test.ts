@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The harness first: it loads the API, whose zod-openapi import must extend zod before any domain schema is built.
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import { forget, workflowsOf } from './support/retention.js';
 import { codeFor, registerCustomer, waitForChange, waitForGdpr, type TestCustomer } from './support/master-data.js';
 import { createActivities } from '../activities/index.js';
 import { DEFAULT_MASTER_DATA_POLICY, changeStateQuery, gdprStateQuery, type MasterDataPolicy } from '../src/domain/master-data.js';
@@ -52,28 +53,6 @@ const recordOf = async (url: string) => {
   const { live: _live, schedule: _schedule, ...body } = await ok('GET', url);
   return body;
 };
-
-/**
- * Deletes a workflow as the namespace retention does, every run of its id (a delete takes the
- * latest run), and waits until Temporal has forgotten it.
- */
-async function forget(workflowId: string): Promise<void> {
-  await eventually(async () => {
-    try {
-      await h.client.workflow.getHandle(workflowId).describe();
-    } catch (err) {
-      return (err as Error).name === 'WorkflowNotFoundError';
-    }
-    await h.client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId } }).catch(() => undefined);
-    return false;
-  }, { timeoutMs: 60_000, intervalMs: 250 });
-}
-
-async function workflowsOf(query: string): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const wf of h.client.workflow.list({ query })) ids.push(wf.workflowId);
-  return ids;
-}
 
 describe('every process read from PostgreSQL once Temporal has forgotten it and no worker runs', () => {
   let changer: TestCustomer;
@@ -189,11 +168,11 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
   }, 180_000);
 
   it('deletes every workflow of these processes from Temporal and stops the worker', async () => {
-    for (const c of [changer.id, leaver.id, buyer, member]) for (const id of await workflowsOf(`CrmCustomerId = '${c}'`)) workflowIds.add(id);
-    for (const id of await workflowsOf(`CrmCampaignId = '${campaignId}'`)) workflowIds.add(id);
+    for (const c of [changer.id, leaver.id, buyer, member]) for (const id of await workflowsOf(h, `CrmCustomerId = '${c}'`)) workflowIds.add(id);
+    for (const id of await workflowsOf(h, `CrmCampaignId = '${campaignId}'`)) workflowIds.add(id);
     for (const id of [`master-data-${changer.id}`, `gdpr-${exportId}`, `gdpr-${erasureId}`, `offer-${accepted}`, `offer-${declined}`, `campaign-${campaignId}-${member}`]) workflowIds.add(id);
     await h.stopWorker();
-    for (const id of workflowIds) await forget(id);
+    for (const id of workflowIds) await forget(h, id);
     await h.client.schedule.getHandle(`campaign-${campaignId}`).delete();
     expect(workflowIds.size).toBeGreaterThanOrEqual(8);
   }, 120_000);
