@@ -6,11 +6,11 @@
  * repeating it.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { loadConfig } from '../src/config.js';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
 import { fileLeadInteractionsUnder } from '../src/db/repositories/contact-events.js';
 import { findCustomerId } from '../src/db/repositories/customers.js';
+import { queueMessage } from '../src/db/repositories/outbox.js';
 import {
   correctLead,
   findOpenLeadId,
@@ -51,8 +51,8 @@ export interface AcquisitionSettings {
 
 export interface AcquisitionActivityDeps {
   pool: Pool;
-  /** From the config module unless a test hands in its own. */
-  acquisition?: AcquisitionSettings;
+  /** From the config module, handed down by the entry point. */
+  acquisition: AcquisitionSettings;
 }
 
 export type IntakeResult =
@@ -68,26 +68,6 @@ export async function nextInRotation(db: PoolClient, rotation: string, members: 
     [rotation],
   );
   return members[Number(rows[0]!.turn) % members.length]!;
-}
-
-export interface QueuedMessage {
-  customerId?: string | null;
-  recipient: string;
-  template: TemplateName;
-  payload: Record<string, unknown>;
-  idempotencyKey: string;
-}
-
-/** Queues a message in the outbox once per idempotency key; returns its id either way. */
-export async function queueMessage(db: Pool | PoolClient, m: QueuedMessage): Promise<string> {
-  const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO notification_outbox (customer_id, channel, recipient, template, payload, idempotency_key)
-     VALUES ($1, 'email', $2, $3, $4, $5)
-     ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
-     RETURNING id`,
-    [m.customerId ?? null, m.recipient, m.template, JSON.stringify(m.payload), m.idempotencyKey],
-  );
-  return rows[0]!.id;
 }
 
 async function engagementOf(db: Pool | PoolClient, leadId: string): Promise<Engagement> {
@@ -114,8 +94,7 @@ async function scoreOf(db: Pool | PoolClient, row: LeadRow): Promise<LeadScore> 
   );
 }
 
-export function createAcquisitionActivities({ pool, acquisition }: AcquisitionActivityDeps) {
-  const settings = acquisition ?? loadConfig().acquisition;
+export function createAcquisitionActivities({ pool, acquisition: settings }: AcquisitionActivityDeps) {
   const policy: AcquisitionPolicy = {
     contactSlaMs: settings.contactSlaMs,
     idleToNurtureMs: settings.idleToNurtureMs,

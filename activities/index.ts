@@ -7,16 +7,23 @@ import { createMasterDataActivities } from './master-data.js';
 import { createGdprActivities } from './gdpr.js';
 import { createOfferActivities } from './offers.js';
 import { createRetentionActivities } from './retention.js';
+import { defaultConfig, type Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
+
+/** The settings the activities act on: read once by the entry point from the config module. */
+export type WorkerSettings = Pick<Config, 'acquisition' | 'masterData'>;
 
 export interface ActivityDeps {
   pool: Pool;
   transport: MessageTransport;
+  /** The defaults of the config module when not handed in (never the environment). */
+  settings?: WorkerSettings;
 }
 
 /** Every operational activity, built over the dependencies handed in (real ones in tests too). */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities({ settings = defaultConfig(), ...rest }: ActivityDeps) {
+  const deps = { ...rest, acquisition: settings.acquisition, masterData: settings.masterData };
   return {
     ...createCustomerActivities(deps),
     ...createNotificationActivities(deps),

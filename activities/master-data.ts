@@ -1,13 +1,11 @@
 /**
  * Side effects of master-data changes and of the verification codes they (and GDPR requests) use.
  *
- * Codes are made, sent and checked here and nowhere else: the workflow never sees a code, the
- * outbox row of a code message records that it was sent but not the code, and the database keeps
- * only a salted scrypt hash. Applying a change is one transaction with optimistic concurrency on
- * `customers.version`.
+ * Codes are made, sent and checked in activities through the one-time-code module: the workflow
+ * never sees a code, the outbox row of a code message records that it was sent but not the code,
+ * and the database keeps only a salted scrypt hash. Applying a change is one transaction with
+ * optimistic concurrency on `customers.version`.
  */
-import { randomBytes, randomInt, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
-import { promisify } from 'node:util';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
@@ -24,22 +22,19 @@ import {
   type IssuedCodes,
   type MasterData,
   type MasterDataField,
+  type MasterDataPolicy,
 } from '../src/domain/master-data.js';
-import { renderTemplate } from '../src/domain/notifications.js';
 import { openChange, recordChange } from '../src/db/repositories/changes.js';
+import { checkCode, issueCode, openSubject } from '../src/db/repositories/one-time-codes.js';
+import { queueMessage, sendWithSecret } from '../src/db/repositories/outbox.js';
 import { CODE_SENT, CODE_WRONG, appendRequestEvents } from '../src/db/repositories/request-events.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
 
 export interface MasterDataActivityDeps {
   pool: Pool;
   transport: MessageTransport;
-}
-
-const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
-const CODE_DIGITS = 6;
-
-export function hashCode(code: string, salt: Buffer): Promise<Buffer> {
-  return scrypt(code, salt, 32);
+  /** Verification, approval and GDPR timings of this worker (config module, via the entry point). */
+  masterData: MasterDataPolicy;
 }
 
 interface CustomerRow {
@@ -94,7 +89,8 @@ export interface QueueMessageInput {
   idempotencyKey: string;
 }
 
-export async function queueMessage(db: Pool | PoolClient, input: QueueMessageInput): Promise<string | null> {
+/** Queues a message to the customer's contact point (or an explicit recipient); null when there is no one to tell. */
+export async function queueToCustomer(db: Pool | PoolClient, input: QueueMessageInput): Promise<string | null> {
   let channel: 'email' | 'sms';
   let recipient: string | null;
   if (typeof input.to === 'object') {
@@ -107,18 +103,19 @@ export async function queueMessage(db: Pool | PoolClient, input: QueueMessageInp
     recipient = usePhone ? row.phone : row.email;
   }
   if (!recipient) return null;
-  const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO notification_outbox (customer_id, channel, recipient, template, payload, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
-     RETURNING id`,
-    [input.customerId, channel, recipient, input.template, JSON.stringify(input.payload), input.idempotencyKey],
-  );
-  return rows[0]!.id;
+  const { to: _to, ...message } = input;
+  return queueMessage(db, { ...message, channel, recipient });
 }
 
-export function createMasterDataActivities({ pool, transport }: MasterDataActivityDeps) {
+export function createMasterDataActivities({ pool, transport, masterData }: MasterDataActivityDeps) {
   return {
+    /**
+     * The worker's policy, asked once by a change or GDPR request whose payload carries none (runs
+     * started before the policy became the worker's carry their own and never ask).
+     */
+    async masterDataPolicy(): Promise<MasterDataPolicy> {
+      return masterData;
+    },
     /** Records a change request when it is accepted; a retry finds its row. */
     async openChangeRequest(record: ChangeRecord & Partial<ChangeState>): Promise<void> {
       await inTransaction(pool, (db) => openChange(db, record));
@@ -135,7 +132,7 @@ export function createMasterDataActivities({ pool, transport }: MasterDataActivi
 
     /** Queues a message to the customer (or to an explicit recipient); null when there is no one to tell. */
     async queueCustomerMessage(input: QueueMessageInput): Promise<string | null> {
-      return queueMessage(pool, input);
+      return queueToCustomer(pool, input);
     },
 
     /**
@@ -146,39 +143,24 @@ export function createMasterDataActivities({ pool, transport }: MasterDataActivi
     async issueVerificationCodes(input: IssueCodesInput): Promise<IssuedCodes> {
       const customer = await readCustomerRow(pool, input.customerId);
       if (!customer || customer.status === 'erased') throw ApplicationFailure.nonRetryable('the customer no longer exists', 'CustomerGone');
-      const expiresAt = new Date(Date.now() + input.ttlMs);
-      await pool.query(
-        `INSERT INTO verification_subjects (subject, customer_id, purpose, max_attempts) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (subject) DO NOTHING`,
-        [input.subject, input.customerId, input.purpose, input.maxAttempts],
-      );
+      await openSubject(pool, { subject: input.subject, customerId: input.customerId, purpose: input.purpose, maxAttempts: input.maxAttempts });
+      let expiresAt = new Date(Date.now() + input.ttlMs);
       const sent: IssuedCodes['sent'] = [];
       for (const spec of input.targets) {
         const recipient = spec.recipient ?? (spec.channel === 'sms' ? customer.phone : customer.email);
         if (!recipient) throw ApplicationFailure.nonRetryable(`the customer has no ${spec.channel} contact point for ${spec.target}`, 'NoContactPoint');
-        const code = String(randomInt(0, 10 ** CODE_DIGITS)).padStart(CODE_DIGITS, '0');
-        const salt = randomBytes(16);
-        const hash = await hashCode(code, salt);
-        await pool.query(
-          `INSERT INTO verification_codes (subject, target, channel, issue, salt, code_hash, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (subject, target) DO UPDATE
-             SET issue = EXCLUDED.issue, salt = EXCLUDED.salt, code_hash = EXCLUDED.code_hash, expires_at = EXCLUDED.expires_at, channel = EXCLUDED.channel
-           WHERE verification_codes.verified_at IS NULL`,
-          [input.subject, spec.target, spec.channel, input.issue, salt, hash, expiresAt],
-        );
+        const issued = (await issueCode(pool, { subject: input.subject, target: spec.target, channel: spec.channel, issue: input.issue, ttlMs: input.ttlMs }))!;
+        expiresAt = issued.expiresAt;
         // The outbox keeps the fact of the message, not its code; the code goes only to the transport.
-        const payload = { purpose: input.purpose, subject: input.subject, target: spec.target, expiresAt: expiresAt.toISOString() };
         const messageId = await queueMessage(pool, {
           customerId: input.customerId,
-          to: { channel: spec.channel, recipient },
+          channel: spec.channel,
+          recipient,
           template: 'verification-code',
-          payload,
+          payload: { purpose: input.purpose, subject: input.subject, target: spec.target, expiresAt: expiresAt.toISOString() },
           idempotencyKey: `${input.workflowId}:code:${input.subject}:${spec.target}:${input.issue}`,
         });
-        const rendered = renderTemplate('verification-code', { ...payload, code });
-        await transport.send({ id: messageId!, channel: spec.channel, recipient, template: 'verification-code', subject: rendered.subject, text: rendered.text, payload, createdAt: new Date().toISOString() });
-        await pool.query('UPDATE notification_outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = $1', [messageId]);
+        await sendWithSecret(pool, transport, messageId, { code: issued.code });
         sent.push({ target: spec.target, channel: spec.channel, sentTo: maskContact(recipient) });
         await appendRequestEvents(pool, { requestId: input.subject, customerId: input.customerId, kind: input.purpose, workflowId: input.workflowId }, [
           {
@@ -199,39 +181,19 @@ export function createMasterDataActivities({ pool, transport }: MasterDataActivi
      */
     async checkVerificationCode(input: { subject: string; code: string; actor?: string }): Promise<CodeCheck> {
       return inTransaction(pool, async (db) => {
-        const subject = await db.query<{ customer_id: string; purpose: 'change' | 'export' | 'erasure'; attempts: number; max_attempts: number; checks: number }>(
-          'SELECT customer_id, purpose, attempts, max_attempts, checks FROM verification_subjects WHERE subject = $1 FOR UPDATE',
-          [input.subject],
-        );
-        const s = subject.rows[0];
-        if (!s) throw ApplicationFailure.nonRetryable('no codes were issued for this request', 'NoCodesIssued');
-        if (s.attempts >= s.max_attempts) return { result: 'exhausted', attemptsLeft: 0 };
-        const attempts = s.attempts + 1;
-        await db.query('UPDATE verification_subjects SET attempts = $2, checks = checks + 1 WHERE subject = $1', [input.subject, attempts]);
-        const attemptsLeft = s.max_attempts - attempts;
-        const codes = await db.query<{ target: string; salt: Buffer; code_hash: Buffer }>(
-          'SELECT target, salt, code_hash FROM verification_codes WHERE subject = $1 AND verified_at IS NULL AND expires_at > now()',
-          [input.subject],
-        );
-        const candidate = /^\d{6}$/.test(input.code.trim()) ? input.code.trim() : undefined;
-        for (const row of codes.rows) {
-          if (!candidate) break;
-          const hash = await hashCode(candidate, row.salt);
-          if (timingSafeEqual(hash, row.code_hash)) {
-            await db.query('UPDATE verification_codes SET verified_at = now() WHERE subject = $1 AND target = $2', [input.subject, row.target]);
-            // A right code resets the count: the person proved control of that contact point.
-            await db.query('UPDATE verification_subjects SET attempts = 0 WHERE subject = $1', [input.subject]);
-            return { result: 'matched', target: row.target as never, attemptsLeft: s.max_attempts };
-          }
-        }
+        const checked = await checkCode(db, { subject: input.subject, code: input.code });
+        if (!checked) throw ApplicationFailure.nonRetryable('no codes were issued for this request', 'NoCodesIssued');
+        if (checked.result === 'matched') return { result: 'matched', target: checked.target, attemptsLeft: checked.attemptsLeft };
+        if (checked.check === undefined) return { result: 'exhausted', attemptsLeft: 0 };
+        const { attemptsLeft } = checked;
         // The wrong code itself is never recorded, only that one was entered, by whom, and what is left.
-        await appendRequestEvents(db, { requestId: input.subject, customerId: s.customer_id, kind: s.purpose }, [
+        await appendRequestEvents(db, { requestId: input.subject, customerId: checked.customerId, kind: checked.purpose as 'change' | 'export' | 'erasure' }, [
           {
             status: CODE_WRONG,
             at: new Date().toISOString(),
             actor: input.actor ?? 'system',
             reason: attemptsLeft <= 0 ? 'wrong code; no attempts left' : `wrong code; ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left`,
-            key: `check:${s.checks + 1}`,
+            key: `check:${checked.check}`,
           },
         ]);
         return attemptsLeft <= 0 ? { result: 'exhausted', attemptsLeft: 0 } : { result: 'wrong', attemptsLeft };
@@ -301,7 +263,7 @@ export function createMasterDataActivities({ pool, transport }: MasterDataActivi
         }
         // The status moves to applied with its timeline entry when the workflow records the outcome.
         await db.query('UPDATE change_requests SET applied_version = $2, approved_by = $3, updated_at = now() WHERE id = $1', [input.changeId, version, input.approvedBy ?? null]);
-        const messageId = await queueMessage(db, {
+        const messageId = await queueToCustomer(db, {
           customerId: input.customerId,
           to: 'email',
           template: 'master-data-applied',

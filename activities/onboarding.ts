@@ -1,55 +1,81 @@
 /**
- * Side effects of onboarding. The opt-in code is generated once, stored only as a hash, and
- * mailed through the outbox in the same transaction, so a retried start neither changes the code
- * nor sends a second one.
+ * Side effects of onboarding. The opt-in code is a one-time code (salted scrypt hash, expiry,
+ * attempts counted in the database): made, mailed and checked here; its outbox row records that
+ * it was sent, not the code, which goes only to the transport. The onboarding's row and its first
+ * code are written in one transaction, so a retried start neither changes the code nor sends a
+ * second one.
  */
-import { createHash, randomInt } from 'node:crypto';
-import { loadConfig } from '../src/config.js';
-import type { Pool } from '../src/db/pool.js';
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
-import { accountManagerOf, confirmOptIn, finishOnboarding, insertOnboarding, recordOnboarding, replaceOptInCode, type OnboardingRecordWrite } from '../src/db/repositories/onboardings.js';
-import type { OnboardingInput, OnboardingPolicy } from '../src/domain/onboarding.js';
+import { checkCode, issueCode, openSubject, subjectExists } from '../src/db/repositories/one-time-codes.js';
+import {
+  accountManagerOf,
+  confirmOptIn,
+  finishOnboarding,
+  forgetLegacyOptIn,
+  insertOnboarding,
+  legacyOptIn,
+  optInSubject,
+  recordOnboarding,
+  type OnboardingRecordWrite,
+} from '../src/db/repositories/onboardings.js';
+import { queueMessage, queuedMessage, sendWithSecret } from '../src/db/repositories/outbox.js';
+import { OPT_IN_CODE_TTL_MS, OPT_IN_MAX_ATTEMPTS, OPT_IN_MAX_RESENDS, type OnboardingInput, type OnboardingPolicy, type OptInCheck } from '../src/domain/onboarding.js';
 import type { TemplateName } from '../src/domain/notifications.js';
-import { nextInRotation, queueMessage, type AcquisitionSettings } from './acquisition.js';
+import type { MessageTransport } from '../src/notifications/transport.js';
+import { nextInRotation, type AcquisitionSettings } from './acquisition.js';
 
 export interface OnboardingActivityDeps {
   pool: Pool;
-  acquisition?: AcquisitionSettings;
+  transport: MessageTransport;
+  acquisition: AcquisitionSettings;
 }
 
-function codeHash(customerId: string, code: string): string {
+/** How onboardings started before opt-in codes became one-time codes kept theirs: checked for those alone. */
+function legacyCodeHash(customerId: string, code: string): string {
   return createHash('sha256').update(`${customerId}:${code}`).digest('hex');
 }
 
-export function createOnboardingActivities({ pool, acquisition }: OnboardingActivityDeps) {
-  const settings = acquisition ?? loadConfig().acquisition;
+export function createOnboardingActivities({ pool, transport, acquisition: settings }: OnboardingActivityDeps) {
   const policy: OnboardingPolicy = { firstContactSlaMs: settings.firstContactSlaMs, checkInAfterMs: settings.checkInAfterMs };
+
+  /** Opens the opt-in's subject; an onboarding from before carries over the wrong codes its workflow counted. */
+  const openOptIn = async (db: PoolClient, customerId: string) => {
+    const legacy = await legacyOptIn(db, customerId);
+    await openSubject(db, { subject: optInSubject(customerId), customerId, purpose: 'opt-in', maxAttempts: OPT_IN_MAX_ATTEMPTS, attempts: legacy?.attempts });
+  };
+
+  /** Makes code `issue` of the opt-in and mails it: the outbox row has no code, the transport gets it. */
+  const mailCode = async (db: PoolClient, input: { customerId: string; email: string; name: string; locale: string; issue: number; idempotencyKey: string }) => {
+    const issued = await issueCode(db, { subject: optInSubject(input.customerId), target: 'new-email', channel: 'email', issue: input.issue, ttlMs: OPT_IN_CODE_TTL_MS, maxIssues: OPT_IN_MAX_RESENDS + 1 });
+    if (!issued) throw ApplicationFailure.nonRetryable(`the code was already sent again ${OPT_IN_MAX_RESENDS} times`, 'OptInRefused');
+    const messageId = await queueMessage(db, {
+      customerId: input.customerId,
+      recipient: input.email,
+      template: 'onboarding-opt-in',
+      payload: { name: input.name, locale: input.locale, expiresAt: issued.expiresAt.toISOString() },
+      idempotencyKey: input.idempotencyKey,
+    });
+    await sendWithSecret(db, transport, messageId, { code: issued.code });
+    return messageId;
+  };
 
   return {
     async beginOnboarding(input: OnboardingInput & { workflowId: string }): Promise<{ accountManager: string; optInMessageId: string; taskMessageId: string; policy: OnboardingPolicy }> {
       return inTransaction(pool, async (db) => {
         let accountManager = await accountManagerOf(db, input.customerId);
-        let code: string | undefined;
+        const idempotencyKey = `${input.workflowId}:opt-in`;
+        let optInMessageId = (await queuedMessage(db, idempotencyKey))?.id;
         if (!accountManager) {
           accountManager = input.accountManager ?? (await nextInRotation(db, 'account-managers', settings.owners));
-          code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-          await insertOnboarding(db, {
-            customerId: input.customerId,
-            workflowId: input.workflowId,
-            accountManager,
-            codeHash: codeHash(input.customerId, code),
-            origin: input.origin,
-            leadId: input.leadId,
-          });
+          await insertOnboarding(db, { customerId: input.customerId, workflowId: input.workflowId, accountManager, origin: input.origin, leadId: input.leadId });
         }
-        // On a retry the messages exist already: the keys find them and the payload is not used.
-        const optInMessageId = await queueMessage(db, {
-          customerId: input.customerId,
-          recipient: input.email,
-          template: 'onboarding-opt-in',
-          payload: { name: input.name, code: code ?? '', locale: input.locale },
-          idempotencyKey: `${input.workflowId}:opt-in`,
-        });
+        if (!optInMessageId) {
+          await openOptIn(db, input.customerId);
+          optInMessageId = await mailCode(db, { ...input, issue: 1, idempotencyKey });
+        }
         const taskMessageId = await queueMessage(db, {
           customerId: input.customerId,
           recipient: accountManager,
@@ -68,23 +94,31 @@ export function createOnboardingActivities({ pool, acquisition }: OnboardingActi
     async renewOptInCode(input: { customerId: string; workflowId: string; resend: number; name: string; email: string; locale: string }): Promise<string> {
       return inTransaction(pool, async (db) => {
         const idempotencyKey = `${input.workflowId}:opt-in:resend-${input.resend}`;
-        const existing = await db.query<{ id: string }>('SELECT id FROM notification_outbox WHERE idempotency_key = $1', [idempotencyKey]);
-        if (existing.rows[0]) return existing.rows[0].id;
-        const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
-        await replaceOptInCode(db, input.customerId, codeHash(input.customerId, code));
-        return queueMessage(db, {
-          customerId: input.customerId,
-          recipient: input.email,
-          template: 'onboarding-opt-in',
-          payload: { name: input.name, code, locale: input.locale },
-          idempotencyKey,
-        });
+        const existing = await queuedMessage(db, idempotencyKey);
+        if (existing) return existing.id;
+        await openOptIn(db, input.customerId);
+        await forgetLegacyOptIn(db, input.customerId);
+        return mailCode(db, { ...input, issue: input.resend + 1, idempotencyKey });
       });
     },
 
-    /** Compares a code with the stored hash; a match confirms the address (once). */
-    async checkOptInCode(input: { customerId: string; code: string }): Promise<{ ok: boolean }> {
-      return { ok: await confirmOptIn(pool, input.customerId, codeHash(input.customerId, input.code)) };
+    /**
+     * Checks a code; every check is counted in the database before it is compared, so concurrent
+     * guesses cannot pass the limit. A match confirms the address (once).
+     */
+    async checkOptInCode(input: { customerId: string; code: string }): Promise<OptInCheck> {
+      return inTransaction(pool, async (db) => {
+        const subject = optInSubject(input.customerId);
+        const legacy = await legacyOptIn(db, input.customerId);
+        if (legacy && !(await subjectExists(db, subject))) await openOptIn(db, input.customerId);
+        const checked = await checkCode(db, { subject, code: input.code, alsoMatches: legacy && (async (code) => legacyCodeHash(input.customerId, code) === legacy.codeHash) });
+        if (!checked) throw ApplicationFailure.nonRetryable('no opt-in code was issued for this customer', 'NoCodesIssued');
+        if (checked.result === 'matched') {
+          await confirmOptIn(db, input.customerId);
+          return { ok: true, attemptsLeft: checked.attemptsLeft };
+        }
+        return { ok: false, attemptsLeft: checked.attemptsLeft, counted: checked.result === 'wrong' || checked.check !== undefined };
+      });
     },
 
     /**

@@ -37,6 +37,8 @@ const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATA_DIR: z.string().default('.data'),
+  /** A workflow bundle built ahead (`npm run build:workflows`, the Docker image); unset: built at worker start. */
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
 
   /** External operational database; unset means the embedded PostgreSQL of `npm start`. */
   DATABASE_URL: z.string().url().optional(),
@@ -161,6 +163,14 @@ export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
 
 export type Config = ReturnType<typeof loadConfig>;
 
+/**
+ * The defaults, as if no variable were set: what tests and factories fall back to when nothing is
+ * handed in. Reads no environment; entry points call `loadConfig()` once and hand settings down.
+ */
+export function defaultConfig(): Config {
+  return loadConfig({});
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
@@ -175,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     dataDir: e.DATA_DIR,
+    workflowBundlePath: e.WORKFLOW_BUNDLE_PATH,
     database: {
       url: e.DATABASE_URL,
       analyticsUrl: e.ANALYTICS_DATABASE_URL,

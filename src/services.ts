@@ -39,16 +39,18 @@ export function installWorkerRuntime(): void {
 export async function startWorkerService(config: Config, endpoints: Endpoints, logger: Logger, bundle?: { code: string }): Promise<RunningService & { worker: Worker; pool: Pool; done: Promise<void> }> {
   installWorkerRuntime();
   const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-worker' });
+  checkPolicy(config.masterData);
   const transport = createTransport(config.mail);
   const connection = await connectWorker(endpoints.temporalAddress);
   const worker = await createOperationalWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowBundle: bundle ?? (await loadWorkflowBundle(process.env.WORKFLOW_BUNDLE_PATH)),
+    workflowBundle: bundle ?? (await loadWorkflowBundle(config.workflowBundlePath)),
     dataConverter: createDataConverter(keyringFromConfig(config.codec)),
     pool,
     transport,
+    settings: { acquisition: config.acquisition, masterData: config.masterData },
   });
   const done = worker.run().catch((err: unknown) => {
     logger.error({ err }, 'operational worker failed');
@@ -72,11 +74,10 @@ export async function startWorkerService(config: Config, endpoints: Endpoints, l
 export async function startApiService(config: Config, endpoints: Endpoints, logger: Logger, keys: ApiKeyEntry[]): Promise<RunningService & { url: string; server: ServerType }> {
   const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-api' });
   const keyring = keyringFromConfig(config.codec);
-  checkPolicy(config.masterData);
   const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace, createDataConverter(keyring));
   const app = createApi({
     pool, temporal, taskQueue: config.temporal.taskQueue, logger, keys,
-    payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: config.codec.corsOrigins, masterDataPolicy: config.masterData,
+    payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: config.codec.corsOrigins, retention: config.retention,
     idempotencyTtlMs: config.api.idempotencyTtlMs,
   });
   // Every API process purges; the DELETE is idempotent, so several instances do no harm.

@@ -25,10 +25,11 @@ import { codeFor, registerCustomer, waitForChange, waitForGdpr } from './support
 import { createActivities } from '../activities/index.js';
 import { createApi } from '../src/api/app.js';
 import { hashKey } from '../src/api/auth.js';
-import { ROLES, type Role } from '../src/config.js';
+import { ROLES, defaultConfig, type Role } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { FileTransport } from '../src/notifications/transport.js';
-import { DEFAULT_MASTER_DATA_POLICY, gdprWorkflowId, masterDataStateQuery, masterDataWorkflowId, type GdprState, type MasterDataPolicy } from '../src/domain/master-data.js';
+import { DEFAULT_MASTER_DATA_POLICY, masterDataStateQuery, masterDataWorkflowId, type MasterDataPolicy } from '../src/domain/master-data.js';
+import { gdprWorkflowId, type GdprState } from '../src/domain/gdpr.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const historiesDir = path.join(root, 'test', 'histories');
@@ -56,7 +57,7 @@ describe.runIf(RECORD)('recording histories', () => {
   });
 
   const worker = (taskQueue: string, workflowBundle: { code: string } | { codePath: string }) =>
-    Worker.create({ connection: native, namespace: 'default', taskQueue, workflowBundle, activities: createActivities({ pool: h.pool, transport: new FileTransport(h.mailDir) }) });
+    Worker.create({ connection: native, namespace: 'default', taskQueue, workflowBundle, activities: createActivities({ pool: h.pool, transport: new FileTransport(h.mailDir), settings: { ...defaultConfig(), masterData: POLICY } }) });
 
   /**
    * The harness's API, schema, keys and mailbox, but over the unencrypted client and the
@@ -70,7 +71,6 @@ describe.runIf(RECORD)('recording histories', () => {
       taskQueue,
       logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
       keys: ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) })),
-      masterDataPolicy: POLICY,
     });
     const request = (method: string, url: string, o: RequestOptions = {}) => {
       const headers: Record<string, string> = { ...(o.headers ?? {}) };

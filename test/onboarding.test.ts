@@ -1,12 +1,13 @@
 /**
  * Onboarding end to end over HTTP. Its timers are short inputs here (the first-contact SLA and
- * the check-in come from the config module, read when the worker's activities are built):
+ * the check-in are settings handed to the worker, as its entry point hands down the config module's):
  * onboarding's updates leave the Java time-skipping server unable to skip reliably, so these
  * tests run on the dev server and await the workflow's own result instead of moving a clock.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import type { OnboardingResult } from '../src/domain/onboarding.js';
+import { personalValuesInTables, secretsInHistories, workflowIdsOf } from './support/master-data.js';
 
 // Long enough for a loaded 2-core CI machine to finish the steps before the check-in fires.
 const FIRST_CONTACT_SLA_MS = 8_000;
@@ -14,9 +15,7 @@ const CHECK_IN_AFTER_MS = 25_000;
 
 let h: Harness;
 beforeAll(async () => {
-  process.env.ONBOARDING_FIRST_CONTACT_SLA = `${FIRST_CONTACT_SLA_MS} ms`;
-  process.env.ONBOARDING_CHECK_IN_AFTER = `${CHECK_IN_AFTER_MS} ms`;
-  h = await startHarness('onboarding');
+  h = await startHarness('onboarding', { acquisition: { firstContactSlaMs: FIRST_CONTACT_SLA_MS, checkInAfterMs: CHECK_IN_AFTER_MS } });
 });
 afterAll(async () => {
   await h?.close();
@@ -55,8 +54,11 @@ describe.concurrent('onboarding', () => {
     const code = String(mail.payload.code);
     expect(code).toMatch(/^\d{6}$/);
     expect(mail.text).toContain(code);
-    const stored = await h.pool.query('SELECT opt_in_code_hash FROM customer_onboardings WHERE customer_id = $1', [customerId]);
-    expect(stored.rows[0].opt_in_code_hash).not.toContain(code);
+    // Only a salted hash of the code is kept, as every one-time code is.
+    const stored = await h.pool.query("SELECT code_hash, salt FROM verification_codes WHERE subject = 'opt-in:' || $1", [customerId]);
+    expect(stored.rows).toHaveLength(1);
+    expect(stored.rows[0].salt).toHaveLength(16);
+    expect(stored.rows[0].code_hash.toString('hex')).not.toContain(code);
 
     // The customer lost the e-mail: a new code replaces the old one.
     const resent = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in/resend`);
@@ -117,6 +119,44 @@ describe.concurrent('onboarding', () => {
     ]);
     expect(await messages('onboarding-welcome', customerId)).toEqual([]);
     expect(await messages('onboarding-check-in', customerId)).toEqual([]);
+  });
+
+  it('twenty concurrent wrong codes count five at most and lock the confirmation; the code is never stored in clear', async () => {
+    const address = email();
+    const registered = await h.json('POST', '/v1/customers', { body: { name: 'Gus Guesser', email: address } });
+    const customerId = registered.body.id;
+    await inProgress(customerId);
+    const mail = await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-opt-in'));
+    const code = String(mail.payload.code);
+    expect(mail.text).toContain(code);
+    const wrongCode = code === '000000' ? '111111' : '000000';
+
+    const answers = await Promise.all(Array.from({ length: 20 }, () => h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: wrongCode } })));
+    const wrong = answers.filter((a) => a.status === 422);
+    expect(answers.every((a) => a.status === 422 || a.status === 409), JSON.stringify(answers.map((a) => a.status))).toBe(true);
+    expect(wrong.length).toBeLessThanOrEqual(5);
+    expect(answers.filter((a) => a.status === 409).every((a) => /locked/.test(a.body.detail))).toBe(true);
+    // The database counted every compared code, and compared no more than the limit.
+    const subject = await h.pool.query("SELECT attempts, checks, max_attempts FROM verification_subjects WHERE subject = 'opt-in:' || $1", [customerId]);
+    expect(subject.rows[0]).toEqual({ attempts: 5, checks: 5, max_attempts: 5 });
+
+    const locked = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
+    expect(locked.status).toBe(409);
+    expect(locked.body.detail).toMatch(/locked/);
+    const state = await eventually(async () => {
+      const s = await onboarding(customerId);
+      return s.optIn.status === 'locked' ? s : undefined;
+    });
+    expect(state.optIn.attempts).toBe(5);
+    const confirmed = await h.pool.query('SELECT opt_in_confirmed_at FROM customer_onboardings WHERE customer_id = $1', [customerId]);
+    expect(confirmed.rows[0].opt_in_confirmed_at).toBeNull();
+
+    // Neither the outbox payload nor any other table or workflow history holds the code.
+    const outbox = await h.pool.query("SELECT payload::text AS payload FROM notification_outbox WHERE template = 'onboarding-opt-in' AND customer_id = $1", [customerId]);
+    expect(outbox.rows).toHaveLength(1);
+    expect(outbox.rows[0].payload).not.toContain(code);
+    expect(await personalValuesInTables(h, [code])).toEqual([]);
+    expect(await secretsInHistories(h, await workflowIdsOf(h, [customerId], [`onboarding-${customerId}`]), [code])).toEqual([]);
   });
 
   it('a won lead that never confirms and is never contacted stalls at the check-in, after a reminder to its owner', async () => {

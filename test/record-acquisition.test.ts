@@ -21,8 +21,7 @@ const CHECK_IN_AFTER_MS = 20_000;
 
 let h: Harness;
 beforeAll(async () => {
-  process.env.ONBOARDING_CHECK_IN_AFTER = `${CHECK_IN_AFTER_MS} ms`;
-  h = await startHarness('record_acquisition');
+  h = await startHarness('record_acquisition', { acquisition: { checkInAfterMs: CHECK_IN_AFTER_MS } });
 });
 afterAll(async () => {
   await h?.close();

@@ -10,20 +10,22 @@
 import { ActivityFailure, ApplicationFailure, condition, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
-  FAILURE_TYPES,
   cancelErasureUpdate,
-  durationMs,
   exportRetrievedSignal,
   gdprStateQuery,
   resendGdprCodeUpdate,
   verifyGdprUpdate,
   type GdprKind,
+  type GdprRequest,
   type GdprRequestInput,
   type GdprState,
   type GdprStatus,
-} from '../src/domain/master-data.js';
+} from '../src/domain/gdpr.js';
+import { durationMs } from '../src/domain/master-data.js';
+import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { CodeVerification, deliver, now, reject } from './master-data.js';
+import { CodeVerification, now } from './master-data.js';
+import { deliver } from './notifications.js';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -38,9 +40,19 @@ const acts = proxyActivities<Activities>({
 
 /** Added after the first release: runs recorded before it replay without writing their record. */
 const GDPR_RECORD_PATCH = 'gdpr-request-record';
+/**
+ * GDPR became a process of its own after runs were tagged `CrmProcess='master-data'`: a run that
+ * started before keeps that tag, so its history replays unchanged; new runs say 'gdpr'.
+ */
+const GDPR_PROCESS_PATCH = 'gdpr-own-process';
+
+/** Runs recorded before the policy became the worker's carry it: their replay asks nothing. */
+async function withPolicy(input: GdprRequestInput): Promise<GdprRequest> {
+  return input.policy ? { ...input, policy: input.policy } : { ...input, policy: await acts.masterDataPolicy() };
+}
 
 /** State, handlers and verification common to both requests. */
-function openRequest(kind: GdprKind, input: GdprRequestInput) {
+function openRequest(kind: GdprKind, input: GdprRequest) {
   const state: GdprState = {
     requestId: input.requestId,
     kind,
@@ -64,27 +76,27 @@ function openRequest(kind: GdprKind, input: GdprRequestInput) {
   };
   upsertSearchAttributes([
     { key: CrmCustomerId, value: input.customerId },
-    { key: CrmProcess, value: 'master-data' },
+    { key: CrmProcess, value: patched(GDPR_PROCESS_PATCH) ? 'gdpr' : 'master-data' },
     { key: CrmStatus, value: state.status },
   ]);
   const verification = new CodeVerification(input.requestId, input.customerId, kind, [{ target: 'existing-contact', channel: 'email' }], input.policy);
   state.verification = verification.view;
   const ours = (id: string) => {
-    if (id !== input.requestId) reject(FAILURE_TYPES.notFound, `no request ${id} here`);
+    if (id !== input.requestId) refuse(REFUSAL.notFound, `no request ${id} here`);
   };
 
   setHandler(gdprStateQuery, () => state);
   setHandler(verifyGdprUpdate, ({ code, actor }) => verification.check(code, actor), {
     validator: ({ id }) => {
       ours(id);
-      if (state.status !== 'awaiting-verification') reject(FAILURE_TYPES.invalidTransition, `request is ${state.status}, not awaiting verification`);
+      if (state.status !== 'awaiting-verification') refuse(REFUSAL.conflict, `request is ${state.status}, not awaiting verification`);
       verification.validateCheck();
     },
   });
   setHandler(resendGdprCodeUpdate, () => verification.resend(), {
     validator: ({ id }) => {
       ours(id);
-      if (state.status !== 'awaiting-verification') reject(FAILURE_TYPES.invalidTransition, `request is ${state.status}, not awaiting verification`);
+      if (state.status !== 'awaiting-verification') refuse(REFUSAL.conflict, `request is ${state.status}, not awaiting verification`);
       verification.validateResend();
     },
   });
@@ -110,7 +122,8 @@ function openRequest(kind: GdprKind, input: GdprRequestInput) {
   return { state, move, verified };
 }
 
-export async function gdprExport(input: GdprRequestInput): Promise<GdprState> {
+export async function gdprExport(request: GdprRequestInput): Promise<GdprState> {
+  const input = await withPolicy(request);
   const { state, move, verified } = openRequest('export', input);
   let retrievedBy: string | undefined;
   setHandler(exportRetrievedSignal, ({ actor }) => {
@@ -131,7 +144,7 @@ export async function gdprExport(input: GdprRequestInput): Promise<GdprState> {
     payload: { requestId: input.requestId, until: state.dueAt },
     idempotencyKey: `${workflowInfo().workflowId}:ready`,
   });
-  await deliver([messageId], input.customerId, 'Data export ready');
+  await deliver(messageId, 'Data export ready', input.customerId);
 
   if (await condition(() => retrievedBy !== undefined, retentionMs)) {
     await move('retrieved', retrievedBy);
@@ -142,7 +155,8 @@ export async function gdprExport(input: GdprRequestInput): Promise<GdprState> {
   return state;
 }
 
-export async function gdprErasure(input: GdprRequestInput): Promise<GdprState> {
+export async function gdprErasure(request: GdprRequestInput): Promise<GdprState> {
+  const input = await withPolicy(request);
   const { state, move, verified } = openRequest('erasure', input);
   const { workflowId } = workflowInfo();
   let cancelled: { actor: string; reason?: string } | undefined;
@@ -155,11 +169,11 @@ export async function gdprErasure(input: GdprRequestInput): Promise<GdprState> {
     },
     {
       validator: ({ id }) => {
-        if (id !== input.requestId) reject(FAILURE_TYPES.notFound, `no request ${id} here`);
+        if (id !== input.requestId) refuse(REFUSAL.notFound, `no request ${id} here`);
         if (state.status !== 'awaiting-verification' && state.status !== 'grace-period') {
-          reject(FAILURE_TYPES.invalidTransition, `the erasure is ${state.status} and can no longer be cancelled`);
+          refuse(REFUSAL.conflict, `the erasure is ${state.status} and can no longer be cancelled`);
         }
-        if (cancelled) reject(FAILURE_TYPES.invalidTransition, 'the erasure is already being cancelled');
+        if (cancelled) refuse(REFUSAL.conflict, 'the erasure is already being cancelled');
       },
     },
   );
@@ -173,7 +187,7 @@ export async function gdprErasure(input: GdprRequestInput): Promise<GdprState> {
       payload: { requestId: input.requestId },
       idempotencyKey: `${workflowId}:cancelled`,
     });
-    await deliver([messageId], input.customerId, 'Erasure cancelled');
+    await deliver(messageId, 'Erasure cancelled', input.customerId);
   };
 
   if (!(await verified(() => !!cancelled))) {
@@ -192,7 +206,7 @@ export async function gdprErasure(input: GdprRequestInput): Promise<GdprState> {
     payload: { requestId: input.requestId, at: state.dueAt },
     idempotencyKey: `${workflowId}:scheduled`,
   });
-  await deliver([messageId], input.customerId, 'Erasure scheduled');
+  await deliver(messageId, 'Erasure scheduled', input.customerId);
 
   if (await condition(() => !!cancelled, graceMs)) {
     await cancel(true);

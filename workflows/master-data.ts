@@ -27,7 +27,6 @@ import {
 import type { Activities } from '../activities/index.js';
 import {
   CLOSED_CHANGE_STATUSES,
-  FAILURE_TYPES,
   cancelChangeUpdate,
   changeStateQuery,
   decideApprovalUpdate,
@@ -50,8 +49,9 @@ import {
   type VerificationView,
   type VerifyResult,
 } from '../src/domain/master-data.js';
+import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmChangeType, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { startDelivery } from './notifications.js';
+import { deliver } from './notifications.js';
 
 /** Added after the first release: runs recorded before it replay without these upserts. */
 const CHANGE_TIMELINE_PATCH = 'change-outcomes-in-status-timeline';
@@ -79,20 +79,8 @@ const RECENT_CHANGES = 20;
 /** Rounds of re-reading a moved customer row before the change gives up. */
 const MAX_REBASES = 5;
 
-export function reject(type: string, message: string): never {
-  throw ApplicationFailure.create({ type, message, nonRetryable: true });
-}
-
 export function now(): string {
   return new Date().toISOString();
-}
-
-/** Starts the delivery of queued messages, each in its own workflow that outlives this one. */
-export async function deliver(messageIds: Array<string | null>, customerId: string, summary: string): Promise<void> {
-  for (const messageId of messageIds) {
-    if (!messageId) continue;
-    await startDelivery(messageId, summary, customerId);
-  }
 }
 
 /**
@@ -144,15 +132,15 @@ export class CodeVerification {
   }
 
   validateCheck(): void {
-    if (this.status !== 'pending') reject(FAILURE_TYPES.invalidTransition, `verification is ${this.status}, no code is expected`);
-    if (this.issue === 0) reject(FAILURE_TYPES.invalidTransition, 'the code has not been sent yet; try again in a moment');
+    if (this.status !== 'pending') refuse(REFUSAL.conflict, `verification is ${this.status}, no code is expected`);
+    if (this.issue === 0) refuse(REFUSAL.conflict, 'the code has not been sent yet; try again in a moment');
   }
 
   validateResend(): void {
     this.validateCheck();
-    if (this.view.resendsLeft <= 0) reject(FAILURE_TYPES.rateLimited, `the code was already resent ${this.policy.maxResends} times`);
+    if (this.view.resendsLeft <= 0) refuse(REFUSAL.tooManyAttempts, `the code was already resent ${this.policy.maxResends} times`);
     const next = this.lastIssuedAt + durationMs(this.policy.resendInterval);
-    if (Date.now() < next) reject(FAILURE_TYPES.rateLimited, `a new code can be sent from ${new Date(next).toISOString()}`);
+    if (Date.now() < next) refuse(REFUSAL.tooManyAttempts, `a new code can be sent from ${new Date(next).toISOString()}`);
   }
 
   async resend(): Promise<VerificationView> {
@@ -193,7 +181,7 @@ export class CodeVerification {
 }
 
 interface CurrentChange {
-  request: SubmitChangeInput;
+  request: SubmitChangeInput & { policy: MasterDataPolicy };
   state: ChangeState;
   verification?: CodeVerification;
   decision?: ApprovalInput;
@@ -241,7 +229,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
       workflowId,
       closed: CLOSED_CHANGE_STATUSES.includes(state.status),
     });
-  const knownChange = (id: string): ChangeState => changes.get(id) ?? reject(FAILURE_TYPES.notFound, `no change ${id} for this customer`);
+  const knownChange = (id: string): ChangeState => changes.get(id) ?? refuse(REFUSAL.notFound, `no change ${id} for this customer`);
 
   setHandler(changeStateQuery, (id) => changes.get(id) ?? null);
   setHandler(masterDataStateQuery, () => ({
@@ -276,22 +264,22 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     },
     {
       validator: (request) => {
-        if (request.customerId !== input.customerId) reject(FAILURE_TYPES.invalidTransition, 'the change belongs to another customer');
-        if (Object.keys(request.changes).length === 0) reject(FAILURE_TYPES.invalidTransition, 'the change names no field');
+        if (request.customerId !== input.customerId) refuse(REFUSAL.conflict, 'the change belongs to another customer');
+        if (Object.keys(request.changes).length === 0) refuse(REFUSAL.conflict, 'the change names no field');
       },
     },
   );
 
   const currentFor = (id: string): CurrentChange => {
     knownChange(id);
-    if (current?.state.changeId !== id) reject(FAILURE_TYPES.invalidTransition, `change ${id} is ${changes.get(id)!.status}`);
+    if (current?.state.changeId !== id) refuse(REFUSAL.conflict, `change ${id} is ${changes.get(id)!.status}`);
     return current;
   };
 
   setHandler(verifyChangeUpdate, async ({ id, code, actor }) => currentFor(id).verification!.check(code, actor), {
     validator: ({ id }) => {
       const c = currentFor(id);
-      if (c.state.status !== 'awaiting-verification' || !c.verification) reject(FAILURE_TYPES.invalidTransition, `change ${id} is ${c.state.status}, not awaiting verification`);
+      if (c.state.status !== 'awaiting-verification' || !c.verification) refuse(REFUSAL.conflict, `change ${id} is ${c.state.status}, not awaiting verification`);
       c.verification.validateCheck();
     },
   });
@@ -307,7 +295,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     {
       validator: ({ id }) => {
         const c = currentFor(id);
-        if (c.state.status !== 'awaiting-verification' || !c.verification) reject(FAILURE_TYPES.invalidTransition, `change ${id} is ${c.state.status}, not awaiting verification`);
+        if (c.state.status !== 'awaiting-verification' || !c.verification) refuse(REFUSAL.conflict, `change ${id} is ${c.state.status}, not awaiting verification`);
         c.verification.validateResend();
       },
     },
@@ -327,9 +315,9 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
       validator: (decision) => {
         const c = currentFor(decision.changeId);
         if ((c.state.status !== 'awaiting-approval' && c.state.status !== 'escalated') || c.decision) {
-          reject(FAILURE_TYPES.invalidTransition, `change ${decision.changeId} is ${c.state.status}, not awaiting approval`);
+          refuse(REFUSAL.conflict, `change ${decision.changeId} is ${c.state.status}, not awaiting approval`);
         }
-        if (decision.approver === c.state.requestedBy) reject(FAILURE_TYPES.sameActor, 'the requester of a change may not approve it: a second person must');
+        if (decision.approver === c.state.requestedBy) refuse(REFUSAL.forbidden, 'the requester of a change may not approve it: a second person must');
       },
     },
   );
@@ -352,9 +340,9 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
       validator: ({ id }) => {
         const state = knownChange(id);
         if (CLOSED_CHANGE_STATUSES.includes(state.status) || state.status === 'applying') {
-          reject(FAILURE_TYPES.invalidTransition, `change ${id} is ${state.status} and can no longer be cancelled`);
+          refuse(REFUSAL.conflict, `change ${id} is ${state.status} and can no longer be cancelled`);
         }
-        if (state.status === 'queued' && !queue.some((q) => q.changeId === id)) reject(FAILURE_TYPES.invalidTransition, `change ${id} is still being recorded`);
+        if (state.status === 'queued' && !queue.some((q) => q.changeId === id)) refuse(REFUSAL.conflict, `change ${id} is still being recorded`);
       },
     },
   );
@@ -367,7 +355,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
       payload: { changeId: state.changeId, fields: state.fields, reason },
       idempotencyKey: `${workflowId}:failed:${state.changeId}`,
     });
-    await deliver([messageId], state.customerId, 'Change request not completed');
+    await deliver(messageId, 'Change request not completed', state.customerId);
   }
 
   async function finish(state: ChangeState, status: ChangeStatus, actor: string, reason?: string): Promise<void> {
@@ -401,7 +389,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         payload: { changeId: request.changeId, field: n.field },
         idempotencyKey: `${workflowId}:notice:${request.changeId}:${n.field}`,
       });
-      await deliver([id], request.customerId, 'Notice of a requested contact change');
+      await deliver(id, 'Notice of a requested contact change', request.customerId);
     }
     const outcome = await c.verification.outcome(() => !!c.cancelled);
     if (outcome === 'verified') {
@@ -431,7 +419,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         payload: { changeId: request.changeId, customerId: request.customerId, fields: state.fields, escalated, since },
         idempotencyKey: `${workflowId}:approval:${request.changeId}:${escalated ? 'escalated' : 'asked'}`,
       });
-      await deliver([id], request.customerId, escalated ? 'Overdue approval' : 'Approval needed');
+      await deliver(id, escalated ? 'Overdue approval' : 'Approval needed', request.customerId);
     };
     await ask(false);
     if (!(await condition(() => !!c.decision || !!c.cancelled, timeoutMs))) {
@@ -475,7 +463,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
       if (result.outcome === 'applied') {
         state.outcome = { version: result.version };
         await finish(state, 'applied', 'system');
-        await deliver(result.messageIds, request.customerId, 'Customer data updated');
+        await deliver(result.messageIds, 'Customer data updated', request.customerId);
         return;
       }
       if (result.outcome === 'stale') {
@@ -501,9 +489,12 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
   async function process(request: SubmitChangeInput): Promise<void> {
     const state = changes.get(request.changeId)!;
     if (state.status !== 'queued') return;
-    const c: CurrentChange = { request, state };
+    // The policy is filled in first thing below; current already, so a cancel finds the change.
+    const c = { request, state } as CurrentChange;
     current = c;
     try {
+      // Requests recorded before the policy became the worker's carry it: their replay asks nothing.
+      if (!request.policy) c.request = { ...request, policy: await acts.masterDataPolicy() };
       if (!(await verify(c))) return;
       if (c.cancelled) return await finish(state, 'cancelled', c.cancelled.actor, c.cancelled.reason);
       if (!(await approve(c))) return;

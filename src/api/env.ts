@@ -1,9 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { Logger } from '../logger.js';
-import type { ApiKeyEntry, Role } from '../config.js';
+import type { ApiKeyEntry, Config, Role } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { PayloadCodec } from '@temporalio/common';
-import type { MasterDataPolicy } from '../domain/master-data.js';
 import type { IdempotencyClaim } from './idempotency.js';
 
 export interface Principal {
@@ -18,14 +17,14 @@ export interface ApiDeps {
   taskQueue: string;
   logger: Logger;
   keys: ApiKeyEntry[];
-  /** How long a start waits for a short workflow's result before answering 202. */
+  /** How long a start waits for a short workflow's result before answering 202 (`resultWaitMs(deps)`). */
   resultWaitMs?: number;
   /** The payload codec behind the codec endpoint (`/codec/decode`); without it the endpoint answers 404. */
   payloadCodec?: PayloadCodec;
   /** Browser origins (the Temporal UI) allowed to call the codec endpoint. */
   codecCorsOrigins?: string[];
-  /** Verification, approval and GDPR timings; defaults when not given. */
-  masterDataPolicy?: MasterDataPolicy;
+  /** Retention campaigns: customers per page of a run and enrollment starts in flight; the config defaults when not given. */
+  retention?: Config['retention'];
   /** How long an Idempotency-Key is honoured (IDEMPOTENCY_TTL); 7 days when not given. */
   idempotencyTtlMs?: number;
 }
@@ -39,4 +38,12 @@ export interface ApiEnv {
     /** Set for a POST that carries an Idempotency-Key (src/api/idempotency.ts). */
     idempotency?: IdempotencyClaim;
   };
+}
+
+/** How long a request waits for a workflow's answer when ApiDeps does not say. */
+export const DEFAULT_RESULT_WAIT_MS = 10_000;
+
+/** How long a request waits for a workflow's answer before it answers 202 (or 503 for an Update). */
+export function resultWaitMs(deps: Pick<ApiDeps, 'resultWaitMs'>): number {
+  return deps.resultWaitMs ?? DEFAULT_RESULT_WAIT_MS;
 }

@@ -9,14 +9,15 @@
  *   4. a retention campaign run now, and customer events (purchase, login, opt-out);
  *   5. one analytics ingest, so the numbers show at once.
  *
- * Settings (environment): DEMO_API_URL (http://localhost:3000), DATA_DIR (.data: dev-keys.json and
- * the mailbox), TEMPORAL_ADDRESS (127.0.0.1:7233), DEMO_LEADS (200), DEMO_CUSTOMERS (20),
+ * Settings: the stack's own from the config module (DATA_DIR for dev-keys.json and the mailbox,
+ * TEMPORAL_ADDRESS, API_PORT, ...), and the demo's: DEMO_API_URL, DEMO_LEADS (200), DEMO_CUSTOMERS (20),
  * DEMO_CONCURRENCY (8). Every run uses its own e-mails and Idempotency-Keys, so it can be repeated.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../config.js';
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -32,13 +33,15 @@ const intEnv = (name: string, fallback: number, min = 0): number => {
   return n;
 };
 
-const API = (process.env.DEMO_API_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
-const DATA_DIR = process.env.DATA_DIR ?? '.data';
-const MAILBOX = process.env.MAILBOX_DIR ?? path.join(DATA_DIR, 'mailbox');
-const TEMPORAL_ADDRESS = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-const TEMPORAL_NAMESPACE = process.env.TEMPORAL_NAMESPACE ?? 'default';
-const TEMPORAL_UI = process.env.TEMPORAL_UI_URL ?? `http://localhost:${process.env.TEMPORAL_UI_PORT ?? '8233'}`;
-const ANALYTICS = (process.env.DEMO_ANALYTICS_URL ?? `http://localhost:${process.env.ANALYTICS_PORT ?? '3001'}`).replace(/\/+$/, '');
+// The stack's own settings come from the config module, read once here; DEMO_* steer only the demo.
+const config = loadConfig();
+const API = (process.env.DEMO_API_URL ?? `http://localhost:${config.api.port}`).replace(/\/+$/, '');
+const DATA_DIR = config.dataDir;
+const MAILBOX = config.mail.mailboxDir;
+const TEMPORAL_ADDRESS = config.temporal.address ?? `127.0.0.1:${config.temporal.devPort}`;
+const TEMPORAL_NAMESPACE = config.temporal.namespace;
+const TEMPORAL_UI = config.temporal.uiUrl ?? `http://localhost:${config.temporal.uiPort}`;
+const ANALYTICS = (process.env.DEMO_ANALYTICS_URL ?? `http://localhost:${config.analytics.port}`).replace(/\/+$/, '');
 const LEADS = intEnv('DEMO_LEADS', 200);
 const CUSTOMERS = intEnv('DEMO_CUSTOMERS', 20);
 const CONCURRENCY = intEnv('DEMO_CONCURRENCY', 8, 1);

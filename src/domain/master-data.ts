@@ -1,6 +1,7 @@
 /**
- * Master-data changes and GDPR requests: the contract between the API, the workflows
- * (`customerMasterData`, `gdprExport`, `gdprErasure`) and their activities.
+ * Master-data changes: the contract between the API, the workflow (`customerMasterData`) and its
+ * activities. The verification types and the policy here are shared with GDPR requests
+ * (src/domain/gdpr.ts), which are confirmed with codes the same way.
  *
  * A change request names new values for some fields. Which checks it needs follows from the
  * fields: a new e-mail or phone is confirmed by a code sent to the new contact point (and the old
@@ -8,7 +9,7 @@
  * and bank account by a backoffice user who is not the requester (four eyes).
  */
 import { z } from 'zod';
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import { addressSchema, birthDateSchema, emailSchema, ibanSchema, maskIban, personNameSchema, phoneSchema, type Address } from './contact-data.js';
 
@@ -101,7 +102,7 @@ export function durationMs(value: string): number {
   return msToNumber(value as never);
 }
 
-/** Names the setting whose duration does not parse; the API checks the policy at start-up. */
+/** Names the setting whose duration does not parse; the worker checks its policy at start-up. */
 export function checkPolicy(policy: MasterDataPolicy): void {
   for (const key of ['codeTtl', 'resendInterval', 'approvalTimeout', 'approvalExpiry', 'erasureGracePeriod', 'exportRetention'] as const) {
     const ms = (() => {
@@ -213,7 +214,11 @@ export interface SubmitChangeInput {
   baseVersion: number;
   requestedBy: string;
   reason?: string;
-  policy: MasterDataPolicy;
+  /**
+   * Only in requests of runs recorded before the policy became the worker's (their histories
+   * still carry it); new requests leave it out and the workflow asks the worker once.
+   */
+  policy?: MasterDataPolicy;
 }
 
 export interface ChangeState {
@@ -321,73 +326,3 @@ export interface ChangeRecord {
   workflowId: string;
   transitions: Transition[];
 }
-
-// ---------------------------------------------------------------------------------------------
-// GDPR requests
-
-export type GdprKind = 'export' | 'erasure';
-export type GdprStatus =
-  | 'awaiting-verification'
-  | 'assembling'
-  | 'ready'
-  | 'retrieved'
-  | 'discarded'
-  | 'grace-period'
-  | 'erasing'
-  | 'erased'
-  | 'cancelled'
-  | 'failed'
-  | 'expired';
-
-export interface GdprRequestInput {
-  requestId: string;
-  customerId: string;
-  requestedBy: string;
-  policy: MasterDataPolicy;
-}
-
-export interface GdprState {
-  requestId: string;
-  kind: GdprKind;
-  customerId: string;
-  status: GdprStatus;
-  requestedBy: string;
-  verification?: VerificationView;
-  /** Erasure: when the grace period ends. Export: until when the export can be fetched. */
-  dueAt?: string;
-  exportBytes?: number;
-  erasedRows?: Record<string, number>;
-  transitions: Transition[];
-}
-
-export const verifyGdprUpdate = defineUpdate<VerifyResult, [VerifyInput]>('verifyGdprRequest');
-export const resendGdprCodeUpdate = defineUpdate<VerificationView, [ResendInput]>('resendGdprCode');
-export const cancelErasureUpdate = defineUpdate<GdprState, [CancelInput]>('cancelErasure');
-export const exportRetrievedSignal = defineSignal<[{ actor: string }]>('exportRetrieved');
-export const gdprStateQuery = defineQuery<GdprState>('state');
-
-/** Request ids carry their kind: `export-<uuid>`, `erasure-<customerId>` (one erasure per customer at a time). */
-export const gdprRequestIdSchema = z
-  .string()
-  .regex(/^(export-[0-9a-f-]{36}|erasure-[0-9a-f-]{36})$/, 'must be a GDPR request id (export-<uuid> or erasure-<uuid>)');
-
-export function gdprWorkflowId(requestId: string): string {
-  return `gdpr-${requestId}`;
-}
-
-export function gdprKindOf(requestId: string): GdprKind {
-  return requestId.startsWith('export-') ? 'export' : 'erasure';
-}
-
-export interface EraseCustomerResult {
-  /** Rows anonymised or deleted per table. */
-  rows: Record<string, number>;
-}
-
-/** Error types the workflows raise in update validators; the API maps them to HTTP. */
-export const FAILURE_TYPES = {
-  invalidTransition: 'InvalidTransition',
-  sameActor: 'SameActor',
-  notFound: 'ChangeNotFound',
-  rateLimited: 'RateLimited',
-} as const;

@@ -19,7 +19,7 @@ export function createOperationalWorker(opts: OperationalWorkerOptions): Promise
     taskQueue: opts.taskQueue,
     workflowBundle: opts.workflowBundle,
     dataConverter: opts.dataConverter,
-    activities: createActivities({ pool: opts.pool, transport: opts.transport }),
+    activities: createActivities({ pool: opts.pool, transport: opts.transport, settings: opts.settings }),
     shutdownGraceTime: '10 seconds',
   });
 }

@@ -4,7 +4,7 @@
  * one API key per role. Tests speak HTTP to the app through `app.request()`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
@@ -14,7 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTimeSkippingEnv } from './time-skipping.js';
 import { createApi } from '../../src/api/app.js';
 import { hashKey } from '../../src/api/auth.js';
-import { ROLES, type ApiKeyEntry, type Role } from '../../src/config.js';
+import { ROLES, defaultConfig, type ApiKeyEntry, type Config, type Role } from '../../src/config.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
@@ -60,8 +60,10 @@ export interface HarnessOptions {
   resultWaitMs?: number;
   /** How long an Idempotency-Key is honoured (IDEMPOTENCY_TTL); the API's default when not given. */
   idempotencyTtlMs?: number;
-  /** Verification, approval and GDPR timings handed to the API (short ones test timers on the dev server). */
+  /** Verification, approval and GDPR timings of the worker (short ones test timers on the dev server). */
   masterDataPolicy?: MasterDataPolicy;
+  /** Lead and onboarding timings and owners of the worker; the config defaults for what is left out. */
+  acquisition?: Partial<Config['acquisition']>;
   /**
    * Run on the time-skipping test server instead of the shared dev server, for workflows whose
    * timers span days. Time skips whenever every workflow waits; `env.sleep()` moves it on.
@@ -71,7 +73,8 @@ export interface HarnessOptions {
   timeSkipping?: boolean;
   /**
    * Check every response of `request`/`json` against /openapi.json (status declared, content
-   * type, body schema); a mismatch fails the call, and so the test. On with CHECK_RESPONSES=1.
+   * type, body schema); a mismatch fails the call, and so the test. On by default; off only
+   * with CHECK_RESPONSES=0. What was checked is counted for the run's closing line.
    */
   checkResponses?: boolean;
 }
@@ -100,10 +103,13 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   const client = env ? env.client : new Client({ connection, namespace: 'default', dataConverter });
   const nativeConnection = env ? env.nativeConnection : await NativeConnection.connect({ address });
 
+  // Settings as an entry point hands them down from the config module: never through process.env.
+  const defaults = defaultConfig();
+  const settings = { acquisition: { ...defaults.acquisition, ...opts.acquisition }, masterData: opts.masterDataPolicy ?? defaults.masterData };
   let worker!: Worker;
   let running: Promise<void> | undefined;
   const startWorker = async () => {
-    worker = await createOperationalWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: { codePath: bundlePath }, pool, transport, dataConverter });
+    worker = await createOperationalWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: { codePath: bundlePath }, pool, transport, dataConverter, settings });
     running = worker.run();
   };
   const stopWorker = async () => {
@@ -116,9 +122,9 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
 
   const keys = Object.fromEntries(ROLES.map((r) => [r, `test_${r}_${randomBytes(12).toString('hex')}`])) as Record<Role, string>;
   const keyEntries: ApiKeyEntry[] = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) }));
-  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs, payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: ['http://localhost:8233'], masterDataPolicy: opts.masterDataPolicy, idempotencyTtlMs: opts.idempotencyTtlMs });
+  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs, payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: ['http://localhost:8233'], idempotencyTtlMs: opts.idempotencyTtlMs });
 
-  const checkResponses = opts.checkResponses ?? process.env.CHECK_RESPONSES === '1';
+  const checkResponses = opts.checkResponses ?? process.env.CHECK_RESPONSES !== '0';
   let loaded: Promise<Contract> | undefined;
   const contract = () => (loaded ??= Contract.load(api));
   const request = (method: string, url: string, o: RequestOptions = {}) => {
@@ -166,6 +172,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     stopWorker,
     startWorker,
     async close() {
+      if (checkResponses && loaded) await recordChecked(await loaded);
       await stopWorker();
       if (env) {
         await env.teardown();
@@ -176,6 +183,12 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       await pool.end();
     },
   } as Harness;
+}
+
+/** Adds this harness's checked responses to the run's tally (printed when the run ends). */
+async function recordChecked(contract: Contract): Promise<void> {
+  const line = JSON.stringify({ checked: Object.fromEntries(contract.checked) });
+  await appendFile(inject('contractTally'), `${line}\n`);
 }
 
 /** Polls an observable condition (a row, a file) until it holds; for effects of other processes. */

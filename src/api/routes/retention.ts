@@ -6,7 +6,7 @@
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
-import { loadConfig } from '../../config.js';
+import { defaultConfig } from '../../config.js';
 import { inTransaction } from '../../db/pool.js';
 import {
   campaignPatchSchema,
@@ -256,7 +256,7 @@ function scheduleView(d: ScheduleDescription | undefined) {
 
 export function retentionRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
-  const { retention } = loadConfig();
+  const retention = deps.retention ?? defaultConfig().retention;
 
   const readCampaign = async (id: string) => {
     const row = await readCampaignRow(deps.pool, id);
