@@ -8,10 +8,10 @@ import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
 import { writeAudit } from '../src/db/repositories/audit-log.js';
 import { insertCustomer } from '../src/db/repositories/customers.js';
+import { queueMessage } from '../src/db/repositories/outbox.js';
 import { recordRegistration } from '../src/db/repositories/registrations.js';
 import { normaliseEmail } from '../src/domain/contact-data.js';
 import type { RegistrationInput, RegistrationResult } from '../src/domain/customers.js';
-import { queueMessage } from './acquisition.js';
 
 export interface CustomerActivityDeps {
   pool: Pool;

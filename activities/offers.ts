@@ -17,7 +17,8 @@ import {
   type OfferInput,
   type PresentOutcome,
 } from '../src/domain/offers.js';
-import { contactGate, queueMessage, recordContactEvent } from './retention.js';
+import { contactGate, recordContactEvent } from './retention.js';
+import { queueMessage, queuedMessage } from '../src/db/repositories/outbox.js';
 import { appendOfferEvent } from '../src/db/repositories/offers.js';
 
 export interface OfferActivityDeps {
@@ -180,8 +181,8 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
         const offer = await lockOffer(db, input.offerId);
         const key = `offer:${input.offerId}:presented`;
         if (offer.status !== 'pending') {
-          const sent = await db.query<{ id: string }>('SELECT id FROM notification_outbox WHERE idempotency_key = $1', [key]);
-          if (sent.rows[0]) return { outcome: 'presented', messageId: sent.rows[0].id };
+          const sent = await queuedMessage(db, key);
+          if (sent) return { outcome: 'presented', messageId: sent.id };
           throw ApplicationFailure.nonRetryable(`offer ${input.offerId} is ${offer.status}`, 'OfferNotOpen');
         }
         const now = new Date(input.now);
@@ -217,8 +218,7 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
         const offer = await lockOffer(db, input.offerId);
         const key = `offer:${input.offerId}:confirmation`;
         if (offer.status === 'accepted') {
-          const sent = await db.query<{ id: string }>('SELECT id FROM notification_outbox WHERE idempotency_key = $1', [key]);
-          return { confirmationMessageId: sent.rows[0]!.id, changed: false };
+          return { confirmationMessageId: (await queuedMessage(db, key))!.id, changed: false };
         }
         if (offer.status !== 'presented') throw ApplicationFailure.nonRetryable(`offer ${input.offerId} is ${offer.status}, not open`, 'OfferNotOpen');
         const now = new Date(input.now);

@@ -28,6 +28,7 @@ import {
 } from '../src/domain/retention.js';
 import { CrmCampaignId, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { appendEnrolled, appendEnrollmentEvent } from '../src/db/repositories/campaigns.js';
+import { queueMessage, queuedMessage } from '../src/db/repositories/outbox.js';
 
 export interface RetentionActivityDeps {
   pool: Pool;
@@ -108,21 +109,6 @@ export async function recordContactEvent(db: Pool | PoolClient, e: ContactEventR
      ON CONFLICT (idempotency_key) DO NOTHING`,
     [e.customerId, e.channel, e.direction, e.kind, e.summary, e.occurredAt, e.recordedBy, e.process, e.workflowId, e.idempotencyKey],
   );
-}
-
-/** Queues one message in the outbox; a retry with the same key returns the first row's id. */
-export async function queueMessage(
-  db: PoolClient,
-  m: { customerId: string; channel: 'email' | 'sms'; recipient: string; template: string; payload: Record<string, unknown>; idempotencyKey: string },
-): Promise<string> {
-  const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO notification_outbox (customer_id, channel, recipient, template, payload, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
-     RETURNING id`,
-    [m.customerId, m.channel, m.recipient, m.template, JSON.stringify(m.payload), m.idempotencyKey],
-  );
-  return rows[0]!.id;
 }
 
 function enrollmentKey(campaignId: string, customerId: string, runKey: string): string {
@@ -377,8 +363,8 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
       const now = new Date(input.now);
       const key = `${enrollmentKey(e.campaignId, e.customerId, e.runKey)}:step${step}`;
       return inTransaction(pool, async (db) => {
-        const already = await db.query<{ id: string }>('SELECT id FROM notification_outbox WHERE idempotency_key = $1', [`${key}:message`]);
-        if (already.rows[0]) return { outcome: 'sent', messageId: already.rows[0].id };
+        const already = await queuedMessage(db, `${key}:message`);
+        if (already) return { outcome: 'sent', messageId: already.id };
 
         const note = (summary: string) =>
           recordContactEvent(db, {

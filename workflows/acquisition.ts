@@ -50,7 +50,7 @@ import {
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attributes.js';
-import { startDelivery } from './notifications.js';
+import { deliver } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
 
 // No attempt limit: a database outage delays a lead, it never loses one.
@@ -298,7 +298,6 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     setCurrentDetails(`**Stage:** ${state.stage}  \n**Owner:** ${state.owner}  \n**Score:** ${score}  \n${due}`);
   };
 
-  const deliver = startDelivery;
 
   const stintInNew = () => state.transitions.filter((t) => t.to === 'new').length;
 

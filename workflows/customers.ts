@@ -11,7 +11,7 @@ import type { Activities } from '../activities/index.js';
 import { registrationStateQuery, type RegistrationInput, type RegistrationResult, type RegistrationState } from '../src/domain/customers.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { startDelivery } from './notifications.js';
+import { deliver } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
 
 const { registerCustomerRecord } = proxyActivities<Activities>({
@@ -46,7 +46,7 @@ export async function registerCustomer(input: RegistrationInput): Promise<Regist
 
   if (result.outcome === 'created') {
     // Delivery retries on its own schedule (an SMTP outage may last hours); registration need not wait.
-    await startDelivery(result.welcomeMessageId, 'Welcome message', result.customerId);
+    await deliver(result.welcomeMessageId, 'Welcome message', result.customerId);
     // Registrations that ran before onboarding existed replay without it.
     if (patched('onboarding-after-registration')) {
       await startChild(customerOnboarding, {

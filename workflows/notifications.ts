@@ -39,3 +39,26 @@ export function startDelivery(messageId: string, summary: string, customerId?: s
     staticSummary: summary,
   });
 }
+
+/** Messages handed to their delivery workflows and not yet delivered, for a process that waits for them at its end. */
+export interface DeliveryTracker {
+  open: number;
+}
+
+/**
+ * Starts the delivery of queued messages (each in its own workflow that outlives the caller); a
+ * missing id (no one to tell) is skipped. With a tracker, the caller can later wait, a bounded
+ * while, until they are delivered.
+ */
+export async function deliver(messageIds: string | null | undefined | Array<string | null | undefined>, summary: string, customerId?: string, tracker?: DeliveryTracker): Promise<void> {
+  for (const messageId of Array.isArray(messageIds) ? messageIds : [messageIds]) {
+    if (!messageId) continue;
+    const child = await startDelivery(messageId, summary, customerId);
+    if (!tracker) continue;
+    tracker.open++;
+    const settled = () => {
+      tracker.open--;
+    };
+    child.result().then(settled, settled);
+  }
+}

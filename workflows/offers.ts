@@ -29,7 +29,7 @@ import {
   type OfferStatus,
 } from '../src/domain/offers.js';
 import { CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { startDelivery } from './notifications.js';
+import { deliver, type DeliveryTracker } from './notifications.js';
 
 const { decideOfferEligibility, presentOffer, acceptOffer, closeOffer } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -124,7 +124,7 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
     const presented = await presentOffer({ offerId: input.offerId, now: new Date().toISOString(), contactRules: input.contactRules, workflowId });
     if (presented.outcome === 'presented') {
       move('presented', 'system', `offer message ${presented.messageId}`);
-      await deliver(deliveries, presented.messageId, input.customerId, 'Offer message');
+      await deliver(presented.messageId, 'Offer message', input.customerId, deliveries);
       break;
     }
     if (presented.outcome === 'suppressed') {
@@ -145,30 +145,12 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
   } else if (response.decision === 'accept') {
     const accepted = await acceptOffer({ offerId: input.offerId, actor: response.actor, now: new Date().toISOString(), workflowId });
     move('accepted', response.actor, `confirmation ${accepted.confirmationMessageId}`);
-    await deliver(deliveries, accepted.confirmationMessageId, input.customerId, 'Offer confirmation');
+    await deliver(accepted.confirmationMessageId, 'Offer confirmation', input.customerId, deliveries);
   } else {
     await closeOffer({ offerId: input.offerId, status: 'declined', actor: response.actor, reason: 'declined by the customer', now: new Date().toISOString(), workflowId });
     move('declined', response.actor);
   }
   return result();
-}
-
-/** Messages handed to their delivery workflows and not yet delivered. */
-export interface DeliveryTracker {
-  open: number;
-}
-
-/**
- * Delivery retries on its own schedule (ABANDON: it outlives this workflow if it must); the
- * process waits for it only at its very end, a bounded while, so its last state can say "delivered".
- */
-export async function deliver(tracker: DeliveryTracker, messageId: string, customerId: string, summary: string): Promise<void> {
-  const child = await startDelivery(messageId, summary, customerId);
-  tracker.open++;
-  const settled = () => {
-    tracker.open--;
-  };
-  child.result().then(settled, settled);
 }
 
 /** How long a finished process waits for its last messages to be delivered before it closes. */

@@ -2,7 +2,7 @@
  * Onboarding of a new customer (`onboarding-<customerId>`), started by a won lead or by
  * registration. States: starting → in-progress → onboarded | stalled.
  * Moved by: the customer confirming the e-mail address with the mailed code (the `confirmOptIn`
- * update; five wrong codes lock it), the account manager recording a first contact (an
+ * update; five wrong codes, counted in the database, lock it), the account manager recording a first contact (an
  * interaction, heard as a signal), a first-contact SLA that reminds the account manager, and the
  * check-in timer. Ends at the check-in: onboarded when the address is confirmed and the first
  * contact happened, stalled otherwise, with the reasons.
@@ -35,7 +35,7 @@ import {
   type OptInAnswer,
 } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmOwner, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { startDelivery } from './notifications.js';
+import { deliver } from './notifications.js';
 
 /**
  * The onboarding's record in PostgreSQL follows every change (`recordOnboarding`), and a person's
@@ -109,8 +109,8 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   setHandler(
     confirmOptInUpdate,
     async ({ code }): Promise<OptInAnswer> => {
-      const { ok } = await acts.checkOptInCode({ customerId, code });
-      if (ok) {
+      const checked = await acts.checkOptInCode({ customerId, code });
+      if (checked.ok) {
         if (state.optIn.status !== 'confirmed') {
           state.optIn.status = 'confirmed';
           state.optIn.confirmedAt = now();
@@ -119,10 +119,14 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
         await recorded();
         return { confirmed: true };
       }
-      state.optIn.attempts++;
+      // The database counts the attempts, concurrent ones too; checks recorded before it did answer without a count.
+      const attempts = checked.attemptsLeft === undefined ? state.optIn.attempts + 1 : OPT_IN_MAX_ATTEMPTS - checked.attemptsLeft;
+      state.optIn.attempts = Math.max(state.optIn.attempts, attempts);
       if (state.optIn.attempts >= OPT_IN_MAX_ATTEMPTS) state.optIn.status = 'locked';
       changes++;
       await recorded();
+      // Locked before this code was compared: refused like a request the validator turns away.
+      if (checked.counted === false) throw ApplicationFailure.nonRetryable(refuseOptIn(state) ?? 'the confirmation is locked', 'OptInRefused');
       return { confirmed: false, attemptsLeft: Math.max(0, OPT_IN_MAX_ATTEMPTS - state.optIn.attempts) };
     },
     {
@@ -140,7 +144,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
       const messageId = await acts.renewOptInCode({ customerId, workflowId, resend, name: input.name, email: input.email, locale: input.locale });
       state.optIn.sentAt = now();
       await recorded();
-      await deliver(messageId, `Opt-in code, sent again (${resend})`);
+      await deliver(messageId, `Opt-in code, sent again (${resend})`, customerId);
       return state;
     },
     {
@@ -161,9 +165,8 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   const send = async (template: TemplateName, recipient: string, step: string, payload: Record<string, unknown>, summary: string) => {
     const queued = await acts.queueOnboardingMessage({ customerId, toCustomer: recipient === input.email, recipient, template, idempotencyKey: `${workflowId}:${step}`, payload });
     if ('suppressed' in queued) state.withheld.push({ step, at: now(), reason: queued.suppressed });
-    else await deliver(queued.messageId, summary);
+    else await deliver(queued.messageId, summary, customerId);
   };
-  const deliver = (messageId: string, summary: string) => startDelivery(messageId, summary, customerId);
 
   const begun = await acts.beginOnboarding({ ...input, workflowId });
   const startedAt = Date.now();
@@ -179,8 +182,8 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   enter('in-progress', `code sent to the customer, first-contact task to ${begun.accountManager}`);
   rowExists = true;
   await recorded();
-  await deliver(begun.optInMessageId, 'Opt-in code');
-  await deliver(begun.taskMessageId, `First-contact task for ${begun.accountManager}`);
+  await deliver(begun.optInMessageId, 'Opt-in code', customerId);
+  await deliver(begun.taskMessageId, `First-contact task for ${begun.accountManager}`, customerId);
 
   const checkInAt = Date.parse(state.checkInAt);
   let welcomed = false;

@@ -46,7 +46,8 @@ import {
   type EnrollmentStatus,
 } from '../src/domain/retention.js';
 import { CrmCampaignId, CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
-import { DELIVERY_GRACE, deliver, offer, type DeliveryTracker } from './offers.js';
+import { DELIVERY_GRACE, offer } from './offers.js';
+import { deliver, type DeliveryTracker } from './notifications.js';
 
 const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
 
@@ -192,7 +193,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
         case 'sent':
           messagesSent++;
           log({ step: i, type: 'message', outcome: 'sent', detail: `${step.channel} ${step.template}, message ${r.messageId}` });
-          await deliver(deliveries, r.messageId, input.customerId, `Campaign "${input.campaignName}" step ${i + 1}`);
+          await deliver(r.messageId, `Campaign "${input.campaignName}" step ${i + 1}`, input.customerId, deliveries);
           return;
         case 'goal-met':
           finish('goal-met', `goal: ${r.reason}`);

@@ -8,6 +8,15 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 export const OPT_IN_MAX_ATTEMPTS = 5;
 export const OPT_IN_MAX_RESENDS = 3;
+/** An opt-in code is valid for as long as an onboarding waits for its check-in by default. */
+export const OPT_IN_CODE_TTL_MS = 14 * 86_400_000;
+
+/**
+ * A checked opt-in code. `attemptsLeft` is counted in the database; `counted` is false when the
+ * limit had been reached before this check, so nothing was compared. Checks recorded before the
+ * count moved into the database answered `{ ok }` alone.
+ */
+export type OptInCheck = { ok: true; attemptsLeft?: number } | { ok: false; attemptsLeft?: number; counted?: boolean };
 
 export const optInRequestSchema = z
   .object({ code: z.string().trim().regex(/^\d{6}$/, 'must be the 6-digit code from the e-mail') })

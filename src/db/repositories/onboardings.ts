@@ -1,6 +1,6 @@
 /**
  * Onboardings (`customer_onboardings`) and their status timeline (`onboarding_transitions`).
- * The opt-in code exists only as a hash. The onboarding workflow writes what it knows after each
+ * The opt-in code is a one-time code (one-time-codes.ts): the subject `optInSubject(customerId)`. The onboarding workflow writes what it knows after each
  * change (`recordOnboarding`), numbered by `record_seq` so that a late retry of an older write
  * changes nothing; timeline entries are keyed by their position, so a retry writes each once.
  */
@@ -15,27 +15,40 @@ export async function accountManagerOf(db: Pool | PoolClient, customerId: string
 
 export async function insertOnboarding(
   db: PoolClient,
-  o: { customerId: string; workflowId: string; accountManager: string; codeHash: string; origin: OnboardingInput['origin']; leadId?: string },
+  o: { customerId: string; workflowId: string; accountManager: string; origin: OnboardingInput['origin']; leadId?: string },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO customer_onboardings (customer_id, workflow_id, account_manager, opt_in_code_hash, origin, lead_id, status, opt_in_sent_at)
-     VALUES ($1, $2, $3, $4, $5, $6, 'starting', now())`,
-    [o.customerId, o.workflowId, o.accountManager, o.codeHash, o.origin, o.leadId ?? null],
+    `INSERT INTO customer_onboardings (customer_id, workflow_id, account_manager, origin, lead_id, status, opt_in_sent_at)
+     VALUES ($1, $2, $3, $4, $5, 'starting', now())`,
+    [o.customerId, o.workflowId, o.accountManager, o.origin, o.leadId ?? null],
   );
 }
 
-export async function replaceOptInCode(db: Pool | PoolClient, customerId: string, codeHash: string): Promise<void> {
-  await db.query('UPDATE customer_onboardings SET opt_in_code_hash = $2 WHERE customer_id = $1', [customerId, codeHash]);
+/** The one-time-code subject of a customer's opt-in. */
+export function optInSubject(customerId: string): string {
+  return `opt-in:${customerId}`;
 }
 
-/** True when the hash is the stored one; the first match confirms the address. */
-export async function confirmOptIn(db: Pool | PoolClient, customerId: string, codeHash: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE customer_onboardings SET opt_in_confirmed_at = COALESCE(opt_in_confirmed_at, now())
-     WHERE customer_id = $1 AND opt_in_code_hash = $2`,
-    [customerId, codeHash],
+/**
+ * The code of an onboarding that was running before opt-in codes became one-time codes: its hash
+ * as that release kept it, and the wrong codes its workflow had counted. None for newer ones.
+ */
+export async function legacyOptIn(db: Pool | PoolClient, customerId: string): Promise<{ codeHash: string; attempts: number } | undefined> {
+  const { rows } = await db.query<{ opt_in_code_hash: string | null; opt_in_attempts: number }>(
+    'SELECT opt_in_code_hash, opt_in_attempts FROM customer_onboardings WHERE customer_id = $1',
+    [customerId],
   );
-  return rowCount === 1;
+  return rows[0]?.opt_in_code_hash ? { codeHash: rows[0].opt_in_code_hash, attempts: rows[0].opt_in_attempts } : undefined;
+}
+
+/** A new code replaces an old-scheme one for good. */
+export async function forgetLegacyOptIn(db: Pool | PoolClient, customerId: string): Promise<void> {
+  await db.query('UPDATE customer_onboardings SET opt_in_code_hash = NULL WHERE customer_id = $1 AND opt_in_code_hash IS NOT NULL', [customerId]);
+}
+
+/** The right code was entered: the address is confirmed (the first time counts). */
+export async function confirmOptIn(db: Pool | PoolClient, customerId: string): Promise<void> {
+  await db.query('UPDATE customer_onboardings SET opt_in_confirmed_at = COALESCE(opt_in_confirmed_at, now()), opt_in_code_hash = NULL WHERE customer_id = $1', [customerId]);
 }
 
 export async function finishOnboarding(db: Pool | PoolClient, customerId: string, outcome: 'onboarded' | 'stalled', reasons: string[]): Promise<void> {
