@@ -8,9 +8,10 @@
  * the operational schema, and the test fails when a table has none.
  */
 import { ApplicationFailure } from '@temporalio/activity';
+import { writeAudit } from '../src/db/repositories/audit-log.js';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction, quoteIdent } from '../src/db/pool.js';
-import type { EraseCustomerResult } from '../src/domain/master-data.js';
+import type { EraseCustomerResult } from '../src/domain/gdpr.js';
 import { openGdprRequest, recordGdprRequest, type GdprRecord } from '../src/db/repositories/gdpr-requests.js';
 import { readCustomerRow } from './master-data.js';
 
@@ -194,11 +195,10 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
         if (extra.length > 0) {
           await db.query(`UPDATE customers SET ${extra.map((c) => `${quoteIdent(c.column_name)} = NULL`).join(', ')} WHERE id = $1`, [input.customerId]);
         }
-        await db.query(
-          `INSERT INTO audit_log (customer_id, field, old_value, new_value, actor, process, workflow_id, change_id, idempotency_key)
-           VALUES ($1, 'erasure', NULL, $2, $3, 'gdpr', $4, $5, $6)
-           ON CONFLICT (idempotency_key) DO NOTHING`,
-          [input.customerId, JSON.stringify({ erased: true, rows }), input.actor, input.workflowId, input.requestId, `${input.workflowId}:erasure`],
+        await writeAudit(
+          db,
+          { step: input.workflowId, customerId: input.customerId, actor: input.actor, process: 'gdpr', workflowId: input.workflowId, changeId: input.requestId },
+          [{ field: 'erasure', oldValue: null, newValue: { erased: true, rows } }],
         );
         return { rows };
       });

@@ -12,7 +12,8 @@ import { eventually, startHarness, uniqueId, type Harness } from './support/harn
 import { forget, workflowsOf } from './support/retention.js';
 import { codeFor, registerCustomer, waitForChange, waitForGdpr, type TestCustomer } from './support/master-data.js';
 import { createActivities } from '../activities/index.js';
-import { DEFAULT_MASTER_DATA_POLICY, changeStateQuery, gdprStateQuery, type MasterDataPolicy } from '../src/domain/master-data.js';
+import { DEFAULT_MASTER_DATA_POLICY, changeStateQuery, type MasterDataPolicy } from '../src/domain/master-data.js';
+import { gdprStateQuery } from '../src/domain/gdpr.js';
 import { offerStateQuery } from '../src/domain/offers.js';
 import { FileTransport } from '../src/notifications/transport.js';
 

@@ -16,6 +16,8 @@ import { onError, problemResponse, validationProblem } from './problem.js';
 import { declareIdempotency, linkCreatedResources } from './openapi.js';
 import { customerRoutes } from './routes/customers.js';
 import { masterDataRoutes } from './routes/master-data.js';
+import { gdprRoutes } from './routes/gdpr.js';
+import { auditRoutes } from './routes/audit.js';
 import { codecRoutes } from './routes/codec.js';
 import { offerRoutes } from './routes/offers.js';
 import { retentionRoutes } from './routes/retention.js';
@@ -115,6 +117,8 @@ export function createApi(deps: ApiDeps) {
 
   app.route('/', customerRoutes(deps));
   app.route('/', masterDataRoutes(deps));
+  app.route('/', auditRoutes(deps));
+  app.route('/', gdprRoutes(deps));
   app.route('/', offerRoutes(deps));
   app.route('/', retentionRoutes(deps));
   app.route('/', acquisitionRoutes(deps));

@@ -7,6 +7,11 @@ import { ApiError } from './problem.js';
 
 export { hashKey, createKeyVerifier } from '../auth/keys.js';
 
+/** Everyone who works with customers: every role but the analyst. */
+export const OPERATIONAL_ROLES = ['agent', 'backoffice', 'admin'] as const satisfies readonly Role[];
+/** Who approves changes of others and runs campaigns. */
+export const BACKOFFICE_ROLES = ['backoffice', 'admin'] as const satisfies readonly Role[];
+
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="crm"' };
 
 export function authenticate(entries: ApiKeyEntry[]): MiddlewareHandler<ApiEnv> {

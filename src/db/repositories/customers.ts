@@ -7,6 +7,7 @@ import type { Pool, PoolClient } from '../pool.js';
 import { after, containing, orderBy, pageOf, type Position, type SortOrder } from '../keyset.js';
 import { maskIban } from '../../domain/contact-data.js';
 import type { Customer, RegistrationRequest } from '../../domain/customers.js';
+import type { MasterData } from '../../domain/master-data.js';
 
 interface CustomerRow {
   id: string;
@@ -52,6 +53,14 @@ export async function readCustomer(db: Pool | PoolClient, id: string): Promise<C
 export async function customerExists(db: Pool | PoolClient, id: string): Promise<boolean> {
   const { rowCount } = await db.query('SELECT 1 FROM customers WHERE id = $1', [id]);
   return (rowCount ?? 0) > 0;
+}
+
+/** The master-data fields of a customer as they stand, with the row's status and version (the base of a change). */
+export async function readMasterData(db: Pool | PoolClient, id: string): Promise<{ data: MasterData; status: string; version: number } | undefined> {
+  const { rows } = await db.query<CustomerRow>(`SELECT ${COLUMNS} FROM customers WHERE id = $1`, [id]);
+  const r = rows[0];
+  if (!r) return undefined;
+  return { data: { email: r.email, phone: r.phone, address: r.address, name: r.name, birthDate: r.birth_date, bankAccount: r.bank_account_iban }, status: r.status, version: r.version };
 }
 
 /** The customer with this normalised e-mail, if any. */

@@ -6,7 +6,7 @@
  */
 import type { Pool, PoolClient } from '../pool.js';
 import { inTransaction } from '../pool.js';
-import type { GdprKind, GdprState, GdprStatus } from '../../domain/master-data.js';
+import type { GdprKind, GdprState, GdprStatus } from '../../domain/gdpr.js';
 import { appendRequestEvents, readRequestTimeline, type RequestEvent } from './request-events.js';
 
 export const CLOSED_GDPR_STATUSES: readonly GdprStatus[] = ['retrieved', 'discarded', 'erased', 'cancelled', 'failed', 'expired'];
