@@ -39,9 +39,8 @@ export async function createCustomer(db: PoolClient, input: RegistrationInput & 
   ];
   await writeAudit(
     db,
-    fields
-      .filter(([, value]) => value !== undefined)
-      .map(([field, value]) => ({ customerId, field, oldValue: null, newValue: value, actor, process: 'registration', workflowId, idempotencyKey: `${workflowId}:audit:${field}` })),
+    { step: `${workflowId}:audit`, customerId, actor, process: 'registration', workflowId },
+    fields.filter(([, value]) => value !== undefined).map(([field, value]) => ({ field, oldValue: null, newValue: value })),
   );
   const welcomeMessageId = await queueMessage(db, {
     customerId,

@@ -13,7 +13,7 @@ import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction, quoteIdent } from '../src/db/pool.js';
 import type { EraseCustomerResult } from '../src/domain/gdpr.js';
 import { openGdprRequest, recordGdprRequest, type GdprRecord } from '../src/db/repositories/gdpr-requests.js';
-import { readCustomerRow } from './master-data.js';
+import { readCustomerRow } from '../src/db/repositories/customers.js';
 
 export interface GdprActivityDeps {
   pool: Pool;

@@ -25,6 +25,8 @@ import {
   type MasterDataPolicy,
 } from '../src/domain/master-data.js';
 import { openChange, recordChange } from '../src/db/repositories/changes.js';
+import { writeAudit } from '../src/db/repositories/audit-log.js';
+import { masterDataOf, readCustomerRow } from '../src/db/repositories/customers.js';
 import { checkCode, issueCode, openSubject } from '../src/db/repositories/one-time-codes.js';
 import { queueMessage, sendWithSecret } from '../src/db/repositories/outbox.js';
 import { CODE_SENT, CODE_WRONG, appendRequestEvents } from '../src/db/repositories/request-events.js';
@@ -37,34 +39,9 @@ export interface MasterDataActivityDeps {
   masterData: MasterDataPolicy;
 }
 
-interface CustomerRow {
-  id: string;
-  name: string;
-  email: string;
-  email_normalized: string;
-  phone: string | null;
-  address: MasterData['address'];
-  birth_date: string | null;
-  bank_account_iban: string | null;
-  status: string;
-  version: number;
-}
-
-const CUSTOMER_COLUMNS = "id, name, email, email_normalized, phone, address, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, bank_account_iban, status, version";
-
-export async function readCustomerRow(db: Pool | PoolClient, customerId: string, lock = false): Promise<CustomerRow | undefined> {
-  const { rows } = await db.query<CustomerRow>(`SELECT ${CUSTOMER_COLUMNS} FROM customers WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [customerId]);
-  return rows[0];
-}
-
-export function masterDataOf(row: CustomerRow): MasterData {
-  return { email: row.email, phone: row.phone, address: row.address, name: row.name, birthDate: row.birth_date, bankAccount: row.bank_account_iban };
-}
-
 /** A value as the audit log keeps it: bank accounts masked, everything else as it was. */
-function auditValue(field: MasterDataField, value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  return JSON.stringify(field === 'bankAccount' ? maskIban(String(value)) : value);
+function auditValue(field: MasterDataField, value: unknown): unknown {
+  return field === 'bankAccount' && value !== undefined && value !== null ? maskIban(String(value)) : value;
 }
 
 /** JSON with sorted keys: jsonb hands objects back in its own key order. */
@@ -253,14 +230,11 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
           return { outcome: 'stale', version: now?.version ?? input.expectedVersion };
         }
         const version = updated.rows[0]!.version;
-        for (const field of fields) {
-          await db.query(
-            `INSERT INTO audit_log (customer_id, field, old_value, new_value, actor, approver, process, workflow_id, change_id, idempotency_key)
-             VALUES ($1, $2, $3, $4, $5, $6, 'master-data', $7, $8, $9)
-             ON CONFLICT (idempotency_key) DO NOTHING`,
-            [input.customerId, field, auditValue(field, current[field]), auditValue(field, c[field]), input.requestedBy, input.approvedBy ?? null, input.workflowId, input.changeId, `${input.changeId}:audit:${field}`],
-          );
-        }
+        await writeAudit(
+          db,
+          { step: `${input.changeId}:audit`, customerId: input.customerId, actor: input.requestedBy, approver: input.approvedBy, process: 'master-data', workflowId: input.workflowId, changeId: input.changeId },
+          fields.map((field) => ({ field, oldValue: auditValue(field, current[field]), newValue: auditValue(field, c[field]) })),
+        );
         // The status moves to applied with its timeline entry when the workflow records the outcome.
         await db.query('UPDATE change_requests SET applied_version = $2, approved_by = $3, updated_at = now() WHERE id = $1', [input.changeId, version, input.approvedBy ?? null]);
         const messageId = await queueToCustomer(db, {

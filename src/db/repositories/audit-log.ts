@@ -1,35 +1,50 @@
 /**
  * The audit log (`audit_log`): who changed which field of a customer or a lead, from which value
- * to which, in which process and workflow, when. Every entry has an idempotency key (the workflow
- * id and a step), so a retried activity writes it once.
+ * to which, in which process and workflow, when. Every writer goes through `writeAudit`, and every
+ * entry's idempotency key is derived one way: `<step>:<field>`, where the step names the write
+ * that made the entry (the workflow id and a step name, a change id, an HTTP request id). A
+ * retried step writes each entry once. The keys written before this module existed had that form
+ * already (`<workflowId>:audit:<field>`, `<changeId>:audit:<field>`, `<workflowId>:correction:<n>:<field>`,
+ * `<workflowId>:erasure`), so a step retried across the change finds its own entries.
  */
 import type { Pool, PoolClient } from '../pool.js';
 
-export interface AuditEntry {
+export interface AuditWrite {
+  /** Names the write; with the field it keys each entry. */
+  step: string;
   customerId?: string | null;
   leadId?: string | null;
-  field: string;
-  oldValue: unknown;
-  newValue: unknown;
   actor: string;
   approver?: string | null;
   process: string;
   workflowId?: string | null;
   changeId?: string | null;
-  idempotencyKey: string;
+}
+
+export interface AuditField {
+  field: string;
+  oldValue: unknown;
+  newValue: unknown;
+}
+
+export function auditKey(step: string, field: string): string {
+  return `${step}:${field}`;
 }
 
 const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 
-/** Writes the entries not written before (by idempotency key); returns how many were new. */
-export async function writeAudit(db: Pool | PoolClient, entries: AuditEntry[]): Promise<number> {
+/** Writes the entries of one step not written before; returns how many were new. */
+export async function writeAudit(db: Pool | PoolClient, write: AuditWrite, fields: AuditField[]): Promise<number> {
   let written = 0;
-  for (const e of entries) {
+  for (const f of fields) {
     const { rowCount } = await db.query(
       `INSERT INTO audit_log (customer_id, lead_id, field, old_value, new_value, actor, approver, process, workflow_id, change_id, idempotency_key)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (idempotency_key) DO NOTHING`,
-      [e.customerId ?? null, e.leadId ?? null, e.field, json(e.oldValue), json(e.newValue), e.actor, e.approver ?? null, e.process, e.workflowId ?? null, e.changeId ?? null, e.idempotencyKey],
+      [
+        write.customerId ?? null, write.leadId ?? null, f.field, json(f.oldValue), json(f.newValue), write.actor, write.approver ?? null,
+        write.process, write.workflowId ?? null, write.changeId ?? null, auditKey(write.step, f.field),
+      ],
     );
     written += rowCount ?? 0;
   }

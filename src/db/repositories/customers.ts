@@ -4,16 +4,20 @@
  * indexes of migration 0006: trigram for "contains", btree for the exact fields and the sorts).
  */
 import type { Pool, PoolClient } from '../pool.js';
+import { inTransaction } from '../pool.js';
+import { writeAudit } from './audit-log.js';
 import { after, containing, orderBy, pageOf, type Position, type SortOrder } from '../keyset.js';
 import { maskIban } from '../../domain/contact-data.js';
 import type { Customer, RegistrationRequest } from '../../domain/customers.js';
 import type { MasterData } from '../../domain/master-data.js';
 
-interface CustomerRow {
+/** A row of `customers` as every reader gets it (activities and routes alike). */
+export interface CustomerRow {
   id: string;
   customer_number: string;
   name: string;
   email: string;
+  email_normalized: string;
   phone: string | null;
   address: Customer['address'];
   locale: string;
@@ -25,7 +29,7 @@ interface CustomerRow {
   updated_at: Date;
 }
 
-const COLUMNS = 'id, customer_number, name, email, phone, address, locale, birth_date::text AS birth_date, bank_account_iban, status, version, created_at, updated_at';
+const COLUMNS = 'id, customer_number, name, email, email_normalized, phone, address, locale, birth_date::text AS birth_date, bank_account_iban, status, version, created_at, updated_at';
 
 function toCustomer(r: CustomerRow): Customer {
   return {
@@ -50,6 +54,17 @@ export async function readCustomer(db: Pool | PoolClient, id: string): Promise<C
   return rows[0] ? toCustomer(rows[0]) : undefined;
 }
 
+/** The row of a customer; `lock` holds it until the caller's transaction ends. */
+export async function readCustomerRow(db: Pool | PoolClient, id: string, lock = false): Promise<CustomerRow | undefined> {
+  const { rows } = await db.query<CustomerRow>(`SELECT ${COLUMNS} FROM customers WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
+  return rows[0];
+}
+
+/** The master-data fields of a row, unmasked: for the activities that change or export them. */
+export function masterDataOf(r: CustomerRow): MasterData {
+  return { email: r.email, phone: r.phone, address: r.address, name: r.name, birthDate: r.birth_date, bankAccount: r.bank_account_iban };
+}
+
 export async function customerExists(db: Pool | PoolClient, id: string): Promise<boolean> {
   const { rowCount } = await db.query('SELECT 1 FROM customers WHERE id = $1', [id]);
   return (rowCount ?? 0) > 0;
@@ -57,10 +72,8 @@ export async function customerExists(db: Pool | PoolClient, id: string): Promise
 
 /** The master-data fields of a customer as they stand, with the row's status and version (the base of a change). */
 export async function readMasterData(db: Pool | PoolClient, id: string): Promise<{ data: MasterData; status: string; version: number } | undefined> {
-  const { rows } = await db.query<CustomerRow>(`SELECT ${COLUMNS} FROM customers WHERE id = $1`, [id]);
-  const r = rows[0];
-  if (!r) return undefined;
-  return { data: { email: r.email, phone: r.phone, address: r.address, name: r.name, birthDate: r.birth_date, bankAccount: r.bank_account_iban }, status: r.status, version: r.version };
+  const r = await readCustomerRow(db, id);
+  return r && { data: masterDataOf(r), status: r.status, version: r.version };
 }
 
 /** The customer with this normalised e-mail, if any. */
@@ -155,4 +168,36 @@ export async function searchCustomers(db: Pool | PoolClient, filter: CustomerFil
   );
   const page = pageOf(rows, limit);
   return { items: page.rows.map(toCustomer), ...(page.next ? { next: page.next } : {}) };
+}
+
+export interface RetentionProfile {
+  churnRisk: number | null;
+  timezone: string | null;
+}
+
+/**
+ * Sets what retention knows of a customer (churn risk, time zone; each only when given, null
+ * clears it) and audits each change under `step` (the request's id). Undefined for an unknown customer.
+ */
+export async function updateRetentionProfile(
+  pool: Pool,
+  input: { customerId: string; change: Partial<RetentionProfile>; actor: string; step: string },
+): Promise<RetentionProfile | undefined> {
+  return inTransaction(pool, async (db) => {
+    const { rows } = await db.query<{ churn_risk: string | null; timezone: string | null }>('SELECT churn_risk, timezone FROM customers WHERE id = $1 FOR UPDATE', [input.customerId]);
+    if (!rows[0]) return undefined;
+    const before: RetentionProfile = { churnRisk: rows[0].churn_risk === null ? null : Number(rows[0].churn_risk), timezone: rows[0].timezone };
+    const after: RetentionProfile = {
+      churnRisk: input.change.churnRisk === undefined ? before.churnRisk : input.change.churnRisk,
+      timezone: input.change.timezone === undefined ? before.timezone : input.change.timezone,
+    };
+    await db.query('UPDATE customers SET churn_risk = $2, timezone = $3, updated_at = now() WHERE id = $1', [input.customerId, after.churnRisk, after.timezone]);
+    const columns = { churnRisk: 'churn_risk', timezone: 'timezone' } as const;
+    await writeAudit(
+      db,
+      { step: input.step, customerId: input.customerId, actor: input.actor, process: 'retention' },
+      (['churnRisk', 'timezone'] as const).filter((f) => input.change[f] !== undefined).map((f) => ({ field: columns[f], oldValue: before[f], newValue: after[f] })),
+    );
+    return after;
+  });
 }

@@ -237,16 +237,8 @@ export async function correctLead(
   return inTransaction(pool, async (db) => {
     const fresh = await writeAudit(
       db,
-      input.changes.map((c) => ({
-        leadId: input.leadId,
-        field: c.field,
-        oldValue: c.from,
-        newValue: c.to,
-        actor: input.actor,
-        process: 'acquisition',
-        workflowId: input.workflowId,
-        idempotencyKey: `${input.key}:${c.field}`,
-      })),
+      { step: input.key, leadId: input.leadId, actor: input.actor, process: 'acquisition', workflowId: input.workflowId },
+      input.changes.map((c) => ({ field: c.field, oldValue: c.from, newValue: c.to })),
     );
     if (fresh > 0) {
       const sets = input.changes.map((c, i) => `${PROFILE_COLUMNS[c.field]} = $${i + 2}`);
