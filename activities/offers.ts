@@ -17,7 +17,8 @@ import {
   type OfferInput,
   type PresentOutcome,
 } from '../src/domain/offers.js';
-import { contactGate, recordContactEvent } from './retention.js';
+import { contactGate } from './retention.js';
+import { recordContactEvent } from '../src/db/repositories/contact-events.js';
 import { queueMessage, queuedMessage } from '../src/db/repositories/outbox.js';
 import { appendOfferEvent } from '../src/db/repositories/offers.js';
 

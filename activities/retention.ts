@@ -29,6 +29,7 @@ import {
 import { CrmCampaignId, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { appendEnrolled, appendEnrollmentEvent } from '../src/db/repositories/campaigns.js';
 import { queueMessage, queuedMessage } from '../src/db/repositories/outbox.js';
+import { recordContactEvent } from '../src/db/repositories/contact-events.js';
 
 export interface RetentionActivityDeps {
   pool: Pool;
@@ -87,28 +88,6 @@ export async function contactGate(db: PoolClient, customerId: string, now: Date,
     }
   }
   return { outcome: 'clear', email: customer.email, phone: customer.phone, name: customer.name };
-}
-
-export interface ContactEventRow {
-  customerId: string;
-  channel: 'email' | 'sms' | 'note';
-  direction: 'outbound' | 'internal';
-  kind: string;
-  summary: string;
-  occurredAt: Date;
-  recordedBy: string;
-  process: 'retention' | 'offers';
-  workflowId: string;
-  idempotencyKey: string;
-}
-
-export async function recordContactEvent(db: Pool | PoolClient, e: ContactEventRow): Promise<void> {
-  await db.query(
-    `INSERT INTO contact_events (customer_id, channel, direction, kind, summary, occurred_at, recorded_by, process, workflow_id, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-     ON CONFLICT (idempotency_key) DO NOTHING`,
-    [e.customerId, e.channel, e.direction, e.kind, e.summary, e.occurredAt, e.recordedBy, e.process, e.workflowId, e.idempotencyKey],
-  );
 }
 
 function enrollmentKey(campaignId: string, customerId: string, runKey: string): string {

@@ -6,7 +6,8 @@
 import type { Pool, PoolClient } from '../pool.js';
 import type { Interaction, RecordInteractionInput } from '../../domain/contacts.js';
 
-interface ContactEventRow {
+/** A row of `contact_events` as it is read. */
+export interface ContactEventRow {
   id: string;
   lead_id: string | null;
   customer_id: string | null;
@@ -36,6 +37,29 @@ function toInteraction(r: ContactEventRow): Interaction {
     process: r.process,
     workflowId: r.workflow_id,
   };
+}
+
+/** A contact event a process writes itself (a campaign message, an offer, a note), keyed by its step. */
+export interface ContactEventWrite {
+  customerId: string;
+  channel: 'email' | 'sms' | 'note';
+  direction: 'outbound' | 'internal';
+  kind: string;
+  summary: string;
+  occurredAt: Date;
+  recordedBy: string;
+  process: 'retention' | 'offers';
+  workflowId: string;
+  idempotencyKey: string;
+}
+
+export async function recordContactEvent(db: Pool | PoolClient, e: ContactEventWrite): Promise<void> {
+  await db.query(
+    `INSERT INTO contact_events (customer_id, channel, direction, kind, summary, occurred_at, recorded_by, process, workflow_id, idempotency_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+    [e.customerId, e.channel, e.direction, e.kind, e.summary, e.occurredAt, e.recordedBy, e.process, e.workflowId, e.idempotencyKey],
+  );
 }
 
 export async function insertInteraction(db: Pool | PoolClient, input: RecordInteractionInput & { workflowId: string }): Promise<Interaction> {
