@@ -28,6 +28,7 @@ import {
   type OfferState,
   type OfferStatus,
 } from '../src/domain/offers.js';
+import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { deliver, type DeliveryTracker } from './notifications.js';
 
@@ -82,10 +83,10 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
         const settled = state.status === 'accepted' || state.status === 'declined';
         const repeated = (state.status === 'accepted' && decision === 'accept') || (state.status === 'declined' && decision === 'decline');
         if (repeated || (response && response.decision === decision)) return;
-        if (response || settled) throw new Error(`the offer was already ${response?.decision === 'accept' || state.status === 'accepted' ? 'accepted' : 'declined'}`);
-        if (state.status === 'checking' || state.status === 'deferred') throw new Error('the offer has not been sent to the customer yet');
-        if (state.status !== 'presented') throw new Error(`the offer is ${state.status}`);
-        if (Date.now() >= Date.parse(state.validUntil)) throw new Error(`the offer expired at ${state.validUntil}`);
+        if (response || settled) refuse(REFUSAL.conflict, `the offer was already ${response?.decision === 'accept' || state.status === 'accepted' ? 'accepted' : 'declined'}`);
+        if (state.status === 'checking' || state.status === 'deferred') refuse(REFUSAL.conflict, 'the offer has not been sent to the customer yet');
+        if (state.status !== 'presented') refuse(REFUSAL.conflict, `the offer is ${state.status}`);
+        if (Date.now() >= Date.parse(state.validUntil)) refuse(REFUSAL.expired, `the offer expired at ${state.validUntil}`);
       },
     },
   );

@@ -200,7 +200,10 @@ export async function changesReport(pool: StorePool, range: Range) {
 
 export async function processesReport(pool: StorePool, range: Range) {
   const { rows } = await pool.query<{ workflow_type: string; process: string | null; total: string; completed: string; failed: string; timed_out: string; terminated: string; canceled: string; median: number | null; p90: number | null }>(
-    `SELECT workflow_type, max(process) AS process, count(*) AS total,
+    `SELECT workflow_type,
+            -- the process its newest run names: a type re-tagged (GDPR left master-data) shows its current process
+            (array_agg(process ORDER BY close_time DESC) FILTER (WHERE process IS NOT NULL))[1] AS process,
+            count(*) AS total,
             count(*) FILTER (WHERE status = 'completed') AS completed,
             count(*) FILTER (WHERE status = 'failed') AS failed,
             count(*) FILTER (WHERE status = 'timed_out') AS timed_out,

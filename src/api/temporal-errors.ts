@@ -61,6 +61,15 @@ function grpcCode(err: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * The server's refusal of an argument (gRPC INVALID_ARGUMENT), e.g. a cron expression or time zone
+ * it cannot read; the schedule client hands that one over as a TypeError. Undefined for any other error.
+ */
+export function invalidArgumentOf(err: unknown): string | undefined {
+  if (err instanceof TypeError || grpcCode(err) === GRPC.INVALID_ARGUMENT) return (err as Error).message;
+  return undefined;
+}
+
 export interface TemporalProblemText {
   /** Detail of a refusal, from the workflow's reason (default: the reason itself). */
   refused?: (reason: string) => string;
@@ -82,7 +91,7 @@ export function temporalProblem(err: unknown, text: TemporalProblemText = {}): A
   const code = grpcCode(err);
   if (code === GRPC.DEADLINE_EXCEEDED || code === GRPC.UNAVAILABLE) return notAnswered();
   if (code === GRPC.ALREADY_EXISTS) return new ApiError(409, text.alreadyStarted ?? 'This already exists');
-  if (code === GRPC.INVALID_ARGUMENT) return new ApiError(400, `Invalid request: ${(err as Error).message}`);
+  if (code === GRPC.INVALID_ARGUMENT) return new ApiError(400, `Invalid request: ${invalidArgumentOf(err)}`);
   return undefined;
 }
 
