@@ -27,6 +27,7 @@ import {
   type Segment,
 } from '../src/domain/retention.js';
 import { CrmCampaignId, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CRM_PROCESS } from '../src/domain/processes.js';
 import { appendEnrolled, appendEnrollmentEvent } from '../src/db/repositories/campaigns.js';
 import { queueMessage, queuedMessage } from '../src/db/repositories/outbox.js';
 import { recordContactEvent } from '../src/db/repositories/contact-events.js';
@@ -290,7 +291,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
             ...(delayOf(customerId) > 0 ? { startDelay: delayOf(customerId) } : {}),
             typedSearchAttributes: [
               { key: CrmCustomerId, value: customerId },
-              { key: CrmProcess, value: 'retention' },
+              { key: CrmProcess, value: CRM_PROCESS.retention },
               { key: CrmStatus, value: 'active' },
               { key: CrmCampaignId, value: input.campaignId },
             ],

@@ -50,6 +50,7 @@ import {
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attributes.js';
+import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
 
@@ -285,7 +286,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     const key = `${state.stage}|${state.owner}|${state.customerId}`;
     if (key !== published) {
       upsertSearchAttributes([
-        { key: CrmProcess, value: 'acquisition' },
+        { key: CrmProcess, value: CRM_PROCESS.acquisition },
         { key: CrmSource, value: state.source },
         { key: CrmStatus, value: state.stage },
         { key: CrmOwner, value: state.owner! },
@@ -345,7 +346,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
         parentClosePolicy: ParentClosePolicy.ABANDON,
         typedSearchAttributes: [
           { key: CrmCustomerId, value: result.customerId },
-          { key: CrmProcess, value: 'onboarding' },
+          { key: CrmProcess, value: CRM_PROCESS.onboarding },
           { key: CrmStatus, value: 'starting' },
           { key: CrmOwner, value: state.owner! },
         ],

@@ -11,6 +11,7 @@ import type { Activities } from '../activities/index.js';
 import { registrationStateQuery, type RegistrationInput, type RegistrationResult, type RegistrationState } from '../src/domain/customers.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
 
@@ -40,7 +41,7 @@ export async function registerCustomer(input: RegistrationInput): Promise<Regist
   });
   upsertSearchAttributes([
     { key: CrmCustomerId, value: result.customerId },
-    { key: CrmProcess, value: 'registration' },
+    { key: CrmProcess, value: CRM_PROCESS.registration },
     { key: CrmStatus, value: state.status },
   ]);
 
@@ -55,7 +56,7 @@ export async function registerCustomer(input: RegistrationInput): Promise<Regist
         parentClosePolicy: ParentClosePolicy.ABANDON,
         typedSearchAttributes: [
           { key: CrmCustomerId, value: result.customerId },
-          { key: CrmProcess, value: 'onboarding' },
+          { key: CrmProcess, value: CRM_PROCESS.onboarding },
           { key: CrmStatus, value: 'starting' },
         ],
         staticSummary: `Onboarding ${input.request.name} (registered)`,

@@ -24,6 +24,7 @@ import {
 import { durationMs } from '../src/domain/master-data.js';
 import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CRM_PROCESS } from '../src/domain/processes.js';
 import { CodeVerification, now } from './master-data.js';
 import { deliver } from './notifications.js';
 
@@ -76,7 +77,7 @@ function openRequest(kind: GdprKind, input: GdprRequest) {
   };
   upsertSearchAttributes([
     { key: CrmCustomerId, value: input.customerId },
-    { key: CrmProcess, value: patched(GDPR_PROCESS_PATCH) ? 'gdpr' : 'master-data' },
+    { key: CrmProcess, value: patched(GDPR_PROCESS_PATCH) ? CRM_PROCESS.gdpr : CRM_PROCESS.masterData },
     { key: CrmStatus, value: state.status },
   ]);
   const verification = new CodeVerification(input.requestId, input.customerId, kind, [{ target: 'existing-contact', channel: 'email' }], input.policy);

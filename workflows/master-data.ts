@@ -51,6 +51,7 @@ import {
 } from '../src/domain/master-data.js';
 import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmChangeType, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 
 /** Added after the first release: runs recorded before it replay without these upserts. */
@@ -514,7 +515,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
 
   upsertSearchAttributes([
     { key: CrmCustomerId, value: input.customerId },
-    { key: CrmProcess, value: 'master-data' },
+    { key: CrmProcess, value: CRM_PROCESS.masterData },
     { key: CrmStatus, value: queue.length > 0 ? 'queued' : 'idle' },
   ]);
 

@@ -9,6 +9,7 @@ import { ParentClosePolicy, proxyActivities, startChild, upsertSearchAttributes 
 import type { Activities } from '../activities/index.js';
 import { notificationWorkflowId, type DeliverNotificationInput } from '../src/domain/notifications.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CRM_PROCESS } from '../src/domain/processes.js';
 
 const { deliverMessage } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -33,7 +34,7 @@ export function startDelivery(messageId: string, summary: string, customerId?: s
     parentClosePolicy: ParentClosePolicy.ABANDON,
     typedSearchAttributes: [
       ...(customerId ? [{ key: CrmCustomerId, value: customerId }] : []),
-      { key: CrmProcess, value: 'notification' },
+      { key: CrmProcess, value: CRM_PROCESS.notification },
       { key: CrmStatus, value: 'pending' },
     ],
     staticSummary: summary,

@@ -30,6 +30,7 @@ import {
 } from '../src/domain/offers.js';
 import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver, type DeliveryTracker } from './notifications.js';
 
 const { decideOfferEligibility, presentOffer, acceptOffer, closeOffer } = proxyActivities<Activities>({
@@ -99,7 +100,7 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
 
   upsertSearchAttributes([
     { key: CrmCustomerId, value: input.customerId },
-    { key: CrmProcess, value: 'offers' },
+    { key: CrmProcess, value: CRM_PROCESS.offers },
     { key: CrmOfferKind, value: input.kind },
   ]);
   const verdict = await decideOfferEligibility({ ...input, workflowId, now: new Date().toISOString() });

@@ -35,6 +35,7 @@ import {
   type OptInAnswer,
 } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmOwner, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 
 /**
@@ -175,7 +176,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   state.firstContact.dueAt = new Date(startedAt + begun.policy.firstContactSlaMs).toISOString();
   state.checkInAt = new Date(startedAt + begun.policy.checkInAfterMs).toISOString();
   upsertSearchAttributes([
-    { key: CrmProcess, value: 'onboarding' },
+    { key: CrmProcess, value: CRM_PROCESS.onboarding },
     { key: CrmCustomerId, value: customerId },
     { key: CrmOwner, value: begun.accountManager },
   ]);

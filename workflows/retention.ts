@@ -46,6 +46,7 @@ import {
   type EnrollmentStatus,
 } from '../src/domain/retention.js';
 import { CrmCampaignId, CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CRM_PROCESS } from '../src/domain/processes.js';
 import { DELIVERY_GRACE, offer } from './offers.js';
 import { deliver, type DeliveryTracker } from './notifications.js';
 
@@ -96,7 +97,7 @@ export async function campaignRun(input: CampaignRunInput): Promise<CampaignRunR
   let snapshot = input.snapshot;
   if (!snapshot) {
     upsertSearchAttributes([
-      { key: CrmProcess, value: 'retention' },
+      { key: CrmProcess, value: CRM_PROCESS.retention },
       { key: CrmCampaignId, value: input.campaignId },
       { key: CrmStatus, value: 'enrolling' },
     ]);
@@ -245,7 +246,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
       parentClosePolicy: ParentClosePolicy.ABANDON,
       typedSearchAttributes: [
         { key: CrmCustomerId, value: input.customerId },
-        { key: CrmProcess, value: 'offers' },
+        { key: CrmProcess, value: CRM_PROCESS.offers },
         { key: CrmStatus, value: 'checking' },
         { key: CrmCampaignId, value: input.campaignId },
         { key: CrmOfferKind, value: step.kind },
@@ -315,7 +316,7 @@ export async function recordCustomerEvent(input: CustomerEventInput): Promise<Cu
   const { workflowId } = workflowInfo();
   upsertSearchAttributes([
     { key: CrmCustomerId, value: input.customerId },
-    { key: CrmProcess, value: 'retention' },
+    { key: CrmProcess, value: CRM_PROCESS.retention },
     { key: CrmStatus, value: input.event.type },
   ]);
   const { enrollments, ...recorded } = await recordCustomerEventRow({ ...input, workflowId, now: new Date().toISOString() });

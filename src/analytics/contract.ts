@@ -1,33 +1,36 @@
 /**
  * What analytics knows of the operational processes: workflow type names and the CrmStatus
- * values they pass through (src/domain is the contract). Nothing else of the operational code.
+ * values they pass through, taken from src/domain/processes.ts (constants and types only, no
+ * runtime of the operational side). Nothing else of the operational code.
  */
+import { CHANGE_STATUS, CLOSED_CHANGE_STATUSES, ENROLLMENT_STATUS, FUNNEL_STAGES, LEAD_STAGE, OFFER_KINDS, OFFER_STATUS, SEARCH_ATTRIBUTE, WORKFLOW_TYPE } from '../domain/processes.js';
+
 export const FUNNEL = {
-  workflowType: 'leadFunnel',
-  stages: ['new', 'contacted', 'qualified', 'proposal', 'won'],
-  won: 'won',
-  lost: 'lost',
-  sourceAttribute: 'CrmSource',
-  ownerAttribute: 'CrmOwner',
+  workflowType: WORKFLOW_TYPE.leadFunnel,
+  stages: FUNNEL_STAGES,
+  won: LEAD_STAGE.won,
+  lost: LEAD_STAGE.lost,
+  sourceAttribute: SEARCH_ATTRIBUTE.source,
+  ownerAttribute: SEARCH_ATTRIBUTE.owner,
 } as const;
 
 export const CAMPAIGNS = {
-  enrollmentType: 'campaignEnrollment',
-  campaignAttribute: 'CrmCampaignId',
-  goalStatuses: ['goal-met'],
-  optOutStatuses: ['opted-out'],
+  enrollmentType: WORKFLOW_TYPE.campaignEnrollment,
+  campaignAttribute: SEARCH_ATTRIBUTE.campaignId,
+  goalStatuses: [ENROLLMENT_STATUS.goalMet],
+  optOutStatuses: [ENROLLMENT_STATUS.optedOut],
   /** A message sent is a delivery workflow started by the enrollment. */
-  messageActivities: ['child:deliverNotification'],
+  messageActivities: [`child:${WORKFLOW_TYPE.deliverNotification}`],
 } as const;
 
 export const OFFERS = {
-  workflowType: 'offer',
-  kindAttribute: 'CrmOfferKind',
-  kinds: ['upsell', 'cross-sell', 'downsell'],
-  accepted: 'accepted',
-  declined: 'declined',
-  expired: 'expired',
-  ineligible: 'ineligible',
+  workflowType: WORKFLOW_TYPE.offer,
+  kindAttribute: SEARCH_ATTRIBUTE.offerKind,
+  kinds: OFFER_KINDS,
+  accepted: OFFER_STATUS.accepted,
+  declined: OFFER_STATUS.declined,
+  expired: OFFER_STATUS.expired,
+  ineligible: OFFER_STATUS.ineligible,
 } as const;
 
 /**
@@ -35,15 +38,15 @@ export const OFFERS = {
  * each change's steps and outcome appear in its status timeline with the fields it touches.
  */
 export const CHANGES = {
-  workflowType: 'customerMasterData',
-  typeAttribute: 'CrmChangeType',
-  awaitingVerification: 'awaiting-verification',
-  awaitingApproval: 'awaiting-approval',
-  escalated: 'escalated',
-  applying: 'applying',
-  applied: 'applied',
-  rejected: 'rejected',
-  expired: 'expired',
-  outcomes: ['applied', 'rejected', 'failed', 'expired', 'cancelled'],
-  verificationFailed: ['failed', 'expired', 'cancelled'],
+  workflowType: WORKFLOW_TYPE.customerMasterData,
+  typeAttribute: SEARCH_ATTRIBUTE.changeType,
+  awaitingVerification: CHANGE_STATUS.awaitingVerification,
+  awaitingApproval: CHANGE_STATUS.awaitingApproval,
+  escalated: CHANGE_STATUS.escalated,
+  applying: CHANGE_STATUS.applying,
+  applied: CHANGE_STATUS.applied,
+  rejected: CHANGE_STATUS.rejected,
+  expired: CHANGE_STATUS.expired,
+  outcomes: CLOSED_CHANGE_STATUSES,
+  verificationFailed: [CHANGE_STATUS.failed, CHANGE_STATUS.expired, CHANGE_STATUS.cancelled],
 } as const;

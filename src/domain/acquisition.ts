@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { emailSchema, localeSchema, personNameSchema, phoneSchema } from './contact-data.js';
+import { CLOSED_STAGES, LEAD_STAGES, type LeadStage } from './processes.js';
 
 export const LEAD_SOURCES = ['web', 'event', 'referral', 'import', 'partner'] as const;
 export type LeadSource = (typeof LEAD_SOURCES)[number];
@@ -15,9 +16,7 @@ export type LeadSource = (typeof LEAD_SOURCES)[number];
 export const COMPANY_SIZES = ['1-10', '11-50', '51-200', '201-1000', '1000+'] as const;
 export type CompanySize = (typeof COMPANY_SIZES)[number];
 
-export const LEAD_STAGES = ['new', 'contacted', 'qualified', 'proposal', 'nurture', 'won', 'lost'] as const;
-export type LeadStage = (typeof LEAD_STAGES)[number];
-export const CLOSED_STAGES: readonly LeadStage[] = ['won', 'lost'];
+export { CLOSED_STAGES, LEAD_STAGE, LEAD_STAGES, type LeadStage } from './processes.js';
 
 /** Transitions a person may ask for. `nurture → new` is the re-activation timer's alone. */
 export const LEAD_EDGES: Record<LeadStage, readonly LeadStage[]> = {

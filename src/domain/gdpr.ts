@@ -7,20 +7,10 @@
 import { z } from 'zod';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CancelInput, MasterDataPolicy, ResendInput, Transition, VerificationView, VerifyInput, VerifyResult } from './master-data.js';
+import type { GdprStatus } from './processes.js';
 
 export type GdprKind = 'export' | 'erasure';
-export type GdprStatus =
-  | 'awaiting-verification'
-  | 'assembling'
-  | 'ready'
-  | 'retrieved'
-  | 'discarded'
-  | 'grace-period'
-  | 'erasing'
-  | 'erased'
-  | 'cancelled'
-  | 'failed'
-  | 'expired';
+export { GDPR_STATUS, type GdprStatus } from './processes.js';
 
 export interface GdprRequestInput {
   requestId: string;

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { msToNumber } from '@temporalio/common/lib/time.js';
 import { addressSchema, birthDateSchema, emailSchema, ibanSchema, maskIban, personNameSchema, phoneSchema, type Address } from './contact-data.js';
+import type { ChangeStatus } from './processes.js';
 
 export const MASTER_DATA_FIELDS = ['email', 'phone', 'address', 'name', 'birthDate', 'bankAccount'] as const;
 export type MasterDataField = (typeof MASTER_DATA_FIELDS)[number];
@@ -184,19 +185,7 @@ export function maskContact(value: string): string {
 // ---------------------------------------------------------------------------------------------
 // Change requests
 
-export type ChangeStatus =
-  | 'queued'
-  | 'awaiting-verification'
-  | 'awaiting-approval'
-  | 'escalated'
-  | 'applying'
-  | 'applied'
-  | 'rejected'
-  | 'failed'
-  | 'expired'
-  | 'cancelled';
-
-export const CLOSED_CHANGE_STATUSES: readonly ChangeStatus[] = ['applied', 'rejected', 'failed', 'expired', 'cancelled'];
+export { CHANGE_STATUS, CLOSED_CHANGE_STATUSES, type ChangeStatus } from './processes.js';
 
 export interface Transition {
   status: string;

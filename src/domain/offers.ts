@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Transition } from './customers.js';
 import { dateTimeSchema } from './formats.js';
+import { OFFER_KINDS, type OfferKind, type OfferStatus } from './processes.js';
 
-export const OFFER_KINDS = ['upsell', 'cross-sell', 'downsell'] as const;
-export type OfferKind = (typeof OFFER_KINDS)[number];
+export { OFFER_KIND, OFFER_KINDS, OFFER_STATUS, FINAL_OFFER_STATUSES, type OfferKind, type OfferStatus } from './processes.js';
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{1,63}$/, 'must be 2 to 64 characters of a-z, 0-9 and -, starting with a letter or digit');
 const price = z.number().min(0, 'must not be negative').max(100_000, 'must be at most 100000').multipleOf(0.01, 'has at most two decimals').meta({ multipleOf: 0.01 });
@@ -89,9 +89,6 @@ export type EligibilityRule = keyof typeof ELIGIBILITY_RULES;
 export const DOWNSELL_CHURN_RISK_THRESHOLD = 0.7;
 export const CANCELLATION_REQUEST_WINDOW_DAYS = 30;
 
-/** withdrawn: the customer became uncontactable (opt-out, erasure) before the offer could go out. */
-export type OfferStatus = 'checking' | 'ineligible' | 'deferred' | 'presented' | 'accepted' | 'declined' | 'expired' | 'withdrawn';
-export const FINAL_OFFER_STATUSES: readonly OfferStatus[] = ['ineligible', 'accepted', 'declined', 'expired', 'withdrawn'];
 
 /** Contact rules a campaign's offer keeps like its messages; an agent's offer has none. */
 export interface ContactRules {

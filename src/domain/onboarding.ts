@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { OnboardingStatus } from './processes.js';
 
 export const OPT_IN_MAX_ATTEMPTS = 5;
 export const OPT_IN_MAX_RESENDS = 3;
@@ -38,7 +39,7 @@ export interface OnboardingPolicy {
   checkInAfterMs: number;
 }
 
-export type OnboardingStatus = 'starting' | 'in-progress' | 'onboarded' | 'stalled';
+export { ONBOARDING_STATUS, type OnboardingStatus } from './processes.js';
 
 export interface OnboardingState {
   customerId: string;

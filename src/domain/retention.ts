@@ -9,6 +9,7 @@ import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { countryCodeSchema } from './contact-data.js';
 import { dateTimeSchema } from './formats.js';
 import { OFFER_KINDS, productIdSchema, type ContactRules, type OfferResult, type QuietHours } from './offers.js';
+import type { EnrollmentStatus } from './processes.js';
 
 // ---- durations, time zones, quiet hours (pure; used by the API, the workflows and the activities)
 
@@ -314,8 +315,7 @@ export interface EnrollmentInput {
   definition: EnrollmentDefinition;
 }
 
-export type EnrollmentStatus = 'active' | 'waiting' | 'deferred' | 'completed' | 'goal-met' | 'opted-out' | 'suppressed';
-export const FINAL_ENROLLMENT_STATUSES: readonly EnrollmentStatus[] = ['completed', 'goal-met', 'opted-out', 'suppressed'];
+export { ENROLLMENT_STATUS, FINAL_ENROLLMENT_STATUSES, type EnrollmentStatus } from './processes.js';
 
 export interface EnrollmentLogEntry {
   at: string;

@@ -4,22 +4,24 @@
  * harness, and by `temporal operator search-attribute create` in docker-compose.
  */
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { SEARCH_ATTRIBUTE } from './processes.js';
 
-export const CrmCustomerId = defineSearchAttributeKey('CrmCustomerId', SearchAttributeType.KEYWORD);
-export const CrmProcess = defineSearchAttributeKey('CrmProcess', SearchAttributeType.KEYWORD);
-export const CrmStatus = defineSearchAttributeKey('CrmStatus', SearchAttributeType.KEYWORD);
-export const CrmOwner = defineSearchAttributeKey('CrmOwner', SearchAttributeType.KEYWORD);
+export const CrmCustomerId = defineSearchAttributeKey(SEARCH_ATTRIBUTE.customerId, SearchAttributeType.KEYWORD);
+/** Which process a workflow belongs to: one of CRM_PROCESS (src/domain/processes.ts). */
+export const CrmProcess = defineSearchAttributeKey(SEARCH_ATTRIBUTE.process, SearchAttributeType.KEYWORD);
+export const CrmStatus = defineSearchAttributeKey(SEARCH_ATTRIBUTE.status, SearchAttributeType.KEYWORD);
+export const CrmOwner = defineSearchAttributeKey(SEARCH_ATTRIBUTE.owner, SearchAttributeType.KEYWORD);
 /** Where a lead came from (web, event, referral, import, partner). */
-export const CrmSource = defineSearchAttributeKey('CrmSource', SearchAttributeType.KEYWORD);
+export const CrmSource = defineSearchAttributeKey(SEARCH_ATTRIBUTE.source, SearchAttributeType.KEYWORD);
 
 /** The retention campaign a run, enrollment or offer belongs to. */
-export const CrmCampaignId = defineSearchAttributeKey('CrmCampaignId', SearchAttributeType.KEYWORD);
+export const CrmCampaignId = defineSearchAttributeKey(SEARCH_ATTRIBUTE.campaignId, SearchAttributeType.KEYWORD);
 
 /** upsell, cross-sell or downsell: offers are found and reported by kind. */
-export const CrmOfferKind = defineSearchAttributeKey('CrmOfferKind', SearchAttributeType.KEYWORD);
+export const CrmOfferKind = defineSearchAttributeKey(SEARCH_ATTRIBUTE.offerKind, SearchAttributeType.KEYWORD);
 
 /** The fields a master-data change touches, e.g. `address+phone`, set with each step of the change. */
-export const CrmChangeType = defineSearchAttributeKey('CrmChangeType', SearchAttributeType.KEYWORD);
+export const CrmChangeType = defineSearchAttributeKey(SEARCH_ATTRIBUTE.changeType, SearchAttributeType.KEYWORD);
 
 export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmSource, CrmCampaignId, CrmOfferKind, CrmChangeType] as const;
 

@@ -31,6 +31,7 @@ import { findOpenLeadId, listLeads, readLead, type LeadRecord } from '../../db/r
 import { liveParamSchema, liveState, withLive } from '../live.js';
 import { checkRanges, isoDateTimeSchema, listingOf, pageSizeSchema, pageTokenSchema, pageTokens } from '../listing.js';
 import { CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../../domain/search-attributes.js';
+import { CRM_PROCESS } from '../../domain/processes.js';
 import type { leadFunnel } from '../../../workflows/acquisition.js';
 import { requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
@@ -316,7 +317,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
         workflowId,
         args: [{ leadId, intake: body, actor }],
         typedSearchAttributes: [
-          { key: CrmProcess, value: 'acquisition' },
+          { key: CrmProcess, value: CRM_PROCESS.acquisition },
           { key: CrmStatus, value: 'new' },
           { key: CrmSource, value: body.source },
           ...(body.ownerId ? [{ key: CrmOwner, value: body.ownerId }] : []),

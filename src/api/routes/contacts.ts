@@ -6,6 +6,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { interactionRequestSchema, interactionWorkflowId, type InteractionSubject } from '../../domain/contacts.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
+import { CRM_PROCESS } from '../../domain/processes.js';
 import type { recordInteraction } from '../../../workflows/contacts.js';
 import { listInteractions } from '../../db/repositories/contact-events.js';
 import { customerExists } from '../../db/repositories/customers.js';
@@ -120,7 +121,7 @@ export function contactRoutes(deps: ApiDeps) {
           workflowId,
           args: [{ subject: target, interaction: body, actor: c.get('principal').actor }],
           typedSearchAttributes: [
-            { key: CrmProcess, value: 'contacts' },
+            { key: CrmProcess, value: CRM_PROCESS.contacts },
             { key: CrmStatus, value: 'recording' },
             ...(subject === 'customer' ? [{ key: CrmCustomerId, value: id }] : []),
           ],

@@ -7,6 +7,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { ANY_POSTCODE, countryCodeSchema, emailSchema, normaliseEmail, phoneSchema } from '../../domain/contact-data.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
+import { CRM_PROCESS } from '../../domain/processes.js';
 import { registrationRequestSchema, registrationWorkflowId, type RegistrationState } from '../../domain/customers.js';
 import { CUSTOMER_STATUSES, readCustomer, searchCustomers } from '../../db/repositories/customers.js';
 import { readRegistration } from '../../db/repositories/registrations.js';
@@ -179,7 +180,7 @@ export function customerRoutes(deps: ApiDeps) {
         args: [{ customerId, request: body, actor: c.get('principal').actor }],
         typedSearchAttributes: [
           { key: CrmCustomerId, value: customerId },
-          { key: CrmProcess, value: 'registration' },
+          { key: CrmProcess, value: CRM_PROCESS.registration },
           { key: CrmStatus, value: 'received' },
         ],
         staticSummary: `Register customer ${body.name}`,

@@ -18,6 +18,7 @@ import {
   verifyGdprUpdate,
 } from '../../domain/gdpr.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
+import { CRM_PROCESS } from '../../domain/processes.js';
 import { OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { ApiError } from '../problem.js';
@@ -159,7 +160,7 @@ export function gdprRoutes(deps: ApiDeps) {
         workflowIdConflictPolicy: 'FAIL',
         typedSearchAttributes: [
           { key: CrmCustomerId, value: customerId },
-          { key: CrmProcess, value: 'gdpr' },
+          { key: CrmProcess, value: CRM_PROCESS.gdpr },
           { key: CrmStatus, value: 'awaiting-verification' },
         ],
         staticSummary: kind === 'export' ? `GDPR export for customer ${customerId}` : `GDPR erasure of customer ${customerId}`,

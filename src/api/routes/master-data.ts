@@ -20,6 +20,7 @@ import {
   verifyChangeUpdate,
 } from '../../domain/master-data.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
+import { CRM_PROCESS } from '../../domain/processes.js';
 import { BACKOFFICE_ROLES, OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { idempotencyKeySchema } from '../idempotency.js';
@@ -215,7 +216,7 @@ export function masterDataRoutes(deps: ApiDeps) {
       workflowIdConflictPolicy: 'USE_EXISTING',
       typedSearchAttributes: [
         { key: CrmCustomerId, value: customerId },
-        { key: CrmProcess, value: 'master-data' },
+        { key: CrmProcess, value: CRM_PROCESS.masterData },
         { key: CrmStatus, value: 'queued' },
       ],
       staticSummary: `Master-data changes of customer ${customerId}`,

@@ -19,6 +19,7 @@ import {
   type OfferState,
 } from '../../domain/offers.js';
 import { CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
+import { CRM_PROCESS } from '../../domain/processes.js';
 import type { offer } from '../../../workflows/offers.js';
 import { OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
@@ -176,7 +177,7 @@ export function offerRoutes(deps: ApiDeps) {
         args: [input],
         typedSearchAttributes: [
           { key: CrmCustomerId, value: customerId },
-          { key: CrmProcess, value: 'offers' },
+          { key: CrmProcess, value: CRM_PROCESS.offers },
           { key: CrmStatus, value: 'checking' },
           { key: CrmOfferKind, value: body.kind },
         ],

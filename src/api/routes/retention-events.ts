@@ -6,6 +6,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { customerEventRequestSchema, customerEventWorkflowId, timeZoneSchema, type CustomerEventInput } from '../../domain/retention.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
+import { CRM_PROCESS } from '../../domain/processes.js';
 import type { recordCustomerEvent } from '../../../workflows/retention.js';
 import { BACKOFFICE_ROLES, OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
@@ -101,7 +102,7 @@ export function retentionEventRoutes(deps: ApiDeps) {
         args: [input],
         typedSearchAttributes: [
           { key: CrmCustomerId, value: customerId },
-          { key: CrmProcess, value: 'retention' },
+          { key: CrmProcess, value: CRM_PROCESS.retention },
           { key: CrmStatus, value: body.type },
         ],
         staticSummary: `Customer event ${body.type}`,

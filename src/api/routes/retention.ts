@@ -10,6 +10,7 @@ import { defaultConfig } from '../../config.js';
 import { inTransaction } from '../../db/pool.js';
 import { campaignPatchSchema, campaignRequestSchema, campaignRunWorkflowId, campaignScheduleId, parseDuration, type CampaignRunInput } from '../../domain/retention.js';
 import { CrmCampaignId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
+import { CRM_PROCESS } from '../../domain/processes.js';
 import { BACKOFFICE_ROLES, OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
 import { idempotencyKeySchema, requestHash, resultWithin } from '../idempotency.js';
@@ -225,7 +226,7 @@ export function retentionRoutes(deps: ApiDeps) {
             taskQueue: deps.taskQueue,
             args: [args],
             typedSearchAttributes: [
-              { key: CrmProcess, value: 'retention' },
+              { key: CrmProcess, value: CRM_PROCESS.retention },
               { key: CrmCampaignId, value: id },
               { key: CrmStatus, value: 'enrolling' },
             ],
@@ -234,7 +235,7 @@ export function retentionRoutes(deps: ApiDeps) {
           policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
           memo: { campaignName: def.name, createdBy: principal.actor },
           typedSearchAttributes: [
-            { key: CrmProcess, value: 'retention' },
+            { key: CrmProcess, value: CRM_PROCESS.retention },
             { key: CrmCampaignId, value: id },
           ],
           state: { note: `Created by ${principal.actor}` },
