@@ -24,6 +24,8 @@ declare module 'vitest' {
     analyticsPgUrl: string;
     workflowBundlePath: string;
     testServerPath: string;
+    /** A file each harness appends its checked responses to (one JSON line per harness). */
+    contractTally: string;
   }
 }
 
@@ -64,6 +66,21 @@ async function reapAbandonedRuns(): Promise<void> {
   }
 }
 
+/**
+ * The run's closing line on the API contract: how many responses of how many operations, and of
+ * which statuses, were checked against the OpenAPI documents (every harness checks by default).
+ */
+async function reportContractTally(file: string): Promise<void> {
+  const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  const checked = new Map<string, number>();
+  for (const line of lines) {
+    for (const [key, n] of Object.entries((JSON.parse(line) as { checked: Record<string, number> }).checked)) checked.set(key, (checked.get(key) ?? 0) + n);
+  }
+  const total = [...checked.values()].reduce((a, b) => a + b, 0);
+  const operations = new Set([...checked.keys()].map((k) => k.split(' ')[0]));
+  console.log(`[contract] ${total} responses checked against the OpenAPI documents: ${operations.size} operations, ${checked.size} operation/status pairs, ${lines.length} harnesses`);
+}
+
 export default async function setup(project: TestProject) {
   const t0 = Date.now();
   await reapAbandonedRuns();
@@ -85,9 +102,13 @@ export default async function setup(project: TestProject) {
   project.provide('analyticsPgUrl', pg.url('crm_analytics_test'));
   project.provide('workflowBundlePath', bundlePath);
   project.provide('testServerPath', testServerPath);
+  const tally = path.join(dir, 'contract-tally.jsonl');
+  await writeFile(tally, '');
+  project.provide('contractTally', tally);
   console.log(`[test services] Temporal ${temporal.address}, PostgreSQL :${pg.port}, ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 
   return async () => {
+    await reportContractTally(tally);
     await Promise.allSettled([temporal.stop(), pg.stop()]);
     await rm(dir, { recursive: true, force: true });
   };
