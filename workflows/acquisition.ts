@@ -9,7 +9,6 @@
  * lost (with the reason), or at intake when the person already is an open lead or a customer.
  */
 import {
-  ApplicationFailure,
   ParentClosePolicy,
   allHandlersFinished,
   condition,
@@ -23,6 +22,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
+import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import type { Activities } from '../activities/index.js';
 import {
   CLOSED_STAGES,
@@ -209,9 +209,9 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     {
       // Runs before anything is written: a refused transition leaves no trace in history.
       validator: (cmd: TransitionCommand) => {
-        if (state.intake.outcome === 'pending') throw ApplicationFailure.nonRetryable('the lead is still being taken in; try again in a moment', 'InvalidTransition');
+        if (state.intake.outcome === 'pending') refuse(REFUSAL.conflict, 'the lead is still being taken in; try again in a moment');
         const why = refuseTransition(state, cmd);
-        if (why) throw ApplicationFailure.nonRetryable(why, 'InvalidTransition');
+        if (why) refuse(REFUSAL.conflict, why);
       },
     },
   );
@@ -228,7 +228,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     {
       validator: ({ ownerId }) => {
         const why = refuseReassignment(state, ownerId);
-        if (why) throw ApplicationFailure.nonRetryable(why, 'InvalidReassignment');
+        if (why) refuse(REFUSAL.conflict, why);
       },
     },
   );
@@ -249,7 +249,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     {
       validator: (_cmd: LeadCorrection & { actor: string }) => {
         const why = refuseCorrection(state);
-        if (why) throw ApplicationFailure.nonRetryable(why, 'InvalidCorrection');
+        if (why) refuse(REFUSAL.conflict, why);
       },
     },
   );

@@ -8,7 +8,6 @@
  * contact happened, stalled otherwise, with the reasons.
  */
 import {
-  ApplicationFailure,
   allHandlersFinished,
   condition,
   patched,
@@ -18,6 +17,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import type { Activities } from '../activities/index.js';
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
 import { type TemplateName } from '../src/domain/notifications.js';
@@ -127,13 +127,13 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
       changes++;
       await recorded();
       // Locked before this code was compared: refused like a request the validator turns away.
-      if (checked.counted === false) throw ApplicationFailure.nonRetryable(refuseOptIn(state) ?? 'the confirmation is locked', 'OptInRefused');
+      if (checked.counted === false) refuse(REFUSAL.conflict, refuseOptIn(state) ?? 'the confirmation is locked');
       return { confirmed: false, attemptsLeft: Math.max(0, OPT_IN_MAX_ATTEMPTS - state.optIn.attempts) };
     },
     {
       validator: (_request: { code: string; actor: string }) => {
         const why = refuseOptIn(state);
-        if (why) throw ApplicationFailure.nonRetryable(why, 'OptInRefused');
+        if (why) refuse(REFUSAL.conflict, why);
       },
     },
   );
@@ -151,7 +151,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     {
       validator: (_request: { actor: string }) => {
         const why = refuseResend(state);
-        if (why) throw ApplicationFailure.nonRetryable(why, 'OptInRefused');
+        if (why) refuse(REFUSAL.conflict, why);
       },
     },
   );

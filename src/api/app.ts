@@ -25,6 +25,7 @@ import { retentionRoutes } from './routes/retention.js';
 import { enrollmentRoutes } from './routes/retention-enrollments.js';
 import { retentionEventRoutes } from './routes/retention-events.js';
 import { acquisitionRoutes } from './routes/acquisition.js';
+import { leadCommandRoutes } from './routes/acquisition-commands.js';
 import { contactRoutes } from './routes/contacts.js';
 import { onboardingRoutes } from './routes/onboarding.js';
 
@@ -128,6 +129,7 @@ export function createApi(deps: ApiDeps) {
   app.route('/', enrollmentRoutes(deps));
   app.route('/', retentionEventRoutes(deps));
   app.route('/', acquisitionRoutes(deps));
+  app.route('/', leadCommandRoutes(deps));
   app.route('/', contactRoutes(deps));
   app.route('/', onboardingRoutes(deps));
 

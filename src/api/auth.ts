@@ -37,3 +37,6 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<ApiEnv> {
     await next();
   };
 }
+
+/** Every role that works with customers may do this. */
+export const operational = requireRole(...OPERATIONAL_ROLES);

@@ -1,28 +1,23 @@
 /**
- * Leads: intake starts a `leadFunnel`; transitions, hand-overs and corrections are its updates.
+ * Leads: intake starts a `leadFunnel`; transitions, hand-overs and corrections are its updates
+ * (./acquisition-commands.ts).
  * Reads come from the record in PostgreSQL, which the funnel's activities write before a request
  * is answered: a lead with its timeline, and the list and search of leads. A running funnel's own
  * state is a live detail, on request. Deduplication by e-mail reads PostgreSQL first; the funnel's
  * intake is the guard.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import {
   COMPANY_SIZES,
   LEAD_SOURCES,
   LEAD_STAGES,
-  correctLeadUpdate,
   intakeOutcomeUpdate,
-  leadCorrectionSchema,
   leadIntakeSchema,
   leadStateQuery,
   leadSummary,
   leadWorkflowId,
-  reassignRequestSchema,
-  reassignUpdate,
-  transitionRequestSchema,
-  transitionUpdate,
   type IntakeOutcome,
 } from '../../domain/acquisition.js';
 import { normaliseEmail } from '../../domain/contact-data.js';
@@ -33,20 +28,19 @@ import { checkRanges, isoDateTimeSchema, listingOf, pageSizeSchema, pageTokenSch
 import { CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../../domain/search-attributes.js';
 import { CRM_PROCESS } from '../../domain/processes.js';
 import type { leadFunnel } from '../../../workflows/acquisition.js';
-import { requireRole } from '../auth.js';
-import type { ApiDeps, ApiEnv } from '../env.js';
+import { operational } from '../auth.js';
+import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
+import { uuidFromKey } from '../ids.js';
+import { uuidParam } from '../schemas.js';
 import { idempotencyKeySchema, resultWithin, startOnce } from '../idempotency.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
-import { uuidSchema } from '../../domain/formats.js';
 
-const operational = requireRole('agent', 'backoffice', 'admin');
-
-export const leadIdParam = z.object({ id: uuidSchema('must be a lead id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) });
+export const leadIdParam = uuidParam('a lead');
 
 const stageSchema = z.enum(LEAD_STAGES);
 
-const leadSchema = z
+export const leadSchema = z
   .object({
     leadId: z.uuid(),
     workflowId: z.string(),
@@ -90,7 +84,7 @@ const leadSchema = z
   })
   .openapi('Lead');
 
-const pendingSchema = z.object({ status: z.literal('pending'), leadId: z.string(), workflowId: z.string() });
+export const pendingSchema = z.object({ status: z.literal('pending'), leadId: z.string(), workflowId: z.string() });
 
 const intakeAnswerSchema = z
   .object({
@@ -208,78 +202,16 @@ const getRoute = createRoute({
   responses: { 200: jsonContent(leadSchema, 'The lead'), ...problemResponses(400, 401, 403, 404) },
 });
 
-const correctRoute = createRoute({
-  method: 'patch',
-  path: '/v1/leads/{id}',
-  operationId: 'correctLead',
-  tags: ['leads'],
-  summary: 'Correct a lead’s data',
-  description:
-    'Corrects name, phone, company, company size, interest or locale through the funnel’s `correct` update, so the funnel and the record agree: ' +
-    'the record and one audit entry per changed field (old and new value, who) are written together, and the score is recomputed. ' +
-    '`null` clears an optional field. A closed lead is a 409.',
-  middleware: [operational] as const,
-  request: { params: leadIdParam, body: jsonBody(leadCorrectionSchema.openapi('LeadCorrection'), { phone: '+1 212 555 0199', companySize: '201-1000' }) },
-  responses: {
-    200: jsonContent(leadSchema, 'The corrected lead'),
-    202: jsonContent(pendingSchema, 'Accepted; the correction is still being carried out'),
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
-  },
-});
-
-const transitionRoute = createRoute({
-  method: 'post',
-  path: '/v1/leads/{id}/transitions',
-  operationId: 'moveLead',
-  tags: ['leads'],
-  summary: 'Move a lead to another stage',
-  description:
-    'The funnel validates the move before it is recorded: only allowed edges; `qualified` needs need, budget and timeline; ' +
-    '`proposal` needs product and amount; `lost` needs a reason. A refused move is a 409 with the reason and leaves no trace. ' +
-    'Send `from` to refuse the move if the lead has moved on since you looked. A repeat with the same Idempotency-Key returns the first result.',
-  middleware: [operational] as const,
-  request: {
-    params: leadIdParam,
-    headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
-    body: jsonBody(transitionRequestSchema.openapi('LeadTransitionRequest'), { to: 'contacted', from: 'new', note: 'Called; wants a demo next week' }),
-  },
-  responses: {
-    200: jsonContent(leadSchema, 'The lead after the move'),
-    202: jsonContent(pendingSchema, 'Accepted; the move is still being carried out'),
-    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
-  },
-});
-
-const reassignRoute = createRoute({
-  method: 'post',
-  path: '/v1/leads/{id}/owner',
-  operationId: 'reassignLead',
-  tags: ['leads'],
-  summary: 'Hand a lead to another owner',
-  description: 'The new owner inherits the lead and its running deadlines (reminders go to them). A closed lead, or the same owner, is a 409.',
-  middleware: [operational] as const,
-  request: { params: leadIdParam, body: jsonBody(reassignRequestSchema.openapi('LeadReassignRequest'), { ownerId: 'sales.north@example.com', reason: 'Territory change' }) },
-  responses: { 200: jsonContent(leadSchema, 'The lead with its new owner'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
-});
-
 /** An intake with an Idempotency-Key names one lead per claim of the key, so its repeat finds the first run. */
 function leadIdFor(scope: string | undefined): string {
-  if (!scope) return randomUUID();
-  const h = createHash('sha256').update(`lead:${scope}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return scope ? uuidFromKey(`lead:${scope}`, '5') : randomUUID();
 }
 
-async function recordOf(deps: ApiDeps, leadId: string): Promise<LeadRecord> {
+/** The lead as the record holds it; 404 when there is none. */
+export async function leadRecordOf(deps: ApiDeps, leadId: string): Promise<LeadRecord> {
   const lead = await readLead(deps.pool, leadId);
   if (!lead) throw new ApiError(404, `No lead with id ${leadId}`);
   return lead;
-}
-
-/** Why a command found no running funnel: the lead is unknown (404) or closed (409 with its final stage). */
-async function notRunning(deps: ApiDeps, leadId: string, err: unknown, closedMeans: string): Promise<unknown> {
-  const lead = await recordOf(deps, leadId);
-  if (lead.closed) return new ApiError(409, `the lead is already ${lead.stage}; ${closedMeans}`, { stage: lead.stage });
-  return err;
 }
 
 async function existingFor(deps: ApiDeps, email: string): Promise<{ leadId?: string; customerId?: string }> {
@@ -293,7 +225,7 @@ async function existingFor(deps: ApiDeps, email: string): Promise<{ leadId?: str
 export function acquisitionRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
   const tokens = pageTokens(deps.keys);
-  const waitMs = deps.resultWaitMs ?? 10_000;
+  const waitMs = resultWaitMs(deps);
 
   app.openapi(intakeRoute, async (c) => {
     const body = c.req.valid('json');
@@ -336,7 +268,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
     }
     const location = `/v1/leads/${leadId}`;
     if (outcome.outcome === 'pending') return c.json({ status: 'pending' as const, leadId, workflowId }, 202, { Location: location });
-    const lead = await recordOf(deps, leadId);
+    const lead = await leadRecordOf(deps, leadId);
     return c.json({ status: 'accepted' as const, leadId, workflowId, stage: lead.stage, owner: lead.owner, score: lead.score?.value }, 202, { Location: location });
   });
 
@@ -349,62 +281,9 @@ export function acquisitionRoutes(deps: ApiDeps) {
 
   app.openapi(getRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const lead = await recordOf(deps, id);
+    const lead = await leadRecordOf(deps, id);
     const ask = (c.req.valid('query').live ?? false) && !lead.closed;
     return c.json(await withLive(lead, ask, () => liveState(deps.temporal, lead.workflowId, leadStateQuery)), 200);
-  });
-
-  app.openapi(correctRoute, async (c) => {
-    const { id } = c.req.valid('param');
-    const body = c.req.valid('json');
-    const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
-    c.set('workflowId', handle.workflowId);
-    try {
-      const corrected = handle.executeUpdate(correctLeadUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
-      corrected.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
-      if ((await resultWithin(corrected, waitMs)) === undefined) {
-        return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
-      }
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message, { stage: (await recordOf(deps, id)).stage });
-      throw await notRunning(deps, id, err, 'a closed lead is not corrected');
-    }
-    return c.json(await recordOf(deps, id), 200);
-  });
-
-  app.openapi(transitionRoute, async (c) => {
-    const { id } = c.req.valid('param');
-    const body = c.req.valid('json');
-    const scope = c.get('idempotency')?.scope;
-    const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
-    c.set('workflowId', handle.workflowId);
-    try {
-      const moved = handle.executeUpdate(transitionUpdate, { args: [{ ...body, actor: c.get('principal').actor }], ...(scope ? { updateId: `transition-${scope}` } : {}) });
-      moved.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
-      // Accepted but not yet done (a conversion waiting for the database, no worker running): the
-      // move completes on its own; the caller follows the lead.
-      if ((await resultWithin(moved, waitMs)) === undefined) {
-        return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
-      }
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message, { stage: (await recordOf(deps, id)).stage });
-      throw await notRunning(deps, id, err, 'a closed lead does not move');
-    }
-    return c.json(await recordOf(deps, id), 200);
-  });
-
-  app.openapi(reassignRoute, async (c) => {
-    const { id } = c.req.valid('param');
-    const body = c.req.valid('json');
-    const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
-    c.set('workflowId', handle.workflowId);
-    try {
-      await handle.executeUpdate(reassignUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message);
-      throw await notRunning(deps, id, err, 'a closed lead keeps its owner');
-    }
-    return c.json(await recordOf(deps, id), 200);
   });
 
   return app;

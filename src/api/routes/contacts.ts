@@ -11,14 +11,13 @@ import type { recordInteraction } from '../../../workflows/contacts.js';
 import { listInteractions } from '../../db/repositories/contact-events.js';
 import { customerExists } from '../../db/repositories/customers.js';
 import { leadExists } from '../../db/repositories/leads.js';
-import { requireRole } from '../auth.js';
-import type { ApiDeps, ApiEnv } from '../env.js';
+import { operational } from '../auth.js';
+import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { idempotencyKeySchema, newKey, resultWithin, startOnce } from '../idempotency.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
-import { uuidSchema } from '../../domain/formats.js';
+import { uuidParam } from '../schemas.js';
 
-const operational = requireRole('agent', 'backoffice', 'admin');
 
 const interactionSchema = z
   .object({
@@ -36,7 +35,6 @@ const interactionSchema = z
   })
   .openapi('Interaction');
 
-const idParam = (what: string) => z.object({ id: uuidSchema(`must be a ${what} id (UUID)`).openapi({ param: { name: 'id', in: 'path' } }) });
 
 const pageQuery = z
   .object({
@@ -72,7 +70,7 @@ function routesFor(subject: 'lead' | 'customer') {
       'A repeat with the same Idempotency-Key returns the first result.',
     middleware: [operational] as const,
     request: {
-      params: idParam(subject),
+      params: uuidParam(`a ${subject}`),
       headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
       body: jsonBody(interactionRequestSchema.openapi('InteractionRequest'), { channel: 'call', direction: 'outbound', summary: 'Discussed the renewal; sending a quote' }),
     },
@@ -89,7 +87,7 @@ function routesFor(subject: 'lead' | 'customer') {
     tags: ['contacts'],
     summary: `Contact history of a ${subject}, newest first`,
     middleware: [operational] as const,
-    request: { params: idParam(subject), query: pageQuery },
+    request: { params: uuidParam(`a ${subject}`), query: pageQuery },
     responses: { 200: jsonContent(pageSchema, 'A page of the history'), ...problemResponses(400, 401, 403, 404) },
   });
   return { record, list };
@@ -129,7 +127,7 @@ export function contactRoutes(deps: ApiDeps) {
         },
         c.get('idempotency'),
       );
-      const event = await resultWithin(handle.result(), deps.resultWaitMs ?? 10_000);
+      const event = await resultWithin(handle.result(), resultWaitMs(deps));
       if (!event) return c.json({ status: 'pending' as const, workflowId }, 202);
       return c.json(event, 201, { Location: `/v1/${subject}s/${id}/interactions` });
     });

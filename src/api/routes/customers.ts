@@ -14,12 +14,12 @@ import { readRegistration } from '../../db/repositories/registrations.js';
 import { LIVE_QUERY_TIMEOUT_MS } from '../live.js';
 import { checkRanges, isoDateTimeSchema, listingOf, pageSizeSchema, pageTokenSchema, pageTokens } from '../listing.js';
 import type { registerCustomer } from '../../../workflows/customers.js';
-import { requireRole } from '../auth.js';
-import type { ApiDeps, ApiEnv } from '../env.js';
+import { operational } from '../auth.js';
+import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { idempotencyKeySchema, newKey, resultWithin, startOnce } from '../idempotency.js';
 import { ApiError } from '../problem.js';
 import { problemSchema, jsonBody, jsonContent, problemResponses } from '../openapi.js';
-import { uuidSchema } from '../../domain/formats.js';
+import { customerIdParam } from '../schemas.js';
 
 export const customerSchema = z
   .object({
@@ -39,7 +39,6 @@ export const customerSchema = z
   })
   .openapi('Customer');
 
-const customerIdParam = z.object({ id: uuidSchema('must be a customer id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) });
 
 const registerRoute = createRoute({
   method: 'post',
@@ -50,7 +49,7 @@ const registerRoute = createRoute({
   description:
     'Starts the `registerCustomer` workflow, which dedupes by normalised e-mail, creates the customer and queues a welcome message. ' +
     'A repeat with the same Idempotency-Key returns the first result.',
-  middleware: [requireRole('agent', 'backoffice', 'admin')] as const,
+  middleware: [operational] as const,
   request: {
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
     body: jsonBody(registrationRequestSchema.openapi('RegistrationRequest'), {
@@ -78,7 +77,7 @@ const registrationStatusRoute = createRoute({
   description:
     'From the record in PostgreSQL, written with the customer. A registration still running that has not reached the database yet is described by its ' +
     'workflow (status `received`, `live` set); once it is recorded the answer needs neither Temporal nor a worker.',
-  middleware: [requireRole('agent', 'backoffice', 'admin')] as const,
+  middleware: [operational] as const,
   request: { params: z.object({ key: idempotencyKeySchema }) },
   responses: {
     200: jsonContent(
@@ -101,7 +100,7 @@ const getCustomerRoute = createRoute({
   operationId: 'getCustomer',
   tags: ['customers'],
   summary: 'Read a customer',
-  middleware: [requireRole('agent', 'backoffice', 'admin')] as const,
+  middleware: [operational] as const,
   request: { params: customerIdParam },
   responses: { 200: jsonContent(customerSchema, 'The customer'), ...problemResponses(400, 401, 403, 404) },
 });
@@ -117,7 +116,7 @@ const listRoute = createRoute({
     '`name` (contains), `email`, `phone`, `postcode` and `customerNumber` (exact) narrow by one field; `status`, `country` and the created range ' +
     '(from inclusive, to exclusive) filter. Sorted by creation (newest first by default) or by name; pages follow each other by `nextPageToken` ' +
     '(opaque, bound to the filters).',
-  middleware: [requireRole('agent', 'backoffice', 'admin')] as const,
+  middleware: [operational] as const,
   request: {
     query: z
       .object({
@@ -189,7 +188,7 @@ export function customerRoutes(deps: ApiDeps) {
       },
       c.get('idempotency'),
     );
-    const result = await resultWithin(handle.result(), deps.resultWaitMs ?? 10_000);
+    const result = await resultWithin(handle.result(), resultWaitMs(deps));
     if (!result) {
       const statusUrl = `/v1/registrations/${key}`;
       return c.json({ status: 'pending' as const, workflowId, statusUrl }, 202, { Location: statusUrl });

@@ -4,19 +4,16 @@
  * writes before it answers; the running workflow's own state is a live detail, on request.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { confirmOptInUpdate, onboardingStateQuery, onboardingWorkflowId, optInRequestSchema, resendOptInUpdate } from '../../domain/onboarding.js';
 import { readOnboarding, type OnboardingRecord } from '../../db/repositories/onboardings.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
 import type { customerOnboarding } from '../../../workflows/onboarding.js';
-import { requireRole } from '../auth.js';
+import { operational } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
-import { uuidSchema } from '../../domain/formats.js';
-
-const operational = requireRole('agent', 'backoffice', 'admin');
-const customerIdParam = z.object({ id: uuidSchema('must be a customer id (UUID)').openapi({ param: { name: 'id', in: 'path' } }) });
+import { customerIdParam } from '../schemas.js';
+import { isWorkflowGone, refusalOf, temporalProblem } from '../temporal-errors.js';
 
 const onboardingStateSchema = z
   .object({
@@ -88,6 +85,15 @@ async function readState(deps: ApiDeps, customerId: string): Promise<OnboardingR
   return onboarding;
 }
 
+/** A refused update is the status its type names; no running onboarding is a 404 or 409 from the record. */
+async function updateProblem(deps: ApiDeps, customerId: string, err: unknown): Promise<unknown> {
+  const refusal = refusalOf(err);
+  if (refusal) return new ApiError(refusal.status, refusal.reason);
+  if (!isWorkflowGone(err)) return temporalProblem(err) ?? err;
+  const state = await readState(deps, customerId); // 404 when there is no onboarding
+  return new ApiError(409, `onboarding has ended (${state.status})`);
+}
+
 export function onboardingRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
 
@@ -106,9 +112,7 @@ export function onboardingRoutes(deps: ApiDeps) {
     try {
       answer = await handle.executeUpdate(confirmOptInUpdate, { args: [{ code, actor: c.get('principal').actor }] });
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message);
-      const state = await readState(deps, id); // 404 when there is no onboarding
-      throw new ApiError(409, `onboarding has ended (${state.status})`);
+      throw await updateProblem(deps, id, err);
     }
     if (!answer.confirmed) {
       throw new ApiError(422, `The code is wrong; ${answer.attemptsLeft} attempt(s) left`, { attemptsLeft: answer.attemptsLeft });
@@ -123,9 +127,7 @@ export function onboardingRoutes(deps: ApiDeps) {
     try {
       await handle.executeUpdate(resendOptInUpdate, { args: [{ actor: c.get('principal').actor }] });
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new ApiError(409, err.cause?.message ?? err.message);
-      const state = await readState(deps, id); // 404 when there is no onboarding
-      throw new ApiError(409, `onboarding has ended (${state.status})`);
+      throw await updateProblem(deps, id, err);
     }
     return c.json(await readState(deps, id), 200);
   });
