@@ -20,12 +20,12 @@ import {
   type CodeCheck,
   type IssueCodesInput,
   type IssuedCodes,
-  type MasterData,
   type MasterDataField,
   type MasterDataPolicy,
 } from '../src/domain/master-data.js';
 import { openChange, recordChange } from '../src/db/repositories/changes.js';
 import { writeAudit } from '../src/db/repositories/audit-log.js';
+import { sameJson } from '../src/domain/stable-json.js';
 import { masterDataOf, readCustomerRow } from '../src/db/repositories/customers.js';
 import { checkCode, issueCode, openSubject } from '../src/db/repositories/one-time-codes.js';
 import { queueMessage, sendWithSecret } from '../src/db/repositories/outbox.js';
@@ -44,17 +44,9 @@ function auditValue(field: MasterDataField, value: unknown): unknown {
   return field === 'bankAccount' && value !== undefined && value !== null ? maskIban(String(value)) : value;
 }
 
-/** JSON with sorted keys: jsonb hands objects back in its own key order. */
-function canonical(v: unknown): string {
-  if (v && typeof v === 'object' && !Array.isArray(v)) {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v ?? null);
-}
-
 function sameField(field: MasterDataField, a: unknown, b: unknown): boolean {
   if (field === 'email') return normaliseEmail(String(a ?? '')) === normaliseEmail(String(b ?? ''));
-  return canonical(a) === canonical(b);
+  return sameJson(a, b);
 }
 
 export interface QueueMessageInput {

@@ -3,6 +3,7 @@
  * the defaults serve the embedded stack started by `npm start`.
  */
 import { z } from 'zod';
+import { parseDuration } from './domain/duration.js';
 
 export const ROLES = ['agent', 'backoffice', 'admin', 'analyst'] as const;
 export type Role = (typeof ROLES)[number];
@@ -20,17 +21,14 @@ const boolish = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 /** "90 days", "36 hours", "15m", "500 ms": parsed to milliseconds. */
 const duration = z.string().transform((v, ctx) => {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)\s*$/i.exec(v);
-  if (!m) {
+  const ms = parseDuration(v);
+  if (ms === undefined) {
     ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration like "2 days" or "36 hours"` });
     return z.NEVER;
   }
-  const unit = m[2]!.toLowerCase();
-  const key = unit === 'ms' || unit.startsWith('milli') ? 'ms' : unit[0]!;
-  return Math.round(Number(m[1]) * DURATION_UNITS[key]!);
+  return ms;
 });
 
 const envSchema = z.object({

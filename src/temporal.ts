@@ -1,7 +1,6 @@
 /** Connections to Temporal: the one place that decides how clients and workers talk to it. */
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { msToTs } from '@temporalio/common/lib/time.js';
 import { NativeConnection } from '@temporalio/worker';
 
 /** `dataConverter` carries the payload codec (src/codec): every service passes it. */
@@ -19,6 +18,10 @@ export async function connectWorker(address: string): Promise<NativeConnection> 
  * operators can open it in the UI and how far analytics may fall behind. No API read depends on it.
  * Only the retention changes; the namespace's other settings stay as they are.
  */
+type ProtoDuration = NonNullable<NonNullable<Parameters<Connection['workflowService']['updateNamespace']>[0]['config']>['workflowExecutionRetentionTtl']>;
+
 export async function applyNamespaceRetention(connection: Connection, namespace: string, retentionMs: number): Promise<void> {
-  await connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: msToTs(retentionMs) } });
+  // protobufjs writes a plain number into an int64 field; the generated type names only its Long class.
+  const ttl = { seconds: Math.floor(retentionMs / 1000), nanos: (retentionMs % 1000) * 1_000_000 } as unknown as ProtoDuration;
+  await connection.workflowService.updateNamespace({ namespace, config: { workflowExecutionRetentionTtl: ttl } });
 }

@@ -22,6 +22,7 @@ import type { IdempotencyKeyStore, KeyRef, StoredKey } from '../db/repositories/
 import type { Logger } from '../logger.js';
 import type { ApiEnv } from './env.js';
 import { ApiError } from './problem.js';
+import { stableJson } from '../domain/stable-json.js';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 /** IDEMPOTENCY_TTL's default, for an API built without configuration (tests). */
@@ -33,14 +34,7 @@ export const idempotencyKeySchema = z
 
 /** Stable hash of a JSON body: key order does not matter. */
 export function requestHash(body: unknown): string {
-  const canonical = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(canonical);
-    if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)]));
-    }
-    return v;
-  };
-  return createHash('sha256').update(JSON.stringify(canonical(body)) ?? '').digest('hex');
+  return createHash('sha256').update(stableJson(body) ?? '').digest('hex');
 }
 
 export function newKey(): string {

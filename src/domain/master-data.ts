@@ -10,7 +10,8 @@
  */
 import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import { msToNumber } from '@temporalio/common/lib/time.js';
+import { durationMs } from './duration.js';
+import { sameJson } from './stable-json.js';
 import { addressSchema, birthDateSchema, emailSchema, ibanSchema, maskIban, personNameSchema, phoneSchema, type Address } from './contact-data.js';
 import type { ChangeStatus } from './processes.js';
 
@@ -54,19 +55,9 @@ export interface MasterData {
   bankAccount: string | null;
 }
 
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a).sort();
-    const kb = Object.keys(b).sort();
-    return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-  }
-  return false;
-}
-
 function fieldEquals(field: MasterDataField, current: MasterData, value: unknown): boolean {
   if (field === 'email') return String(current.email).trim().toLowerCase() === String(value).trim().toLowerCase();
-  return sameValue(current[field], value);
+  return sameJson(current[field], value);
 }
 
 /**
@@ -98,10 +89,7 @@ export interface MasterDataPolicy {
   backofficeEmail: string;
 }
 
-/** A policy duration in milliseconds ("24 hours" → 86400000). */
-export function durationMs(value: string): number {
-  return msToNumber(value as never);
-}
+export { durationMs };
 
 /** Names the setting whose duration does not parse; the worker checks its policy at start-up. */
 export function checkPolicy(policy: MasterDataPolicy): void {

@@ -10,35 +10,24 @@ import { countryCodeSchema } from './contact-data.js';
 import { dateTimeSchema } from './formats.js';
 import { OFFER_KINDS, productIdSchema, type ContactRules, type OfferResult, type QuietHours } from './offers.js';
 import type { EnrollmentStatus } from './processes.js';
+import { parseDuration } from './duration.js';
 
 // ---- durations, time zones, quiet hours (pure; used by the API, the workflows and the activities)
 
-const DURATION_UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-const UNIT_ALIASES: Record<string, string> = {
-  s: 's', sec: 's', secs: 's', second: 's', seconds: 's',
-  m: 'm', min: 'm', mins: 'm', minute: 'm', minutes: 'm',
-  h: 'h', hr: 'h', hrs: 'h', hour: 'h', hours: 'h',
-  d: 'd', day: 'd', days: 'd',
-  w: 'w', week: 'w', weeks: 'w',
-};
+export { parseDuration };
 
-/** "7 days", "12h", "30 minutes" → milliseconds; undefined when it is not a duration. */
-export function parseDuration(text: string): number | undefined {
-  const match = /^\s*(\d{1,6})\s*([a-z]+)\s*$/i.exec(text);
-  if (!match) return undefined;
-  const unit = UNIT_ALIASES[match[2]!.toLowerCase()];
-  if (!unit) return undefined;
-  return Number(match[1]) * DURATION_UNITS[unit]!;
-}
+/** The units a campaign's durations take: what `parseDuration` reads, less milliseconds and years. */
+const STEP_UNITS = ['s', 'sec', 'secs', 'second', 'seconds', 'm', 'min', 'mins', 'minute', 'minutes', 'h', 'hr', 'hrs', 'hour', 'hours', 'd', 'day', 'days', 'w', 'week', 'weeks'];
+const stepDuration = (v: string) => (STEP_UNITS.includes(/[a-z]+\s*$/i.exec(v)?.[0].trim().toLowerCase() ?? '') ? parseDuration(v) : undefined);
 
 const MAX_STEP_DURATION_MS = 365 * 86_400_000;
 export const durationSchema = z
   .string()
   .max(40)
   .regex(/^\s*\d{1,6}\s*[A-Za-z]+\s*$/, 'must be a duration such as "30 minutes", "12h", "7 days" or "2w"')
-  .refine((v) => parseDuration(v) !== undefined, 'must be a duration such as "30 minutes", "12h", "7 days" or "2w"')
-  .refine((v) => (parseDuration(v) ?? 0) > 0 && (parseDuration(v) ?? 0) <= MAX_STEP_DURATION_MS, 'must be more than 0 and at most 365 days')
-  .meta({ description: `A number and a unit (${Object.keys(UNIT_ALIASES).join(', ')}; any case), more than 0 and at most 365 days`, example: '7 days' });
+  .refine((v) => stepDuration(v) !== undefined, 'must be a duration such as "30 minutes", "12h", "7 days" or "2w"')
+  .refine((v) => (stepDuration(v) ?? 0) > 0 && (stepDuration(v) ?? 0) <= MAX_STEP_DURATION_MS, 'must be more than 0 and at most 365 days')
+  .meta({ description: `A number and a unit (${STEP_UNITS.join(', ')}; any case), more than 0 and at most 365 days`, example: '7 days' });
 
 export function isTimeZone(tz: string): boolean {
   try {
@@ -156,7 +145,7 @@ export const scheduleSchema = z
   .object({
     cron: z.string().trim().max(120).regex(CRON, 'must be a cron expression of 5 to 7 fields (e.g. "0 9 * * MON") or @daily, @weekly, ...').optional(),
     interval: durationSchema
-      .refine((v) => (parseDuration(v) ?? 0) >= 60_000, 'must be at least 1 minute')
+      .refine((v) => (stepDuration(v) ?? 0) >= 60_000, 'must be at least 1 minute')
       .optional(),
     timezone: timeZoneSchema,
   })
