@@ -21,18 +21,10 @@ import { contactGate } from './retention.js';
 import { recordContactEvent } from '../src/db/repositories/contact-events.js';
 import { queueMessage, queuedMessage } from '../src/db/repositories/outbox.js';
 import { appendOfferEvent } from '../src/db/repositories/offers.js';
+import { PRODUCT_COLUMNS, type ProductRow } from '../src/db/repositories/products.js';
 
 export interface OfferActivityDeps {
   pool: Pool;
-}
-
-interface ProductRow {
-  id: string;
-  name: string;
-  category: string;
-  tier: number;
-  price: string;
-  active: boolean;
 }
 
 interface OfferRow {
@@ -59,7 +51,7 @@ async function judge(db: PoolClient, input: OfferInput, now: Date): Promise<Elig
   const suppressed = await db.query<{ reason: string }>('SELECT reason FROM suppressions WHERE customer_id = $1 AND lifted_at IS NULL LIMIT 1', [input.customerId]);
   if (suppressed.rows[0]) return refuse('contact-allowed', `active suppression (${suppressed.rows[0].reason})`);
 
-  const products = await db.query<ProductRow>('SELECT id, name, category, tier, price, active FROM products WHERE id = $1', [input.productId]);
+  const products = await db.query<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE id = $1`, [input.productId]);
   const product = products.rows[0];
   if (!product) return refuse('product-on-sale', `there is no product ${input.productId}`);
   if (!product.active) return refuse('product-on-sale', `${product.id} is no longer sold`);

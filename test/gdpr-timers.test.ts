@@ -7,25 +7,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, uniqueId, type Harness } from './support/harness.js';
-import { DEFAULT_MASTER_DATA_POLICY, durationMs, type MasterDataPolicy } from '../src/domain/master-data.js';
-import { personalValuesInTables, secretsInHistories, trackSecrets, waitForChange, waitForGdpr, waitForMail, workflowIdsOf } from './support/master-data.js';
+import { durationMs } from '../src/domain/master-data.js';
+import { CrmProcess } from '../src/domain/search-attributes.js';
+import { personalValuesInTables, secretsInHistories, trackSecrets, waitForChange, waitForGdpr, waitForMail, workflowIdsOf, TIMER_POLICY, within } from './support/master-data.js';
 import { ERASURE_COVERAGE } from '../activities/gdpr.js';
 
 let h: Harness;
 
-// Sized so that a loaded 2-core CI machine still acts inside each window the tests act in
-// (fetch and cancel in time, approve the change made before an erasure).
-const POLICY: MasterDataPolicy = {
-  ...DEFAULT_MASTER_DATA_POLICY,
-  codeTtl: '12 seconds',
-  resendInterval: '5 seconds',
-  approvalTimeout: '4 seconds',
-  approvalExpiry: '20 seconds',
-  exportRetention: '15 seconds',
-  erasureGracePeriod: '12 seconds',
-};
-/** Waits past a policy duration by polling for its effect, never longer than needed. */
-const within = (duration: string) => ({ timeoutMs: durationMs(duration) + 15_000, intervalMs: 200 });
+const POLICY = TIMER_POLICY;
 
 beforeAll(async () => {
   h = await startHarness('gdpr_timers', { masterDataPolicy: POLICY });
@@ -64,6 +53,8 @@ describe.concurrent('GDPR export', () => {
     );
     const requestId = await startGdpr('export', c.id);
     expect(requestId).toMatch(/^export-/);
+    // GDPR is a process of its own for operators: started and tagged as 'gdpr', not 'master-data'.
+    expect((await h.client.workflow.getHandle(`gdpr-${requestId}`).describe()).typedSearchAttributes.get(CrmProcess)).toBe('gdpr');
     const notYet = await h.json('GET', `/v1/gdpr-requests/${requestId}/export`);
     expect(notYet.status).toBe(409);
     await verifyGdpr(requestId, c.email);

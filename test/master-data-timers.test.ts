@@ -10,24 +10,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { loadConfig } from '../src/config.js';
-import { DEFAULT_MASTER_DATA_POLICY, durationMs, type MasterDataPolicy } from '../src/domain/master-data.js';
-import { mails, secretsInHistories, trackSecrets, waitForChange, waitForMail, workflowIdsOf } from './support/master-data.js';
+import { DEFAULT_MASTER_DATA_POLICY, durationMs } from '../src/domain/master-data.js';
+import { mails, secretsInHistories, trackSecrets, waitForChange, waitForMail, workflowIdsOf, TIMER_POLICY, within } from './support/master-data.js';
 
 let h: Harness;
 
-// Sized so that a loaded 2-core CI machine still acts inside each window the tests act in
-// (confirm before expiry, approve before the approval expires, fetch and cancel in time).
-const POLICY: MasterDataPolicy = {
-  ...DEFAULT_MASTER_DATA_POLICY,
-  codeTtl: '12 seconds',
-  resendInterval: '5 seconds',
-  approvalTimeout: '4 seconds',
-  approvalExpiry: '20 seconds',
-  exportRetention: '15 seconds',
-  erasureGracePeriod: '12 seconds',
-};
-/** Waits past a policy duration by polling for its effect, never longer than needed. */
-const within = (duration: string) => ({ timeoutMs: durationMs(duration) + 15_000, intervalMs: 200 });
+const POLICY = TIMER_POLICY;
 
 it('defaults to 24-hour codes, 5 attempts, 3 resends a minute apart, 48-hour approvals, 30 days of grace', () => {
   expect(loadConfig({}).masterData).toEqual(DEFAULT_MASTER_DATA_POLICY);

@@ -6,6 +6,7 @@
 import { expect } from 'vitest';
 import { temporal } from '@temporalio/proto';
 import { eventually, uniqueId, type Harness } from './harness.js';
+import { DEFAULT_MASTER_DATA_POLICY, durationMs, type MasterDataPolicy } from '../../src/domain/master-data.js';
 
 export interface TestCustomer {
   id: string;
@@ -167,3 +168,21 @@ export function trackSecrets(harness: () => Harness) {
     },
   };
 }
+
+/**
+ * The policy of the tests that wait (master-data-timers, gdpr-timers): sized so that a loaded
+ * 2-core CI machine still acts inside each window the tests act in (confirm before expiry, approve
+ * before the approval expires, fetch and cancel in time).
+ */
+export const TIMER_POLICY: MasterDataPolicy = {
+  ...DEFAULT_MASTER_DATA_POLICY,
+  codeTtl: '12 seconds',
+  resendInterval: '5 seconds',
+  approvalTimeout: '4 seconds',
+  approvalExpiry: '20 seconds',
+  exportRetention: '15 seconds',
+  erasureGracePeriod: '12 seconds',
+};
+
+/** Waits past a policy duration by polling for its effect, never longer than needed. */
+export const within = (duration: string) => ({ timeoutMs: durationMs(duration) + 15_000, intervalMs: 200 });
