@@ -9,6 +9,8 @@ import { idempotencyKeyStore } from '../src/db/repositories/idempotency-keys.js'
 import { registrationWorkflowId } from '../src/domain/customers.js';
 
 const TTL_MS = 2 * 3_600_000;
+/** Tests that stop and restart the worker wait out its shutdown and a new poller: slow under a loaded CI. */
+const WORKER_RESTART_TIMEOUT_MS = 150_000;
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness('idempotency', { idempotencyTtlMs: TTL_MS, resultWaitMs: 3_000 });
@@ -69,7 +71,7 @@ describe('Idempotency-Keys kept in PostgreSQL', () => {
       await h.startWorker();
     }
     expect(await count('customers', 'email_normalized = $1', [body.email])).toBe(1);
-  });
+  }, WORKER_RESTART_TIMEOUT_MS);
 
   it('lands a repeat on the same process while it is still in flight, then answers with its result', async () => {
     const id = await customer();
@@ -96,7 +98,7 @@ describe('Idempotency-Keys kept in PostgreSQL', () => {
     const later = await h.json('POST', url, { body: interaction(), headers: { 'idempotency-key': key } });
     expect(later.status).toBe(201);
     expect(later.body.id).toBe(done.body.id);
-  });
+  }, WORKER_RESTART_TIMEOUT_MS);
 
   it('starts one process for concurrent duplicates', async () => {
     const id = await customer();

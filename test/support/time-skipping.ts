@@ -8,11 +8,25 @@ import type { DataConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { CRM_SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 
+/**
+ * The SDK waits five seconds for the test server's JVM to answer, a constant of its core; on a
+ * busy two-core machine a JVM can take longer, so a start that timed out is tried again.
+ */
+async function startTestServer(opts: { dataConverter?: DataConverter }, attempts = 3): Promise<TestWorkflowEnvironment> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: inject('testServerPath') } },
+        ...(opts.dataConverter ? { client: { dataConverter: opts.dataConverter } } : {}),
+      });
+    } catch (err) {
+      if (attempt >= attempts || !/did not start within/.test(String(err))) throw err;
+    }
+  }
+}
+
 export async function createTimeSkippingEnv(opts: { dataConverter?: DataConverter } = {}): Promise<TestWorkflowEnvironment> {
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: inject('testServerPath') } },
-    ...(opts.dataConverter ? { client: { dataConverter: opts.dataConverter } } : {}),
-  });
+  const env = await startTestServer(opts);
   // The test server, like a real one, refuses search attributes it does not know.
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
