@@ -20,24 +20,11 @@ import {
 import { contactGate } from './retention.js';
 import { recordContactEvent } from '../src/db/repositories/contact-events.js';
 import { queueMessage, queuedMessage } from '../src/db/repositories/outbox.js';
-import { appendOfferEvent } from '../src/db/repositories/offers.js';
+import { appendOfferEvent, type OfferRow } from '../src/db/repositories/offers.js';
 import { PRODUCT_COLUMNS, type ProductRow } from '../src/db/repositories/products.js';
 
 export interface OfferActivityDeps {
   pool: Pool;
-}
-
-interface OfferRow {
-  id: string;
-  customer_id: string;
-  kind: string;
-  product_id: string;
-  replaces_product_id: string | null;
-  price: string;
-  valid_until: Date;
-  status: string;
-  rule: EligibilityRule | null;
-  reason: string | null;
 }
 
 const refuse = (rule: EligibilityRule, reason: string): EligibilityVerdict => ({ eligible: false, rule, reason: `${ELIGIBILITY_RULES[rule]}: ${reason}` });

@@ -24,7 +24,8 @@ export async function appendOfferEvent(db: Pool | PoolClient, offerId: string, e
   );
 }
 
-interface OfferRow {
+/** A row of `offers`, as the offer activities and the reads get it. */
+export interface OfferRow {
   id: string;
   customer_id: string;
   kind: OfferKind;
