@@ -25,19 +25,10 @@ import { durationMs } from '../src/domain/master-data.js';
 import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
-import { CodeVerification, now } from './master-data.js';
+import { CodeVerification, REQUEST_ACTIVITY_RETRY, now } from './master-data.js';
 import { deliver } from './notifications.js';
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 20,
-    nonRetryableErrorTypes: ['CustomerGone', 'NoContactPoint', 'NoCodesIssued', 'ErasureIncomplete'],
-  },
-});
+const acts = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: REQUEST_ACTIVITY_RETRY });
 
 /** Added after the first release: runs recorded before it replay without writing their record. */
 const GDPR_RECORD_PATCH = 'gdpr-request-record';

@@ -23,6 +23,7 @@ import {
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
+  type RetryPolicy,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
@@ -62,16 +63,16 @@ function changeTypeOf(fields: readonly string[]): string {
   return [...fields].sort().join('+');
 }
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 20,
-    nonRetryableErrorTypes: ['CustomerGone', 'NoContactPoint', 'NoCodesIssued', 'ErasureIncomplete'],
-  },
-});
+/** Retries of the activities of change and GDPR requests; their business failures are not retried. */
+export const REQUEST_ACTIVITY_RETRY: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 20,
+  nonRetryableErrorTypes: ['CustomerGone', 'NoContactPoint', 'NoCodesIssued', 'ErasureIncomplete'],
+};
+
+const acts = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: REQUEST_ACTIVITY_RETRY });
 
 /** How long the change desk stays open with nothing to do before it closes. */
 const IDLE_BEFORE_CLOSE = '10 minutes';
