@@ -12,58 +12,31 @@
  * would close after ten idle minutes; once its last change has closed it is terminated instead,
  * so its history is closed.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { eventually, startHarness, uniqueId, type Harness, type RequestOptions } from './support/harness.js';
+import { describe, expect, it } from 'vitest';
+import { eventually, uniqueId, type Harness, type RequestOptions } from './support/harness.js';
 import { codeFor, registerCustomer, waitForChange, waitForGdpr } from './support/master-data.js';
-import { createActivities } from '../activities/index.js';
+import { RECORDING, bundleFromGit, recorder, replayRecorded } from './support/replay.js';
 import { createApi } from '../src/api/app.js';
 import { hashKey } from '../src/api/auth.js';
-import { ROLES, defaultConfig, type Role } from '../src/config.js';
+import { ROLES, type Role } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { FileTransport } from '../src/notifications/transport.js';
 import { DEFAULT_MASTER_DATA_POLICY, masterDataStateQuery, masterDataWorkflowId, type MasterDataPolicy } from '../src/domain/master-data.js';
 import { gdprWorkflowId, type GdprState } from '../src/domain/gdpr.js';
 
-const root = path.resolve(import.meta.dirname, '..');
-const historiesDir = path.join(root, 'test', 'histories');
-const RECORD = Boolean(process.env.RECORD_HISTORIES);
 /** The commit that added the per-change status timeline to the change desk. */
 const CHANGE_TIMELINE_COMMIT = '10f4a7c';
 /** Short enough to record an erasure through its grace period. */
 const POLICY: MasterDataPolicy = { ...DEFAULT_MASTER_DATA_POLICY, erasureGracePeriod: '2 seconds' };
 
-describe.runIf(RECORD)('recording histories', () => {
-  let h: Harness;
-  let connection: Connection;
-  let native: NativeConnection;
-  let client: Client;
-  beforeAll(async () => {
-    h = await startHarness('master_data_replay');
-    connection = await Connection.connect({ address: inject('temporalAddress') });
-    native = await NativeConnection.connect({ address: inject('temporalAddress') });
-    client = new Client({ connection, namespace: 'default' });
-  });
-  afterAll(async () => {
-    await native?.close();
-    await connection?.close();
-    await h?.close();
-  });
-
-  const worker = (taskQueue: string, workflowBundle: { code: string } | { codePath: string }) =>
-    Worker.create({ connection: native, namespace: 'default', taskQueue, workflowBundle, activities: createActivities({ pool: h.pool, transport: new FileTransport(h.mailDir), settings: { ...defaultConfig(), masterData: POLICY } }) });
+describe.runIf(RECORDING)('recording histories', () => {
+  const rec = recorder('master_data_replay', { masterData: POLICY });
 
   /**
    * The harness's API, schema, keys and mailbox, but over the unencrypted client and the
    * recording worker's task queue: the support helpers drive it as they drive the harness.
    */
   const recordingApi = (taskQueue: string): Harness => {
+    const { h, client } = rec;
     const keys = h.keys;
     const api = createApi({
       pool: h.pool,
@@ -98,19 +71,12 @@ describe.runIf(RECORD)('recording histories', () => {
     };
   };
 
-  const save = async (name: string, workflowId: string) => {
-    const history = await client.workflow.getHandle(workflowId).fetchHistory();
-    const last = history.events?.at(-1)?.eventType;
-    expect([temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED], `${name} is closed`).toContain(last);
-    await writeFile(path.join(historiesDir, `${name}.history.pb`), temporal.api.history.v1.History.encode(history).finish());
-  };
-
   /**
    * An e-mail change confirmed with the code from the new mailbox and applied, then a name change
    * rejected by the backoffice; the desk is closed once both have closed. Returns its workflow id.
    */
   const changeJourney = async (r: Harness): Promise<string> => {
-    const customer = await registerCustomer(h);
+    const customer = await registerCustomer(rec.h);
     const newEmail = `moved.${uniqueId('m').slice(2)}@example.com`;
     const email = await r.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { email: newEmail } } });
     expect(email.status, JSON.stringify(email.body)).toBe(202);
@@ -127,7 +93,7 @@ describe.runIf(RECORD)('recording histories', () => {
     expect(rejected.body.status).toBe('rejected');
 
     // Idle: the rejection is recorded and told, nothing is current or queued; the desk waits to close.
-    const desk = client.workflow.getHandle(masterDataWorkflowId(customer.id));
+    const desk = rec.client.workflow.getHandle(masterDataWorkflowId(customer.id));
     await eventually(async () => {
       const state = await desk.query(masterDataStateQuery);
       return state.current === undefined && state.queued.length === 0 && state.changes.every((c) => ['applied', 'rejected'].includes(c.status));
@@ -138,39 +104,27 @@ describe.runIf(RECORD)('recording histories', () => {
 
   it('records a change desk as it ran before the per-change status timeline', async () => {
     // The workflow as committed before the change, bundled from git.
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'old-master-data-'));
-    const old = execFileSync('git', ['show', `${CHANGE_TIMELINE_COMMIT}~1:workflows/master-data.ts`], { cwd: root, encoding: 'utf8' })
-      .replaceAll("'../activities/", `'${root}/activities/`)
-      .replaceAll("'../src/", `'${root}/src/`)
-      .replaceAll("'./notifications.js'", `'${root}/workflows/notifications.js'`);
-    expect(old).not.toContain('patched(');
-    await writeFile(path.join(dir, 'master-data.ts'), old);
-    await writeFile(path.join(dir, 'index.ts'), `export { customerMasterData } from './master-data.js';\nexport { deliverNotification } from '${root}/workflows/notifications.js';\n`);
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: path.join(dir, 'index.ts'),
-      // The old file lives outside the project: resolve packages from the project's node_modules.
-      webpackConfigHook: (config) => ({ ...config, resolve: { ...config.resolve, modules: [path.join(root, 'node_modules'), 'node_modules'] } }),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-    });
+    const { bundle, source } = await bundleFromGit(`${CHANGE_TIMELINE_COMMIT}~1`, 'master-data', 'customerMasterData');
+    expect(source).not.toContain('patched(');
     const taskQueue = uniqueId('record-old-desk');
-    const w = await worker(taskQueue, bundle);
+    const w = await rec.worker(taskQueue, bundle);
     const workflowId = await w.runUntil(changeJourney(recordingApi(taskQueue)));
-    await save('master-data-before-change-timeline', workflowId);
+    await rec.save('master-data-before-change-timeline', workflowId, { closed: true });
   });
 
   it('records the same change desk on today’s code', async () => {
     const taskQueue = uniqueId('record-desk');
-    const w = await worker(taskQueue, { codePath: inject('workflowBundlePath') });
+    const w = await rec.worker(taskQueue);
     const workflowId = await w.runUntil(changeJourney(recordingApi(taskQueue)));
-    await save('master-data-change-timeline', workflowId);
+    await rec.save('master-data-change-timeline', workflowId, { closed: true });
   });
 
   it('records a GDPR export through verification and fetch, and an erasure through its grace period', async () => {
     const taskQueue = uniqueId('record-gdpr');
-    const w = await worker(taskQueue, { codePath: inject('workflowBundlePath') });
+    const w = await rec.worker(taskQueue);
     const r = recordingApi(taskQueue);
     await w.runUntil(async () => {
-      const exporter = await registerCustomer(h);
+      const exporter = await registerCustomer(rec.h);
       const started = await r.json('POST', `/v1/customers/${exporter.id}/export`, { body: {} });
       expect(started.status, JSON.stringify(started.body)).toBe(202);
       const exportId: string = started.body.requestId;
@@ -180,11 +134,11 @@ describe.runIf(RECORD)('recording histories', () => {
       await waitForGdpr(r, exportId, 'ready');
       const fetched = await r.json('GET', `/v1/gdpr-requests/${exportId}/export`);
       expect(fetched.status, JSON.stringify(fetched.body)).toBe(200);
-      const exported = client.workflow.getHandle(gdprWorkflowId(exportId));
+      const exported = rec.client.workflow.getHandle(gdprWorkflowId(exportId));
       expect(((await exported.result()) as GdprState).status).toBe('retrieved');
-      await save('gdpr-export-retrieved', exported.workflowId);
+      await rec.save('gdpr-export-retrieved', exported.workflowId, { closed: true });
 
-      const leaver = await registerCustomer(h);
+      const leaver = await registerCustomer(rec.h);
       const erasure = await r.json('POST', `/v1/customers/${leaver.id}/erasure`, { body: {} });
       expect(erasure.status, JSON.stringify(erasure.body)).toBe(202);
       const erasureId: string = erasure.body.requestId;
@@ -192,25 +146,15 @@ describe.runIf(RECORD)('recording histories', () => {
       const confirmed = await r.json('POST', `/v1/gdpr-requests/${erasureId}/verification`, { body: { code: await codeFor(r, leaver.email) } });
       expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
       await waitForGdpr(r, erasureId, 'grace-period');
-      const erased = client.workflow.getHandle(gdprWorkflowId(erasureId));
+      const erased = rec.client.workflow.getHandle(gdprWorkflowId(erasureId));
       expect(((await erased.result()) as GdprState).status).toBe('erased');
-      await save('gdpr-erasure-erased', erased.workflowId);
+      await rec.save('gdpr-erasure-erased', erased.workflowId, { closed: true });
     });
   });
 });
 
 describe('replaying recorded histories on the current code', () => {
   it('replays every recorded master-data and GDPR history without non-determinism', async () => {
-    const files = (await readdir(historiesDir)).filter((f) => /^(master-data|gdpr)-.*\.history\.pb$/.test(f)).sort();
-    expect(files).toEqual(expect.arrayContaining(['master-data-before-change-timeline.history.pb', 'master-data-change-timeline.history.pb', 'gdpr-export-retrieved.history.pb', 'gdpr-erasure-erased.history.pb']));
-    const histories = await Promise.all(files.map(async (file) => ({ workflowId: file, history: temporal.api.history.v1.History.decode(await readFile(path.join(historiesDir, file))) })));
-    const failures: string[] = [];
-    let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) {
-      replayed += 1;
-      if (result.error) failures.push(`${result.workflowId}: ${result.error.name}: ${result.error.message}`);
-    }
-    expect(failures).toEqual([]);
-    expect(replayed).toBe(files.length);
+    expect(await replayRecorded(/^(master-data|gdpr)-/)).toEqual(expect.arrayContaining(['master-data-before-change-timeline.history.pb', 'master-data-change-timeline.history.pb', 'gdpr-export-retrieved.history.pb', 'gdpr-erasure-erased.history.pb']));
   });
 });

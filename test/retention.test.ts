@@ -1,15 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The harness first: it loads the API, whose zod-openapi import must extend zod before any domain schema is built.
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
-import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities } from '../activities/index.js';
+import { RECORDING, recorder, replayRecorded } from './support/replay.js';
+import { Client } from '@temporalio/client';
 import { offerRespondUpdate } from '../src/domain/offers.js';
-import { FileTransport } from '../src/notifications/transport.js';
 import { createApi } from '../src/api/app.js';
 import { createDataConverter } from '../src/codec/index.js';
 import { hashKey } from '../src/api/auth.js';
@@ -627,37 +622,13 @@ describe('enrollments over days (time skipping)', () => {
  * RECORD_HISTORIES=1 npx vitest run test/retention.test.ts -t histories
  * Recorded without payload encryption, so they replay with any key.
  */
-const historiesDir = path.resolve(import.meta.dirname, 'histories');
-
-describe.runIf(Boolean(process.env.RECORD_HISTORIES))('recording retention histories', () => {
-  let h: Harness;
-  let connection: Connection;
-  let native: NativeConnection;
-  beforeAll(async () => {
-    h = await startHarness('retention_record');
-    connection = await Connection.connect({ address: inject('temporalAddress') });
-    native = await NativeConnection.connect({ address: inject('temporalAddress') });
-  });
-  afterAll(async () => {
-    await native?.close();
-    await connection?.close();
-    await h?.close();
-  });
+describe.runIf(RECORDING)('recording retention histories', () => {
+  const r = recorder('retention_record');
 
   it('records a run, an enrollment through message, wait, offer, wait-for-response, message, and the accepted offer', async () => {
-    const client = new Client({ connection, namespace: 'default' });
+    const { h, client } = r;
     const taskQueue = uniqueId('record-retention');
-    const worker = await Worker.create({
-      connection: native,
-      namespace: 'default',
-      taskQueue,
-      workflowBundle: { codePath: inject('workflowBundlePath') },
-      activities: createActivities({ pool: h.pool, transport: new FileTransport(h.mailDir) }),
-    });
-    const save = async (name: string, workflowId: string) => {
-      const history = await client.workflow.getHandle(workflowId).fetchHistory();
-      await writeFile(path.join(historiesDir, `${name}.history.pb`), temporal.api.history.v1.History.encode(history).finish());
-    };
+    const worker = await r.worker(taskQueue);
     await worker.runUntil(async () => {
       const marker = await segmentProduct(h);
       const [c] = await seedCustomers(h, marker, 1);
@@ -683,20 +654,15 @@ describe.runIf(Boolean(process.env.RECORD_HISTORIES))('recording retention histo
       const enrollmentId = `campaign-${id}-${c!.id}`;
       expect((await client.workflow.getHandle(enrollmentId).result()).status).toBe('completed');
       await client.workflow.getHandle(`offer-${offerRow.id}`).result();
-      await save('campaign-run-one-page', runId);
-      await save('campaign-enrollment-all-steps', enrollmentId);
-      await save('offer-accepted-in-campaign', `offer-${offerRow.id}`);
+      await r.save('campaign-run-one-page', runId);
+      await r.save('campaign-enrollment-all-steps', enrollmentId);
+      await r.save('offer-accepted-in-campaign', `offer-${offerRow.id}`);
     });
   });
 });
 
 describe('replaying recorded retention histories on the current code', () => {
   it('replays every recorded campaign run, enrollment and offer without non-determinism', async () => {
-    const files = (await readdir(historiesDir)).filter((f) => /^(campaign-|offer-).*\.history\.pb$/.test(f));
-    expect(files.length).toBeGreaterThanOrEqual(3);
-    for (const file of files) {
-      const history = temporal.api.history.v1.History.decode(await readFile(path.join(historiesDir, file)));
-      await expect(Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, file), file).resolves.toBeUndefined();
-    }
+    expect((await replayRecorded(/^(campaign-|offer-)/)).length).toBeGreaterThanOrEqual(3);
   });
 });
