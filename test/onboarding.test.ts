@@ -4,6 +4,7 @@
  * onboarding's updates leave the Java time-skipping server unable to skip reliably, so these
  * tests run on the dev server and await the workflow's own result instead of moving a clock.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import type { OnboardingResult } from '../src/domain/onboarding.js';
@@ -157,6 +158,29 @@ describe.concurrent('onboarding', () => {
     expect(outbox.rows[0].payload).not.toContain(code);
     expect(await personalValuesInTables(h, [code])).toEqual([]);
     expect(await secretsInHistories(h, await workflowIdsOf(h, [customerId], [`onboarding-${customerId}`]), [code])).toEqual([]);
+  });
+
+  it('an onboarding whose code was mailed before codes became one-time codes still confirms with it, its attempts counted on', async () => {
+    const address = email();
+    const registered = await h.json('POST', '/v1/customers', { body: { name: 'Lena Legacy', email: address } });
+    const customerId = registered.body.id;
+    await inProgress(customerId);
+    // What the earlier release left behind: an unsalted hash on the row, two wrong codes counted by the workflow, no subject.
+    const code = '424242';
+    await h.pool.query("DELETE FROM verification_subjects WHERE subject = 'opt-in:' || $1", [customerId]);
+    await h.pool.query('UPDATE customer_onboardings SET opt_in_code_hash = $2, opt_in_attempts = 2 WHERE customer_id = $1', [
+      customerId,
+      createHash('sha256').update(`${customerId}:${code}`).digest('hex'),
+    ]);
+    const wrong = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: '000001' } });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.attemptsLeft).toBe(2);
+    const right = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
+    expect(right.status).toBe(200);
+    expect(right.body.optIn.status).toBe('confirmed');
+    const row = await h.pool.query('SELECT opt_in_code_hash, opt_in_confirmed_at FROM customer_onboardings WHERE customer_id = $1', [customerId]);
+    expect(row.rows[0].opt_in_code_hash).toBeNull();
+    expect(row.rows[0].opt_in_confirmed_at).not.toBeNull();
   });
 
   it('a won lead that never confirms and is never contacted stalls at the check-in, after a reminder to its owner', async () => {
