@@ -344,7 +344,9 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         if (CLOSED_CHANGE_STATUSES.includes(state.status) || state.status === 'applying') {
           refuse(REFUSAL.conflict, `change ${id} is ${state.status} and can no longer be cancelled`);
         }
-        if (state.status === 'queued' && !queue.some((q) => q.changeId === id)) refuse(REFUSAL.conflict, `change ${id} is still being recorded`);
+        // Neither waiting in the queue nor taken up yet: its row is still being written.
+        const taken = current?.state.changeId === id;
+        if (state.status === 'queued' && !taken && !queue.some((q) => q.changeId === id)) refuse(REFUSAL.conflict, `change ${id} is still being recorded`);
       },
     },
   );
