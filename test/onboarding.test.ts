@@ -152,6 +152,13 @@ describe.concurrent('onboarding', () => {
     const confirmed = await h.pool.query('SELECT opt_in_confirmed_at FROM customer_onboardings WHERE customer_id = $1', [customerId]);
     expect(confirmed.rows[0].opt_in_confirmed_at).toBeNull();
 
+    // A guess with an Idempotency-Key: not even a hash of a body that holds the code is kept.
+    const keyed = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code }, headers: { 'Idempotency-Key': uniqueId('guess') } });
+    expect(keyed.status).toBe(409);
+    const hashes = await h.pool.query('SELECT request_hash FROM idempotency_keys');
+    const codeHash = createHash('sha256').update(JSON.stringify({ code })).digest('hex');
+    expect(hashes.rows.map((r) => r.request_hash)).not.toContain(codeHash);
+
     // Neither the outbox payload nor any other table or workflow history holds the code.
     const outbox = await h.pool.query("SELECT payload::text AS payload FROM notification_outbox WHERE template = 'onboarding-opt-in' AND customer_id = $1", [customerId]);
     expect(outbox.rows).toHaveLength(1);

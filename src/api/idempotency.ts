@@ -32,9 +32,17 @@ export const idempotencyKeySchema = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'Idempotency-Key must be 1 to 128 characters of A-Z, a-z, 0-9, _ . : -');
 
+/**
+ * Fields a request hash leaves out: a one-time code has a million values, so even its hash would
+ * give it away to anyone who reads the table. A repeat of the key with another code is the same
+ * request, and gets the first answer (no second guess).
+ */
+const UNHASHED_FIELDS = ['code'];
+
 /** Stable hash of a JSON body: key order does not matter. */
 export function requestHash(body: unknown): string {
-  return createHash('sha256').update(stableJson(body) ?? '').digest('hex');
+  const kept = body && typeof body === 'object' && !Array.isArray(body) ? Object.fromEntries(Object.entries(body).filter(([k]) => !UNHASHED_FIELDS.includes(k))) : body;
+  return createHash('sha256').update(stableJson(kept) ?? '').digest('hex');
 }
 
 export function newKey(): string {
