@@ -17,8 +17,8 @@ export const FUNNEL = {
 export const CAMPAIGNS = {
   enrollmentType: WORKFLOW_TYPE.campaignEnrollment,
   campaignAttribute: SEARCH_ATTRIBUTE.campaignId,
-  goalStatuses: [ENROLLMENT_STATUS.goalMet],
-  optOutStatuses: [ENROLLMENT_STATUS.optedOut],
+  goalStatuses: [ENROLLMENT_STATUS['goal-met']],
+  optOutStatuses: [ENROLLMENT_STATUS['opted-out']],
   /** A message sent is a delivery workflow started by the enrollment. */
   messageActivities: [`child:${WORKFLOW_TYPE.deliverNotification}`],
 } as const;
@@ -40,8 +40,8 @@ export const OFFERS = {
 export const CHANGES = {
   workflowType: WORKFLOW_TYPE.customerMasterData,
   typeAttribute: SEARCH_ATTRIBUTE.changeType,
-  awaitingVerification: CHANGE_STATUS.awaitingVerification,
-  awaitingApproval: CHANGE_STATUS.awaitingApproval,
+  awaitingVerification: CHANGE_STATUS['awaiting-verification'],
+  awaitingApproval: CHANGE_STATUS['awaiting-approval'],
   escalated: CHANGE_STATUS.escalated,
   applying: CHANGE_STATUS.applying,
   applied: CHANGE_STATUS.applied,

@@ -11,6 +11,11 @@ function valuesOf<T extends Record<string, string>>(o: T): readonly [T[keyof T],
   return Object.values(o) as [T[keyof T], ...Array<T[keyof T]>];
 }
 
+/** Each value of a list by its own name (`LEAD_STAGE.won`, `CHANGE_STATUS['awaiting-approval']`). */
+function byName<const T extends readonly string[]>(values: T): { readonly [V in T[number]]: V } {
+  return Object.fromEntries(values.map((v) => [v, v])) as { readonly [V in T[number]]: V };
+}
+
 /** Every operational process, as operators find it in the Temporal UI (`CrmProcess = '…'`). */
 export const CRM_PROCESS = {
   acquisition: 'acquisition',
@@ -49,90 +54,47 @@ export const SEARCH_ATTRIBUTE = {
 
 // Acquisition -------------------------------------------------------------------------------
 
-export const LEAD_STAGE = {
-  new: 'new',
-  contacted: 'contacted',
-  qualified: 'qualified',
-  proposal: 'proposal',
-  nurture: 'nurture',
-  won: 'won',
-  lost: 'lost',
-} as const;
-export type LeadStage = (typeof LEAD_STAGE)[keyof typeof LEAD_STAGE];
-export const LEAD_STAGES = valuesOf(LEAD_STAGE);
+export const LEAD_STAGES = ['new', 'contacted', 'qualified', 'proposal', 'nurture', 'won', 'lost'] as const;
+export type LeadStage = (typeof LEAD_STAGES)[number];
+export const LEAD_STAGE = byName(LEAD_STAGES);
 export const CLOSED_STAGES: readonly LeadStage[] = [LEAD_STAGE.won, LEAD_STAGE.lost];
 /** The way forward through the funnel, from intake to a won deal (nurture and lost are side exits). */
 export const FUNNEL_STAGES = [LEAD_STAGE.new, LEAD_STAGE.contacted, LEAD_STAGE.qualified, LEAD_STAGE.proposal, LEAD_STAGE.won] as const;
 
 // Offers ------------------------------------------------------------------------------------
 
-export const OFFER_KIND = { upsell: 'upsell', crossSell: 'cross-sell', downsell: 'downsell' } as const;
-export type OfferKind = (typeof OFFER_KIND)[keyof typeof OFFER_KIND];
-export const OFFER_KINDS = valuesOf(OFFER_KIND);
+export const OFFER_KINDS = ['upsell', 'cross-sell', 'downsell'] as const;
+export type OfferKind = (typeof OFFER_KINDS)[number];
+export const OFFER_KIND = byName(OFFER_KINDS);
 
 /** withdrawn: the customer became uncontactable (opt-out, erasure) before the offer could go out. */
-export const OFFER_STATUS = {
-  checking: 'checking',
-  ineligible: 'ineligible',
-  deferred: 'deferred',
-  presented: 'presented',
-  accepted: 'accepted',
-  declined: 'declined',
-  expired: 'expired',
-  withdrawn: 'withdrawn',
-} as const;
-export type OfferStatus = (typeof OFFER_STATUS)[keyof typeof OFFER_STATUS];
+export const OFFER_STATUSES = ['checking', 'ineligible', 'deferred', 'presented', 'accepted', 'declined', 'expired', 'withdrawn'] as const;
+export type OfferStatus = (typeof OFFER_STATUSES)[number];
+export const OFFER_STATUS = byName(OFFER_STATUSES);
 export const FINAL_OFFER_STATUSES: readonly OfferStatus[] = [OFFER_STATUS.ineligible, OFFER_STATUS.accepted, OFFER_STATUS.declined, OFFER_STATUS.expired, OFFER_STATUS.withdrawn];
 
 // Retention ---------------------------------------------------------------------------------
 
-export const ENROLLMENT_STATUS = {
-  active: 'active',
-  waiting: 'waiting',
-  deferred: 'deferred',
-  completed: 'completed',
-  goalMet: 'goal-met',
-  optedOut: 'opted-out',
-  suppressed: 'suppressed',
-} as const;
-export type EnrollmentStatus = (typeof ENROLLMENT_STATUS)[keyof typeof ENROLLMENT_STATUS];
-export const FINAL_ENROLLMENT_STATUSES: readonly EnrollmentStatus[] = [ENROLLMENT_STATUS.completed, ENROLLMENT_STATUS.goalMet, ENROLLMENT_STATUS.optedOut, ENROLLMENT_STATUS.suppressed];
+export const ENROLLMENT_STATUSES = ['active', 'waiting', 'deferred', 'completed', 'goal-met', 'opted-out', 'suppressed'] as const;
+export type EnrollmentStatus = (typeof ENROLLMENT_STATUSES)[number];
+export const ENROLLMENT_STATUS = byName(ENROLLMENT_STATUSES);
+export const FINAL_ENROLLMENT_STATUSES: readonly EnrollmentStatus[] = [ENROLLMENT_STATUS.completed, ENROLLMENT_STATUS['goal-met'], ENROLLMENT_STATUS['opted-out'], ENROLLMENT_STATUS.suppressed];
 
 // Onboarding --------------------------------------------------------------------------------
 
-export const ONBOARDING_STATUS = { starting: 'starting', inProgress: 'in-progress', onboarded: 'onboarded', stalled: 'stalled' } as const;
-export type OnboardingStatus = (typeof ONBOARDING_STATUS)[keyof typeof ONBOARDING_STATUS];
+export const ONBOARDING_STATUSES = ['starting', 'in-progress', 'onboarded', 'stalled'] as const;
+export type OnboardingStatus = (typeof ONBOARDING_STATUSES)[number];
+export const ONBOARDING_STATUS = byName(ONBOARDING_STATUSES);
 
 // Master-data changes -----------------------------------------------------------------------
 
-export const CHANGE_STATUS = {
-  queued: 'queued',
-  awaitingVerification: 'awaiting-verification',
-  awaitingApproval: 'awaiting-approval',
-  escalated: 'escalated',
-  applying: 'applying',
-  applied: 'applied',
-  rejected: 'rejected',
-  failed: 'failed',
-  expired: 'expired',
-  cancelled: 'cancelled',
-} as const;
-export type ChangeStatus = (typeof CHANGE_STATUS)[keyof typeof CHANGE_STATUS];
+export const CHANGE_STATUSES = ['queued', 'awaiting-verification', 'awaiting-approval', 'escalated', 'applying', 'applied', 'rejected', 'failed', 'expired', 'cancelled'] as const;
+export type ChangeStatus = (typeof CHANGE_STATUSES)[number];
+export const CHANGE_STATUS = byName(CHANGE_STATUSES);
 export const CLOSED_CHANGE_STATUSES: readonly ChangeStatus[] = [CHANGE_STATUS.applied, CHANGE_STATUS.rejected, CHANGE_STATUS.failed, CHANGE_STATUS.expired, CHANGE_STATUS.cancelled];
 
 // GDPR requests -----------------------------------------------------------------------------
 
-export const GDPR_STATUS = {
-  awaitingVerification: 'awaiting-verification',
-  assembling: 'assembling',
-  ready: 'ready',
-  retrieved: 'retrieved',
-  discarded: 'discarded',
-  gracePeriod: 'grace-period',
-  erasing: 'erasing',
-  erased: 'erased',
-  cancelled: 'cancelled',
-  failed: 'failed',
-  expired: 'expired',
-} as const;
-export type GdprStatus = (typeof GDPR_STATUS)[keyof typeof GDPR_STATUS];
+export const GDPR_STATUSES = ['awaiting-verification', 'assembling', 'ready', 'retrieved', 'discarded', 'grace-period', 'erasing', 'erased', 'cancelled', 'failed', 'expired'] as const;
+export type GdprStatus = (typeof GDPR_STATUSES)[number];
+export const GDPR_STATUS = byName(GDPR_STATUSES);
