@@ -9,7 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTimeSkippingEnv } from '../support/time-skipping.js';
 import { fakeWorker, type FakeActivities } from '../support/fake-activities.js';
 import { leadStateQuery, type AcquisitionPolicy, type LeadFunnelInput, type LeadScore, type LeadState } from '../../src/domain/acquisition.js';
-import { interactionRecordedSignal } from '../../src/domain/contacts.js';
+import { interactionRecordedSignal, type InteractionRecorded } from '../../src/domain/contacts.js';
 import type { leadFunnel } from '../../workflows/acquisition.js';
 
 const DAY = 86_400_000;
@@ -43,18 +43,15 @@ async function stateWhen(lead: Awaited<ReturnType<typeof start>>, holds: (s: Lea
   }
 }
 
-const start = (taskQueue: string) => {
+/** Starts a funnel; with `contact`, an interaction is recorded in the same request. */
+const start = (taskQueue: string, contact?: InteractionRecorded) => {
   const leadId = randomUUID();
   const input: LeadFunnelInput = { leadId, intake: { name: 'Jane Doe', email: `${leadId}@example.com`, source: 'web', locale: 'en' }, actor: 'web-form' };
-  return env.client.workflow.start<typeof leadFunnel>('leadFunnel', { taskQueue, workflowId: `lead-${leadId}`, args: [input] });
+  const options = { taskQueue, workflowId: `lead-${leadId}`, args: [input] as [LeadFunnelInput] };
+  return contact
+    ? env.client.workflow.signalWithStart<typeof leadFunnel, [InteractionRecorded]>('leadFunnel', { ...options, signal: interactionRecordedSignal, signalArgs: [contact] })
+    : env.client.workflow.start<typeof leadFunnel>('leadFunnel', options);
 };
-
-it('a duplicate intake ends the funnel at once, naming the open lead it duplicates', async () => {
-  const w = await fakeWorker(env, { intakeLead: async () => ({ outcome: 'duplicate', existingLeadId: 'lead-1' }) });
-  const result = await w.run(async () => (await start(w.taskQueue)).result());
-  expect(result).toMatchObject({ outcome: 'duplicate', reason: 'an open lead exists: lead-1' });
-  expect(w.callsOf('recordLead')).toEqual([]);
-});
 
 it('a lead not contacted within the SLA reminds its owner, and after twice the SLA escalates to the backoffice, once each', async () => {
   const w = await fakeWorker(env, accepting());
@@ -81,13 +78,14 @@ it('a lead not contacted within the SLA reminds its owner, and after twice the S
 it('a contact before the SLA moves the lead on with no reminder; idle for 30 days it goes to nurture, and after 90 days there it is new again, rescored', async () => {
   const w = await fakeWorker(env, accepting());
   const state = await w.run(async () => {
-    const lead = await start(w.taskQueue);
-    await stateWhen(lead, (s) => s.nextDue?.kind === 'contact-reminder');
-    await lead.signal(interactionRecordedSignal, { eventId: randomUUID(), channel: 'call', direction: 'outbound', occurredAt: new Date().toISOString(), recordedBy: OWNER });
+    // The call is recorded as the lead arrives: a skipped clock cannot let the SLA pass first.
+    const contact = { eventId: randomUUID(), channel: 'call' as const, direction: 'outbound' as const, occurredAt: new Date(await env.currentTimeMs()).toISOString(), recordedBy: OWNER };
+    const lead = await start(w.taskQueue, contact);
     await stateWhen(lead, (s) => s.nextDue?.kind === 'idle-to-nurture');
     await env.sleep('31 days');
     await stateWhen(lead, (s) => s.stage === 'nurture');
-    await env.sleep('91 days');
+    // Back in new after 90 days; its new contact SLA (2 days) has not yet run out.
+    await env.sleep('90 days');
     return stateWhen(lead, (s) => s.transitions.length === 4);
   });
   expect(state.transitions.map((t) => t.to)).toEqual(['new', 'contacted', 'nurture', 'new']);
@@ -95,4 +93,11 @@ it('a contact before the SLA moves the lead on with no reminder; idle for 30 day
   expect(state.transitions[3]!.reason).toBe('re-activated after 90 days in nurture; score 40 → 55');
   expect(state.alerts).toEqual([]);
   expect(state.nextDue?.kind).toBe('contact-reminder');
+});
+
+it('a duplicate intake ends the funnel at once, naming the open lead it duplicates', async () => {
+  const w = await fakeWorker(env, { intakeLead: async () => ({ outcome: 'duplicate', existingLeadId: 'lead-1' }) });
+  const result = await w.run(async () => (await start(w.taskQueue)).result());
+  expect(result).toMatchObject({ outcome: 'duplicate', reason: 'an open lead exists: lead-1' });
+  expect(w.callsOf('recordLead')).toEqual([]);
 });
