@@ -8,6 +8,7 @@
  * `<workflowId>:erasure`), so a step retried across the change finds its own entries.
  */
 import type { Pool, PoolClient } from '../pool.js';
+import type { CrmProcess } from '../../domain/processes.js';
 
 export interface AuditWrite {
   /** Names the write; with the field it keys each entry. */
@@ -16,7 +17,7 @@ export interface AuditWrite {
   leadId?: string | null;
   actor: string;
   approver?: string | null;
-  process: string;
+  process: CrmProcess;
   workflowId?: string | null;
   changeId?: string | null;
 }

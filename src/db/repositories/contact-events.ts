@@ -5,6 +5,7 @@
  */
 import type { Pool, PoolClient } from '../pool.js';
 import type { Interaction, RecordInteractionInput } from '../../domain/contacts.js';
+import type { CrmProcess } from '../../domain/processes.js';
 
 /** A row of `contact_events` as it is read. */
 export interface ContactEventRow {
@@ -48,7 +49,7 @@ export interface ContactEventWrite {
   summary: string;
   occurredAt: Date;
   recordedBy: string;
-  process: 'retention' | 'offers';
+  process: Extract<CrmProcess, 'retention' | 'offers'>;
   workflowId: string;
   idempotencyKey: string;
 }
