@@ -1,17 +1,9 @@
 import { type OpenAPIHono, z } from '@hono/zod-openapi';
 import { idempotencyKeySchema } from './idempotency.js';
+import { problemSchema } from '../http/problem-schema.js';
 
-export const problemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string().optional(),
-    instance: z.string().optional(),
-    requestId: z.string().optional(),
-    errors: z.array(z.object({ path: z.string(), message: z.string(), code: z.string() })).optional(),
-  })
-  .openapi('Problem');
+export { problemSchema };
+
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input: every wrong field is named in `errors`',

@@ -6,6 +6,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { dateTimeSchema } from '../../domain/formats.js';
 import type { Range } from '../reports.js';
+import { problemSchema } from '../../http/problem-schema.js';
 
 const DAY = 86_400_000;
 
@@ -26,17 +27,6 @@ export const rangeQuerySchema = z
     return { from, to, groupBy: q.groupBy };
   });
 
-export const problemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string().optional(),
-    instance: z.string().optional(),
-    requestId: z.string().optional(),
-    errors: z.array(z.object({ path: z.string(), message: z.string(), code: z.string() })).optional(),
-  })
-  .openapi('Problem');
 
 const problems = {
   400: { content: { 'application/problem+json': { schema: problemSchema } }, description: 'Invalid query: every wrong parameter is named in `errors`' },
