@@ -25,8 +25,15 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['pg', 'hono', '@hono/*', 'node:*', 'fs', 'crypto', 'http', 'https', 'net', 'child_process'], message: 'workflows must stay deterministic: no I/O imports' },
-            { group: ['../activities/*', '../src/*', '!../src/domain', '!../src/domain/*'], message: 'workflows import only @temporalio/workflow and src/domain (activity types via import type)', allowTypeImports: true },
+            {
+              group: ['pg', 'hono', '@hono/*', 'node:*', 'fs', 'crypto', 'http', 'https', 'net', 'child_process'],
+              message: 'workflows must stay deterministic: no I/O imports',
+            },
+            {
+              group: ['../activities/*', '../src/*', '!../src/domain', '!../src/domain/*'],
+              message: 'workflows import only @temporalio/workflow and src/domain (activity types via import type)',
+              allowTypeImports: true,
+            },
           ],
         },
       ],

@@ -88,7 +88,13 @@ async function readLead(db: Pool | PoolClient, leadId: string): Promise<LeadRow>
 /** The score of a lead's current data and engagement. */
 async function scoreOf(db: Pool | PoolClient, row: LeadRow): Promise<LeadScore> {
   return scoreLead(
-    { source: row.source, companySize: row.company_size ?? undefined, company: row.company ?? undefined, interest: row.interest ?? undefined, phone: row.phone ?? undefined },
+    {
+      source: row.source,
+      companySize: row.company_size ?? undefined,
+      company: row.company ?? undefined,
+      interest: row.interest ?? undefined,
+      phone: row.phone ?? undefined,
+    },
     await engagementOf(db, row.id),
     new Date().toISOString(),
   );
@@ -107,7 +113,14 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
      * Records the lead with its intake entry unless its e-mail belongs to an open lead or a
      * customer; scores and assigns it.
      */
-    async intakeLead(input: { leadId: string; intake: LeadIntake; actor: string; workflowId: string; runId?: string; transition?: LeadTransition }): Promise<IntakeResult> {
+    async intakeLead(input: {
+      leadId: string;
+      intake: LeadIntake;
+      actor: string;
+      workflowId: string;
+      runId?: string;
+      transition?: LeadTransition;
+    }): Promise<IntakeResult> {
       const { leadId, intake, actor, workflowId } = input;
       const emailNormalized = normaliseEmail(intake.email);
       return inTransaction(pool, async (db) => {
@@ -119,7 +132,13 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
         const owner = intake.ownerId ?? (await nextInRotation(db, 'lead-owners', settings.owners));
         const score = scoreLead(intake, await engagementOf(db, leadId), new Date().toISOString());
         // Funnels started before the record kept its timeline do not hand in their first entry.
-        const transition = input.transition ?? { from: null, to: 'new', at: new Date().toISOString(), actor, reason: `intake via ${intake.source}` };
+        const transition = input.transition ?? {
+          from: null,
+          to: 'new',
+          at: new Date().toISOString(),
+          actor,
+          reason: `intake via ${intake.source}`,
+        };
         if (await insertLead(db, { leadId, workflowId, runId: input.runId, intake, emailNormalized, owner, score, actor, transition })) {
           return { outcome: 'accepted', owner, score, policy };
         }
@@ -137,7 +156,14 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
     },
 
     /** The stage mirror of funnels recorded before `recordLead` existed; `seq` makes a stale write a no-op. */
-    async recordLeadStage(input: { leadId: string; seq: number; stage: LeadStage; owner?: string; lostReason?: string; customerId?: string }): Promise<void> {
+    async recordLeadStage(input: {
+      leadId: string;
+      seq: number;
+      stage: LeadStage;
+      owner?: string;
+      lostReason?: string;
+      customerId?: string;
+    }): Promise<void> {
       await mirrorLeadStage(pool, input);
     },
 
@@ -147,11 +173,23 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
     },
 
     /** Corrects the person's data, audits old and new values, and answers with the score of the corrected lead. */
-    async correctLead(input: { leadId: string; workflowId: string; actor: string; correction: number; changes: LeadFieldChange[] }): Promise<LeadScore> {
+    async correctLead(input: {
+      leadId: string;
+      workflowId: string;
+      actor: string;
+      correction: number;
+      changes: LeadFieldChange[];
+    }): Promise<LeadScore> {
       return correctLead(pool, { ...input, key: `${input.workflowId}:correction:${input.correction}` }, scoreOf);
     },
 
-    async queueLeadMessage(input: { leadId: string; recipient: string; template: TemplateName; idempotencyKey: string; payload: Record<string, unknown> }): Promise<string> {
+    async queueLeadMessage(input: {
+      leadId: string;
+      recipient: string;
+      template: TemplateName;
+      idempotencyKey: string;
+      payload: Record<string, unknown>;
+    }): Promise<string> {
       return queueMessage(pool, { ...input, payload: { ...input.payload, leadId: input.leadId } });
     },
 
@@ -159,7 +197,12 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
      * Turns a won lead into a customer through registration's path and links them, in one
      * transaction. A retry finds the customer it made (same id) and creates nothing new.
      */
-    async convertLeadToCustomer(input: { leadId: string; customerId: string; workflowId: string; actor: string }): Promise<RegistrationResult> {
+    async convertLeadToCustomer(input: {
+      leadId: string;
+      customerId: string;
+      workflowId: string;
+      actor: string;
+    }): Promise<RegistrationResult> {
       return inTransaction(pool, async (db) => {
         const lead = await readLead(db, input.leadId);
         const result = await createCustomer(db, {

@@ -22,7 +22,14 @@ import {
   type OnboardingRecordWrite,
 } from '../src/db/repositories/onboardings.js';
 import { queueMessage, queuedMessage, sendWithSecret } from '../src/db/repositories/outbox.js';
-import { OPT_IN_CODE_TTL_MS, OPT_IN_MAX_ATTEMPTS, OPT_IN_MAX_RESENDS, type OnboardingInput, type OnboardingPolicy, type OptInCheck } from '../src/domain/onboarding.js';
+import {
+  OPT_IN_CODE_TTL_MS,
+  OPT_IN_MAX_ATTEMPTS,
+  OPT_IN_MAX_RESENDS,
+  type OnboardingInput,
+  type OnboardingPolicy,
+  type OptInCheck,
+} from '../src/domain/onboarding.js';
 import type { TemplateName } from '../src/domain/notifications.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
 import { nextInRotation, type AcquisitionSettings } from './acquisition.js';
@@ -44,12 +51,28 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
   /** Opens the opt-in's subject; an onboarding from before carries over the wrong codes its workflow counted. */
   const openOptIn = async (db: PoolClient, customerId: string) => {
     const legacy = await legacyOptIn(db, customerId);
-    await openSubject(db, { subject: optInSubject(customerId), customerId, purpose: 'opt-in', maxAttempts: OPT_IN_MAX_ATTEMPTS, attempts: legacy?.attempts });
+    await openSubject(db, {
+      subject: optInSubject(customerId),
+      customerId,
+      purpose: 'opt-in',
+      maxAttempts: OPT_IN_MAX_ATTEMPTS,
+      attempts: legacy?.attempts,
+    });
   };
 
   /** Makes code `issue` of the opt-in and mails it: the outbox row has no code, the transport gets it. */
-  const mailCode = async (db: PoolClient, input: { customerId: string; email: string; name: string; locale: string; issue: number; idempotencyKey: string }) => {
-    const issued = await issueCode(db, { subject: optInSubject(input.customerId), target: 'new-email', channel: 'email', issue: input.issue, ttlMs: OPT_IN_CODE_TTL_MS, maxIssues: OPT_IN_MAX_RESENDS + 1 });
+  const mailCode = async (
+    db: PoolClient,
+    input: { customerId: string; email: string; name: string; locale: string; issue: number; idempotencyKey: string },
+  ) => {
+    const issued = await issueCode(db, {
+      subject: optInSubject(input.customerId),
+      target: 'new-email',
+      channel: 'email',
+      issue: input.issue,
+      ttlMs: OPT_IN_CODE_TTL_MS,
+      maxIssues: OPT_IN_MAX_RESENDS + 1,
+    });
     if (!issued) throw ApplicationFailure.nonRetryable(`the code was already sent again ${OPT_IN_MAX_RESENDS} times`, 'OptInRefused');
     const messageId = await queueMessage(db, {
       customerId: input.customerId,
@@ -63,14 +86,22 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
   };
 
   return {
-    async beginOnboarding(input: OnboardingInput & { workflowId: string }): Promise<{ accountManager: string; optInMessageId: string; taskMessageId: string; policy: OnboardingPolicy }> {
+    async beginOnboarding(
+      input: OnboardingInput & { workflowId: string },
+    ): Promise<{ accountManager: string; optInMessageId: string; taskMessageId: string; policy: OnboardingPolicy }> {
       return inTransaction(pool, async (db) => {
         let accountManager = await accountManagerOf(db, input.customerId);
         const idempotencyKey = `${input.workflowId}:opt-in`;
         let optInMessageId = (await queuedMessage(db, idempotencyKey))?.id;
         if (!accountManager) {
           accountManager = input.accountManager ?? (await nextInRotation(db, 'account-managers', settings.owners));
-          await insertOnboarding(db, { customerId: input.customerId, workflowId: input.workflowId, accountManager, origin: input.origin, leadId: input.leadId });
+          await insertOnboarding(db, {
+            customerId: input.customerId,
+            workflowId: input.workflowId,
+            accountManager,
+            origin: input.origin,
+            leadId: input.leadId,
+          });
         }
         if (!optInMessageId) {
           await openOptIn(db, input.customerId);
@@ -80,7 +111,12 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
           customerId: input.customerId,
           recipient: accountManager,
           template: 'onboarding-first-contact-task',
-          payload: { customerName: input.name, customerEmail: input.email, customerId: input.customerId, dueInMs: policy.firstContactSlaMs },
+          payload: {
+            customerName: input.name,
+            customerEmail: input.email,
+            customerId: input.customerId,
+            dueInMs: policy.firstContactSlaMs,
+          },
           idempotencyKey: `${input.workflowId}:first-contact-task`,
         });
         return { accountManager, optInMessageId, taskMessageId, policy };
@@ -91,7 +127,14 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
      * Replaces the opt-in code and mails the new one, in one transaction: a retry finds the
      * message of its resend (by key) and changes nothing, so the mailed code is the stored one.
      */
-    async renewOptInCode(input: { customerId: string; workflowId: string; resend: number; name: string; email: string; locale: string }): Promise<string> {
+    async renewOptInCode(input: {
+      customerId: string;
+      workflowId: string;
+      resend: number;
+      name: string;
+      email: string;
+      locale: string;
+    }): Promise<string> {
       return inTransaction(pool, async (db) => {
         const idempotencyKey = `${input.workflowId}:opt-in:resend-${input.resend}`;
         const existing = await queuedMessage(db, idempotencyKey);
@@ -111,7 +154,11 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
         const subject = optInSubject(input.customerId);
         const legacy = await legacyOptIn(db, input.customerId);
         if (legacy && !(await subjectExists(db, subject))) await openOptIn(db, input.customerId);
-        const checked = await checkCode(db, { subject, code: input.code, alsoMatches: legacy && (async (code) => legacyCodeHash(input.customerId, code) === legacy.codeHash) });
+        const checked = await checkCode(db, {
+          subject,
+          code: input.code,
+          alsoMatches: legacy && (async (code) => legacyCodeHash(input.customerId, code) === legacy.codeHash),
+        });
         if (!checked) throw ApplicationFailure.nonRetryable('no opt-in code was issued for this customer', 'NoCodesIssued');
         if (checked.result === 'matched') {
           await confirmOptIn(db, input.customerId);

@@ -119,10 +119,14 @@ export function segmentSql(segment: Segment, now: Date, first: number): { where:
     if (segment.tenureDays.max !== undefined) where.push(`c.created_at >= ${daysAgo(segment.tenureDays.max)}`);
   }
   if (segment.ownsAnyOf) {
-    where.push(`EXISTS (SELECT 1 FROM customer_products cp WHERE cp.customer_id = c.id AND cp.ended_at IS NULL AND cp.product_id = ANY(${p(segment.ownsAnyOf)}))`);
+    where.push(
+      `EXISTS (SELECT 1 FROM customer_products cp WHERE cp.customer_id = c.id AND cp.ended_at IS NULL AND cp.product_id = ANY(${p(segment.ownsAnyOf)}))`,
+    );
   }
   if (segment.missingAllOf) {
-    where.push(`NOT EXISTS (SELECT 1 FROM customer_products cp WHERE cp.customer_id = c.id AND cp.ended_at IS NULL AND cp.product_id = ANY(${p(segment.missingAllOf)}))`);
+    where.push(
+      `NOT EXISTS (SELECT 1 FROM customer_products cp WHERE cp.customer_id = c.id AND cp.ended_at IS NULL AND cp.product_id = ANY(${p(segment.missingAllOf)}))`,
+    );
   }
   if (segment.countries) where.push(`upper(c.address->>'country') = ANY(${p(segment.countries)})`);
   if (segment.churnRisk) {
@@ -132,7 +136,13 @@ export function segmentSql(segment: Segment, now: Date, first: number): { where:
   return { where, params };
 }
 
-async function goalMetSince(db: PoolClient, campaignId: string, customerId: string, goal: CampaignGoal | undefined, since: Date): Promise<string | undefined> {
+async function goalMetSince(
+  db: PoolClient,
+  campaignId: string,
+  customerId: string,
+  goal: CampaignGoal | undefined,
+  since: Date,
+): Promise<string | undefined> {
   if (!goal) return undefined;
   if (goal.type === 'customer-event') {
     const { rows } = await db.query<{ occurred_at: Date }>(
@@ -163,8 +173,15 @@ async function withConcurrency<T>(items: T[], limit: number, task: (item: T) => 
 export function createRetentionActivities({ pool }: RetentionActivityDeps) {
   return {
     /** Opens a run: reads the campaign as it is now (the run's snapshot) unless it is paused. */
-    async beginCampaignRun(input: { campaignId: string; runKey: string; now: string }): Promise<{ status: 'go'; snapshot: Snapshot } | { status: 'skipped'; reason: string }> {
-      const { rows } = await pool.query<{ name: string; definition: CampaignDefinition; status: string }>('SELECT name, definition, status FROM campaigns WHERE id = $1', [input.campaignId]);
+    async beginCampaignRun(input: {
+      campaignId: string;
+      runKey: string;
+      now: string;
+    }): Promise<{ status: 'go'; snapshot: Snapshot } | { status: 'skipped'; reason: string }> {
+      const { rows } = await pool.query<{ name: string; definition: CampaignDefinition; status: string }>(
+        'SELECT name, definition, status FROM campaigns WHERE id = $1',
+        [input.campaignId],
+      );
       const campaign = rows[0];
       if (!campaign) throw ApplicationFailure.nonRetryable(`campaign ${input.campaignId} does not exist`, 'CampaignNotFound');
       const skipped = campaign.status !== 'active';
@@ -184,7 +201,15 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
       await pool.query(
         `INSERT INTO campaign_runs (run_key, campaign_id, status, reason, started_at, finished_at, snapshot)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_key) DO NOTHING`,
-        [input.runKey, input.campaignId, skipped ? 'skipped' : 'running', skipped ? `campaign is ${campaign.status}` : null, input.now, skipped ? input.now : null, JSON.stringify(snapshot)],
+        [
+          input.runKey,
+          input.campaignId,
+          skipped ? 'skipped' : 'running',
+          skipped ? `campaign is ${campaign.status}` : null,
+          input.now,
+          skipped ? input.now : null,
+          JSON.stringify(snapshot),
+        ],
       );
       if (skipped) return { status: 'skipped', reason: `campaign is ${campaign.status}` };
       return { status: 'go', snapshot };
@@ -252,13 +277,25 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
             [input.campaignId, input.runKey, now, toEnroll, input.campaignId],
           );
           for (const r of inserted.rows) fresh.add(r.customer_id);
-          await appendEnrolled(db, { campaignId: input.campaignId, runKey: input.runKey, customerIds: toEnroll, at: now, keyPrefix: `enrollment:${input.campaignId}:` });
+          await appendEnrolled(db, {
+            campaignId: input.campaignId,
+            runKey: input.runKey,
+            customerIds: toEnroll,
+            at: now,
+            keyPrefix: `enrollment:${input.campaignId}:`,
+          });
           await db.query(
             `INSERT INTO contact_events (customer_id, channel, direction, kind, summary, occurred_at, recorded_by, process, workflow_id, idempotency_key)
              SELECT c, 'note', 'internal', 'campaign-step', $1, $2, 'system', 'retention', 'campaign-' || $3::text || '-' || c::text, $4::text || c::text
              FROM unnest($5::uuid[]) AS c
              ON CONFLICT (idempotency_key) DO NOTHING`,
-            [`Enrolled in campaign "${snapshot.campaignName}" by run ${input.runKey}`, now, input.campaignId, `enrolled:${input.campaignId}:${input.runKey}:`, toEnroll],
+            [
+              `Enrolled in campaign "${snapshot.campaignName}" by run ${input.runKey}`,
+              now,
+              input.campaignId,
+              `enrolled:${input.campaignId}:${input.runKey}:`,
+              toEnroll,
+            ],
           );
         });
       }
@@ -272,13 +309,23 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
         const workflowId = enrollmentWorkflowId(input.campaignId, customerId);
         if (!fresh.has(customerId)) {
           // A retry of this page: the enrollment may already have started (and even finished).
-          const existing = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+          const existing = await client.workflow
+            .getHandle(workflowId)
+            .describe()
+            .catch(() => undefined);
           if (existing?.memo?.runKey === input.runKey) {
             started++;
             return;
           }
         }
-        const args: EnrollmentInput = { campaignId: input.campaignId, campaignName, customerId, runKey: input.runKey, enrolledAt: input.now, definition };
+        const args: EnrollmentInput = {
+          campaignId: input.campaignId,
+          campaignName,
+          customerId,
+          runKey: input.runKey,
+          enrolledAt: input.now,
+          definition,
+        };
         try {
           await client.workflow.start('campaignEnrollment', {
             taskQueue,
@@ -321,7 +368,10 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
     },
 
     async finishCampaignRun(input: { runKey: string; now: string }): Promise<void> {
-      await pool.query("UPDATE campaign_runs SET status = 'completed', finished_at = COALESCE(finished_at, $2) WHERE run_key = $1", [input.runKey, input.now]);
+      await pool.query("UPDATE campaign_runs SET status = 'completed', finished_at = COALESCE(finished_at, $2) WHERE run_key = $1", [
+        input.runKey,
+        input.now,
+      ]);
     },
 
     /**
@@ -348,12 +398,30 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
 
         const note = (summary: string) =>
           recordContactEvent(db, {
-            customerId: e.customerId, channel: 'note', direction: 'internal', kind: 'campaign-step', summary, occurredAt: now,
-            recordedBy: 'system', process: 'retention', workflowId, idempotencyKey: `${key}:try${input.attempt}`,
+            customerId: e.customerId,
+            channel: 'note',
+            direction: 'internal',
+            kind: 'campaign-step',
+            summary,
+            occurredAt: now,
+            recordedBy: 'system',
+            process: 'retention',
+            workflowId,
+            idempotencyKey: `${key}:try${input.attempt}`,
           });
         // The enrollment's log: what this step did or why it held back, as its workflow logs it.
         const log = (outcome: string, detail: string, entryKey = `${key}:try${input.attempt}`) =>
-          appendEnrollmentEvent(db, { campaignId: e.campaignId, customerId: e.customerId, runKey: e.runKey, step, type: 'message', outcome, detail, at: now, key: entryKey });
+          appendEnrollmentEvent(db, {
+            campaignId: e.campaignId,
+            customerId: e.customerId,
+            runKey: e.runKey,
+            step,
+            type: 'message',
+            outcome,
+            detail,
+            at: now,
+            key: entryKey,
+          });
 
         const goal = await goalMetSince(db, e.campaignId, e.customerId, input.goal, new Date(e.enrolledAt));
         if (goal) {
@@ -373,19 +441,31 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
         }
         const recipient = input.channel === 'email' ? gate.email : gate.phone;
         if (!recipient) {
-          await note(`Step ${step + 1} (message ${input.template}) skipped: the customer has no ${input.channel === 'sms' ? 'phone number' : 'e-mail address'}`);
+          await note(
+            `Step ${step + 1} (message ${input.template}) skipped: the customer has no ${input.channel === 'sms' ? 'phone number' : 'e-mail address'}`,
+          );
           await log('skipped', `no ${input.channel} recipient`);
           return { outcome: 'skipped', reason: `no ${input.channel} recipient` };
         }
         const messageId = await queueMessage(db, {
-          customerId: e.customerId, channel: input.channel, recipient, template: input.template,
+          customerId: e.customerId,
+          channel: input.channel,
+          recipient,
+          template: input.template,
           payload: { name: gate.name, campaignName: e.campaignName, campaignId: e.campaignId, step: step + 1 },
           idempotencyKey: `${key}:message`,
         });
         await recordContactEvent(db, {
-          customerId: e.customerId, channel: input.channel, direction: 'outbound', kind: 'campaign-message',
+          customerId: e.customerId,
+          channel: input.channel,
+          direction: 'outbound',
+          kind: 'campaign-message',
           summary: `Campaign "${e.campaignName}" step ${step + 1}: ${input.template} (message ${messageId})`,
-          occurredAt: now, recordedBy: 'system', process: 'retention', workflowId, idempotencyKey: `${key}:sent`,
+          occurredAt: now,
+          recordedBy: 'system',
+          process: 'retention',
+          workflowId,
+          idempotencyKey: `${key}:sent`,
         });
         await log('sent', `${input.channel} ${input.template}, message ${messageId}`, `${key}:sent`);
         return { outcome: 'sent', messageId };
@@ -407,16 +487,40 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
       const key = `${enrollmentKey(input.campaignId, input.customerId, input.runKey)}:step${input.step}:${input.key}`;
       await inTransaction(pool, async (db) => {
         await recordContactEvent(db, {
-          customerId: input.customerId, channel: 'note', direction: 'internal', kind: 'campaign-step', summary: input.summary,
-          occurredAt: new Date(input.now), recordedBy: 'system', process: 'retention', workflowId: input.workflowId, idempotencyKey: key,
+          customerId: input.customerId,
+          channel: 'note',
+          direction: 'internal',
+          kind: 'campaign-step',
+          summary: input.summary,
+          occurredAt: new Date(input.now),
+          recordedBy: 'system',
+          process: 'retention',
+          workflowId: input.workflowId,
+          idempotencyKey: key,
         });
         if (input.entry) {
-          await appendEnrollmentEvent(db, { campaignId: input.campaignId, customerId: input.customerId, runKey: input.runKey, step: input.step, ...input.entry, at: input.now, key });
+          await appendEnrollmentEvent(db, {
+            campaignId: input.campaignId,
+            customerId: input.customerId,
+            runKey: input.runKey,
+            step: input.step,
+            ...input.entry,
+            at: input.now,
+            key,
+          });
         }
       });
     },
 
-    async closeEnrollment(input: { campaignId: string; customerId: string; runKey: string; status: EnrollmentStatus; reason: string; now: string; workflowId: string }): Promise<void> {
+    async closeEnrollment(input: {
+      campaignId: string;
+      customerId: string;
+      runKey: string;
+      status: EnrollmentStatus;
+      reason: string;
+      now: string;
+      workflowId: string;
+    }): Promise<void> {
       await inTransaction(pool, async (db) => {
         await db.query(
           `UPDATE campaign_enrollments SET status = $4, end_reason = $5, ended_at = $6
@@ -424,13 +528,27 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
           [input.campaignId, input.customerId, input.runKey, input.status, input.reason, input.now],
         );
         await recordContactEvent(db, {
-          customerId: input.customerId, channel: 'note', direction: 'internal', kind: 'campaign-step',
-          summary: `Enrollment ended (${input.status}): ${input.reason}`, occurredAt: new Date(input.now), recordedBy: 'system',
-          process: 'retention', workflowId: input.workflowId, idempotencyKey: `${enrollmentKey(input.campaignId, input.customerId, input.runKey)}:end`,
+          customerId: input.customerId,
+          channel: 'note',
+          direction: 'internal',
+          kind: 'campaign-step',
+          summary: `Enrollment ended (${input.status}): ${input.reason}`,
+          occurredAt: new Date(input.now),
+          recordedBy: 'system',
+          process: 'retention',
+          workflowId: input.workflowId,
+          idempotencyKey: `${enrollmentKey(input.campaignId, input.customerId, input.runKey)}:end`,
         });
         await appendEnrollmentEvent(db, {
-          campaignId: input.campaignId, customerId: input.customerId, runKey: input.runKey, step: null, type: 'end', outcome: input.status, detail: input.reason,
-          at: input.now, key: `${enrollmentKey(input.campaignId, input.customerId, input.runKey)}:end`,
+          campaignId: input.campaignId,
+          customerId: input.customerId,
+          runKey: input.runKey,
+          step: null,
+          type: 'end',
+          outcome: input.status,
+          detail: input.reason,
+          at: input.now,
+          key: `${enrollmentKey(input.campaignId, input.customerId, input.runKey)}:end`,
         });
       });
     },
@@ -439,7 +557,9 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
      * A customer event, in one transaction with what it implies: an opt-out or complaint becomes a
      * suppression, a purchase of a product makes the customer own it. Answers the enrollments to tell.
      */
-    async recordCustomerEventRow(input: CustomerEventInput & { workflowId: string; now?: string }): Promise<CustomerEventResult & { enrollments: string[] }> {
+    async recordCustomerEventRow(
+      input: CustomerEventInput & { workflowId: string; now?: string },
+    ): Promise<CustomerEventResult & { enrollments: string[] }> {
       const { eventId, customerId, event, actor, workflowId } = input;
       return inTransaction(pool, async (db) => {
         const customer = await db.query<{ status: string }>('SELECT status FROM customers WHERE id = $1 FOR UPDATE', [customerId]);
@@ -451,7 +571,17 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
         await db.query(
           `INSERT INTO customer_events (id, customer_id, type, product_id, channel, note, occurred_at, recorded_by, idempotency_key)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING`,
-          [eventId, customerId, event.type, event.productId ?? null, event.channel ?? null, event.note ?? null, event.occurredAt, actor, `${workflowId}:event`],
+          [
+            eventId,
+            customerId,
+            event.type,
+            event.productId ?? null,
+            event.channel ?? null,
+            event.note ?? null,
+            event.occurredAt,
+            actor,
+            `${workflowId}:event`,
+          ],
         );
         let suppression: CustomerEventResult['suppression'] = null;
         if (event.type === 'opt-out' || event.type === 'complaint') {
@@ -459,7 +589,14 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
           await db.query(
             `INSERT INTO suppressions (customer_id, reason, channel, created_by, source_workflow_id, idempotency_key)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING`,
-            [customerId, event.type, event.type === 'opt-out' ? (event.channel ?? null) : null, actor, workflowId, `${workflowId}:suppression`],
+            [
+              customerId,
+              event.type,
+              event.type === 'opt-out' ? (event.channel ?? null) : null,
+              actor,
+              workflowId,
+              `${workflowId}:suppression`,
+            ],
           );
         }
         if (event.type === 'purchase' && event.productId) {
@@ -475,16 +612,31 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
           [customerId],
         );
         // Each running enrollment logs the event it is told of, as its workflow does.
-        const active = await db.query<{ campaign_id: string; run_key: string }>("SELECT campaign_id, run_key FROM campaign_enrollments WHERE customer_id = $1 AND status = 'active'", [customerId]);
+        const active = await db.query<{ campaign_id: string; run_key: string }>(
+          "SELECT campaign_id, run_key FROM campaign_enrollments WHERE customer_id = $1 AND status = 'active'",
+          [customerId],
+        );
         for (const a of active.rows) {
           await appendEnrollmentEvent(db, {
-            campaignId: a.campaign_id, customerId, runKey: a.run_key, step: null, type: 'event', outcome: event.type,
-            detail: `customer event ${eventId} at ${event.occurredAt}`, at: input.now ?? new Date(), key: `${enrollmentKey(a.campaign_id, customerId, a.run_key)}:event:${workflowId}`,
+            campaignId: a.campaign_id,
+            customerId,
+            runKey: a.run_key,
+            step: null,
+            type: 'event',
+            outcome: event.type,
+            detail: `customer event ${eventId} at ${event.occurredAt}`,
+            at: input.now ?? new Date(),
+            key: `${enrollmentKey(a.campaign_id, customerId, a.run_key)}:event:${workflowId}`,
           });
         }
         return {
-          eventId, customerId, type: event.type, occurredAt: event.occurredAt, suppression,
-          notifiedEnrollments: [], enrollments: enrollments.rows.map((r) => r.workflow_id),
+          eventId,
+          customerId,
+          type: event.type,
+          occurredAt: event.occurredAt,
+          suppression,
+          notifiedEnrollments: [],
+          enrollments: enrollments.rows.map((r) => r.workflow_id),
         };
       });
     },

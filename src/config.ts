@@ -17,9 +17,7 @@ const apiKeySchema = z.object({
 export type ApiKeyEntry = z.infer<typeof apiKeySchema>;
 
 const port = z.coerce.number().int().min(0).max(65535);
-const boolish = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const boolish = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** "90 days", "36 hours", "15m", "500 ms": parsed to milliseconds. */
 const duration = z.string().transform((v, ctx) => {
@@ -58,7 +56,9 @@ const envSchema = z.object({
    * operators can open it in the Temporal UI and how far analytics may fall behind. No API read
    * depends on it. Temporal accepts one day at least.
    */
-  TEMPORAL_RETENTION: duration.prefault('30 days').pipe(z.number().min(86_400_000, 'TEMPORAL_RETENTION must be at least 1 day (Temporal refuses less)')),
+  TEMPORAL_RETENTION: duration
+    .prefault('30 days')
+    .pipe(z.number().min(86_400_000, 'TEMPORAL_RETENTION must be at least 1 day (Temporal refuses less)')),
 
   API_HOST: z.string().default('0.0.0.0'),
   API_PORT: port.default(3000),
@@ -73,7 +73,10 @@ const envSchema = z.object({
       try {
         const parsed = z.array(apiKeySchema).safeParse(JSON.parse(raw));
         if (parsed.success) return parsed.data;
-        ctx.addIssue({ code: 'custom', message: `API_KEYS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `API_KEYS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        });
       } catch {
         ctx.addIssue({ code: 'custom', message: 'API_KEYS must be a JSON array of {role, actor, sha256}' });
       }
@@ -97,8 +100,15 @@ const envSchema = z.object({
   LEAD_OWNERS: z
     .string()
     .prefault('anna.sales@example.com,ben.sales@example.com')
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
-    .pipe(z.array(z.email({ message: 'LEAD_OWNERS must be comma-separated e-mail addresses' })).min(1, 'LEAD_OWNERS names at least one owner')),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.email({ message: 'LEAD_OWNERS must be comma-separated e-mail addresses' })).min(1, 'LEAD_OWNERS names at least one owner'),
+    ),
   /** Who hears about a lead whose owner missed the contact SLA twice. */
   LEAD_ESCALATION_EMAIL: z.email().default('sales.backoffice@example.com'),
   /** Durations as Temporal accepts them ("2 days", "36 hours"). */
@@ -120,14 +130,20 @@ const envSchema = z.object({
       try {
         const parsed = z.array(apiKeySchema.omit({ role: true })).safeParse(JSON.parse(raw));
         if (parsed.success) return parsed.data;
-        ctx.addIssue({ code: 'custom', message: `ANALYTICS_API_KEYS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `ANALYTICS_API_KEYS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        });
       } catch {
         ctx.addIssue({ code: 'custom', message: 'ANALYTICS_API_KEYS must be a JSON array of {actor, sha256}' });
       }
       return z.NEVER;
     }),
   /** How often the ingest schedule runs (a Temporal duration such as `1 minute`). */
-  ANALYTICS_INGEST_EVERY: z.string().regex(/^\d+\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours)$/, 'a duration such as "1 minute" or "30s"').default('1 minute'),
+  ANALYTICS_INGEST_EVERY: z
+    .string()
+    .regex(/^\d+\s*(s|sec|second|seconds|m|min|minute|minutes|h|hour|hours)$/, 'a duration such as "1 minute" or "30s"')
+    .default('1 minute'),
   /** Histories fetched at once, and closed workflows taken per ingest transaction. */
   ANALYTICS_INGEST_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   ANALYTICS_INGEST_BATCH: z.coerce.number().int().min(1).max(1000).default(200),
@@ -220,7 +236,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     codec: {
       keys: e.PAYLOAD_KEYS,
       activeKeyId: e.PAYLOAD_KEY_ID,
-      corsOrigins: (e.CODEC_CORS_ORIGINS ?? e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT},http://127.0.0.1:${e.TEMPORAL_UI_PORT}`)
+      corsOrigins: (
+        e.CODEC_CORS_ORIGINS ??
+        e.TEMPORAL_UI_URL ??
+        `http://localhost:${e.TEMPORAL_UI_PORT},http://127.0.0.1:${e.TEMPORAL_UI_PORT}`
+      )
         .split(',')
         .map((o) => o.trim().replace(/\/$/, ''))
         .filter(Boolean),

@@ -12,7 +12,21 @@ export function createLogger(level: string, name = 'crm'): Logger {
     base: { service: name },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['email', 'phone', 'address', 'code', 'bankAccount', 'iban', '*.email', '*.phone', '*.name', '*.address', '*.code', '*.bankAccount', 'req.headers.authorization'],
+      paths: [
+        'email',
+        'phone',
+        'address',
+        'code',
+        'bankAccount',
+        'iban',
+        '*.email',
+        '*.phone',
+        '*.name',
+        '*.address',
+        '*.code',
+        '*.bankAccount',
+        'req.headers.authorization',
+      ],
       censor: '[redacted]',
     },
   });

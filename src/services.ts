@@ -36,7 +36,12 @@ export function installWorkerRuntime(): void {
   }
 }
 
-export async function startWorkerService(config: Config, endpoints: Endpoints, logger: Logger, bundle?: { code: string }): Promise<RunningService & { worker: Worker; pool: Pool; done: Promise<void> }> {
+export async function startWorkerService(
+  config: Config,
+  endpoints: Endpoints,
+  logger: Logger,
+  bundle?: { code: string },
+): Promise<RunningService & { worker: Worker; pool: Pool; done: Promise<void> }> {
   installWorkerRuntime();
   const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-worker' });
   checkPolicy(config.masterData);
@@ -71,13 +76,24 @@ export async function startWorkerService(config: Config, endpoints: Endpoints, l
   };
 }
 
-export async function startApiService(config: Config, endpoints: Endpoints, logger: Logger, keys: ApiKeyEntry[]): Promise<RunningService & { url: string; server: ServerType }> {
+export async function startApiService(
+  config: Config,
+  endpoints: Endpoints,
+  logger: Logger,
+  keys: ApiKeyEntry[],
+): Promise<RunningService & { url: string; server: ServerType }> {
   const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-api' });
   const keyring = keyringFromConfig(config.codec);
   const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace, createDataConverter(keyring));
   const app = createApi({
-    pool, temporal, taskQueue: config.temporal.taskQueue, logger, keys,
-    payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: config.codec.corsOrigins, retention: config.retention,
+    pool,
+    temporal,
+    taskQueue: config.temporal.taskQueue,
+    logger,
+    keys,
+    payloadCodec: new AesGcmPayloadCodec(keyring),
+    codecCorsOrigins: config.codec.corsOrigins,
+    retention: config.retention,
     idempotencyTtlMs: config.api.idempotencyTtlMs,
   });
   // Every API process purges; the DELETE is idempotent, so several instances do no harm.

@@ -26,7 +26,13 @@ describe.runIf(RECORDING)('recording histories', () => {
       r.client.workflow.execute('registerCustomer', {
         taskQueue,
         workflowId,
-        args: [{ customerId: crypto.randomUUID(), request: { name: 'Old Registration', email: `${uniqueId('old')}@example.com`, locale: 'en' }, actor: 'recorder' }],
+        args: [
+          {
+            customerId: crypto.randomUUID(),
+            request: { name: 'Old Registration', email: `${uniqueId('old')}@example.com`, locale: 'en' },
+            actor: 'recorder',
+          },
+        ],
       }),
     );
     await r.save('register-customer-before-onboarding', workflowId);
@@ -37,13 +43,23 @@ describe.runIf(RECORDING)('recording histories', () => {
     const w = await r.worker(taskQueue);
     await w.runUntil(async () => {
       const leadId = crypto.randomUUID();
-      const input: LeadFunnelInput = { leadId, actor: 'recorder', intake: { name: 'Replay Lead', email: `${uniqueId('replay')}@example.com`, source: 'web', company: 'ACME', locale: 'en' } };
+      const input: LeadFunnelInput = {
+        leadId,
+        actor: 'recorder',
+        intake: { name: 'Replay Lead', email: `${uniqueId('replay')}@example.com`, source: 'web', company: 'ACME', locale: 'en' },
+      };
       const handle = await r.client.workflow.start('leadFunnel', { taskQueue, workflowId: `lead-${leadId}`, args: [input] });
       await handle.executeUpdate(intakeOutcomeUpdate);
       await r.client.workflow.start('recordInteraction', {
         taskQueue,
         workflowId: `interaction-${uniqueId('replay')}`,
-        args: [{ subject: { kind: 'lead', leadId }, interaction: { channel: 'call', direction: 'outbound', summary: 'Reached them' }, actor: 'recorder' }],
+        args: [
+          {
+            subject: { kind: 'lead', leadId },
+            interaction: { channel: 'call', direction: 'outbound', summary: 'Reached them' },
+            actor: 'recorder',
+          },
+        ],
       });
       await eventually(async () => (await handle.query(leadStateQuery)).stage === 'contacted');
       const actor = 'recorder';

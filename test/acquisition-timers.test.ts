@@ -37,7 +37,13 @@ async function call(method: string, url: string, o: { as?: Role; body?: unknown 
 
 const ESCALATION = 'sales.backoffice@example.com';
 const email = () => `${uniqueId('lead')}@example.com`;
-const lead = (overrides: Record<string, unknown> = {}) => ({ name: 'Jane Doe', email: email(), company: 'ACME', source: 'web', ...overrides });
+const lead = (overrides: Record<string, unknown> = {}) => ({
+  name: 'Jane Doe',
+  email: email(),
+  company: 'ACME',
+  source: 'web',
+  ...overrides,
+});
 
 async function intake(body: Record<string, unknown> = lead()): Promise<{ id: string; owner: string }> {
   const res = await call('POST', '/v1/leads', { body });
@@ -54,7 +60,10 @@ async function moveOk(id: string, body: Record<string, unknown>) {
 const leadState = async (id: string) => (await call('GET', `/v1/leads/${id}`)).body;
 
 async function messages(template: string, where: string, params: unknown[]) {
-  const { rows } = await h.pool.query(`SELECT recipient, payload, sent_at FROM notification_outbox WHERE template = $1 AND ${where}`, [template, ...params]);
+  const { rows } = await h.pool.query(`SELECT recipient, payload, sent_at FROM notification_outbox WHERE template = $1 AND ${where}`, [
+    template,
+    ...params,
+  ]);
   return rows;
 }
 
@@ -65,7 +74,9 @@ describe('lead timers', () => {
     await h.env!.sleep('2 days');
     const reminder = await eventually(async () => (await messages('lead-contact-reminder', `payload->>'leadId' = $2`, [id]))[0]);
     expect(reminder.recipient).toBe(owner);
-    const delivered = await eventually(async () => (await h.mailbox(owner)).find((m) => m.template === 'lead-contact-reminder' && m.payload.leadId === id));
+    const delivered = await eventually(async () =>
+      (await h.mailbox(owner)).find((m) => m.template === 'lead-contact-reminder' && m.payload.leadId === id),
+    );
     expect(delivered.subject).toBe('Reminder: contact lead Slow Response');
     expect(await messages('lead-contact-escalation', `payload->>'leadId' = $2`, [id])).toHaveLength(0);
     expect((await leadState(id)).nextDue.kind).toBe('contact-escalation');
@@ -97,7 +108,9 @@ describe('lead timers', () => {
   it('an interaction within the SLA counts as contact and stops the reminder', async () => {
     const { id } = await intake();
     await h.env!.sleep('1 day');
-    const recorded = await call('POST', `/v1/leads/${id}/interactions`, { body: { channel: 'call', direction: 'outbound', summary: 'Reached them' } });
+    const recorded = await call('POST', `/v1/leads/${id}/interactions`, {
+      body: { channel: 'call', direction: 'outbound', summary: 'Reached them' },
+    });
     expect(recorded.status).toBe(201);
     await eventually(async () => (await leadState(id)).stage === 'contacted');
     await h.env!.sleep('3 days');
@@ -121,7 +134,12 @@ describe('lead timers', () => {
       const s = await leadState(id);
       return s.stage === 'nurture' ? s : undefined;
     });
-    expect(nurtured.transitions.at(-1)).toMatchObject({ from: 'qualified', to: 'nurture', actor: 'system', reason: 'no activity for 30 days' });
+    expect(nurtured.transitions.at(-1)).toMatchObject({
+      from: 'qualified',
+      to: 'nurture',
+      actor: 'system',
+      reason: 'no activity for 30 days',
+    });
     expect(nurtured.nextDue.kind).toBe('reactivation');
     expect(Date.parse(nurtured.nextDue.at) - Date.parse(nurtured.transitions.at(-1).at)).toBe(90 * 86_400_000);
 
@@ -140,7 +158,12 @@ describe('lead timers', () => {
       const s = await leadState(id);
       return s.stage === 'new' ? s : undefined;
     });
-    expect(back.transitions.at(-1)).toMatchObject({ from: 'nurture', to: 'new', actor: 'system', reason: 're-activated after 90 days in nurture; score 35 → 50' });
+    expect(back.transitions.at(-1)).toMatchObject({
+      from: 'nurture',
+      to: 'new',
+      actor: 'system',
+      reason: 're-activated after 90 days in nurture; score 35 → 50',
+    });
     expect(back.score.value).toBe(50);
     expect(back.score.reasons.at(-1)).toEqual({ rule: 'engagement', points: 15, detail: '1 inbound contact(s), 1 meeting(s)' });
     expect(Date.parse(back.score.scoredAt)).toBeGreaterThan(Date.parse(before.scoredAt));

@@ -38,7 +38,8 @@ async function intake(body: Record<string, unknown> = lead()): Promise<string> {
   return res.body.leadId;
 }
 
-const move = (id: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => h.json('POST', `/v1/leads/${id}/transitions`, { body, headers });
+const move = (id: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+  h.json('POST', `/v1/leads/${id}/transitions`, { body, headers });
 
 async function moveOk(id: string, body: Record<string, unknown>) {
   const res = await move(id, body);
@@ -86,7 +87,9 @@ describe('lead intake', () => {
     expect(description.typedSearchAttributes.get(CrmSource)).toBe('referral');
     expect(description.typedSearchAttributes.get(CrmOwner)).toBe(res.body.owner);
     // What the Temporal UI shows as current details: stage, owner, score and the next deadline.
-    const metadata = await h.client.workflow.getHandle(`lead-${res.body.leadId}`).query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    const metadata = await h.client.workflow
+      .getHandle(`lead-${res.body.leadId}`)
+      .query<{ currentDetails: string }>('__temporal_workflow_metadata');
     expect(metadata.currentDetails).toContain('**Stage:** new');
     expect(metadata.currentDetails).toContain(`**Owner:** ${res.body.owner}`);
     expect(metadata.currentDetails).toContain(`**Next:** contact-reminder at ${got.body.nextDue.at}`);
@@ -108,7 +111,9 @@ describe('lead intake', () => {
   it('does not funnel an open lead or a customer twice: the answer points to the existing one', async () => {
     const body = lead();
     const first = await intake(body);
-    const again = await h.json('POST', '/v1/leads', { body: { ...lead({ name: 'Jane D.', source: 'event' }), email: body.email.toUpperCase() } });
+    const again = await h.json('POST', '/v1/leads', {
+      body: { ...lead({ name: 'Jane D.', source: 'event' }), email: body.email.toUpperCase() },
+    });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ status: 'existing-lead', leadId: first, workflowId: `lead-${first}` });
     expect(again.headers.get('location')).toBe(`/v1/leads/${first}`);
@@ -150,9 +155,19 @@ describe('the funnel from lead to customer', () => {
     const body = lead({ name: 'Grace Hopper', company: 'Navy' });
     const id = await intake(body);
     await moveOk(id, { to: 'contacted', note: 'first call' });
-    expect((await h.json('POST', `/v1/leads/${id}/interactions`, { body: { channel: 'meeting', direction: 'outbound', summary: 'Discovery meeting' } })).status).toBe(201);
+    expect(
+      (
+        await h.json('POST', `/v1/leads/${id}/interactions`, {
+          body: { channel: 'meeting', direction: 'outbound', summary: 'Discovery meeting' },
+        })
+      ).status,
+    ).toBe(201);
     const qualified = await moveOk(id, { ...QUALIFY, from: 'contacted' });
-    expect(qualified).toMatchObject({ stage: 'qualified', qualification: { need: 'replace spreadsheets', budget: 20000, currency: 'EUR', timeline: 'Q3' }, nextDue: { kind: 'idle-to-nurture' } });
+    expect(qualified).toMatchObject({
+      stage: 'qualified',
+      qualification: { need: 'replace spreadsheets', budget: 20000, currency: 'EUR', timeline: 'Q3' },
+      nextDue: { kind: 'idle-to-nurture' },
+    });
     await moveOk(id, PROPOSE);
     const won = await move(id, { to: 'won' }, { 'idempotency-key': uniqueId('won') });
     expect(won.status).toBe(200);
@@ -162,7 +177,13 @@ describe('the funnel from lead to customer', () => {
 
     const result: LeadFunnelResult = await h.client.workflow.getHandle(`lead-${id}`).result();
     expect(result).toMatchObject({ outcome: 'won', leadId: id, customerId });
-    expect(result.stageHistory.map((t) => `${t.from}→${t.to}`)).toEqual(['null→new', 'new→contacted', 'contacted→qualified', 'qualified→proposal', 'proposal→won']);
+    expect(result.stageHistory.map((t) => `${t.from}→${t.to}`)).toEqual([
+      'null→new',
+      'new→contacted',
+      'contacted→qualified',
+      'qualified→proposal',
+      'proposal→won',
+    ]);
     expect(result.stageHistory.slice(1).every((t) => t.actor === 'agent-actor' && t.at)).toBe(true);
 
     const customer = await h.json('GET', `/v1/customers/${customerId}`);
@@ -173,7 +194,13 @@ describe('the funnel from lead to customer', () => {
     expect(row.rows[0].closed_at).not.toBeNull();
 
     // The sales conversations are part of the customer's history now, and so is what follows.
-    expect((await h.json('POST', `/v1/leads/${id}/interactions`, { body: { channel: 'email', direction: 'inbound', summary: 'Thanks for the contract' } })).status).toBe(201);
+    expect(
+      (
+        await h.json('POST', `/v1/leads/${id}/interactions`, {
+          body: { channel: 'email', direction: 'inbound', summary: 'Thanks for the contract' },
+        })
+      ).status,
+    ).toBe(201);
     const history = await h.json('GET', `/v1/customers/${customerId}/interactions`);
     expect(history.body.items.map((i: { summary: string }) => i.summary)).toEqual(['Thanks for the contract', 'Discovery meeting']);
 
@@ -214,7 +241,13 @@ describe('the funnel from lead to customer', () => {
   });
 
   it('refuses every invalid transition with 409 and the reason, leaving history untouched', async () => {
-    const at = { new: await intake(), contacted: await intake(), qualified: await intake(), proposal: await intake(), nurture: await intake() };
+    const at = {
+      new: await intake(),
+      contacted: await intake(),
+      qualified: await intake(),
+      proposal: await intake(),
+      nurture: await intake(),
+    };
     await moveOk(at.contacted, { to: 'contacted' });
     for (const id of [at.qualified, at.proposal]) {
       await moveOk(id, { to: 'contacted' });
@@ -254,7 +287,9 @@ describe('the funnel from lead to customer', () => {
       expect(res.body.detail).toMatch(reason);
       expect(await historyLength(id)).toBe(before);
     }
-    const states = await Promise.all(Object.entries(at).map(async ([stage, id]) => [stage, (await h.json('GET', `/v1/leads/${id}`)).body.stage]));
+    const states = await Promise.all(
+      Object.entries(at).map(async ([stage, id]) => [stage, (await h.json('GET', `/v1/leads/${id}`)).body.stage]),
+    );
     expect(states.every(([expected, actual]) => expected === actual)).toBe(true);
   });
 
@@ -264,7 +299,10 @@ describe('the funnel from lead to customer', () => {
     expect(same.map((r) => r.status).sort()).toEqual([200, 409]);
     expect(same.find((r) => r.status === 409)!.body.detail).toMatch(/already contacted/);
 
-    const rival = await Promise.all([move(id, { ...QUALIFY, from: 'contacted' }), move(id, { to: 'lost', reason: 'no need', from: 'contacted' })]);
+    const rival = await Promise.all([
+      move(id, { ...QUALIFY, from: 'contacted' }),
+      move(id, { to: 'lost', reason: 'no need', from: 'contacted' }),
+    ]);
     expect(rival.map((r) => r.status).sort()).toEqual([200, 409]);
     const state = await h.json('GET', `/v1/leads/${id}`);
     expect(state.body.transitions).toHaveLength(3);
@@ -273,12 +311,27 @@ describe('the funnel from lead to customer', () => {
 
   it('hands a lead to another owner: the state, Temporal and the record follow; a closed lead keeps its owner', async () => {
     const id = await intake(lead({ ownerId: 'first.owner@example.com' }));
-    const res = await h.json('POST', `/v1/leads/${id}/owner`, { as: 'backoffice', body: { ownerId: 'second.owner@example.com', reason: 'territory change' } });
+    const res = await h.json('POST', `/v1/leads/${id}/owner`, {
+      as: 'backoffice',
+      body: { ownerId: 'second.owner@example.com', reason: 'territory change' },
+    });
     expect(res.status).toBe(200);
     expect(res.body.owner).toBe('second.owner@example.com');
-    expect(res.body.reassignments).toEqual([expect.objectContaining({ from: 'first.owner@example.com', to: 'second.owner@example.com', actor: 'backoffice-actor', reason: 'territory change' })]);
-    await eventually(async () => (await h.client.workflow.getHandle(`lead-${id}`).describe()).typedSearchAttributes.get(CrmOwner) === 'second.owner@example.com');
-    await eventually(async () => (await h.pool.query('SELECT owner_id FROM leads WHERE id = $1', [id])).rows[0].owner_id === 'second.owner@example.com');
+    expect(res.body.reassignments).toEqual([
+      expect.objectContaining({
+        from: 'first.owner@example.com',
+        to: 'second.owner@example.com',
+        actor: 'backoffice-actor',
+        reason: 'territory change',
+      }),
+    ]);
+    await eventually(
+      async () =>
+        (await h.client.workflow.getHandle(`lead-${id}`).describe()).typedSearchAttributes.get(CrmOwner) === 'second.owner@example.com',
+    );
+    await eventually(
+      async () => (await h.pool.query('SELECT owner_id FROM leads WHERE id = $1', [id])).rows[0].owner_id === 'second.owner@example.com',
+    );
 
     const same = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'second.owner@example.com' } });
     expect(same.status).toBe(409);
@@ -291,7 +344,9 @@ describe('the funnel from lead to customer', () => {
     const closed = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'third.owner@example.com' } });
     expect(closed.status).toBe(409);
     expect(closed.body.detail).toMatch(/already lost/);
-    const unknown = await h.json('POST', '/v1/leads/00000000-0000-4000-8000-000000000000/owner', { body: { ownerId: 'third.owner@example.com' } });
+    const unknown = await h.json('POST', '/v1/leads/00000000-0000-4000-8000-000000000000/owner', {
+      body: { ownerId: 'third.owner@example.com' },
+    });
     expect(unknown.status).toBe(404);
   });
 
@@ -313,7 +368,14 @@ describe('the funnel from lead to customer', () => {
     try {
       // Accepted by Temporal while no worker runs: an API that waits only briefly answers 202
       // and the move completes once a new worker replays the funnel.
-      const impatient = createApi({ pool: h.pool, temporal: h.client, taskQueue: h.taskQueue, logger: createLogger('silent'), keys: keys(), resultWaitMs: 300 });
+      const impatient = createApi({
+        pool: h.pool,
+        temporal: h.client,
+        taskQueue: h.taskQueue,
+        logger: createLogger('silent'),
+        keys: keys(),
+        resultWaitMs: 300,
+      });
       const accepted = await impatient.request(`/v1/leads/${id}/transitions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${h.keys.agent}`, 'content-type': 'application/json' },
@@ -344,15 +406,35 @@ describe('the funnel from lead to customer', () => {
     const handle = h.client.workflow.getHandle(`lead-${id}`);
     const state = await handle.query(leadStateQuery);
     await handle.terminate('stand-in for continue-as-new in this test');
-    const policy = { contactSlaMs: 2 * 86_400_000, idleToNurtureMs: 30 * 86_400_000, nurtureReactivationMs: 90 * 86_400_000, escalationEmail: 'sales.backoffice@example.com' };
-    await h.client.workflow.start('leadFunnel', { taskQueue: h.taskQueue, workflowId: `lead-${id}`, args: [{ leadId: id, intake: { ...body, locale: 'en' }, actor: 'agent-actor', carried: { state, policy } }] });
+    const policy = {
+      contactSlaMs: 2 * 86_400_000,
+      idleToNurtureMs: 30 * 86_400_000,
+      nurtureReactivationMs: 90 * 86_400_000,
+      escalationEmail: 'sales.backoffice@example.com',
+    };
+    await h.client.workflow.start('leadFunnel', {
+      taskQueue: h.taskQueue,
+      workflowId: `lead-${id}`,
+      args: [{ leadId: id, intake: { ...body, locale: 'en' }, actor: 'agent-actor', carried: { state, policy } }],
+    });
 
     const resumed = await eventually(async () => {
       const res = await h.json('GET', `/v1/leads/${id}?live=true`);
       return res.body.live ? res.body : undefined;
     });
-    expect(resumed).toMatchObject({ stage: 'contacted', owner: before.owner, score: before.score, transitions: before.transitions, nextDue: before.nextDue });
-    expect(resumed.live.state).toMatchObject({ stage: 'contacted', owner: before.owner, transitions: state.transitions, nextDue: before.nextDue });
+    expect(resumed).toMatchObject({
+      stage: 'contacted',
+      owner: before.owner,
+      score: before.score,
+      transitions: before.transitions,
+      nextDue: before.nextDue,
+    });
+    expect(resumed.live.state).toMatchObject({
+      stage: 'contacted',
+      owner: before.owner,
+      transitions: state.transitions,
+      nextDue: before.nextDue,
+    });
     await moveOk(id, QUALIFY);
     expect(await count('leads', 'email_normalized = $1', [body.email.toLowerCase()])).toBe(1);
     // The record follows the new run: it was written before the move was answered.
@@ -396,21 +478,37 @@ describe('the funnel from lead to customer', () => {
 describe('contact management', () => {
   it('an interaction with a new lead counts as contact: the lead becomes contacted and the history lists it', async () => {
     const id = await intake();
-    const call = await h.json('POST', `/v1/leads/${id}/interactions`, { body: { channel: 'call', direction: 'outbound', summary: 'Introduced ourselves' } });
+    const call = await h.json('POST', `/v1/leads/${id}/interactions`, {
+      body: { channel: 'call', direction: 'outbound', summary: 'Introduced ourselves' },
+    });
     expect(call.status).toBe(201);
-    expect(call.body).toMatchObject({ leadId: id, channel: 'call', direction: 'outbound', kind: 'interaction', summary: 'Introduced ourselves', recordedBy: 'agent-actor' });
+    expect(call.body).toMatchObject({
+      leadId: id,
+      channel: 'call',
+      direction: 'outbound',
+      kind: 'interaction',
+      summary: 'Introduced ourselves',
+      recordedBy: 'agent-actor',
+    });
 
     const state = await eventually(async () => {
       const res = await h.json('GET', `/v1/leads/${id}`);
       return res.body.stage === 'contacted' ? res.body : undefined;
     });
-    expect(state.transitions.at(-1)).toMatchObject({ from: 'new', to: 'contacted', actor: 'agent-actor', reason: 'outbound call recorded' });
+    expect(state.transitions.at(-1)).toMatchObject({
+      from: 'new',
+      to: 'contacted',
+      actor: 'agent-actor',
+      reason: 'outbound call recorded',
+    });
     expect(state.interactions).toBe(1);
     expect(state.nextDue.kind).toBe('idle-to-nurture');
 
     // An internal note is recorded but is no contact.
     const other = await intake();
-    await h.json('POST', `/v1/leads/${other}/interactions`, { body: { channel: 'note', direction: 'internal', summary: 'Looked them up' } });
+    await h.json('POST', `/v1/leads/${other}/interactions`, {
+      body: { channel: 'note', direction: 'internal', summary: 'Looked them up' },
+    });
     const untouched = await eventually(async () => {
       const res = await h.json('GET', `/v1/leads/${other}`);
       return res.body.interactions === 1 ? res.body : undefined;
@@ -422,12 +520,20 @@ describe('contact management', () => {
     const customer = await h.json('POST', '/v1/customers', { body: { name: 'Paged Customer', email: email() } });
     const id = customer.body.id;
     const key = uniqueId('ia');
-    const first = await h.json('POST', `/v1/customers/${id}/interactions`, { body: { channel: 'email', direction: 'inbound', summary: 'Question about invoices', occurredAt: '2026-01-01T10:00:00Z' }, headers: { 'idempotency-key': key } });
-    const repeat = await h.json('POST', `/v1/customers/${id}/interactions`, { body: { channel: 'email', direction: 'inbound', summary: 'Question about invoices', occurredAt: '2026-01-01T10:00:00Z' }, headers: { 'idempotency-key': key } });
+    const first = await h.json('POST', `/v1/customers/${id}/interactions`, {
+      body: { channel: 'email', direction: 'inbound', summary: 'Question about invoices', occurredAt: '2026-01-01T10:00:00Z' },
+      headers: { 'idempotency-key': key },
+    });
+    const repeat = await h.json('POST', `/v1/customers/${id}/interactions`, {
+      body: { channel: 'email', direction: 'inbound', summary: 'Question about invoices', occurredAt: '2026-01-01T10:00:00Z' },
+      headers: { 'idempotency-key': key },
+    });
     expect(first.status).toBe(201);
     expect(repeat.body.id).toBe(first.body.id);
     for (const [i, day] of ['02', '03', '04', '05'].entries()) {
-      const res = await h.json('POST', `/v1/customers/${id}/interactions`, { body: { channel: 'call', direction: 'outbound', summary: `Call ${i + 1}`, occurredAt: `2026-01-${day}T10:00:00Z` } });
+      const res = await h.json('POST', `/v1/customers/${id}/interactions`, {
+        body: { channel: 'call', direction: 'outbound', summary: `Call ${i + 1}`, occurredAt: `2026-01-${day}T10:00:00Z` },
+      });
       expect(res.status).toBe(201);
     }
     expect(await count('contact_events', 'customer_id = $1', [id])).toBe(5);
@@ -462,7 +568,16 @@ describe('listing leads from the record', () => {
     const list = (q: string) => h.json('GET', `/v1/leads?owner=${encodeURIComponent(owner)}&${q}`);
     const contacted = (await list('stage=contacted')).body;
     expect(contacted.items).toHaveLength(1);
-    expect(contacted.items[0]).toMatchObject({ leadId: b, workflowId: `lead-${b}`, stage: 'contacted', owner, source: 'event', name: 'Jane Doe', company: 'ACME', closedAt: null });
+    expect(contacted.items[0]).toMatchObject({
+      leadId: b,
+      workflowId: `lead-${b}`,
+      stage: 'contacted',
+      owner,
+      source: 'event',
+      name: 'Jane Doe',
+      company: 'ACME',
+      closedAt: null,
+    });
 
     const events = (await list('source=event')).body;
     expect(events.items.map((i: { leadId: string }) => i.leadId).sort()).toEqual([a, b].sort());
@@ -484,11 +599,15 @@ describe('listing leads from the record', () => {
 describe('bad input on every endpoint is a 4xx problem that stores nothing', () => {
   it('names every wrong field of an intake', async () => {
     const before = await count('leads');
-    const res = await h.json('POST', '/v1/leads', { body: { name: '', email: 'nope', phone: '123', companySize: 'huge', source: 'tv', ownerId: 'bob', extra: true } });
+    const res = await h.json('POST', '/v1/leads', {
+      body: { name: '', email: 'nope', phone: '123', companySize: 'huge', source: 'tv', ownerId: 'bob', extra: true },
+    });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     const paths = res.body.errors.map((e: { path: string }) => e.path);
-    expect(paths).toEqual(expect.arrayContaining(['body.name', 'body.email', 'body.phone', 'body.companySize', 'body.source', 'body.ownerId']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['body.name', 'body.email', 'body.phone', 'body.companySize', 'body.source', 'body.ownerId']),
+    );
     const missing = await h.json('POST', '/v1/leads', { body: { name: 'No Source', email: email() } });
     expect(missing.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.source']);
     expect(await count('leads')).toBe(before);
@@ -505,8 +624,20 @@ describe('bad input on every endpoint is a 4xx problem that stores nothing', () 
       ['POST', `/v1/leads/${id}/interactions`, { channel: 'fax', direction: 'outbound', summary: 'x' }, 400, 'body.channel'],
       ['POST', `/v1/leads/${id}/interactions`, { channel: 'note', direction: 'outbound', summary: 'x' }, 400, 'body.direction'],
       ['POST', `/v1/leads/${id}/interactions`, { channel: 'call', direction: 'inbound', summary: '' }, 400, 'body.summary'],
-      ['POST', `/v1/leads/${id}/interactions`, { channel: 'call', direction: 'inbound', summary: 'x', occurredAt: 'yesterday' }, 400, 'body.occurredAt'],
-      ['POST', `/v1/leads/${id}/interactions`, { channel: 'call', direction: 'inbound', summary: 'x', occurredAt: '2999-01-01T00:00:00Z' }, 400, 'body.occurredAt'],
+      [
+        'POST',
+        `/v1/leads/${id}/interactions`,
+        { channel: 'call', direction: 'inbound', summary: 'x', occurredAt: 'yesterday' },
+        400,
+        'body.occurredAt',
+      ],
+      [
+        'POST',
+        `/v1/leads/${id}/interactions`,
+        { channel: 'call', direction: 'inbound', summary: 'x', occurredAt: '2999-01-01T00:00:00Z' },
+        400,
+        'body.occurredAt',
+      ],
       ['GET', `/v1/leads/${id}/interactions?limit=0`, undefined, 400, 'query.limit'],
       ['GET', `/v1/leads/${id}/interactions?cursor=bm9wZQ`, undefined, 400, 'query.cursor'],
       ['GET', '/v1/leads?stage=maybe', undefined, 400, 'query.stage'],
@@ -526,7 +657,10 @@ describe('bad input on every endpoint is a 4xx problem that stores nothing', () 
     for (const [method, url, body, status, path] of cases) {
       const res = await h.json(method, url, { body });
       expect(res.status, `${method} ${url} ${JSON.stringify(body)}`).toBe(status);
-      expect(res.body.errors.map((e: { path: string }) => e.path), url).toContain(path);
+      expect(
+        res.body.errors.map((e: { path: string }) => e.path),
+        url,
+      ).toContain(path);
     }
     expect(await count('contact_events', 'lead_id = $1', [id])).toBe(0);
     expect((await h.json('GET', `/v1/leads/${id}`)).body.transitions).toHaveLength(1);

@@ -20,7 +20,13 @@ afterAll(async () => {
 
 async function readyz() {
   const res = await a.service.app.request('/readyz');
-  return { status: res.status, body: (await res.json()) as { status: string; ingest: { watermark: string | null; pending: number; lagSeconds: number | null; retentionSeconds: number; warning?: string } } };
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      status: string;
+      ingest: { watermark: string | null; pending: number; lagSeconds: number | null; retentionSeconds: number; warning?: string };
+    },
+  };
 }
 
 /** A run that closes without a worker: started on the watched task queue, then terminated. */

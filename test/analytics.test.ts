@@ -28,7 +28,11 @@ describe('analytics learns from completed workflows only', () => {
     for (const email of emails) expect((await register(email)).status).toBe(201);
     expect((await register(emails[0])).status).toBe(409); // a duplicate
     // A delivery of a message that does not exist fails with a typed business failure.
-    const failing = h.client.workflow.start('deliverNotification', { taskQueue: h.taskQueue, workflowId: uniqueId('notify-missing'), args: [{ messageId: '00000000-0000-4000-8000-000000000000' }] });
+    const failing = h.client.workflow.start('deliverNotification', {
+      taskQueue: h.taskQueue,
+      workflowId: uniqueId('notify-missing'),
+      args: [{ messageId: '00000000-0000-4000-8000-000000000000' }],
+    });
     await expect((await failing).result()).rejects.toThrow();
     // Deliveries run as their own workflows: per registration the welcome, and onboarding's opt-in
     // code and first-contact task. Wait until all nine are queued, then until all are closed.
@@ -44,20 +48,34 @@ describe('analytics learns from completed workflows only', () => {
     expect(report.status).toBe(200);
     const byType = Object.fromEntries(report.body.byType.map((t: { workflowType: string }) => [t.workflowType, t]));
     expect(byType.registerCustomer).toMatchObject({ total: 4, completed: 4, failed: 0, process: 'registration' });
-    expect(byType.deliverNotification).toMatchObject({ total: rows.length + 1, completed: rows.length, failed: 1, failuresByType: { MessageNotFound: 1 } });
+    expect(byType.deliverNotification).toMatchObject({
+      total: rows.length + 1,
+      completed: rows.length,
+      failed: 1,
+      failuresByType: { MessageNotFound: 1 },
+    });
 
     const statuses = await a.service.pool.query(
       `SELECT final_status, count(*)::int AS n FROM process_runs WHERE workflow_type = 'registerCustomer' GROUP BY 1 ORDER BY 1`,
     );
-    expect(statuses.rows).toEqual([{ final_status: 'duplicate', n: 1 }, { final_status: 'registered', n: 3 }]);
-    const transitions = await a.service.pool.query(`SELECT from_status, to_status FROM status_transitions WHERE workflow_type = 'registerCustomer' AND to_status = 'registered'`);
+    expect(statuses.rows).toEqual([
+      { final_status: 'duplicate', n: 1 },
+      { final_status: 'registered', n: 3 },
+    ]);
+    const transitions = await a.service.pool.query(
+      `SELECT from_status, to_status FROM status_transitions WHERE workflow_type = 'registerCustomer' AND to_status = 'registered'`,
+    );
     expect(transitions.rows).toHaveLength(3);
     expect(transitions.rows.every((r) => r.from_status === 'received')).toBe(true);
 
-    const before = await a.service.pool.query('SELECT count(*)::int AS runs, (SELECT count(*)::int FROM status_transitions) AS transitions FROM process_runs');
+    const before = await a.service.pool.query(
+      'SELECT count(*)::int AS runs, (SELECT count(*)::int FROM status_transitions) AS transitions FROM process_runs',
+    );
     const again = await a.ingest();
     expect(again.ingested).toBe(0);
-    const after = await a.service.pool.query('SELECT count(*)::int AS runs, (SELECT count(*)::int FROM status_transitions) AS transitions FROM process_runs');
+    const after = await a.service.pool.query(
+      'SELECT count(*)::int AS runs, (SELECT count(*)::int FROM status_transitions) AS transitions FROM process_runs',
+    );
     expect(after.rows).toEqual(before.rows);
   });
 
@@ -65,7 +83,9 @@ describe('analytics learns from completed workflows only', () => {
     const email = `${uniqueId('pii')}@example.com`;
     const res = await register(email);
     await a.ingest();
-    const dump = await a.service.pool.query(`SELECT row_to_json(r)::text AS j FROM process_runs r UNION ALL SELECT row_to_json(t)::text FROM status_transitions t`);
+    const dump = await a.service.pool.query(
+      `SELECT row_to_json(r)::text AS j FROM process_runs r UNION ALL SELECT row_to_json(t)::text FROM status_transitions t`,
+    );
     const text = dump.rows.map((r) => r.j).join('\n');
     expect(text).not.toContain(email);
     expect(text).not.toContain('Analytic Person');
@@ -128,7 +148,11 @@ describe('reports from journeys with known outcomes', () => {
 
   it('gives exactly the expected funnel, offer and master-data change numbers', async () => {
     // Funnel: a web lead won, a web lead lost at once, a referral lost after contact.
-    const [won, lostNew, lostContacted] = [await lead('web', 'Wanda Won'), await lead('web', 'Lars Lost'), await lead('referral', 'Rita Referral')];
+    const [won, lostNew, lostContacted] = [
+      await lead('web', 'Wanda Won'),
+      await lead('web', 'Lars Lost'),
+      await lead('referral', 'Rita Referral'),
+    ];
     await move(won, { to: 'contacted' });
     await move(won, { to: 'qualified', need: 'faster internet', budget: 50, timeline: 'this month', currency: 'EUR' });
     await move(won, { to: 'proposal', product: 'internet-l', amount: 44.99, currency: 'EUR' });
@@ -148,11 +172,21 @@ describe('reports from journeys with known outcomes', () => {
     const emailChange = await h.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { email: newEmail } } });
     expect(emailChange.status, JSON.stringify(emailChange.body)).toBe(202);
     await waitForChange(h, emailChange.body.changeId, 'awaiting-verification');
-    expect((await h.json('POST', `/v1/changes/${emailChange.body.changeId}/verification`, { body: { code: await codeFor(h, newEmail) } })).status).toBe(200);
+    expect(
+      (await h.json('POST', `/v1/changes/${emailChange.body.changeId}/verification`, { body: { code: await codeFor(h, newEmail) } }))
+        .status,
+    ).toBe(200);
     await waitForChange(h, emailChange.body.changeId, 'applied');
     const nameChange = await h.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { name: 'Janet Doe' } } });
     await waitForChange(h, nameChange.body.changeId, 'awaiting-approval');
-    expect((await h.json('POST', `/v1/changes/${nameChange.body.changeId}/approval`, { as: 'backoffice', body: { decision: 'reject', comment: 'no proof of name change' } })).status).toBe(200);
+    expect(
+      (
+        await h.json('POST', `/v1/changes/${nameChange.body.changeId}/approval`, {
+          as: 'backoffice',
+          body: { decision: 'reject', comment: 'no proof of name change' },
+        })
+      ).status,
+    ).toBe(200);
     await waitForChange(h, nameChange.body.changeId, 'rejected');
     // The change desk closes after a quiet spell; closing it now stands in for that wait.
     await h.client.workflow.getHandle(`master-data-${customer.id}`).terminate('test: the desk would close when idle');
@@ -192,7 +226,11 @@ describe('campaign reports from enrollments with known outcomes', () => {
     const customers: string[] = [];
     for (const name of ['Gina Goal', 'Otto Optout', 'Carl Complete']) {
       const res = await h.json('POST', '/v1/customers', {
-        body: { name, email: `${uniqueId('camp')}@example.com`, address: { street: 'Damrak 1', postalCode: '1012 LG', city: 'Amsterdam', country: 'NL' } },
+        body: {
+          name,
+          email: `${uniqueId('camp')}@example.com`,
+          address: { street: 'Damrak 1', postalCode: '1012 LG', city: 'Amsterdam', country: 'NL' },
+        },
       });
       expect(res.status).toBe(201);
       customers.push(res.body.id);
@@ -204,7 +242,10 @@ describe('campaign reports from enrollments with known outcomes', () => {
         name: 'Check-in NL',
         segment: { countries: ['NL'] },
         schedule: { interval: '30 days', timezone: 'UTC' },
-        steps: [{ type: 'message', channel: 'email', template: 'campaign-checkin' }, { type: 'wait', duration: '15 seconds' }],
+        steps: [
+          { type: 'message', channel: 'email', template: 'campaign-checkin' },
+          { type: 'wait', duration: '15 seconds' },
+        ],
         goal: { type: 'customer-event', event: 'purchase' },
       },
     });
@@ -218,12 +259,19 @@ describe('campaign reports from enrollments with known outcomes', () => {
           return res.status === 200 && res.body.state?.status === 'waiting';
         });
       await Promise.all(customers.map(waiting));
-      expect((await h.json('POST', `/v1/customers/${goal}/events`, { body: { type: 'purchase', productId: 'internet-m' } })).status).toBeLessThan(300);
-      expect((await h.json('POST', `/v1/customers/${optOut}/events`, { body: { type: 'opt-out', channel: 'email' } })).status).toBeLessThan(300);
+      expect(
+        (await h.json('POST', `/v1/customers/${goal}/events`, { body: { type: 'purchase', productId: 'internet-m' } })).status,
+      ).toBeLessThan(300);
+      expect((await h.json('POST', `/v1/customers/${optOut}/events`, { body: { type: 'opt-out', channel: 'email' } })).status).toBeLessThan(
+        300,
+      );
       const ends = await Promise.all(customers.map((c) => h.client.workflow.getHandle(`campaign-${id}-${c}`).result()));
       expect(ends.map((e: { status: string }) => e.status)).toEqual(['goal-met', 'opted-out', 'completed']);
     } finally {
-      await h.client.schedule.getHandle(`campaign-${id}`).delete().catch(() => undefined);
+      await h.client.schedule
+        .getHandle(`campaign-${id}`)
+        .delete()
+        .catch(() => undefined);
     }
 
     await a.ingest();
@@ -241,13 +289,17 @@ describe('operational and analytical code never couple', () => {
     }
     return out;
   }
-  const importsOf = async (file: string) => [...(await readFile(file, 'utf8')).matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => path.resolve(path.dirname(file), m[1]!));
+  const importsOf = async (file: string) =>
+    [...(await readFile(file, 'utf8')).matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)].map((m) => path.resolve(path.dirname(file), m[1]!));
 
   it('src/analytics imports nothing from the API, the operational database, activities, workflows or the worker', async () => {
     const forbidden = ['src/api', 'src/db', 'src/worker', 'activities', 'workflows', 'src/services.ts'].map((p) => path.join(root, p));
     for (const file of await sources('src/analytics')) {
       for (const target of await importsOf(file)) {
-        expect(forbidden.some((f) => target === f || target.startsWith(f + path.sep)), `${path.relative(root, file)} imports ${path.relative(root, target)}`).toBe(false);
+        expect(
+          forbidden.some((f) => target === f || target.startsWith(f + path.sep)),
+          `${path.relative(root, file)} imports ${path.relative(root, target)}`,
+        ).toBe(false);
       }
     }
   });
@@ -258,7 +310,9 @@ describe('operational and analytical code never couple', () => {
       for (const file of await sources(dir)) {
         if (file.startsWith(analytics + path.sep)) continue;
         for (const target of await importsOf(file)) {
-          expect(target.startsWith(analytics + path.sep), `${path.relative(root, file)} imports ${path.relative(root, target)}`).toBe(false);
+          expect(target.startsWith(analytics + path.sep), `${path.relative(root, file)} imports ${path.relative(root, target)}`).toBe(
+            false,
+          );
         }
       }
     }

@@ -50,16 +50,25 @@ async function agree<T>(field: Field<T>) {
       const schemaErrors = contract.requestBodyErrors(field.operationId, body);
       const res = await h.json(field.method, field.url, { as: 'admin', body });
       expect([400, 404], `${JSON.stringify(value)}: ${JSON.stringify(res.body)}`).toContain(res.status);
-      const named = res.status === 400 ? (res.body.errors as Array<{ path: string; code: string; message: string }>).filter((e) => e.path === field.path) : [];
+      const named =
+        res.status === 400
+          ? (res.body.errors as Array<{ path: string; code: string; message: string }>).filter((e) => e.path === field.path)
+          : [];
       seen[schemaErrors.length > 0 ? 'schemaRejects' : 'schemaAccepts']++;
       if (named.length > 0) seen.apiRefuses++;
       if (schemaErrors.length > 0) {
-        expect(named, `the schema rejects ${JSON.stringify(value)} (${JSON.stringify(schemaErrors)}), the API must refuse ${field.path}: ${JSON.stringify(res.body)}`).not.toEqual([]);
+        expect(
+          named,
+          `the schema rejects ${JSON.stringify(value)} (${JSON.stringify(schemaErrors)}), the API must refuse ${field.path}: ${JSON.stringify(res.body)}`,
+        ).not.toEqual([]);
       }
       if (named.length > 0 && !named.every((e) => field.describedOnly?.(e))) {
-        expect(schemaErrors, `the API refuses ${JSON.stringify(value)} (${JSON.stringify(named)}), the schema must reject it`).not.toEqual([]);
+        expect(schemaErrors, `the API refuses ${JSON.stringify(value)} (${JSON.stringify(named)}), the schema must reject it`).not.toEqual(
+          [],
+        );
       }
-      if (res.status === 400) expect(named, `a 400 for ${JSON.stringify(value)} names ${field.path}: ${JSON.stringify(res.body)}`).not.toEqual([]);
+      if (res.status === 400)
+        expect(named, `a 400 for ${JSON.stringify(value)} names ${field.path}: ${JSON.stringify(res.body)}`).not.toEqual([]);
     }),
     { numRuns: RUNS },
   );
@@ -86,9 +95,15 @@ describe('the published schema and the validators accept and refuse the same val
       values: fc.oneof(
         fc.emailAddress(),
         fc
-          .tuple(fc.array(fc.string({ unit: fc.constantFrom(..."abcXYZ019_+'-"), minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 3 }), fc.array(label, { minLength: 1, maxLength: 3 }), fc.stringMatching(/^[A-Za-z]{1,5}$/))
+          .tuple(
+            fc.array(fc.string({ unit: fc.constantFrom(..."abcXYZ019_+'-"), minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 3 }),
+            fc.array(label, { minLength: 1, maxLength: 3 }),
+            fc.stringMatching(/^[A-Za-z]{1,5}$/),
+          )
           .map(([atoms, labels, tld]) => `${atoms.join('.')}@${[...labels, tld].join('.')}`),
-        fc.tuple(fc.emailAddress(), fc.constantFrom(' ', '..', '@', 'ü', '.', '"', ',')).map(([email, extra]) => email.replace(/@/, `${extra}@`)),
+        fc
+          .tuple(fc.emailAddress(), fc.constantFrom(' ', '..', '@', 'ü', '.', '"', ','))
+          .map(([email, extra]) => email.replace(/@/, `${extra}@`)),
         chars('ab@.-_ ü', 16),
       ),
     });
@@ -97,7 +112,13 @@ describe('the published schema and the validators accept and refuse the same val
   it('phone (E.164; spaces, parentheses and hyphens ignored)', async () => {
     await agree({
       ...change('phone'),
-      values: fc.oneof(fc.stringMatching(/^\+[1-9]\d{6,14}$/), chars('+0123456789 ()-x.', 22), fc.tuple(fc.stringMatching(/^\+[1-9]\d{6,14}$/), fc.nat(12), fc.constantFrom(' ', '-', '(', ')', '/')).map(([p, at, c]) => p.slice(0, at) + c + p.slice(at))),
+      values: fc.oneof(
+        fc.stringMatching(/^\+[1-9]\d{6,14}$/),
+        chars('+0123456789 ()-x.', 22),
+        fc
+          .tuple(fc.stringMatching(/^\+[1-9]\d{6,14}$/), fc.nat(12), fc.constantFrom(' ', '-', '(', ')', '/'))
+          .map(([p, at, c]) => p.slice(0, at) + c + p.slice(at)),
+      ),
     });
   }, 60_000);
 
@@ -105,7 +126,9 @@ describe('the published schema and the validators accept and refuse the same val
     const patterns = [/^\d{5}$/, /^\d{4}$/, /^\d{4} ?[A-Za-z]{2}$/, /^[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[A-Za-z]{2}$/, /^\d{5}(-\d{4})?$/];
     await agree({
       ...change('address', 'address.postalCode'),
-      body: ({ country, postalCode }: { country: string; postalCode: string }) => ({ changes: { address: { street: 'Hauptstr. 1', postalCode, city: 'Berlin', country } } }),
+      body: ({ country, postalCode }: { country: string; postalCode: string }) => ({
+        changes: { address: { street: 'Hauptstr. 1', postalCode, city: 'Berlin', country } },
+      }),
       values: fc.record({
         country: fc.constantFrom('DE', 'de', 'AT', 'CH', 'FR', 'NL', 'nl', 'GB', 'gb', 'US', 'BE', 'JP'),
         postalCode: fc.oneof(...patterns.map((p) => fc.stringMatching(p)), chars('0123456789ABab -', 14), fc.string({ maxLength: 14 })),
@@ -114,14 +137,24 @@ describe('the published schema and the validators accept and refuse the same val
   }, 60_000);
 
   it('IBAN (shape in the schema; per-country length and check digits only described)', async () => {
-    const valid = ['DE89370400440532013000', 'GB29NWBK60161331926819', 'NL91ABNA0417164300', 'FR1420041010050500013M02606', 'CH9300762011623852957', 'NO9386011117947', 'MT84MALT011000012345MTLCAST001S'];
+    const valid = [
+      'DE89370400440532013000',
+      'GB29NWBK60161331926819',
+      'NL91ABNA0417164300',
+      'FR1420041010050500013M02606',
+      'CH9300762011623852957',
+      'NO9386011117947',
+      'MT84MALT011000012345MTLCAST001S',
+    ];
     await agree({
       ...change('bankAccount'),
       describedOnly: custom,
       values: fc.oneof(
         fc.constantFrom(...valid),
         fc.constantFrom(...valid).map((iban) => iban.toLowerCase().replace(/(.{4})/g, '$1 ')),
-        fc.tuple(fc.constantFrom(...valid), fc.nat(40), fc.constantFrom('0', '9', 'X', ' ', '-', '/', '')).map(([iban, at, c]) => iban.slice(0, at % iban.length) + c + iban.slice((at % iban.length) + 1)),
+        fc
+          .tuple(fc.constantFrom(...valid), fc.nat(40), fc.constantFrom('0', '9', 'X', ' ', '-', '/', ''))
+          .map(([iban, at, c]) => iban.slice(0, at % iban.length) + c + iban.slice((at % iban.length) + 1)),
         chars('ABde0123456789 -', 36),
       ),
     });
@@ -136,7 +169,12 @@ describe('the published schema and the validators accept and refuse the same val
       path: 'body.timezone',
       body: (timezone: string) => ({ timezone }),
       describedOnly: custom,
-      values: fc.oneof(fc.constantFrom(...zones, 'UTC', 'US/Eastern'), fc.constantFrom(...zones).map((z) => z.toLowerCase()), fc.constantFrom('Mars/Olympus', 'Europe/', '/Berlin', 'Europe Berlin'), chars('Europe/Bln_+-0 ', 20)),
+      values: fc.oneof(
+        fc.constantFrom(...zones, 'UTC', 'US/Eastern'),
+        fc.constantFrom(...zones).map((z) => z.toLowerCase()),
+        fc.constantFrom('Mars/Olympus', 'Europe/', '/Berlin', 'Europe Berlin'),
+        chars('Europe/Bln_+-0 ', 20),
+      ),
     });
   }, 60_000);
 
@@ -147,7 +185,9 @@ describe('the published schema and the validators accept and refuse the same val
       describedOnly: custom,
       values: fc.oneof(
         fc.date({ min: new Date('1850-01-01'), max: new Date('2100-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
-        fc.tuple(fc.integer({ min: 1890, max: 2030 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 })).map(([y, m, d]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`),
+        fc
+          .tuple(fc.integer({ min: 1890, max: 2030 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }))
+          .map(([y, m, d]) => `${pad(y, 4)}-${pad(m, 2)}-${pad(d, 2)}`),
         fc.constantFrom('1990-1-01', '1990-01-01T00:00:00Z', ' 1990-01-01', '01.02.1990', '2000-02-29', '1900-02-29'),
         chars('0123456789-', 12),
       ),
@@ -165,8 +205,19 @@ describe('the published schema and the validators accept and refuse the same val
       values: fc.oneof(
         fc.date({ min: new Date('2000-01-01'), max: new Date('2040-12-31'), noInvalidDate: true }).map((d) => d.toISOString()),
         fc
-          .tuple(fc.date({ min: new Date('2000-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }), fc.constantFrom('Z', 'z', '+02:00', '-05:30', '+0200', '+02', '', '+24:00'), fc.constantFrom('T', 't', ' '), fc.boolean())
-          .map(([d, offset, sep, millis]) => d.toISOString().slice(0, millis ? 23 : 19).replace('T', sep) + offset),
+          .tuple(
+            fc.date({ min: new Date('2000-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }),
+            fc.constantFrom('Z', 'z', '+02:00', '-05:30', '+0200', '+02', '', '+24:00'),
+            fc.constantFrom('T', 't', ' '),
+            fc.boolean(),
+          )
+          .map(
+            ([d, offset, sep, millis]) =>
+              d
+                .toISOString()
+                .slice(0, millis ? 23 : 19)
+                .replace('T', sep) + offset,
+          ),
         fc.constantFrom('2026-01-01T23:59:60Z', '2026-02-30T10:00:00Z', '2026-01-01T10:00Z', '2026-01-01', 'yesterday'),
       ),
     });
@@ -190,7 +241,9 @@ describe('the published schema and the validators accept and refuse the same val
           const res = await h.json('GET', `/v1/customers/${encodeURIComponent(id)}`, { as: 'admin' });
           expect([400, 404], `${id}: ${JSON.stringify(res.body)}`).toContain(res.status);
           const refused = res.status === 400 && (res.body.errors as Array<{ path: string }>).some((e) => e.path === 'path.id');
-          expect(refused, `${id}: the schema ${schemaErrors.length > 0 ? 'rejects' : 'accepts'} it, the API answered ${res.status}`).toBe(schemaErrors.length > 0);
+          expect(refused, `${id}: the schema ${schemaErrors.length > 0 ? 'rejects' : 'accepts'} it, the API answered ${res.status}`).toBe(
+            schemaErrors.length > 0,
+          );
         },
       ),
       { numRuns: RUNS },

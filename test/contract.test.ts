@@ -23,7 +23,10 @@ beforeAll(async () => {
   counts.operations = contract.operations.length;
 });
 afterAll(async () => {
-  if (contract) console.info(`contract: ${counts.operations} operations, ${counts.examples} examples sent (${counts.answered2xx} 2xx, ${counts.documentedErrors} documented errors), ${contract.responsesChecked} responses checked`);
+  if (contract)
+    console.info(
+      `contract: ${counts.operations} operations, ${counts.examples} examples sent (${counts.answered2xx} 2xx, ${counts.documentedErrors} documented errors), ${contract.responsesChecked} responses checked`,
+    );
   await h?.close();
 });
 
@@ -35,7 +38,12 @@ async function validOpenApi31(document: unknown) {
 }
 
 /** Sends a raw request through a real HTTP server: TRACE cannot be built as a fetch Request. */
-async function rawRequest(fetch: (req: Request) => Response | Promise<Response>, method: string, path: string, headers: Record<string, string> = {}) {
+async function rawRequest(
+  fetch: (req: Request) => Response | Promise<Response>,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+) {
   const server = serve({ fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
@@ -60,7 +68,8 @@ function fromBody(expression: string, body: unknown): string | undefined {
   const match = /^\$response\.body#(\/.*)$/.exec(expression);
   if (!match) throw new Error(`unsupported link expression ${expression}`);
   let value: unknown = body;
-  for (const segment of match[1]!.slice(1).split('/')) value = (value as Record<string, unknown> | undefined)?.[segment.replace(/~1/g, '/').replace(/~0/g, '~')];
+  for (const segment of match[1]!.slice(1).split('/'))
+    value = (value as Record<string, unknown> | undefined)?.[segment.replace(/~1/g, '/').replace(/~0/g, '~')];
   return typeof value === 'string' ? value : undefined;
 }
 
@@ -106,10 +115,14 @@ describe('the operational API contract', () => {
       expect(declared, `${op.operationId} answered an undocumented ${res.status}`).toContain(String(res.status));
       if (res.status < 300) counts.answered2xx++;
       else counts.documentedErrors++;
-      for (const response of Object.values(op.definition.responses as Record<string, { links?: Record<string, { operationId: string; parameters: Record<string, string> }> }>)) {
+      for (const response of Object.values(
+        op.definition.responses as Record<string, { links?: Record<string, { operationId: string; parameters: Record<string, string> }> }>,
+      )) {
         for (const link of Object.values(response.links ?? {})) {
           if (res.status >= 300) continue;
-          const linked = Object.fromEntries(Object.entries(link.parameters).map(([name, expression]) => [name, fromBody(expression, res.body)]));
+          const linked = Object.fromEntries(
+            Object.entries(link.parameters).map(([name, expression]) => [name, fromBody(expression, res.body)]),
+          );
           if (Object.values(linked).every((v) => v !== undefined)) params.set(link.operationId, linked as Record<string, string>);
         }
       }
@@ -121,17 +134,28 @@ describe('the operational API contract', () => {
     // Every offer rule needs a product the customer owns: the example upsells crm-pro (tier 2)
     // to a customer who bought crm-basic (tier 1) of the same category.
     const ownLowerTier = async (id: string) => {
-      const product = await h.json('POST', '/v1/products', { as: 'admin', body: { id: 'crm-basic', name: 'CRM Basic', category: 'crm', tier: 1, price: 19.9 } });
+      const product = await h.json('POST', '/v1/products', {
+        as: 'admin',
+        body: { id: 'crm-basic', name: 'CRM Basic', category: 'crm', tier: 1, price: 19.9 },
+      });
       expect(product.status).toBe(201);
-      const purchase = await h.json('POST', `/v1/customers/${id}/events`, { as: 'admin', body: { type: 'purchase', productId: 'crm-basic' } });
+      const purchase = await h.json('POST', `/v1/customers/${id}/events`, {
+        as: 'admin',
+        body: { type: 'purchase', productId: 'crm-basic' },
+      });
       expect(purchase.status, JSON.stringify(purchase.body)).toBeLessThan(300);
     };
 
     // Operations that link to others first (they create what the rest take), in rounds: a create
     // that needs an id (an offer for a customer) runs once its id is known.
     const creates = pending.filter((op) => Object.values(op.definition.responses).some((r) => (r as { links?: unknown }).links));
-    expect(creates.map((c) => c.operationId)).toEqual(expect.arrayContaining(['registerCustomer', 'createLead', 'createProduct', 'createCampaign', 'requestChange', 'makeOffer']));
-    const ordered = [...creates.filter((c) => c.operationId === 'createProduct'), ...creates.filter((c) => c.operationId !== 'createProduct')];
+    expect(creates.map((c) => c.operationId)).toEqual(
+      expect.arrayContaining(['registerCustomer', 'createLead', 'createProduct', 'createCampaign', 'requestChange', 'makeOffer']),
+    );
+    const ordered = [
+      ...creates.filter((c) => c.operationId === 'createProduct'),
+      ...creates.filter((c) => c.operationId !== 'createProduct'),
+    ];
     let progress = true;
     while (ordered.length > 0 && progress) {
       progress = false;
@@ -140,13 +164,18 @@ describe('the operational API contract', () => {
         if (!values) continue;
         if (op.operationId === 'makeOffer') await ownLowerTier(values.id!);
         const res = await send(op, values);
-        expect(res.status, `create ${op.operationId} must succeed so its links can be followed: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+        expect(res.status, `create ${op.operationId} must succeed so its links can be followed: ${JSON.stringify(res.body)}`).toBeLessThan(
+          300,
+        );
         ordered.splice(ordered.indexOf(op), 1);
         pending.splice(pending.indexOf(op), 1);
         progress = true;
       }
     }
-    expect(ordered.map((o) => o.operationId), 'create operations whose ids nothing provides').toEqual([]);
+    expect(
+      ordered.map((o) => o.operationId),
+      'create operations whose ids nothing provides',
+    ).toEqual([]);
 
     for (const op of pending) {
       const values = paramsFor(op);
@@ -157,10 +186,22 @@ describe('the operational API contract', () => {
   }, 180_000);
 
   it('the response checker refuses an undeclared status, an undeclared content type and a body that breaks the schema', async () => {
-    const problem = (status: number) => new Response(JSON.stringify({ type: 'about:blank', title: 'x', status }), { status, headers: { 'content-type': 'application/problem+json' } });
+    const problem = (status: number) =>
+      new Response(JSON.stringify({ type: 'about:blank', title: 'x', status }), {
+        status,
+        headers: { 'content-type': 'application/problem+json' },
+      });
     await expect(contract.check('GET', '/v1/products', problem(418))).rejects.toThrow(/does not declare/);
-    await expect(contract.check('GET', '/v1/products', new Response('[]', { status: 200, headers: { 'content-type': 'text/plain' } }))).rejects.toThrow(/Content-Type text\/plain/);
-    await expect(contract.check('GET', '/v1/products', new Response('{"products":"no"}', { status: 200, headers: { 'content-type': 'application/json' } }))).rejects.toThrow(/does not match the declared schema/);
+    await expect(
+      contract.check('GET', '/v1/products', new Response('[]', { status: 200, headers: { 'content-type': 'text/plain' } })),
+    ).rejects.toThrow(/Content-Type text\/plain/);
+    await expect(
+      contract.check(
+        'GET',
+        '/v1/products',
+        new Response('{"products":"no"}', { status: 200, headers: { 'content-type': 'application/json' } }),
+      ),
+    ).rejects.toThrow(/does not match the declared schema/);
     await expect(contract.check('GET', '/v1/products', problem(401))).resolves.toBe(true);
     await expect(contract.check('GET', '/healthz', new Response('{}', { status: 200 }))).resolves.toBe(false);
   });
@@ -168,7 +209,9 @@ describe('the operational API contract', () => {
   it('an undeclared method on a declared path answers 405 with Allow listing the declared methods; an unknown path stays 404', async () => {
     const id = '00000000-0000-4000-8000-000000000000';
     for (const [path, item] of Object.entries(contract.document.paths as Record<string, Record<string, unknown>>)) {
-      const declared = Object.keys(item).filter((m) => ['get', 'put', 'post', 'delete', 'patch'].includes(m)).map((m) => m.toUpperCase());
+      const declared = Object.keys(item)
+        .filter((m) => ['get', 'put', 'post', 'delete', 'patch'].includes(m))
+        .map((m) => m.toUpperCase());
       const method = ['DELETE', 'PUT', 'PATCH', 'POST'].find((m) => !declared.includes(m))!;
       const url = path.replace(/\{[^}]+\}/g, id);
       const res = await h.json(method, url, { as: 'admin' });
@@ -207,7 +250,8 @@ describe('the analytics API contract', () => {
     analytics = await Contract.load(a.service.app);
   });
   afterAll(async () => {
-    if (analytics) console.info(`analytics contract: ${analytics.operations.length} operations, ${analytics.responsesChecked} responses checked`);
+    if (analytics)
+      console.info(`analytics contract: ${analytics.operations.length} operations, ${analytics.responsesChecked} responses checked`);
     await a?.stop();
   });
 
@@ -219,7 +263,13 @@ describe('the analytics API contract', () => {
 
   it('/openapi.json is a valid OpenAPI 3.1 document of every report, generated from the zod schemas', async () => {
     await validOpenApi31(analytics.document);
-    expect(analytics.operations.map((o) => o.operationId).sort()).toEqual(['campaignsReport', 'changesReport', 'funnelReport', 'ingestStatus', 'processesReport']);
+    expect(analytics.operations.map((o) => o.operationId).sort()).toEqual([
+      'campaignsReport',
+      'changesReport',
+      'funnelReport',
+      'ingestStatus',
+      'processesReport',
+    ]);
     expect(analytics.byId('funnelReport').definition.parameters.map((p: { name: string }) => p.name)).toEqual(['from', 'to', 'groupBy']);
   });
 
@@ -227,7 +277,9 @@ describe('the analytics API contract', () => {
     await a.ingest();
     for (const op of analytics.operations) {
       const query = new URLSearchParams(
-        (op.definition.parameters ?? []).filter((p: { example?: string }) => p.example !== undefined).map((p: { name: string; example: string }) => [p.name, p.example]),
+        (op.definition.parameters ?? [])
+          .filter((p: { example?: string }) => p.example !== undefined)
+          .map((p: { name: string; example: string }) => [p.name, p.example]),
       );
       expect((await get(op.path)).status).toBe(200);
       expect((await get(`${op.path}?${query}&groupBy=week`)).status).toBe(200);

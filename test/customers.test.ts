@@ -31,7 +31,14 @@ describe('customer registration over HTTP', () => {
     const input = registration();
     const res = await h.json('POST', '/v1/customers', { body: input, headers: { 'idempotency-key': uniqueId('reg') } });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ name: 'Jane Doe', email: input.email, phone: '+49301234567', locale: 'de-DE', status: 'active', version: 1 });
+    expect(res.body).toMatchObject({
+      name: 'Jane Doe',
+      email: input.email,
+      phone: '+49301234567',
+      locale: 'de-DE',
+      status: 'active',
+      version: 1,
+    });
     expect(res.body.address).toEqual({ street: 'Hauptstr. 1', postalCode: '10115', city: 'Berlin', country: 'DE' });
     expect(res.headers.get('location')).toBe(`/v1/customers/${res.body.id}`);
 
@@ -39,12 +46,17 @@ describe('customer registration over HTTP', () => {
     expect(got.status).toBe(200);
     expect(got.body).toEqual(res.body);
 
-    const audit = await h.pool.query('SELECT field, new_value, actor, process FROM audit_log WHERE customer_id = $1 ORDER BY field', [res.body.id]);
+    const audit = await h.pool.query('SELECT field, new_value, actor, process FROM audit_log WHERE customer_id = $1 ORDER BY field', [
+      res.body.id,
+    ]);
     expect(audit.rows.map((r) => r.field)).toEqual(['address', 'email', 'locale', 'name', 'phone']);
     expect(audit.rows.every((r) => r.actor === 'agent-actor' && r.process === 'registration')).toBe(true);
 
     // Onboarding, started by the registration, sends its own messages; this is about the welcome.
-    const outbox = await h.pool.query(`SELECT id, template, recipient FROM notification_outbox WHERE customer_id = $1 AND template = 'welcome'`, [res.body.id]);
+    const outbox = await h.pool.query(
+      `SELECT id, template, recipient FROM notification_outbox WHERE customer_id = $1 AND template = 'welcome'`,
+      [res.body.id],
+    );
     expect(outbox.rows).toHaveLength(1);
     expect(outbox.rows[0]).toMatchObject({ template: 'welcome', recipient: input.email });
 
@@ -61,7 +73,10 @@ describe('customer registration over HTTP', () => {
 
   it('makes the registration findable in Temporal by customer, process and status, with a summary', async () => {
     const key = uniqueId('reg');
-    const res = await h.json('POST', '/v1/customers', { body: registration({ name: 'Ada Lovelace' }), headers: { 'idempotency-key': key } });
+    const res = await h.json('POST', '/v1/customers', {
+      body: registration({ name: 'Ada Lovelace' }),
+      headers: { 'idempotency-key': key },
+    });
     expect(res.status).toBe(201);
     const description = await h.client.workflow.getHandle(`customer-register-${key}`).describe();
     expect(description.type).toBe('registerCustomer');
@@ -79,7 +94,9 @@ describe('customer registration over HTTP', () => {
   it('answers 409 with the existing id for an e-mail already registered, in any letter case', async () => {
     const first = await h.json('POST', '/v1/customers', { body: registration() });
     expect(first.status).toBe(201);
-    const again = await h.json('POST', '/v1/customers', { body: registration({ name: 'Someone Else', email: first.body.email.toUpperCase() }) });
+    const again = await h.json('POST', '/v1/customers', {
+      body: registration({ name: 'Someone Else', email: first.body.email.toUpperCase() }),
+    });
     expect(again.status).toBe(409);
     expect(again.headers.get('content-type')).toContain('application/problem+json');
     expect(again.body).toMatchObject({ status: 409, existingCustomerId: first.body.id });
@@ -88,7 +105,10 @@ describe('customer registration over HTTP', () => {
 
   it('lets exactly one of two concurrent registrations of the same e-mail win', async () => {
     const body = registration();
-    const [a, b] = await Promise.all([h.json('POST', '/v1/customers', { body }), h.json('POST', '/v1/customers', { body: { ...body, name: 'Twin' } })]);
+    const [a, b] = await Promise.all([
+      h.json('POST', '/v1/customers', { body }),
+      h.json('POST', '/v1/customers', { body: { ...body, name: 'Twin' } }),
+    ]);
     expect([a.status, b.status].sort()).toEqual([201, 409]);
     expect(await count('customers', 'email_normalized = $1', [body.email.toLowerCase()])).toBe(1);
   });
@@ -114,7 +134,14 @@ describe('bad input is a 4xx problem that names the problem and stores nothing',
   it('names every wrong field of a registration', async () => {
     const before = await count('customers');
     const res = await h.json('POST', '/v1/customers', {
-      body: { name: '', email: 'not-an-email', phone: '0301234', address: { street: 'x', postalCode: 'ABC', city: 'Berlin', country: 'XX' }, locale: 'not a locale!', extra: 1 },
+      body: {
+        name: '',
+        email: 'not-an-email',
+        phone: '0301234',
+        address: { street: 'x', postalCode: 'ABC', city: 'Berlin', country: 'XX' },
+        locale: 'not a locale!',
+        extra: 1,
+      },
     });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
@@ -126,9 +153,13 @@ describe('bad input is a 4xx problem that names the problem and stores nothing',
   });
 
   it('checks postcodes against the country', async () => {
-    const res = await h.json('POST', '/v1/customers', { body: registration({ address: { street: 'Main St 1', postalCode: '1234', city: 'Springfield', country: 'US' } }) });
+    const res = await h.json('POST', '/v1/customers', {
+      body: registration({ address: { street: 'Main St 1', postalCode: '1234', city: 'Springfield', country: 'US' } }),
+    });
     expect(res.status).toBe(400);
-    expect(res.body.errors).toEqual([expect.objectContaining({ path: 'body.address.postalCode', message: 'is not a valid postcode for US' })]);
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({ path: 'body.address.postalCode', message: 'is not a valid postcode for US' }),
+    ]);
   });
 
   it('rejects a missing body, malformed JSON, a wrong content type and an oversized body', async () => {
@@ -140,7 +171,10 @@ describe('bad input is a 4xx problem that names the problem and stores nothing',
     const malformed = await h.json('POST', '/v1/customers', { rawBody: '{"name": ', headers: { 'content-type': 'application/json' } });
     expect(malformed.status).toBe(400);
     expect(malformed.body.detail).toMatch(/Malformed JSON/);
-    const text = await h.json('POST', '/v1/customers', { rawBody: 'name=Jane', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const text = await h.json('POST', '/v1/customers', {
+      rawBody: 'name=Jane',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(text.status).toBe(415);
     expect(text.body.detail).toMatch(/application\/json/);
     const huge = await h.json('POST', '/v1/customers', { body: registration({ name: 'x'.repeat(70 * 1024) }) });

@@ -9,7 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, uniqueId, type Harness } from './support/harness.js';
 import { durationMs } from '../src/domain/master-data.js';
 import { CrmProcess } from '../src/domain/search-attributes.js';
-import { personalValuesInTables, secretsInHistories, trackSecrets, waitForChange, waitForGdpr, waitForMail, workflowIdsOf, TIMER_POLICY, within } from './support/master-data.js';
+import {
+  personalValuesInTables,
+  secretsInHistories,
+  trackSecrets,
+  waitForChange,
+  waitForGdpr,
+  waitForMail,
+  workflowIdsOf,
+  TIMER_POLICY,
+  within,
+} from './support/master-data.js';
 import { ERASURE_COVERAGE } from '../activities/gdpr.js';
 
 let h: Harness;
@@ -67,8 +77,12 @@ describe.concurrent('GDPR export', () => {
     expect(got.headers.get('cache-control')).toBe('no-store');
     expect(got.body.customer).toMatchObject({ id: c.id, email: c.email, name: c.name, phone: c.phone });
     expect(got.body.contact_events).toEqual([expect.objectContaining({ summary: expect.stringContaining(c.name) })]);
-    expect(got.body.audit_log.map((r: { field: string }) => r.field)).toEqual(expect.arrayContaining(['name', 'email', 'phone', 'address']));
-    expect(got.body.notification_outbox.map((r: { template: string }) => r.template)).toEqual(expect.arrayContaining(['welcome', 'verification-code']));
+    expect(got.body.audit_log.map((r: { field: string }) => r.field)).toEqual(
+      expect.arrayContaining(['name', 'email', 'phone', 'address']),
+    );
+    expect(got.body.notification_outbox.map((r: { template: string }) => r.template)).toEqual(
+      expect.arrayContaining(['welcome', 'verification-code']),
+    );
     expect(got.body.verification_codes).toBeUndefined();
 
     const again = await h.json('GET', `/v1/gdpr-requests/${requestId}/export`);
@@ -96,7 +110,9 @@ describe.concurrent('GDPR erasure', () => {
     expect(requestId).toBe(`erasure-${c.id}`);
     await verifyGdpr(requestId, c.email);
     const grace = await waitForGdpr(h, requestId, 'grace-period');
-    expect(new Date(grace.dueAt).getTime() - Date.parse(grace.transitions.at(-1).at)).toBeGreaterThanOrEqual(durationMs(POLICY.erasureGracePeriod) - 1_000);
+    expect(new Date(grace.dueAt).getTime() - Date.parse(grace.transitions.at(-1).at)).toBeGreaterThanOrEqual(
+      durationMs(POLICY.erasureGracePeriod) - 1_000,
+    );
     const active = await h.pool.query("SELECT lifted_at FROM suppressions WHERE customer_id = $1 AND reason = 'erasure'", [c.id]);
     expect(active.rows).toEqual([{ lifted_at: null }]);
     await waitForMail(h, c.email, 'gdpr-erasure-scheduled');
@@ -129,7 +145,14 @@ describe.concurrent('GDPR erasure', () => {
       "INSERT INTO contact_events (customer_id, channel, direction, summary, recorded_by, idempotency_key) VALUES ($1, 'email', 'inbound', $2, 'agent-actor', $3)",
       [c.id, summary, uniqueId('ce')],
     );
-    const tables = new Set((await h.pool.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'", [h.schema])).rows.map((r) => r.table_name));
+    const tables = new Set(
+      (
+        await h.pool.query<{ table_name: string }>(
+          "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
+          [h.schema],
+        )
+      ).rows.map((r) => r.table_name),
+    );
     if (tables.has('customer_events')) {
       await h.pool.query(
         "INSERT INTO customer_events (id, customer_id, type, note, occurred_at, recorded_by, idempotency_key) VALUES (gen_random_uuid(), $1, 'complaint', $2, now(), 'agent-actor', $3)",
@@ -160,18 +183,36 @@ describe.concurrent('GDPR erasure', () => {
     // The other customer is untouched: the scan does find values that are there.
     expect((await personalValuesInTables(h, [other.email, street])).length).toBeGreaterThan(0);
 
-    const row = (await h.pool.query("SELECT name, email, phone, address, birth_date, bank_account_iban, status, erased_at FROM customers WHERE id = $1", [c.id])).rows[0];
-    expect(row).toMatchObject({ name: 'Erased customer', phone: null, address: null, birth_date: null, bank_account_iban: null, status: 'erased' });
+    const row = (
+      await h.pool.query(
+        'SELECT name, email, phone, address, birth_date, bank_account_iban, status, erased_at FROM customers WHERE id = $1',
+        [c.id],
+      )
+    ).rows[0];
+    expect(row).toMatchObject({
+      name: 'Erased customer',
+      phone: null,
+      address: null,
+      birth_date: null,
+      bank_account_iban: null,
+      status: 'erased',
+    });
     expect(row.erased_at).not.toBeNull();
     // Facts stay: that there was an inbound e-mail, which fields changed when, by whom.
     const events = await h.pool.query('SELECT channel, direction, summary FROM contact_events WHERE customer_id = $1', [c.id]);
     expect(events.rows).toEqual([{ channel: 'email', direction: 'inbound', summary: '[erased]' }]);
     const audit = await h.json('GET', `/v1/customers/${c.id}/audit?limit=200`);
-    expect(audit.body.items.some((i: { field: string; actor: string }) => i.field === 'bankAccount' && i.actor === 'agent-actor')).toBe(true);
+    expect(audit.body.items.some((i: { field: string; actor: string }) => i.field === 'bankAccount' && i.actor === 'agent-actor')).toBe(
+      true,
+    );
     const erasure = audit.body.items.find((i: { field: string }) => i.field === 'erasure');
     expect(erasure).toMatchObject({ process: 'gdpr', actor: 'agent-actor', changeId: requestId, oldValue: null });
     expect(JSON.stringify(erasure.newValue)).not.toContain(c.email);
-    expect(audit.body.items.filter((i: { field: string }) => i.field !== 'erasure').every((i: { oldValue: unknown; newValue: unknown }) => i.oldValue === null && i.newValue === null)).toBe(true);
+    expect(
+      audit.body.items
+        .filter((i: { field: string }) => i.field !== 'erasure')
+        .every((i: { oldValue: unknown; newValue: unknown }) => i.oldValue === null && i.newValue === null),
+    ).toBe(true);
     // An erased customer takes no changes and no second request.
     expect((await h.json('POST', `/v1/customers/${c.id}/changes`, { body: { changes: { name: 'Back Again' } } })).status).toBe(409);
     expect((await h.json('POST', `/v1/customers/${c.id}/export`, { body: {} })).status).toBe(409);
@@ -181,10 +222,20 @@ describe.concurrent('GDPR erasure', () => {
 describe('personal data in histories', () => {
   it('leaves no e-mail, phone, name, IBAN or code of these tests in clear in any workflow history', async () => {
     for (const s of ['FR1420041010050500013M02606', 'GB82WEST12345698765432']) secrets.add(s);
-    const ids = await workflowIdsOf(h, customers.map((c) => c.id), gdprRequests.map((r) => `gdpr-${r}`));
+    const ids = await workflowIdsOf(
+      h,
+      customers.map((c) => c.id),
+      gdprRequests.map((r) => `gdpr-${r}`),
+    );
     const codes = [...secrets].filter((s) => /^\d{6}$/.test(s));
     // One code per request these tests confirm.
     expect(codes.length).toBeGreaterThan(3);
-    expect(await secretsInHistories(h, ids, [...secrets].filter((s) => s.length >= 6))).toEqual([]);
+    expect(
+      await secretsInHistories(
+        h,
+        ids,
+        [...secrets].filter((s) => s.length >= 6),
+      ),
+    ).toEqual([]);
   });
 });

@@ -20,7 +20,12 @@ afterAll(async () => {
 });
 
 const registration = () => ({ name: 'Kim Keyholder', email: `${uniqueId('kim')}@example.com` });
-const interaction = (summary = 'Asked about the invoice') => ({ channel: 'call', direction: 'inbound', summary, occurredAt: '2026-01-01T10:00:00Z' });
+const interaction = (summary = 'Asked about the invoice') => ({
+  channel: 'call',
+  direction: 'inbound',
+  summary,
+  occurredAt: '2026-01-01T10:00:00Z',
+});
 
 async function keyRow(key: string) {
   const { rows } = await h.pool.query('SELECT * FROM idempotency_keys WHERE key = $1', [key]);
@@ -45,78 +50,94 @@ async function customer(): Promise<string> {
 }
 
 describe('Idempotency-Keys kept in PostgreSQL', () => {
-  it('answers a repeat from PostgreSQL after the workflow was deleted from Temporal and with no worker running', async () => {
-    const key = uniqueId('reg');
-    const body = registration();
-    const first = await settled('/v1/customers', body, key);
-    expect(first.status).toBe(201);
-    const row = await keyRow(key);
-    expect(row).toMatchObject({ operation: 'POST /v1/customers', actor: 'agent-actor', response_status: 201, response_final: true });
-    expect(row.workflow_id).toBe(registrationWorkflowId(key));
-    expect(row.expires_at.getTime() - row.created_at.getTime()).toBe(TTL_MS);
+  it(
+    'answers a repeat from PostgreSQL after the workflow was deleted from Temporal and with no worker running',
+    async () => {
+      const key = uniqueId('reg');
+      const body = registration();
+      const first = await settled('/v1/customers', body, key);
+      expect(first.status).toBe(201);
+      const row = await keyRow(key);
+      expect(row).toMatchObject({ operation: 'POST /v1/customers', actor: 'agent-actor', response_status: 201, response_final: true });
+      expect(row.workflow_id).toBe(registrationWorkflowId(key));
+      expect(row.expires_at.getTime() - row.created_at.getTime()).toBe(TTL_MS);
 
-    await forget(h, row.workflow_id);
-    await h.stopWorker();
-    try {
-      const repeat = await h.json('POST', '/v1/customers', { body, headers: { 'idempotency-key': key } });
-      expect(repeat.status).toBe(201);
-      expect(repeat.body).toEqual(first.body);
-      expect(repeat.headers.get('location')).toBe(`/v1/customers/${first.body.id}`);
-      expect(repeat.headers.get('idempotent-replayed')).toBe('true');
-      const other = await h.json('POST', '/v1/customers', { body: registration(), headers: { 'idempotency-key': key } });
-      expect(other.status).toBe(422);
-      expect(other.headers.get('content-type')).toMatch(/problem\+json/);
-      expect(other.body.detail).toMatch(/Idempotency-Key .* different request body/);
-    } finally {
-      await h.startWorker();
-    }
-    expect(await count('customers', 'email_normalized = $1', [body.email])).toBe(1);
-  }, WORKER_RESTART_TIMEOUT_MS);
+      await forget(h, row.workflow_id);
+      await h.stopWorker();
+      try {
+        const repeat = await h.json('POST', '/v1/customers', { body, headers: { 'idempotency-key': key } });
+        expect(repeat.status).toBe(201);
+        expect(repeat.body).toEqual(first.body);
+        expect(repeat.headers.get('location')).toBe(`/v1/customers/${first.body.id}`);
+        expect(repeat.headers.get('idempotent-replayed')).toBe('true');
+        const other = await h.json('POST', '/v1/customers', { body: registration(), headers: { 'idempotency-key': key } });
+        expect(other.status).toBe(422);
+        expect(other.headers.get('content-type')).toMatch(/problem\+json/);
+        expect(other.body.detail).toMatch(/Idempotency-Key .* different request body/);
+      } finally {
+        await h.startWorker();
+      }
+      expect(await count('customers', 'email_normalized = $1', [body.email])).toBe(1);
+    },
+    WORKER_RESTART_TIMEOUT_MS,
+  );
 
-  it('lands a repeat on the same process while it is still in flight, then answers with its result', async () => {
-    const id = await customer();
-    const key = uniqueId('ia');
-    const url = `/v1/customers/${id}/interactions`;
-    await h.stopWorker();
-    let pending;
-    try {
-      pending = await h.json('POST', url, { body: interaction(), headers: { 'idempotency-key': key } });
-      expect(pending.status).toBe(202);
-      expect(pending.body.status).toBe('pending');
-      const again = await h.json('POST', url, { body: interaction(), headers: { 'idempotency-key': key } });
-      expect(again.status).toBe(202);
-      expect(again.body.workflowId).toBe(pending.body.workflowId);
-    } finally {
-      await h.startWorker();
-    }
-    const done = await settled(url, interaction(), key);
-    expect(done.status).toBe(201);
-    expect(await count('contact_events', 'customer_id = $1', [id])).toBe(1);
-    expect((await keyRow(key)).workflow_id).toBe(pending.body.workflowId);
-    // The result is kept: it outlives the workflow.
-    await forget(h, pending.body.workflowId);
-    const later = await h.json('POST', url, { body: interaction(), headers: { 'idempotency-key': key } });
-    expect(later.status).toBe(201);
-    expect(later.body.id).toBe(done.body.id);
-  }, WORKER_RESTART_TIMEOUT_MS);
+  it(
+    'lands a repeat on the same process while it is still in flight, then answers with its result',
+    async () => {
+      const id = await customer();
+      const key = uniqueId('ia');
+      const url = `/v1/customers/${id}/interactions`;
+      await h.stopWorker();
+      let pending;
+      try {
+        pending = await h.json('POST', url, { body: interaction(), headers: { 'idempotency-key': key } });
+        expect(pending.status).toBe(202);
+        expect(pending.body.status).toBe('pending');
+        const again = await h.json('POST', url, { body: interaction(), headers: { 'idempotency-key': key } });
+        expect(again.status).toBe(202);
+        expect(again.body.workflowId).toBe(pending.body.workflowId);
+      } finally {
+        await h.startWorker();
+      }
+      const done = await settled(url, interaction(), key);
+      expect(done.status).toBe(201);
+      expect(await count('contact_events', 'customer_id = $1', [id])).toBe(1);
+      expect((await keyRow(key)).workflow_id).toBe(pending.body.workflowId);
+      // The result is kept: it outlives the workflow.
+      await forget(h, pending.body.workflowId);
+      const later = await h.json('POST', url, { body: interaction(), headers: { 'idempotency-key': key } });
+      expect(later.status).toBe(201);
+      expect(later.body.id).toBe(done.body.id);
+    },
+    WORKER_RESTART_TIMEOUT_MS,
+  );
 
   it('starts one process for concurrent duplicates', async () => {
     const id = await customer();
     const key = uniqueId('burst');
     const url = `/v1/customers/${id}/interactions`;
-    const answers = await Promise.all(Array.from({ length: 6 }, () => h.json('POST', url, { body: interaction('Burst'), headers: { 'idempotency-key': key } })));
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => h.json('POST', url, { body: interaction('Burst'), headers: { 'idempotency-key': key } })),
+    );
     for (const a of answers) expect([201, 202]).toContain(a.status);
     const done = await settled(url, interaction('Burst'), key);
     for (const a of answers.filter((x) => x.status === 201)) expect(a.body.id).toBe(done.body.id);
     expect(await count('contact_events', 'customer_id = $1', [id])).toBe(1);
-    const { executions } = await h.client.workflowService.listWorkflowExecutions({ namespace: 'default', query: `WorkflowType = 'recordInteraction' AND TaskQueue = '${h.taskQueue}' AND WorkflowId = '${(await keyRow(key)).workflow_id}'` });
+    const { executions } = await h.client.workflowService.listWorkflowExecutions({
+      namespace: 'default',
+      query: `WorkflowType = 'recordInteraction' AND TaskQueue = '${h.taskQueue}' AND WorkflowId = '${(await keyRow(key)).workflow_id}'`,
+    });
     expect(executions).toHaveLength(1);
   });
 
   it('refuses a key used by another caller, and frees a key whose request was refused before it acted', async () => {
     const key = uniqueId('own');
     const body = registration();
-    const invalid = await h.json('POST', '/v1/customers', { body: { ...body, email: 'not-an-email' }, headers: { 'idempotency-key': key } });
+    const invalid = await h.json('POST', '/v1/customers', {
+      body: { ...body, email: 'not-an-email' },
+      headers: { 'idempotency-key': key },
+    });
     expect(invalid.status).toBe(400);
     expect(await keyRow(key)).toBeUndefined();
     const first = await settled('/v1/customers', body, key);
@@ -131,7 +152,11 @@ describe('Idempotency-Keys kept in PostgreSQL', () => {
     const key = uniqueId('old');
     const url = `/v1/customers/${id}/interactions`;
     const first = await settled(url, interaction(), key);
-    const expire = () => h.pool.query("UPDATE idempotency_keys SET created_at = now() - interval '3 hours', expires_at = now() - interval '1 second' WHERE key = $1", [key]);
+    const expire = () =>
+      h.pool.query(
+        "UPDATE idempotency_keys SET created_at = now() - interval '3 hours', expires_at = now() - interval '1 second' WHERE key = $1",
+        [key],
+      );
     await expire();
     const again = await settled(url, interaction(), key);
     expect(again.status).toBe(201);

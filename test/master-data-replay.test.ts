@@ -20,7 +20,12 @@ import { createApi } from '../src/api/app.js';
 import { hashKey } from '../src/api/auth.js';
 import { ROLES, type Role } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { DEFAULT_MASTER_DATA_POLICY, masterDataStateQuery, masterDataWorkflowId, type MasterDataPolicy } from '../src/domain/master-data.js';
+import {
+  DEFAULT_MASTER_DATA_POLICY,
+  masterDataStateQuery,
+  masterDataWorkflowId,
+  type MasterDataPolicy,
+} from '../src/domain/master-data.js';
 import { gdprWorkflowId, type GdprState } from '../src/domain/gdpr.js';
 
 /** The commit that added the per-change status timeline to the change desk. */
@@ -81,14 +86,19 @@ describe.runIf(RECORDING)('recording histories', () => {
     const email = await r.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { email: newEmail } } });
     expect(email.status, JSON.stringify(email.body)).toBe(202);
     await waitForChange(r, email.body.changeId, 'awaiting-verification');
-    const verified = await r.json('POST', `/v1/changes/${email.body.changeId}/verification`, { body: { code: await codeFor(r, newEmail) } });
+    const verified = await r.json('POST', `/v1/changes/${email.body.changeId}/verification`, {
+      body: { code: await codeFor(r, newEmail) },
+    });
     expect(verified.status, JSON.stringify(verified.body)).toBe(200);
     await waitForChange(r, email.body.changeId, 'applied');
 
     const name = await r.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { name: 'Jane Renamed' } } });
     expect(name.status, JSON.stringify(name.body)).toBe(202);
     await waitForChange(r, name.body.changeId, 'awaiting-approval');
-    const rejected = await r.json('POST', `/v1/changes/${name.body.changeId}/approval`, { as: 'backoffice', body: { decision: 'reject', comment: 'no proof of the new name' } });
+    const rejected = await r.json('POST', `/v1/changes/${name.body.changeId}/approval`, {
+      as: 'backoffice',
+      body: { decision: 'reject', comment: 'no proof of the new name' },
+    });
     expect(rejected.status, JSON.stringify(rejected.body)).toBe(200);
     expect(rejected.body.status).toBe('rejected');
 
@@ -96,7 +106,9 @@ describe.runIf(RECORDING)('recording histories', () => {
     const desk = rec.client.workflow.getHandle(masterDataWorkflowId(customer.id));
     await eventually(async () => {
       const state = await desk.query(masterDataStateQuery);
-      return state.current === undefined && state.queued.length === 0 && state.changes.every((c) => ['applied', 'rejected'].includes(c.status));
+      return (
+        state.current === undefined && state.queued.length === 0 && state.changes.every((c) => ['applied', 'rejected'].includes(c.status))
+      );
     });
     await desk.terminate('recorded; the desk would close after ten idle minutes');
     return desk.workflowId;
@@ -129,7 +141,9 @@ describe.runIf(RECORDING)('recording histories', () => {
       expect(started.status, JSON.stringify(started.body)).toBe(202);
       const exportId: string = started.body.requestId;
       await waitForGdpr(r, exportId, 'awaiting-verification');
-      const verified = await r.json('POST', `/v1/gdpr-requests/${exportId}/verification`, { body: { code: await codeFor(r, exporter.email) } });
+      const verified = await r.json('POST', `/v1/gdpr-requests/${exportId}/verification`, {
+        body: { code: await codeFor(r, exporter.email) },
+      });
       expect(verified.status, JSON.stringify(verified.body)).toBe(200);
       await waitForGdpr(r, exportId, 'ready');
       const fetched = await r.json('GET', `/v1/gdpr-requests/${exportId}/export`);
@@ -143,7 +157,9 @@ describe.runIf(RECORDING)('recording histories', () => {
       expect(erasure.status, JSON.stringify(erasure.body)).toBe(202);
       const erasureId: string = erasure.body.requestId;
       await waitForGdpr(r, erasureId, 'awaiting-verification');
-      const confirmed = await r.json('POST', `/v1/gdpr-requests/${erasureId}/verification`, { body: { code: await codeFor(r, leaver.email) } });
+      const confirmed = await r.json('POST', `/v1/gdpr-requests/${erasureId}/verification`, {
+        body: { code: await codeFor(r, leaver.email) },
+      });
       expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
       await waitForGdpr(r, erasureId, 'grace-period');
       const erased = rec.client.workflow.getHandle(gdprWorkflowId(erasureId));
@@ -155,6 +171,13 @@ describe.runIf(RECORDING)('recording histories', () => {
 
 describe('replaying recorded histories on the current code', () => {
   it('replays every recorded master-data and GDPR history without non-determinism', async () => {
-    expect(await replayRecorded(/^(master-data|gdpr)-/)).toEqual(expect.arrayContaining(['master-data-before-change-timeline.history.pb', 'master-data-change-timeline.history.pb', 'gdpr-export-retrieved.history.pb', 'gdpr-erasure-erased.history.pb']));
+    expect(await replayRecorded(/^(master-data|gdpr)-/)).toEqual(
+      expect.arrayContaining([
+        'master-data-before-change-timeline.history.pb',
+        'master-data-change-timeline.history.pb',
+        'gdpr-export-retrieved.history.pb',
+        'gdpr-erasure-erased.history.pb',
+      ]),
+    );
   });
 });

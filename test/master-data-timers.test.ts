@@ -11,7 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_MASTER_DATA_POLICY, durationMs } from '../src/domain/master-data.js';
-import { mails, secretsInHistories, trackSecrets, waitForChange, waitForMail, workflowIdsOf, TIMER_POLICY, within } from './support/master-data.js';
+import {
+  mails,
+  secretsInHistories,
+  trackSecrets,
+  waitForChange,
+  waitForMail,
+  workflowIdsOf,
+  TIMER_POLICY,
+  within,
+} from './support/master-data.js';
 
 let h: Harness;
 
@@ -19,7 +28,14 @@ const POLICY = TIMER_POLICY;
 
 it('defaults to 24-hour codes, 5 attempts, 3 resends a minute apart, 48-hour approvals, 30 days of grace', () => {
   expect(loadConfig({}).masterData).toEqual(DEFAULT_MASTER_DATA_POLICY);
-  expect(DEFAULT_MASTER_DATA_POLICY).toMatchObject({ codeTtl: '24 hours', maxAttempts: 5, maxResends: 3, resendInterval: '1 minute', approvalTimeout: '48 hours', erasureGracePeriod: '30 days' });
+  expect(DEFAULT_MASTER_DATA_POLICY).toMatchObject({
+    codeTtl: '24 hours',
+    maxAttempts: 5,
+    maxResends: 3,
+    resendInterval: '1 minute',
+    approvalTimeout: '48 hours',
+    erasureGracePeriod: '30 days',
+  });
 });
 beforeAll(async () => {
   h = await startHarness('md_timers', { masterDataPolicy: POLICY });
@@ -38,7 +54,9 @@ async function requestChange(customerId: string, changes: Record<string, unknown
 describe.concurrent('verification codes in workflow time', () => {
   it('expires an unconfirmed change when the code is not entered in time, and tells the customer', async () => {
     const c = await customer();
-    const changeId = await requestChange(c.id, { address: { street: 'Kalverstraat 1', postalCode: '1012 NX', city: 'Amsterdam', country: 'NL' } });
+    const changeId = await requestChange(c.id, {
+      address: { street: 'Kalverstraat 1', postalCode: '1012 NX', city: 'Amsterdam', country: 'NL' },
+    });
     const waiting = await waitForChange(h, changeId, 'awaiting-verification');
     const theCode = await code(c.email);
     expect((await h.json('GET', `/v1/changes/${changeId}`)).body.status).toBe('awaiting-verification');
@@ -56,7 +74,9 @@ describe.concurrent('verification codes in workflow time', () => {
 
   it('limits resends to three, spaced by the resend interval, and accepts only the latest code', async () => {
     const c = await customer();
-    const changeId = await requestChange(c.id, { address: { street: 'Kärntner Straße 1', postalCode: '1010', city: 'Wien', country: 'AT' } });
+    const changeId = await requestChange(c.id, {
+      address: { street: 'Kärntner Straße 1', postalCode: '1010', city: 'Wien', country: 'AT' },
+    });
     await waitForChange(h, changeId, 'awaiting-verification');
     const first = await code(c.email);
 
@@ -105,7 +125,13 @@ describe.concurrent('approval in workflow time', () => {
     const approved = await h.json('POST', `/v1/changes/${changeId}/approval`, { as: 'backoffice', body: { decision: 'approve' } });
     expect(approved.status).toBe(200);
     const applied = await waitForChange(h, changeId, 'applied');
-    expect(applied.transitions.map((t: { status: string }) => t.status)).toEqual(['queued', 'awaiting-approval', 'escalated', 'applying', 'applied']);
+    expect(applied.transitions.map((t: { status: string }) => t.status)).toEqual([
+      'queued',
+      'awaiting-approval',
+      'escalated',
+      'applying',
+      'applied',
+    ]);
   });
 
   it('expires a change nobody approves before the approval expiry', async () => {
@@ -122,10 +148,19 @@ describe.concurrent('approval in workflow time', () => {
 describe('personal data in histories', () => {
   it('leaves no e-mail, phone, name, IBAN or code of these tests in clear in any workflow history', async () => {
     for (const s of ['FR1420041010050500013M02606', 'GB82WEST12345698765432']) secrets.add(s);
-    const ids = await workflowIdsOf(h, customers.map((c) => c.id));
+    const ids = await workflowIdsOf(
+      h,
+      customers.map((c) => c.id),
+    );
     const codes = [...secrets].filter((s) => /^\d{6}$/.test(s));
     // The codes these tests read (the GDPR tests, which read more, moved to gdpr-timers.test.ts).
     expect(codes.length).toBeGreaterThan(2);
-    expect(await secretsInHistories(h, ids, [...secrets].filter((s) => s.length >= 6))).toEqual([]);
+    expect(
+      await secretsInHistories(
+        h,
+        ids,
+        [...secrets].filter((s) => s.length >= 6),
+      ),
+    ).toEqual([]);
   });
 });

@@ -14,7 +14,12 @@ afterAll(async () => {
 /** Everything these tests put into requests that must never reach a history in clear. */
 const { secrets, customers, customer, code } = trackSecrets(() => h);
 
-async function requestChange(customerId: string, changes: Record<string, unknown>, as: 'agent' | 'backoffice' | 'admin' = 'agent', headers: Record<string, string> = {}) {
+async function requestChange(
+  customerId: string,
+  changes: Record<string, unknown>,
+  as: 'agent' | 'backoffice' | 'admin' = 'agent',
+  headers: Record<string, string> = {},
+) {
   for (const v of Object.values(changes)) if (typeof v === 'string') secrets.add(v);
   const res = await h.json('POST', `/v1/customers/${customerId}/changes`, { as, body: { changes, reason: 'customer called' }, headers });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
@@ -23,7 +28,10 @@ async function requestChange(customerId: string, changes: Record<string, unknown
 }
 
 async function customerRow(id: string) {
-  const { rows } = await h.pool.query("SELECT name, email, phone, address, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, bank_account_iban, version, status FROM customers WHERE id = $1", [id]);
+  const { rows } = await h.pool.query(
+    "SELECT name, email, phone, address, to_char(birth_date, 'YYYY-MM-DD') AS birth_date, bank_account_iban, version, status FROM customers WHERE id = $1",
+    [id],
+  );
   return rows[0];
 }
 
@@ -48,7 +56,10 @@ describe('verified changes of contact data', () => {
     const stored = await h.pool.query("SELECT encode(code_hash, 'hex') AS hash FROM verification_codes WHERE subject = $1", [changeId]);
     expect(stored.rows).toHaveLength(1);
     expect(stored.rows[0].hash).not.toContain(theCode);
-    const outbox = await h.pool.query("SELECT payload::text AS payload FROM notification_outbox WHERE template = 'verification-code' AND recipient = $1", [newEmail]);
+    const outbox = await h.pool.query(
+      "SELECT payload::text AS payload FROM notification_outbox WHERE template = 'verification-code' AND recipient = $1",
+      [newEmail],
+    );
     expect(outbox.rows).toHaveLength(1);
     expect(outbox.rows[0].payload).not.toContain(theCode);
     expect((await customerRow(c.id)).email).toBe(c.email);
@@ -59,11 +70,22 @@ describe('verified changes of contact data', () => {
 
     const applied = await waitForChange(h, changeId, 'applied');
     expect(applied.outcome).toEqual({ version: 2 });
-    expect(applied.transitions.map((t: { status: string }) => t.status)).toEqual(['queued', 'awaiting-verification', 'verified', 'applying', 'applied']);
+    expect(applied.transitions.map((t: { status: string }) => t.status)).toEqual([
+      'queued',
+      'awaiting-verification',
+      'verified',
+      'applying',
+      'applied',
+    ]);
     const row = await customerRow(c.id);
     expect(row).toMatchObject({ email: newEmail, version: 2 });
-    const audit = await h.pool.query("SELECT old_value, new_value, actor, process, change_id FROM audit_log WHERE customer_id = $1 AND process = 'master-data'", [c.id]);
-    expect(audit.rows).toEqual([{ old_value: c.email, new_value: newEmail, actor: 'agent-actor', process: 'master-data', change_id: changeId }]);
+    const audit = await h.pool.query(
+      "SELECT old_value, new_value, actor, process, change_id FROM audit_log WHERE customer_id = $1 AND process = 'master-data'",
+      [c.id],
+    );
+    expect(audit.rows).toEqual([
+      { old_value: c.email, new_value: newEmail, actor: 'agent-actor', process: 'master-data', change_id: changeId },
+    ]);
     const done = await waitForMail(h, newEmail, 'master-data-applied');
     expect(done[0]!.text).toContain('email');
 
@@ -76,7 +98,10 @@ describe('verified changes of contact data', () => {
   it('confirms an address change with a code to the existing e-mail and a phone change with a code by SMS to the new number', async () => {
     const c = await customer();
     const newPhone = '+41 44 668 18 00';
-    const changeId = await requestChange(c.id, { address: { street: 'Bahnhofstrasse 1', postalCode: '8001', city: 'Zürich', country: 'ch' }, phone: newPhone });
+    const changeId = await requestChange(c.id, {
+      address: { street: 'Bahnhofstrasse 1', postalCode: '8001', city: 'Zürich', country: 'ch' },
+      phone: newPhone,
+    });
     const waiting = await waitForChange(h, changeId, 'awaiting-verification');
     expect(waiting.verification.targets.map((t: { target: string }) => t.target).sort()).toEqual(['existing-contact', 'new-phone']);
 
@@ -96,7 +121,9 @@ describe('verified changes of contact data', () => {
 
   it('fails the change after five wrong codes, tells the customer and takes no sixth code', async () => {
     const c = await customer();
-    const changeId = await requestChange(c.id, { address: { street: 'Rue de Rivoli 1', postalCode: '75001', city: 'Paris', country: 'FR' } });
+    const changeId = await requestChange(c.id, {
+      address: { street: 'Rue de Rivoli 1', postalCode: '75001', city: 'Paris', country: 'FR' },
+    });
     await waitForChange(h, changeId, 'awaiting-verification');
     const right = await code(c.email);
     const wrong = right === '000000' ? '111111' : '000000';
@@ -131,7 +158,10 @@ describe('four eyes for name, birth date and bank account', () => {
 
     const byAgent = await h.json('POST', `/v1/changes/${changeId}/approval`, { as: 'agent', body: { decision: 'approve' } });
     expect(byAgent.status).toBe(403);
-    const approved = await h.json('POST', `/v1/changes/${changeId}/approval`, { as: 'backoffice', body: { decision: 'approve', comment: 'ID checked' } });
+    const approved = await h.json('POST', `/v1/changes/${changeId}/approval`, {
+      as: 'backoffice',
+      body: { decision: 'approve', comment: 'ID checked' },
+    });
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     const applied = await waitForChange(h, changeId, 'applied');
     expect(applied.approval).toMatchObject({ decision: 'approve', approver: 'backoffice-actor' });
@@ -147,14 +177,23 @@ describe('four eyes for name, birth date and bank account', () => {
     expect(audit.body.items).toHaveLength(2);
     expect(audit.body.items.map((i: { field: string }) => i.field).sort()).toEqual(['bankAccount', 'birthDate']);
     const bank = audit.body.items.find((i: { field: string }) => i.field === 'bankAccount');
-    expect(bank).toMatchObject({ oldValue: null, newValue: 'DE89…3000', actor: 'agent-actor', approver: 'backoffice-actor', changeId, process: 'master-data' });
+    expect(bank).toMatchObject({
+      oldValue: null,
+      newValue: 'DE89…3000',
+      actor: 'agent-actor',
+      approver: 'backoffice-actor',
+      changeId,
+      process: 'master-data',
+    });
     // The next page goes on with the registration's rows, and the last page says so.
     const page2 = await h.json('GET', `/v1/customers/${c.id}/audit?limit=2&cursor=${audit.body.nextCursor}`);
     expect(page2.body.items).toHaveLength(2);
     expect(page2.body.items.every((i: { process: string }) => i.process === 'registration')).toBe(true);
     const all = await h.json('GET', `/v1/customers/${c.id}/audit?limit=200`);
     expect(all.body.nextCursor).toBeNull();
-    expect(all.body.items.map((i: { id: number }) => i.id)).toEqual([...all.body.items.map((i: { id: number }) => i.id)].sort((a, b) => b - a));
+    expect(all.body.items.map((i: { id: number }) => i.id)).toEqual(
+      [...all.body.items.map((i: { id: number }) => i.id)].sort((a, b) => b - a),
+    );
     const outbox = await h.pool.query('SELECT payload::text AS p FROM notification_outbox WHERE customer_id = $1', [c.id]);
     expect(outbox.rows.some((r) => r.p.includes(IBAN) || r.p.includes('0532013000'))).toBe(false);
   });
@@ -181,13 +220,16 @@ describe('four eyes for name, birth date and bank account', () => {
     const noComment = await h.json('POST', `/v1/changes/${changeId}/approval`, { as: 'backoffice', body: { decision: 'reject' } });
     expect(noComment.status).toBe(400);
     expect(noComment.body.errors[0].path).toBe('body.comment');
-    const rejected = await h.json('POST', `/v1/changes/${changeId}/approval`, { as: 'backoffice', body: { decision: 'reject', comment: 'no proof of name change' } });
+    const rejected = await h.json('POST', `/v1/changes/${changeId}/approval`, {
+      as: 'backoffice',
+      body: { decision: 'reject', comment: 'no proof of name change' },
+    });
     expect(rejected.status).toBe(200);
     const state = await waitForChange(h, changeId, 'rejected');
     expect(state.outcome.detail).toBe('not approved: no proof of name change');
     const again = await h.json('POST', `/v1/changes/${changeId}/approval`, { as: 'admin', body: { decision: 'approve' } });
     expect(again.status).toBe(409);
-    expect((await customerRow(c.id))).toMatchObject({ name: c.name, version: 1 });
+    expect(await customerRow(c.id)).toMatchObject({ name: c.name, version: 1 });
     await waitForMail(h, c.email, 'master-data-failed');
   });
 });
@@ -238,7 +280,10 @@ describe('without a worker', () => {
     const key = uniqueId('down');
     await h.stopWorker();
     try {
-      const down = await h.json('POST', `/v1/customers/${c.id}/changes`, { body: { changes: { name: 'Jane Patient' }, reason: 'customer called' }, headers: { 'idempotency-key': key } });
+      const down = await h.json('POST', `/v1/customers/${c.id}/changes`, {
+        body: { changes: { name: 'Jane Patient' }, reason: 'customer called' },
+        headers: { 'idempotency-key': key },
+      });
       expect(down.status).toBe(503);
       expect(down.headers.get('retry-after')).toBe('5');
     } finally {
@@ -261,7 +306,9 @@ describe('version conflicts', () => {
     await h.json('POST', `/v1/changes/${untouched}/approval`, { as: 'backoffice', body: { decision: 'approve' } });
     const applied = await waitForChange(h, untouched, 'applied');
     expect(applied.outcome.version).toBe(3);
-    expect(applied.transitions.find((t: { reason?: string }) => /version conflict/.test(t.reason ?? '')).reason).toMatch(/from version 1 to 2/);
+    expect(applied.transitions.find((t: { reason?: string }) => /version conflict/.test(t.reason ?? '')).reason).toMatch(
+      /from version 1 to 2/,
+    );
     expect(await customerRow(c.id)).toMatchObject({ name: 'Jane Untouched Doe', version: 3 });
 
     const conflicting = await requestChange(c.id, { birthDate: '1990-01-01' });
@@ -295,7 +342,14 @@ describe('bad input is a problem that names the field and stores nothing', () =>
     });
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
-    expect(paths(res).sort()).toEqual(['body.changes.address.postalCode', 'body.changes.bankAccount', 'body.changes.birthDate', 'body.changes.email', 'body.changes.name', 'body.changes.phone']);
+    expect(paths(res).sort()).toEqual([
+      'body.changes.address.postalCode',
+      'body.changes.bankAccount',
+      'body.changes.birthDate',
+      'body.changes.email',
+      'body.changes.name',
+      'body.changes.phone',
+    ]);
     expect(res.body.errors.find((e: { path: string }) => e.path === 'body.changes.bankAccount').message).toMatch(/mod-97/);
 
     const cases: Array<[Record<string, unknown>, string, RegExp]> = [
@@ -325,7 +379,13 @@ describe('bad input is a problem that names the field and stores nothing', () =>
   });
 
   it('answers a no-op change with 400, and an unknown or malformed customer with 404 and 400', async () => {
-    const noop = await post({ changes: { email: c.email.toUpperCase(), phone: c.phone, address: { street: (await customerRow(c.id)).address.street, postalCode: '10115', city: 'Berlin', country: 'de' } } });
+    const noop = await post({
+      changes: {
+        email: c.email.toUpperCase(),
+        phone: c.phone,
+        address: { street: (await customerRow(c.id)).address.street, postalCode: '10115', city: 'Berlin', country: 'de' },
+      },
+    });
     expect(noop.status).toBe(400);
     expect(noop.body.errors[0]).toMatchObject({ path: 'body.changes', code: 'no_op' });
     expect((await post({ changes: { name: 'New Name' } }, '00000000-0000-4000-8000-000000000000')).status).toBe(404);
@@ -373,12 +433,21 @@ describe('payload encryption', () => {
   it('stores payloads sealed with AES-256-GCM under the key id, and decodes them only for admins through the codec endpoint', async () => {
     const c = customers[0]!;
     const history = await h.client.workflow.getHandle(`master-data-${c.id}`).fetchHistory();
-    const update = history.events!.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes)!.workflowExecutionUpdateAcceptedEventAttributes!;
+    const update = history.events!.find(
+      (e) => e.workflowExecutionUpdateAcceptedEventAttributes,
+    )!.workflowExecutionUpdateAcceptedEventAttributes!;
     const payload = update.acceptedRequest!.input!.args!.payloads![0]!;
     const meta = Object.fromEntries(Object.entries(payload.metadata!).map(([k, v]) => [k, Buffer.from(v).toString()]));
     expect(meta).toEqual({ encoding: 'binary/encrypted', 'encryption-cipher': 'AES-256-GCM', 'encryption-key-id': h.keyring.activeKeyId });
 
-    const wire = { payloads: [{ metadata: Object.fromEntries(Object.entries(payload.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])), data: Buffer.from(payload.data!).toString('base64') }] };
+    const wire = {
+      payloads: [
+        {
+          metadata: Object.fromEntries(Object.entries(payload.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+          data: Buffer.from(payload.data!).toString('base64'),
+        },
+      ],
+    };
     const decoded = await h.json('POST', '/codec/decode', { as: 'admin', body: wire });
     expect(decoded.status).toBe(200);
     const clear = JSON.parse(Buffer.from(decoded.body.payloads[0].data, 'base64').toString());
@@ -391,17 +460,31 @@ describe('payload encryption', () => {
     expect(byPathKey.status).toBe(200);
     expect((await h.json('POST', `/codec/key/${h.keys.agent}/decode`, { as: null, body: wire })).status).toBe(403);
     expect((await h.json('POST', '/codec/decode', { as: 'admin', body: { payloads: 'x' } })).status).toBe(400);
-    const tampered = { payloads: [{ ...wire.payloads[0]!, data: Buffer.from('garbage that is long enough to look sealed').toString('base64') }] };
+    const tampered = {
+      payloads: [{ ...wire.payloads[0]!, data: Buffer.from('garbage that is long enough to look sealed').toString('base64') }],
+    };
     expect((await h.json('POST', '/codec/decode', { as: 'admin', body: tampered })).status).toBe(422);
 
-    const encoded = await h.json('POST', '/codec/encode', { as: 'admin', body: { payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hi"').toString('base64') }] } });
+    const encoded = await h.json('POST', '/codec/encode', {
+      as: 'admin',
+      body: {
+        payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hi"').toString('base64') }],
+      },
+    });
     expect(encoded.status).toBe(200);
     expect(Buffer.from(encoded.body.payloads[0].metadata['encryption-key-id'], 'base64').toString()).toBe(h.keyring.activeKeyId);
   });
 
   it('answers the Temporal UI’s CORS preflight for its origin only', async () => {
     const preflight = (origin: string) =>
-      h.request('OPTIONS', '/codec/decode', { as: null, headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-namespace,authorization' } });
+      h.request('OPTIONS', '/codec/decode', {
+        as: null,
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type,x-namespace,authorization',
+        },
+      });
     const ok = await preflight('http://localhost:8233');
     expect(ok.status).toBe(204);
     expect(ok.headers.get('access-control-allow-origin')).toBe('http://localhost:8233');
@@ -413,12 +496,21 @@ describe('payload encryption', () => {
 
   it('leaves no e-mail, phone, name, IBAN or code of these tests in clear in any workflow history', async () => {
     for (const s of [IBAN, IBAN_2, 'DE89 3704 0044 0532 0130 00', '0532013000']) secrets.add(s);
-    const ids = await workflowIdsOf(h, customers.map((c) => c.id));
+    const ids = await workflowIdsOf(
+      h,
+      customers.map((c) => c.id),
+    );
     expect(ids.length).toBeGreaterThan(customers.length);
     expect(ids.some((id) => id.startsWith('customer-register-'))).toBe(true);
     const codes = [...secrets].filter((s) => /^\d{6}$/.test(s));
     expect(codes.length).toBeGreaterThan(3);
-    expect(await secretsInHistories(h, ids, [...secrets].filter((s) => s.length >= 6))).toEqual([]);
+    expect(
+      await secretsInHistories(
+        h,
+        ids,
+        [...secrets].filter((s) => s.length >= 6),
+      ),
+    ).toEqual([]);
     // The scan does find what is stored in clear: customer ids sit in the search attributes.
     expect(await secretsInHistories(h, ids.slice(0, 1), [customers[0]!.id])).toHaveLength(1);
   });

@@ -13,7 +13,14 @@ beforeAll(async () => {
 afterAll(async () => {
   // Offers left open by these tests would wait out their validity on the shared dev server.
   const open = await h?.pool.query<{ workflow_id: string }>("SELECT workflow_id FROM offers WHERE status IN ('pending', 'presented')");
-  await Promise.all((open?.rows ?? []).map((r) => h.client.workflow.getHandle(r.workflow_id).terminate('offers test cleanup').catch(() => undefined)));
+  await Promise.all(
+    (open?.rows ?? []).map((r) =>
+      h.client.workflow
+        .getHandle(r.workflow_id)
+        .terminate('offers test cleanup')
+        .catch(() => undefined),
+    ),
+  );
   await h?.close();
 });
 
@@ -39,7 +46,10 @@ async function seedCustomer(harness: Harness, seed: CustomerSeed = {}): Promise<
 }
 
 async function owned(harness: Harness, customerId: string): Promise<string[]> {
-  const { rows } = await harness.pool.query<{ product_id: string }>('SELECT product_id FROM customer_products WHERE customer_id = $1 AND ended_at IS NULL ORDER BY product_id', [customerId]);
+  const { rows } = await harness.pool.query<{ product_id: string }>(
+    'SELECT product_id FROM customer_products WHERE customer_id = $1 AND ended_at IS NULL ORDER BY product_id',
+    [customerId],
+  );
   return rows.map((r) => r.product_id);
 }
 
@@ -50,14 +60,22 @@ async function count(harness: Harness, table: string, where: string, params: unk
 
 const offerTo = (harness: Harness, customerId: string, body: Record<string, unknown>, headers?: Record<string, string>) =>
   harness.json('POST', `/v1/customers/${customerId}/offers`, { body, headers });
-const answer = (harness: Harness, offerId: string, decision: string) => harness.json('POST', `/v1/offers/${offerId}/response`, { body: { decision } });
+const answer = (harness: Harness, offerId: string, decision: string) =>
+  harness.json('POST', `/v1/offers/${offerId}/response`, { body: { decision } });
 
 describe('the product catalogue', () => {
   it('lists the seeded products by category and tier, and lets only admins add and change products', async () => {
     const list = await h.json('GET', '/v1/products?category=internet');
     expect(list.status).toBe(200);
     expect(list.body.products.map((p: { id: string }) => p.id)).toEqual(['internet-s', 'internet-m', 'internet-l']);
-    expect(list.body.products[2]).toEqual({ id: 'internet-l', name: 'Internet L (1 Gbit/s)', category: 'internet', tier: 3, price: 44.99, active: true });
+    expect(list.body.products[2]).toEqual({
+      id: 'internet-l',
+      name: 'Internet L (1 Gbit/s)',
+      category: 'internet',
+      tier: 3,
+      price: 44.99,
+      active: true,
+    });
 
     const product = { id: uniqueId('tv-ultra').replace(/_/g, '-'), name: 'TV Ultra', category: 'tv', tier: 3, price: 39.5 };
     expect((await h.json('POST', '/v1/products', { as: 'backoffice', body: product })).status).toBe(403);
@@ -82,7 +100,13 @@ describe('offers: eligible offers go out and their answer is recorded', () => {
     const c = await seedCustomer(h, { owns: ['internet-s', 'mobile-s'] });
     const made = await offerTo(h, c.id, { kind: 'upsell', productId: 'internet-l', price: 39.99 });
     expect(made.status).toBe(201);
-    expect(made.body).toMatchObject({ kind: 'upsell', productId: 'internet-l', replacesProductId: 'internet-s', price: 39.99, status: 'presented' });
+    expect(made.body).toMatchObject({
+      kind: 'upsell',
+      productId: 'internet-l',
+      replacesProductId: 'internet-s',
+      price: 39.99,
+      status: 'presented',
+    });
     expect(made.headers.get('location')).toBe(`/v1/offers/${made.body.offerId}`);
     const described = await h.client.workflow.getHandle(`offer-${made.body.offerId}`).describe();
     expect(described.typedSearchAttributes.get(CrmOfferKind)).toBe('upsell');
@@ -100,18 +124,28 @@ describe('offers: eligible offers go out and their answer is recorded', () => {
 
     expect(await owned(h, c.id)).toEqual(['internet-l', 'mobile-s']);
     const products = await h.json('GET', `/v1/customers/${c.id}/products`);
-    expect(products.body.owned.find((p: { productId: string }) => p.productId === 'internet-l')).toMatchObject({ price: 39.99, source: 'offer', sourceId: made.body.offerId });
-    expect(products.body.ended).toEqual([expect.objectContaining({ productId: 'internet-s', endedReason: expect.stringContaining('upsell offer') })]);
+    expect(products.body.owned.find((p: { productId: string }) => p.productId === 'internet-l')).toMatchObject({
+      price: 39.99,
+      source: 'offer',
+      sourceId: made.body.offerId,
+    });
+    expect(products.body.ended).toEqual([
+      expect.objectContaining({ productId: 'internet-s', endedReason: expect.stringContaining('upsell offer') }),
+    ]);
 
     const confirmation = await eventually(async () => (await h.mailbox(c.email)).find((m) => m.template === 'offer-confirmation'));
     expect(confirmation.text).toContain('replacing internet-s');
-    const history = await h.pool.query('SELECT kind, direction FROM contact_events WHERE customer_id = $1 ORDER BY occurred_at, kind', [c.id]);
+    const history = await h.pool.query('SELECT kind, direction FROM contact_events WHERE customer_id = $1 ORDER BY occurred_at, kind', [
+      c.id,
+    ]);
     expect(history.rows).toEqual([
       { kind: 'offer', direction: 'outbound' },
       { kind: 'offer-confirmation', direction: 'outbound' },
     ]);
     const listed = await h.json('GET', `/v1/customers/${c.id}/offers`);
-    expect(listed.body.offers).toEqual([expect.objectContaining({ offerId: made.body.offerId, status: 'accepted', decidedBy: 'agent-actor' })]);
+    expect(listed.body.offers).toEqual([
+      expect.objectContaining({ offerId: made.body.offerId, status: 'accepted', decidedBy: 'agent-actor' }),
+    ]);
   });
 
   it('an accepted cross-sell adds a complementary product; a declined one changes nothing', async () => {
@@ -146,7 +180,9 @@ describe('offers: eligible offers go out and their answer is recorded', () => {
     expect(refused.status).toBe(422);
     expect(refused.body.rule).toBe('downsell-lower-tier-for-customer-at-risk');
 
-    const asked = await h.json('POST', `/v1/customers/${loyal.id}/events`, { body: { type: 'cancellation-request', channel: 'call', note: 'too expensive' } });
+    const asked = await h.json('POST', `/v1/customers/${loyal.id}/events`, {
+      body: { type: 'cancellation-request', channel: 'call', note: 'too expensive' },
+    });
     expect(asked.status).toBe(201);
     const now = await offerTo(h, loyal.id, { kind: 'downsell', productId: 'tv-basic' });
     expect(now.status).toBe(201);
@@ -182,7 +218,12 @@ describe('offers: a retried accept changes products once', () => {
 
     // The activity itself, retried after it committed (as Temporal would after a lost completion):
     const activities = createActivities({ pool: h.pool, transport: new FileTransport(h.mailDir) });
-    const retried = await activities.acceptOffer({ offerId: made.body.offerId, actor: 'agent-actor', now: new Date().toISOString(), workflowId: `offer-${made.body.offerId}` });
+    const retried = await activities.acceptOffer({
+      offerId: made.body.offerId,
+      actor: 'agent-actor',
+      now: new Date().toISOString(),
+      workflowId: `offer-${made.body.offerId}`,
+    });
     expect(retried.changed).toBe(false);
 
     expect(await owned(h, c.id)).toEqual(['mobile-l']);
@@ -229,7 +270,10 @@ describe('offers: an ineligible offer is a 422 naming the rule and sends nothing
     expect(suppressed.body.rule).toBe('contact-allowed');
 
     const productId = uniqueId('legacy').replace(/_/g, '-');
-    await h.json('POST', '/v1/products', { as: 'admin', body: { id: productId, name: 'Legacy', category: 'internet', tier: 4, price: 60, active: false } });
+    await h.json('POST', '/v1/products', {
+      as: 'admin',
+      body: { id: productId, name: 'Legacy', category: 'internet', tier: 4, price: 60, active: false },
+    });
     const c = await seedCustomer(h, { owns: ['internet-s'] });
     const offSale = await offerTo(h, c.id, { kind: 'upsell', productId });
     expect(offSale.status).toBe(422);
@@ -252,7 +296,11 @@ describe('bad input on every offer and catalogue endpoint', () => {
     const past = await offerTo(h, c.id, { kind: 'upsell', productId: 'internet-m', validUntil: '2020-01-01T00:00:00Z' });
     expect(past.status).toBe(400);
     expect(past.body.errors[0]).toMatchObject({ path: 'body.validUntil', message: 'must be in the future' });
-    const far = await offerTo(h, c.id, { kind: 'upsell', productId: 'internet-m', validUntil: new Date(Date.now() + 400 * 86_400_000).toISOString() });
+    const far = await offerTo(h, c.id, {
+      kind: 'upsell',
+      productId: 'internet-m',
+      validUntil: new Date(Date.now() + 400 * 86_400_000).toISOString(),
+    });
     expect(far.status).toBe(400);
     expect((await offerTo(h, 'not-a-uuid', { kind: 'upsell', productId: 'internet-m' })).body.errors[0].path).toBe('path.id');
     expect((await offerTo(h, randomUUID(), { kind: 'upsell', productId: 'internet-m' })).status).toBe(404);
@@ -265,9 +313,14 @@ describe('bad input on every offer and catalogue endpoint', () => {
     expect((await h.json('GET', `/v1/offers/${randomUUID()}`)).status).toBe(404);
     expect((await h.json('GET', '/v1/offers/42')).status).toBe(400);
 
-    const product = await h.json('POST', '/v1/products', { as: 'admin', body: { id: 'X', name: '', category: 'tv', tier: 11, price: 1.234 } });
+    const product = await h.json('POST', '/v1/products', {
+      as: 'admin',
+      body: { id: 'X', name: '', category: 'tv', tier: 11, price: 1.234 },
+    });
     expect(product.status).toBe(400);
-    expect(product.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['body.id', 'body.name', 'body.tier', 'body.price']));
+    expect(product.body.errors.map((e: { path: string }) => e.path)).toEqual(
+      expect.arrayContaining(['body.id', 'body.name', 'body.tier', 'body.price']),
+    );
     expect((await h.json('PATCH', '/v1/products/internet-s', { as: 'admin', body: {} })).status).toBe(400);
     expect((await h.json('PATCH', '/v1/products/no-such-thing', { as: 'admin', body: { price: 1 } })).status).toBe(404);
     expect((await h.json('GET', '/v1/products?category=Not%20A%20Slug')).status).toBe(400);
@@ -280,8 +333,17 @@ describe('bad input on every offer and catalogue endpoint', () => {
     expect(doc.status).toBe(200);
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining([
-        '/v1/products', '/v1/products/{id}', '/v1/customers/{id}/products', '/v1/customers/{id}/offers', '/v1/offers/{id}', '/v1/offers/{id}/response',
-        '/v1/campaigns', '/v1/campaigns/{id}', '/v1/campaigns/{id}/runs', '/v1/campaigns/{id}/enrollments/{customerId}', '/v1/customers/{id}/events',
+        '/v1/products',
+        '/v1/products/{id}',
+        '/v1/customers/{id}/products',
+        '/v1/customers/{id}/offers',
+        '/v1/offers/{id}',
+        '/v1/offers/{id}/response',
+        '/v1/campaigns',
+        '/v1/campaigns/{id}',
+        '/v1/campaigns/{id}/runs',
+        '/v1/campaigns/{id}/enrollments/{customerId}',
+        '/v1/customers/{id}/events',
         '/v1/customers/{id}/retention-profile',
       ]),
     );
@@ -292,7 +354,9 @@ describe('bad input on every offer and catalogue endpoint', () => {
   it('keeps analysts out of operational offers', async () => {
     const c = await seedCustomer(h, { owns: ['internet-s'] });
     expect((await h.json('GET', '/v1/products', { as: 'analyst' })).status).toBe(403);
-    expect((await h.json('POST', `/v1/customers/${c.id}/offers`, { as: 'analyst', body: { kind: 'upsell', productId: 'internet-m' } })).status).toBe(403);
+    expect(
+      (await h.json('POST', `/v1/customers/${c.id}/offers`, { as: 'analyst', body: { kind: 'upsell', productId: 'internet-m' } })).status,
+    ).toBe(403);
     expect((await h.json('GET', '/v1/products', { as: null })).status).toBe(401);
   });
 });
@@ -308,7 +372,11 @@ describe('offers: expiry (time skipping)', () => {
 
   it('an offer nobody answers expires at validUntil and can no longer be accepted', async () => {
     const c = await seedCustomer(ts, { owns: ['internet-s'] });
-    const made = await offerTo(ts, c.id, { kind: 'upsell', productId: 'internet-m', validUntil: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+    const made = await offerTo(ts, c.id, {
+      kind: 'upsell',
+      productId: 'internet-m',
+      validUntil: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+    });
     expect(made.status).toBe(201);
     await ts.env!.sleep('2 days');
     expect((await ts.pool.query('SELECT status FROM offers WHERE id = $1', [made.body.offerId])).rows[0].status).toBe('presented');

@@ -34,7 +34,10 @@ const inProgress = (customerId: string) =>
 const outcome = (customerId: string): Promise<OnboardingResult> => h.client.workflow.getHandle(`onboarding-${customerId}`).result();
 
 async function messages(template: string, customerId: string) {
-  const { rows } = await h.pool.query('SELECT recipient, payload FROM notification_outbox WHERE template = $1 AND customer_id = $2', [template, customerId]);
+  const { rows } = await h.pool.query('SELECT recipient, payload FROM notification_outbox WHERE template = $1 AND customer_id = $2', [
+    template,
+    customerId,
+  ]);
   return rows;
 }
 
@@ -48,7 +51,11 @@ describe.concurrent('onboarding', () => {
     expect(started).toMatchObject({ origin: 'registration', optIn: { status: 'pending', attempts: 0 }, reasons: [] });
     expect(OWNERS).toContain(started.accountManager);
     expect(Date.parse(started.checkInAt) - Date.parse(started.optIn.sentAt)).toBeGreaterThanOrEqual(CHECK_IN_AFTER_MS - 1_000);
-    const task = await eventually(async () => (await h.mailbox(started.accountManager)).find((m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId));
+    const task = await eventually(async () =>
+      (await h.mailbox(started.accountManager)).find(
+        (m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId,
+      ),
+    );
     expect(task.subject).toContain('Olga Onboard');
 
     const mail = await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-opt-in'));
@@ -65,7 +72,9 @@ describe.concurrent('onboarding', () => {
     const resent = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in/resend`);
     expect(resent.status).toBe(200);
     expect(resent.body.optIn).toMatchObject({ status: 'pending', resends: 1 });
-    const second = await eventually(async () => (await h.mailbox(address)).filter((m) => m.template === 'onboarding-opt-in').find((m) => m.id !== mail.id));
+    const second = await eventually(async () =>
+      (await h.mailbox(address)).filter((m) => m.template === 'onboarding-opt-in').find((m) => m.id !== mail.id),
+    );
     const newCode = String(second.payload.code);
     expect(newCode).not.toBe(code);
     const wrong = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
@@ -81,7 +90,10 @@ describe.concurrent('onboarding', () => {
     const welcome = await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-welcome'));
     expect(welcome.text).toContain(started.accountManager);
 
-    const call = await h.json('POST', `/v1/customers/${customerId}/interactions`, { as: 'backoffice', body: { channel: 'call', direction: 'outbound', summary: 'Welcome call' } });
+    const call = await h.json('POST', `/v1/customers/${customerId}/interactions`, {
+      as: 'backoffice',
+      body: { channel: 'call', direction: 'outbound', summary: 'Welcome call' },
+    });
     expect(call.status).toBe(201);
     await eventually(async () => (await onboarding(customerId)).firstContact.doneAt);
 
@@ -90,7 +102,9 @@ describe.concurrent('onboarding', () => {
     expect(done.status).toBe('onboarded');
     expect(done.transitions.map((t: { status: string }) => t.status)).toEqual(['starting', 'in-progress', 'onboarded']);
     await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-check-in'));
-    const row = await h.pool.query('SELECT status, opt_in_confirmed_at, account_manager FROM customer_onboardings WHERE customer_id = $1', [customerId]);
+    const row = await h.pool.query('SELECT status, opt_in_confirmed_at, account_manager FROM customer_onboardings WHERE customer_id = $1', [
+      customerId,
+    ]);
     expect(row.rows[0]).toMatchObject({ status: 'onboarded', account_manager: started.accountManager });
     expect(row.rows[0].opt_in_confirmed_at).not.toBeNull();
 
@@ -110,7 +124,13 @@ describe.concurrent('onboarding', () => {
       [customerId, uniqueId('optout')],
     );
     expect((await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: mail.payload.code } })).status).toBe(200);
-    expect((await h.json('POST', `/v1/customers/${customerId}/interactions`, { body: { channel: 'call', direction: 'inbound', summary: 'Called us' } })).status).toBe(201);
+    expect(
+      (
+        await h.json('POST', `/v1/customers/${customerId}/interactions`, {
+          body: { channel: 'call', direction: 'inbound', summary: 'Called us' },
+        })
+      ).status,
+    ).toBe(201);
 
     expect((await outcome(customerId)).outcome).toBe('onboarded');
     const state = await onboarding(customerId);
@@ -132,13 +152,20 @@ describe.concurrent('onboarding', () => {
     expect(mail.text).toContain(code);
     const wrongCode = code === '000000' ? '111111' : '000000';
 
-    const answers = await Promise.all(Array.from({ length: 20 }, () => h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: wrongCode } })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: wrongCode } })),
+    );
     const wrong = answers.filter((a) => a.status === 422);
-    expect(answers.every((a) => a.status === 422 || a.status === 409), JSON.stringify(answers.map((a) => a.status))).toBe(true);
+    expect(
+      answers.every((a) => a.status === 422 || a.status === 409),
+      JSON.stringify(answers.map((a) => a.status)),
+    ).toBe(true);
     expect(wrong.length).toBeLessThanOrEqual(5);
     expect(answers.filter((a) => a.status === 409).every((a) => /locked/.test(a.body.detail))).toBe(true);
     // The database counted every compared code, and compared no more than the limit.
-    const subject = await h.pool.query("SELECT attempts, checks, max_attempts FROM verification_subjects WHERE subject = 'opt-in:' || $1", [customerId]);
+    const subject = await h.pool.query("SELECT attempts, checks, max_attempts FROM verification_subjects WHERE subject = 'opt-in:' || $1", [
+      customerId,
+    ]);
     expect(subject.rows[0]).toEqual({ attempts: 5, checks: 5, max_attempts: 5 });
 
     const locked = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
@@ -153,14 +180,20 @@ describe.concurrent('onboarding', () => {
     expect(confirmed.rows[0].opt_in_confirmed_at).toBeNull();
 
     // A guess with an Idempotency-Key: not even a hash of a body that holds the code is kept.
-    const keyed = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code }, headers: { 'Idempotency-Key': uniqueId('guess') } });
+    const keyed = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, {
+      body: { code },
+      headers: { 'Idempotency-Key': uniqueId('guess') },
+    });
     expect(keyed.status).toBe(409);
     const hashes = await h.pool.query('SELECT request_hash FROM idempotency_keys');
     const codeHash = createHash('sha256').update(JSON.stringify({ code })).digest('hex');
     expect(hashes.rows.map((r) => r.request_hash)).not.toContain(codeHash);
 
     // Neither the outbox payload nor any other table or workflow history holds the code.
-    const outbox = await h.pool.query("SELECT payload::text AS payload FROM notification_outbox WHERE template = 'onboarding-opt-in' AND customer_id = $1", [customerId]);
+    const outbox = await h.pool.query(
+      "SELECT payload::text AS payload FROM notification_outbox WHERE template = 'onboarding-opt-in' AND customer_id = $1",
+      [customerId],
+    );
     expect(outbox.rows).toHaveLength(1);
     expect(outbox.rows[0].payload).not.toContain(code);
     expect(await personalValuesInTables(h, [code])).toEqual([]);
@@ -185,7 +218,9 @@ describe.concurrent('onboarding', () => {
     const right = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
     expect(right.status).toBe(200);
     expect(right.body.optIn.status).toBe('confirmed');
-    const row = await h.pool.query('SELECT opt_in_code_hash, opt_in_confirmed_at FROM customer_onboardings WHERE customer_id = $1', [customerId]);
+    const row = await h.pool.query('SELECT opt_in_code_hash, opt_in_confirmed_at FROM customer_onboardings WHERE customer_id = $1', [
+      customerId,
+    ]);
     expect(row.rows[0].opt_in_code_hash).toBeNull();
     expect(row.rows[0].opt_in_confirmed_at).not.toBeNull();
   });
@@ -219,7 +254,9 @@ describe.concurrent('onboarding', () => {
     expect(locked.status).toBe(409);
     expect(locked.body.detail).toMatch(/locked/);
 
-    const reminder = await eventually(async () => (await messages('onboarding-first-contact-reminder', customerId))[0], { timeoutMs: CHECK_IN_AFTER_MS + 10_000 });
+    const reminder = await eventually(async () => (await messages('onboarding-first-contact-reminder', customerId))[0], {
+      timeoutMs: CHECK_IN_AFTER_MS + 10_000,
+    });
     expect(reminder.recipient).toBe(owner);
 
     const result = await outcome(customerId);
@@ -231,7 +268,10 @@ describe.concurrent('onboarding', () => {
     const state = await onboarding(customerId);
     expect(state.status).toBe('stalled');
     expect(state.firstContact.reminderSentAt).toBeTruthy();
-    expect(state.transitions.at(-1)).toMatchObject({ status: 'stalled', reason: 'e-mail address not confirmed: too many wrong codes; no first contact recorded by the account manager' });
+    expect(state.transitions.at(-1)).toMatchObject({
+      status: 'stalled',
+      reason: 'e-mail address not confirmed: too many wrong codes; no first contact recorded by the account manager',
+    });
     expect(await messages('onboarding-stalled', customerId)).toEqual([expect.objectContaining({ recipient: owner })]);
     const row = await h.pool.query('SELECT status, reasons FROM customer_onboardings WHERE customer_id = $1', [customerId]);
     expect(row.rows[0]).toEqual({ status: 'stalled', reasons: result.reasons });

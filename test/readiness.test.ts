@@ -32,7 +32,13 @@ afterAll(async () => {
 });
 
 it('is ready while PostgreSQL and Temporal answer, answers 503 while PostgreSQL is stopped, and stays alive', async () => {
-  const api = createApi({ pool, temporal: new Client({ connection }), taskQueue: 'unused', logger: createLogger('silent'), keys: [{ role: 'agent', actor: 'a', sha256: hashKey('k') }] });
+  const api = createApi({
+    pool,
+    temporal: new Client({ connection }),
+    taskQueue: 'unused',
+    logger: createLogger('silent'),
+    keys: [{ role: 'agent', actor: 'a', sha256: hashKey('k') }],
+  });
   const ready = await api.request('/readyz');
   expect(ready.status).toBe(200);
 

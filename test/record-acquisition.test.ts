@@ -61,7 +61,16 @@ describe('every lead, registration, onboarding and interaction read from Postgre
 
   it('drives a lead to won, one to lost, a registration and both onboardings to their end through the API', async () => {
     const intake = await h.json('POST', '/v1/leads', {
-      body: { name: 'Ada Record', email, phone: '+49 30 1111111', company: `${marker} Engines`, companySize: '11-50', source: 'referral', interest: 'CRM for 12 seats', ownerId: owner },
+      body: {
+        name: 'Ada Record',
+        email,
+        phone: '+49 30 1111111',
+        company: `${marker} Engines`,
+        companySize: '11-50',
+        source: 'referral',
+        interest: 'CRM for 12 seats',
+        ownerId: owner,
+      },
     });
     expect(intake.status, JSON.stringify(intake.body)).toBe(202);
     won = intake.body.leadId;
@@ -71,26 +80,46 @@ describe('every lead, registration, onboarding and interaction read from Postgre
     await ok('POST', `/v1/leads/${won}/owner`, { as: 'backoffice', body: { ownerId: successor, reason: 'territory change' } });
     const corrected = await ok('PATCH', `/v1/leads/${won}`, { body: { phone: '+49 30 2222222', companySize: '51-200', interest: null } });
     expect(corrected).toMatchObject({ phone: '+49302222222', companySize: '51-200', interest: null, score: { value: 60 } });
-    await ok('POST', `/v1/leads/${won}/transitions`, { body: { to: 'qualified', need: 'one customer view', budget: 24000, currency: 'USD', timeline: 'Q3' } });
-    await ok('POST', `/v1/leads/${won}/transitions`, { as: 'backoffice', body: { to: 'proposal', product: 'CRM Team', amount: 21000, currency: 'USD' } });
+    await ok('POST', `/v1/leads/${won}/transitions`, {
+      body: { to: 'qualified', need: 'one customer view', budget: 24000, currency: 'USD', timeline: 'Q3' },
+    });
+    await ok('POST', `/v1/leads/${won}/transitions`, {
+      as: 'backoffice',
+      body: { to: 'proposal', product: 'CRM Team', amount: 21000, currency: 'USD' },
+    });
     wonCustomer = (await ok('POST', `/v1/leads/${won}/transitions`, { as: 'admin', body: { to: 'won', note: 'signed' } })).customerId;
     expect(wonCustomer).toBeTruthy();
 
-    const lostIntake = await ok('POST', '/v1/leads', { body: { name: 'Lou Lost', email: `${uniqueId('lou')}@example.com`, company: `${marker} Lost Ltd`, source: 'event', ownerId: owner } });
+    const lostIntake = await ok('POST', '/v1/leads', {
+      body: { name: 'Lou Lost', email: `${uniqueId('lou')}@example.com`, company: `${marker} Lost Ltd`, source: 'event', ownerId: owner },
+    });
     lost = lostIntake.leadId;
     await ok('POST', `/v1/leads/${lost}/transitions`, { body: { to: 'contacted', note: 'first call' } });
     await ok('POST', `/v1/leads/${lost}/transitions`, { as: 'backoffice', body: { to: 'lost', reason: 'chose a competitor' } });
 
-    const customer = await ok('POST', '/v1/customers', { body: { name: `Rhea ${marker}`, email: `${uniqueId('rhea')}@example.com`, address: { street: 'Hauptstr. 1', postalCode: '10115', city: 'Berlin', country: 'DE' } }, headers: { 'idempotency-key': key } });
+    const customer = await ok('POST', '/v1/customers', {
+      body: {
+        name: `Rhea ${marker}`,
+        email: `${uniqueId('rhea')}@example.com`,
+        address: { street: 'Hauptstr. 1', postalCode: '10115', city: 'Berlin', country: 'DE' },
+      },
+      headers: { 'idempotency-key': key },
+    });
     registered = customer.id;
-    const duplicate = await h.json('POST', '/v1/customers', { body: { name: 'Someone Else', email: customer.email }, headers: { 'idempotency-key': duplicateKey } });
+    const duplicate = await h.json('POST', '/v1/customers', {
+      body: { name: 'Someone Else', email: customer.email },
+      headers: { 'idempotency-key': duplicateKey },
+    });
     expect(duplicate.status).toBe(409);
 
     // The won lead's onboarding ends onboarded (confirmed, contacted); the registration's stalls.
     await eventually(async () => (await h.json('GET', `/v1/customers/${wonCustomer}/onboarding`)).body?.status === 'in-progress');
     const mail = await eventually(async () => (await h.mailbox(email)).find((m) => m.template === 'onboarding-opt-in'));
     await ok('POST', `/v1/customers/${wonCustomer}/onboarding/opt-in`, { body: { code: mail.payload.code } });
-    await ok('POST', `/v1/customers/${wonCustomer}/interactions`, { as: 'backoffice', body: { channel: 'call', direction: 'outbound', summary: 'Welcome call' } });
+    await ok('POST', `/v1/customers/${wonCustomer}/interactions`, {
+      as: 'backoffice',
+      body: { channel: 'call', direction: 'outbound', summary: 'Welcome call' },
+    });
     expect(await onboardingEnds(wonCustomer)).toMatchObject({ outcome: 'onboarded' });
     expect(await onboardingEnds(registered)).toMatchObject({ outcome: 'stalled' });
 
@@ -116,7 +145,14 @@ describe('every lead, registration, onboarding and interaction read from Postgre
   }, 180_000);
 
   it('Temporal forgets every workflow of them, as retention does, and the worker stops', async () => {
-    const expected = [`lead-${won}`, `lead-${lost}`, `customer-register-${key}`, `customer-register-${duplicateKey}`, `onboarding-${wonCustomer}`, `onboarding-${registered}`];
+    const expected = [
+      `lead-${won}`,
+      `lead-${lost}`,
+      `customer-register-${key}`,
+      `customer-register-${duplicateKey}`,
+      `onboarding-${wonCustomer}`,
+      `onboarding-${registered}`,
+    ];
     const ids = await eventually(async () => {
       const found = await workflowsOf(h, `TaskQueue = '${h.taskQueue}'`);
       return expected.every((id) => found.includes(id)) ? found : undefined;
@@ -162,7 +198,9 @@ describe('every lead, registration, onboarding and interaction read from Postgre
     expect(times).toEqual([...times].sort((a, b) => a - b));
     expect(times[0]).toBeGreaterThanOrEqual(Date.parse(startedAt));
     expect(lead.transitions.every((t: { workflowId: string; runId: string }) => t.workflowId === `lead-${won}` && t.runId)).toBe(true);
-    expect(lead.reassignments).toEqual([{ from: owner, to: successor, at: expect.any(String), actor: 'backoffice-actor', reason: 'territory change' }]);
+    expect(lead.reassignments).toEqual([
+      { from: owner, to: successor, at: expect.any(String), actor: 'backoffice-actor', reason: 'territory change' },
+    ]);
     expect(lead.corrections.map((c: Record<string, unknown>) => [c.field, c.from, c.to, c.actor])).toEqual([
       ['phone', '+49301111111', '+49302222222', 'agent-actor'],
       ['companySize', '11-50', '51-200', 'agent-actor'],
@@ -180,7 +218,12 @@ describe('every lead, registration, onboarding and interaction read from Postgre
   it('the lost lead keeps its reason and who lost it; lists and searches find both from the record', async () => {
     const lead = await ok('GET', `/v1/leads/${lost}`);
     expect(lead).toMatchObject({ stage: 'lost', closed: true, lostReason: 'chose a competitor', owner });
-    expect(lead.transitions.at(-1)).toMatchObject({ from: 'contacted', to: 'lost', actor: 'backoffice-actor', reason: 'chose a competitor' });
+    expect(lead.transitions.at(-1)).toMatchObject({
+      from: 'contacted',
+      to: 'lost',
+      actor: 'backoffice-actor',
+      reason: 'chose a competitor',
+    });
     const ids = (list: { items: Array<{ leadId: string }> }) => list.items.map((i) => i.leadId);
     expect(ids(await ok('GET', `/v1/leads?q=${marker}`))).toEqual([lost, won]);
     expect(ids(await ok('GET', `/v1/leads?q=${marker}&sort=created`))).toEqual([won, lost]);
@@ -190,7 +233,14 @@ describe('every lead, registration, onboarding and interaction read from Postgre
     expect(ids(await ok('GET', `/v1/leads?q=${encodeURIComponent(email.toUpperCase())}`))).toEqual([won]);
     expect(ids(await ok('GET', `/v1/leads?q=${marker}&scoreMin=40&scoreMax=100`))).toEqual([won]);
     expect(ids(await ok('GET', `/v1/leads?q=${marker}&closedTo=${encodeURIComponent(startedAt)}`))).toEqual([]);
-    expect(ids(await ok('GET', `/v1/leads?q=${marker}&createdFrom=${encodeURIComponent(startedAt)}&createdTo=${encodeURIComponent(new Date().toISOString())}`))).toEqual([lost, won]);
+    expect(
+      ids(
+        await ok(
+          'GET',
+          `/v1/leads?q=${marker}&createdFrom=${encodeURIComponent(startedAt)}&createdTo=${encodeURIComponent(new Date().toISOString())}`,
+        ),
+      ),
+    ).toEqual([lost, won]);
     const page = await ok('GET', `/v1/leads?q=${marker}&pageSize=1`);
     expect(ids(page)).toEqual([lost]);
     expect(ids(await ok('GET', `/v1/leads?q=${marker}&pageSize=1&pageToken=${page.nextPageToken}`))).toEqual([won]);
@@ -211,12 +261,21 @@ describe('every lead, registration, onboarding and interaction read from Postgre
     const found = await ok('GET', `/v1/customers?q=${marker}`);
     expect(found.items.map((c: { id: string }) => c.id)).toEqual([registered]);
     expect(found.items[0].customerNumber).toBeGreaterThan(100_000);
-    expect((await ok('GET', `/v1/customers?customerNumber=${found.items[0].customerNumber}`)).items.map((c: { id: string }) => c.id)).toEqual([registered]);
+    expect(
+      (await ok('GET', `/v1/customers?customerNumber=${found.items[0].customerNumber}`)).items.map((c: { id: string }) => c.id),
+    ).toEqual([registered]);
   });
 
   it('both onboardings read with their steps, outcome and timeline', async () => {
     const onboarded = await ok('GET', `/v1/customers/${wonCustomer}/onboarding`);
-    expect(onboarded).toMatchObject({ status: 'onboarded', origin: 'lead', leadId: won, accountManager: successor, optIn: { status: 'confirmed', attempts: 0 }, reasons: [] });
+    expect(onboarded).toMatchObject({
+      status: 'onboarded',
+      origin: 'lead',
+      leadId: won,
+      accountManager: successor,
+      optIn: { status: 'confirmed', attempts: 0 },
+      reasons: [],
+    });
     expect(onboarded.firstContact.doneAt).toBeTruthy();
     expect(onboarded.finishedAt).toBeTruthy();
     expect(onboarded.transitions.map((t: Record<string, unknown>) => [t.status, t.actor, t.reason])).toEqual([
@@ -225,8 +284,16 @@ describe('every lead, registration, onboarding and interaction read from Postgre
       ['onboarded', 'system', 'address confirmed and first contact made'],
     ]);
     const stalled = await ok('GET', `/v1/customers/${registered}/onboarding`);
-    expect(stalled).toMatchObject({ status: 'stalled', origin: 'registration', optIn: { status: 'pending' }, reasons: ['e-mail address not confirmed', 'no first contact recorded by the account manager'] });
-    expect(stalled.transitions.at(-1)).toMatchObject({ status: 'stalled', reason: 'e-mail address not confirmed; no first contact recorded by the account manager' });
+    expect(stalled).toMatchObject({
+      status: 'stalled',
+      origin: 'registration',
+      optIn: { status: 'pending' },
+      reasons: ['e-mail address not confirmed', 'no first contact recorded by the account manager'],
+    });
+    expect(stalled.transitions.at(-1)).toMatchObject({
+      status: 'stalled',
+      reason: 'e-mail address not confirmed; no first contact recorded by the account manager',
+    });
   });
 
   it('the interactions of the lead are part of the customer it became', async () => {
@@ -254,7 +321,8 @@ describe('every lead, registration, onboarding and interaction read from Postgre
 
 describe('a lead being worked on', () => {
   it('answers its live state on request, and refuses a correction that names nothing or a bad value', async () => {
-    const id = (await ok('POST', '/v1/leads', { body: { name: 'Liv Live', email: `${uniqueId('liv')}@example.com`, source: 'web' } })).leadId;
+    const id = (await ok('POST', '/v1/leads', { body: { name: 'Liv Live', email: `${uniqueId('liv')}@example.com`, source: 'web' } }))
+      .leadId;
     const plain = await ok('GET', `/v1/leads/${id}`);
     expect(plain.live).toBeUndefined();
     const live = await ok('GET', `/v1/leads/${id}?live=true`);
@@ -273,7 +341,10 @@ describe('a lead being worked on', () => {
     ] as Array<[unknown, string]>) {
       const res = await h.json('PATCH', `/v1/leads/${id}`, { body });
       expect(res.status, JSON.stringify(body)).toBe(400);
-      expect(res.body.errors.map((e: { path: string }) => e.path), JSON.stringify(body)).toContain(path);
+      expect(
+        res.body.errors.map((e: { path: string }) => e.path),
+        JSON.stringify(body),
+      ).toContain(path);
     }
     // A correction that changes nothing writes nothing.
     expect(await ok('PATCH', `/v1/leads/${id}`, { body: { name: 'Liv Live' } })).toMatchObject({ name: 'Liv Live', corrections: [] });
@@ -289,7 +360,14 @@ describe('a retried activity writes each record and timeline entry once', () => 
     const leadId = randomUUID();
     const workflowId = `lead-${leadId}`;
     const at = new Date().toISOString();
-    const intake = { leadId, workflowId, runId: 'run-1', actor: 'retry-test', intake: { name: 'Rita Retry', email: `${uniqueId('rita')}@example.com`, source: 'web' as const, locale: 'en' }, transition: { from: null, to: 'new' as const, at, actor: 'retry-test', reason: 'intake via web' } };
+    const intake = {
+      leadId,
+      workflowId,
+      runId: 'run-1',
+      actor: 'retry-test',
+      intake: { name: 'Rita Retry', email: `${uniqueId('rita')}@example.com`, source: 'web' as const, locale: 'en' },
+      transition: { from: null, to: 'new' as const, at, actor: 'retry-test', reason: 'intake via web' },
+    };
     expect((await a.intakeLead(intake)).outcome).toBe('accepted');
     expect((await a.intakeLead(intake)).outcome).toBe('accepted');
     expect(await count('leads', 'id = $1', [leadId])).toBe(1);
@@ -317,23 +395,52 @@ describe('a retried activity writes each record and timeline entry once', () => 
     expect(await count('lead_transitions', `lead_id = $1 AND kind = 'owner'`, [leadId])).toBe(1);
     // A late retry of an older write changes nothing.
     await a.recordLead({ ...write, seq: 9, stage: 'new', stages: [], owners: [] });
-    expect((await h.pool.query('SELECT stage, owner_id FROM leads WHERE id = $1', [leadId])).rows[0]).toEqual({ stage: 'contacted', owner_id: 'second.owner@example.com' });
+    expect((await h.pool.query('SELECT stage, owner_id FROM leads WHERE id = $1', [leadId])).rows[0]).toEqual({
+      stage: 'contacted',
+      owner_id: 'second.owner@example.com',
+    });
 
-    const correction = { leadId, workflowId, actor: 'retry-test', correction: 1, changes: [{ field: 'name' as const, from: 'Rita Retry', to: 'Rita Retried' }, { field: 'phone' as const, from: null, to: '+4930123456' }] };
+    const correction = {
+      leadId,
+      workflowId,
+      actor: 'retry-test',
+      correction: 1,
+      changes: [
+        { field: 'name' as const, from: 'Rita Retry', to: 'Rita Retried' },
+        { field: 'phone' as const, from: null, to: '+4930123456' },
+      ],
+    };
     await a.correctLead(correction);
     await a.correctLead(correction);
     expect(await count('audit_log', 'lead_id = $1', [leadId])).toBe(2);
-    expect((await h.pool.query('SELECT name, phone FROM leads WHERE id = $1', [leadId])).rows[0]).toEqual({ name: 'Rita Retried', phone: '+4930123456' });
+    expect((await h.pool.query('SELECT name, phone FROM leads WHERE id = $1', [leadId])).rows[0]).toEqual({
+      name: 'Rita Retried',
+      phone: '+4930123456',
+    });
 
     const customerId = randomUUID();
-    const registration = { customerId, actor: 'retry-test', workflowId: `customer-register-${uniqueId('retry')}`, runId: 'run-1', receivedAt: at, request: { name: 'Rolf Retry', email: `${uniqueId('rolf')}@example.com`, locale: 'en' } };
+    const registration = {
+      customerId,
+      actor: 'retry-test',
+      workflowId: `customer-register-${uniqueId('retry')}`,
+      runId: 'run-1',
+      receivedAt: at,
+      request: { name: 'Rolf Retry', email: `${uniqueId('rolf')}@example.com`, locale: 'en' },
+    };
     await a.registerCustomerRecord(registration);
     await a.registerCustomerRecord(registration);
     expect(await count('customers', 'id = $1', [customerId])).toBe(1);
     expect(await count('registrations', 'workflow_id = $1', [registration.workflowId])).toBe(1);
     expect(await count('audit_log', 'customer_id = $1', [customerId])).toBe(3);
 
-    const onboarding = { customerId, workflowId: `onboarding-${customerId}`, name: 'Rolf Retry', email: registration.request.email, locale: 'en', origin: 'registration' as const };
+    const onboarding = {
+      customerId,
+      workflowId: `onboarding-${customerId}`,
+      name: 'Rolf Retry',
+      email: registration.request.email,
+      locale: 'en',
+      origin: 'registration' as const,
+    };
     await a.beginOnboarding(onboarding);
     await a.beginOnboarding(onboarding);
     const steps = {
@@ -356,7 +463,12 @@ describe('a retried activity writes each record and timeline entry once', () => 
     expect(await count('customer_onboardings', 'customer_id = $1', [customerId])).toBe(1);
     expect(await count('onboarding_transitions', 'customer_id = $1', [customerId])).toBe(2);
 
-    const interaction = { subject: { kind: 'customer' as const, customerId }, interaction: { channel: 'call' as const, direction: 'inbound' as const, summary: 'Called twice?' }, actor: 'retry-test', workflowId: `interaction-${uniqueId('retry')}` };
+    const interaction = {
+      subject: { kind: 'customer' as const, customerId },
+      interaction: { channel: 'call' as const, direction: 'inbound' as const, summary: 'Called twice?' },
+      actor: 'retry-test',
+      workflowId: `interaction-${uniqueId('retry')}`,
+    };
     const first = await a.recordContactEvent(interaction);
     expect((await a.recordContactEvent(interaction)).id).toBe(first.id);
     expect(await count('contact_events', 'customer_id = $1', [customerId])).toBe(1);
@@ -409,7 +521,11 @@ describe('the customer list and search over thousands of customers', () => {
 
   it('a customer added between two pages neither repeats nor shifts a later page', async () => {
     const first = await ok('GET', `/v1/customers?q=${marker}&sort=name&pageSize=50`);
-    await h.pool.query(`INSERT INTO customers (id, name, email, email_normalized, created_by) VALUES ($1, $2, $3, $3, 'test')`, [randomUUID(), `Mia ${marker} 00000`, `${marker}.zero@example.com`]);
+    await h.pool.query(`INSERT INTO customers (id, name, email, email_normalized, created_by) VALUES ($1, $2, $3, $3, 'test')`, [
+      randomUUID(),
+      `Mia ${marker} 00000`,
+      `${marker}.zero@example.com`,
+    ]);
     const second = await ok('GET', `/v1/customers?q=${marker}&sort=name&pageSize=50&pageToken=${first.nextPageToken}`);
     const seen = [...first.items, ...second.items].map((c: { name: string }) => c.name);
     expect(new Set(seen).size).toBe(100);
@@ -448,7 +564,10 @@ describe('the customer list and search over thousands of customers', () => {
     ]) {
       const res = await h.json('GET', url);
       expect(res.status, url).toBe(400);
-      expect(res.body.errors.map((e: { path: string }) => e.path), url).toEqual(['query.pageToken']);
+      expect(
+        res.body.errors.map((e: { path: string }) => e.path),
+        url,
+      ).toEqual(['query.pageToken']);
     }
     // Another page size is the same listing.
     expect((await ok('GET', `/v1/customers?q=${marker}&pageSize=20&pageToken=${token}`)).items).toHaveLength(20);
@@ -496,11 +615,15 @@ describe('bad input to the lists and reads is a 400 naming the parameter', () =>
       const res = await h.json('GET', url);
       expect(res.status, url).toBe(400);
       expect(res.headers.get('content-type'), url).toContain('application/problem+json');
-      expect(res.body.errors.map((e: { path: string }) => e.path), url).toContain(path);
+      expect(
+        res.body.errors.map((e: { path: string }) => e.path),
+        url,
+      ).toContain(path);
     }
   });
 
   it('lets the analyst role list neither leads nor customers', async () => {
-    for (const url of ['/v1/leads', '/v1/customers', `/v1/customers?q=x`]) expect((await h.json('GET', url, { as: 'analyst' })).status, url).toBe(403);
+    for (const url of ['/v1/leads', '/v1/customers', `/v1/customers?q=x`])
+      expect((await h.json('GET', url, { as: 'analyst' })).status, url).toBe(403);
   });
 });

@@ -27,14 +27,21 @@ beforeAll(async () => {
   h = await startHarness('record', { masterDataPolicy: POLICY });
 });
 afterAll(async () => {
-  for (const id of campaignIds) await h?.client.schedule.getHandle(`campaign-${id}`).delete().catch(() => undefined);
+  for (const id of campaignIds)
+    await h?.client.schedule
+      .getHandle(`campaign-${id}`)
+      .delete()
+      .catch(() => undefined);
   await h?.close();
 });
 
 async function seedCustomer(owns: string[]): Promise<string> {
   const id = randomUUID();
   const email = `${uniqueId('record')}@example.com`;
-  await h.pool.query(`INSERT INTO customers (id, name, email, email_normalized, created_by) VALUES ($1, 'Rita Record', $2, $2, 'test')`, [id, email]);
+  await h.pool.query(`INSERT INTO customers (id, name, email, email_normalized, created_by) VALUES ($1, 'Rita Record', $2, $2, 'test')`, [
+    id,
+    email,
+  ]);
   for (const product of owns) {
     await h.pool.query(
       `INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) SELECT $1, id, price, 'import', now() - interval '1 year' FROM products WHERE id = $2`,
@@ -78,16 +85,22 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
 
     // A change applied after one wrong code, and a change a second person rejected.
     const newEmail = `${uniqueId('new')}@example.com`;
-    applied = (await ok('POST', `/v1/customers/${changer.id}/changes`, { body: { changes: { email: newEmail }, reason: 'new provider' } })).changeId;
+    applied = (await ok('POST', `/v1/customers/${changer.id}/changes`, { body: { changes: { email: newEmail }, reason: 'new provider' } }))
+      .changeId;
     await waitForChange(h, applied, 'awaiting-verification');
     const theCode = await codeFor(h, newEmail);
     const wrong = theCode === '000000' ? '111111' : '000000';
     expect((await h.json('POST', `/v1/changes/${applied}/verification`, { body: { code: wrong } })).status).toBe(422);
     await ok('POST', `/v1/changes/${applied}/verification`, { body: { code: theCode } });
     await waitForChange(h, applied, 'applied');
-    rejected = (await ok('POST', `/v1/customers/${changer.id}/changes`, { body: { changes: { name: `Jane ${uniqueId('n').slice(2)} Roe` } } })).changeId;
+    rejected = (
+      await ok('POST', `/v1/customers/${changer.id}/changes`, { body: { changes: { name: `Jane ${uniqueId('n').slice(2)} Roe` } } })
+    ).changeId;
     await waitForChange(h, rejected, 'awaiting-approval');
-    await ok('POST', `/v1/changes/${rejected}/approval`, { as: 'backoffice', body: { decision: 'reject', comment: 'no proof of the new name' } });
+    await ok('POST', `/v1/changes/${rejected}/approval`, {
+      as: 'backoffice',
+      body: { decision: 'reject', comment: 'no proof of the new name' },
+    });
     await waitForChange(h, rejected, 'rejected');
 
     // An export fetched, then the customer's erasure carried out.
@@ -123,10 +136,13 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
     campaignId = campaign.id;
     campaignIds.push(campaignId);
     await ok('POST', `/v1/campaigns/${campaignId}/runs`, { as: 'backoffice' });
-    await eventually(async () => {
-      const res = await h.json('GET', `/v1/campaigns/${campaignId}/enrollments/${member}`);
-      return res.status === 200 && res.body.state.status === 'completed';
-    }, { timeoutMs: 60_000 });
+    await eventually(
+      async () => {
+        const res = await h.json('GET', `/v1/campaigns/${campaignId}/enrollments/${member}`);
+        return res.status === 200 && res.body.state.status === 'completed';
+      },
+      { timeoutMs: 60_000 },
+    );
     await eventually(async () => (await ok('GET', `/v1/campaigns/${campaignId}`)).runs[0]?.status === 'completed');
 
     // While the workflows are still there, the record says what they say.
@@ -136,12 +152,20 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
       expect(recorded).toEqual(await desk.query(changeStateQuery, id));
     }
     for (const id of [exportId, erasureId]) {
-      const { workflowId: _w, requestedAt: _r, closedAt: _c, verificationLog: _v, export: _e, ...recorded } = await recordOf(`/v1/gdpr-requests/${id}`);
+      const {
+        workflowId: _w,
+        requestedAt: _r,
+        closedAt: _c,
+        verificationLog: _v,
+        export: _e,
+        ...recorded
+      } = await recordOf(`/v1/gdpr-requests/${id}`);
       const own = await h.client.workflow.getHandle(`gdpr-${id}`).query(gdprStateQuery);
       // The export's retrieval is recorded by the fetch itself, a moment before the workflow hears
       // of it; the erasure removed the free-text reasons of the customer's timeline.
       const erased = id === erasureId;
-      const comparable = (t: Array<{ at?: string; reason?: string }>) => t.map(({ at: _at, reason, ...rest }) => (erased ? rest : { ...rest, ...(reason ? { reason } : {}) }));
+      const comparable = (t: Array<{ at?: string; reason?: string }>) =>
+        t.map(({ at: _at, reason, ...rest }) => (erased ? rest : { ...rest, ...(reason ? { reason } : {}) }));
       expect({ ...recorded, transitions: comparable(recorded.transitions) }).toEqual({ ...own, transitions: comparable(own.transitions) });
       if (!erased) expect(recorded.transitions.slice(0, -1)).toEqual(own.transitions.slice(0, -1));
     }
@@ -150,7 +174,14 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
       const own = await h.client.workflow.getHandle(`offer-${id}`).query(offerStateQuery);
       const steps = (t: Array<{ status: string; actor: string }>) => t.map((x) => `${x.status} by ${x.actor}`);
       expect(steps(recorded.transitions)).toEqual(steps(own.transitions));
-      expect(recorded).toMatchObject({ status: own.status, kind: own.kind, productId: own.productId, replacesProductId: own.replacesProductId, price: own.price, validUntil: own.validUntil });
+      expect(recorded).toMatchObject({
+        status: own.status,
+        kind: own.kind,
+        productId: own.productId,
+        replacesProductId: own.replacesProductId,
+        price: own.price,
+        validUntil: own.validUntil,
+      });
     }
 
     reads.push(
@@ -169,9 +200,18 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
   }, 180_000);
 
   it('deletes every workflow of these processes from Temporal and stops the worker', async () => {
-    for (const c of [changer.id, leaver.id, buyer, member]) for (const id of await workflowsOf(h, `CrmCustomerId = '${c}'`)) workflowIds.add(id);
+    for (const c of [changer.id, leaver.id, buyer, member])
+      for (const id of await workflowsOf(h, `CrmCustomerId = '${c}'`)) workflowIds.add(id);
     for (const id of await workflowsOf(h, `CrmCampaignId = '${campaignId}'`)) workflowIds.add(id);
-    for (const id of [`master-data-${changer.id}`, `gdpr-${exportId}`, `gdpr-${erasureId}`, `offer-${accepted}`, `offer-${declined}`, `campaign-${campaignId}-${member}`]) workflowIds.add(id);
+    for (const id of [
+      `master-data-${changer.id}`,
+      `gdpr-${exportId}`,
+      `gdpr-${erasureId}`,
+      `offer-${accepted}`,
+      `offer-${declined}`,
+      `campaign-${campaignId}-${member}`,
+    ])
+      workflowIds.add(id);
     await h.stopWorker();
     for (const id of workflowIds) await forget(h, id);
     await h.client.schedule.getHandle(`campaign-${campaignId}`).delete();
@@ -188,22 +228,48 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
 
   it('says who changed what and when: codes sent and wrong, the decision, the outcome', async () => {
     const change = await recordOf(`/v1/changes/${applied}`);
-    expect(change).toMatchObject({ status: 'applied', fields: ['email'], requestedBy: 'agent-actor', reason: 'new provider', outcome: { version: 2 } });
-    expect(change.transitions.map((t: { status: string }) => t.status)).toEqual(['queued', 'awaiting-verification', 'verified', 'applying', 'applied']);
+    expect(change).toMatchObject({
+      status: 'applied',
+      fields: ['email'],
+      requestedBy: 'agent-actor',
+      reason: 'new provider',
+      outcome: { version: 2 },
+    });
+    expect(change.transitions.map((t: { status: string }) => t.status)).toEqual([
+      'queued',
+      'awaiting-verification',
+      'verified',
+      'applying',
+      'applied',
+    ]);
     expect(change.transitions[0]).toMatchObject({ actor: 'agent-actor', reason: 'new provider' });
-    expect(change.verificationLog.map((e: { status: string; actor: string }) => `${e.status} by ${e.actor}`)).toEqual(['code-sent by system', 'code-wrong by agent-actor']);
+    expect(change.verificationLog.map((e: { status: string; actor: string }) => `${e.status} by ${e.actor}`)).toEqual([
+      'code-sent by system',
+      'code-wrong by agent-actor',
+    ]);
     expect(change.verificationLog[1].reason).toBe('wrong code; 4 attempts left');
     expect(JSON.stringify(change)).not.toContain(await codeFor(h, change.preview.email));
     for (const t of change.transitions) expect(Date.parse(t.at)).not.toBeNaN();
 
     const no = await recordOf(`/v1/changes/${rejected}`);
     expect(no.status).toBe('rejected');
-    expect(no.approval).toMatchObject({ required: true, decision: 'reject', approver: 'backoffice-actor', comment: 'no proof of the new name' });
-    expect(no.transitions.at(-1)).toMatchObject({ status: 'rejected', actor: 'backoffice-actor', reason: 'not approved: no proof of the new name' });
+    expect(no.approval).toMatchObject({
+      required: true,
+      decision: 'reject',
+      approver: 'backoffice-actor',
+      comment: 'no proof of the new name',
+    });
+    expect(no.transitions.at(-1)).toMatchObject({
+      status: 'rejected',
+      actor: 'backoffice-actor',
+      reason: 'not approved: no proof of the new name',
+    });
     expect(no.outcome.detail).toBe('not approved: no proof of the new name');
 
     const list = await ok('GET', `/v1/customers/${changer.id}/changes`);
-    expect(list.items.map((c: { changeId: string; status: string; decidedBy: string | null }) => [c.changeId, c.status, c.decidedBy])).toEqual([
+    expect(
+      list.items.map((c: { changeId: string; status: string; decidedBy: string | null }) => [c.changeId, c.status, c.decidedBy]),
+    ).toEqual([
       [rejected, 'rejected', 'backoffice-actor'],
       [applied, 'applied', null],
     ]);
@@ -216,35 +282,69 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
 
   it('says who fetched the export and when the erasure was carried out', async () => {
     const exp = await recordOf(`/v1/gdpr-requests/${exportId}`);
-    expect(exp).toMatchObject({ kind: 'export', status: 'retrieved', requestedBy: 'agent-actor', export: { retrievedBy: 'agent-actor', discardedAt: null } });
+    expect(exp).toMatchObject({
+      kind: 'export',
+      status: 'retrieved',
+      requestedBy: 'agent-actor',
+      export: { retrievedBy: 'agent-actor', discardedAt: null },
+    });
     expect(exp.transitions.map((t: { status: string }) => t.status)).toEqual(['awaiting-verification', 'assembling', 'ready', 'retrieved']);
     expect(exp.transitions.at(-1).actor).toBe('agent-actor');
     expect(exp.exportBytes).toBe(exp.export.bytes);
     expect(exp.closedAt).not.toBeNull();
 
     const erasure = await recordOf(`/v1/gdpr-requests/${erasureId}`);
-    expect(erasure, JSON.stringify(erasure.transitions.at(-1))).toMatchObject({ kind: 'erasure', status: 'erased', requestedBy: 'agent-actor' });
-    expect(erasure.transitions.map((t: { status: string }) => t.status)).toEqual(['awaiting-verification', 'grace-period', 'erasing', 'erased']);
+    expect(erasure, JSON.stringify(erasure.transitions.at(-1))).toMatchObject({
+      kind: 'erasure',
+      status: 'erased',
+      requestedBy: 'agent-actor',
+    });
+    expect(erasure.transitions.map((t: { status: string }) => t.status)).toEqual([
+      'awaiting-verification',
+      'grace-period',
+      'erasing',
+      'erased',
+    ]);
     expect(erasure.erasedRows.customers).toBe(1);
     expect(erasure.verificationLog.map((e: { status: string }) => e.status)).toEqual(['code-sent']);
   });
 
   it('says who answered each offer and when', async () => {
     const yes = await recordOf(`/v1/offers/${accepted}`);
-    expect(yes).toMatchObject({ status: 'accepted', kind: 'upsell', productId: 'internet-m', replacesProductId: 'internet-s', decidedBy: 'agent-actor' });
-    expect(yes.transitions.map((t: { status: string; actor: string }) => `${t.status} by ${t.actor}`)).toEqual(['checking by agent-actor', 'presented by system', 'accepted by agent-actor']);
+    expect(yes).toMatchObject({
+      status: 'accepted',
+      kind: 'upsell',
+      productId: 'internet-m',
+      replacesProductId: 'internet-s',
+      decidedBy: 'agent-actor',
+    });
+    expect(yes.transitions.map((t: { status: string; actor: string }) => `${t.status} by ${t.actor}`)).toEqual([
+      'checking by agent-actor',
+      'presented by system',
+      'accepted by agent-actor',
+    ]);
     expect(yes.transitions.at(-1).at).toBe(yes.decidedAt);
     const no = await recordOf(`/v1/offers/${declined}`);
-    expect(no.transitions.map((t: { status: string; actor: string }) => `${t.status} by ${t.actor}`)).toEqual(['checking by agent-actor', 'presented by system', 'declined by agent-actor']);
+    expect(no.transitions.map((t: { status: string; actor: string }) => `${t.status} by ${t.actor}`)).toEqual([
+      'checking by agent-actor',
+      'presented by system',
+      'declined by agent-actor',
+    ]);
     const list = await ok('GET', `/v1/customers/${buyer}/offers`);
-    expect(list.offers.map((o: { offerId: string; status: string }) => `${o.offerId}:${o.status}`).sort()).toEqual([`${accepted}:accepted`, `${declined}:declined`].sort());
+    expect(list.offers.map((o: { offerId: string; status: string }) => `${o.offerId}:${o.status}`).sort()).toEqual(
+      [`${accepted}:accepted`, `${declined}:declined`].sort(),
+    );
   });
 
   it('says why the customer got the campaign message', async () => {
     const why = await recordOf(`/v1/campaigns/${campaignId}/enrollments/${member}`);
     expect(why.workflowId).toBe(`campaign-${campaignId}-${member}`);
     expect(why.state).toMatchObject({ status: 'completed', campaignId, customerId: member, step: 1 });
-    expect(why.state.log.map((l: { type: string; outcome: string }) => `${l.type}:${l.outcome}`)).toEqual(['enrolled:enrolled', 'message:sent', 'end:completed']);
+    expect(why.state.log.map((l: { type: string; outcome: string }) => `${l.type}:${l.outcome}`)).toEqual([
+      'enrolled:enrolled',
+      'message:sent',
+      'end:completed',
+    ]);
     expect(why.state.log[1].detail).toMatch(/^email campaign-checkin, message [0-9a-f-]{36}$/);
     expect(why.enrollments).toEqual([expect.objectContaining({ status: 'completed', endReason: 'all steps done' })]);
   });
@@ -256,14 +356,22 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
 
 describe('a retried activity writes each timeline entry once', () => {
   const activities = () => createActivities({ pool: h.pool, transport: new FileTransport(h.mailDir) });
-  const count = async (sql: string, params: unknown[]) => Number((await h.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql}`, params)).rows[0]!.n);
+  const count = async (sql: string, params: unknown[]) =>
+    Number((await h.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql}`, params)).rows[0]!.n);
 
   it('records a change step once however often it is recorded', async () => {
     const acts = activities();
     const c = await registerCustomer(h);
     const changeId = randomUUID();
     const at = new Date().toISOString();
-    const base = { changeId, customerId: c.id, fields: ['name' as const], requestedBy: 'agent-actor', workflowId: `master-data-${c.id}`, preview: { name: 'X' } };
+    const base = {
+      changeId,
+      customerId: c.id,
+      fields: ['name' as const],
+      requestedBy: 'agent-actor',
+      workflowId: `master-data-${c.id}`,
+      preview: { name: 'X' },
+    };
     const queued = [{ status: 'queued', at, actor: 'agent-actor' }];
     await acts.openChangeRequest({ ...base, status: 'queued', transitions: queued });
     await acts.openChangeRequest({ ...base, status: 'queued', transitions: queued });
@@ -273,7 +381,13 @@ describe('a retried activity writes each timeline entry once', () => {
     for (let i = 0; i < 2; i++) await acts.recordChangeState({ ...base, status: 'awaiting-approval', transitions: asking, closed: false });
     expect(await events()).toBe(2);
     const done = [...asking, { status: 'rejected', at, actor: 'backoffice-actor', reason: 'not approved' }];
-    const record = { ...base, status: 'rejected' as const, transitions: done, approval: { required: true as const, escalated: false, decision: 'reject' as const, approver: 'backoffice-actor' }, closed: true };
+    const record = {
+      ...base,
+      status: 'rejected' as const,
+      transitions: done,
+      approval: { required: true as const, escalated: false, decision: 'reject' as const, approver: 'backoffice-actor' },
+      closed: true,
+    };
     await acts.recordChangeState(record);
     await acts.recordChangeState(record);
     expect(await events()).toBe(3);
@@ -287,11 +401,26 @@ describe('a retried activity writes each timeline entry once', () => {
     const c = await registerCustomer(h);
     const requestId = `export-${randomUUID()}`;
     const at = new Date().toISOString();
-    const record = { requestId, kind: 'export' as const, customerId: c.id, requestedBy: 'agent-actor', workflowId: `gdpr-${requestId}`, runId: randomUUID() };
-    const opened = { ...record, status: 'awaiting-verification' as const, transitions: [{ status: 'awaiting-verification', at, actor: 'agent-actor' }] };
+    const record = {
+      requestId,
+      kind: 'export' as const,
+      customerId: c.id,
+      requestedBy: 'agent-actor',
+      workflowId: `gdpr-${requestId}`,
+      runId: randomUUID(),
+    };
+    const opened = {
+      ...record,
+      status: 'awaiting-verification' as const,
+      transitions: [{ status: 'awaiting-verification', at, actor: 'agent-actor' }],
+    };
     await acts.openGdprRequestRecord(opened);
     await acts.openGdprRequestRecord(opened);
-    const assembling = { ...opened, status: 'assembling' as const, transitions: [...opened.transitions, { status: 'assembling', at, actor: 'system' }] };
+    const assembling = {
+      ...opened,
+      status: 'assembling' as const,
+      transitions: [...opened.transitions, { status: 'assembling', at, actor: 'system' }],
+    };
     await acts.recordGdprRequestState(assembling);
     await acts.recordGdprRequestState(assembling);
     expect(await count('request_events WHERE request_id = $1', [requestId])).toBe(2);
@@ -304,16 +433,30 @@ describe('a retried activity writes each timeline entry once', () => {
     const requestId = `erasure-${c.id}`;
     const at = new Date().toISOString();
     const state = {
-      requestId, kind: 'erasure' as const, customerId: c.id, requestedBy: 'agent-actor', workflowId: `gdpr-${requestId}`, runId: randomUUID(),
-      status: 'grace-period' as const, dueAt: at,
-      transitions: [{ status: 'awaiting-verification', at, actor: 'agent-actor' }, { status: 'grace-period', at, actor: 'system', reason: 'erasure soon' }],
+      requestId,
+      kind: 'erasure' as const,
+      customerId: c.id,
+      requestedBy: 'agent-actor',
+      workflowId: `gdpr-${requestId}`,
+      runId: randomUUID(),
+      status: 'grace-period' as const,
+      dueAt: at,
+      transitions: [
+        { status: 'awaiting-verification', at, actor: 'agent-actor' },
+        { status: 'grace-period', at, actor: 'system', reason: 'erasure soon' },
+      ],
     };
     await acts.recordGdprRequestState(state);
     const row = await ok('GET', `/v1/gdpr-requests/${requestId}`);
     expect(row).toMatchObject({ status: 'grace-period', requestedBy: 'agent-actor', dueAt: at, closedAt: null });
     expect(row.transitions.map((t: { status: string }) => t.status)).toEqual(['awaiting-verification', 'grace-period']);
     // Another run of the same request id never moves this run's row.
-    await acts.recordGdprRequestState({ ...state, runId: randomUUID(), status: 'cancelled', transitions: [...state.transitions, { status: 'cancelled', at, actor: 'x' }] });
+    await acts.recordGdprRequestState({
+      ...state,
+      runId: randomUUID(),
+      status: 'cancelled',
+      transitions: [...state.transitions, { status: 'cancelled', at, actor: 'x' }],
+    });
     expect((await ok('GET', `/v1/gdpr-requests/${requestId}`)).status).toBe('grace-period');
   });
 
@@ -323,10 +466,20 @@ describe('a retried activity writes each timeline entry once', () => {
     const offerId = randomUUID();
     const workflowId = `offer-${offerId}`;
     const now = new Date().toISOString();
-    const input = { offerId, customerId, kind: 'upsell' as const, productId: 'internet-l', validUntil: new Date(Date.now() + 86_400_000).toISOString(), actor: 'agent-actor', workflowId, now };
+    const input = {
+      offerId,
+      customerId,
+      kind: 'upsell' as const,
+      productId: 'internet-l',
+      validUntil: new Date(Date.now() + 86_400_000).toISOString(),
+      actor: 'agent-actor',
+      workflowId,
+      now,
+    };
     for (let i = 0; i < 2; i++) await acts.decideOfferEligibility(input);
     for (let i = 0; i < 2; i++) expect((await acts.presentOffer({ offerId, now, workflowId })).outcome).toBe('presented');
-    for (let i = 0; i < 2; i++) await acts.closeOffer({ offerId, status: 'declined', actor: 'agent-actor', reason: 'declined by the customer', now, workflowId });
+    for (let i = 0; i < 2; i++)
+      await acts.closeOffer({ offerId, status: 'declined', actor: 'agent-actor', reason: 'declined by the customer', now, workflowId });
     expect(await count('offer_events WHERE offer_id = $1', [offerId])).toBe(3);
     const offer = await ok('GET', `/v1/offers/${offerId}`);
     expect(offer.transitions.map((t: { status: string }) => t.status)).toEqual(['checking', 'presented', 'declined']);
@@ -337,14 +490,32 @@ describe('a retried activity writes each timeline entry once', () => {
     const customerId = await seedCustomer([]);
     const campaign = await ok('POST', '/v1/campaigns', {
       as: 'backoffice',
-      body: { name: 'Retry', segment: { ownsAnyOf: ['mobile-l'] }, schedule: { interval: '30 days', timezone: 'UTC' }, steps: [{ type: 'wait', duration: '1 day' }] },
+      body: {
+        name: 'Retry',
+        segment: { ownsAnyOf: ['mobile-l'] },
+        schedule: { interval: '30 days', timezone: 'UTC' },
+        steps: [{ type: 'wait', duration: '1 day' }],
+      },
     });
     campaignIds.push(campaign.id);
     const runKey = `run-${randomUUID()}`;
     const now = new Date().toISOString();
     const workflowId = `campaign-${campaign.id}-${customerId}`;
-    await h.pool.query("INSERT INTO campaign_enrollments (campaign_id, customer_id, run_key, workflow_id, status, enrolled_at) VALUES ($1, $2, $3, $4, 'active', $5)", [campaign.id, customerId, runKey, workflowId, now]);
-    const step = { campaignId: campaign.id, customerId, runKey, step: 0, summary: 'Step 1: waiting 1 day', now, workflowId, key: 'wait', entry: { type: 'wait' as const, outcome: 'waiting', detail: 'until tomorrow' } };
+    await h.pool.query(
+      "INSERT INTO campaign_enrollments (campaign_id, customer_id, run_key, workflow_id, status, enrolled_at) VALUES ($1, $2, $3, $4, 'active', $5)",
+      [campaign.id, customerId, runKey, workflowId, now],
+    );
+    const step = {
+      campaignId: campaign.id,
+      customerId,
+      runKey,
+      step: 0,
+      summary: 'Step 1: waiting 1 day',
+      now,
+      workflowId,
+      key: 'wait',
+      entry: { type: 'wait' as const, outcome: 'waiting', detail: 'until tomorrow' },
+    };
     await acts.recordEnrollmentStep(step);
     await acts.recordEnrollmentStep(step);
     const end = { campaignId: campaign.id, customerId, runKey, status: 'completed' as const, reason: 'all steps done', now, workflowId };
@@ -352,14 +523,21 @@ describe('a retried activity writes each timeline entry once', () => {
     await acts.closeEnrollment(end);
     expect(await count('enrollment_events WHERE campaign_id = $1 AND customer_id = $2', [campaign.id, customerId])).toBe(2);
     const why = await ok('GET', `/v1/campaigns/${campaign.id}/enrollments/${customerId}`);
-    expect(why.state.log.map((l: { type: string; outcome: string }) => `${l.type}:${l.outcome}`)).toEqual(['wait:waiting', 'end:completed']);
+    expect(why.state.log.map((l: { type: string; outcome: string }) => `${l.type}:${l.outcome}`)).toEqual([
+      'wait:waiting',
+      'end:completed',
+    ]);
   });
 });
 
 describe('live details of a running process', () => {
-  it('adds the running desk\'s own view only when asked for, and answers without it when no worker runs', async () => {
+  it("adds the running desk's own view only when asked for, and answers without it when no worker runs", async () => {
     const c = await registerCustomer(h);
-    const changeId = (await ok('POST', `/v1/customers/${c.id}/changes`, { body: { changes: { address: { street: 'Kalverstraat 1', postalCode: '1012 NX', city: 'Amsterdam', country: 'NL' } } } })).changeId;
+    const changeId = (
+      await ok('POST', `/v1/customers/${c.id}/changes`, {
+        body: { changes: { address: { street: 'Kalverstraat 1', postalCode: '1012 NX', city: 'Amsterdam', country: 'NL' } } },
+      })
+    ).changeId;
     await waitForChange(h, changeId, 'awaiting-verification');
     const wrong = (await codeFor(h, c.email)) === '000000' ? '111111' : '000000';
     expect((await h.json('POST', `/v1/changes/${changeId}/verification`, { body: { code: wrong } })).status).toBe(422);

@@ -23,7 +23,12 @@ async function segmentProduct(harness: Harness): Promise<string> {
   return id;
 }
 
-async function seedCustomers(harness: Harness, marker: string, n: number, extra: { timezone?: string; phone?: string } = {}): Promise<Array<{ id: string; email: string }>> {
+async function seedCustomers(
+  harness: Harness,
+  marker: string,
+  n: number,
+  extra: { timezone?: string; phone?: string } = {},
+): Promise<Array<{ id: string; email: string }>> {
   const customers = Array.from({ length: n }, () => ({ id: randomUUID(), email: `${uniqueId('ret')}@example.com` }));
   for (const c of customers) {
     await harness.pool.query(
@@ -31,7 +36,10 @@ async function seedCustomers(harness: Harness, marker: string, n: number, extra:
        VALUES ($1, 'Rita Retention', $2, $2, 'test', $3, $4, now() - interval '2 years')`,
       [c.id, c.email, extra.timezone ?? null, extra.phone ?? null],
     );
-    await harness.pool.query("INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) VALUES ($1, $2, 0, 'import', now() - interval '2 years')", [c.id, marker]);
+    await harness.pool.query(
+      "INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) VALUES ($1, $2, 0, 'import', now() - interval '2 years')",
+      [c.id, marker],
+    );
   }
   return customers;
 }
@@ -54,7 +62,11 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     h = await startHarness('retention');
   });
   afterAll(async () => {
-    for (const id of schedules) await h.client.schedule.getHandle(id).delete().catch(() => undefined);
+    for (const id of schedules)
+      await h.client.schedule
+        .getHandle(id)
+        .delete()
+        .catch(() => undefined);
     await h?.close();
   });
 
@@ -73,15 +85,26 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
 
   it('creates a campaign as a Temporal Schedule in its time zone, and pauses and resumes it', async () => {
     const marker = await segmentProduct(h);
-    const res = await create(campaign(marker, { quietHours: { start: '21:00', end: '08:00' }, maxMessagesPerWeek: 2, reEnrollment: { afterDays: 30 } }));
+    const res = await create(
+      campaign(marker, { quietHours: { start: '21:00', end: '08:00' }, maxMessagesPerWeek: 2, reEnrollment: { afterDays: 30 } }),
+    );
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe(`/v1/campaigns/${res.body.id}`);
     expect(res.body).toMatchObject({ status: 'active', scheduleId: `campaign-${res.body.id}`, createdBy: 'backoffice-actor', runs: [] });
-    expect(res.body.definition).toMatchObject({ maxMessagesPerWeek: 2, reEnrollment: { afterDays: 30 }, quietHours: { start: '21:00', end: '08:00' } });
+    expect(res.body.definition).toMatchObject({
+      maxMessagesPerWeek: 2,
+      reEnrollment: { afterDays: 30 },
+      quietHours: { start: '21:00', end: '08:00' },
+    });
 
     const schedule = await h.client.schedule.getHandle(`campaign-${res.body.id}`).describe();
     expect(schedule.spec.timezone).toBe('Europe/Berlin');
-    expect(schedule.action).toMatchObject({ type: 'startWorkflow', workflowType: 'campaignRun', workflowId: `campaign-${res.body.id}-run`, taskQueue: h.taskQueue });
+    expect(schedule.action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'campaignRun',
+      workflowId: `campaign-${res.body.id}-run`,
+      taskQueue: h.taskQueue,
+    });
     expect(schedule.typedSearchAttributes.get(CrmCampaignId)).toBe(res.body.id);
     // Mondays 09:00 in Berlin are 07:00 or 08:00 UTC, whatever the season.
     const next = schedule.info.nextActionTimes[0]!;
@@ -89,7 +112,10 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     expect([7, 8]).toContain(next.getUTCHours());
     expect(res.body.schedule.nextActionTimes[0]).toBe(next.toISOString());
 
-    const paused = await h.json('PATCH', `/v1/campaigns/${res.body.id}`, { as: 'backoffice', body: { status: 'paused', note: 'budget review' } });
+    const paused = await h.json('PATCH', `/v1/campaigns/${res.body.id}`, {
+      as: 'backoffice',
+      body: { status: 'paused', note: 'budget review' },
+    });
     expect(paused.status).toBe(200);
     expect(paused.body).toMatchObject({ status: 'paused', schedule: { paused: true, note: 'budget review' } });
     expect((await h.client.schedule.getHandle(`campaign-${res.body.id}`).describe()).state.paused).toBe(true);
@@ -110,8 +136,16 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     const again = await h.json('POST', '/v1/campaigns', { as: 'backoffice', body, headers: { 'idempotency-key': key } });
     expect(again.status).toBe(201);
     expect(again.body.id).toBe(first.body.id);
-    expect(Number((await h.pool.query("SELECT count(*) AS n FROM campaigns WHERE definition->'segment'->'ownsAnyOf'->>0 = $1", [marker])).rows[0].n)).toBe(1);
-    const other = await h.json('POST', '/v1/campaigns', { as: 'backoffice', body: { ...body, name: 'Another' }, headers: { 'idempotency-key': key } });
+    expect(
+      Number(
+        (await h.pool.query("SELECT count(*) AS n FROM campaigns WHERE definition->'segment'->'ownsAnyOf'->>0 = $1", [marker])).rows[0].n,
+      ),
+    ).toBe(1);
+    const other = await h.json('POST', '/v1/campaigns', {
+      as: 'backoffice',
+      body: { ...body, name: 'Another' },
+      headers: { 'idempotency-key': key },
+    });
     expect(other.status).toBe(422);
     expect(other.body.detail).toMatch(/Idempotency-Key/);
   });
@@ -125,7 +159,9 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     expect(set.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: 'Europe/Vienna' });
     const cleared = await h.json('PATCH', url, { as: 'admin', body: { timezone: null } });
     expect(cleared.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: null });
-    const audit = await h.pool.query('SELECT field, old_value, new_value, actor FROM audit_log WHERE customer_id = $1 ORDER BY id', [c!.id]);
+    const audit = await h.pool.query('SELECT field, old_value, new_value, actor FROM audit_log WHERE customer_id = $1 ORDER BY id', [
+      c!.id,
+    ]);
     expect(audit.rows).toEqual([
       { field: 'churn_risk', old_value: null, new_value: 0.82, actor: 'backoffice-actor' },
       { field: 'timezone', old_value: null, new_value: 'Europe/Vienna', actor: 'backoffice-actor' },
@@ -136,7 +172,9 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['body.churnRisk', 'body.timezone']));
     expect((await h.json('PATCH', url, { as: 'admin', body: {} })).status).toBe(400);
     expect((await h.json('PATCH', url, { as: 'agent', body: { churnRisk: 0.1 } })).status).toBe(403);
-    expect((await h.json('PATCH', `/v1/customers/${randomUUID()}/retention-profile`, { as: 'admin', body: { churnRisk: 0.1 } })).status).toBe(404);
+    expect(
+      (await h.json('PATCH', `/v1/customers/${randomUUID()}/retention-profile`, { as: 'admin', body: { churnRisk: 0.1 } })).status,
+    ).toBe(404);
   });
 
   it('a schedule triggered now runs: the segment is enrolled, messaged and visible per customer', async () => {
@@ -168,7 +206,11 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     expect(why.status).toBe(200);
     expect(why.body.workflowId).toBe(`campaign-${id}-${customers[0]!.id}`);
     expect(why.body.state.status).toBe('completed');
-    expect(why.body.state.log.map((l: { type: string; outcome: string }) => `${l.type}:${l.outcome}`)).toEqual(['enrolled:enrolled', 'message:sent', 'end:completed']);
+    expect(why.body.state.log.map((l: { type: string; outcome: string }) => `${l.type}:${l.outcome}`)).toEqual([
+      'enrolled:enrolled',
+      'message:sent',
+      'end:completed',
+    ]);
     expect(why.body.enrollments).toEqual([expect.objectContaining({ status: 'completed', endReason: 'all steps done' })]);
     const enrollment = await h.client.workflow.getHandle(why.body.workflowId).describe();
     expect(enrollment.typedSearchAttributes.get(CrmCampaignId)).toBe(id);
@@ -198,7 +240,9 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     // Throttled to 10 enrollments a minute, as a campaign protecting its mail server would be: the
     // run enrolls all 5,000 at once, their journeys start over the next eight hours. The test
     // measures the run; the enrollments are terminated at the end.
-    const res = await create(campaign(marker, { name: 'Bulk', throttle: { perMinute: 10 }, steps: [{ type: 'wait', duration: '1 second' }] }));
+    const res = await create(
+      campaign(marker, { name: 'Bulk', throttle: { perMinute: 10 }, steps: [{ type: 'wait', duration: '1 second' }] }),
+    );
     const id = res.body.id;
     const t0 = Date.now();
     await h.json('POST', `/v1/campaigns/${id}/runs`, { as: 'admin', body: {} });
@@ -213,7 +257,11 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
       const enrolledMs = Date.now() - t0;
       expect(run.runs[0]).toMatchObject({ selected: n, enrolled: n, skipped: 0, pages: 10 });
       expect(run.enrollments.active).toBeGreaterThan(n - 50);
-      const last = await h.client.workflow.getHandle(`campaign-${id}-${(await h.pool.query('SELECT customer_id FROM campaign_enrollments WHERE campaign_id = $1 ORDER BY customer_id DESC LIMIT 1', [id])).rows[0].customer_id}`).describe();
+      const last = await h.client.workflow
+        .getHandle(
+          `campaign-${id}-${(await h.pool.query('SELECT customer_id FROM campaign_enrollments WHERE campaign_id = $1 ORDER BY customer_id DESC LIMIT 1', [id])).rows[0].customer_id}`,
+        )
+        .describe();
       expect(last.status.name).toBe('RUNNING');
 
       // Follow the chain of executions: each one page, each with the same small history.
@@ -223,10 +271,13 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
       const longest = Math.max(...lengths);
       expect(longest).toBeLessThan(40);
       // Every enrollment exists in Temporal under its business id, findable by campaign.
-      const started = await eventually(async () => {
-        const { count } = await h.client.workflow.count(`CrmCampaignId = '${id}' AND WorkflowType = 'campaignEnrollment'`);
-        return count === n ? count : undefined;
-      }, { timeoutMs: 60_000, intervalMs: 1_000 });
+      const started = await eventually(
+        async () => {
+          const { count } = await h.client.workflow.count(`CrmCampaignId = '${id}' AND WorkflowType = 'campaignEnrollment'`);
+          return count === n ? count : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 1_000 },
+      );
       expect(started).toBe(n);
       console.log(
         `[retention] 5,000-customer run: ${lengths.length} executions (continue-as-new per page of 500), ` +
@@ -252,7 +303,11 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
         name: '',
         segment: { countries: ['XX'], tenureDays: { min: 10, max: 5 }, churnRisk: { min: 2 }, favouriteColour: 'blue' },
         schedule: { cron: '0 9 * * MON', interval: '1 day', timezone: 'Mars/Olympus_Mons' },
-        steps: [{ type: 'wait-for-response', timeout: '2 days' }, { type: 'wait', duration: 'forever' }, { type: 'message', channel: 'pigeon', template: 'nope' }],
+        steps: [
+          { type: 'wait-for-response', timeout: '2 days' },
+          { type: 'wait', duration: 'forever' },
+          { type: 'message', channel: 'pigeon', template: 'nope' },
+        ],
         goal: { type: 'offer-accepted' },
         reEnrollment: 'sometimes',
         quietHours: { start: '25:00', end: '08:00' },
@@ -263,23 +318,45 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     const paths = bad.body.errors.map((e: { path: string }) => e.path);
     expect(paths).toEqual(
       expect.arrayContaining([
-        'body.name', 'body.segment.countries.0', 'body.segment.tenureDays', 'body.segment.churnRisk.min', 'body.schedule.timezone',
-        'body.steps.1.duration', 'body.steps.2.channel', 'body.steps.2.template', 'body.reEnrollment', 'body.quietHours.start', 'body.maxMessagesPerWeek',
+        'body.name',
+        'body.segment.countries.0',
+        'body.segment.tenureDays',
+        'body.segment.churnRisk.min',
+        'body.schedule.timezone',
+        'body.steps.1.duration',
+        'body.steps.2.channel',
+        'body.steps.2.template',
+        'body.reEnrollment',
+        'body.quietHours.start',
+        'body.maxMessagesPerWeek',
       ]),
     );
     expect(paths.some((p: string) => p === 'body.segment' || p === 'body.segment.favouriteColour')).toBe(true);
     const rules = await h.json('POST', '/v1/campaigns', {
       as: 'backoffice',
-      body: { ...campaign(marker), schedule: { cron: '0 9 * * MON', interval: '1 day', timezone: 'UTC' }, steps: [{ type: 'wait-for-response', timeout: '2 days' }], goal: { type: 'offer-accepted' } },
+      body: {
+        ...campaign(marker),
+        schedule: { cron: '0 9 * * MON', interval: '1 day', timezone: 'UTC' },
+        steps: [{ type: 'wait-for-response', timeout: '2 days' }],
+        goal: { type: 'offer-accepted' },
+      },
     });
     expect(rules.status).toBe(400);
-    expect(rules.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['body.schedule.cron', 'body.steps.0', 'body.goal']));
+    expect(rules.body.errors.map((e: { path: string }) => e.path)).toEqual(
+      expect.arrayContaining(['body.schedule.cron', 'body.steps.0', 'body.goal']),
+    );
     const noSteps = await h.json('POST', '/v1/campaigns', { as: 'backoffice', body: { ...campaign(marker), steps: [] } });
     expect(noSteps.body.errors[0]).toMatchObject({ path: 'body.steps', message: 'a campaign needs at least one step' });
-    const unknownProduct = await h.json('POST', '/v1/campaigns', { as: 'backoffice', body: { ...campaign(marker), steps: [{ type: 'offer', kind: 'upsell', productId: 'no-such-product' }] } });
+    const unknownProduct = await h.json('POST', '/v1/campaigns', {
+      as: 'backoffice',
+      body: { ...campaign(marker), steps: [{ type: 'offer', kind: 'upsell', productId: 'no-such-product' }] },
+    });
     expect(unknownProduct.status).toBe(400);
     expect(unknownProduct.body.detail).toMatch(/no-such-product/);
-    const badCron = await h.json('POST', '/v1/campaigns', { as: 'backoffice', body: { ...campaign(marker), schedule: { cron: '99 99 * * *', timezone: 'UTC' } } });
+    const badCron = await h.json('POST', '/v1/campaigns', {
+      as: 'backoffice',
+      body: { ...campaign(marker), schedule: { cron: '99 99 * * *', timezone: 'UTC' } },
+    });
     expect(badCron.status).toBe(400);
     expect(badCron.body.errors[0].path).toBe('body.schedule');
     expect(Number((await h.pool.query('SELECT count(*) AS n FROM campaigns')).rows[0].n)).toBe(before);
@@ -298,9 +375,14 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     const event = (body: unknown, customerId = c!.id) => h.json('POST', `/v1/customers/${customerId}/events`, { body });
     const badEvent = await event({ type: 'birthday', channel: 'fax', occurredAt: 'yesterday' });
     expect(badEvent.status).toBe(400);
-    expect(badEvent.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['body.type', 'body.channel', 'body.occurredAt']));
+    expect(badEvent.body.errors.map((e: { path: string }) => e.path)).toEqual(
+      expect.arrayContaining(['body.type', 'body.channel', 'body.occurredAt']),
+    );
     expect((await event({ type: 'login', productId: 'internet-s' })).body.errors[0].path).toBe('body.productId');
-    expect((await event({ type: 'login', occurredAt: new Date(Date.now() + DAY).toISOString() })).body.errors[0]).toMatchObject({ path: 'body.occurredAt', message: 'must not be in the future' });
+    expect((await event({ type: 'login', occurredAt: new Date(Date.now() + DAY).toISOString() })).body.errors[0]).toMatchObject({
+      path: 'body.occurredAt',
+      message: 'must not be in the future',
+    });
     expect((await event({ type: 'purchase', productId: 'no-such-product' })).status).toBe(400);
     expect((await event({ type: 'login' }, randomUUID())).status).toBe(404);
     expect((await h.json('POST', `/v1/customers/${c!.id}/events`, { as: 'analyst', body: { type: 'login' } })).status).toBe(403);
@@ -309,7 +391,9 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     const purchase = await event({ type: 'purchase', productId: 'tv-basic', channel: 'call' });
     expect(purchase.status).toBe(201);
     expect(purchase.body).toMatchObject({ type: 'purchase', suppression: null, notifiedEnrollments: [] });
-    expect((await h.pool.query('SELECT product_id FROM customer_products WHERE customer_id = $1 AND source = $2', [c!.id, 'purchase'])).rows).toEqual([{ product_id: 'tv-basic' }]);
+    expect(
+      (await h.pool.query('SELECT product_id FROM customer_products WHERE customer_id = $1 AND source = $2', [c!.id, 'purchase'])).rows,
+    ).toEqual([{ product_id: 'tv-basic' }]);
   });
 });
 
@@ -318,7 +402,9 @@ async function historyLengths(client: Client, workflowId: string, firstRunId: st
   const lengths: number[] = [];
   let runId: string | undefined = firstRunId;
   while (runId) {
-    const history: Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>> = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const history: Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>> = await client.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory();
     const events = history.events ?? [];
     lengths.push(events.length);
     runId = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
@@ -340,7 +426,11 @@ describe('enrollments over days (time skipping)', () => {
     api = createApi({ pool: ts.pool, temporal: plain, taskQueue: ts.taskQueue, logger: createLogger('silent'), keys });
   });
   const post = async (url: string, body: unknown) => {
-    const res = await api.request(url, { method: 'POST', headers: { authorization: `Bearer ${ts.keys.agent}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await api.request(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ts.keys.agent}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as any };
   };
   afterAll(async () => {
@@ -351,16 +441,27 @@ describe('enrollments over days (time skipping)', () => {
   async function defineCampaign(def: Record<string, unknown>): Promise<string> {
     const parsed = campaignRequestSchema.parse({ schedule: { interval: '7 days', timezone: 'UTC' }, ...def });
     const id = randomUUID();
-    await ts.pool.query('INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4)', [id, parsed.name, JSON.stringify(parsed), 'test']);
+    await ts.pool.query('INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4)', [
+      id,
+      parsed.name,
+      JSON.stringify(parsed),
+      'test',
+    ]);
     return id;
   }
   let runs = 0;
   /** Starts a run and waits for its row to close, without unlocking time: enrollments it starts are seen before any timer fires. */
   async function run(campaignId: string): Promise<Pick<CampaignRunResult, 'status' | 'selected' | 'enrolled' | 'skipped' | 'pages'>> {
     const workflowId = `campaign-${campaignId}-run-${++runs}`;
-    await plain.workflow.start('campaignRun', { taskQueue: ts.taskQueue, workflowId, args: [{ campaignId, pageSize: 50, concurrency: 5 }] });
+    await plain.workflow.start('campaignRun', {
+      taskQueue: ts.taskQueue,
+      workflowId,
+      args: [{ campaignId, pageSize: 50, concurrency: 5 }],
+    });
     return eventually(async () => {
-      const { rows } = await ts.pool.query('SELECT status, selected, enrolled, skipped, pages FROM campaign_runs WHERE run_key = $1', [workflowId]);
+      const { rows } = await ts.pool.query('SELECT status, selected, enrolled, skipped, pages FROM campaign_runs WHERE run_key = $1', [
+        workflowId,
+      ]);
       return rows[0] && rows[0].status !== 'running' ? rows[0] : undefined;
     });
   }
@@ -368,7 +469,10 @@ describe('enrollments over days (time skipping)', () => {
   /** The latest enrollment's outcome, once it has closed (without moving time). */
   async function finished(campaignId: string, customerId: string): Promise<EnrollmentResult> {
     await eventually(async () => {
-      const { rows } = await ts.pool.query('SELECT status FROM campaign_enrollments WHERE campaign_id = $1 AND customer_id = $2 ORDER BY enrolled_at DESC, id DESC LIMIT 1', [campaignId, customerId]);
+      const { rows } = await ts.pool.query(
+        'SELECT status FROM campaign_enrollments WHERE campaign_id = $1 AND customer_id = $2 ORDER BY enrolled_at DESC, id DESC LIMIT 1',
+        [campaignId, customerId],
+      );
       return rows[0] && rows[0].status !== 'active';
     });
     return enrollment(campaignId, customerId).result();
@@ -376,7 +480,8 @@ describe('enrollments over days (time skipping)', () => {
   const stateOf = (campaignId: string, customerId: string) => enrollment(campaignId, customerId).query(enrollmentStateQuery);
   /** The enrollment's log as the API answers it from PostgreSQL: it must say what the workflow says (its times are the activities'). */
   const withoutTimes = (log: Array<{ at: string }>) => log.map(({ at: _at, ...entry }) => entry);
-  const recordedLog = async (campaignId: string, customerId: string) => withoutTimes((await ts.json('GET', `/v1/campaigns/${campaignId}/enrollments/${customerId}`)).body.state.log);
+  const recordedLog = async (campaignId: string, customerId: string) =>
+    withoutTimes((await ts.json('GET', `/v1/campaigns/${campaignId}/enrollments/${customerId}`)).body.state.log);
 
   it('a three-step campaign over 30 days sends its messages on day 0, 15 and 30 and records every step', async () => {
     const marker = await segmentProduct(ts);
@@ -408,7 +513,10 @@ describe('enrollments over days (time skipping)', () => {
     const day = (d: Date) => Math.round((d.getTime() - sent[0]!.occurred_at.getTime()) / DAY);
     expect(sent.map((m) => day(m.occurred_at))).toEqual([0, 15, 30]);
 
-    const steps = await ts.pool.query("SELECT summary FROM contact_events WHERE customer_id = $1 AND kind = 'campaign-step' ORDER BY occurred_at, summary", [c!.id]);
+    const steps = await ts.pool.query(
+      "SELECT summary FROM contact_events WHERE customer_id = $1 AND kind = 'campaign-step' ORDER BY occurred_at, summary",
+      [c!.id],
+    );
     expect(steps.rows.map((r) => r.summary)).toEqual([
       expect.stringMatching(/^Enrolled in campaign "Thirty days"/),
       expect.stringMatching(/^Step 2: waiting 15 days/),
@@ -417,10 +525,18 @@ describe('enrollments over days (time skipping)', () => {
     ]);
     const state = await stateOf(id, c!.id);
     expect(state.log.map((l) => `${l.step ?? '-'}:${l.type}:${l.outcome}`)).toEqual([
-      '-:enrolled:enrolled', '0:message:sent', '1:wait:waiting', '2:message:sent', '3:wait:waiting', '4:message:sent', '-:end:completed',
+      '-:enrolled:enrolled',
+      '0:message:sent',
+      '1:wait:waiting',
+      '2:message:sent',
+      '3:wait:waiting',
+      '4:message:sent',
+      '-:end:completed',
     ]);
     expect(await recordedLog(id, c!.id)).toEqual(withoutTimes(state.log));
-    expect((await ts.pool.query('SELECT status FROM campaign_enrollments WHERE campaign_id = $1', [id])).rows).toEqual([{ status: 'completed' }]);
+    expect((await ts.pool.query('SELECT status FROM campaign_enrollments WHERE campaign_id = $1', [id])).rows).toEqual([
+      { status: 'completed' },
+    ]);
   });
 
   it('a goal met early ends the enrollment at once: a purchase, or an accepted campaign offer', async () => {
@@ -453,7 +569,10 @@ describe('enrollments over days (time skipping)', () => {
     // Offer-accepted goal: the campaign's own offer, accepted through the API.
     const offerMarker = await segmentProduct(ts);
     const [d] = await seedCustomers(ts, offerMarker, 1);
-    await ts.pool.query("INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) VALUES ($1, 'internet-s', 19.99, 'import', now())", [d!.id]);
+    await ts.pool.query(
+      "INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) VALUES ($1, 'internet-s', 19.99, 'import', now())",
+      [d!.id],
+    );
     const offerCampaign = await defineCampaign({
       name: 'Upgrade',
       segment: ownsMarker(offerMarker),
@@ -465,7 +584,9 @@ describe('enrollments over days (time skipping)', () => {
       ],
     });
     await run(offerCampaign);
-    const offerRow = await eventually(async () => (await ts.pool.query("SELECT id FROM offers WHERE customer_id = $1 AND status = 'presented'", [d!.id])).rows[0]);
+    const offerRow = await eventually(
+      async () => (await ts.pool.query("SELECT id FROM offers WHERE customer_id = $1 AND status = 'presented'", [d!.id])).rows[0],
+    );
     const accepted = await post(`/v1/offers/${offerRow.id}/response`, { decision: 'accept' });
     expect(accepted.body.status).toBe('accepted');
     const offerResult = await finished(offerCampaign, d!.id);
@@ -474,7 +595,13 @@ describe('enrollments over days (time skipping)', () => {
     const log = (await stateOf(offerCampaign, d!.id)).log.map((l) => `${l.type}:${l.outcome}`);
     expect(log).toEqual(['enrolled:enrolled', 'offer:started', 'offer:accepted', 'wait-for-response:offer accepted', 'end:goal-met']);
     expect(await recordedLog(offerCampaign, d!.id)).toEqual(withoutTimes((await stateOf(offerCampaign, d!.id)).log));
-    expect((await ts.pool.query('SELECT product_id FROM customer_products WHERE customer_id = $1 AND ended_at IS NULL ORDER BY product_id', [d!.id])).rows.map((r) => r.product_id)).toContain('internet-m');
+    expect(
+      (
+        await ts.pool.query('SELECT product_id FROM customer_products WHERE customer_id = $1 AND ended_at IS NULL ORDER BY product_id', [
+          d!.id,
+        ])
+      ).rows.map((r) => r.product_id),
+    ).toContain('internet-m');
   });
 
   it('an opt-out mid-campaign ends the enrollment, writes a suppression and nothing more is sent', async () => {
@@ -501,8 +628,12 @@ describe('enrollments over days (time skipping)', () => {
     expect(result).toMatchObject({ status: 'opted-out', messagesSent: 2 });
     await ts.env!.sleep('14 days');
     expect(await messages(ts, c!.id)).toHaveLength(2);
-    expect((await ts.pool.query('SELECT reason, lifted_at FROM suppressions WHERE customer_id = $1', [c!.id])).rows).toEqual([{ reason: 'opt-out', lifted_at: null }]);
-    expect((await ts.pool.query('SELECT status, end_reason FROM campaign_enrollments WHERE campaign_id = $1', [id])).rows[0]).toMatchObject({ status: 'opted-out' });
+    expect((await ts.pool.query('SELECT reason, lifted_at FROM suppressions WHERE customer_id = $1', [c!.id])).rows).toEqual([
+      { reason: 'opt-out', lifted_at: null },
+    ]);
+    expect((await ts.pool.query('SELECT status, end_reason FROM campaign_enrollments WHERE campaign_id = $1', [id])).rows[0]).toMatchObject(
+      { status: 'opted-out' },
+    );
 
     // A later run does not enrol a suppressed customer at all.
     const again = await run(id);
@@ -523,7 +654,10 @@ describe('enrollments over days (time skipping)', () => {
     });
     await run(id);
     await eventually(async () => (await messages(ts, c!.id)).length === 1);
-    await ts.pool.query("INSERT INTO suppressions (customer_id, reason, created_by, idempotency_key) VALUES ($1, 'erasure', 'master-data', $2)", [c!.id, uniqueId('erasure')]);
+    await ts.pool.query(
+      "INSERT INTO suppressions (customer_id, reason, created_by, idempotency_key) VALUES ($1, 'erasure', 'master-data', $2)",
+      [c!.id, uniqueId('erasure')],
+    );
     await ts.env!.sleep('3 days');
     const result = await finished(id, c!.id);
     expect(result).toMatchObject({ status: 'suppressed', reason: 'suppressed: erasure', messagesSent: 1 });
@@ -533,7 +667,12 @@ describe('enrollments over days (time skipping)', () => {
   it('the weekly frequency cap holds across two campaigns: the second message waits a week', async () => {
     const marker = await segmentProduct(ts);
     const [c] = await seedCustomers(ts, marker, 1);
-    const def = (name: string, template: string) => ({ name, segment: ownsMarker(marker), maxMessagesPerWeek: 1, steps: [{ type: 'message', channel: 'email', template }] });
+    const def = (name: string, template: string) => ({
+      name,
+      segment: ownsMarker(marker),
+      maxMessagesPerWeek: 1,
+      steps: [{ type: 'message', channel: 'email', template }],
+    });
     const a = await defineCampaign(def('Campaign A', 'campaign-checkin'));
     const b = await defineCampaign(def('Campaign B', 'campaign-loyalty'));
     await run(a);
@@ -543,7 +682,11 @@ describe('enrollments over days (time skipping)', () => {
       const s = await stateOf(b, c!.id);
       return s.status === 'deferred' ? s : undefined;
     });
-    expect(deferred.log.at(-1)).toMatchObject({ type: 'message', outcome: 'deferred', detail: expect.stringMatching(/^frequency-cap until /) });
+    expect(deferred.log.at(-1)).toMatchObject({
+      type: 'message',
+      outcome: 'deferred',
+      detail: expect.stringMatching(/^frequency-cap until /),
+    });
     const recorded = (await ts.json('GET', `/v1/campaigns/${b}/enrollments/${c!.id}`)).body.state;
     expect(recorded.status).toBe('deferred');
     expect(recorded.log.at(-1)).toMatchObject({ type: 'message', outcome: 'deferred', detail: deferred.log.at(-1)!.detail });
@@ -559,19 +702,26 @@ describe('enrollments over days (time skipping)', () => {
     expect(gap).toBeLessThan(7 * DAY + 60_000);
   });
 
-  it('keeps quiet hours in the customer\'s own time zone: the message waits for the window to end', async () => {
+  it("keeps quiet hours in the customer's own time zone: the message waits for the window to end", async () => {
     const marker = await segmentProduct(ts);
     // Kolkata is UTC+05:30: a half-hour offset shows the window is kept in local time, not UTC.
     const tz = 'Asia/Kolkata';
     const [c] = await seedCustomers(ts, marker, 1, { timezone: tz });
-    const local = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date());
+    const local = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(
+      new Date(),
+    );
     const [hh, mm] = local.split(':').map(Number);
     const at = (minutes: number) => {
       const m = (((hh! * 60 + mm! + minutes) % 1440) + 1440) % 1440;
       return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
     };
     const quietHours = { start: at(-60), end: at(180) };
-    const id = await defineCampaign({ name: 'Quiet', segment: ownsMarker(marker), quietHours, steps: [{ type: 'message', channel: 'email', template: 'campaign-checkin' }] });
+    const id = await defineCampaign({
+      name: 'Quiet',
+      segment: ownsMarker(marker),
+      quietHours,
+      steps: [{ type: 'message', channel: 'email', template: 'campaign-checkin' }],
+    });
     const started = Date.now();
     await run(id);
     const deferred = await eventually(async () => {
@@ -584,7 +734,9 @@ describe('enrollments over days (time skipping)', () => {
     await ts.env!.sleep('4 hours');
     await finished(id, c!.id);
     const [sent] = await messages(ts, c!.id);
-    const sentLocal = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(sent!.occurred_at);
+    const sentLocal = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(
+      sent!.occurred_at,
+    );
     expect(sentLocal).toBe(quietHours.end);
     expect(sent!.occurred_at.getTime() - started).toBeGreaterThan(2.9 * 3_600_000);
   });
@@ -606,7 +758,11 @@ describe('enrollments over days (time skipping)', () => {
     expect(await run(after)).toMatchObject({ enrolled: 0, skipped: 1 });
     await ts.env!.sleep('6 days');
     expect(await run(after)).toMatchObject({ enrolled: 1, skipped: 0 });
-    await eventually(async () => (await ts.pool.query("SELECT count(*) AS n FROM campaign_enrollments WHERE campaign_id = $1 AND status = 'completed'", [after])).rows[0].n === '2');
+    await eventually(
+      async () =>
+        (await ts.pool.query("SELECT count(*) AS n FROM campaign_enrollments WHERE campaign_id = $1 AND status = 'completed'", [after]))
+          .rows[0].n === '2',
+    );
     const rows = await ts.pool.query('SELECT run_key FROM campaign_enrollments WHERE campaign_id = $1 ORDER BY enrolled_at', [after]);
     expect(rows.rows).toHaveLength(2);
     expect(await messages(ts, c!.id)).toHaveLength(3);
@@ -632,7 +788,10 @@ describe.runIf(RECORDING)('recording retention histories', () => {
     await worker.runUntil(async () => {
       const marker = await segmentProduct(h);
       const [c] = await seedCustomers(h, marker, 1);
-      await h.pool.query("INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) VALUES ($1, 'internet-s', 19.99, 'import', now())", [c!.id]);
+      await h.pool.query(
+        "INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) VALUES ($1, 'internet-s', 19.99, 'import', now())",
+        [c!.id],
+      );
       const definition = campaignRequestSchema.parse({
         name: 'Recorded',
         segment: ownsMarker(marker),
@@ -646,11 +805,20 @@ describe.runIf(RECORDING)('recording retention histories', () => {
         ],
       });
       const id = randomUUID();
-      await h.pool.query('INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4)', [id, definition.name, JSON.stringify(definition), 'recorder']);
+      await h.pool.query('INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4)', [
+        id,
+        definition.name,
+        JSON.stringify(definition),
+        'recorder',
+      ]);
       const runId = `campaign-${id}-run-recorded`;
       await client.workflow.execute('campaignRun', { taskQueue, workflowId: runId, args: [{ campaignId: id }] });
-      const offerRow = await eventually(async () => (await h.pool.query("SELECT id FROM offers WHERE customer_id = $1 AND status = 'presented'", [c!.id])).rows[0]);
-      await client.workflow.getHandle(`offer-${offerRow.id}`).executeUpdate(offerRespondUpdate, { args: [{ decision: 'accept', actor: 'recorder' }] });
+      const offerRow = await eventually(
+        async () => (await h.pool.query("SELECT id FROM offers WHERE customer_id = $1 AND status = 'presented'", [c!.id])).rows[0],
+      );
+      await client.workflow
+        .getHandle(`offer-${offerRow.id}`)
+        .executeUpdate(offerRespondUpdate, { args: [{ decision: 'accept', actor: 'recorder' }] });
       const enrollmentId = `campaign-${id}-${c!.id}`;
       expect((await client.workflow.getHandle(enrollmentId).result()).status).toBe('completed');
       await client.workflow.getHandle(`offer-${offerRow.id}`).result();

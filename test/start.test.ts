@@ -99,7 +99,12 @@ describe('npm start', () => {
       if (outside) await rm(outside, { recursive: true, force: true });
     });
 
-    await until(() => stack.output().includes('The CRM process engine is running') || stack.child.exitCode !== null, 'the stack did not come up', 150_000, stack.output);
+    await until(
+      () => stack.output().includes('The CRM process engine is running') || stack.child.exitCode !== null,
+      'the stack did not come up',
+      150_000,
+      stack.output,
+    );
     expect(stack.child.exitCode, stack.output()).toBeNull();
     const clusterDir = await readlink(path.join(dataDir, 'pg')).catch(() => path.join(dataDir, 'pg'));
     if (process.getuid?.() === 0) {
@@ -122,7 +127,12 @@ describe('npm start', () => {
       await until(() => stack.output().includes(`${name} is running again`), `${name} was not restarted`, 60_000, stack.output);
     }
     expect(stack.output()).toMatch(/Temporal dev server stopped unexpectedly \(signal SIGKILL\); restarting it/);
-    await until(async () => (await fetch(`http://127.0.0.1:${env.API_PORT}/readyz`)).status === 200, 'not ready after the restarts', 30_000, stack.output);
+    await until(
+      async () => (await fetch(`http://127.0.0.1:${env.API_PORT}/readyz`)).status === 200,
+      'not ready after the restarts',
+      30_000,
+      stack.output,
+    );
 
     stack.child.kill('SIGINT');
     expect(await stack.exited).toBe(0);
@@ -139,7 +149,9 @@ describe('npm start', () => {
     const bin = path.join(dir, 'broken-pg', 'bin');
     await mkdir(bin, { recursive: true });
     for (const name of ['initdb', 'postgres']) {
-      await writeFile(path.join(bin, name), '#!/bin/sh\necho "FATAL: could not create directory: No space left on device" >&2\nexit 1\n', { mode: 0o755 });
+      await writeFile(path.join(bin, name), '#!/bin/sh\necho "FATAL: could not create directory: No space left on device" >&2\nexit 1\n', {
+        mode: 0o755,
+      });
     }
     await chmod(path.join(dir, 'broken-pg'), 0o755);
     await chmod(dir, 0o755); // so the fake binaries are what fails, not the directory's mode

@@ -197,7 +197,8 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   setHandler(
     transitionUpdate,
     async (cmd: TransitionCommand) => {
-      if (cmd.to === 'qualified') state.qualification = { need: cmd.need!, budget: cmd.budget!, currency: cmd.currency ?? 'EUR', timeline: cmd.timeline! };
+      if (cmd.to === 'qualified')
+        state.qualification = { need: cmd.need!, budget: cmd.budget!, currency: cmd.currency ?? 'EUR', timeline: cmd.timeline! };
       if (cmd.to === 'proposal') state.proposal = { product: cmd.product!, amount: cmd.amount!, currency: cmd.currency ?? 'EUR' };
       if (cmd.to === 'lost') state.lostReason = cmd.reason;
       move(cmd.to, cmd.actor, cmd.reason ?? cmd.note);
@@ -258,7 +259,8 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     state.lastActivityAt = now();
     if (isContact(e)) {
       state.contact.lastContactAt = e.occurredAt;
-      if (state.stage === 'new' && state.intake.outcome !== 'duplicate') move('contacted', e.recordedBy, `${e.direction} ${e.channel} recorded`);
+      if (state.stage === 'new' && state.intake.outcome !== 'duplicate')
+        move('contacted', e.recordedBy, `${e.direction} ${e.channel} recorded`);
     }
     replan();
     void recorded();
@@ -268,7 +270,9 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     const taken = await acts.intakeLead({ leadId, intake, actor: input.actor, workflowId, runId, transition: state.transitions[0] });
     if (taken.outcome === 'duplicate') {
       state.intake = { outcome: 'duplicate', existingLeadId: taken.existingLeadId, existingCustomerId: taken.existingCustomerId };
-      const reason = taken.existingLeadId ? `an open lead exists: ${taken.existingLeadId}` : `a customer exists: ${taken.existingCustomerId}`;
+      const reason = taken.existingLeadId
+        ? `an open lead exists: ${taken.existingLeadId}`
+        : `a customer exists: ${taken.existingCustomerId}`;
       upsertSearchAttributes([{ key: CrmStatus, value: 'duplicate' }]);
       setCurrentDetails(`**Duplicate intake**: ${reason}`);
       await condition(allHandlersFinished);
@@ -299,7 +303,6 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     setCurrentDetails(`**Stage:** ${state.stage}  \n**Owner:** ${state.owner}  \n**Score:** ${score}  \n${due}`);
   };
 
-
   const stintInNew = () => state.transitions.filter((t) => t.to === 'new').length;
 
   const fire = async (kind: LeadDeadlineKind) => {
@@ -326,7 +329,11 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       case 'reactivation': {
         const before = state.score?.value;
         state.score = await acts.rescoreLead(leadId);
-        move('new', 'system', `re-activated after ${describeDuration(rules.nurtureReactivationMs)} in nurture; score ${before ?? '-'} → ${state.score.value}`);
+        move(
+          'new',
+          'system',
+          `re-activated after ${describeDuration(rules.nurtureReactivationMs)} in nurture; score ${before ?? '-'} → ${state.score.value}`,
+        );
         return;
       }
     }
@@ -341,7 +348,17 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       const onboardingId = onboardingWorkflowId(result.customerId);
       await startChild(customerOnboarding, {
         workflowId: onboardingId,
-        args: [{ customerId: result.customerId, name: person.name, email: state.email, locale: person.locale, accountManager: state.owner, origin: 'lead', leadId }],
+        args: [
+          {
+            customerId: result.customerId,
+            name: person.name,
+            email: state.email,
+            locale: person.locale,
+            accountManager: state.owner,
+            origin: 'lead',
+            leadId,
+          },
+        ],
         // Onboarding takes weeks; the funnel's job ends with the customer.
         parentClosePolicy: ParentClosePolicy.ABANDON,
         typedSearchAttributes: [
@@ -368,7 +385,14 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       if (behind()) continue;
     } else if (mirrored < version()) {
       mirrored = version();
-      await acts.recordLeadStage({ leadId, seq: mirrored, stage: state.stage, owner: state.owner, lostReason: state.lostReason, customerId: state.customerId });
+      await acts.recordLeadStage({
+        leadId,
+        seq: mirrored,
+        stage: state.stage,
+        owner: state.owner,
+        lostReason: state.lostReason,
+        customerId: state.customerId,
+      });
       // A change that arrived during the write gets its own pass.
       if (mirrored < version()) continue;
     }

@@ -6,9 +6,22 @@
  * was already taken) and the welcome message has been handed to its own delivery workflow and the
  * customer to its onboarding.
  */
-import { ParentClosePolicy, patched, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ParentClosePolicy,
+  patched,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { registrationStateQuery, type RegistrationInput, type RegistrationResult, type RegistrationState } from '../src/domain/customers.js';
+import {
+  registrationStateQuery,
+  type RegistrationInput,
+  type RegistrationResult,
+  type RegistrationState,
+} from '../src/domain/customers.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
@@ -52,7 +65,15 @@ export async function registerCustomer(input: RegistrationInput): Promise<Regist
     if (patched('onboarding-after-registration')) {
       await startChild(customerOnboarding, {
         workflowId: onboardingWorkflowId(result.customerId),
-        args: [{ customerId: result.customerId, name: input.request.name, email: input.request.email, locale: input.request.locale, origin: 'registration' }],
+        args: [
+          {
+            customerId: result.customerId,
+            name: input.request.name,
+            email: input.request.email,
+            locale: input.request.locale,
+            origin: 'registration',
+          },
+        ],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         typedSearchAttributes: [
           { key: CrmCustomerId, value: result.customerId },

@@ -7,7 +7,16 @@
  * awaiting-verification → grace-period (the customer is suppressed from promotion at once; the
  * request can be cancelled) → erasing → erased, or cancelled (suppression lifted).
  */
-import { ActivityFailure, ApplicationFailure, condition, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
   cancelErasureUpdate,
@@ -71,7 +80,13 @@ function openRequest(kind: GdprKind, input: GdprRequest) {
     { key: CrmProcess, value: patched(GDPR_PROCESS_PATCH) ? CRM_PROCESS.gdpr : CRM_PROCESS.masterData },
     { key: CrmStatus, value: state.status },
   ]);
-  const verification = new CodeVerification(input.requestId, input.customerId, kind, [{ target: 'existing-contact', channel: 'email' }], input.policy);
+  const verification = new CodeVerification(
+    input.requestId,
+    input.customerId,
+    kind,
+    [{ target: 'existing-contact', channel: 'email' }],
+    input.policy,
+  );
   state.verification = verification.view;
   const ours = (id: string) => {
     if (id !== input.requestId) refuse(REFUSAL.notFound, `no request ${id} here`);
@@ -206,14 +221,23 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
   }
   await move('erasing');
   try {
-    const { rows } = await acts.eraseCustomer({ customerId: input.customerId, requestId: input.requestId, actor: input.requestedBy, workflowId });
+    const { rows } = await acts.eraseCustomer({
+      customerId: input.customerId,
+      requestId: input.requestId,
+      actor: input.requestedBy,
+      workflowId,
+    });
     state.erasedRows = rows;
     await move('erased');
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
     const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
     // An operator must act (e.g. a table without an erasure decision): the state says why.
-    await move('failed', 'system', type === 'ErasureIncomplete' ? (err.cause as ApplicationFailure).message : 'the erasure could not be completed');
+    await move(
+      'failed',
+      'system',
+      type === 'ErasureIncomplete' ? (err.cause as ApplicationFailure).message : 'the erasure could not be completed',
+    );
   }
   return state;
 }

@@ -245,7 +245,8 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     submitChangeUpdate,
     async (request) => {
       const known = changes.get(request.changeId);
-      if (known) return { changeId: known.changeId, status: known.status, position: queue.findIndex((q) => q.changeId === known.changeId) + 1 };
+      if (known)
+        return { changeId: known.changeId, status: known.status, position: queue.findIndex((q) => q.changeId === known.changeId) + 1 };
       const fields = Object.keys(request.changes) as MasterDataField[];
       const state: ChangeState = {
         changeId: request.changeId,
@@ -281,7 +282,8 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
   setHandler(verifyChangeUpdate, async ({ id, code, actor }) => currentFor(id).verification!.check(code, actor), {
     validator: ({ id }) => {
       const c = currentFor(id);
-      if (c.state.status !== 'awaiting-verification' || !c.verification) refuse(REFUSAL.conflict, `change ${id} is ${c.state.status}, not awaiting verification`);
+      if (c.state.status !== 'awaiting-verification' || !c.verification)
+        refuse(REFUSAL.conflict, `change ${id} is ${c.state.status}, not awaiting verification`);
       c.verification.validateCheck();
     },
   });
@@ -297,7 +299,8 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     {
       validator: ({ id }) => {
         const c = currentFor(id);
-        if (c.state.status !== 'awaiting-verification' || !c.verification) refuse(REFUSAL.conflict, `change ${id} is ${c.state.status}, not awaiting verification`);
+        if (c.state.status !== 'awaiting-verification' || !c.verification)
+          refuse(REFUSAL.conflict, `change ${id} is ${c.state.status}, not awaiting verification`);
         c.verification.validateResend();
       },
     },
@@ -308,7 +311,12 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     async (decision) => {
       const c = currentFor(decision.changeId);
       c.decision = decision;
-      c.state.approval = { ...c.state.approval!, decision: decision.decision, approver: decision.approver, ...(decision.comment ? { comment: decision.comment } : {}) };
+      c.state.approval = {
+        ...c.state.approval!,
+        decision: decision.decision,
+        approver: decision.approver,
+        ...(decision.comment ? { comment: decision.comment } : {}),
+      };
       // The answer shows the decision's effect: applying, or rejected and recorded.
       await condition(() => c.state.status !== 'awaiting-approval' && c.state.status !== 'escalated');
       return c.state;
@@ -319,7 +327,8 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         if ((c.state.status !== 'awaiting-approval' && c.state.status !== 'escalated') || c.decision) {
           refuse(REFUSAL.conflict, `change ${decision.changeId} is ${c.state.status}, not awaiting approval`);
         }
-        if (decision.approver === c.state.requestedBy) refuse(REFUSAL.forbidden, 'the requester of a change may not approve it: a second person must');
+        if (decision.approver === c.state.requestedBy)
+          refuse(REFUSAL.forbidden, 'the requester of a change may not approve it: a second person must');
       },
     },
   );
@@ -333,7 +342,10 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         await condition(() => CLOSED_CHANGE_STATUSES.includes(state.status));
         return state;
       }
-      queue.splice(queue.findIndex((q) => q.changeId === cancel.id), 1);
+      queue.splice(
+        queue.findIndex((q) => q.changeId === cancel.id),
+        1,
+      );
       transition(state, 'cancelled', cancel.actor, cancel.reason);
       await record(state);
       return state;
@@ -346,7 +358,8 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         }
         // Neither waiting in the queue nor taken up yet: its row is still being written.
         const taken = current?.state.changeId === id;
-        if (state.status === 'queued' && !taken && !queue.some((q) => q.changeId === id)) refuse(REFUSAL.conflict, `change ${id} is still being recorded`);
+        if (state.status === 'queued' && !taken && !queue.some((q) => q.changeId === id))
+          refuse(REFUSAL.conflict, `change ${id} is still being recorded`);
       },
     },
   );
@@ -481,7 +494,12 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         continue;
       }
       if (result.outcome === 'conflict') {
-        await finish(state, 'failed', 'system', `version conflict: ${result.fields.join(', ')} changed since the request (now version ${result.version}); nothing was overwritten`);
+        await finish(
+          state,
+          'failed',
+          'system',
+          `version conflict: ${result.fields.join(', ')} changed since the request (now version ${result.version}); nothing was overwritten`,
+        );
         return;
       }
       await finish(state, 'failed', 'system', result.detail);
@@ -507,7 +525,16 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
       // A business failure of an activity ends this change; anything else is a bug to surface.
       if (!(err instanceof ActivityFailure)) throw err;
       const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
-      await finish(state, 'failed', 'system', type === 'CustomerGone' ? 'the customer no longer exists' : type === 'NoContactPoint' ? 'the customer has no contact point to confirm with' : 'the change could not be processed');
+      await finish(
+        state,
+        'failed',
+        'system',
+        type === 'CustomerGone'
+          ? 'the customer no longer exists'
+          : type === 'NoContactPoint'
+            ? 'the customer has no contact point to confirm with'
+            : 'the change could not be processed',
+      );
     } finally {
       current = undefined;
       setStatus(queue.length > 0 ? 'queued' : 'idle');
@@ -532,7 +559,10 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     }
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof customerMasterData>({ customerId: input.customerId, queued: queue.map((request) => ({ request, state: changes.get(request.changeId)! })) });
+      await continueAsNew<typeof customerMasterData>({
+        customerId: input.customerId,
+        queued: queue.map((request) => ({ request, state: changes.get(request.changeId)! })),
+      });
     }
     await process(queue.shift()!);
   }

@@ -13,7 +13,12 @@ import { CRM_PROCESS } from '../src/domain/processes.js';
 
 const { deliverMessage } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes: ['MessageNotFound'] },
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    nonRetryableErrorTypes: ['MessageNotFound'],
+  },
 });
 
 export async function deliverNotification(input: DeliverNotificationInput): Promise<{ sentAt: string }> {
@@ -51,7 +56,12 @@ export interface DeliveryTracker {
  * missing id (no one to tell) is skipped. With a tracker, the caller can later wait, a bounded
  * while, until they are delivered.
  */
-export async function deliver(messageIds: string | null | undefined | Array<string | null | undefined>, summary: string, customerId?: string, tracker?: DeliveryTracker): Promise<void> {
+export async function deliver(
+  messageIds: string | null | undefined | Array<string | null | undefined>,
+  summary: string,
+  customerId?: string,
+  tracker?: DeliveryTracker,
+): Promise<void> {
   for (const messageId of Array.isArray(messageIds) ? messageIds : [messageIds]) {
     if (!messageId) continue;
     const child = await startDelivery(messageId, summary, customerId);

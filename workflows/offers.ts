@@ -84,8 +84,13 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
         const settled = state.status === 'accepted' || state.status === 'declined';
         const repeated = (state.status === 'accepted' && decision === 'accept') || (state.status === 'declined' && decision === 'decline');
         if (repeated || (response && response.decision === decision)) return;
-        if (response || settled) refuse(REFUSAL.conflict, `the offer was already ${response?.decision === 'accept' || state.status === 'accepted' ? 'accepted' : 'declined'}`);
-        if (state.status === 'checking' || state.status === 'deferred') refuse(REFUSAL.conflict, 'the offer has not been sent to the customer yet');
+        if (response || settled)
+          refuse(
+            REFUSAL.conflict,
+            `the offer was already ${response?.decision === 'accept' || state.status === 'accepted' ? 'accepted' : 'declined'}`,
+          );
+        if (state.status === 'checking' || state.status === 'deferred')
+          refuse(REFUSAL.conflict, 'the offer has not been sent to the customer yet');
         if (state.status !== 'presented') refuse(REFUSAL.conflict, `the offer is ${state.status}`);
         if (Date.now() >= Date.parse(state.validUntil)) refuse(REFUSAL.expired, `the offer expired at ${state.validUntil}`);
       },
@@ -119,18 +124,37 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
   // The gate may hold a campaign's offer back (quiet hours, weekly cap); it stays valid meanwhile.
   for (;;) {
     if (untilExpiry() === 0) {
-      await closeOffer({ offerId: input.offerId, status: 'expired', actor: 'system', reason: 'expired before it could be sent', now: new Date().toISOString(), workflowId });
+      await closeOffer({
+        offerId: input.offerId,
+        status: 'expired',
+        actor: 'system',
+        reason: 'expired before it could be sent',
+        now: new Date().toISOString(),
+        workflowId,
+      });
       move('expired', 'system', 'expired before it could be sent');
       return result();
     }
-    const presented = await presentOffer({ offerId: input.offerId, now: new Date().toISOString(), contactRules: input.contactRules, workflowId });
+    const presented = await presentOffer({
+      offerId: input.offerId,
+      now: new Date().toISOString(),
+      contactRules: input.contactRules,
+      workflowId,
+    });
     if (presented.outcome === 'presented') {
       move('presented', 'system', `offer message ${presented.messageId}`);
       await deliver(presented.messageId, 'Offer message', input.customerId, deliveries);
       break;
     }
     if (presented.outcome === 'suppressed') {
-      await closeOffer({ offerId: input.offerId, status: 'withdrawn', actor: 'system', reason: presented.reason, now: new Date().toISOString(), workflowId });
+      await closeOffer({
+        offerId: input.offerId,
+        status: 'withdrawn',
+        actor: 'system',
+        reason: presented.reason,
+        now: new Date().toISOString(),
+        workflowId,
+      });
       state.reason = presented.reason;
       move('withdrawn', 'system', presented.reason);
       return result();
@@ -141,7 +165,14 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
 
   const answered = await condition(() => response !== undefined, untilExpiry());
   if (!answered || !response) {
-    await closeOffer({ offerId: input.offerId, status: 'expired', actor: 'system', reason: `no answer by ${input.validUntil}`, now: new Date().toISOString(), workflowId });
+    await closeOffer({
+      offerId: input.offerId,
+      status: 'expired',
+      actor: 'system',
+      reason: `no answer by ${input.validUntil}`,
+      now: new Date().toISOString(),
+      workflowId,
+    });
     state.reason = `no answer by ${input.validUntil}`;
     move('expired', 'system', state.reason);
   } else if (response.decision === 'accept') {
@@ -149,7 +180,14 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
     move('accepted', response.actor, `confirmation ${accepted.confirmationMessageId}`);
     await deliver(accepted.confirmationMessageId, 'Offer confirmation', input.customerId, deliveries);
   } else {
-    await closeOffer({ offerId: input.offerId, status: 'declined', actor: response.actor, reason: 'declined by the customer', now: new Date().toISOString(), workflowId });
+    await closeOffer({
+      offerId: input.offerId,
+      status: 'declined',
+      actor: response.actor,
+      reason: 'declined by the customer',
+      now: new Date().toISOString(),
+      workflowId,
+    });
     move('declined', response.actor);
   }
   return result();

@@ -62,7 +62,9 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     firstContact: {},
     reasons: [],
     withheld: [],
-    transitions: [{ status: 'starting', at: now(), actor: 'system', reason: input.origin === 'lead' ? `won lead ${input.leadId}` : 'registered' }],
+    transitions: [
+      { status: 'starting', at: now(), actor: 'system', reason: input.origin === 'lead' ? `won lead ${input.leadId}` : 'registered' },
+    ],
   };
   let changes = 0;
   const enter = (status: OnboardingStatus, reason?: string) => {
@@ -84,7 +86,8 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     checkInAt: state.checkInAt,
     reasons: state.reasons,
     withheld: state.withheld,
-    finishedAt: state.status === 'onboarded' || state.status === 'stalled' ? state.transitions[state.transitions.length - 1]!.at : undefined,
+    finishedAt:
+      state.status === 'onboarded' || state.status === 'stalled' ? state.transitions[state.transitions.length - 1]!.at : undefined,
   });
   const recorded = (): Promise<void> => {
     if (!rowExists || !patched(RECORD_PATCH)) return recording;
@@ -142,7 +145,14 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     async () => {
       const resend = (state.optIn.resends ?? 0) + 1;
       state.optIn.resends = resend;
-      const messageId = await acts.renewOptInCode({ customerId, workflowId, resend, name: input.name, email: input.email, locale: input.locale });
+      const messageId = await acts.renewOptInCode({
+        customerId,
+        workflowId,
+        resend,
+        name: input.name,
+        email: input.email,
+        locale: input.locale,
+      });
       state.optIn.sentAt = now();
       await recorded();
       await deliver(messageId, `Opt-in code, sent again (${resend})`, customerId);
@@ -164,7 +174,14 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   });
 
   const send = async (template: TemplateName, recipient: string, step: string, payload: Record<string, unknown>, summary: string) => {
-    const queued = await acts.queueOnboardingMessage({ customerId, toCustomer: recipient === input.email, recipient, template, idempotencyKey: `${workflowId}:${step}`, payload });
+    const queued = await acts.queueOnboardingMessage({
+      customerId,
+      toCustomer: recipient === input.email,
+      recipient,
+      template,
+      idempotencyKey: `${workflowId}:${step}`,
+      payload,
+    });
     if ('suppressed' in queued) state.withheld.push({ step, at: now(), reason: queued.suppressed });
     else await deliver(queued.messageId, summary, customerId);
   };
@@ -192,7 +209,13 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     await recorded();
     if (state.optIn.status === 'confirmed' && !welcomed) {
       welcomed = true;
-      await send('onboarding-welcome', input.email, 'welcome', { name: input.name, accountManager: begun.accountManager }, 'Onboarding welcome');
+      await send(
+        'onboarding-welcome',
+        input.email,
+        'welcome',
+        { name: input.name, accountManager: begun.accountManager },
+        'Onboarding welcome',
+      );
     }
     const reminderAt = !state.firstContact.doneAt && !state.firstContact.reminderSentAt ? Date.parse(state.firstContact.dueAt) : undefined;
     const next = Math.min(reminderAt ?? Infinity, checkInAt);
@@ -204,20 +227,39 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     if (await condition(() => changes !== seen, Math.max(1, next - Date.now()))) continue;
     if (reminderAt !== undefined && Date.now() >= reminderAt && !state.firstContact.doneAt) {
       state.firstContact.reminderSentAt = now();
-      await send('onboarding-first-contact-reminder', begun.accountManager, 'first-contact-reminder', { customerName: input.name, customerId }, 'First-contact reminder');
+      await send(
+        'onboarding-first-contact-reminder',
+        begun.accountManager,
+        'first-contact-reminder',
+        { customerName: input.name, customerId },
+        'First-contact reminder',
+      );
     }
   }
 
   const reasons: string[] = [];
-  if (state.optIn.status !== 'confirmed') reasons.push(state.optIn.status === 'locked' ? 'e-mail address not confirmed: too many wrong codes' : 'e-mail address not confirmed');
+  if (state.optIn.status !== 'confirmed')
+    reasons.push(state.optIn.status === 'locked' ? 'e-mail address not confirmed: too many wrong codes' : 'e-mail address not confirmed');
   if (!state.firstContact.doneAt) reasons.push('no first contact recorded by the account manager');
   const outcome = reasons.length === 0 ? 'onboarded' : 'stalled';
   state.reasons = reasons;
   enter(outcome, reasons.length ? reasons.join('; ') : 'address confirmed and first contact made');
   if (outcome === 'onboarded') {
-    await send('onboarding-check-in', input.email, 'check-in', { name: input.name, accountManager: begun.accountManager }, 'Onboarding check-in');
+    await send(
+      'onboarding-check-in',
+      input.email,
+      'check-in',
+      { name: input.name, accountManager: begun.accountManager },
+      'Onboarding check-in',
+    );
   } else {
-    await send('onboarding-stalled', begun.accountManager, 'stalled', { customerName: input.name, customerId, reasons: reasons.join('; ') }, 'Onboarding stalled');
+    await send(
+      'onboarding-stalled',
+      begun.accountManager,
+      'stalled',
+      { customerName: input.name, customerId, reasons: reasons.join('; ') },
+      'Onboarding stalled',
+    );
   }
   await acts.finishOnboarding({ customerId, outcome, reasons });
   await recorded();

@@ -122,7 +122,15 @@ export async function campaignRun(input: CampaignRunInput): Promise<CampaignRunR
   state.totals = { selected: page.selected, enrolled: page.enrolled, skipped: page.skipped };
   if (page.nextCursor) {
     // One page per execution: the history of a run never grows with the segment.
-    return continueAsNew<typeof campaignRun>({ ...input, runKey, startedAt, cursor: page.nextCursor, pages: state.pages, totals: state.totals, snapshot });
+    return continueAsNew<typeof campaignRun>({
+      ...input,
+      runKey,
+      startedAt,
+      cursor: page.nextCursor,
+      pages: state.pages,
+      totals: state.totals,
+      snapshot,
+    });
   }
   await finishCampaignRun({ runKey, now: new Date().toISOString() });
   return done('completed');
@@ -162,14 +170,26 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
   };
   // The log entry goes to PostgreSQL with the step's trace, so "why" is answered without this workflow.
   const record = (step: number, key: string, summary: string, entry: Omit<EnrollmentLogEntry, 'at' | 'step'>) =>
-    recordEnrollmentStep({ campaignId: input.campaignId, customerId: input.customerId, runKey: input.runKey, step, summary, now: now(), workflowId, key, entry });
+    recordEnrollmentStep({
+      campaignId: input.campaignId,
+      customerId: input.customerId,
+      runKey: input.runKey,
+      step,
+      summary,
+      now: now(),
+      workflowId,
+      key,
+      entry,
+    });
 
   setHandler(enrollmentStateQuery, () => state);
   setHandler(customerEventSignal, (event) => {
     log({ step: null, type: 'event', outcome: event.type, detail: `customer event ${event.eventId} at ${event.occurredAt}` });
     if (event.type === 'opt-out') finish('opted-out', `customer opted out (event ${event.eventId})`);
-    else if (event.type === 'complaint') finish('suppressed', `customer complained (event ${event.eventId}); contact suppressed until the complaint is closed`);
-    else if (definition.goal?.type === 'customer-event' && definition.goal.event === event.type) finish('goal-met', `goal: ${event.type} (event ${event.eventId})`);
+    else if (event.type === 'complaint')
+      finish('suppressed', `customer complained (event ${event.eventId}); contact suppressed until the complaint is closed`);
+    else if (definition.goal?.type === 'customer-event' && definition.goal.event === event.type)
+      finish('goal-met', `goal: ${event.type} (event ${event.eventId})`);
   });
 
   let lastOffer: OfferResult | undefined;
@@ -211,7 +231,12 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
           if (resumeAt - firstTry > MAX_MESSAGE_DEFERRAL_MS) {
             const entry = { type: 'message' as const, outcome: 'skipped', detail: `${r.why}: held back more than 14 days` };
             log({ step: i, ...entry });
-            await record(i, 'skipped', `Step ${i + 1} (message ${step.template}) skipped: held back by ${r.why} for more than 14 days`, entry);
+            await record(
+              i,
+              'skipped',
+              `Step ${i + 1} (message ${step.template}) skipped: held back by ${r.why} for more than 14 days`,
+              entry,
+            );
             return;
           }
           log({ step: i, type: 'message', outcome: 'deferred', detail: `${r.why} until ${r.resumeAt}` });
@@ -253,14 +278,20 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
       ],
       staticSummary: `${step.kind} ${step.productId} from campaign "${input.campaignName}"`,
     });
-    log({ step: i, type: 'offer', outcome: 'started', detail: `${step.kind} ${step.productId}, offer ${offerId} valid until ${validUntil}` });
+    log({
+      step: i,
+      type: 'offer',
+      outcome: 'started',
+      detail: `${step.kind} ${step.productId}, offer ${offerId} valid until ${validUntil}`,
+    });
     child.result().then(
       (result) => {
         offerOpen = false;
         lastOffer = result;
         state.lastOffer = result;
         log({ step: i, type: 'offer', outcome: result.status, detail: result.reason ?? `offer ${offerId}` });
-        if (result.status === 'accepted' && definition.goal?.type === 'offer-accepted') finish('goal-met', `goal: offer ${offerId} accepted`);
+        if (result.status === 'accepted' && definition.goal?.type === 'offer-accepted')
+          finish('goal-met', `goal: offer ${offerId} accepted`);
         if (result.status === 'withdrawn') finish('suppressed', result.reason ?? 'offer withdrawn');
       },
       (err: Error) => {
@@ -296,7 +327,8 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
         setStatus('waiting');
         const answered = await condition(() => end !== undefined || !offerOpen, parseDuration(step.timeout)!);
         setStatus('active');
-        const outcome = answered && lastOffer ? `offer ${lastOffer.status}` : end ? 'ended while waiting' : `no response within ${step.timeout}`;
+        const outcome =
+          answered && lastOffer ? `offer ${lastOffer.status}` : end ? 'ended while waiting' : `no response within ${step.timeout}`;
         log({ step: i, type: 'wait-for-response', outcome });
         await record(i, 'response', `Step ${i + 1}: ${outcome}`, { type: 'wait-for-response', outcome });
         break;
@@ -305,7 +337,15 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
   }
   state.step = definition.steps.length;
   const final = end ?? { status: 'completed' as const, reason: 'all steps done' };
-  await closeEnrollment({ campaignId: input.campaignId, customerId: input.customerId, runKey: input.runKey, status: final.status, reason: final.reason, now: now(), workflowId });
+  await closeEnrollment({
+    campaignId: input.campaignId,
+    customerId: input.customerId,
+    runKey: input.runKey,
+    status: final.status,
+    reason: final.reason,
+    now: now(),
+    workflowId,
+  });
   log({ step: null, type: 'end', outcome: final.status, detail: final.reason });
   setStatus(final.status);
   await condition(() => deliveries.open === 0, DELIVERY_GRACE);

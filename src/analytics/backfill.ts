@@ -21,7 +21,11 @@ await ingest.resetStore();
 const t0 = performance.now();
 let total = 0;
 for (;;) {
-  const r = await ingest.ingestClosedWorkflows({ batch: config.analytics.ingestBatch, concurrency: config.analytics.ingestConcurrency, overlapSeconds: 0 });
+  const r = await ingest.ingestClosedWorkflows({
+    batch: config.analytics.ingestBatch,
+    concurrency: config.analytics.ingestConcurrency,
+    overlapSeconds: 0,
+  });
   total += r.ingested;
   console.log(`ingested ${total} runs (watermark ${r.watermark}, ${r.remaining} left)`);
   if (r.remaining === 0) break;

@@ -3,7 +3,17 @@
  * values they pass through, taken from src/domain/processes.ts (constants and types only, no
  * runtime of the operational side). Nothing else of the operational code.
  */
-import { CHANGE_STATUS, CLOSED_CHANGE_STATUSES, ENROLLMENT_STATUS, FUNNEL_STAGES, LEAD_STAGE, OFFER_KINDS, OFFER_STATUS, SEARCH_ATTRIBUTE, WORKFLOW_TYPE } from '../domain/processes.js';
+import {
+  CHANGE_STATUS,
+  CLOSED_CHANGE_STATUSES,
+  ENROLLMENT_STATUS,
+  FUNNEL_STAGES,
+  LEAD_STAGE,
+  OFFER_KINDS,
+  OFFER_STATUS,
+  SEARCH_ATTRIBUTE,
+  WORKFLOW_TYPE,
+} from '../domain/processes.js';
 
 export const FUNNEL = {
   workflowType: WORKFLOW_TYPE.leadFunnel,

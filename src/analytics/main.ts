@@ -19,7 +19,11 @@ const service = await startAnalytics({
   taskQueue: config.analytics.taskQueue,
   scheduleId: 'analytics-ingest',
   ingestEvery: config.analytics.ingestEvery,
-  ingest: { batch: config.analytics.ingestBatch, concurrency: config.analytics.ingestConcurrency, overlapSeconds: config.analytics.ingestOverlapSeconds },
+  ingest: {
+    batch: config.analytics.ingestBatch,
+    concurrency: config.analytics.ingestConcurrency,
+    overlapSeconds: config.analytics.ingestOverlapSeconds,
+  },
   keys: config.analytics.keys,
   http: { host: config.analytics.host, port: config.analytics.port },
   logger,
@@ -30,6 +34,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    service.stop().then(() => process.exit(0), () => process.exit(1));
+    service.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   });
 }

@@ -23,7 +23,12 @@ async function series(pool: StorePool, range: Range, workflowType: string, succe
       GROUP BY 1 ORDER BY 1`,
     [workflowType, range.from, range.to, range.groupBy, successStatuses],
   );
-  return rows.map((r) => ({ period: r.period.toISOString(), closed: Number(r.closed), succeeded: Number(r.succeeded), rate: rate(Number(r.succeeded), Number(r.closed)) }));
+  return rows.map((r) => ({
+    period: r.period.toISOString(),
+    closed: Number(r.closed),
+    succeeded: Number(r.succeeded),
+    rate: rate(Number(r.succeeded), Number(r.closed)),
+  }));
 }
 
 async function timeInStatus(pool: StorePool, range: Range, workflowType: string) {
@@ -52,7 +57,11 @@ async function reachedCounts(pool: StorePool, range: Range, workflowType: string
 
 export async function funnelReport(pool: StorePool, range: Range) {
   const reached = await reachedCounts(pool, range, FUNNEL.workflowType);
-  const stages = [...FUNNEL.stages, FUNNEL.lost, ...[...reached.keys()].filter((s) => !(FUNNEL.stages as readonly string[]).includes(s) && s !== FUNNEL.lost).sort()];
+  const stages = [
+    ...FUNNEL.stages,
+    FUNNEL.lost,
+    ...[...reached.keys()].filter((s) => !(FUNNEL.stages as readonly string[]).includes(s) && s !== FUNNEL.lost).sort(),
+  ];
   const stageCounts = Object.fromEntries(stages.map((s) => [s, reached.get(s) ?? 0]));
   const conversion = FUNNEL.stages.slice(1).map((to, i) => {
     const from = FUNNEL.stages[i]!;
@@ -96,7 +105,14 @@ export async function campaignsReport(pool: StorePool, range: Range) {
   );
   const e = enrollments.rows[0]!;
   const enrolled = Number(e.enrolled);
-  const offers = await pool.query<{ kind: string | null; total: string; accepted: string; declined: string; expired: string; ineligible: string }>(
+  const offers = await pool.query<{
+    kind: string | null;
+    total: string;
+    accepted: string;
+    declined: string;
+    expired: string;
+    ineligible: string;
+  }>(
     `SELECT attributes->>$4 AS kind, count(*) AS total,
             count(*) FILTER (WHERE final_status = $5) AS accepted,
             count(*) FILTER (WHERE final_status = $6) AS declined,
@@ -108,11 +124,23 @@ export async function campaignsReport(pool: StorePool, range: Range) {
     [OFFERS.workflowType, range.from, range.to, OFFERS.kindAttribute, OFFERS.accepted, OFFERS.declined, OFFERS.expired, OFFERS.ineligible],
   );
   const byKind = Object.fromEntries(
-    [...OFFERS.kinds, ...offers.rows.map((r) => r.kind ?? 'unknown').filter((k) => !(OFFERS.kinds as readonly string[]).includes(k))].map((kind) => {
-      const r = offers.rows.find((x) => (x.kind ?? 'unknown') === kind);
-      const made = r ? Number(r.total) - Number(r.ineligible) : 0;
-      return [kind, { offers: r ? Number(r.total) : 0, accepted: r ? Number(r.accepted) : 0, declined: r ? Number(r.declined) : 0, expired: r ? Number(r.expired) : 0, ineligible: r ? Number(r.ineligible) : 0, acceptanceRate: rate(r ? Number(r.accepted) : 0, made) }];
-    }),
+    [...OFFERS.kinds, ...offers.rows.map((r) => r.kind ?? 'unknown').filter((k) => !(OFFERS.kinds as readonly string[]).includes(k))].map(
+      (kind) => {
+        const r = offers.rows.find((x) => (x.kind ?? 'unknown') === kind);
+        const made = r ? Number(r.total) - Number(r.ineligible) : 0;
+        return [
+          kind,
+          {
+            offers: r ? Number(r.total) : 0,
+            accepted: r ? Number(r.accepted) : 0,
+            declined: r ? Number(r.declined) : 0,
+            expired: r ? Number(r.expired) : 0,
+            ineligible: r ? Number(r.ineligible) : 0,
+            acceptanceRate: rate(r ? Number(r.accepted) : 0, made),
+          },
+        ];
+      },
+    ),
   );
   return {
     range: { from: range.from.toISOString(), to: range.to.toISOString(), groupBy: range.groupBy },
@@ -145,7 +173,14 @@ export async function changesReport(pool: StorePool, range: Range) {
     [...args, CHANGES.awaitingVerification, [CHANGES.awaitingApproval, CHANGES.applying], CHANGES.verificationFailed],
   );
   // Approval turnaround: from awaiting-approval to the decision, across an escalation.
-  const approval = await pool.query<{ requested: string; approved: string; rejected: string; escalated: string; median: number | null; p90: number | null }>(
+  const approval = await pool.query<{
+    requested: string;
+    approved: string;
+    rejected: string;
+    escalated: string;
+    median: number | null;
+    p90: number | null;
+  }>(
     `WITH steps AS (
        SELECT to_status, at, lead(to_status) OVER w AS next_status, lead(at) OVER w AS next_at
          FROM status_transitions
@@ -194,12 +229,28 @@ export async function changesReport(pool: StorePool, range: Range) {
     },
     expired: outcomes[CHANGES.expired] ?? 0,
     applied: outcomes[CHANGES.applied] ?? 0,
-    series: perPeriod.rows.map((r) => ({ period: r.period.toISOString(), closed: Number(r.closed), succeeded: Number(r.applied), rate: rate(Number(r.applied), Number(r.closed)) })),
+    series: perPeriod.rows.map((r) => ({
+      period: r.period.toISOString(),
+      closed: Number(r.closed),
+      succeeded: Number(r.applied),
+      rate: rate(Number(r.applied), Number(r.closed)),
+    })),
   };
 }
 
 export async function processesReport(pool: StorePool, range: Range) {
-  const { rows } = await pool.query<{ workflow_type: string; process: string | null; total: string; completed: string; failed: string; timed_out: string; terminated: string; canceled: string; median: number | null; p90: number | null }>(
+  const { rows } = await pool.query<{
+    workflow_type: string;
+    process: string | null;
+    total: string;
+    completed: string;
+    failed: string;
+    timed_out: string;
+    terminated: string;
+    canceled: string;
+    median: number | null;
+    p90: number | null;
+  }>(
     `SELECT workflow_type,
             -- the process its newest run names: a type re-tagged (GDPR left master-data) shows its current process
             (array_agg(process ORDER BY close_time DESC) FILTER (WHERE process IS NOT NULL))[1] AS process,
@@ -242,14 +293,28 @@ export async function processesReport(pool: StorePool, range: Range) {
       canceled: Number(r.canceled),
       durationMedianMs: num(r.median),
       durationP90Ms: num(r.p90),
-      failuresByType: Object.fromEntries(failures.rows.filter((f) => f.workflow_type === r.workflow_type).map((f) => [f.failure_type, Number(f.n)])),
+      failuresByType: Object.fromEntries(
+        failures.rows.filter((f) => f.workflow_type === r.workflow_type).map((f) => [f.failure_type, Number(f.n)]),
+      ),
     })),
-    series: perPeriod.rows.map((r) => ({ period: r.period.toISOString(), workflowType: r.workflow_type, closed: Number(r.closed), failed: Number(r.failed) })),
+    series: perPeriod.rows.map((r) => ({
+      period: r.period.toISOString(),
+      workflowType: r.workflow_type,
+      closed: Number(r.closed),
+      failed: Number(r.failed),
+    })),
   };
 }
 
 export async function ingestStatus(pool: StorePool) {
-  const { rows } = await pool.query<{ watermark: Date; runs_ingested: string; last_run_at: Date | null; last_batch: number }>('SELECT * FROM ingest_state');
+  const { rows } = await pool.query<{ watermark: Date; runs_ingested: string; last_run_at: Date | null; last_batch: number }>(
+    'SELECT * FROM ingest_state',
+  );
   const r = rows[0]!;
-  return { watermark: r.watermark.toISOString(), runsIngested: Number(r.runs_ingested), lastRunAt: r.last_run_at?.toISOString() ?? null, lastBatch: r.last_batch };
+  return {
+    watermark: r.watermark.toISOString(),
+    runsIngested: Number(r.runs_ingested),
+    lastRunAt: r.last_run_at?.toISOString() ?? null,
+    lastBatch: r.last_batch,
+  };
 }

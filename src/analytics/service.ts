@@ -39,8 +39,17 @@ export interface AnalyticsService {
   stop(): Promise<void>;
 }
 
-export async function ensureIngestSchedule(client: Client, opts: Pick<AnalyticsOptions, 'scheduleId' | 'ingestEvery' | 'taskQueue' | 'ingest'>): Promise<void> {
-  const action = { type: 'startWorkflow' as const, workflowType: 'analyticsIngest', args: [opts.ingest], taskQueue: opts.taskQueue, workflowId: `${opts.scheduleId}-run` };
+export async function ensureIngestSchedule(
+  client: Client,
+  opts: Pick<AnalyticsOptions, 'scheduleId' | 'ingestEvery' | 'taskQueue' | 'ingest'>,
+): Promise<void> {
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: 'analyticsIngest',
+    args: [opts.ingest],
+    taskQueue: opts.taskQueue,
+    workflowId: `${opts.scheduleId}-run`,
+  };
   const spec = { intervals: [{ every: opts.ingestEvery as `${number} minute` }] };
   const handle = client.schedule.getHandle(opts.scheduleId);
   try {
@@ -73,7 +82,14 @@ export async function startAnalytics(opts: AnalyticsOptions): Promise<AnalyticsS
   const running = worker.run();
   await ensureIngestSchedule(client, opts);
 
-  const app = createAnalyticsApi({ pool, temporal: client, logger: opts.logger, keys: opts.keys, retentionMs: opts.retentionMs, ingestFilter: opts.ingest.filter });
+  const app = createAnalyticsApi({
+    pool,
+    temporal: client,
+    logger: opts.logger,
+    keys: opts.keys,
+    retentionMs: opts.retentionMs,
+    ingestFilter: opts.ingest.filter,
+  });
   let server: ServerType | undefined;
   let url: string | undefined;
   if (opts.http) {

@@ -77,7 +77,13 @@ export function createApi(deps: ApiDeps) {
   app.notFound((c) => {
     const allow = methodsOf(c.req.path);
     if (allow.length > 0 && !allow.includes(c.req.method)) {
-      return problemResponse(c, 405, `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`, {}, { Allow: allow.join(', ') });
+      return problemResponse(
+        c,
+        405,
+        `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`,
+        {},
+        { Allow: allow.join(', ') },
+      );
     }
     return problemResponse(c, 404, `No route for ${c.req.method} ${c.req.path}`);
   });
@@ -111,7 +117,13 @@ export function createApi(deps: ApiDeps) {
       // with another type, or sent without one, is refused.
       const sendsBody = type !== undefined || length > 0 || c.req.header('transfer-encoding') !== undefined;
       if (sendsBody && !/^application\/(.+\+)?json\s*(;|$)/i.test(type ?? '')) {
-        return problemResponse(c, 415, `Content-Type must be application/json, not ${type ?? 'missing'}`, {}, { Accept: 'application/json' });
+        return problemResponse(
+          c,
+          415,
+          `Content-Type must be application/json, not ${type ?? 'missing'}`,
+          {},
+          { Accept: 'application/json' },
+        );
       }
     }
     await next();
@@ -135,7 +147,11 @@ export function createApi(deps: ApiDeps) {
 
   linkCreatedResources(app.openAPIRegistry);
   declareIdempotency(app.openAPIRegistry);
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key; its role decides what it may do' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key; its role decides what it may do',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: {

@@ -41,8 +41,13 @@ const UNHASHED_FIELDS = ['code'];
 
 /** Stable hash of a JSON body: key order does not matter. */
 export function requestHash(body: unknown): string {
-  const kept = body && typeof body === 'object' && !Array.isArray(body) ? Object.fromEntries(Object.entries(body).filter(([k]) => !UNHASHED_FIELDS.includes(k))) : body;
-  return createHash('sha256').update(stableJson(kept) ?? '').digest('hex');
+  const kept =
+    body && typeof body === 'object' && !Array.isArray(body)
+      ? Object.fromEntries(Object.entries(body).filter(([k]) => !UNHASHED_FIELDS.includes(k)))
+      : body;
+  return createHash('sha256')
+    .update(stableJson(kept) ?? '')
+    .digest('hex');
 }
 
 export function newKey(): string {
@@ -96,7 +101,9 @@ export function idempotencyKeys(store: IdempotencyKeyStore): MiddlewareHandler<A
     if (claim.kind === 'conflict') {
       throw new ApiError(
         422,
-        claim.reason === 'body' ? 'This Idempotency-Key was already used with a different request body' : 'This Idempotency-Key was already used by another caller',
+        claim.reason === 'body'
+          ? 'This Idempotency-Key was already used with a different request body'
+          : 'This Idempotency-Key was already used by another caller',
         { ...(claim.stored.workflowId ? { workflowId: claim.stored.workflowId } : {}), expiresAt: claim.stored.expiresAt.toISOString() },
       );
     }

@@ -21,14 +21,18 @@ export const isoDateTimeSchema = dateTimeSchema();
 export function checkRanges(v: Record<string, unknown>, ctx: z.RefinementCtx, ranges: Array<[string, string]>): void {
   for (const [from, to] of ranges) {
     const [a, b] = [v[from], v[to]];
-    if (typeof a === 'string' && typeof b === 'string' && Date.parse(a) > Date.parse(b)) ctx.addIssue({ code: 'custom', path: [to], message: `must not be before ${from}` });
+    if (typeof a === 'string' && typeof b === 'string' && Date.parse(a) > Date.parse(b))
+      ctx.addIssue({ code: 'custom', path: [to], message: `must not be before ${from}` });
   }
 }
 
 export const pageTokenSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,4096}$/, 'must be a nextPageToken from an earlier page')
-  .openapi({ description: 'Opaque and signed: the nextPageToken of an earlier page of this listing with the same filters and sort; any other token is a 400' });
+  .openapi({
+    description:
+      'Opaque and signed: the nextPageToken of an earlier page of this listing with the same filters and sort; any other token is a 400',
+  });
 export const pageSizeSchema = z.coerce.number().int().min(1).max(100).default(20);
 
 export interface PageTokens {
@@ -39,7 +43,14 @@ export interface PageTokens {
 }
 
 export function pageTokens(keys: ApiDeps['keys']): PageTokens {
-  const key = createHash('sha256').update(`page-token:${keys.map((k) => k.sha256).sort().join(',')}`).digest();
+  const key = createHash('sha256')
+    .update(
+      `page-token:${keys
+        .map((k) => k.sha256)
+        .sort()
+        .join(',')}`,
+    )
+    .digest();
   const mac = (raw: Uint8Array, query: string) => createHmac('sha256', key).update(query).update(raw).digest().subarray(0, MAC_BYTES);
   return {
     seal(position, query) {

@@ -22,7 +22,12 @@ export interface Live<T> {
   state: T;
 }
 
-export async function liveState<T>(temporal: Client, workflowId: string, query: QueryDefinition<T>, timeoutMs = LIVE_QUERY_TIMEOUT_MS): Promise<Live<T> | undefined> {
+export async function liveState<T>(
+  temporal: Client,
+  workflowId: string,
+  query: QueryDefinition<T>,
+  timeoutMs = LIVE_QUERY_TIMEOUT_MS,
+): Promise<Live<T> | undefined> {
   try {
     const state = await temporal.withDeadline(Date.now() + timeoutMs, () => temporal.workflow.getHandle(workflowId).query(query));
     return { at: new Date().toISOString(), state };
@@ -32,7 +37,11 @@ export async function liveState<T>(temporal: Client, workflowId: string, query: 
 }
 
 /** The record, with the live state when it was asked for and answered. */
-export async function withLive<R extends object, T>(record: R, ask: boolean, live: () => Promise<Live<T> | undefined>): Promise<R & { live?: Live<T> }> {
+export async function withLive<R extends object, T>(
+  record: R,
+  ask: boolean,
+  live: () => Promise<Live<T> | undefined>,
+): Promise<R & { live?: Live<T> }> {
   if (!ask) return record;
   const answer = await live();
   return answer ? { ...record, live: answer } : record;

@@ -4,7 +4,6 @@ import { problemSchema } from '../http/problem-schema.js';
 
 export { problemSchema };
 
-
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input: every wrong field is named in `errors`',
   401: 'No or unknown API key',
@@ -19,7 +18,10 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
 
 export function problemResponses<S extends number>(...statuses: S[]) {
   return Object.fromEntries(
-    statuses.map((s) => [s, { content: { 'application/problem+json': { schema: problemSchema } }, description: PROBLEM_DESCRIPTIONS[s] ?? 'Error' }]),
+    statuses.map((s) => [
+      s,
+      { content: { 'application/problem+json': { schema: problemSchema } }, description: PROBLEM_DESCRIPTIONS[s] ?? 'Error' },
+    ]),
   ) as Record<S, { content: { 'application/problem+json': { schema: typeof problemSchema } }; description: string }>;
 }
 
@@ -61,10 +63,20 @@ export function linkCreatedResources(registry: Registry): void {
     const create = routes.find((r) => r.operationId === created.operationId);
     if (!create) throw new Error(`linkCreatedResources: no operation ${created.operationId}`);
     const targets = routes.filter(
-      (r) => r.operationId && (r.path === created.resource || r.path.startsWith(`${created.resource}/`)) && (r.path.match(/\{[^}]+\}/g) ?? []).every((p) => p === '{id}'),
+      (r) =>
+        r.operationId &&
+        (r.path === created.resource || r.path.startsWith(`${created.resource}/`)) &&
+        (r.path.match(/\{[^}]+\}/g) ?? []).every((p) => p === '{id}'),
     );
     const links = Object.fromEntries(
-      targets.map((t) => [t.operationId!, { operationId: t.operationId!, parameters: { id: `$response.body#/${created.id}` }, description: `${t.method.toUpperCase()} ${t.path} for the new resource` }]),
+      targets.map((t) => [
+        t.operationId!,
+        {
+          operationId: t.operationId!,
+          parameters: { id: `$response.body#/${created.id}` },
+          description: `${t.method.toUpperCase()} ${t.path} for the new resource`,
+        },
+      ]),
     );
     const responses = create.responses as Record<string, RouteDefinition['responses'][string]>;
     for (const [status, response] of Object.entries(responses)) {

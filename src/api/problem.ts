@@ -52,7 +52,13 @@ export class ApiError extends Error {
   }
 }
 
-export function problemResponse(c: Context<ApiEnv>, status: ContentfulStatusCode, detail: string, extensions: Record<string, unknown> = {}, headers: Record<string, string> = {}): Response {
+export function problemResponse(
+  c: Context<ApiEnv>,
+  status: ContentfulStatusCode,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Response {
   const body: Problem = {
     type: 'about:blank',
     title: TITLES[status] ?? 'Error',
@@ -85,9 +91,13 @@ export function onError(err: Error, c: Context<ApiEnv>): Response {
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
     // Hono's body parsers throw 400 for malformed JSON.
-    const detail = status === 400 && /JSON/i.test(err.message) ? 'Malformed JSON in request body' : err.message || TITLES[status] || 'Error';
+    const detail =
+      status === 400 && /JSON/i.test(err.message) ? 'Malformed JSON in request body' : err.message || TITLES[status] || 'Error';
     return problemResponse(c, status, detail);
   }
-  c.get('logger')?.error({ err: { type: err.name, message: err.message, cause: String((err as { cause?: unknown }).cause ?? ''), stack: err.stack } }, 'unhandled error');
+  c.get('logger')?.error(
+    { err: { type: err.name, message: err.message, cause: String((err as { cause?: unknown }).cause ?? ''), stack: err.stack } },
+    'unhandled error',
+  );
   return problemResponse(c, 500, 'An unexpected error occurred; quote the request id when reporting it.');
 }

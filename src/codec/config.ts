@@ -10,7 +10,9 @@ import { formatKeyring, generateKey, parseKeyring, type Keyring } from './keyrin
 /** The configured keyring; an error that says what to set when there is none. */
 export function keyringFromConfig(codec: Config['codec']): Keyring {
   if (!codec.keys) {
-    throw new Error('PAYLOAD_KEYS is not set: personal data in Temporal payloads must be encrypted. Set PAYLOAD_KEYS=<id>:<base64 32-byte key> (e.g. `k1:$(openssl rand -base64 32)`).');
+    throw new Error(
+      'PAYLOAD_KEYS is not set: personal data in Temporal payloads must be encrypted. Set PAYLOAD_KEYS=<id>:<base64 32-byte key> (e.g. `k1:$(openssl rand -base64 32)`).',
+    );
   }
   return parseKeyring(codec.keys, codec.activeKeyId);
 }

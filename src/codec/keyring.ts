@@ -18,7 +18,11 @@ const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
  */
 export function parseKeyring(spec: string, activeKeyId?: string): Keyring {
   const keys = new Map<string, Buffer>();
-  for (const [i, part] of spec.split(',').map((p) => p.trim()).filter(Boolean).entries()) {
+  for (const [i, part] of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .entries()) {
     const sep = part.indexOf(':');
     const id = sep > 0 ? part.slice(0, sep) : '';
     if (!KEY_ID.test(id)) throw new Error(`payload key #${i + 1}: expected <id>:<base64 key> with an id of A-Z a-z 0-9 . _ -`);

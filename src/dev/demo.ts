@@ -114,7 +114,9 @@ async function call<T = Record<string, unknown>>(
       requests++;
       res = await fetch(`${API}${route}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
     } catch (err) {
-      throw new DemoError(`${method} ${route}: the API at ${API} did not answer (${(err as Error).cause ?? (err as Error).message}). Is it running? Start it with npm start.`);
+      throw new DemoError(
+        `${method} ${route}: the API at ${API} did not answer (${(err as Error).cause ?? (err as Error).message}). Is it running? Start it with npm start.`,
+      );
     }
     const text = await res.text();
     let body: unknown = text;
@@ -148,7 +150,11 @@ async function poll<T>(route: string, done: (body: T) => boolean, timeoutMs = 30
 }
 
 /** Runs `work` over `items` with at most CONCURRENCY in flight; the first failure stops the rest. */
-async function inPool<T>(items: readonly T[], work: (item: T, index: number) => Promise<void>, progress?: (done: number) => void): Promise<void> {
+async function inPool<T>(
+  items: readonly T[],
+  work: (item: T, index: number) => Promise<void>,
+  progress?: (done: number) => void,
+): Promise<void> {
   let next = 0;
   let done = 0;
   let failed: unknown;
@@ -180,7 +186,12 @@ const every = (total: number, label: string) => {
 // The mailbox (the file transport): read a code like a customer reading their e-mail or SMS
 
 /** The folder the file transport writes a recipient's messages to. */
-const mailboxFolder = (recipient: string) => recipient.trim().toLowerCase().replace(/[^a-z0-9@._+-]/g, '_').replace(/^\.+/, '_') || '_';
+const mailboxFolder = (recipient: string) =>
+  recipient
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9@._+-]/g, '_')
+    .replace(/^\.+/, '_') || '_';
 
 interface Delivered {
   id: string;
@@ -212,7 +223,9 @@ async function codeFor(recipient: string, used: Set<string>, timeoutMs = 30_000)
       return code;
     }
     if (Date.now() > deadline) {
-      throw new DemoError(`No confirmation code arrived in ${folder} within ${timeoutMs / 1000} s. Is the API's message transport the file transport (MAILBOX_DIR / DATA_DIR the same as the stack's)?`);
+      throw new DemoError(
+        `No confirmation code arrived in ${folder} within ${timeoutMs / 1000} s. Is the API's message transport the file transport (MAILBOX_DIR / DATA_DIR the same as the stack's)?`,
+      );
     }
     await sleep(250);
   }
@@ -221,30 +234,114 @@ async function codeFor(recipient: string, used: Set<string>, timeoutMs = 30_000)
 // ---------------------------------------------------------------------------------------------
 // Test data
 
-const FIRST = ['Anna', 'Ben', 'Clara', 'David', 'Eva', 'Felix', 'Greta', 'Hannes', 'Ida', 'Jonas', 'Katrin', 'Lukas', 'Mia', 'Noah', 'Olga', 'Paul', 'Rosa', 'Simon', 'Tara', 'Umut', 'Vera', 'Wim', 'Yara', 'Zoe'];
-const LAST = ['Schmidt', 'Meyer', 'Novak', 'Rossi', 'Jansen', 'Dubois', 'Kowalski', 'Berg', 'Silva', 'Weber', 'Hofmann', 'Lindqvist', 'Murphy', 'Yilmaz', 'Keller', 'Horvat'];
-const COMPANIES = ['Nordlicht GmbH', 'Alpenblick AG', 'Rheinwerk KG', 'Hansa Logistics', 'Bergmann & Söhne', 'Isarsoft', 'Elbe Analytics', 'Spreewald Foods', 'Donau Energy', 'Main Capital', 'Havel Health', 'Weser Media'];
+const FIRST = [
+  'Anna',
+  'Ben',
+  'Clara',
+  'David',
+  'Eva',
+  'Felix',
+  'Greta',
+  'Hannes',
+  'Ida',
+  'Jonas',
+  'Katrin',
+  'Lukas',
+  'Mia',
+  'Noah',
+  'Olga',
+  'Paul',
+  'Rosa',
+  'Simon',
+  'Tara',
+  'Umut',
+  'Vera',
+  'Wim',
+  'Yara',
+  'Zoe',
+];
+const LAST = [
+  'Schmidt',
+  'Meyer',
+  'Novak',
+  'Rossi',
+  'Jansen',
+  'Dubois',
+  'Kowalski',
+  'Berg',
+  'Silva',
+  'Weber',
+  'Hofmann',
+  'Lindqvist',
+  'Murphy',
+  'Yilmaz',
+  'Keller',
+  'Horvat',
+];
+const COMPANIES = [
+  'Nordlicht GmbH',
+  'Alpenblick AG',
+  'Rheinwerk KG',
+  'Hansa Logistics',
+  'Bergmann & Söhne',
+  'Isarsoft',
+  'Elbe Analytics',
+  'Spreewald Foods',
+  'Donau Energy',
+  'Main Capital',
+  'Havel Health',
+  'Weser Media',
+];
 const SOURCES = ['web', 'event', 'referral', 'import', 'partner'] as const;
 const SIZES = ['1-10', '11-50', '51-200', '201-1000', '1000+'] as const;
-const INTERESTS = ['fibre internet for the office', 'mobile contracts for the sales team', 'TV for the waiting room', 'home security for branch offices', 'a bundle of internet and mobile', 'faster upload for video calls'];
+const INTERESTS = [
+  'fibre internet for the office',
+  'mobile contracts for the sales team',
+  'TV for the waiting room',
+  'home security for branch offices',
+  'a bundle of internet and mobile',
+  'faster upload for video calls',
+];
 const PRODUCTS = [
   { id: 'internet-m', amount: 29.99 },
   { id: 'internet-l', amount: 44.99 },
   { id: 'mobile-m', amount: 19.99 },
   { id: 'tv-premium', amount: 24.99 },
 ];
-const LOST_EARLY = ['no budget this year', 'wrong contact person', 'chose a competitor', 'not reachable after three attempts', 'only wanted information'];
-const LOST_LATE = ['price too high', 'chose a competitor', 'project postponed indefinitely', 'contract with current provider runs another two years'];
+const LOST_EARLY = [
+  'no budget this year',
+  'wrong contact person',
+  'chose a competitor',
+  'not reachable after three attempts',
+  'only wanted information',
+];
+const LOST_LATE = [
+  'price too high',
+  'chose a competitor',
+  'project postponed indefinitely',
+  'contract with current provider runs another two years',
+];
 const CITIES: Record<string, Array<{ city: string; postalCode: string; street: string; phone: string }>> = {
-  DE: [{ city: 'Berlin', postalCode: '10115', street: 'Invalidenstr.', phone: '+4930' }, { city: 'Hamburg', postalCode: '20095', street: 'Mönckebergstr.', phone: '+4940' }, { city: 'München', postalCode: '80331', street: 'Sendlinger Str.', phone: '+4989' }],
-  AT: [{ city: 'Wien', postalCode: '1010', street: 'Graben', phone: '+431' }, { city: 'Graz', postalCode: '8010', street: 'Herrengasse', phone: '+43316' }],
+  DE: [
+    { city: 'Berlin', postalCode: '10115', street: 'Invalidenstr.', phone: '+4930' },
+    { city: 'Hamburg', postalCode: '20095', street: 'Mönckebergstr.', phone: '+4940' },
+    { city: 'München', postalCode: '80331', street: 'Sendlinger Str.', phone: '+4989' },
+  ],
+  AT: [
+    { city: 'Wien', postalCode: '1010', street: 'Graben', phone: '+431' },
+    { city: 'Graz', postalCode: '8010', street: 'Herrengasse', phone: '+43316' },
+  ],
   NL: [{ city: 'Amsterdam', postalCode: '1012 JS', street: 'Damrak', phone: '+3120' }],
   FR: [{ city: 'Lyon', postalCode: '69002', street: 'Rue de la République', phone: '+33478' }],
 };
 
 const personName = () => `${pick(FIRST)} ${pick(LAST)}`;
 const digits = (n: number) => Array.from({ length: n }, () => Math.floor(random() * 10)).join('');
-const slugOf = (name: string) => name.toLowerCase().normalize('NFD').replace(/[^a-z]+/g, '.');
+const slugOf = (name: string) =>
+  name
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/[^a-z]+/g, '.');
 const emailOf = (name: string, tag: string) => `${slugOf(name)}.${tag}.${RUN}@example.com`;
 
 /** A German IBAN with correct check digits (ISO 13616, mod 97). */
@@ -257,19 +354,54 @@ function germanIban(): string {
 // ---------------------------------------------------------------------------------------------
 // 1. Leads
 
-type LeadPlan = 'open-new' | 'lost-new' | 'open-contacted' | 'lost-contacted' | 'nurture' | 'open-qualified' | 'lost-qualified' | 'open-proposal' | 'lost-proposal' | 'won';
+type LeadPlan =
+  | 'open-new'
+  | 'lost-new'
+  | 'open-contacted'
+  | 'lost-contacted'
+  | 'nurture'
+  | 'open-qualified'
+  | 'lost-qualified'
+  | 'open-proposal'
+  | 'lost-proposal'
+  | 'won';
 const LEAD_MIX: Record<LeadPlan, number> = {
-  'open-new': 6, 'lost-new': 12, 'open-contacted': 7, 'lost-contacted': 13, nurture: 4,
-  'open-qualified': 7, 'lost-qualified': 10, 'open-proposal': 7, 'lost-proposal': 12, won: 22,
+  'open-new': 6,
+  'lost-new': 12,
+  'open-contacted': 7,
+  'lost-contacted': 13,
+  nurture: 4,
+  'open-qualified': 7,
+  'lost-qualified': 10,
+  'open-proposal': 7,
+  'lost-proposal': 12,
+  won: 22,
 };
 const STAGES_OF: Record<LeadPlan, string[]> = {
-  'open-new': [], 'lost-new': ['lost'], 'open-contacted': ['contacted'], 'lost-contacted': ['contacted', 'lost'], nurture: ['contacted', 'nurture'],
-  'open-qualified': ['contacted', 'qualified'], 'lost-qualified': ['contacted', 'qualified', 'lost'], 'open-proposal': ['contacted', 'qualified', 'proposal'],
-  'lost-proposal': ['contacted', 'qualified', 'proposal', 'lost'], won: ['contacted', 'qualified', 'proposal', 'won'],
+  'open-new': [],
+  'lost-new': ['lost'],
+  'open-contacted': ['contacted'],
+  'lost-contacted': ['contacted', 'lost'],
+  nurture: ['contacted', 'nurture'],
+  'open-qualified': ['contacted', 'qualified'],
+  'lost-qualified': ['contacted', 'qualified', 'lost'],
+  'open-proposal': ['contacted', 'qualified', 'proposal'],
+  'lost-proposal': ['contacted', 'qualified', 'proposal', 'lost'],
+  won: ['contacted', 'qualified', 'proposal', 'won'],
 };
 
-interface LeadAnswer { status: string; leadId?: string; stage?: string; customerId?: string }
-interface LeadStateBody { stage: string; customerId?: string; intake?: { outcome: string }; transitions: unknown[] }
+interface LeadAnswer {
+  status: string;
+  leadId?: string;
+  stage?: string;
+  customerId?: string;
+}
+interface LeadStateBody {
+  stage: string;
+  customerId?: string;
+  intake?: { outcome: string };
+  transitions: unknown[];
+}
 
 const leadOutcomes: Record<string, number> = {};
 let leadInteractions = 0;
@@ -288,34 +420,59 @@ async function runLead(i: number): Promise<void> {
   };
   const key = (step: string) => `demo-${RUN}-lead-${i}-${step}`;
   const { body: answer } = await call<LeadAnswer>('POST', '/v1/leads', { body: intake, key: key('intake'), expect: [200, 202] });
-  if (answer.status !== 'accepted' && answer.status !== 'pending') throw new DemoError(`lead ${intake.email} was taken in as ${answer.status}; every demo lead is new`);
+  if (answer.status !== 'accepted' && answer.status !== 'pending')
+    throw new DemoError(`lead ${intake.email} was taken in as ${answer.status}; every demo lead is new`);
   const id = answer.leadId!;
   if (answer.status === 'pending') {
     // Intake (scoring, owner, dedup) is still running: a lead moves only once it has been taken in.
     const taken = await poll<LeadStateBody>(`/v1/leads/${id}`, (s) => s.intake?.outcome !== 'pending', 60_000);
-    if (taken.intake?.outcome !== 'accepted') throw new DemoError(`lead ${intake.email}: intake ended ${taken.intake?.outcome ?? 'unknown'} after 60 s; every demo lead is new`);
+    if (taken.intake?.outcome !== 'accepted')
+      throw new DemoError(`lead ${intake.email}: intake ended ${taken.intake?.outcome ?? 'unknown'} after 60 s; every demo lead is new`);
   }
 
   let stage = 'new';
   if (plan === 'open-new' && random() < 0.5) {
-    await call('POST', `/v1/leads/${id}/interactions`, { body: { channel: 'note', direction: 'internal', summary: 'Found via LinkedIn; call next week.' }, key: key('note') });
+    await call('POST', `/v1/leads/${id}/interactions`, {
+      body: { channel: 'note', direction: 'internal', summary: 'Found via LinkedIn; call next week.' },
+      key: key('note'),
+    });
     leadInteractions++;
   }
   for (const to of STAGES_OF[plan]) {
     const facts: Record<string, unknown> =
-      to === 'qualified' ? { need: intake.interest ?? 'faster internet for the office', budget: pick([500, 1200, 2500, 8000, 20000]), timeline: pick(['this quarter', 'next quarter', 'within six months']), currency: 'EUR' }
-        : to === 'proposal' ? (() => { const p = pick(PRODUCTS); return { product: p.id, amount: Math.round(p.amount * pick([10, 25, 50, 120]) * 100) / 100, currency: 'EUR' }; })()
-          : to === 'lost' ? { reason: stage === 'new' || stage === 'contacted' ? pick(LOST_EARLY) : pick(LOST_LATE) }
-            : to === 'nurture' ? { reason: 'interested, but not before next year' }
+      to === 'qualified'
+        ? {
+            need: intake.interest ?? 'faster internet for the office',
+            budget: pick([500, 1200, 2500, 8000, 20000]),
+            timeline: pick(['this quarter', 'next quarter', 'within six months']),
+            currency: 'EUR',
+          }
+        : to === 'proposal'
+          ? (() => {
+              const p = pick(PRODUCTS);
+              return { product: p.id, amount: Math.round(p.amount * pick([10, 25, 50, 120]) * 100) / 100, currency: 'EUR' };
+            })()
+          : to === 'lost'
+            ? { reason: stage === 'new' || stage === 'contacted' ? pick(LOST_EARLY) : pick(LOST_LATE) }
+            : to === 'nurture'
+              ? { reason: 'interested, but not before next year' }
               : {};
-    const moved = await call<LeadStateBody & { status?: string }>('POST', `/v1/leads/${id}/transitions`, { body: { to, from: stage, ...facts }, key: key(`to-${to}`), expect: [200, 202] });
+    const moved = await call<LeadStateBody & { status?: string }>('POST', `/v1/leads/${id}/transitions`, {
+      body: { to, from: stage, ...facts },
+      key: key(`to-${to}`),
+      expect: [200, 202],
+    });
     if (moved.status === 202) await poll<LeadStateBody>(`/v1/leads/${id}`, (s) => s.stage === to, 60_000);
     stage = to;
     // Conversations are recorded once the lead is contacted (an inbound contact would move a new lead itself).
     if (to === 'contacted' && random() < 0.5) {
       const channel = pick(['call', 'email', 'meeting'] as const);
       await call('POST', `/v1/leads/${id}/interactions`, {
-        body: { channel, direction: channel === 'meeting' ? 'outbound' : pick(['inbound', 'outbound'] as const), summary: `${channel === 'meeting' ? 'Met' : 'Spoke with'} ${name} about ${intake.interest ?? 'their needs'}.` },
+        body: {
+          channel,
+          direction: channel === 'meeting' ? 'outbound' : pick(['inbound', 'outbound'] as const),
+          summary: `${channel === 'meeting' ? 'Met' : 'Spoke with'} ${name} about ${intake.interest ?? 'their needs'}.`,
+        },
         key: key('interaction'),
       });
       leadInteractions++;
@@ -327,8 +484,19 @@ async function runLead(i: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // 2. Customers and master-data changes
 
-interface Customer { index: number; id: string; name: string; email: string; country: string; owns: string }
-interface ChangeBody { changeId: string; status: string; verification?: { targets: Array<{ sentTo: string; verified: boolean }> } }
+interface Customer {
+  index: number;
+  id: string;
+  name: string;
+  email: string;
+  country: string;
+  owns: string;
+}
+interface ChangeBody {
+  changeId: string;
+  status: string;
+  verification?: { targets: Array<{ sentTo: string; verified: boolean }> };
+}
 
 const CLOSED_CHANGE = ['applied', 'rejected', 'failed', 'expired', 'cancelled'];
 const changeOutcomes: Record<string, number> = {};
@@ -345,31 +513,69 @@ async function register(i: number): Promise<Customer> {
     address: { street: `${place.street} ${1 + Math.floor(random() * 120)}`, postalCode: place.postalCode, city: place.city, country },
     locale: country === 'FR' ? 'fr' : country === 'NL' ? 'nl' : 'de',
   };
-  const { status, body: answer } = await call<{ id?: string; statusUrl?: string }>('POST', '/v1/customers', { body, key: `demo-${RUN}-customer-${i}`, expect: [201, 202] });
+  const { status, body: answer } = await call<{ id?: string; statusUrl?: string }>('POST', '/v1/customers', {
+    body,
+    key: `demo-${RUN}-customer-${i}`,
+    expect: [201, 202],
+  });
   let id = answer.id;
-  if (status === 202) id = (await poll<{ status: string; customerId: string }>(answer.statusUrl!, (r) => r.status === 'registered', 60_000)).customerId;
+  if (status === 202)
+    id = (await poll<{ status: string; customerId: string }>(answer.statusUrl!, (r) => r.status === 'registered', 60_000)).customerId;
   // What the customer already has: AT customers own Internet S (the campaign's segment); those the
   // downsell scenario picks (index % 5 === 3) a mid tier; the others a mix.
-  const owns = country === 'AT' ? 'internet-s' : i % 5 === 3 ? (i % 2 ? 'mobile-m' : 'internet-m') : pick(['internet-s', 'internet-m', 'mobile-m', 'mobile-s', 'tv-basic']);
-  await call('POST', `/v1/customers/${id}/events`, { body: { type: 'purchase', productId: owns, channel: 'letter', note: 'existing contract' }, key: `demo-${RUN}-customer-${i}-owns`, expect: [201, 202] });
+  const owns =
+    country === 'AT'
+      ? 'internet-s'
+      : i % 5 === 3
+        ? i % 2
+          ? 'mobile-m'
+          : 'internet-m'
+        : pick(['internet-s', 'internet-m', 'mobile-m', 'mobile-s', 'tv-basic']);
+  await call('POST', `/v1/customers/${id}/events`, {
+    body: { type: 'purchase', productId: owns, channel: 'letter', note: 'existing contract' },
+    key: `demo-${RUN}-customer-${i}-owns`,
+    expect: [201, 202],
+  });
   return { index: i, id: id!, name, email: body.email, country, owns };
 }
 
 type ChangePlan = 'email' | 'email-wrong-once' | 'phone' | 'address' | 'address-fail' | 'name-approve' | 'bank-approve' | 'bank-reject';
-const CHANGE_PLANS: ChangePlan[] = ['email', 'phone', 'address', 'name-approve', 'bank-approve', 'email-wrong-once', 'bank-reject', 'address', 'phone', 'address-fail'];
+const CHANGE_PLANS: ChangePlan[] = [
+  'email',
+  'phone',
+  'address',
+  'name-approve',
+  'bank-approve',
+  'email-wrong-once',
+  'bank-reject',
+  'address',
+  'phone',
+  'address-fail',
+];
 
 async function changeMasterData(c: Customer, plan: ChangePlan, i: number): Promise<void> {
   const key = `demo-${RUN}-change-${i}`;
   const changes: Record<string, unknown> =
-    plan === 'email' || plan === 'email-wrong-once' ? { email: emailOf(c.name, `new${i}`) }
-      : plan === 'phone' ? { phone: `+4917${digits(8)}` }
-        : plan === 'address' || plan === 'address-fail' ? { address: { street: `Neue Str. ${1 + Math.floor(random() * 90)}`, postalCode: '10115', city: 'Berlin', country: 'DE' } }
-          : plan === 'name-approve' ? { name: `${c.name.split(' ')[0]} ${pick(LAST)}-${c.name.split(' ')[1]}` }
+    plan === 'email' || plan === 'email-wrong-once'
+      ? { email: emailOf(c.name, `new${i}`) }
+      : plan === 'phone'
+        ? { phone: `+4917${digits(8)}` }
+        : plan === 'address' || plan === 'address-fail'
+          ? { address: { street: `Neue Str. ${1 + Math.floor(random() * 90)}`, postalCode: '10115', city: 'Berlin', country: 'DE' } }
+          : plan === 'name-approve'
+            ? { name: `${c.name.split(' ')[0]} ${pick(LAST)}-${c.name.split(' ')[1]}` }
             : { bankAccount: germanIban() };
   const reason = plan === 'name-approve' ? 'married, certificate on file' : plan.startsWith('bank') ? 'switched banks' : 'moved';
-  const { body: accepted } = await call<{ changeId: string }>('POST', `/v1/customers/${c.id}/changes`, { body: { changes, reason }, key, expect: [202] });
+  const { body: accepted } = await call<{ changeId: string }>('POST', `/v1/customers/${c.id}/changes`, {
+    body: { changes, reason },
+    key,
+    expect: [202],
+  });
   const route = `/v1/changes/${accepted.changeId}`;
-  const waiting = await poll<ChangeBody>(route, (s) => s.status === 'awaiting-verification' || s.status === 'awaiting-approval' || CLOSED_CHANGE.includes(s.status));
+  const waiting = await poll<ChangeBody>(
+    route,
+    (s) => s.status === 'awaiting-verification' || s.status === 'awaiting-approval' || CLOSED_CHANGE.includes(s.status),
+  );
 
   if (waiting.status === 'awaiting-verification') {
     // The code goes to the new address or phone, or for an address change to the e-mail on record.
@@ -383,7 +589,10 @@ async function changeMasterData(c: Customer, plan: ChangePlan, i: number): Promi
     }
     if (plan !== 'address-fail') await call('POST', `${route}/verification`, { body: { code }, key: `${key}-code`, expect: [200] });
   } else if (waiting.status === 'awaiting-approval') {
-    const decision = plan === 'bank-reject' ? { decision: 'reject', comment: 'account holder does not match the customer' } : { decision: 'approve', comment: 'documents checked' };
+    const decision =
+      plan === 'bank-reject'
+        ? { decision: 'reject', comment: 'account holder does not match the customer' }
+        : { decision: 'approve', comment: 'documents checked' };
     await call('POST', `${route}/approval`, { role: 'backoffice', body: decision, key: `${key}-decision`, expect: [200] });
   }
   const final = await poll<ChangeBody>(route, (s) => CLOSED_CHANGE.includes(s.status), 60_000);
@@ -398,14 +607,38 @@ async function changeMasterData(c: Customer, plan: ChangePlan, i: number): Promi
 const offerOutcomes: Record<string, number> = {};
 const count = (bucket: Record<string, number>, label: string) => (bucket[label] = (bucket[label] ?? 0) + 1);
 
-const UPSELL: Record<string, string> = { 'internet-s': 'internet-m', 'internet-m': 'internet-l', 'mobile-s': 'mobile-m', 'mobile-m': 'mobile-l', 'tv-basic': 'tv-premium' };
+const UPSELL: Record<string, string> = {
+  'internet-s': 'internet-m',
+  'internet-m': 'internet-l',
+  'mobile-s': 'mobile-m',
+  'mobile-m': 'mobile-l',
+  'tv-basic': 'tv-premium',
+};
 const CROSS: Record<string, string> = { internet: 'tv-basic', mobile: 'security-home', tv: 'internet-s' };
-const DOWN: Record<string, string> = { 'internet-m': 'internet-s', 'mobile-m': 'mobile-s', 'internet-s': 'internet-s', 'mobile-s': 'mobile-s', 'tv-basic': 'tv-basic' };
+const DOWN: Record<string, string> = {
+  'internet-m': 'internet-s',
+  'mobile-m': 'mobile-s',
+  'internet-s': 'internet-s',
+  'mobile-s': 'mobile-s',
+  'tv-basic': 'tv-basic',
+};
 
-async function offer(c: Customer, kind: 'upsell' | 'cross-sell' | 'downsell', productId: string, decision: 'accept' | 'decline' | 'ineligible', key: string): Promise<void> {
-  const { status, body } = await call<{ offerId?: string; status?: string; statusUrl?: string; rule?: string }>('POST', `/v1/customers/${c.id}/offers`, {
-    body: { kind, productId }, key, expect: decision === 'ineligible' ? [422, 201, 202] : [201, 202],
-  });
+async function offer(
+  c: Customer,
+  kind: 'upsell' | 'cross-sell' | 'downsell',
+  productId: string,
+  decision: 'accept' | 'decline' | 'ineligible',
+  key: string,
+): Promise<void> {
+  const { status, body } = await call<{ offerId?: string; status?: string; statusUrl?: string; rule?: string }>(
+    'POST',
+    `/v1/customers/${c.id}/offers`,
+    {
+      body: { kind, productId },
+      key,
+      expect: decision === 'ineligible' ? [422, 201, 202] : [201, 202],
+    },
+  );
   if (status === 422) {
     count(offerOutcomes, `${kind} ineligible (${body.rule ?? 'rule'})`);
     return;
@@ -454,9 +687,15 @@ async function offersFor(c: Customer, i: number): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // 4. A retention campaign and customer events
 
-interface CampaignBody { id: string; runs: Array<{ status: string; enrolled: number; selected: number }>; enrollments: Record<string, number> }
+interface CampaignBody {
+  id: string;
+  runs: Array<{ status: string; enrolled: number; selected: number }>;
+  enrollments: Record<string, number>;
+}
 
-async function campaign(customers: Customer[]): Promise<{ id: string; enrolled: number; accepted: number; events: Record<string, number> }> {
+async function campaign(
+  customers: Customer[],
+): Promise<{ id: string; enrolled: number; accepted: number; events: Record<string, number> }> {
   const { body: created } = await call<CampaignBody>('POST', '/v1/campaigns', {
     role: 'backoffice',
     key: `demo-${RUN}-campaign`,
@@ -476,7 +715,11 @@ async function campaign(customers: Customer[]): Promise<{ id: string; enrolled: 
   });
   log(`  campaign ${created.id} created (Schedule campaign-${created.id}, Mondays 09:00 Vienna); running it now`);
   await call('POST', `/v1/campaigns/${created.id}/runs`, { role: 'backoffice', key: `demo-${RUN}-campaign-run`, expect: [202] });
-  const run = await poll<CampaignBody>(`/v1/campaigns/${created.id}`, (cb) => cb.runs.some((r) => r.status === 'completed' || r.status === 'skipped'), 60_000);
+  const run = await poll<CampaignBody>(
+    `/v1/campaigns/${created.id}`,
+    (cb) => cb.runs.some((r) => r.status === 'completed' || r.status === 'skipped'),
+    60_000,
+  );
   const enrolled = run.runs[0]?.enrolled ?? 0;
   log(`  run finished: ${run.runs[0]?.selected ?? 0} selected, ${enrolled} enrolled`);
 
@@ -492,13 +735,25 @@ async function campaign(customers: Customer[]): Promise<{ id: string; enrolled: 
     );
     const campaignOffer = offers.offers.find((o) => o.campaignId === created.id && o.status === 'presented');
     if (i % 3 === 0 && campaignOffer) {
-      await call('POST', `/v1/offers/${campaignOffer.offerId}/response`, { body: { decision: 'accept' }, key: `demo-${RUN}-campaign-accept-${i}`, expect: [200] });
+      await call('POST', `/v1/offers/${campaignOffer.offerId}/response`, {
+        body: { decision: 'accept' },
+        key: `demo-${RUN}-campaign-accept-${i}`,
+        expect: [200],
+      });
       accepted++;
     } else if (i % 3 === 1) {
-      await call('POST', `/v1/customers/${c.id}/events`, { body: { type: 'opt-out', channel: 'email', note: 'unsubscribed via the link in the e-mail' }, key: `demo-${RUN}-optout-${i}`, expect: [201, 202] });
+      await call('POST', `/v1/customers/${c.id}/events`, {
+        body: { type: 'opt-out', channel: 'email', note: 'unsubscribed via the link in the e-mail' },
+        key: `demo-${RUN}-optout-${i}`,
+        expect: [201, 202],
+      });
       count(events, 'opt-out');
     } else {
-      await call('POST', `/v1/customers/${c.id}/events`, { body: { type: 'login', channel: 'email' }, key: `demo-${RUN}-login-${i}`, expect: [201, 202] });
+      await call('POST', `/v1/customers/${c.id}/events`, {
+        body: { type: 'login', channel: 'email' },
+        key: `demo-${RUN}-login-${i}`,
+        expect: [201, 202],
+      });
       count(events, 'login');
     }
   });
@@ -534,41 +789,62 @@ async function triggerIngest(): Promise<string> {
 
 // ---------------------------------------------------------------------------------------------
 
-const fmt = (bucket: Record<string, number>) => Object.entries(bucket).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
+const fmt = (bucket: Record<string, number>) =>
+  Object.entries(bucket)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || 'none';
 
 async function main(): Promise<void> {
   const keyFile = path.join(DATA_DIR, 'dev-keys.json');
   try {
     keys = JSON.parse(await readFile(keyFile, 'utf8')) as Record<Role, string>;
   } catch (err) {
-    throw new DemoError(`Cannot read the development keys from ${keyFile} (${(err as Error).message}). Start the stack with npm start first (or set DATA_DIR to its data directory).`);
+    throw new DemoError(
+      `Cannot read the development keys from ${keyFile} (${(err as Error).message}). Start the stack with npm start first (or set DATA_DIR to its data directory).`,
+    );
   }
   for (const role of ['agent', 'backoffice', 'analyst'] as const) {
     if (typeof keys[role] !== 'string') throw new DemoError(`${keyFile} has no ${role} key`);
   }
   try {
     const res = await fetch(`${API}/readyz`);
-    if (!res.ok) throw new DemoError(`The API at ${API} is not ready (GET /readyz answered ${res.status}: ${await res.text()}). Wait for npm start to print its banner.`);
+    if (!res.ok)
+      throw new DemoError(
+        `The API at ${API} is not ready (GET /readyz answered ${res.status}: ${await res.text()}). Wait for npm start to print its banner.`,
+      );
   } catch (err) {
     if (err instanceof DemoError) throw err;
-    throw new DemoError(`The API at ${API} is not running (${(err as Error).cause ?? (err as Error).message}). Start it with npm start (or point DEMO_API_URL at it).`);
+    throw new DemoError(
+      `The API at ${API} is not running (${(err as Error).cause ?? (err as Error).message}). Start it with npm start (or point DEMO_API_URL at it).`,
+    );
   }
   // A wrong key file (another data directory) is better caught now than 200 leads later.
   await call('GET', '/v1/campaigns', { expect: [200] }).catch((err: unknown) => {
-    throw new DemoError(`The API does not accept the keys in ${keyFile}; is DATA_DIR the stack's data directory?\n${(err as Error).message}`);
+    throw new DemoError(
+      `The API does not accept the keys in ${keyFile}; is DATA_DIR the stack's data directory?\n${(err as Error).message}`,
+    );
   });
 
   log(`run ${RUN}: ${LEADS} leads, ${CUSTOMERS} customers, ${CONCURRENCY} requests in flight, against ${API}`);
 
   log(`1/5 leads: intake and funnel moves`);
-  await inPool(Array.from({ length: LEADS }, (_, i) => i), (i) => runLead(i), every(LEADS, 'leads'));
+  await inPool(
+    Array.from({ length: LEADS }, (_, i) => i),
+    (i) => runLead(i),
+    every(LEADS, 'leads'),
+  );
   log(`  outcomes: ${fmt(leadOutcomes)}; ${leadInteractions} interactions recorded`);
 
   log(`2/5 customers: registrations and master-data changes`);
   const customers: Customer[] = [];
-  await inPool(Array.from({ length: CUSTOMERS }, (_, i) => i), async (i) => {
-    customers[i] = await register(i);
-  }, every(CUSTOMERS, 'registered'));
+  await inPool(
+    Array.from({ length: CUSTOMERS }, (_, i) => i),
+    async (i) => {
+      customers[i] = await register(i);
+    },
+    every(CUSTOMERS, 'registered'),
+  );
   const changers = customers.filter((c) => c.country !== 'AT');
   await inPool(changers, (c, i) => changeMasterData(c, CHANGE_PLANS[i % CHANGE_PLANS.length]!, i), every(changers.length, 'changes'));
   log(`  changes: ${fmt(changeOutcomes)}`);
@@ -587,7 +863,9 @@ async function main(): Promise<void> {
   log(`  ${ingest}`);
 
   const won = leadOutcomes.won ?? 0;
-  const lost = Object.entries(leadOutcomes).filter(([k]) => k.startsWith('lost')).reduce((s, [, v]) => s + v, 0);
+  const lost = Object.entries(leadOutcomes)
+    .filter(([k]) => k.startsWith('lost'))
+    .reduce((s, [, v]) => s + v, 0);
   console.log(`
 Demo ${RUN} done in ${((Date.now() - started) / 1000).toFixed(0)} s (${requests} requests).
   Leads        ${LEADS}: ${won} won (now customers in onboarding), ${lost} lost, ${LEADS - won - lost} still open
@@ -603,6 +881,6 @@ Demo ${RUN} done in ${((Date.now() - started) / 1000).toFixed(0)} s (${requests}
 }
 
 main().catch((err: unknown) => {
-  console.error(`\n[demo ${elapsed()}] FAILED: ${err instanceof DemoError ? err.message : (err as Error).stack ?? String(err)}`);
+  console.error(`\n[demo ${elapsed()}] FAILED: ${err instanceof DemoError ? err.message : ((err as Error).stack ?? String(err))}`);
   process.exit(1);
 });

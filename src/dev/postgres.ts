@@ -88,7 +88,9 @@ function systemUser(onStep: (line: string) => void): RunAs {
   const found = lookupUser(SYSTEM_USER);
   if (found) return found;
   onStep(`Creating the system user ${SYSTEM_USER} for PostgreSQL (it refuses to run as root)`);
-  const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SYSTEM_USER], { encoding: 'utf8' });
+  const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', SYSTEM_USER], {
+    encoding: 'utf8',
+  });
   const user = lookupUser(SYSTEM_USER);
   if (!user) {
     throw new EmbeddedPgError(
@@ -109,7 +111,10 @@ function reachable(user: RunAs, dir: string, write = false): boolean {
 async function systemBinDir(source: string, user: RunAs, onStep: (line: string) => void): Promise<string> {
   if (reachable(user, path.join(source, 'postgres'))) return source;
   // Keyed by the server binary's content: every clone of the same version shares one copy.
-  const id = createHash('sha256').update(await readFile(path.join(source, 'postgres'))).digest('hex').slice(0, 12);
+  const id = createHash('sha256')
+    .update(await readFile(path.join(source, 'postgres')))
+    .digest('hex')
+    .slice(0, 12);
   const home = path.join(SYSTEM_DIR, 'postgres', id);
   if (!existsSync(path.join(home, '.complete'))) {
     onStep(`PostgreSQL binaries are out of reach of the ${user.name} user (private directory): copying them to ${home} (once)`);
@@ -163,11 +168,17 @@ async function systemDataDir(dataDir: string, user: RunAs, onStep: (line: string
 function run(cmd: string, args: string[], user: RunAs | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = '';
-    const child = spawn(cmd, args, { ...(user ? { uid: user.uid, gid: user.gid } : {}), env: { ...process.env, LC_MESSAGES: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      env: { ...process.env, LC_MESSAGES: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.on('data', (b: Buffer) => (output += b.toString()));
     child.stderr.on('data', (b: Buffer) => (output += b.toString()));
     child.on('error', (err) => reject(new EmbeddedPgError(`cannot run ${cmd}: ${err.message}`)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new EmbeddedPgError(`${path.basename(cmd)} failed (exit ${code}): ${lastLines(output)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new EmbeddedPgError(`${path.basename(cmd)} failed (exit ${code}): ${lastLines(output)}`)),
+    );
   });
 }
 
@@ -185,7 +196,11 @@ async function initialise(binDir: string, dataDir: string, user: RunAs | undefin
       await chown(tmp, user.uid, user.gid);
       await chown(pwfile, user.uid, user.gid);
     }
-    await run(path.join(binDir, 'initdb'), [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--lc-messages=C'], user);
+    await run(
+      path.join(binDir, 'initdb'),
+      [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--lc-messages=C'],
+      user,
+    );
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
@@ -197,7 +212,14 @@ async function waitUntilAccepting(port: number, child: ChildProcess, output: () 
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new EmbeddedPgError(`PostgreSQL exited during start-up (${child.exitCode ?? child.signalCode}): ${lastLines(output())}`);
     }
-    const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password: PASSWORD, database: 'postgres', connectionTimeoutMillis: 1_000 });
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: USER,
+      password: PASSWORD,
+      database: 'postgres',
+      connectionTimeoutMillis: 1_000,
+    });
     try {
       await client.connect();
       await client.end();
@@ -205,7 +227,10 @@ async function waitUntilAccepting(port: number, child: ChildProcess, output: () 
     } catch {
       await client.end().catch(() => undefined);
     }
-    if (Date.now() > deadline) throw new EmbeddedPgError(`PostgreSQL did not accept connections on port ${port} within ${timeoutMs / 1000}s: ${lastLines(output())}`);
+    if (Date.now() > deadline)
+      throw new EmbeddedPgError(
+        `PostgreSQL did not accept connections on port ${port} within ${timeoutMs / 1000}s: ${lastLines(output())}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -235,16 +260,22 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
     env: { ...process.env, LC_MESSAGES: 'C' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new EmbeddedPgError(`cannot run PostgreSQL (${path.join(binDir, 'postgres')}): ${err.message}`))));
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (err) => reject(new EmbeddedPgError(`cannot run PostgreSQL (${path.join(binDir, 'postgres')}): ${err.message}`))),
+  );
   spawnError.catch(() => undefined);
-  const log = opts.logFile ? (await mkdir(path.dirname(opts.logFile), { recursive: true }), createWriteStream(opts.logFile, { flags: 'a' })) : undefined;
+  const log = opts.logFile
+    ? (await mkdir(path.dirname(opts.logFile), { recursive: true }), createWriteStream(opts.logFile, { flags: 'a' }))
+    : undefined;
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-4_000);
     log?.write(b);
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)),
+  );
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {

@@ -68,7 +68,9 @@ function explain(what: string, fix: string) {
 async function requirePorts(ports: Array<{ port: number; what: string; variable: string }>): Promise<void> {
   for (const p of ports) {
     if (!(await isPortFree(p.port))) {
-      throw new Error(`port ${p.port} for ${p.what} is in use (another \`npm start\`?). Stop what holds it or set ${p.variable} to another port.`);
+      throw new Error(
+        `port ${p.port} for ${p.what} is in use (another \`npm start\`?). Stop what holds it or set ${p.variable} to another port.`,
+      );
     }
   }
 }
@@ -205,7 +207,10 @@ async function main() {
       retention: config.temporal.retentionMs,
     };
     const server = await startDevServer(options).catch(
-      explain('the Temporal dev server did not start', `See ${options.logFile}; to start afresh, stop npm start and remove ${options.dbFile}.`),
+      explain(
+        'the Temporal dev server did not start',
+        `See ${options.logFile}; to start afresh, stop npm start and remove ${options.dbFile}.`,
+      ),
     );
     supervise('Temporal dev server', server, () => startDevServer(options), { essential: true, log: options.logFile });
     step(`Temporal ready at ${server.address}`);
@@ -225,7 +230,10 @@ async function main() {
         onStep: (line: string) => step(`  ${line}`),
       };
       const pg = await startEmbeddedPostgres(options).catch(
-        explain('the embedded PostgreSQL did not start', `See ${options.logFile}, or set DATABASE_URL and ANALYTICS_DATABASE_URL to a PostgreSQL server.`),
+        explain(
+          'the embedded PostgreSQL did not start',
+          `See ${options.logFile}, or set DATABASE_URL and ANALYTICS_DATABASE_URL to a PostgreSQL server.`,
+        ),
       );
       supervise('PostgreSQL', pg, () => startEmbeddedPostgres(options), { essential: true, log: options.logFile });
       aborted(abort.signal);
@@ -236,7 +244,10 @@ async function main() {
       step(`PostgreSQL ready on port ${pg.port} (databases crm, crm_analytics)`);
     }
     const applied = await migrate({ connectionString: databaseUrl! }).catch(
-      explain('the database could not be migrated', 'Fix that migration in src/db/migrations, or point DATABASE_URL at a database this version can migrate.'),
+      explain(
+        'the database could not be migrated',
+        'Fix that migration in src/db/migrations, or point DATABASE_URL at a database this version can migrate.',
+      ),
     );
     step(applied.length ? `Migrations applied: ${applied.join(', ')}` : 'Database schema is up to date');
     return { databaseUrl: databaseUrl!, analyticsDatabaseUrl: analyticsDatabaseUrl! };
@@ -278,31 +289,53 @@ async function main() {
   if (devKeys) {
     lines.push(`  API keys        ${devKeys.file} ${devKeys.created ? '(new)' : ''}`);
     for (const [role, key] of Object.entries(devKeys.keys)) lines.push(`    ${role.padEnd(11)} ${key}`);
-    lines.push('', `Try: curl -X POST ${api.url}/v1/customers -H "Authorization: Bearer ${devKeys.keys.agent}" -H "Content-Type: application/json" -d '{"name":"Jane Doe","email":"jane@example.com"}'`);
+    lines.push(
+      '',
+      `Try: curl -X POST ${api.url}/v1/customers -H "Authorization: Bearer ${devKeys.keys.agent}" -H "Content-Type: application/json" -d '{"name":"Jane Doe","email":"jane@example.com"}'`,
+    );
   }
   lines.push('', 'Press Ctrl-C to stop everything.', '');
   process.stdout.write(lines.join('\n') + '\n');
   markRunning();
 }
 
-function spawnAnalytics(storeUrl: string, temporalAddress: string, keys: Array<{ actor: string; sha256: string }>, logger: Logger): Child & { running(): boolean } {
+function spawnAnalytics(
+  storeUrl: string,
+  temporalAddress: string,
+  keys: Array<{ actor: string; sha256: string }>,
+  logger: Logger,
+): Child & { running(): boolean } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/analytics/main.ts'], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ANALYTICS_DATABASE_URL: storeUrl, TEMPORAL_ADDRESS: temporalAddress, ANALYTICS_API_KEYS: JSON.stringify(keys) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   child.on('error', (err) => logger.error({ err }, 'analytics process failed to start'));
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)),
+  );
   return { exited, stop: stopperFor(child), running: () => child.exitCode === null && child.signalCode === null };
 }
 
-async function startAnalyticsProcess(config: Config, storeUrl: string, temporalAddress: string, keys: Array<{ actor: string; sha256: string }>, logger: Logger): Promise<string | undefined> {
+async function startAnalyticsProcess(
+  config: Config,
+  storeUrl: string,
+  temporalAddress: string,
+  keys: Array<{ actor: string; sha256: string }>,
+  logger: Logger,
+): Promise<string | undefined> {
   step('Starting the analytics process');
   const child = spawnAnalytics(storeUrl, temporalAddress, keys, logger);
-  supervise('analytics', child, async () => spawnAnalytics(storeUrl, temporalAddress, keys, logger), { essential: false, log: 'the analytics lines above' });
+  supervise('analytics', child, async () => spawnAnalytics(storeUrl, temporalAddress, keys, logger), {
+    essential: false,
+    log: 'the analytics lines above',
+  });
   const url = `http://localhost:${config.analytics.port}`;
   for (let i = 0; i < 120 && child.running(); i++) {
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) {
       step(`Analytics ready at ${url}`);
       return url;

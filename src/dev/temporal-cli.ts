@@ -69,7 +69,9 @@ function goInstall(go: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Pr
       const share = Math.min(compiled / CLI_PACKAGES, 0.99);
       const rate = compiled / ((Date.now() - firstCompiledAt) / 1000);
       const left = Math.max(5, Math.round((CLI_PACKAGES - compiled) / Math.max(rate, 0.1)));
-      step(`  building the Temporal CLI: ${compiled} of about ${CLI_PACKAGES} packages compiled (${Math.round(share * 100)}%), about ${left >= 90 ? `${Math.round(left / 60)} min` : `${left}s`} left (${elapsed}s so far)`);
+      step(
+        `  building the Temporal CLI: ${compiled} of about ${CLI_PACKAGES} packages compiled (${Math.round(share * 100)}%), about ${left >= 90 ? `${Math.round(left / 60)} min` : `${left}s`} left (${elapsed}s so far)`,
+      );
     }, 15_000);
     child.on('error', (err) => {
       clearInterval(timer);

@@ -95,9 +95,19 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     return { address, uiUrl, exited: new Promise<string>(() => undefined), stop: () => env.teardown() };
   }
 
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), ...SEARCH_ATTRIBUTE_ARGS,
-    '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true',
-    '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(opts.port),
+    ...SEARCH_ATTRIBUTE_ARGS,
+    '--dynamic-config-value',
+    'system.forceSearchAttributesCacheRefreshOnRead=true',
+    '--log-level',
+    'warn',
+  ];
   if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
   if (opts.uiPort !== undefined && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   else args.push('--headless');
@@ -106,8 +116,14 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     args.push('--db-filename', opts.dbFile);
   }
   const child = spawn(opts.cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`cannot run ${opts.cli.kind === 'binary' ? opts.cli.path : 'temporal'}: ${err.message}`))));
+  const exited = new Promise<string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)),
+  );
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (err) =>
+      reject(new Error(`cannot run ${opts.cli.kind === 'binary' ? opts.cli.path : 'temporal'}: ${err.message}`)),
+    ),
+  );
   spawnError.catch(() => undefined);
   if (opts.logFile) {
     mkdirSync(path.dirname(opts.logFile), { recursive: true });

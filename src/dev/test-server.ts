@@ -37,7 +37,8 @@ export async function resolveTestServer(): Promise<string> {
   if ((await exists(TEST_SERVER_LAUNCHER, constants.X_OK)) && (await exists(CLASSPATH_FILE))) {
     const classpath = (await readFile(CLASSPATH_FILE, 'utf8')).trim();
     // A launcher written by an older version of this file is brought up to date.
-    if ((await readFile(TEST_SERVER_LAUNCHER, 'utf8')) !== launcher(classpath)) await writeFile(TEST_SERVER_LAUNCHER, launcher(classpath), { mode: 0o755 });
+    if ((await readFile(TEST_SERVER_LAUNCHER, 'utf8')) !== launcher(classpath))
+      await writeFile(TEST_SERVER_LAUNCHER, launcher(classpath), { mode: 0o755 });
     return TEST_SERVER_LAUNCHER;
   }
 
@@ -45,7 +46,9 @@ export async function resolveTestServer(): Promise<string> {
   await mkdir(path.dirname(CLASSPATH_FILE), { recursive: true });
   await withHeartbeat(
     new Promise<void>((resolve, reject) => {
-      const child = spawn('mvn', ['-q', '-B', '-f', POM, 'dependency:build-classpath', `-Dmdep.outputFile=${CLASSPATH_FILE}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const child = spawn('mvn', ['-q', '-B', '-f', POM, 'dependency:build-classpath', `-Dmdep.outputFile=${CLASSPATH_FILE}`], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      });
       child.on('error', (err) => reject(new Error(`cannot run mvn (install Maven and a JDK 11+): ${err.message}`)));
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mvn exited with ${code} while resolving the test server`))));
     }),

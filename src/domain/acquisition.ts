@@ -48,7 +48,8 @@ const FACTS_FOR: Record<LeadStage, readonly TransitionFact[]> = {
   lost: ['reason'],
 };
 
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `has at most ${max} characters`).meta({ pattern: '\\S' });
+const text = (max: number) =>
+  z.string().trim().min(1, 'must not be empty').max(max, `has at most ${max} characters`).meta({ pattern: '\\S' });
 
 export const leadIntakeSchema = z
   .object({
@@ -75,7 +76,10 @@ export const transitionRequestSchema = z
     timeline: text(200).optional(),
     product: text(200).optional(),
     amount: z.number().positive('must be a positive amount').max(1e12).optional(),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code, e.g. EUR').optional(),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code, e.g. EUR')
+      .optional(),
     reason: text(1000).optional(),
     note: text(2000).optional(),
   })
@@ -120,7 +124,11 @@ const SOURCE_POINTS: Record<LeadSource, number> = { referral: 30, partner: 25, e
 const SIZE_POINTS: Record<CompanySize, number> = { '1-10': 5, '11-50': 10, '51-200': 20, '201-1000': 25, '1000+': 30 };
 
 /** Explainable scoring: every point is a reason a person can read and argue with. */
-export function scoreLead(lead: Pick<LeadIntake, 'source' | 'companySize' | 'company' | 'interest' | 'phone'>, engagement: Engagement, scoredAt: string): LeadScore {
+export function scoreLead(
+  lead: Pick<LeadIntake, 'source' | 'companySize' | 'company' | 'interest' | 'phone'>,
+  engagement: Engagement,
+  scoredAt: string,
+): LeadScore {
   const reasons: ScoreReason[] = [{ rule: 'source', points: SOURCE_POINTS[lead.source], detail: `came via ${lead.source}` }];
   reasons.push(
     lead.companySize
@@ -133,9 +141,16 @@ export function scoreLead(lead: Pick<LeadIntake, 'source' | 'companySize' | 'com
   const inbound = Math.min(engagement.inbound, 3) * 5;
   const meetings = Math.min(engagement.meetings, 2) * 10;
   if (inbound + meetings > 0) {
-    reasons.push({ rule: 'engagement', points: inbound + meetings, detail: `${engagement.inbound} inbound contact(s), ${engagement.meetings} meeting(s)` });
+    reasons.push({
+      rule: 'engagement',
+      points: inbound + meetings,
+      detail: `${engagement.inbound} inbound contact(s), ${engagement.meetings} meeting(s)`,
+    });
   }
-  const value = Math.min(100, reasons.reduce((sum, r) => sum + r.points, 0));
+  const value = Math.min(
+    100,
+    reasons.reduce((sum, r) => sum + r.points, 0),
+  );
   return { value, grade: value >= 70 ? 'A' : value >= 40 ? 'B' : 'C', reasons, scoredAt };
 }
 
@@ -164,9 +179,7 @@ export interface LeadAlert {
 }
 
 export type IntakeOutcome =
-  | { outcome: 'pending' }
-  | { outcome: 'accepted' }
-  | { outcome: 'duplicate'; existingLeadId?: string; existingCustomerId?: string };
+  { outcome: 'pending' } | { outcome: 'accepted' } | { outcome: 'duplicate'; existingLeadId?: string; existingCustomerId?: string };
 
 export interface LeadState {
   leadId: string;
@@ -259,7 +272,9 @@ export const leadCorrectionSchema = z
     locale: localeSchema.optional(),
   })
   .strict()
-  .refine((v) => Object.values(v).some((x) => x !== undefined), { message: `names at least one field to correct: ${LEAD_PROFILE_FIELDS.join(', ')}` });
+  .refine((v) => Object.values(v).some((x) => x !== undefined), {
+    message: `names at least one field to correct: ${LEAD_PROFILE_FIELDS.join(', ')}`,
+  });
 export type LeadCorrection = z.infer<typeof leadCorrectionSchema>;
 
 export interface LeadFieldChange {
@@ -304,7 +319,8 @@ export function refuseTransition(state: Pick<LeadState, 'stage' | 'intake'>, cmd
     return `a lead cannot move from ${state.stage} to ${cmd.to}; from ${state.stage} it can move to ${allowed.join(', ')}`;
   }
   const missing = (STAGE_REQUIREMENTS[cmd.to] ?? []).filter((f) => cmd[f] === undefined);
-  if (missing.length > 0) return `moving a lead to ${cmd.to} needs ${(STAGE_REQUIREMENTS[cmd.to] ?? []).join(', ')}; missing: ${missing.join(', ')}`;
+  if (missing.length > 0)
+    return `moving a lead to ${cmd.to} needs ${(STAGE_REQUIREMENTS[cmd.to] ?? []).join(', ')}; missing: ${missing.join(', ')}`;
   return undefined;
 }
 

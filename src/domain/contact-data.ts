@@ -15,7 +15,8 @@ export function normaliseEmail(email: string): string {
  * OpenAPI document, so a client checks exactly what the API checks (no trimming: the value is
  * taken as sent). It is the intersection of zod's e-mail check and JSON Schema's `format: email`.
  */
-export const EMAIL_PATTERN = /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+.-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}$/;
+export const EMAIL_PATTERN =
+  /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+.-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}$/;
 
 export const emailSchema = z
   .email({ pattern: EMAIL_PATTERN, message: 'must be a valid e-mail address' })
@@ -28,7 +29,10 @@ export const PHONE_PATTERN = /^[\s()-]*\+[\s()-]*[1-9](?:[\s()-]*\d){6,14}[\s()-
 export const phoneSchema = z
   .string()
   .regex(PHONE_PATTERN, 'must be a phone number in E.164 format, e.g. +4930123456')
-  .meta({ description: 'E.164 (+, country code, number; 7 to 15 digits). Spaces, parentheses and hyphens are allowed and removed.', example: '+49 30 1234567' })
+  .meta({
+    description: 'E.164 (+, country code, number; 7 to 15 digits). Spaces, parentheses and hyphens are allowed and removed.',
+    example: '+49 30 1234567',
+  })
   .transform((v) => v.replace(/[\s()-]/g, ''));
 
 const regionNames = new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
@@ -74,7 +78,14 @@ export const addressSchema = z
     postalCode: z
       .string()
       .regex(ANY_POSTCODE, 'is not a valid postcode')
-      .meta({ description: `2 to 12 letters, digits, spaces or hyphens; stored upper-case. Checked per country: ${Object.entries(POSTCODE_PATTERNS).map(([c, p]) => `${c} ${p.source}`).join(', ')}.`, example: '10115' })
+      .meta({
+        description: `2 to 12 letters, digits, spaces or hyphens; stored upper-case. Checked per country: ${Object.entries(
+          POSTCODE_PATTERNS,
+        )
+          .map(([c, p]) => `${c} ${p.source}`)
+          .join(', ')}.`,
+        example: '10115',
+      })
       .transform((v) => v.toUpperCase()),
     city: z.string().trim().min(1, 'city is required').max(100).meta({ pattern: '\\S' }),
     country: countryCodeSchema,
@@ -82,7 +93,8 @@ export const addressSchema = z
   .strict()
   .superRefine((a, ctx) => {
     const pattern = POSTCODE_PATTERNS[a.country];
-    if (pattern && !pattern.test(a.postalCode)) ctx.addIssue({ code: 'custom', path: ['postalCode'], message: `is not a valid postcode for ${a.country}` });
+    if (pattern && !pattern.test(a.postalCode))
+      ctx.addIssue({ code: 'custom', path: ['postalCode'], message: `is not a valid postcode for ${a.country}` });
   })
   // The per-country postcode rules, in JSON Schema: a generated client checks them too.
   .meta({
@@ -112,7 +124,10 @@ export const personNameSchema = z
   .min(1, 'must not be empty')
   .max(200, 'has at most 200 characters')
   .refine((v) => !/\p{Cc}/u.test(v), 'must not contain control characters')
-  .meta({ pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$', example: 'Ada Lovelace' });
+  .meta({
+    pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$',
+    example: 'Ada Lovelace',
+  });
 
 /**
  * IBAN: electronic format (no spaces, upper case), the country's registered length and BBAN
@@ -125,7 +140,8 @@ export const ibanSchema = z
   .string()
   .regex(IBAN_PATTERN, 'is not a valid IBAN')
   .meta({
-    description: "An IBAN; spaces and hyphens are ignored, any case. Checked beyond the pattern: the country's registered length and BBAN format, and the ISO 13616 mod-97 check digits.",
+    description:
+      "An IBAN; spaces and hyphens are ignored, any case. Checked beyond the pattern: the country's registered length and BBAN format, and the ISO 13616 mod-97 check digits.",
     example: 'DE89 3704 0044 0532 0130 00',
   })
   .transform((v) => electronicFormatIBAN(v) ?? '')

@@ -26,8 +26,7 @@ export interface RegistrationInput {
 }
 
 export type RegistrationResult =
-  | { outcome: 'created'; customerId: string; welcomeMessageId: string }
-  | { outcome: 'duplicate'; customerId: string };
+  { outcome: 'created'; customerId: string; welcomeMessageId: string } | { outcome: 'duplicate'; customerId: string };
 
 export interface Transition {
   status: string;

@@ -12,7 +12,12 @@ import { OFFER_KINDS, type OfferKind, type OfferStatus } from './processes.js';
 export { OFFER_KIND, OFFER_KINDS, OFFER_STATUS, FINAL_OFFER_STATUSES, type OfferKind, type OfferStatus } from './processes.js';
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{1,63}$/, 'must be 2 to 64 characters of a-z, 0-9 and -, starting with a letter or digit');
-const price = z.number().min(0, 'must not be negative').max(100_000, 'must be at most 100000').multipleOf(0.01, 'has at most two decimals').meta({ multipleOf: 0.01 });
+const price = z
+  .number()
+  .min(0, 'must not be negative')
+  .max(100_000, 'must be at most 100000')
+  .multipleOf(0.01, 'has at most two decimals')
+  .meta({ multipleOf: 0.01 });
 
 export const productIdSchema = slug;
 
@@ -81,14 +86,14 @@ export const ELIGIBILITY_RULES = {
   'no-open-offer': 'no other open offer of this product may be waiting for this customer',
   'upsell-higher-tier-in-owned-category': 'upsell: a higher tier in a category the customer owns',
   'cross-sell-complementary-category-not-owned': 'cross-sell: a category complementary to one the customer owns, and not owned yet',
-  'downsell-lower-tier-for-customer-at-risk': 'downsell: a lower tier in an owned category, for a customer at churn risk or asking to cancel',
+  'downsell-lower-tier-for-customer-at-risk':
+    'downsell: a lower tier in an owned category, for a customer at churn risk or asking to cancel',
 } as const;
 export type EligibilityRule = keyof typeof ELIGIBILITY_RULES;
 
 /** A customer at or above this churn-risk score, or who asked to cancel within the window, may be offered a downsell. */
 export const DOWNSELL_CHURN_RISK_THRESHOLD = 0.7;
 export const CANCELLATION_REQUEST_WINDOW_DAYS = 30;
-
 
 /** Contact rules a campaign's offer keeps like its messages; an agent's offer has none. */
 export interface ContactRules {

@@ -20,7 +20,12 @@ export const OPT_IN_CODE_TTL_MS = 14 * 86_400_000;
 export type OptInCheck = { ok: true; attemptsLeft?: number } | { ok: false; attemptsLeft?: number; counted?: boolean };
 
 export const optInRequestSchema = z
-  .object({ code: z.string().trim().regex(/^\d{6}$/, 'must be the 6-digit code from the e-mail') })
+  .object({
+    code: z
+      .string()
+      .trim()
+      .regex(/^\d{6}$/, 'must be the 6-digit code from the e-mail'),
+  })
   .strict();
 
 export interface OnboardingInput {

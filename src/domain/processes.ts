@@ -71,14 +71,25 @@ export const OFFER_KIND = byName(OFFER_KINDS);
 export const OFFER_STATUSES = ['checking', 'ineligible', 'deferred', 'presented', 'accepted', 'declined', 'expired', 'withdrawn'] as const;
 export type OfferStatus = (typeof OFFER_STATUSES)[number];
 export const OFFER_STATUS = byName(OFFER_STATUSES);
-export const FINAL_OFFER_STATUSES: readonly OfferStatus[] = [OFFER_STATUS.ineligible, OFFER_STATUS.accepted, OFFER_STATUS.declined, OFFER_STATUS.expired, OFFER_STATUS.withdrawn];
+export const FINAL_OFFER_STATUSES: readonly OfferStatus[] = [
+  OFFER_STATUS.ineligible,
+  OFFER_STATUS.accepted,
+  OFFER_STATUS.declined,
+  OFFER_STATUS.expired,
+  OFFER_STATUS.withdrawn,
+];
 
 // Retention ---------------------------------------------------------------------------------
 
 export const ENROLLMENT_STATUSES = ['active', 'waiting', 'deferred', 'completed', 'goal-met', 'opted-out', 'suppressed'] as const;
 export type EnrollmentStatus = (typeof ENROLLMENT_STATUSES)[number];
 export const ENROLLMENT_STATUS = byName(ENROLLMENT_STATUSES);
-export const FINAL_ENROLLMENT_STATUSES: readonly EnrollmentStatus[] = [ENROLLMENT_STATUS.completed, ENROLLMENT_STATUS['goal-met'], ENROLLMENT_STATUS['opted-out'], ENROLLMENT_STATUS.suppressed];
+export const FINAL_ENROLLMENT_STATUSES: readonly EnrollmentStatus[] = [
+  ENROLLMENT_STATUS.completed,
+  ENROLLMENT_STATUS['goal-met'],
+  ENROLLMENT_STATUS['opted-out'],
+  ENROLLMENT_STATUS.suppressed,
+];
 
 // Onboarding --------------------------------------------------------------------------------
 
@@ -88,13 +99,42 @@ export const ONBOARDING_STATUS = byName(ONBOARDING_STATUSES);
 
 // Master-data changes -----------------------------------------------------------------------
 
-export const CHANGE_STATUSES = ['queued', 'awaiting-verification', 'awaiting-approval', 'escalated', 'applying', 'applied', 'rejected', 'failed', 'expired', 'cancelled'] as const;
+export const CHANGE_STATUSES = [
+  'queued',
+  'awaiting-verification',
+  'awaiting-approval',
+  'escalated',
+  'applying',
+  'applied',
+  'rejected',
+  'failed',
+  'expired',
+  'cancelled',
+] as const;
 export type ChangeStatus = (typeof CHANGE_STATUSES)[number];
 export const CHANGE_STATUS = byName(CHANGE_STATUSES);
-export const CLOSED_CHANGE_STATUSES: readonly ChangeStatus[] = [CHANGE_STATUS.applied, CHANGE_STATUS.rejected, CHANGE_STATUS.failed, CHANGE_STATUS.expired, CHANGE_STATUS.cancelled];
+export const CLOSED_CHANGE_STATUSES: readonly ChangeStatus[] = [
+  CHANGE_STATUS.applied,
+  CHANGE_STATUS.rejected,
+  CHANGE_STATUS.failed,
+  CHANGE_STATUS.expired,
+  CHANGE_STATUS.cancelled,
+];
 
 // GDPR requests -----------------------------------------------------------------------------
 
-export const GDPR_STATUSES = ['awaiting-verification', 'assembling', 'ready', 'retrieved', 'discarded', 'grace-period', 'erasing', 'erased', 'cancelled', 'failed', 'expired'] as const;
+export const GDPR_STATUSES = [
+  'awaiting-verification',
+  'assembling',
+  'ready',
+  'retrieved',
+  'discarded',
+  'grace-period',
+  'erasing',
+  'erased',
+  'cancelled',
+  'failed',
+  'expired',
+] as const;
 export type GdprStatus = (typeof GDPR_STATUSES)[number];
 export const GDPR_STATUS = byName(GDPR_STATUSES);

@@ -17,8 +17,31 @@ import { parseDuration } from './duration.js';
 export { parseDuration };
 
 /** The units a campaign's durations take: what `parseDuration` reads, less milliseconds and years. */
-const STEP_UNITS = ['s', 'sec', 'secs', 'second', 'seconds', 'm', 'min', 'mins', 'minute', 'minutes', 'h', 'hr', 'hrs', 'hour', 'hours', 'd', 'day', 'days', 'w', 'week', 'weeks'];
-const stepDuration = (v: string) => (STEP_UNITS.includes(/[a-z]+\s*$/i.exec(v)?.[0].trim().toLowerCase() ?? '') ? parseDuration(v) : undefined);
+const STEP_UNITS = [
+  's',
+  'sec',
+  'secs',
+  'second',
+  'seconds',
+  'm',
+  'min',
+  'mins',
+  'minute',
+  'minutes',
+  'h',
+  'hr',
+  'hrs',
+  'hour',
+  'hours',
+  'd',
+  'day',
+  'days',
+  'w',
+  'week',
+  'weeks',
+];
+const stepDuration = (v: string) =>
+  STEP_UNITS.includes(/[a-z]+\s*$/i.exec(v)?.[0].trim().toLowerCase() ?? '') ? parseDuration(v) : undefined;
 
 const MAX_STEP_DURATION_MS = 365 * 86_400_000;
 export const durationSchema = z
@@ -42,7 +65,11 @@ export const timeZoneSchema = z
   .max(64)
   .regex(/^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/, 'must be an IANA time zone such as Europe/Berlin or UTC')
   .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or UTC')
-  .meta({ description: "An IANA time-zone name that the server's time-zone database knows (e.g. Europe/Berlin, UTC; links such as US/Eastern too)", example: 'Europe/Berlin' });
+  .meta({
+    description:
+      "An IANA time-zone name that the server's time-zone database knows (e.g. Europe/Berlin, UTC; links such as US/Eastern too)",
+    example: 'Europe/Berlin',
+  });
 
 const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a local time HH:MM (24h)');
 export const quietHoursSchema = z
@@ -100,11 +127,7 @@ export const segmentSchema = z
     tenureDays: range(36_500, true).optional(),
     ownsAnyOf: z.array(productIdSchema).min(1).max(50).optional(),
     missingAllOf: z.array(productIdSchema).min(1).max(50).optional(),
-    countries: z
-      .array(countryCodeSchema)
-      .min(1)
-      .max(250)
-      .optional(),
+    countries: z.array(countryCodeSchema).min(1).max(250).optional(),
     churnRisk: range(1, false).optional(),
   })
   .strict();
@@ -143,20 +166,22 @@ export type CampaignGoal = z.infer<typeof goalSchema>;
 const CRON = /^(@(yearly|annually|monthly|weekly|daily|hourly)|([0-9A-Za-z*,/?-]+(\s+[0-9A-Za-z*,/?-]+){4,6}))$/;
 export const scheduleSchema = z
   .object({
-    cron: z.string().trim().max(120).regex(CRON, 'must be a cron expression of 5 to 7 fields (e.g. "0 9 * * MON") or @daily, @weekly, ...').optional(),
-    interval: durationSchema
-      .refine((v) => (stepDuration(v) ?? 0) >= 60_000, 'must be at least 1 minute')
+    cron: z
+      .string()
+      .trim()
+      .max(120)
+      .regex(CRON, 'must be a cron expression of 5 to 7 fields (e.g. "0 9 * * MON") or @daily, @weekly, ...')
       .optional(),
+    interval: durationSchema.refine((v) => (stepDuration(v) ?? 0) >= 60_000, 'must be at least 1 minute').optional(),
     timezone: timeZoneSchema,
   })
   .strict()
   .refine((s) => (s.cron === undefined) !== (s.interval === undefined), { message: 'give exactly one of cron or interval', path: ['cron'] })
   .meta({ oneOf: [{ required: ['cron'] }, { required: ['interval'] }] });
 
-export const reEnrollmentSchema = z.union([
-  z.literal('never'),
-  z.object({ afterDays: z.number().int().min(1).max(3650) }).strict(),
-], { message: 'must be "never" or {"afterDays": N}' });
+export const reEnrollmentSchema = z.union([z.literal('never'), z.object({ afterDays: z.number().int().min(1).max(3650) }).strict()], {
+  message: 'must be "never" or {"afterDays": N}',
+});
 export type ReEnrollment = z.infer<typeof reEnrollmentSchema>;
 
 export const DEFAULT_MAX_MESSAGES_PER_WEEK = 3;
@@ -172,7 +197,10 @@ export const campaignRequestSchema = z
     quietHours: quietHoursSchema.optional(),
     maxMessagesPerWeek: z.number().int().min(1).max(50).default(DEFAULT_MAX_MESSAGES_PER_WEEK),
     /** Spread a run's enrollments over time (mail server, call centre capacity): at most this many start per minute. */
-    throttle: z.object({ perMinute: z.number().int().min(1).max(100_000) }).strict().optional(),
+    throttle: z
+      .object({ perMinute: z.number().int().min(1).max(100_000) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -215,7 +243,9 @@ export const customerEventRequestSchema = z
     productId: productIdSchema.optional(),
     channel: z.enum(['email', 'sms', 'call', 'letter']).optional(),
     note: z.string().trim().max(1000).optional(),
-    occurredAt: dateTimeSchema().meta({ description: 'When it happened; not in the future (5 minutes of clock skew allowed); default now' }).optional(),
+    occurredAt: dateTimeSchema()
+      .meta({ description: 'When it happened; not in the future (5 minutes of clock skew allowed); default now' })
+      .optional(),
   })
   .strict()
   .refine((e) => e.productId === undefined || e.type === 'purchase', { message: 'only a purchase names a product', path: ['productId'] })
@@ -260,7 +290,12 @@ export interface CampaignRunInput {
   cursor?: string;
   pages?: number;
   totals?: RunTotals;
-  snapshot?: EnrollmentDefinition & { campaignName: string; segment: Segment; reEnrollment: ReEnrollment; throttle?: { perMinute: number } };
+  snapshot?: EnrollmentDefinition & {
+    campaignName: string;
+    segment: Segment;
+    reEnrollment: ReEnrollment;
+    throttle?: { perMinute: number };
+  };
 }
 
 export interface RunTotals {

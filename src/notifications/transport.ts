@@ -25,7 +25,10 @@ export interface MessageTransport {
 
 /** A recipient as one safe folder name (no separators, no dot-dot). */
 export function mailboxFolder(recipient: string): string {
-  const cleaned = recipient.trim().toLowerCase().replace(/[^a-z0-9@._+-]/g, '_');
+  const cleaned = recipient
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9@._+-]/g, '_');
   return cleaned.replace(/^\.+/, '_') || '_';
 }
 
@@ -47,7 +50,10 @@ export class FileTransport implements MessageTransport {
 export class SmtpTransport implements MessageTransport {
   readonly name = 'smtp';
   private readonly transporter: Transporter;
-  constructor(url: string, private readonly from: string) {
+  constructor(
+    url: string,
+    private readonly from: string,
+  ) {
     this.transporter = nodemailer.createTransport(url);
   }
 

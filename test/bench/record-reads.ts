@@ -17,7 +17,8 @@ const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 10_000);
 const SEARCHES = Number(process.env.BENCH_SEARCHES ?? 400);
 const WITHOUT_INDEXES = process.env.BENCH_WITHOUT_SEARCH_INDEXES === '1';
 
-const figures = (xs: number[]) => (xs.length ? `p50 ${percentile(xs, 50).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms (${xs.length} requests)` : 'no requests');
+const figures = (xs: number[]) =>
+  xs.length ? `p50 ${percentile(xs, 50).toFixed(1)} ms, p95 ${percentile(xs, 95).toFixed(1)} ms (${xs.length} requests)` : 'no requests';
 
 const stack = await startBenchStack({ taskQueue: 'bench-reads', poolMax: 10, resultWaitMs: 60_000 });
 try {
@@ -41,7 +42,12 @@ try {
   const open: string[] = [];
   const closed: string[] = [];
   for (let i = 0; i < LEADS; i++) {
-    const intake = await call('POST', '/v1/leads', { name: `Bench Lead ${i}`, email: `bench-lead-${i}@example.com`, company: 'Bench Ltd', source: 'web' });
+    const intake = await call('POST', '/v1/leads', {
+      name: `Bench Lead ${i}`,
+      email: `bench-lead-${i}@example.com`,
+      company: 'Bench Ltd',
+      source: 'web',
+    });
     if (intake.status !== 202) throw new Error(`intake ${i} answered ${intake.status}: ${JSON.stringify(intake.body)}`);
     const id = intake.body.leadId as string;
     await call('POST', `/v1/leads/${id}/transitions`, { to: 'contacted' });
@@ -86,11 +92,16 @@ try {
   const searches = (i: number) => {
     const n = 1 + ((i * 7919) % CUSTOMERS);
     switch (i % 5) {
-      case 0: return `q=${encodeURIComponent(['Schmidt', 'Wagner', 'Klein'][i % 3]!)}&pageSize=20`;
-      case 1: return `q=${encodeURIComponent(`.${n}@bench.example`)}`;
-      case 2: return `q=${encodeURIComponent(`+4930${String(n).padStart(7, '0')}`)}`;
-      case 3: return `q=${String(10000 + (n % 89999)).padStart(5, '0')}`;
-      default: return `q=${encodeURIComponent(`Anna Schmidt ${n - (n % 40)}`)}`;
+      case 0:
+        return `q=${encodeURIComponent(['Schmidt', 'Wagner', 'Klein'][i % 3]!)}&pageSize=20`;
+      case 1:
+        return `q=${encodeURIComponent(`.${n}@bench.example`)}`;
+      case 2:
+        return `q=${encodeURIComponent(`+4930${String(n).padStart(7, '0')}`)}`;
+      case 3:
+        return `q=${String(10000 + (n % 89999)).padStart(5, '0')}`;
+      default:
+        return `q=${encodeURIComponent(`Anna Schmidt ${n - (n % 40)}`)}`;
     }
   };
   const probe = await call('GET', `/v1/customers?${searches(0)}`);

@@ -65,7 +65,12 @@ try {
   }
   const ingestSeconds = (performance.now() - t1) / 1000;
   const t2 = performance.now();
-  const rerun = await ingest.ingestClosedWorkflows({ batch: 200, concurrency: 8, overlapSeconds: 60, filter: `TaskQueue = '${taskQueue}'` });
+  const rerun = await ingest.ingestClosedWorkflows({
+    batch: 200,
+    concurrency: 8,
+    overlapSeconds: 60,
+    filter: `TaskQueue = '${taskQueue}'`,
+  });
   const rerunSeconds = (performance.now() - t2) / 1000;
 
   const registrationsPerSecond = N / registerSeconds;

@@ -54,10 +54,24 @@ export async function startBenchStack(opts: { taskQueue: string; poolMax: number
     const connection = await Connection.connect({ address: temporal.address });
     const client = new Client({ connection });
     const { taskQueue } = opts;
-    const worker = await createOperationalWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: bundle, pool, transport: new FileTransport(path.join(dir, 'mail')) });
+    const worker = await createOperationalWorker({
+      connection: nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: bundle,
+      pool,
+      transport: new FileTransport(path.join(dir, 'mail')),
+    });
     const running = worker.run();
     const key = 'bench-key';
-    const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger('silent'), keys: [{ role: 'agent', actor: 'bench', sha256: hashKey(key) }], resultWaitMs: opts.resultWaitMs });
+    const api = createApi({
+      pool,
+      temporal: client,
+      taskQueue,
+      logger: createLogger('silent'),
+      keys: [{ role: 'agent', actor: 'bench', sha256: hashKey(key) }],
+      resultWaitMs: opts.resultWaitMs,
+    });
     return {
       pg,
       pool,
@@ -78,4 +92,5 @@ export async function startBenchStack(opts: { taskQueue: string; poolMax: number
   }
 }
 
-export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+export const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;

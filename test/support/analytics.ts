@@ -22,7 +22,11 @@ export interface AnalyticsHarness {
   stop(): Promise<void>;
 }
 
-export async function startAnalyticsHarness(operationalTaskQueue: string, schema = uniqueId('a'), opts: { retentionMs?: number } = {}): Promise<AnalyticsHarness> {
+export async function startAnalyticsHarness(
+  operationalTaskQueue: string,
+  schema = uniqueId('a'),
+  opts: { retentionMs?: number } = {},
+): Promise<AnalyticsHarness> {
   const key = `analyst_${randomBytes(12).toString('hex')}`;
   const taskQueue = `analytics-${schema}`;
   const ingestOptions: IngestOptions = { batch: 50, concurrency: 4, overlapSeconds: 60, filter: `TaskQueue = '${operationalTaskQueue}'` };
@@ -45,13 +49,21 @@ export async function startAnalyticsHarness(operationalTaskQueue: string, schema
     schema,
     taskQueue,
     ingestOptions,
-    ingest: () => service.client.workflow.execute('analyticsIngest', { taskQueue, workflowId: uniqueId('ingest'), args: [ingestOptions] }) as Promise<{ ingested: number }>,
+    ingest: () =>
+      service.client.workflow.execute('analyticsIngest', { taskQueue, workflowId: uniqueId('ingest'), args: [ingestOptions] }) as Promise<{
+        ingested: number;
+      }>,
     async report(name, query = {}) {
-      const res = await service.app.request(`/v1/analytics/${name}?${new URLSearchParams(query)}`, { headers: { authorization: `Bearer ${key}` } });
+      const res = await service.app.request(`/v1/analytics/${name}?${new URLSearchParams(query)}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
       return { status: res.status, body: await res.json() };
     },
     async stop() {
-      await service.client.schedule.getHandle(`ingest-${schema}`).delete().catch(() => undefined);
+      await service.client.schedule
+        .getHandle(`ingest-${schema}`)
+        .delete()
+        .catch(() => undefined);
       await service.stop();
     },
   };

@@ -9,7 +9,11 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../activities/index.js';
 
-export type FakeActivities = { [K in keyof Activities]?: (...args: Parameters<Activities[K]>) => Promise<Awaited<ReturnType<Activities[K]>>> | Awaited<ReturnType<Activities[K]>> };
+export type FakeActivities = {
+  [K in keyof Activities]?: (
+    ...args: Parameters<Activities[K]>
+  ) => Promise<Awaited<ReturnType<Activities[K]>>> | Awaited<ReturnType<Activities[K]>>;
+};
 
 export interface FakeWorker {
   taskQueue: string;
@@ -39,7 +43,12 @@ export async function fakeWorker(env: TestWorkflowEnvironment, fakes: FakeActivi
       },
     ]),
   );
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: { codePath: inject('workflowBundlePath') }, activities });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities,
+  });
   return {
     taskQueue,
     calls,

@@ -49,7 +49,10 @@ async function reapAbandonedRuns(): Promise<void> {
   for (const name of await readdir(os.tmpdir()).catch(() => [] as string[])) {
     if (!name.startsWith('crm-test-')) continue;
     const dir = path.join(os.tmpdir(), name);
-    const note = await readFile(path.join(dir, RUN_FILE), 'utf8').then((t) => JSON.parse(t) as { runner: number; services: number[] }, () => undefined);
+    const note = await readFile(path.join(dir, RUN_FILE), 'utf8').then(
+      (t) => JSON.parse(t) as { runner: number; services: number[] },
+      () => undefined,
+    );
     if (!note || alive(note.runner)) continue;
     for (const pid of note.services) {
       // Only what is still the service it was (a pid may have been reused since).
@@ -74,11 +77,14 @@ async function reportContractTally(file: string): Promise<void> {
   const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
   const checked = new Map<string, number>();
   for (const line of lines) {
-    for (const [key, n] of Object.entries((JSON.parse(line) as { checked: Record<string, number> }).checked)) checked.set(key, (checked.get(key) ?? 0) + n);
+    for (const [key, n] of Object.entries((JSON.parse(line) as { checked: Record<string, number> }).checked))
+      checked.set(key, (checked.get(key) ?? 0) + n);
   }
   const total = [...checked.values()].reduce((a, b) => a + b, 0);
   const operations = new Set([...checked.keys()].map((k) => k.split(' ')[0]));
-  console.log(`[contract] ${total} responses checked against the OpenAPI documents: ${operations.size} operations, ${checked.size} operation/status pairs, ${lines.length} harnesses`);
+  console.log(
+    `[contract] ${total} responses checked against the OpenAPI documents: ${operations.size} operations, ${checked.size} operation/status pairs, ${lines.length} harnesses`,
+  );
 }
 
 export default async function setup(project: TestProject) {
@@ -88,7 +94,9 @@ export default async function setup(project: TestProject) {
   await chmod(dir, 0o755);
   const cli = await resolveTemporalCli();
   const [temporal, pg, bundlePath, testServerPath] = await Promise.all([
-    freePort().then((port) => startDevServer({ cli, port, logFile: path.join(dir, 'temporal.log'), retention: loadConfig().temporal.retentionMs })),
+    freePort().then((port) =>
+      startDevServer({ cli, port, logFile: path.join(dir, 'temporal.log'), retention: loadConfig().temporal.retentionMs }),
+    ),
     freePort().then((port) => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port, fast: true })),
     writeWorkflowBundle(path.join(dir, 'workflow-bundle.js')),
     resolveTestServer(),

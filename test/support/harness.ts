@@ -48,7 +48,9 @@ export interface Harness {
   /** The app's OpenAPI document, compiled; with `checkResponses` it holds the counts of checked responses. */
   contract(): Promise<Contract>;
   json<T = any>(method: string, url: string, opts?: RequestOptions): Promise<{ status: number; body: T; headers: Headers }>;
-  mailbox(recipient: string): Promise<Array<{ id: string; template: string; subject: string; text: string; payload: Record<string, unknown> }>>;
+  mailbox(
+    recipient: string,
+  ): Promise<Array<{ id: string; template: string; subject: string; text: string; payload: Record<string, unknown> }>>;
   stopWorker(): Promise<void>;
   startWorker(): Promise<void>;
   close(): Promise<void>;
@@ -105,11 +107,23 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
 
   // Settings as an entry point hands them down from the config module: never through process.env.
   const defaults = defaultConfig();
-  const settings = { acquisition: { ...defaults.acquisition, ...opts.acquisition }, masterData: opts.masterDataPolicy ?? defaults.masterData };
+  const settings = {
+    acquisition: { ...defaults.acquisition, ...opts.acquisition },
+    masterData: opts.masterDataPolicy ?? defaults.masterData,
+  };
   let worker!: Worker;
   let running: Promise<void> | undefined;
   const startWorker = async () => {
-    worker = await createOperationalWorker({ connection: nativeConnection, namespace: 'default', taskQueue, workflowBundle: { codePath: bundlePath }, pool, transport, dataConverter, settings });
+    worker = await createOperationalWorker({
+      connection: nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: { codePath: bundlePath },
+      pool,
+      transport,
+      dataConverter,
+      settings,
+    });
     running = worker.run();
   };
   const stopWorker = async () => {
@@ -122,7 +136,17 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
 
   const keys = Object.fromEntries(ROLES.map((r) => [r, `test_${r}_${randomBytes(12).toString('hex')}`])) as Record<Role, string>;
   const keyEntries: ApiKeyEntry[] = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) }));
-  const api = createApi({ pool, temporal: client, taskQueue, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), keys: keyEntries, resultWaitMs: opts.resultWaitMs, payloadCodec: new AesGcmPayloadCodec(keyring), codecCorsOrigins: ['http://localhost:8233'], idempotencyTtlMs: opts.idempotencyTtlMs });
+  const api = createApi({
+    pool,
+    temporal: client,
+    taskQueue,
+    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    keys: keyEntries,
+    resultWaitMs: opts.resultWaitMs,
+    payloadCodec: new AesGcmPayloadCodec(keyring),
+    codecCorsOrigins: ['http://localhost:8233'],
+    idempotencyTtlMs: opts.idempotencyTtlMs,
+  });
 
   const checkResponses = opts.checkResponses ?? process.env.CHECK_RESPONSES !== '0';
   let loaded: Promise<Contract> | undefined;
@@ -192,7 +216,10 @@ async function recordChecked(contract: Contract): Promise<void> {
 }
 
 /** Polls an observable condition (a row, a file) until it holds; for effects of other processes. */
-export async function eventually<T>(probe: () => Promise<T | undefined | false>, { timeoutMs = 20_000, intervalMs = 100 } = {}): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false>,
+  { timeoutMs = 20_000, intervalMs = 100 } = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -57,11 +57,14 @@ export async function waitForChange(h: Harness, changeId: string, status: string
   const wanted = Array.isArray(status) ? status : [status];
   let last: unknown;
   try {
-    return await eventually(async () => {
-      const res = await h.json('GET', `/v1/changes/${changeId}`);
-      last = res.body;
-      return res.status === 200 && wanted.includes(res.body.status) ? res.body : undefined;
-    }, { timeoutMs });
+    return await eventually(
+      async () => {
+        const res = await h.json('GET', `/v1/changes/${changeId}`);
+        last = res.body;
+        return res.status === 200 && wanted.includes(res.body.status) ? res.body : undefined;
+      },
+      { timeoutMs },
+    );
   } catch (err) {
     throw new Error(`change ${changeId} did not reach ${wanted.join('|')}: ${JSON.stringify(last)}`, { cause: err });
   }
@@ -70,11 +73,14 @@ export async function waitForChange(h: Harness, changeId: string, status: string
 export async function waitForGdpr(h: Harness, requestId: string, status: string, timeoutMs = 20_000): Promise<any> {
   let last: unknown;
   try {
-    return await eventually(async () => {
-      const res = await h.json('GET', `/v1/gdpr-requests/${requestId}`);
-      last = res.body;
-      return res.status === 200 && res.body.status === status ? res.body : undefined;
-    }, { timeoutMs });
+    return await eventually(
+      async () => {
+        const res = await h.json('GET', `/v1/gdpr-requests/${requestId}`);
+        last = res.body;
+        return res.status === 200 && res.body.status === status ? res.body : undefined;
+      },
+      { timeoutMs },
+    );
   } catch (err) {
     throw new Error(`request ${requestId} did not reach ${status}: ${JSON.stringify(last)}`, { cause: err });
   }

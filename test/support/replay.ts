@@ -70,13 +70,19 @@ export function recorder(name: string, settings: Partial<WorkerSettings> = {}): 
         namespace: 'default',
         taskQueue,
         workflowBundle: bundle,
-        activities: createActivities({ pool: h.pool, transport: new FileTransport(h.mailDir), settings: { ...defaultConfig(), ...settings } }),
+        activities: createActivities({
+          pool: h.pool,
+          transport: new FileTransport(h.mailDir),
+          settings: { ...defaultConfig(), ...settings },
+        }),
       }),
     async save(historyName, workflowId, opts = {}) {
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
       if (opts.closed) {
         const { EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED } = temporal.api.enums.v1.EventType;
-        expect([EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED], `${historyName} is closed`).toContain(history.events?.at(-1)?.eventType);
+        expect([EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED], `${historyName} is closed`).toContain(
+          history.events?.at(-1)?.eventType,
+        );
       }
       await writeFile(path.join(HISTORIES_DIR, `${historyName}.history.pb`), temporal.api.history.v1.History.encode(history).finish());
     },
@@ -87,18 +93,28 @@ export function recorder(name: string, settings: Partial<WorkerSettings> = {}): 
  * `workflows/<file>.ts` as committed at `rev`, bundled alone with today's delivery workflow: the
  * code a running execution started on. Returns the file's text too, for checks on it.
  */
-export async function bundleFromGit(rev: string, file: string, workflowType: string): Promise<{ bundle: { code: string }; source: string }> {
+export async function bundleFromGit(
+  rev: string,
+  file: string,
+  workflowType: string,
+): Promise<{ bundle: { code: string }; source: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `old-${file}-`));
   const source = execFileSync('git', ['show', `${rev}:workflows/${file}.ts`], { cwd: root, encoding: 'utf8' })
     .replaceAll("'../activities/", `'${root}/activities/`)
     .replaceAll("'../src/", `'${root}/src/`)
     .replaceAll("'./notifications.js'", `'${root}/workflows/notifications.js'`);
   await writeFile(path.join(dir, `${file}.ts`), source);
-  await writeFile(path.join(dir, 'index.ts'), `export { ${workflowType} } from './${file}.js';\nexport { deliverNotification } from '${root}/workflows/notifications.js';\n`);
+  await writeFile(
+    path.join(dir, 'index.ts'),
+    `export { ${workflowType} } from './${file}.js';\nexport { deliverNotification } from '${root}/workflows/notifications.js';\n`,
+  );
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(dir, 'index.ts'),
     // The old file lives outside the project: resolve packages from the project's node_modules.
-    webpackConfigHook: (config) => ({ ...config, resolve: { ...config.resolve, modules: [path.join(root, 'node_modules'), 'node_modules'] } }),
+    webpackConfigHook: (config) => ({
+      ...config,
+      resolve: { ...config.resolve, modules: [path.join(root, 'node_modules'), 'node_modules'] },
+    }),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
   });
   return { bundle, source };
@@ -110,7 +126,12 @@ export async function bundleFromGit(rev: string, file: string, workflowType: str
  */
 export async function replayRecorded(pattern: RegExp): Promise<string[]> {
   const files = (await readdir(HISTORIES_DIR)).filter((f) => pattern.test(f) && f.endsWith('.history.pb')).sort();
-  const histories = await Promise.all(files.map(async (file) => ({ workflowId: file, history: temporal.api.history.v1.History.decode(await readFile(path.join(HISTORIES_DIR, file))) })));
+  const histories = await Promise.all(
+    files.map(async (file) => ({
+      workflowId: file,
+      history: temporal.api.history.v1.History.decode(await readFile(path.join(HISTORIES_DIR, file))),
+    })),
+  );
   const failures: string[] = [];
   let replayed = 0;
   for await (const result of Worker.runReplayHistories({ workflowBundle: currentBundle() }, histories)) {

@@ -34,11 +34,18 @@ const facts: Required<Pick<TransitionRequest, 'need' | 'budget' | 'timeline' | '
   reason: 'chose a competitor',
 };
 /** A transition request to `to` carrying exactly the facts that stage needs. */
-const requestTo = (to: LeadStage): TransitionRequest => ({ to, ...Object.fromEntries((STAGE_REQUIREMENTS[to] ?? []).map((f) => [f, facts[f as keyof typeof facts]])) });
+const requestTo = (to: LeadStage): TransitionRequest => ({
+  to,
+  ...Object.fromEntries((STAGE_REQUIREMENTS[to] ?? []).map((f) => [f, facts[f as keyof typeof facts]])),
+});
 
 describe('lead scoring', () => {
   it('a referral from a large company with a stated interest and a phone is an A lead, and says why', () => {
-    const score = scoreLead({ source: 'referral', companySize: '1000+', company: 'Acme', interest: 'CRM for 200 agents', phone: '+49 30 1234567' }, { inbound: 0, meetings: 0 }, AT);
+    const score = scoreLead(
+      { source: 'referral', companySize: '1000+', company: 'Acme', interest: 'CRM for 200 agents', phone: '+49 30 1234567' },
+      { inbound: 0, meetings: 0 },
+      AT,
+    );
     expect(score.value).toBe(30 + 30 + 5 + 15 + 5);
     expect(score.grade).toBe('A');
     expect(score.reasons.map((r) => r.rule)).toEqual(['source', 'company-size', 'company', 'interest', 'phone']);
@@ -70,7 +77,12 @@ describe('lead scoring', () => {
     fc.assert(
       fc.property(lead, engagement, (l, e) => {
         const s = scoreLead(l, e, AT);
-        expect(s.value).toBe(Math.min(100, s.reasons.reduce((sum, r) => sum + r.points, 0)));
+        expect(s.value).toBe(
+          Math.min(
+            100,
+            s.reasons.reduce((sum, r) => sum + r.points, 0),
+          ),
+        );
         expect(s.value).toBeGreaterThanOrEqual(0);
         expect(s.value).toBeLessThanOrEqual(100);
         expect(s.grade).toBe(s.value >= 70 ? 'A' : s.value >= 40 ? 'B' : 'C');
@@ -86,7 +98,9 @@ describe('the lead stage machine', () => {
   it('a new lead may be contacted, parked in nurture or lost, and nothing else', () => {
     expect(LEAD_EDGES.new).toEqual(['contacted', 'nurture', 'lost']);
     expect(refuseTransition(state('new'), requestTo('contacted'))).toBeUndefined();
-    expect(refuseTransition(state('new'), requestTo('won'))).toMatch(/cannot move from new to won; from new it can move to contacted, nurture, lost/);
+    expect(refuseTransition(state('new'), requestTo('won'))).toMatch(
+      /cannot move from new to won; from new it can move to contacted, nurture, lost/,
+    );
   });
 
   it('qualifying needs need, budget and timeline; a proposal needs product and amount; losing needs a reason', () => {
@@ -122,7 +136,8 @@ describe('the lead stage machine', () => {
 
   it('every stage is reachable from new, and won and lost are the only dead ends', () => {
     const seen = new Set<LeadStage>(['new']);
-    for (let frontier: LeadStage[] = ['new']; frontier.length; ) frontier = frontier.flatMap((s) => LEAD_EDGES[s].filter((t) => !seen.has(t) && seen.add(t)));
+    for (let frontier: LeadStage[] = ['new']; frontier.length;)
+      frontier = frontier.flatMap((s) => LEAD_EDGES[s].filter((t) => !seen.has(t) && seen.add(t)));
     expect([...seen].sort()).toEqual([...LEAD_STAGES].sort());
     expect(LEAD_STAGES.filter((s) => LEAD_EDGES[s].length === 0).sort()).toEqual([...CLOSED_STAGES].sort());
   });
@@ -136,14 +151,29 @@ describe('the lead stage machine', () => {
 });
 
 describe('lead deadlines', () => {
-  const policy = { contactSlaMs: 2 * 86_400_000, idleToNurtureMs: 30 * 86_400_000, nurtureReactivationMs: 90 * 86_400_000, escalationEmail: 'x@example.com' };
+  const policy = {
+    contactSlaMs: 2 * 86_400_000,
+    idleToNurtureMs: 30 * 86_400_000,
+    nurtureReactivationMs: 90 * 86_400_000,
+    escalationEmail: 'x@example.com',
+  };
   const base = (over: Partial<LeadState>): LeadState =>
-    ({ stage: 'new', intake: accepted, contact: { since: AT, remindersSent: 0, escalated: false }, lastActivityAt: AT, transitions: [{ from: null, to: 'new', at: AT, actor: 'x' }], ...over }) as LeadState;
+    ({
+      stage: 'new',
+      intake: accepted,
+      contact: { since: AT, remindersSent: 0, escalated: false },
+      lastActivityAt: AT,
+      transitions: [{ from: null, to: 'new', at: AT, actor: 'x' }],
+      ...over,
+    }) as LeadState;
   const plus = (ms: number) => new Date(Date.parse(AT) + ms).toISOString();
 
   it('a new lead is reminded after the contact SLA, escalated after twice the SLA, then waits for nothing', () => {
     expect(nextDeadline(base({}), policy)).toEqual({ kind: 'contact-reminder', at: plus(policy.contactSlaMs) });
-    expect(nextDeadline(base({ contact: { since: AT, remindersSent: 1, escalated: false } }), policy)).toEqual({ kind: 'contact-escalation', at: plus(2 * policy.contactSlaMs) });
+    expect(nextDeadline(base({ contact: { since: AT, remindersSent: 1, escalated: false } }), policy)).toEqual({
+      kind: 'contact-escalation',
+      at: plus(2 * policy.contactSlaMs),
+    });
     expect(nextDeadline(base({ contact: { since: AT, remindersSent: 1, escalated: true } }), policy)).toBeUndefined();
   });
 

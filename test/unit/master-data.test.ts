@@ -39,11 +39,22 @@ describe('effective changes', () => {
   });
 
   it('what changes comes with the value it was requested against', () => {
-    expect(effectiveChanges(current, { phone: '+4940999999', name: 'Ada Lovelace' })).toEqual({ changes: { phone: '+4940999999' }, base: { phone: '+4930123456' }, fields: ['phone'] });
+    expect(effectiveChanges(current, { phone: '+4940999999', name: 'Ada Lovelace' })).toEqual({
+      changes: { phone: '+4940999999' },
+      base: { phone: '+4930123456' },
+      fields: ['phone'],
+    });
   });
 
   it('for any request, the changed fields are a subset of those asked for, each with its base, and applying them twice changes nothing', () => {
-    const request = fc.record({ email: fc.constantFrom('ada@example.com', 'new@example.com'), phone: fc.constantFrom('+4930123456', '+4940999999'), name: fc.constantFrom('Ada Lovelace', 'Ada King') }, { requiredKeys: [] });
+    const request = fc.record(
+      {
+        email: fc.constantFrom('ada@example.com', 'new@example.com'),
+        phone: fc.constantFrom('+4930123456', '+4940999999'),
+        name: fc.constantFrom('Ada Lovelace', 'Ada King'),
+      },
+      { requiredKeys: [] },
+    );
     fc.assert(
       fc.property(request, (req) => {
         const { changes, base, fields } = effectiveChanges(current, req);
@@ -88,7 +99,9 @@ describe('the master-data policy', () => {
 
   it('names a duration that does not parse, and refuses an expiry not longer than the approval timeout', () => {
     expect(() => checkPolicy({ ...DEFAULT_MASTER_DATA_POLICY, codeTtl: 'soon' })).toThrow(/codeTtl 'soon' is not a duration/);
-    expect(() => checkPolicy({ ...DEFAULT_MASTER_DATA_POLICY, approvalExpiry: '1 hour', approvalTimeout: '2 hours' })).toThrow(/approvalExpiry must be longer than approvalTimeout/);
+    expect(() => checkPolicy({ ...DEFAULT_MASTER_DATA_POLICY, approvalExpiry: '1 hour', approvalTimeout: '2 hours' })).toThrow(
+      /approvalExpiry must be longer than approvalTimeout/,
+    );
   });
 });
 

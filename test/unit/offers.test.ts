@@ -1,7 +1,14 @@
 /** Offer rules as the API takes them: kinds, products, prices and the eligibility rules it names. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ELIGIBILITY_RULES, OFFER_KINDS, offerRequestSchema, offerResponseSchema, productCreateSchema, productPatchSchema } from '../../src/domain/offers.js';
+import {
+  ELIGIBILITY_RULES,
+  OFFER_KINDS,
+  offerRequestSchema,
+  offerResponseSchema,
+  productCreateSchema,
+  productPatchSchema,
+} from '../../src/domain/offers.js';
 
 describe('offer rules', () => {
   it('every kind has its own eligibility rule, named for it', () => {
@@ -10,7 +17,9 @@ describe('offer rules', () => {
 
   it('an offer names a known kind and a product slug; a customer answers accept or decline', () => {
     expect(offerRequestSchema.safeParse({ kind: 'upsell', productId: 'crm-pro' }).success).toBe(true);
-    expect(offerRequestSchema.safeParse({ kind: 'resell', productId: 'crm-pro' }).error?.issues[0]?.message).toBe('must be one of upsell, cross-sell, downsell');
+    expect(offerRequestSchema.safeParse({ kind: 'resell', productId: 'crm-pro' }).error?.issues[0]?.message).toBe(
+      'must be one of upsell, cross-sell, downsell',
+    );
     expect(offerRequestSchema.safeParse({ kind: 'upsell', productId: 'CRM Pro' }).success).toBe(false);
     expect(offerResponseSchema.safeParse({ decision: 'maybe' }).success).toBe(false);
   });

@@ -16,7 +16,8 @@ import { REFUSAL, type RefusalType } from '../../src/domain/refusals.js';
 import { ApiError } from '../../src/api/problem.js';
 import { STATUS_OF_REFUSAL, invalidArgumentOf, refusalOf, temporalCall, temporalProblem } from '../../src/api/temporal-errors.js';
 
-const refused = (type: string, message = 'why not') => new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.create({ type, message, nonRetryable: true }));
+const refused = (type: string, message = 'why not') =>
+  new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.create({ type, message, nonRetryable: true }));
 /** What grpc-js rejects with: an Error with a code, details and metadata. */
 const grpc = (code: number, details = 'grpc said no') => Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
 
@@ -47,22 +48,36 @@ describe('refusals by type', () => {
   });
 
   it('words a refusal and adds extensions as the route asks', () => {
-    const problem = temporalProblem(refused(REFUSAL.conflict, 'it is expired'), { refused: (r) => `The offer cannot be accepted: ${r}`, extensions: { stage: 'won' } });
+    const problem = temporalProblem(refused(REFUSAL.conflict, 'it is expired'), {
+      refused: (r) => `The offer cannot be accepted: ${r}`,
+      extensions: { stage: 'won' },
+    });
     expect(problem).toMatchObject({ status: 409, detail: 'The offer cannot be accepted: it is expired', extensions: { stage: 'won' } });
   });
 });
 
 describe('what Temporal answers besides refusals', () => {
   it('a workflow gone is a 409 with the route’s words; a taken workflow id a 409', () => {
-    expect(temporalProblem(new WorkflowNotFoundError('workflow execution already completed', 'wf', undefined), { gone: 'Change x is applied' })).toMatchObject({ status: 409, detail: 'Change x is applied' });
-    expect(temporalProblem(new WorkflowExecutionAlreadyStartedError('already started', 'wf', 'gdprErasure'), { alreadyStarted: 'An erasure is already in progress' })).toMatchObject({
+    expect(
+      temporalProblem(new WorkflowNotFoundError('workflow execution already completed', 'wf', undefined), { gone: 'Change x is applied' }),
+    ).toMatchObject({ status: 409, detail: 'Change x is applied' });
+    expect(
+      temporalProblem(new WorkflowExecutionAlreadyStartedError('already started', 'wf', 'gdprErasure'), {
+        alreadyStarted: 'An erasure is already in progress',
+      }),
+    ).toMatchObject({
       status: 409,
       detail: 'An erasure is already in progress',
     });
   });
 
   it('no answer in time is a 503 with Retry-After', () => {
-    for (const err of [new WorkflowUpdateRPCTimeoutOrCancelledError('timeout'), new QueryNotRegisteredError('no such query', 3), new ServiceError('x', { cause: grpc(14) }), grpc(4)]) {
+    for (const err of [
+      new WorkflowUpdateRPCTimeoutOrCancelledError('timeout'),
+      new QueryNotRegisteredError('no such query', 3),
+      new ServiceError('x', { cause: grpc(14) }),
+      grpc(4),
+    ]) {
       expect(temporalProblem(err)).toMatchObject({ status: 503, headers: { 'Retry-After': '5' } });
     }
   });
@@ -75,8 +90,14 @@ describe('what Temporal answers besides refusals', () => {
   });
 
   it('temporalCall answers 503 when the call does not answer within the wait, and maps a failure', async () => {
-    await expect(temporalCall(() => new Promise(() => undefined), 10)).rejects.toMatchObject({ status: 503, detail: 'The process did not answer within 0.01 s; try again (repeating is safe)' });
-    await expect(temporalCall(() => Promise.reject(refused(REFUSAL.tooManyAttempts, 'resent 3 times')), 1_000)).rejects.toMatchObject({ status: 429, detail: 'resent 3 times' });
+    await expect(temporalCall(() => new Promise(() => undefined), 10)).rejects.toMatchObject({
+      status: 503,
+      detail: 'The process did not answer within 0.01 s; try again (repeating is safe)',
+    });
+    await expect(temporalCall(() => Promise.reject(refused(REFUSAL.tooManyAttempts, 'resent 3 times')), 1_000)).rejects.toMatchObject({
+      status: 429,
+      detail: 'resent 3 times',
+    });
     await expect(temporalCall(() => Promise.resolve('ok'), 1_000)).resolves.toBe('ok');
   });
 });

@@ -8,14 +8,30 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTimeSkippingEnv } from '../support/time-skipping.js';
 import { fakeWorker, type FakeActivities } from '../support/fake-activities.js';
-import { leadStateQuery, type AcquisitionPolicy, type LeadFunnelInput, type LeadScore, type LeadState } from '../../src/domain/acquisition.js';
+import {
+  leadStateQuery,
+  type AcquisitionPolicy,
+  type LeadFunnelInput,
+  type LeadScore,
+  type LeadState,
+} from '../../src/domain/acquisition.js';
 import { interactionRecordedSignal, type InteractionRecorded } from '../../src/domain/contacts.js';
 import type { leadFunnel } from '../../workflows/acquisition.js';
 
 const DAY = 86_400_000;
-const POLICY: AcquisitionPolicy = { contactSlaMs: 2 * DAY, idleToNurtureMs: 30 * DAY, nurtureReactivationMs: 90 * DAY, escalationEmail: 'backoffice@example.com' };
+const POLICY: AcquisitionPolicy = {
+  contactSlaMs: 2 * DAY,
+  idleToNurtureMs: 30 * DAY,
+  nurtureReactivationMs: 90 * DAY,
+  escalationEmail: 'backoffice@example.com',
+};
 const OWNER = 'anna.sales@example.com';
-const score = (value: number): LeadScore => ({ value, grade: value >= 70 ? 'A' : value >= 40 ? 'B' : 'C', reasons: [], scoredAt: new Date().toISOString() });
+const score = (value: number): LeadScore => ({
+  value,
+  grade: value >= 70 ? 'A' : value >= 40 ? 'B' : 'C',
+  reasons: [],
+  scoredAt: new Date().toISOString(),
+});
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -36,7 +52,7 @@ const accepting = (over: FakeActivities = {}): FakeActivities => ({
 
 /** The lead's state once `holds` is true of it: the workflow acts on a fired timer a moment after the clock moves. */
 async function stateWhen(lead: Awaited<ReturnType<typeof start>>, holds: (s: LeadState) => boolean): Promise<LeadState> {
-  for (const deadline = Date.now() + 20_000; ; ) {
+  for (const deadline = Date.now() + 20_000; ;) {
     const s = await lead.query(leadStateQuery);
     if (holds(s) || Date.now() > deadline) return s;
     await new Promise((r) => setTimeout(r, 100));
@@ -46,10 +62,18 @@ async function stateWhen(lead: Awaited<ReturnType<typeof start>>, holds: (s: Lea
 /** Starts a funnel; with `contact`, an interaction is recorded in the same request. */
 const start = (taskQueue: string, contact?: InteractionRecorded) => {
   const leadId = randomUUID();
-  const input: LeadFunnelInput = { leadId, intake: { name: 'Jane Doe', email: `${leadId}@example.com`, source: 'web', locale: 'en' }, actor: 'web-form' };
+  const input: LeadFunnelInput = {
+    leadId,
+    intake: { name: 'Jane Doe', email: `${leadId}@example.com`, source: 'web', locale: 'en' },
+    actor: 'web-form',
+  };
   const options = { taskQueue, workflowId: `lead-${leadId}`, args: [input] as [LeadFunnelInput] };
   return contact
-    ? env.client.workflow.signalWithStart<typeof leadFunnel, [InteractionRecorded]>('leadFunnel', { ...options, signal: interactionRecordedSignal, signalArgs: [contact] })
+    ? env.client.workflow.signalWithStart<typeof leadFunnel, [InteractionRecorded]>('leadFunnel', {
+        ...options,
+        signal: interactionRecordedSignal,
+        signalArgs: [contact],
+      })
     : env.client.workflow.start<typeof leadFunnel>('leadFunnel', options);
 };
 
@@ -72,14 +96,23 @@ it('a lead not contacted within the SLA reminds its owner, and after twice the S
   ]);
   expect(state.contact).toMatchObject({ remindersSent: 1, escalated: true });
   expect(state.nextDue).toBeUndefined();
-  expect(w.callsOf('queueLeadMessage').map((m) => (m as { template: string }).template)).toEqual(['lead-contact-reminder', 'lead-contact-escalation']);
+  expect(w.callsOf('queueLeadMessage').map((m) => (m as { template: string }).template)).toEqual([
+    'lead-contact-reminder',
+    'lead-contact-escalation',
+  ]);
 });
 
 it('a contact before the SLA moves the lead on with no reminder; idle for 30 days it goes to nurture, and after 90 days there it is new again, rescored', async () => {
   const w = await fakeWorker(env, accepting());
   const state = await w.run(async () => {
     // The call is recorded as the lead arrives: a skipped clock cannot let the SLA pass first.
-    const contact = { eventId: randomUUID(), channel: 'call' as const, direction: 'outbound' as const, occurredAt: new Date(await env.currentTimeMs()).toISOString(), recordedBy: OWNER };
+    const contact = {
+      eventId: randomUUID(),
+      channel: 'call' as const,
+      direction: 'outbound' as const,
+      occurredAt: new Date(await env.currentTimeMs()).toISOString(),
+      recordedBy: OWNER,
+    };
     const lead = await start(w.taskQueue, contact);
     await stateWhen(lead, (s) => s.nextDue?.kind === 'idle-to-nurture');
     await env.sleep('31 days');

@@ -9,7 +9,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTimeSkippingEnv } from '../support/time-skipping.js';
 import { fakeWorker } from '../support/fake-activities.js';
-import { DEFAULT_MASTER_DATA_POLICY, changeStateQuery, type ChangeState, type MasterDataPolicy, type SubmitChangeInput } from '../../src/domain/master-data.js';
+import {
+  DEFAULT_MASTER_DATA_POLICY,
+  changeStateQuery,
+  type ChangeState,
+  type MasterDataPolicy,
+  type SubmitChangeInput,
+} from '../../src/domain/master-data.js';
 import type { customerMasterData } from '../../workflows/master-data.js';
 
 let env: TestWorkflowEnvironment;
@@ -32,10 +38,31 @@ async function unapprovedNameChange(carried?: MasterDataPolicy) {
   const customerId = randomUUID();
   const changeId = randomUUID();
   const at = new Date(await env.currentTimeMs()).toISOString();
-  const request: SubmitChangeInput = { changeId, customerId, changes: { name: 'Ada King' }, base: { name: 'Ada Lovelace' }, baseVersion: 1, requestedBy: 'agent-actor', ...(carried ? { policy: carried } : {}) };
-  const state: ChangeState = { changeId, customerId, status: 'queued', fields: ['name'], requestedBy: 'agent-actor', preview: { name: 'Ada King' }, approval: { required: true, escalated: false }, transitions: [{ status: 'queued', at, actor: 'agent-actor' }] };
+  const request: SubmitChangeInput = {
+    changeId,
+    customerId,
+    changes: { name: 'Ada King' },
+    base: { name: 'Ada Lovelace' },
+    baseVersion: 1,
+    requestedBy: 'agent-actor',
+    ...(carried ? { policy: carried } : {}),
+  };
+  const state: ChangeState = {
+    changeId,
+    customerId,
+    status: 'queued',
+    fields: ['name'],
+    requestedBy: 'agent-actor',
+    preview: { name: 'Ada King' },
+    approval: { required: true, escalated: false },
+    transitions: [{ status: 'queued', at, actor: 'agent-actor' }],
+  };
   const change = await w.run(async () => {
-    const desk = await env.client.workflow.start<typeof customerMasterData>('customerMasterData', { taskQueue: w.taskQueue, workflowId: `master-data-${customerId}`, args: [{ customerId, queued: [{ request, state }] }] });
+    const desk = await env.client.workflow.start<typeof customerMasterData>('customerMasterData', {
+      taskQueue: w.taskQueue,
+      workflowId: `master-data-${customerId}`,
+      args: [{ customerId, queued: [{ request, state }] }],
+    });
     await desk.result();
     return desk.query(changeStateQuery, changeId);
   });

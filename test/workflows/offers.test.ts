@@ -21,7 +21,12 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const eligible: FakeActivities['decideOfferEligibility'] = async () => ({ eligible: true, replacesProductId: 'internet-s', price: 29.99, productName: 'Internet M' });
+const eligible: FakeActivities['decideOfferEligibility'] = async () => ({
+  eligible: true,
+  replacesProductId: 'internet-s',
+  price: 29.99,
+  productName: 'Internet M',
+});
 const fakes = (over: FakeActivities = {}): FakeActivities => ({
   decideOfferEligibility: eligible,
   presentOffer: async () => ({ outcome: 'presented', messageId: randomUUID() }),
@@ -34,17 +39,38 @@ async function run(over: FakeActivities, validForMs = 14 * DAY) {
   const w = await fakeWorker(env, fakes(over));
   const offerId = randomUUID();
   const now = await env.currentTimeMs();
-  const input: OfferInput = { offerId, customerId: randomUUID(), kind: 'upsell', productId: 'internet-m', validUntil: new Date(now + validForMs).toISOString(), actor: 'agent' };
+  const input: OfferInput = {
+    offerId,
+    customerId: randomUUID(),
+    kind: 'upsell',
+    productId: 'internet-m',
+    validUntil: new Date(now + validForMs).toISOString(),
+    actor: 'agent',
+  };
   const result = await w.run(async () => {
-    const handle = await env.client.workflow.start<typeof offer>('offer', { taskQueue: w.taskQueue, workflowId: `offer-${offerId}`, args: [input] });
+    const handle = await env.client.workflow.start<typeof offer>('offer', {
+      taskQueue: w.taskQueue,
+      workflowId: `offer-${offerId}`,
+      args: [input],
+    });
     return { outcome: await handle.result(), state: await handle.query(offerStateQuery) };
   });
   return { ...result, w, input, startedAt: now };
 }
 
 it('an offer a rule refuses ends ineligible, naming the rule, and is never sent', async () => {
-  const { outcome, w } = await run({ decideOfferEligibility: async () => ({ eligible: false, rule: 'upsell-higher-tier-in-owned-category', reason: 'the customer owns no internet product' }) });
-  expect(outcome).toMatchObject({ status: 'ineligible', rule: 'upsell-higher-tier-in-owned-category', reason: 'the customer owns no internet product' });
+  const { outcome, w } = await run({
+    decideOfferEligibility: async () => ({
+      eligible: false,
+      rule: 'upsell-higher-tier-in-owned-category',
+      reason: 'the customer owns no internet product',
+    }),
+  });
+  expect(outcome).toMatchObject({
+    status: 'ineligible',
+    rule: 'upsell-higher-tier-in-owned-category',
+    reason: 'the customer owns no internet product',
+  });
   expect(w.callsOf('presentOffer')).toEqual([]);
 });
 
@@ -61,7 +87,9 @@ it('an offer held back by quiet hours is sent when they end, then waits for its 
   const { outcome, state, w } = await run({
     presentOffer: async (input) => {
       asked++;
-      return asked === 1 ? { outcome: 'deferred', why: 'quiet-hours', resumeAt: new Date(Date.parse(input.now) + 8 * 3_600_000).toISOString() } : { outcome: 'presented', messageId: randomUUID() };
+      return asked === 1
+        ? { outcome: 'deferred', why: 'quiet-hours', resumeAt: new Date(Date.parse(input.now) + 8 * 3_600_000).toISOString() }
+        : { outcome: 'presented', messageId: randomUUID() };
     },
   });
   expect(state.transitions.map((t) => t.status)).toEqual(['checking', 'deferred', 'presented', 'expired']);
@@ -71,7 +99,16 @@ it('an offer held back by quiet hours is sent when they end, then waits for its 
 });
 
 it('an offer the gate holds back beyond its validity expires unsent', async () => {
-  const { outcome, w } = await run({ presentOffer: async (input) => ({ outcome: 'deferred', why: 'frequency-cap', resumeAt: new Date(Date.parse(input.now) + 7 * DAY).toISOString() }) }, 2 * DAY);
+  const { outcome, w } = await run(
+    {
+      presentOffer: async (input) => ({
+        outcome: 'deferred',
+        why: 'frequency-cap',
+        resumeAt: new Date(Date.parse(input.now) + 7 * DAY).toISOString(),
+      }),
+    },
+    2 * DAY,
+  );
   expect(outcome).toMatchObject({ status: 'expired' });
   expect(w.callsOf('closeOffer')).toMatchObject([{ status: 'expired', reason: 'expired before it could be sent' }]);
   expect(w.callsOf('deliverMessage')).toEqual([]);

@@ -23,18 +23,35 @@ afterAll(async () => {
 });
 
 const fakes = () => ({
-  beginOnboarding: async () => ({ accountManager: MANAGER, optInMessageId: randomUUID(), taskMessageId: randomUUID(), policy: { firstContactSlaMs: 3 * DAY, checkInAfterMs: 14 * DAY } }),
+  beginOnboarding: async () => ({
+    accountManager: MANAGER,
+    optInMessageId: randomUUID(),
+    taskMessageId: randomUUID(),
+    policy: { firstContactSlaMs: 3 * DAY, checkInAfterMs: 14 * DAY },
+  }),
   queueOnboardingMessage: async () => ({ messageId: randomUUID() }),
   recordOnboarding: async () => undefined,
   finishOnboarding: async () => undefined,
 });
 
-async function onboard(during?: (handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof customerOnboarding>>>) => Promise<void>) {
+async function onboard(
+  during?: (handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof customerOnboarding>>>) => Promise<void>,
+) {
   const w = await fakeWorker(env, fakes());
   const customerId = randomUUID();
-  const input: OnboardingInput = { customerId, name: 'Ada Lovelace', email: `${customerId}@example.com`, locale: 'en', origin: 'registration' };
+  const input: OnboardingInput = {
+    customerId,
+    name: 'Ada Lovelace',
+    email: `${customerId}@example.com`,
+    locale: 'en',
+    origin: 'registration',
+  };
   const result = await w.run(async () => {
-    const handle = await env.client.workflow.start<typeof customerOnboarding>('customerOnboarding', { taskQueue: w.taskQueue, workflowId: `onboarding-${customerId}`, args: [input] });
+    const handle = await env.client.workflow.start<typeof customerOnboarding>('customerOnboarding', {
+      taskQueue: w.taskQueue,
+      workflowId: `onboarding-${customerId}`,
+      args: [input],
+    });
     await during?.(handle);
     return handle.result();
   });
@@ -53,9 +70,16 @@ it('a customer nobody contacts: the account manager is reminded at the SLA, and 
 it('a first contact before the SLA sends no reminder; the check-in still stalls on the unconfirmed address alone', async () => {
   const { result, templates } = await onboard(async (handle) => {
     // Once the code and the task are out, the manager calls on day one.
-    for (let s = await handle.query(onboardingStateQuery); s.status !== 'in-progress'; s = await handle.query(onboardingStateQuery)) await new Promise((r) => setTimeout(r, 100));
+    for (let s = await handle.query(onboardingStateQuery); s.status !== 'in-progress'; s = await handle.query(onboardingStateQuery))
+      await new Promise((r) => setTimeout(r, 100));
     await env.sleep('1 day');
-    await handle.signal(interactionRecordedSignal, { eventId: randomUUID(), channel: 'call', direction: 'outbound', occurredAt: new Date(await env.currentTimeMs()).toISOString(), recordedBy: MANAGER });
+    await handle.signal(interactionRecordedSignal, {
+      eventId: randomUUID(),
+      channel: 'call',
+      direction: 'outbound',
+      occurredAt: new Date(await env.currentTimeMs()).toISOString(),
+      recordedBy: MANAGER,
+    });
   });
   expect(result.reasons).toEqual(['e-mail address not confirmed']);
   expect(templates).toEqual(['onboarding-stalled']);

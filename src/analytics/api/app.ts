@@ -36,20 +36,49 @@ type Env = { Variables: { requestId: string; actor: string } };
 const require = createRequire(import.meta.url);
 const CHART_JS = path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js');
 
-const TITLES = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error', 503: 'Service Unavailable' } as const;
+const TITLES = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+} as const;
 
-function problem(c: Context<Env>, status: keyof typeof TITLES & ContentfulStatusCode, detail: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
-  return c.body(JSON.stringify({ type: 'about:blank', title: TITLES[status], status, detail, instance: c.req.path, requestId: c.get('requestId'), ...extra }), status, {
-    'Content-Type': 'application/problem+json',
-    ...headers,
-  });
+function problem(
+  c: Context<Env>,
+  status: keyof typeof TITLES & ContentfulStatusCode,
+  detail: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
+  return c.body(
+    JSON.stringify({
+      type: 'about:blank',
+      title: TITLES[status],
+      status,
+      detail,
+      instance: c.req.path,
+      requestId: c.get('requestId'),
+      ...extra,
+    }),
+    status,
+    {
+      'Content-Type': 'application/problem+json',
+      ...headers,
+    },
+  );
 }
 
 export function createAnalyticsApi(deps: AnalyticsApiDeps) {
   const app = new OpenAPIHono<Env>({
     defaultHook: (result, c) => {
       if (result.success) return;
-      const errors = result.error.issues.map((i) => ({ path: ['query', ...i.path.map(String)].join('.'), message: i.message, code: i.code }));
+      const errors = result.error.issues.map((i) => ({
+        path: ['query', ...i.path.map(String)].join('.'),
+        message: i.message,
+        code: i.code,
+      }));
       return problem(c, 400, `Invalid request: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors });
     },
   });
@@ -59,17 +88,35 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
   app.use('*', async (c, next) => {
     const t0 = performance.now();
     await next();
-    deps.logger.info({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(performance.now() - t0) }, 'request');
+    deps.logger.info(
+      {
+        requestId: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - t0),
+      },
+      'request',
+    );
   });
   app.onError((err, c) => {
-    deps.logger.error({ requestId: c.get('requestId'), err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
+    deps.logger.error(
+      { requestId: c.get('requestId'), err: { type: err.name, message: err.message, stack: err.stack } },
+      'unhandled error',
+    );
     return problem(c, 500, 'An unexpected error occurred; quote the request id when reporting it.');
   });
   const methodsOf = declaredMethods(app.routes);
   app.notFound((c) => {
     const allow = methodsOf(c.req.path);
     if (allow.length > 0 && !allow.includes(c.req.method)) {
-      return problem(c, 405, `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`, {}, { Allow: allow.join(', ') });
+      return problem(
+        c,
+        405,
+        `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`,
+        {},
+        { Allow: allow.join(', ') },
+      );
     }
     return problem(c, 404, `No route for ${c.req.method} ${c.req.path}`);
   });
@@ -80,14 +127,18 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
     const [store, temporal] = checks.map((r) => (r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`));
     const ready = checks.every((r) => r.status === 'fulfilled');
     // A lag is a warning, not unreadiness: reports still answer, only older.
-    const ingest = ready ? await ingestLag({ pool: deps.pool, temporal: deps.temporal, retentionMs: deps.retentionMs, filter: deps.ingestFilter }) : undefined;
+    const ingest = ready
+      ? await ingestLag({ pool: deps.pool, temporal: deps.temporal, retentionMs: deps.retentionMs, filter: deps.ingestFilter })
+      : undefined;
     if (ingest?.warning) deps.logger.warn({ lagSeconds: ingest.lagSeconds, pending: ingest.pending }, ingest.warning);
     return c.json({ status: ready ? 'ready' : 'not ready', checks: { store, temporal }, ...(ingest ? { ingest } : {}) }, ready ? 200 : 503);
   });
 
   app.get('/', (c) => c.html(DASHBOARD_HTML));
   app.get('/assets/dashboard.js', (c) => c.body(DASHBOARD_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));
-  app.get('/assets/chart.umd.min.js', async (c) => c.body(await readFile(CHART_JS), 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=86400' }));
+  app.get('/assets/chart.umd.min.js', async (c) =>
+    c.body(await readFile(CHART_JS), 200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'public, max-age=86400' }),
+  );
 
   app.use('/v1/*', async (c, next) => {
     const challenge = { 'WWW-Authenticate': 'Bearer realm="crm-analytics"' };

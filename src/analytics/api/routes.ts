@@ -10,12 +10,18 @@ import { problemSchema } from '../../http/problem-schema.js';
 
 const DAY = 86_400_000;
 
-const instant = dateTimeSchema('must be an ISO 8601 date-time with offset or a date (YYYY-MM-DD)').or(z.iso.date({ message: 'must be an ISO 8601 date-time with offset or a date (YYYY-MM-DD)' }));
+const instant = dateTimeSchema('must be an ISO 8601 date-time with offset or a date (YYYY-MM-DD)').or(
+  z.iso.date({ message: 'must be an ISO 8601 date-time with offset or a date (YYYY-MM-DD)' }),
+);
 
 export const rangeQuerySchema = z
   .object({
-    from: instant.optional().openapi({ description: 'Start of the closed-time range (inclusive); default 30 days before `to`', example: '2026-01-01' }),
-    to: instant.optional().openapi({ description: 'End of the range (exclusive); default now. After `from`, at most 366 days later', example: '2026-02-01' }),
+    from: instant
+      .optional()
+      .openapi({ description: 'Start of the closed-time range (inclusive); default 30 days before `to`', example: '2026-01-01' }),
+    to: instant
+      .optional()
+      .openapi({ description: 'End of the range (exclusive); default now. After `from`, at most 366 days later', example: '2026-02-01' }),
     groupBy: z.enum(['day', 'week']).default('day').openapi({ description: 'Period of the series' }),
   })
   .strict()
@@ -23,13 +29,16 @@ export const rangeQuerySchema = z
     const to = q.to ? new Date(q.to) : new Date(Date.now() + 60_000);
     const from = q.from ? new Date(q.from) : new Date(to.getTime() - 30 * DAY);
     if (from >= to) ctx.addIssue({ code: 'custom', path: ['from'], message: 'must be before to' });
-    if (to.getTime() - from.getTime() > 366 * DAY) ctx.addIssue({ code: 'custom', path: ['to'], message: 'a range spans at most 366 days' });
+    if (to.getTime() - from.getTime() > 366 * DAY)
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'a range spans at most 366 days' });
     return { from, to, groupBy: q.groupBy };
   });
 
-
 const problems = {
-  400: { content: { 'application/problem+json': { schema: problemSchema } }, description: 'Invalid query: every wrong parameter is named in `errors`' },
+  400: {
+    content: { 'application/problem+json': { schema: problemSchema } },
+    description: 'Invalid query: every wrong parameter is named in `errors`',
+  },
   401: { content: { 'application/problem+json': { schema: problemSchema } }, description: 'No or unknown analyst key' },
 } as const;
 
@@ -62,7 +71,10 @@ export const campaignsReportSchema = z
     optedOut: count,
     goalRate: rate,
     optOutRate: rate,
-    offersByKind: z.record(z.string(), z.object({ offers: count, accepted: count, declined: count, expired: count, ineligible: count, acceptanceRate: rate })),
+    offersByKind: z.record(
+      z.string(),
+      z.object({ offers: count, accepted: count, declined: count, expired: count, ineligible: count, acceptanceRate: rate }),
+    ),
     series: z.array(seriesPoint),
   })
   .openapi('CampaignsReport');
@@ -117,10 +129,30 @@ const report = <T extends z.ZodType>(name: string, operationId: string, summary:
     responses: { 200: { content: { 'application/json': { schema } }, description: summary }, ...problems },
   });
 
-export const funnelRoute = report('funnel', 'funnelReport', 'Lead funnel: stages reached, conversion, time in stage, win rate by source', funnelReportSchema);
-export const campaignsRoute = report('campaigns', 'campaignsReport', 'Campaign outcomes: enrolled, messaged, goal reached, opted out; offers by kind', campaignsReportSchema);
-export const changesRoute = report('changes', 'changesReport', 'Master-data changes: volume, outcomes, verification and approval turnaround', changesReportSchema);
-export const processesRoute = report('processes', 'processesReport', 'Every workflow type: closed runs by status, durations, failures', processesReportSchema);
+export const funnelRoute = report(
+  'funnel',
+  'funnelReport',
+  'Lead funnel: stages reached, conversion, time in stage, win rate by source',
+  funnelReportSchema,
+);
+export const campaignsRoute = report(
+  'campaigns',
+  'campaignsReport',
+  'Campaign outcomes: enrolled, messaged, goal reached, opted out; offers by kind',
+  campaignsReportSchema,
+);
+export const changesRoute = report(
+  'changes',
+  'changesReport',
+  'Master-data changes: volume, outcomes, verification and approval turnaround',
+  changesReportSchema,
+);
+export const processesRoute = report(
+  'processes',
+  'processesReport',
+  'Every workflow type: closed runs by status, durations, failures',
+  processesReportSchema,
+);
 
 export const ingestRoute = createRoute({
   method: 'get',
@@ -128,5 +160,8 @@ export const ingestRoute = createRoute({
   operationId: 'ingestStatus',
   tags: ['ingest'],
   summary: 'How far the analytics store has read Temporal’s record of closed workflows',
-  responses: { 200: { content: { 'application/json': { schema: ingestStatusSchema } }, description: 'Ingest watermark and counts' }, 401: problems[401] },
+  responses: {
+    200: { content: { 'application/json': { schema: ingestStatusSchema } }, description: 'Ingest watermark and counts' },
+    401: problems[401],
+  },
 });

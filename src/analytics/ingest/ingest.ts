@@ -52,8 +52,12 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
 
   async function listClosedSince(since: Date, filter?: string): Promise<ExecutionInfo[]> {
     // The watermark holds whole milliseconds of a close time Temporal keeps finer: the ingested run
-  // closed within the watermark's millisecond.
-  const clauses = [`ExecutionStatus != 'Running'`, `CloseTime >= '${since.toISOString()}'`, ...excludeTypes.map((t) => `WorkflowType != '${t}'`)];
+    // closed within the watermark's millisecond.
+    const clauses = [
+      `ExecutionStatus != 'Running'`,
+      `CloseTime >= '${since.toISOString()}'`,
+      ...excludeTypes.map((t) => `WorkflowType != '${t}'`),
+    ];
     if (filter) clauses.push(`(${filter})`);
     const query = clauses.join(' AND ');
     const out: ExecutionInfo[] = [];
@@ -70,7 +74,12 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
     const events: temporal.api.history.v1.IHistoryEvent[] = [];
     let nextPageToken: Uint8Array | undefined;
     do {
-      const page = await client.workflowService.getWorkflowExecutionHistory({ namespace, execution: info.execution, nextPageToken, maximumPageSize: 1000 });
+      const page = await client.workflowService.getWorkflowExecutionHistory({
+        namespace,
+        execution: info.execution,
+        nextPageToken,
+        maximumPageSize: 1000,
+      });
       events.push(...(page.history?.events ?? []));
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
@@ -86,7 +95,20 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
           `INSERT INTO process_runs (run_id, workflow_id, workflow_type, process, status, failure_type, final_status, attributes, start_time, close_time, duration_ms, history_length)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
            ON CONFLICT (run_id) DO NOTHING`,
-          [f.runId, f.workflowId, f.workflowType, f.process, f.status, f.failureType, f.finalStatus, JSON.stringify(f.attributes), f.startTime, f.closeTime, f.durationMs, f.historyLength],
+          [
+            f.runId,
+            f.workflowId,
+            f.workflowType,
+            f.process,
+            f.status,
+            f.failureType,
+            f.finalStatus,
+            JSON.stringify(f.attributes),
+            f.startTime,
+            f.closeTime,
+            f.durationMs,
+            f.historyLength,
+          ],
         );
         if (inserted.rowCount === 0) continue;
         for (const t of f.transitions) {
@@ -97,7 +119,10 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
           );
         }
         for (const a of f.activities) {
-          await db.query(`INSERT INTO activity_counts (run_id, activity_type, completed, failed) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [f.runId, a.type, a.completed, a.failed]);
+          await db.query(
+            `INSERT INTO activity_counts (run_id, activity_type, completed, failed) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+            [f.runId, a.type, a.completed, a.failed],
+          );
         }
       }
       await db.query(
@@ -122,7 +147,11 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
       const listed = await listClosedSince(since, opts.filter);
       const runIds = listed.map((i) => i.execution?.runId ?? '');
       const known = new Set(
-        runIds.length ? (await pool.query<{ run_id: string }>('SELECT run_id FROM process_runs WHERE run_id = ANY($1)', [runIds])).rows.map((r) => r.run_id) : [],
+        runIds.length
+          ? (await pool.query<{ run_id: string }>('SELECT run_id FROM process_runs WHERE run_id = ANY($1)', [runIds])).rows.map(
+              (r) => r.run_id,
+            )
+          : [],
       );
       // Oldest first, ties broken by run id, so a batch boundary inside a tie loses nothing:
       // the watermark stays at that close time and the rest are read again next time.
@@ -138,12 +167,18 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
       const facts = await mapLimited(taken, opts.concurrency, async ({ info }) => extractFacts(info, await fetchEvents(info)));
       const newWatermark = new Date(taken.at(-1)!.closeMs);
       await write(facts, newWatermark);
-      return { ingested: facts.length, remaining: pending.length - taken.length, watermark: new Date(Math.max(newWatermark.getTime(), watermark.getTime())).toISOString() };
+      return {
+        ingested: facts.length,
+        remaining: pending.length - taken.length,
+        watermark: new Date(Math.max(newWatermark.getTime(), watermark.getTime())).toISOString(),
+      };
     },
 
     /** Empties the store and the watermark: the next ingest rebuilds everything. */
     async resetStore(): Promise<void> {
-      await pool.query('BEGIN; TRUNCATE process_runs CASCADE; UPDATE ingest_state SET watermark = \'epoch\', runs_ingested = 0, last_batch = 0; COMMIT;');
+      await pool.query(
+        "BEGIN; TRUNCATE process_runs CASCADE; UPDATE ingest_state SET watermark = 'epoch', runs_ingested = 0, last_batch = 0; COMMIT;",
+      );
     },
   };
 }
@@ -179,11 +214,18 @@ export async function ingestLag(
   const excludeTypes = deps.excludeTypes ?? ['analyticsIngest'];
   // The watermark holds whole milliseconds of a close time Temporal keeps finer: the ingested run
   // closed within the watermark's millisecond.
-  const clauses = [`ExecutionStatus != 'Running'`, ...(ingested ? [`CloseTime >= '${new Date(mark.getTime() + 1).toISOString()}'`] : []), ...excludeTypes.map((t) => `WorkflowType != '${t}'`)];
+  const clauses = [
+    `ExecutionStatus != 'Running'`,
+    ...(ingested ? [`CloseTime >= '${new Date(mark.getTime() + 1).toISOString()}'`] : []),
+    ...excludeTypes.map((t) => `WorkflowType != '${t}'`),
+  ];
   if (deps.filter) clauses.push(`(${deps.filter})`);
   let pending: number | null = null;
   try {
-    const counted = await deps.temporal.workflowService.countWorkflowExecutions({ namespace: deps.temporal.options.namespace, query: clauses.join(' AND ') });
+    const counted = await deps.temporal.workflowService.countWorkflowExecutions({
+      namespace: deps.temporal.options.namespace,
+      query: clauses.join(' AND '),
+    });
     pending = Number(counted.count ?? 0);
   } catch {
     // Temporal unreachable: readiness says so; the lag falls back to the watermark alone.

@@ -23,7 +23,6 @@ import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { refusalOf, temporalProblem } from '../temporal-errors.js';
 import { leadIdParam, leadRecordOf, leadSchema, pendingSchema } from './acquisition.js';
 
-
 const correctRoute = createRoute({
   method: 'patch',
   path: '/v1/leads/{id}',
@@ -35,7 +34,10 @@ const correctRoute = createRoute({
     'the record and one audit entry per changed field (old and new value, who) are written together, and the score is recomputed. ' +
     '`null` clears an optional field. A closed lead is a 409.',
   middleware: [operational] as const,
-  request: { params: leadIdParam, body: jsonBody(leadCorrectionSchema.openapi('LeadCorrection'), { phone: '+1 212 555 0199', companySize: '201-1000' }) },
+  request: {
+    params: leadIdParam,
+    body: jsonBody(leadCorrectionSchema.openapi('LeadCorrection'), { phone: '+1 212 555 0199', companySize: '201-1000' }),
+  },
   responses: {
     200: jsonContent(leadSchema, 'The corrected lead'),
     202: jsonContent(pendingSchema, 'Accepted; the correction is still being carried out'),
@@ -57,7 +59,11 @@ const transitionRoute = createRoute({
   request: {
     params: leadIdParam,
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
-    body: jsonBody(transitionRequestSchema.openapi('LeadTransitionRequest'), { to: 'contacted', from: 'new', note: 'Called; wants a demo next week' }),
+    body: jsonBody(transitionRequestSchema.openapi('LeadTransitionRequest'), {
+      to: 'contacted',
+      from: 'new',
+      note: 'Called; wants a demo next week',
+    }),
   },
   responses: {
     200: jsonContent(leadSchema, 'The lead after the move'),
@@ -72,9 +78,16 @@ const reassignRoute = createRoute({
   operationId: 'reassignLead',
   tags: ['leads'],
   summary: 'Hand a lead to another owner',
-  description: 'The new owner inherits the lead and its running deadlines (reminders go to them). A closed lead, or the same owner, is a 409.',
+  description:
+    'The new owner inherits the lead and its running deadlines (reminders go to them). A closed lead, or the same owner, is a 409.',
   middleware: [operational] as const,
-  request: { params: leadIdParam, body: jsonBody(reassignRequestSchema.openapi('LeadReassignRequest'), { ownerId: 'sales.north@example.com', reason: 'Territory change' }) },
+  request: {
+    params: leadIdParam,
+    body: jsonBody(reassignRequestSchema.openapi('LeadReassignRequest'), {
+      ownerId: 'sales.north@example.com',
+      reason: 'Territory change',
+    }),
+  },
   responses: { 200: jsonContent(leadSchema, 'The lead with its new owner'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
 });
 
@@ -93,7 +106,6 @@ async function commandProblem(deps: ApiDeps, leadId: string, err: unknown, close
 export function leadCommandRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
   const waitMs = resultWaitMs(deps);
-
 
   app.openapi(correctRoute, async (c) => {
     const { id } = c.req.valid('param');
@@ -119,7 +131,10 @@ export function leadCommandRoutes(deps: ApiDeps) {
     const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
     c.set('workflowId', handle.workflowId);
     try {
-      const moved = handle.executeUpdate(transitionUpdate, { args: [{ ...body, actor: c.get('principal').actor }], ...(scope ? { updateId: `transition-${scope}` } : {}) });
+      const moved = handle.executeUpdate(transitionUpdate, {
+        args: [{ ...body, actor: c.get('principal').actor }],
+        ...(scope ? { updateId: `transition-${scope}` } : {}),
+      });
       moved.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
       // Accepted but not yet done (a conversion waiting for the database, no worker running): the
       // move completes on its own; the caller follows the lead.

@@ -55,13 +55,22 @@ export const leadSchema = z
     interest: z.string().nullable(),
     locale: z.string(),
     owner: z.string(),
-    score: z.object({ value: z.number(), grade: z.enum(['A', 'B', 'C']), reasons: z.array(z.object({ rule: z.string(), points: z.number(), detail: z.string() })), scoredAt: z.string() }).optional(),
+    score: z
+      .object({
+        value: z.number(),
+        grade: z.enum(['A', 'B', 'C']),
+        reasons: z.array(z.object({ rule: z.string(), points: z.number(), detail: z.string() })),
+        scoredAt: z.string(),
+      })
+      .optional(),
     qualification: z.object({ need: z.string(), budget: z.number(), currency: z.string(), timeline: z.string() }).optional(),
     proposal: z.object({ product: z.string(), amount: z.number(), currency: z.string() }).optional(),
     lostReason: z.string().optional(),
     customerId: z.string().optional(),
     onboardingWorkflowId: z.string().optional(),
-    nextDue: z.object({ kind: z.enum(['contact-reminder', 'contact-escalation', 'idle-to-nurture', 'reactivation']), at: z.string() }).optional(),
+    nextDue: z
+      .object({ kind: z.enum(['contact-reminder', 'contact-escalation', 'idle-to-nurture', 'reactivation']), at: z.string() })
+      .optional(),
     alerts: z.array(z.object({ kind: z.enum(['contact-reminder', 'contact-escalation']), at: z.string(), recipient: z.string() })),
     interactions: z.number().int(),
     lastContactAt: z.string().optional(),
@@ -71,11 +80,32 @@ export const leadSchema = z
     updatedAt: z.string(),
     closedAt: z.string().optional(),
     transitions: z
-      .array(z.object({ from: stageSchema.nullable(), to: stageSchema, at: z.string(), actor: z.string(), reason: z.string().optional(), workflowId: z.string(), runId: z.string().nullable() }))
+      .array(
+        z.object({
+          from: stageSchema.nullable(),
+          to: stageSchema,
+          at: z.string(),
+          actor: z.string(),
+          reason: z.string().optional(),
+          workflowId: z.string(),
+          runId: z.string().nullable(),
+        }),
+      )
       .openapi({ description: 'Every stage the lead entered: who moved it, when, from where and why' }),
-    reassignments: z.array(z.object({ from: z.string(), to: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })),
+    reassignments: z.array(
+      z.object({ from: z.string(), to: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() }),
+    ),
     corrections: z
-      .array(z.object({ field: z.string(), from: z.unknown(), to: z.unknown(), actor: z.string(), at: z.string(), workflowId: z.string().nullable() }))
+      .array(
+        z.object({
+          field: z.string(),
+          from: z.unknown(),
+          to: z.unknown(),
+          actor: z.string(),
+          at: z.string(),
+          workflowId: z.string().nullable(),
+        }),
+      )
       .openapi({ description: 'Corrections of the lead (PATCH), from the audit log: old and new value, who, when' }),
     live: z
       .object({ at: z.string(), state: z.object({}).loose() })
@@ -132,7 +162,11 @@ const intakeRoute = createRoute({
 const listQuerySchema = z
   .object({
     stage: stageSchema.optional(),
-    owner: z.string().trim().regex(/^[^'"\\\s]{1,254}$/, 'must be an owner id (an e-mail address)').optional(),
+    owner: z
+      .string()
+      .trim()
+      .regex(/^[^'"\\\s]{1,254}$/, 'must be an owner id (an e-mail address)')
+      .optional(),
     source: z.enum(LEAD_SOURCES).optional(),
     scoreMin: z.coerce.number().int().min(0).max(100).optional(),
     scoreMax: z.coerce.number().int().min(0).max(100).optional(),
@@ -140,15 +174,25 @@ const listQuerySchema = z
     createdTo: isoDateTimeSchema.optional(),
     closedFrom: isoDateTimeSchema.optional(),
     closedTo: isoDateTimeSchema.optional(),
-    q: z.string().trim().min(1, 'must not be empty').max(200, 'has at most 200 characters').optional().openapi({ description: 'Contained in the name, e-mail or company (any case)', pattern: '\\S' }),
+    q: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(200, 'has at most 200 characters')
+      .optional()
+      .openapi({ description: 'Contained in the name, e-mail or company (any case)', pattern: '\\S' }),
     sort: z.enum(['-created', 'created']).default('-created'),
     pageSize: pageSizeSchema,
     pageToken: pageTokenSchema.optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
-    if (v.scoreMin !== undefined && v.scoreMax !== undefined && v.scoreMin > v.scoreMax) ctx.addIssue({ code: 'custom', path: ['scoreMax'], message: 'must not be below scoreMin' });
-    checkRanges(v, ctx, [['createdFrom', 'createdTo'], ['closedFrom', 'closedTo']]);
+    if (v.scoreMin !== undefined && v.scoreMax !== undefined && v.scoreMin > v.scoreMax)
+      ctx.addIssue({ code: 'custom', path: ['scoreMax'], message: 'must not be below scoreMin' });
+    checkRanges(v, ctx, [
+      ['createdFrom', 'createdTo'],
+      ['closedFrom', 'closedTo'],
+    ]);
   });
 
 const listRoute = createRoute({
@@ -196,7 +240,8 @@ const getRoute = createRoute({
   operationId: 'getLead',
   tags: ['leads'],
   summary: 'A lead with its timeline: where it stands, who moved it, when and why',
-  description: 'From the record in PostgreSQL, with no worker needed. `live=true` adds the running funnel’s own state as `live` when it answers within a second.',
+  description:
+    'From the record in PostgreSQL, with no worker needed. `live=true` adds the running funnel’s own state as `live` when it answers within a second.',
   middleware: [operational] as const,
   request: { params: leadIdParam, query: z.object({ live: liveParamSchema }).strict() },
   responses: { 200: jsonContent(leadSchema, 'The lead'), ...problemResponses(400, 401, 403, 404) },
@@ -233,10 +278,14 @@ export function acquisitionRoutes(deps: ApiDeps) {
     const workflowId = leadWorkflowId(leadId);
     const existing = await existingFor(deps, body.email);
     if (existing.customerId) {
-      return c.json({ status: 'existing-customer' as const, customerId: existing.customerId }, 200, { Location: `/v1/customers/${existing.customerId}` });
+      return c.json({ status: 'existing-customer' as const, customerId: existing.customerId }, 200, {
+        Location: `/v1/customers/${existing.customerId}`,
+      });
     }
     if (existing.leadId && existing.leadId !== leadId) {
-      return c.json({ status: 'existing-lead' as const, leadId: existing.leadId, workflowId: leadWorkflowId(existing.leadId) }, 200, { Location: `/v1/leads/${existing.leadId}` });
+      return c.json({ status: 'existing-lead' as const, leadId: existing.leadId, workflowId: leadWorkflowId(existing.leadId) }, 200, {
+        Location: `/v1/leads/${existing.leadId}`,
+      });
     }
 
     c.set('workflowId', workflowId);
@@ -262,14 +311,24 @@ export function acquisitionRoutes(deps: ApiDeps) {
     const outcome = await intakeOutcome(deps, handle, leadId, body.email, waitMs);
     if (outcome.outcome === 'duplicate') {
       if (outcome.existingCustomerId) {
-        return c.json({ status: 'existing-customer' as const, customerId: outcome.existingCustomerId }, 200, { Location: `/v1/customers/${outcome.existingCustomerId}` });
+        return c.json({ status: 'existing-customer' as const, customerId: outcome.existingCustomerId }, 200, {
+          Location: `/v1/customers/${outcome.existingCustomerId}`,
+        });
       }
-      return c.json({ status: 'existing-lead' as const, leadId: outcome.existingLeadId, workflowId: leadWorkflowId(outcome.existingLeadId!) }, 200, { Location: `/v1/leads/${outcome.existingLeadId}` });
+      return c.json(
+        { status: 'existing-lead' as const, leadId: outcome.existingLeadId, workflowId: leadWorkflowId(outcome.existingLeadId!) },
+        200,
+        { Location: `/v1/leads/${outcome.existingLeadId}` },
+      );
     }
     const location = `/v1/leads/${leadId}`;
     if (outcome.outcome === 'pending') return c.json({ status: 'pending' as const, leadId, workflowId }, 202, { Location: location });
     const lead = await leadRecordOf(deps, leadId);
-    return c.json({ status: 'accepted' as const, leadId, workflowId, stage: lead.stage, owner: lead.owner, score: lead.score?.value }, 202, { Location: location });
+    return c.json(
+      { status: 'accepted' as const, leadId, workflowId, stage: lead.stage, owner: lead.owner, score: lead.score?.value },
+      202,
+      { Location: location },
+    );
   });
 
   app.openapi(listRoute, async (c) => {
@@ -289,7 +348,13 @@ export function acquisitionRoutes(deps: ApiDeps) {
   return app;
 }
 
-async function intakeOutcome(deps: ApiDeps, handle: WorkflowHandle<typeof leadFunnel>, leadId: string, email: string, waitMs: number): Promise<IntakeOutcome> {
+async function intakeOutcome(
+  deps: ApiDeps,
+  handle: WorkflowHandle<typeof leadFunnel>,
+  leadId: string,
+  email: string,
+  waitMs: number,
+): Promise<IntakeOutcome> {
   try {
     const answer = handle.executeUpdate(intakeOutcomeUpdate);
     answer.catch(() => undefined); // still awaited below; this only keeps a late failure from going unhandled
@@ -298,7 +363,8 @@ async function intakeOutcome(deps: ApiDeps, handle: WorkflowHandle<typeof leadFu
     // The funnel has closed already (a repeat of an old intake): the record says how intake went.
     if (await readLead(deps.pool, leadId)) return { outcome: 'accepted' };
     const existing = await existingFor(deps, email);
-    return existing.leadId || existing.customerId ? { outcome: 'duplicate', existingLeadId: existing.leadId, existingCustomerId: existing.customerId } : { outcome: 'pending' };
+    return existing.leadId || existing.customerId
+      ? { outcome: 'duplicate', existingLeadId: existing.leadId, existingCustomerId: existing.customerId }
+      : { outcome: 'pending' };
   }
 }
-

@@ -37,10 +37,16 @@ const auditRoute = createRoute({
     params: customerIdParam,
     query: z.object({
       limit: z.coerce.number().int().min(1, 'must be at least 1').max(200, 'must be at most 200').default(50),
-      cursor: z.string().regex(/^\d{1,18}$/, 'must be the nextCursor of a previous page').optional(),
+      cursor: z
+        .string()
+        .regex(/^\d{1,18}$/, 'must be the nextCursor of a previous page')
+        .optional(),
     }),
   },
-  responses: { 200: jsonContent(z.object({ items: z.array(auditEntrySchema), nextCursor: z.string().nullable() }), 'One page of the audit trail'), ...problemResponses(400, 401, 403, 404) },
+  responses: {
+    200: jsonContent(z.object({ items: z.array(auditEntrySchema), nextCursor: z.string().nullable() }), 'One page of the audit trail'),
+    ...problemResponses(400, 401, 403, 404),
+  },
 });
 
 export function auditRoutes(deps: ApiDeps) {

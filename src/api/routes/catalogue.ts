@@ -9,7 +9,13 @@ import { OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
 import { ApiError } from '../problem.js';
 import { customerExists } from '../../db/repositories/customers.js';
-import { customerProducts as ownedProducts, insertProduct, listProducts as listProductRows, readProduct, updateProduct } from '../../db/repositories/products.js';
+import {
+  customerProducts as ownedProducts,
+  insertProduct,
+  listProducts as listProductRows,
+  readProduct,
+  updateProduct,
+} from '../../db/repositories/products.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { customerIdParam } from '../schemas.js';
 
@@ -47,7 +53,10 @@ const listProducts = createRoute({
       includeInactive: z.enum(['true', 'false']).optional(),
     }),
   },
-  responses: { 200: jsonContent(z.object({ products: z.array(productSchema) }), 'Products by category and tier'), ...problemResponses(400, 401, 403) },
+  responses: {
+    200: jsonContent(z.object({ products: z.array(productSchema) }), 'Products by category and tier'),
+    ...problemResponses(400, 401, 403),
+  },
 });
 
 const getProduct = createRoute({
@@ -68,7 +77,16 @@ const createProduct = createRoute({
   tags: ['offers'],
   summary: 'Add a product to the catalogue (admin)',
   middleware: [requireRole('admin')] as const,
-  request: { body: jsonBody(productCreateSchema.openapi('ProductCreate'), { id: 'crm-pro', name: 'CRM Pro', category: 'crm', tier: 2, price: 49.9, active: true }) },
+  request: {
+    body: jsonBody(productCreateSchema.openapi('ProductCreate'), {
+      id: 'crm-pro',
+      name: 'CRM Pro',
+      category: 'crm',
+      tier: 2,
+      price: 49.9,
+      active: true,
+    }),
+  },
   responses: { 201: jsonContent(productSchema, 'Created'), ...problemResponses(400, 401, 403, 409, 413, 415) },
 });
 

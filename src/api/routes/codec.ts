@@ -20,9 +20,7 @@ import { ApiError } from '../problem.js';
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
 const payloadsSchema = z.object({
-  payloads: z
-    .array(z.object({ metadata: z.record(z.string(), base64).optional(), data: base64.optional() }).loose())
-    .max(1000),
+  payloads: z.array(z.object({ metadata: z.record(z.string(), base64).optional(), data: base64.optional() }).loose()).max(1000),
 });
 
 function fromJson(p: z.infer<typeof payloadsSchema>['payloads'][number]): Payload {
@@ -34,7 +32,9 @@ function fromJson(p: z.infer<typeof payloadsSchema>['payloads'][number]): Payloa
 
 function toJson(p: Payload) {
   return {
-    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
+    metadata: Object.fromEntries(
+      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
+    ),
     data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
   };
 }

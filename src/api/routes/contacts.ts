@@ -18,7 +18,6 @@ import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { uuidParam } from '../schemas.js';
 
-
 const interactionSchema = z
   .object({
     id: z.string(),
@@ -34,7 +33,6 @@ const interactionSchema = z
     workflowId: z.string().nullable(),
   })
   .openapi('Interaction');
-
 
 const pageQuery = z
   .object({
@@ -72,7 +70,11 @@ function routesFor(subject: 'lead' | 'customer') {
     request: {
       params: uuidParam(`a ${subject}`),
       headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
-      body: jsonBody(interactionRequestSchema.openapi('InteractionRequest'), { channel: 'call', direction: 'outbound', summary: 'Discussed the renewal; sending a quote' }),
+      body: jsonBody(interactionRequestSchema.openapi('InteractionRequest'), {
+        channel: 'call',
+        direction: 'outbound',
+        summary: 'Discussed the renewal; sending a quote',
+      }),
     },
     responses: {
       201: jsonContent(interactionSchema, 'The interaction was recorded'),

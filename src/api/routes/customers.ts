@@ -39,7 +39,6 @@ export const customerSchema = z
   })
   .openapi('Customer');
 
-
 const registerRoute = createRoute({
   method: 'post',
   path: '/v1/customers',
@@ -62,8 +61,14 @@ const registerRoute = createRoute({
   },
   responses: {
     201: jsonContent(customerSchema, 'The customer was registered'),
-    202: jsonContent(z.object({ status: z.literal('pending'), workflowId: z.string(), statusUrl: z.string() }), 'Registration accepted, still running'),
-    409: { content: { 'application/problem+json': { schema: problemSchema.extend({ existingCustomerId: z.uuid() }) } }, description: 'A customer with this e-mail exists' },
+    202: jsonContent(
+      z.object({ status: z.literal('pending'), workflowId: z.string(), statusUrl: z.string() }),
+      'Registration accepted, still running',
+    ),
+    409: {
+      content: { 'application/problem+json': { schema: problemSchema.extend({ existingCustomerId: z.uuid() }) } },
+      description: 'A customer with this e-mail exists',
+    },
     ...problemResponses(400, 401, 403, 413, 415, 422),
   },
 });
@@ -86,7 +91,10 @@ const registrationStatusRoute = createRoute({
         status: z.enum(['received', 'registered', 'duplicate']),
         customerId: z.string(),
         transitions: z.array(z.object({ status: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })),
-        live: z.object({ at: z.string() }).optional().openapi({ description: 'Present when the answer comes from the running workflow, not from the record' }),
+        live: z
+          .object({ at: z.string() })
+          .optional()
+          .openapi({ description: 'Present when the answer comes from the running workflow, not from the record' }),
       }),
       'Registration state',
     ),
@@ -129,7 +137,12 @@ const listRoute = createRoute({
           .regex(ANY_POSTCODE, 'must be a postcode, e.g. 10115')
           .transform((v) => v.toUpperCase())
           .optional(),
-        customerNumber: z.coerce.number({ message: 'must be a customer number' }).int('must be a customer number').positive('must be a customer number').max(Number.MAX_SAFE_INTEGER).optional(),
+        customerNumber: z.coerce
+          .number({ message: 'must be a customer number' })
+          .int('must be a customer number')
+          .positive('must be a customer number')
+          .max(Number.MAX_SAFE_INTEGER)
+          .optional(),
         status: z.enum(CUSTOMER_STATUSES).optional(),
         country: countryCodeSchema.optional(),
         createdFrom: isoDateTimeSchema.optional(),
@@ -142,7 +155,10 @@ const listRoute = createRoute({
       .superRefine((v, ctx) => checkRanges(v, ctx, [['createdFrom', 'createdTo']])),
   },
   responses: {
-    200: jsonContent(z.object({ items: z.array(customerSchema), nextPageToken: z.string().optional() }).openapi('CustomerPage'), 'A page of customers'),
+    200: jsonContent(
+      z.object({ items: z.array(customerSchema), nextPageToken: z.string().optional() }).openapi('CustomerPage'),
+      'A page of customers',
+    ),
     ...problemResponses(400, 401, 403),
   },
 });
@@ -150,11 +166,18 @@ const listRoute = createRoute({
 /** A registration that has not reached the database: what its running workflow shows. */
 async function runningRegistration(deps: ApiDeps, workflowId: string): Promise<(RegistrationState & { live: { at: string } }) | undefined> {
   try {
-    const description = await deps.temporal.withDeadline(Date.now() + LIVE_QUERY_TIMEOUT_MS, () => deps.temporal.workflow.getHandle(workflowId).describe());
+    const description = await deps.temporal.withDeadline(Date.now() + LIVE_QUERY_TIMEOUT_MS, () =>
+      deps.temporal.workflow.getHandle(workflowId).describe(),
+    );
     const customerId = description.typedSearchAttributes.get(CrmCustomerId);
     if (description.status.name !== 'RUNNING' || !customerId) return undefined;
     const actor = typeof description.memo?.requestedBy === 'string' ? description.memo.requestedBy : 'unknown';
-    return { status: 'received', customerId, transitions: [{ status: 'received', at: description.startTime.toISOString(), actor }], live: { at: new Date().toISOString() } };
+    return {
+      status: 'received',
+      customerId,
+      transitions: [{ status: 'received', at: description.startTime.toISOString(), actor }],
+      live: { at: new Date().toISOString() },
+    };
   } catch {
     return undefined;
   }

@@ -31,7 +31,16 @@ import { readMasterData } from '../../db/repositories/customers.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
 import { uuidSchema } from '../../domain/formats.js';
-import { cancelBody, codeBody, customerIdParam, transitionSchema, uuidParam, verificationLogSchema, verificationSchema, verifyResultSchema } from '../schemas.js';
+import {
+  cancelBody,
+  codeBody,
+  customerIdParam,
+  transitionSchema,
+  uuidParam,
+  verificationLogSchema,
+  verificationSchema,
+  verifyResultSchema,
+} from '../schemas.js';
 import { temporalCall } from '../temporal-errors.js';
 
 const changeIdParam = uuidParam('a change');
@@ -42,7 +51,10 @@ const approvalBody = z
   })
   .strict()
   .refine((b) => b.decision === 'approve' || (b.comment?.length ?? 0) > 0, { path: ['comment'], message: 'is required when rejecting' })
-  .meta({ if: { properties: { decision: { const: 'reject' } } }, then: { required: ['comment'], properties: { comment: { pattern: '\\S' } } } });
+  .meta({
+    if: { properties: { decision: { const: 'reject' } } },
+    then: { required: ['comment'], properties: { comment: { pattern: '\\S' } } },
+  });
 
 const changeStateSchema = z
   .object({
@@ -54,7 +66,16 @@ const changeStateSchema = z
     reason: z.string().optional(),
     preview: z.record(z.string(), z.unknown()).optional(),
     verification: verificationSchema.optional(),
-    approval: z.object({ required: z.boolean(), dueAt: z.string().optional(), escalated: z.boolean(), decision: z.string().optional(), approver: z.string().optional(), comment: z.string().optional() }).optional(),
+    approval: z
+      .object({
+        required: z.boolean(),
+        dueAt: z.string().optional(),
+        escalated: z.boolean(),
+        decision: z.string().optional(),
+        approver: z.string().optional(),
+        comment: z.string().optional(),
+      })
+      .optional(),
     outcome: z.object({ version: z.number().optional(), detail: z.string().optional() }).optional(),
     transitions: z.array(transitionSchema),
   })
@@ -65,14 +86,22 @@ const changeRecordSchema = changeStateSchema
     workflowId: z.string(),
     closedAt: z.string().nullable(),
     verificationLog: verificationLogSchema,
-    live: z
-      .object({ at: z.string(), state: changeStateSchema })
-      .optional()
-      .openapi({ description: "With `?live=true`: the running desk's own view of the change (e.g. attempts left right now), present only when it answered within a second; the record above is authoritative" }),
+    live: z.object({ at: z.string(), state: changeStateSchema }).optional().openapi({
+      description:
+        "With `?live=true`: the running desk's own view of the change (e.g. attempts left right now), present only when it answered within a second; the record above is authoritative",
+    }),
   })
   .openapi('ChangeRecord');
 const changeSummarySchema = z
-  .object({ changeId: z.string(), status: z.string(), fields: z.array(z.string()), requestedBy: z.string(), decidedBy: z.string().nullable(), createdAt: z.string(), closedAt: z.string().nullable() })
+  .object({
+    changeId: z.string(),
+    status: z.string(),
+    fields: z.array(z.string()),
+    requestedBy: z.string(),
+    decidedBy: z.string().nullable(),
+    createdAt: z.string(),
+    closedAt: z.string().nullable(),
+  })
   .openapi('ChangeSummary');
 
 const requestChangeRoute = createRoute({
@@ -85,9 +114,19 @@ const requestChangeRoute = createRoute({
     'Queues the change on the customer’s change desk (one change at a time). E-mail and phone changes are confirmed with a code sent to the new contact point, ' +
     'address changes with a code to the existing one; name, birth date and bank account need a backoffice user’s approval. A repeat with the same Idempotency-Key returns the same change.',
   middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
-  request: { params: customerIdParam, headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }), body: jsonBody(changeRequestSchema.openapi('ChangeRequest'), { changes: { phone: '+49 30 1234567', address: { street: 'Hauptstr. 1', postalCode: '10115', city: 'Berlin', country: 'DE' } }, reason: 'Moved to Berlin' }) },
+  request: {
+    params: customerIdParam,
+    headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
+    body: jsonBody(changeRequestSchema.openapi('ChangeRequest'), {
+      changes: { phone: '+49 30 1234567', address: { street: 'Hauptstr. 1', postalCode: '10115', city: 'Berlin', country: 'DE' } },
+      reason: 'Moved to Berlin',
+    }),
+  },
   responses: {
-    202: jsonContent(z.object({ changeId: z.string(), status: z.string(), position: z.number().int(), statusUrl: z.string() }), 'Change accepted; follow `Location`'),
+    202: jsonContent(
+      z.object({ changeId: z.string(), status: z.string(), position: z.number().int(), statusUrl: z.string() }),
+      'Change accepted; follow `Location`',
+    ),
     ...problemResponses(400, 401, 403, 404, 409, 413, 415, 503),
   },
 });
@@ -98,7 +137,8 @@ const changeStateRoute = createRoute({
   operationId: 'getChange',
   tags: ['master-data'],
   summary: 'State and timeline of a change request',
-  description: 'Read from PostgreSQL: answers the same with the workflow gone or no worker running. `?live=true` adds the running desk’s own view of the change when it answers within a second.',
+  description:
+    'Read from PostgreSQL: answers the same with the workflow gone or no worker running. `?live=true` adds the running desk’s own view of the change when it answers within a second.',
   middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
   request: { params: changeIdParam, query: z.object({ live: liveParamSchema }).strict() },
   responses: { 200: jsonContent(changeRecordSchema, 'The change'), ...problemResponses(400, 401, 403, 404) },
@@ -118,7 +158,10 @@ const customerChangesRoute = createRoute({
       after: uuidSchema('must be the nextAfter of a previous page').optional(),
     }),
   },
-  responses: { 200: jsonContent(z.object({ items: z.array(changeSummarySchema), nextAfter: z.string().nullable() }), 'One page of change requests'), ...problemResponses(400, 401, 403, 404) },
+  responses: {
+    200: jsonContent(z.object({ items: z.array(changeSummarySchema), nextAfter: z.string().nullable() }), 'One page of change requests'),
+    ...problemResponses(400, 401, 403, 404),
+  },
 });
 
 const verifyChangeRoute = createRoute({
@@ -153,7 +196,10 @@ const approvalRoute = createRoute({
   tags: ['master-data'],
   summary: 'Approve or reject a change (four eyes: not by its requester)',
   middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
-  request: { params: changeIdParam, body: jsonBody(approvalBody, { decision: 'reject', comment: 'The new bank account belongs to someone else' }) },
+  request: {
+    params: changeIdParam,
+    body: jsonBody(approvalBody, { decision: 'reject', comment: 'The new bank account belongs to someone else' }),
+  },
   responses: { 200: jsonContent(changeStateSchema, 'The decision was recorded'), ...problemResponses(400, 401, 403, 404, 409, 503) },
 });
 
@@ -239,7 +285,9 @@ export function masterDataRoutes(deps: ApiDeps) {
           ],
           startWorkflowOperation: start,
         }),
-      wait, { gone: 'The change desk closed while the request arrived; repeat the request' });
+      wait,
+      { gone: 'The change desk closed while the request arrived; repeat the request' },
+    );
     const statusUrl = `/v1/changes/${changeId}`;
     return c.json({ ...result, statusUrl }, 202, { Location: statusUrl });
   });
@@ -270,17 +318,33 @@ export function masterDataRoutes(deps: ApiDeps) {
   app.openapi(verifyChangeRoute, async (c) => {
     const change = await changeOf(deps, c.req.valid('param').id);
     const result = await temporalCall(
-      () => changeHandle(deps, change).executeUpdate(verifyChangeUpdate, { args: [{ id: change.changeId, code: c.req.valid('json').code, actor: c.get('principal').actor }] }),
-      wait, { gone: closedChange(change) });
+      () =>
+        changeHandle(deps, change).executeUpdate(verifyChangeUpdate, {
+          args: [{ id: change.changeId, code: c.req.valid('json').code, actor: c.get('principal').actor }],
+        }),
+      wait,
+      { gone: closedChange(change) },
+    );
     if (!result.verified) {
-      throw new ApiError(422, result.status === 'failed' ? 'Wrong code; no attempts are left, so the change has failed' : 'Wrong or expired code', { changeStatus: result.status, attemptsLeft: result.attemptsLeft });
+      throw new ApiError(
+        422,
+        result.status === 'failed' ? 'Wrong code; no attempts are left, so the change has failed' : 'Wrong or expired code',
+        { changeStatus: result.status, attemptsLeft: result.attemptsLeft },
+      );
     }
     return c.json(result, 200);
   });
 
   app.openapi(resendChangeRoute, async (c) => {
     const change = await changeOf(deps, c.req.valid('param').id);
-    const view = await temporalCall(() => changeHandle(deps, change).executeUpdate(resendChangeCodeUpdate, { args: [{ id: change.changeId, actor: c.get('principal').actor }] }), wait, { gone: closedChange(change) });
+    const view = await temporalCall(
+      () =>
+        changeHandle(deps, change).executeUpdate(resendChangeCodeUpdate, {
+          args: [{ id: change.changeId, actor: c.get('principal').actor }],
+        }),
+      wait,
+      { gone: closedChange(change) },
+    );
     return c.json(view, 200);
   });
 
@@ -290,9 +354,18 @@ export function masterDataRoutes(deps: ApiDeps) {
     const state = await temporalCall(
       () =>
         changeHandle(deps, change).executeUpdate(decideApprovalUpdate, {
-          args: [{ changeId: change.changeId, decision: body.decision, ...(body.comment ? { comment: body.comment } : {}), approver: c.get('principal').actor }],
+          args: [
+            {
+              changeId: change.changeId,
+              decision: body.decision,
+              ...(body.comment ? { comment: body.comment } : {}),
+              approver: c.get('principal').actor,
+            },
+          ],
         }),
-      wait, { gone: closedChange(change) });
+      wait,
+      { gone: closedChange(change) },
+    );
     return c.json(state, 200);
   });
 
@@ -300,8 +373,13 @@ export function masterDataRoutes(deps: ApiDeps) {
     const change = await changeOf(deps, c.req.valid('param').id);
     const { reason } = c.req.valid('json');
     const state = await temporalCall(
-      () => changeHandle(deps, change).executeUpdate(cancelChangeUpdate, { args: [{ id: change.changeId, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }] }),
-      wait, { gone: closedChange(change) });
+      () =>
+        changeHandle(deps, change).executeUpdate(cancelChangeUpdate, {
+          args: [{ id: change.changeId, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }],
+        }),
+      wait,
+      { gone: closedChange(change) },
+    );
     return c.json(state, 200);
   });
 

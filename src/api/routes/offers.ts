@@ -48,7 +48,11 @@ export const offerStateSchema = z
     transitions: z.array(transitionSchema),
     workflowId: z.string().optional(),
     createdAt: z.string().optional(),
-    decidedAt: z.string().nullable().optional().openapi({ description: 'When the offer was answered, expired or withdrawn (from the record)' }),
+    decidedAt: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: 'When the offer was answered, expired or withdrawn (from the record)' }),
     decidedBy: z.string().nullable().optional().openapi({ description: 'Who answered it, or system' }),
   })
   .openapi('Offer');
@@ -91,9 +95,14 @@ const makeOffer = createRoute({
   },
   responses: {
     201: jsonContent(offerStateSchema, 'The offer was made'),
-    202: jsonContent(z.object({ status: z.literal('pending'), workflowId: z.string(), statusUrl: z.string() }), 'Accepted, eligibility still being decided'),
+    202: jsonContent(
+      z.object({ status: z.literal('pending'), workflowId: z.string(), statusUrl: z.string() }),
+      'Accepted, eligibility still being decided',
+    ),
     422: {
-      content: { 'application/problem+json': { schema: problemSchema.extend({ rule: z.string().optional(), offerId: z.string().optional() }) } },
+      content: {
+        'application/problem+json': { schema: problemSchema.extend({ rule: z.string().optional(), offerId: z.string().optional() }) },
+      },
       description: 'A rule refused the offer (`rule` names it), or the Idempotency-Key was reused with another body',
     },
     ...problemResponses(400, 401, 403, 404, 413, 415),
@@ -129,7 +138,8 @@ const respond = createRoute({
   operationId: 'answerOffer',
   tags: ['offers'],
   summary: "Record the customer's answer: accept or decline",
-  description: 'An Update of the `offer` workflow. Repeating the same answer returns the same result; a different answer after one was given, or an answer to an expired offer, is a 409.',
+  description:
+    'An Update of the `offer` workflow. Repeating the same answer returns the same result; a different answer after one was given, or an answer to an expired offer, is a 409.',
   middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
   request: { params: offerIdParam, body: jsonBody(offerResponseSchema.openapi('OfferResponse'), { decision: 'accept' }) },
   responses: { 200: jsonContent(offerStateSchema, 'The offer after the answer'), ...problemResponses(400, 401, 403, 404, 409, 413, 415) },
@@ -148,7 +158,9 @@ export function offerRoutes(deps: ApiDeps) {
       if (until <= now) problems.push('must be in the future');
       if (until > now + MAX_OFFER_VALIDITY_DAYS * 86_400_000) problems.push(`must be at most ${MAX_OFFER_VALIDITY_DAYS} days ahead`);
       if (problems.length) {
-        throw new ApiError(400, `Invalid request: body.validUntil: ${problems.join('; ')}`, { errors: problems.map((message) => ({ path: 'body.validUntil', message, code: 'custom' })) });
+        throw new ApiError(400, `Invalid request: body.validUntil: ${problems.join('; ')}`, {
+          errors: problems.map((message) => ({ path: 'body.validUntil', message, code: 'custom' })),
+        });
       }
     }
     if (!(await customerExists(deps.pool, customerId))) throw new ApiError(404, `No customer with id ${customerId}`);
@@ -223,7 +235,8 @@ export function offerRoutes(deps: ApiDeps) {
       const state = await handle.executeUpdate(offerRespondUpdate, { args: [{ decision, actor: c.get('principal').actor }] });
       return c.json(state, 200);
     } catch (err) {
-      if (refusalOf(err) || !isWorkflowGone(err)) throwTemporalProblem(err, { refused: (reason) => `The offer cannot be ${verb}: ${reason}` });
+      if (refusalOf(err) || !isWorkflowGone(err))
+        throwTemporalProblem(err, { refused: (reason) => `The offer cannot be ${verb}: ${reason}` });
       // The workflow has closed: the outcome is on the row; repeating it is fine, changing it is not.
       const closed = await readOffer(deps.pool, id);
       const same = (closed?.status === 'accepted' && decision === 'accept') || (closed?.status === 'declined' && decision === 'decline');

@@ -4,7 +4,13 @@
  * writes before it answers; the running workflow's own state is a live detail, on request.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { confirmOptInUpdate, onboardingStateQuery, onboardingWorkflowId, optInRequestSchema, resendOptInUpdate } from '../../domain/onboarding.js';
+import {
+  confirmOptInUpdate,
+  onboardingStateQuery,
+  onboardingWorkflowId,
+  optInRequestSchema,
+  resendOptInUpdate,
+} from '../../domain/onboarding.js';
 import { readOnboarding, type OnboardingRecord } from '../../db/repositories/onboardings.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
 import type { customerOnboarding } from '../../../workflows/onboarding.js';
@@ -23,18 +29,28 @@ const onboardingStateSchema = z
     leadId: z.string().optional(),
     status: z.enum(['starting', 'in-progress', 'onboarded', 'stalled']),
     accountManager: z.string().optional(),
-    optIn: z.object({ status: z.string(), attempts: z.number(), resends: z.number().optional(), sentAt: z.string().optional(), confirmedAt: z.string().optional() }),
+    optIn: z.object({
+      status: z.string(),
+      attempts: z.number(),
+      resends: z.number().optional(),
+      sentAt: z.string().optional(),
+      confirmedAt: z.string().optional(),
+    }),
     firstContact: z.object({ dueAt: z.string().optional(), doneAt: z.string().optional(), reminderSentAt: z.string().optional() }),
     checkInAt: z.string().optional(),
     reasons: z.array(z.string()),
-    withheld: z.array(z.object({ step: z.string(), at: z.string(), reason: z.string() })).openapi({ description: 'Messages not sent because the customer must not be contacted, and why' }),
+    withheld: z
+      .array(z.object({ step: z.string(), at: z.string(), reason: z.string() }))
+      .openapi({ description: 'Messages not sent because the customer must not be contacted, and why' }),
     transitions: z.array(z.object({ status: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })),
     startedAt: z.string(),
     finishedAt: z.string().optional(),
     live: z
       .object({ at: z.string(), state: z.object({}).loose() })
       .optional()
-      .openapi({ description: 'Only with `?live=true`, for an onboarding not yet ended whose workflow answered in time: its state query, as of `at`' }),
+      .openapi({
+        description: 'Only with `?live=true`, for an onboarding not yet ended whose workflow answered in time: its state query, as of `at`',
+      }),
   })
   .loose()
   .openapi('OnboardingState');
@@ -45,7 +61,8 @@ const getRoute = createRoute({
   operationId: 'getOnboarding',
   tags: ['onboarding'],
   summary: 'Where the onboarding of a customer stands: its steps, outcome and timeline',
-  description: 'From the record in PostgreSQL, with no worker needed. `live=true` adds the running workflow’s own state as `live` when it answers within a second.',
+  description:
+    'From the record in PostgreSQL, with no worker needed. `live=true` adds the running workflow’s own state as `live` when it answers within a second.',
   middleware: [operational] as const,
   request: { params: customerIdParam, query: z.object({ live: liveParamSchema }).strict() },
   responses: { 200: jsonContent(onboardingStateSchema, 'The onboarding'), ...problemResponses(400, 401, 403, 404) },

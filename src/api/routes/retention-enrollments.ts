@@ -20,11 +20,13 @@ const getEnrollment = createRoute({
   tags: ['retention'],
   summary: "Why did this customer get this message? The enrollment's state and its history",
   description:
-    'From PostgreSQL: the latest enrollment\'s state and log (every step taken or held back, with its reason), as its workflow showed it, and every earlier enrollment. ' +
-    '`?live=true` adds the running workflow\'s own state, present only when it answered within a second.',
+    "From PostgreSQL: the latest enrollment's state and log (every step taken or held back, with its reason), as its workflow showed it, and every earlier enrollment. " +
+    "`?live=true` adds the running workflow's own state, present only when it answered within a second.",
   middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
   request: {
-    params: campaignParam.extend({ customerId: uuidSchema('must be a customer id (UUID)').openapi({ param: { name: 'customerId', in: 'path' } }) }),
+    params: campaignParam.extend({
+      customerId: uuidSchema('must be a customer id (UUID)').openapi({ param: { name: 'customerId', in: 'path' } }),
+    }),
     query: z.object({ live: liveParamSchema }).strict(),
   },
   responses: {
@@ -33,7 +35,15 @@ const getEnrollment = createRoute({
         workflowId: z.string(),
         state: z.record(z.string(), z.unknown()),
         live: z.object({ at: z.string(), state: z.record(z.string(), z.unknown()) }).optional(),
-        enrollments: z.array(z.object({ runKey: z.string(), status: z.string(), endReason: z.string().nullable(), enrolledAt: z.string(), endedAt: z.string().nullable() })),
+        enrollments: z.array(
+          z.object({
+            runKey: z.string(),
+            status: z.string(),
+            endReason: z.string().nullable(),
+            enrolledAt: z.string(),
+            endedAt: z.string().nullable(),
+          }),
+        ),
       }),
       'The enrollment',
     ),
@@ -51,7 +61,14 @@ export function enrollmentRoutes(deps: ApiDeps) {
     // While the enrollment runs, its workflow's own view is shown beside the record when asked for, as such.
     const ask = !FINAL_ENROLLMENT_STATUSES.includes(found.state.status) && (c.req.valid('query').live ?? false);
     const answer = await withLive(found, ask, () => liveState(deps.temporal, found.workflowId, enrollmentStateQuery));
-    return c.json({ ...answer, state: answer.state as unknown as Record<string, unknown>, ...(answer.live ? { live: { at: answer.live.at, state: answer.live.state as unknown as Record<string, unknown> } } : {}) }, 200);
+    return c.json(
+      {
+        ...answer,
+        state: answer.state as unknown as Record<string, unknown>,
+        ...(answer.live ? { live: { at: answer.live.at, state: answer.live.state as unknown as Record<string, unknown> } } : {}),
+      },
+      200,
+    );
   });
 
   return app;

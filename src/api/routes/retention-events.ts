@@ -64,14 +64,18 @@ const patchProfile = createRoute({
   operationId: 'updateRetentionProfile',
   tags: ['retention'],
   summary: "Set a customer's churn-risk score (from a scoring job or an agent's judgement) and the time zone quiet hours are kept in",
-  description: 'Both are audited. null clears a value: an unscored customer is never at churn risk; without a time zone the campaign\'s applies.',
+  description:
+    "Both are audited. null clears a value: an unscored customer is never at churn risk; without a time zone the campaign's applies.",
   middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
   request: {
     params: customerIdParam,
     body: jsonBody(retentionProfileSchema.openapi('RetentionProfile'), { churnRisk: 0.35, timezone: 'Europe/Berlin' }),
   },
   responses: {
-    200: jsonContent(z.object({ customerId: z.string(), churnRisk: z.number().nullable(), timezone: z.string().nullable() }), 'The profile after the change'),
+    200: jsonContent(
+      z.object({ customerId: z.string(), churnRisk: z.number().nullable(), timezone: z.string().nullable() }),
+      'The profile after the change',
+    ),
     ...problemResponses(400, 401, 403, 404, 413, 415),
   },
 });
@@ -84,15 +88,25 @@ export function retentionEventRoutes(deps: ApiDeps) {
     const body = c.req.valid('json');
     const occurredAt = body.occurredAt ? new Date(body.occurredAt) : new Date();
     if (occurredAt.getTime() > Date.now() + 5 * 60_000) {
-      throw new ApiError(400, 'Invalid request: body.occurredAt: must not be in the future', { errors: [{ path: 'body.occurredAt', message: 'must not be in the future', code: 'custom' }] });
+      throw new ApiError(400, 'Invalid request: body.occurredAt: must not be in the future', {
+        errors: [{ path: 'body.occurredAt', message: 'must not be in the future', code: 'custom' }],
+      });
     }
     if (!(await customerExists(deps.pool, customerId))) throw new ApiError(404, `No customer with id ${customerId}`);
     if (body.productId) {
-      if (!(await readProduct(deps.pool, body.productId))) throw new ApiError(400, `Invalid request: body.productId: no product ${body.productId}`, { errors: [{ path: 'body.productId', message: `no product ${body.productId}`, code: 'custom' }] });
+      if (!(await readProduct(deps.pool, body.productId)))
+        throw new ApiError(400, `Invalid request: body.productId: no product ${body.productId}`, {
+          errors: [{ path: 'body.productId', message: `no product ${body.productId}`, code: 'custom' }],
+        });
     }
     const workflowId = customerEventWorkflowId(`${customerId}-${c.get('idempotency')?.scope ?? newKey()}`);
     c.set('workflowId', workflowId);
-    const input: CustomerEventInput = { eventId: crypto.randomUUID(), customerId, event: { ...body, occurredAt: occurredAt.toISOString() }, actor: c.get('principal').actor };
+    const input: CustomerEventInput = {
+      eventId: crypto.randomUUID(),
+      customerId,
+      event: { ...body, occurredAt: occurredAt.toISOString() },
+      actor: c.get('principal').actor,
+    };
     const { handle } = await startOnce<typeof recordCustomerEvent>(
       deps.temporal,
       'recordCustomerEvent',
@@ -116,7 +130,12 @@ export function retentionEventRoutes(deps: ApiDeps) {
 
   app.openapi(patchProfile, async (c) => {
     const { id } = c.req.valid('param');
-    const profile = await updateRetentionProfile(deps.pool, { customerId: id, change: c.req.valid('json'), actor: c.get('principal').actor, step: `retention-profile:${c.get('requestId')}` });
+    const profile = await updateRetentionProfile(deps.pool, {
+      customerId: id,
+      change: c.req.valid('json'),
+      actor: c.get('principal').actor,
+      step: `retention-profile:${c.get('requestId')}`,
+    });
     if (!profile) throw new ApiError(404, `No customer with id ${id}`);
     return c.json({ customerId: id, ...profile }, 200);
   });

@@ -8,7 +8,14 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { ScheduleOverlapPolicy, type ScheduleDescription } from '@temporalio/client';
 import { defaultConfig } from '../../config.js';
 import { inTransaction } from '../../db/pool.js';
-import { campaignPatchSchema, campaignRequestSchema, campaignRunWorkflowId, campaignScheduleId, parseDuration, type CampaignRunInput } from '../../domain/retention.js';
+import {
+  campaignPatchSchema,
+  campaignRequestSchema,
+  campaignRunWorkflowId,
+  campaignScheduleId,
+  parseDuration,
+  type CampaignRunInput,
+} from '../../domain/retention.js';
 import { CrmCampaignId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { CRM_PROCESS } from '../../domain/processes.js';
 import { BACKOFFICE_ROLES, OPERATIONAL_ROLES, requireRole } from '../auth.js';
@@ -16,7 +23,14 @@ import type { ApiDeps, ApiEnv } from '../env.js';
 import { idempotencyKeySchema, requestHash, resultWithin } from '../idempotency.js';
 import { uuidFromKey } from '../ids.js';
 import { ApiError } from '../problem.js';
-import { campaignActivity, insertCampaign, listCampaigns as listCampaignRows, readCampaign as readCampaignRow, setCampaignStatus, type CampaignRow } from '../../db/repositories/campaigns.js';
+import {
+  campaignActivity,
+  insertCampaign,
+  listCampaigns as listCampaignRows,
+  readCampaign as readCampaignRow,
+  setCampaignStatus,
+  type CampaignRow,
+} from '../../db/repositories/campaigns.js';
 import { unknownProductIds } from '../../db/repositories/products.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { LIVE_QUERY_TIMEOUT_MS } from '../live.js';
@@ -70,7 +84,7 @@ const createCampaign = createRoute({
   description:
     'Validates the definition and creates the Temporal Schedule `campaign-<id>` (cron or interval, in an IANA time zone). Each firing starts a ' +
     '`campaignRun` that enrolls the segment; each enrollment (`campaign-<id>-<customerId>`) walks the steps, keeping suppressions, quiet hours ' +
-    'in the customer\'s time zone and the weekly message cap across all campaigns, and ends when the goal is met.',
+    "in the customer's time zone and the weekly message cap across all campaigns, and ends when the goal is met.",
   middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
   request: {
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
@@ -86,7 +100,10 @@ const createCampaign = createRoute({
       quietHours: { start: '20:00', end: '08:00' },
     }),
   },
-  responses: { 201: jsonContent(campaignSchema, 'Created and scheduled (or the campaign this Idempotency-Key created)'), ...problemResponses(400, 401, 403, 413, 415, 422) },
+  responses: {
+    201: jsonContent(campaignSchema, 'Created and scheduled (or the campaign this Idempotency-Key created)'),
+    ...problemResponses(400, 401, 403, 413, 415, 422),
+  },
 });
 
 const listCampaigns = createRoute({
@@ -97,7 +114,10 @@ const listCampaigns = createRoute({
   summary: 'Campaigns, newest first',
   middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
   responses: {
-    200: jsonContent(z.object({ campaigns: z.array(z.object({ id: z.string(), name: z.string(), status: z.string(), createdAt: z.string() })) }), 'Campaigns'),
+    200: jsonContent(
+      z.object({ campaigns: z.array(z.object({ id: z.string(), name: z.string(), status: z.string(), createdAt: z.string() })) }),
+      'Campaigns',
+    ),
     ...problemResponses(401, 403),
   },
 });
@@ -108,7 +128,8 @@ const getCampaign = createRoute({
   operationId: 'getCampaign',
   tags: ['retention'],
   summary: 'A campaign: its definition, recent runs and enrollments by status, and its schedule',
-  description: 'Definition, runs and enrollments come from PostgreSQL; `schedule` is the live view of the Temporal Schedule, null when Temporal does not answer within a second.',
+  description:
+    'Definition, runs and enrollments come from PostgreSQL; `schedule` is the live view of the Temporal Schedule, null when Temporal does not answer within a second.',
   middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
   request: { params: campaignParam },
   responses: { 200: jsonContent(campaignSchema, 'The campaign'), ...problemResponses(400, 401, 403, 404) },
@@ -121,7 +142,10 @@ const patchCampaign = createRoute({
   tags: ['retention'],
   summary: 'Pause or resume a campaign (its Schedule)',
   middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
-  request: { params: campaignParam, body: jsonBody(campaignPatchSchema.openapi('CampaignPatch'), { status: 'paused', note: 'Paused over the holidays' }) },
+  request: {
+    params: campaignParam,
+    body: jsonBody(campaignPatchSchema.openapi('CampaignPatch'), { status: 'paused', note: 'Paused over the holidays' }),
+  },
   responses: { 200: jsonContent(campaignSchema, 'The campaign'), ...problemResponses(400, 401, 403, 404, 413, 415) },
 });
 
@@ -135,7 +159,10 @@ const triggerRun = createRoute({
   middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
   request: { params: campaignParam },
   responses: {
-    202: jsonContent(z.object({ campaignId: z.string(), scheduleId: z.string(), triggeredAt: z.string(), runsUrl: z.string() }), 'Triggered'),
+    202: jsonContent(
+      z.object({ campaignId: z.string(), scheduleId: z.string(), triggeredAt: z.string(), runsUrl: z.string() }),
+      'Triggered',
+    ),
     ...problemResponses(400, 401, 403, 404),
   },
 });
@@ -146,7 +173,11 @@ function scheduleView(d: ScheduleDescription | undefined) {
     paused: d.state.paused,
     note: d.state.note,
     nextActionTimes: d.info.nextActionTimes.map((t) => t.toISOString()),
-    recentActions: d.info.recentActions.map((a) => ({ scheduledAt: a.scheduledAt.toISOString(), takenAt: a.takenAt.toISOString(), workflowId: a.action.workflow.workflowId })),
+    recentActions: d.info.recentActions.map((a) => ({
+      scheduledAt: a.scheduledAt.toISOString(),
+      takenAt: a.takenAt.toISOString(),
+      workflowId: a.action.workflow.workflowId,
+    })),
     numActionsTaken: d.info.numActionsTaken,
   };
 }
@@ -194,7 +225,9 @@ export function retentionRoutes(deps: ApiDeps) {
       ...(def.segment.missingAllOf ?? []),
     ]);
     if (names.length) {
-      throw new ApiError(400, `Invalid request: unknown products ${names.join(', ')}`, { errors: names.map((n) => ({ path: 'body', message: `no product ${n}`, code: 'custom' })) });
+      throw new ApiError(400, `Invalid request: unknown products ${names.join(', ')}`, {
+        errors: names.map((n) => ({ path: 'body', message: `no product ${n}`, code: 'custom' })),
+      });
     }
     const scope = c.get('idempotency')?.scope;
     // A retried create must not schedule the campaign twice: the key's claim fixes the campaign id.
@@ -216,7 +249,9 @@ export function retentionRoutes(deps: ApiDeps) {
         await deps.temporal.schedule.create({
           scheduleId,
           spec: {
-            ...(def.schedule.cron ? { cronExpressions: [def.schedule.cron] } : { intervals: [{ every: parseDuration(def.schedule.interval!)! }] }),
+            ...(def.schedule.cron
+              ? { cronExpressions: [def.schedule.cron] }
+              : { intervals: [{ every: parseDuration(def.schedule.interval!)! }] }),
             timezone: def.schedule.timezone,
           },
           action: {
@@ -243,7 +278,10 @@ export function retentionRoutes(deps: ApiDeps) {
       } catch (err) {
         // The server is the last judge of a cron expression or time zone.
         const invalid = invalidArgumentOf(err);
-        if (invalid !== undefined) throw new ApiError(400, `Invalid request: body.schedule: ${invalid}`, { errors: [{ path: 'body.schedule', message: invalid, code: 'custom' }] });
+        if (invalid !== undefined)
+          throw new ApiError(400, `Invalid request: body.schedule: ${invalid}`, {
+            errors: [{ path: 'body.schedule', message: invalid, code: 'custom' }],
+          });
         throwTemporalProblem(err);
       }
       return inserted;
@@ -277,7 +315,9 @@ export function retentionRoutes(deps: ApiDeps) {
     await readCampaign(id);
     const scheduleId = campaignScheduleId(id);
     await deps.temporal.schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.BUFFER_ONE);
-    return c.json({ campaignId: id, scheduleId, triggeredAt: new Date().toISOString(), runsUrl: `/v1/campaigns/${id}` }, 202, { Location: `/v1/campaigns/${id}` });
+    return c.json({ campaignId: id, scheduleId, triggeredAt: new Date().toISOString(), runsUrl: `/v1/campaigns/${id}` }, 202, {
+      Location: `/v1/campaigns/${id}`,
+    });
   });
 
   return app;

@@ -43,8 +43,17 @@ export async function writeAudit(db: Pool | PoolClient, write: AuditWrite, field
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (idempotency_key) DO NOTHING`,
       [
-        write.customerId ?? null, write.leadId ?? null, f.field, json(f.oldValue), json(f.newValue), write.actor, write.approver ?? null,
-        write.process, write.workflowId ?? null, write.changeId ?? null, auditKey(write.step, f.field),
+        write.customerId ?? null,
+        write.leadId ?? null,
+        f.field,
+        json(f.oldValue),
+        json(f.newValue),
+        write.actor,
+        write.approver ?? null,
+        write.process,
+        write.workflowId ?? null,
+        write.changeId ?? null,
+        auditKey(write.step, f.field),
       ],
     );
     written += rowCount ?? 0;
@@ -63,11 +72,24 @@ export interface LeadCorrectionEntry {
 
 /** The corrections of a lead, oldest first. */
 export async function readLeadCorrections(db: Pool | PoolClient, leadId: string): Promise<LeadCorrectionEntry[]> {
-  const { rows } = await db.query<{ field: string; old_value: unknown; new_value: unknown; actor: string; occurred_at: Date; workflow_id: string | null }>(
-    'SELECT field, old_value, new_value, actor, occurred_at, workflow_id FROM audit_log WHERE lead_id = $1 ORDER BY occurred_at, id',
-    [leadId],
-  );
-  return rows.map((r) => ({ field: r.field, from: r.old_value, to: r.new_value, actor: r.actor, at: r.occurred_at.toISOString(), workflowId: r.workflow_id }));
+  const { rows } = await db.query<{
+    field: string;
+    old_value: unknown;
+    new_value: unknown;
+    actor: string;
+    occurred_at: Date;
+    workflow_id: string | null;
+  }>('SELECT field, old_value, new_value, actor, occurred_at, workflow_id FROM audit_log WHERE lead_id = $1 ORDER BY occurred_at, id', [
+    leadId,
+  ]);
+  return rows.map((r) => ({
+    field: r.field,
+    from: r.old_value,
+    to: r.new_value,
+    actor: r.actor,
+    at: r.occurred_at.toISOString(),
+    workflowId: r.workflow_id,
+  }));
 }
 
 export interface CustomerAuditEntry {
@@ -84,7 +106,12 @@ export interface CustomerAuditEntry {
 }
 
 /** A customer's audit trail, newest first; `before` is the id of the last entry of the previous page. */
-export async function readCustomerAudit(db: Pool | PoolClient, customerId: string, limit: number, before?: string): Promise<CustomerAuditEntry[]> {
+export async function readCustomerAudit(
+  db: Pool | PoolClient,
+  customerId: string,
+  limit: number,
+  before?: string,
+): Promise<CustomerAuditEntry[]> {
   const { rows } = await db.query<{
     id: string;
     field: string;

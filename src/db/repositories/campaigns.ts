@@ -6,7 +6,15 @@
  */
 import type { Pool, PoolClient } from '../pool.js';
 import type { OfferResult } from '../../domain/offers.js';
-import type { CampaignDefinition, CampaignGoal, CampaignRunInput, CampaignStep, EnrollmentLogEntry, EnrollmentState, EnrollmentStatus } from '../../domain/retention.js';
+import type {
+  CampaignDefinition,
+  CampaignGoal,
+  CampaignRunInput,
+  CampaignStep,
+  EnrollmentLogEntry,
+  EnrollmentState,
+  EnrollmentStatus,
+} from '../../domain/retention.js';
 
 type Db = Pool | PoolClient;
 
@@ -26,7 +34,10 @@ export async function readCampaign(db: Db, id: string): Promise<CampaignRow | un
 }
 
 /** Inserts a campaign unless its id exists; undefined when it did (an Idempotency-Key repeat). */
-export async function insertCampaign(db: Db, c: { id: string; definition: CampaignDefinition; createdBy: string }): Promise<CampaignRow | undefined> {
+export async function insertCampaign(
+  db: Db,
+  c: { id: string; definition: CampaignDefinition; createdBy: string },
+): Promise<CampaignRow | undefined> {
   const { rows } = await db.query<CampaignRow>(
     'INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING *',
     [c.id, c.definition.name, JSON.stringify(c.definition), c.createdBy],
@@ -35,12 +46,17 @@ export async function insertCampaign(db: Db, c: { id: string; definition: Campai
 }
 
 export async function setCampaignStatus(db: Db, id: string, status: 'active' | 'paused'): Promise<CampaignRow | undefined> {
-  const { rows } = await db.query<CampaignRow>('UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1 RETURNING *', [id, status]);
+  const { rows } = await db.query<CampaignRow>('UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1 RETURNING *', [
+    id,
+    status,
+  ]);
   return rows[0];
 }
 
 export async function listCampaigns(db: Db, limit = 200): Promise<Array<{ id: string; name: string; status: string; createdAt: string }>> {
-  const { rows } = await db.query<CampaignRow>('SELECT id, name, status, created_at FROM campaigns ORDER BY created_at DESC LIMIT $1', [limit]);
+  const { rows } = await db.query<CampaignRow>('SELECT id, name, status, created_at FROM campaigns ORDER BY created_at DESC LIMIT $1', [
+    limit,
+  ]);
   return rows.map((r) => ({ id: r.id, name: r.name, status: r.status, createdAt: r.created_at.toISOString() }));
 }
 
@@ -58,15 +74,35 @@ export interface RunView {
 
 /** A campaign's recent runs, newest first, and how many of its enrollments stand in each status. */
 export async function campaignActivity(db: Db, id: string, runs = 20): Promise<{ runs: RunView[]; enrollments: Record<string, number> }> {
-  const r = await db.query<{ run_key: string; status: string; reason: string | null; pages: number; selected: number; enrolled: number; skipped: number; started_at: Date; finished_at: Date | null }>(
+  const r = await db.query<{
+    run_key: string;
+    status: string;
+    reason: string | null;
+    pages: number;
+    selected: number;
+    enrolled: number;
+    skipped: number;
+    started_at: Date;
+    finished_at: Date | null;
+  }>(
     'SELECT run_key, status, reason, pages, selected, enrolled, skipped, started_at, finished_at FROM campaign_runs WHERE campaign_id = $1 ORDER BY started_at DESC LIMIT $2',
     [id, runs],
   );
-  const counts = await db.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM campaign_enrollments WHERE campaign_id = $1 GROUP BY status', [id]);
+  const counts = await db.query<{ status: string; n: string }>(
+    'SELECT status, count(*) AS n FROM campaign_enrollments WHERE campaign_id = $1 GROUP BY status',
+    [id],
+  );
   return {
     runs: r.rows.map((x) => ({
-      runKey: x.run_key, status: x.status, reason: x.reason, pages: x.pages, selected: x.selected, enrolled: x.enrolled, skipped: x.skipped,
-      startedAt: x.started_at.toISOString(), finishedAt: x.finished_at?.toISOString() ?? null,
+      runKey: x.run_key,
+      status: x.status,
+      reason: x.reason,
+      pages: x.pages,
+      selected: x.selected,
+      enrolled: x.enrolled,
+      skipped: x.skipped,
+      startedAt: x.started_at.toISOString(),
+      finishedAt: x.finished_at?.toISOString() ?? null,
     })),
     enrollments: Object.fromEntries(counts.rows.map((x) => [x.status, Number(x.n)])),
   };
@@ -93,7 +129,10 @@ export async function appendEnrollmentEvent(db: Db, e: EnrollmentEvent): Promise
 }
 
 /** The "enrolled" entry of every customer a run page enrolled, keyed `<keyPrefix><customerId>:<runKey>:enrolled`. */
-export async function appendEnrolled(db: Db, e: { campaignId: string; runKey: string; customerIds: string[]; at: Date | string; keyPrefix: string }): Promise<void> {
+export async function appendEnrolled(
+  db: Db,
+  e: { campaignId: string; runKey: string; customerIds: string[]; at: Date | string; keyPrefix: string },
+): Promise<void> {
   await db.query(
     `INSERT INTO enrollment_events (campaign_id, customer_id, run_key, step, type, outcome, detail, at, entry_key)
      SELECT $1, c, $2, NULL, 'enrolled', 'enrolled', 'run ' || $2, $3, $4 || c::text || ':' || $2 || ':enrolled' FROM unnest($5::uuid[]) AS c
@@ -119,23 +158,57 @@ const FINAL_OFFER = ['ineligible', 'accepted', 'declined', 'expired', 'withdrawn
  * and goal as frozen by its run), with every earlier enrollment; undefined if never enrolled.
  */
 export async function readEnrollment(db: Db, campaignId: string, customerId: string): Promise<EnrollmentView | undefined> {
-  const { rows } = await db.query<{ run_key: string; status: EnrollmentStatus; end_reason: string | null; enrolled_at: Date; ended_at: Date | null; workflow_id: string }>(
+  const { rows } = await db.query<{
+    run_key: string;
+    status: EnrollmentStatus;
+    end_reason: string | null;
+    enrolled_at: Date;
+    ended_at: Date | null;
+    workflow_id: string;
+  }>(
     'SELECT run_key, status, end_reason, enrolled_at, ended_at, workflow_id FROM campaign_enrollments WHERE campaign_id = $1 AND customer_id = $2 ORDER BY enrolled_at DESC, id DESC',
     [campaignId, customerId],
   );
   const latest = rows[0];
   if (!latest) return undefined;
   const campaign = (await readCampaign(db, campaignId))!;
-  const run = await db.query<{ snapshot: CampaignRunInput['snapshot'] | null }>('SELECT snapshot FROM campaign_runs WHERE run_key = $1', [latest.run_key]);
-  const frozen: { campaignName: string; steps: CampaignStep[]; goal?: CampaignGoal } = run.rows[0]?.snapshot ?? { ...campaign.definition, campaignName: campaign.name };
-  const events = await db.query<{ step: number | null; type: EnrollmentLogEntry['type']; outcome: string; detail: string | null; at: Date }>(
+  const run = await db.query<{ snapshot: CampaignRunInput['snapshot'] | null }>('SELECT snapshot FROM campaign_runs WHERE run_key = $1', [
+    latest.run_key,
+  ]);
+  const frozen: { campaignName: string; steps: CampaignStep[]; goal?: CampaignGoal } = run.rows[0]?.snapshot ?? {
+    ...campaign.definition,
+    campaignName: campaign.name,
+  };
+  const events = await db.query<{
+    step: number | null;
+    type: EnrollmentLogEntry['type'];
+    outcome: string;
+    detail: string | null;
+    at: Date;
+  }>(
     'SELECT step, type, outcome, detail, at FROM enrollment_events WHERE campaign_id = $1 AND customer_id = $2 AND run_key = $3 ORDER BY at, id',
     [campaignId, customerId, latest.run_key],
   );
-  const log: EnrollmentLogEntry[] = events.rows.map((e) => ({ at: e.at.toISOString(), step: e.step, type: e.type, outcome: e.outcome, ...(e.detail !== null ? { detail: e.detail } : {}) }));
+  const log: EnrollmentLogEntry[] = events.rows.map((e) => ({
+    at: e.at.toISOString(),
+    step: e.step,
+    type: e.type,
+    outcome: e.outcome,
+    ...(e.detail !== null ? { detail: e.detail } : {}),
+  }));
 
   // Offer steps are the offers this enrollment made: their record says when and how each ended.
-  const offers = await db.query<{ id: string; kind: string; product_id: string; valid_until: Date; status: string; rule: OfferResult['rule'] | null; reason: string | null; created_at: Date; decided_at: Date | null }>(
+  const offers = await db.query<{
+    id: string;
+    kind: string;
+    product_id: string;
+    valid_until: Date;
+    status: string;
+    rule: OfferResult['rule'] | null;
+    reason: string | null;
+    created_at: Date;
+    decided_at: Date | null;
+  }>(
     `SELECT id, kind, product_id, valid_until, status, rule, reason, created_at, decided_at FROM offers
      WHERE campaign_id = $1 AND customer_id = $2 AND created_at >= $3 AND ($4::timestamptz IS NULL OR created_at <= $4)
      ORDER BY created_at, id`,
@@ -145,10 +218,27 @@ export async function readEnrollment(db: Db, campaignId: string, customerId: str
   for (const o of offers.rows) {
     const step = frozen.steps.findIndex((s) => s.type === 'offer' && s.kind === o.kind && s.productId === o.product_id);
     const at = o.created_at.toISOString();
-    log.push({ at, step: step < 0 ? null : step, type: 'offer', outcome: 'started', detail: `${o.kind} ${o.product_id}, offer ${o.id} valid until ${o.valid_until.toISOString()}` });
+    log.push({
+      at,
+      step: step < 0 ? null : step,
+      type: 'offer',
+      outcome: 'started',
+      detail: `${o.kind} ${o.product_id}, offer ${o.id} valid until ${o.valid_until.toISOString()}`,
+    });
     if (FINAL_OFFER.includes(o.status)) {
-      lastOffer = { offerId: o.id, status: o.status as OfferResult['status'], ...(o.rule ? { rule: o.rule } : {}), ...(o.reason !== null ? { reason: o.reason } : {}) };
-      log.push({ at: (o.decided_at ?? o.created_at).toISOString(), step: step < 0 ? null : step, type: 'offer', outcome: o.status, detail: o.reason ?? `offer ${o.id}` });
+      lastOffer = {
+        offerId: o.id,
+        status: o.status as OfferResult['status'],
+        ...(o.rule ? { rule: o.rule } : {}),
+        ...(o.reason !== null ? { reason: o.reason } : {}),
+      };
+      log.push({
+        at: (o.decided_at ?? o.created_at).toISOString(),
+        step: step < 0 ? null : step,
+        type: 'offer',
+        outcome: o.status,
+        detail: o.reason ?? `offer ${o.id}`,
+      });
     }
   }
   // A stable sort: entries of the same instant keep the order they were written in.
@@ -156,7 +246,13 @@ export async function readEnrollment(db: Db, campaignId: string, customerId: str
 
   const last = log.filter((l) => l.type !== 'event').at(-1);
   const status: EnrollmentStatus =
-    latest.status !== 'active' ? latest.status : last?.type === 'wait' && last.outcome === 'waiting' ? 'waiting' : last?.type === 'message' && last.outcome === 'deferred' ? 'deferred' : 'active';
+    latest.status !== 'active'
+      ? latest.status
+      : last?.type === 'wait' && last.outcome === 'waiting'
+        ? 'waiting'
+        : last?.type === 'message' && last.outcome === 'deferred'
+          ? 'deferred'
+          : 'active';
   const steps = log.map((l) => l.step).filter((s): s is number => s !== null);
   return {
     workflowId: latest.workflow_id,
@@ -172,6 +268,12 @@ export async function readEnrollment(db: Db, campaignId: string, customerId: str
       log,
       ...(lastOffer ? { lastOffer } : {}),
     },
-    enrollments: rows.map((r) => ({ runKey: r.run_key, status: r.status, endReason: r.end_reason, enrolledAt: r.enrolled_at.toISOString(), endedAt: r.ended_at?.toISOString() ?? null })),
+    enrollments: rows.map((r) => ({
+      runKey: r.run_key,
+      status: r.status,
+      endReason: r.end_reason,
+      enrolledAt: r.enrolled_at.toISOString(),
+      endedAt: r.ended_at?.toISOString() ?? null,
+    })),
   };
 }

@@ -17,9 +17,23 @@ export async function openChange(db: Pool | PoolClient, record: ChangeRecord & P
     `INSERT INTO change_requests (id, customer_id, fields, status, requested_by, reason, workflow_id, preview, approval_required)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (id) DO NOTHING`,
-    [record.changeId, record.customerId, record.fields, record.status, record.requestedBy, record.reason ?? null, record.workflowId, record.preview ? JSON.stringify(record.preview) : null, record.approval?.required ?? false],
+    [
+      record.changeId,
+      record.customerId,
+      record.fields,
+      record.status,
+      record.requestedBy,
+      record.reason ?? null,
+      record.workflowId,
+      record.preview ? JSON.stringify(record.preview) : null,
+      record.approval?.required ?? false,
+    ],
   );
-  await appendRequestEvents(db, { requestId: record.changeId, customerId: record.customerId, kind: 'change', workflowId: record.workflowId }, transitionEntries(record.transitions));
+  await appendRequestEvents(
+    db,
+    { requestId: record.changeId, customerId: record.customerId, kind: 'change', workflowId: record.workflowId },
+    transitionEntries(record.transitions),
+  );
 }
 
 /** Brings the row and its timeline up to the workflow's state, in one transaction. */
@@ -33,12 +47,26 @@ export async function recordChange(db: PoolClient, record: ChangeRecord & Partia
             decision_comment = COALESCE($11, decision_comment), applied_version = COALESCE($12, applied_version), outcome_detail = COALESCE($13, outcome_detail)
      WHERE id = $1`,
     [
-      record.changeId, record.status, record.approvedBy ?? null, record.closed,
-      record.verification ? JSON.stringify(record.verification) : null, a?.required ?? false, a?.dueAt ?? null, a?.escalated ?? false,
-      a?.decision ?? null, a?.approver ?? null, a?.comment ?? null, record.outcome?.version ?? null, record.outcome?.detail ?? null,
+      record.changeId,
+      record.status,
+      record.approvedBy ?? null,
+      record.closed,
+      record.verification ? JSON.stringify(record.verification) : null,
+      a?.required ?? false,
+      a?.dueAt ?? null,
+      a?.escalated ?? false,
+      a?.decision ?? null,
+      a?.approver ?? null,
+      a?.comment ?? null,
+      record.outcome?.version ?? null,
+      record.outcome?.detail ?? null,
     ],
   );
-  await appendRequestEvents(db, { requestId: record.changeId, customerId: record.customerId, kind: 'change', workflowId: record.workflowId }, transitionEntries(record.transitions));
+  await appendRequestEvents(
+    db,
+    { requestId: record.changeId, customerId: record.customerId, kind: 'change', workflowId: record.workflowId },
+    transitionEntries(record.transitions),
+  );
 }
 
 interface ChangeRow {
@@ -90,7 +118,12 @@ async function viewOf(db: Pool | PoolClient, r: ChangeRow): Promise<ChangeView> 
         }
       : {}),
     ...(r.applied_version !== null || r.outcome_detail !== null
-      ? { outcome: { ...(r.applied_version !== null ? { version: r.applied_version } : {}), ...(r.outcome_detail !== null ? { detail: r.outcome_detail } : {}) } }
+      ? {
+          outcome: {
+            ...(r.applied_version !== null ? { version: r.applied_version } : {}),
+            ...(r.outcome_detail !== null ? { detail: r.outcome_detail } : {}),
+          },
+        }
       : {}),
     transitions,
     verificationLog,
@@ -118,7 +151,12 @@ export interface ChangeSummary {
  * A customer's change requests, newest first; `after` is the id of the last change of the previous
  * page. Undefined when there is no such customer.
  */
-export async function listCustomerChanges(db: Pool | PoolClient, customerId: string, limit: number, after?: string): Promise<ChangeSummary[] | undefined> {
+export async function listCustomerChanges(
+  db: Pool | PoolClient,
+  customerId: string,
+  limit: number,
+  after?: string,
+): Promise<ChangeSummary[] | undefined> {
   if (!(await customerExists(db, customerId))) return undefined;
   const { rows } = await db.query<ChangeRow>(
     `SELECT * FROM change_requests WHERE customer_id = $1

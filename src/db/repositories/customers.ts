@@ -29,7 +29,8 @@ export interface CustomerRow {
   updated_at: Date;
 }
 
-const COLUMNS = 'id, customer_number, name, email, email_normalized, phone, address, locale, birth_date::text AS birth_date, bank_account_iban, status, version, created_at, updated_at';
+const COLUMNS =
+  'id, customer_number, name, email, email_normalized, phone, address, locale, birth_date::text AS birth_date, bank_account_iban, status, version, created_at, updated_at';
 
 function toCustomer(r: CustomerRow): Customer {
   return {
@@ -71,7 +72,10 @@ export async function customerExists(db: Pool | PoolClient, id: string): Promise
 }
 
 /** The master-data fields of a customer as they stand, with the row's status and version (the base of a change). */
-export async function readMasterData(db: Pool | PoolClient, id: string): Promise<{ data: MasterData; status: string; version: number } | undefined> {
+export async function readMasterData(
+  db: Pool | PoolClient,
+  id: string,
+): Promise<{ data: MasterData; status: string; version: number } | undefined> {
   const r = await readCustomerRow(db, id);
   return r && { data: masterDataOf(r), status: r.status, version: r.version };
 }
@@ -98,7 +102,10 @@ export async function insertCustomer(
     [c.id, request.name, request.email.trim(), c.emailNormalized, request.phone ?? null, request.address ?? null, request.locale, c.actor],
   );
   if (inserted.rowCount === 1) return { inserted: true };
-  const existing = await db.query<{ id: string }>('SELECT id FROM customers WHERE email_normalized = $1 OR id = $2 ORDER BY (id = $2) DESC LIMIT 1', [c.emailNormalized, c.id]);
+  const existing = await db.query<{ id: string }>(
+    'SELECT id FROM customers WHERE email_normalized = $1 OR id = $2 ORDER BY (id = $2) DESC LIMIT 1',
+    [c.emailNormalized, c.id],
+  );
   return { inserted: false, existingId: existing.rows[0]?.id };
 }
 
@@ -136,7 +143,12 @@ const SORTS: Record<CustomerFilter['sort'], SortOrder> = {
 /** A phone number is found however it was typed: "+49 30 123" finds +4930123. */
 const searchText = (q: string) => (/^[+\d\s()/-]+$/.test(q) ? q.replace(/[\s()/-]/g, '') : q);
 
-export async function searchCustomers(db: Pool | PoolClient, filter: CustomerFilter, position: Position | undefined, limit: number): Promise<{ items: Customer[]; next?: Position }> {
+export async function searchCustomers(
+  db: Pool | PoolClient,
+  filter: CustomerFilter,
+  position: Position | undefined,
+  limit: number,
+): Promise<{ items: Customer[]; next?: Position }> {
   const order = SORTS[filter.sort];
   const params: unknown[] = [];
   const where: string[] = [];
@@ -184,19 +196,31 @@ export async function updateRetentionProfile(
   input: { customerId: string; change: Partial<RetentionProfile>; actor: string; step: string },
 ): Promise<RetentionProfile | undefined> {
   return inTransaction(pool, async (db) => {
-    const { rows } = await db.query<{ churn_risk: string | null; timezone: string | null }>('SELECT churn_risk, timezone FROM customers WHERE id = $1 FOR UPDATE', [input.customerId]);
+    const { rows } = await db.query<{ churn_risk: string | null; timezone: string | null }>(
+      'SELECT churn_risk, timezone FROM customers WHERE id = $1 FOR UPDATE',
+      [input.customerId],
+    );
     if (!rows[0]) return undefined;
-    const before: RetentionProfile = { churnRisk: rows[0].churn_risk === null ? null : Number(rows[0].churn_risk), timezone: rows[0].timezone };
+    const before: RetentionProfile = {
+      churnRisk: rows[0].churn_risk === null ? null : Number(rows[0].churn_risk),
+      timezone: rows[0].timezone,
+    };
     const after: RetentionProfile = {
       churnRisk: input.change.churnRisk === undefined ? before.churnRisk : input.change.churnRisk,
       timezone: input.change.timezone === undefined ? before.timezone : input.change.timezone,
     };
-    await db.query('UPDATE customers SET churn_risk = $2, timezone = $3, updated_at = now() WHERE id = $1', [input.customerId, after.churnRisk, after.timezone]);
+    await db.query('UPDATE customers SET churn_risk = $2, timezone = $3, updated_at = now() WHERE id = $1', [
+      input.customerId,
+      after.churnRisk,
+      after.timezone,
+    ]);
     const columns = { churnRisk: 'churn_risk', timezone: 'timezone' } as const;
     await writeAudit(
       db,
       { step: input.step, customerId: input.customerId, actor: input.actor, process: 'retention' },
-      (['churnRisk', 'timezone'] as const).filter((f) => input.change[f] !== undefined).map((f) => ({ field: columns[f], oldValue: before[f], newValue: after[f] })),
+      (['churnRisk', 'timezone'] as const)
+        .filter((f) => input.change[f] !== undefined)
+        .map((f) => ({ field: columns[f], oldValue: before[f], newValue: after[f] })),
     );
     return after;
   });

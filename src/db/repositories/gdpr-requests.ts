@@ -40,9 +40,23 @@ export async function openGdprRequest(db: Pool, record: GdprRecord): Promise<voi
          status = EXCLUDED.status, requested_by = EXCLUDED.requested_by, run_id = EXCLUDED.run_id, verification = EXCLUDED.verification,
          requested_at = EXCLUDED.requested_at, due_at = NULL, export_bytes = NULL, erased_rows = NULL, closed_at = NULL, updated_at = now()
        WHERE gdpr_requests.run_id IS DISTINCT FROM EXCLUDED.run_id`,
-      [record.requestId, record.customerId, record.kind, record.status, record.requestedBy, record.workflowId, record.runId, record.verification ? JSON.stringify(record.verification) : null, record.transitions[0]?.at ?? new Date().toISOString()],
+      [
+        record.requestId,
+        record.customerId,
+        record.kind,
+        record.status,
+        record.requestedBy,
+        record.workflowId,
+        record.runId,
+        record.verification ? JSON.stringify(record.verification) : null,
+        record.transitions[0]?.at ?? new Date().toISOString(),
+      ],
     );
-    await appendRequestEvents(tx, { requestId: record.requestId, customerId: record.customerId, kind: record.kind, workflowId: record.workflowId }, entriesOf(record).slice(0, 1));
+    await appendRequestEvents(
+      tx,
+      { requestId: record.requestId, customerId: record.customerId, kind: record.kind, workflowId: record.workflowId },
+      entriesOf(record).slice(0, 1),
+    );
   });
 }
 
@@ -62,13 +76,27 @@ export async function recordGdprRequest(db: Pool, record: GdprRecord): Promise<v
          closed_at = CASE WHEN $13 THEN COALESCE(gdpr_requests.closed_at, now()) ELSE NULL END
        WHERE gdpr_requests.run_id = EXCLUDED.run_id`,
       [
-        record.requestId, record.customerId, record.kind, record.status, record.requestedBy, record.workflowId, record.runId,
-        record.verification ? JSON.stringify(record.verification) : null, record.dueAt ?? null, record.exportBytes ?? null,
-        record.erasedRows ? JSON.stringify(record.erasedRows) : null, record.transitions[0]?.at ?? new Date().toISOString(), closed,
+        record.requestId,
+        record.customerId,
+        record.kind,
+        record.status,
+        record.requestedBy,
+        record.workflowId,
+        record.runId,
+        record.verification ? JSON.stringify(record.verification) : null,
+        record.dueAt ?? null,
+        record.exportBytes ?? null,
+        record.erasedRows ? JSON.stringify(record.erasedRows) : null,
+        record.transitions[0]?.at ?? new Date().toISOString(),
+        closed,
       ],
     );
     if (!rowCount) return;
-    await appendRequestEvents(tx, { requestId: record.requestId, customerId: record.customerId, kind: record.kind, workflowId: record.workflowId }, entriesOf(record));
+    await appendRequestEvents(
+      tx,
+      { requestId: record.requestId, customerId: record.customerId, kind: record.kind, workflowId: record.workflowId },
+      entriesOf(record),
+    );
   });
 }
 
@@ -89,7 +117,9 @@ export async function takeExport(db: Pool, requestId: string, actor: string): Pr
       [requestId, actor],
     );
     if (!rows[0]) {
-      const known = await tx.query<{ retrieved_at: Date | null }>('SELECT retrieved_at FROM gdpr_exports WHERE request_id = $1', [requestId]);
+      const known = await tx.query<{ retrieved_at: Date | null }>('SELECT retrieved_at FROM gdpr_exports WHERE request_id = $1', [
+        requestId,
+      ]);
       if (!known.rows[0]) return { outcome: 'not-ready' };
       return { outcome: known.rows[0].retrieved_at ? 'retrieved' : 'discarded' };
     }
@@ -167,6 +197,9 @@ export async function readGdprRequest(db: Pool | PoolClient, requestId: string):
 
 /** The open erasure of a customer, if any: one at a time. */
 export async function openErasureOf(db: Pool | PoolClient, customerId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ request_id: string }>("SELECT request_id FROM gdpr_requests WHERE customer_id = $1 AND kind = 'erasure' AND closed_at IS NULL", [customerId]);
+  const { rows } = await db.query<{ request_id: string }>(
+    "SELECT request_id FROM gdpr_requests WHERE customer_id = $1 AND kind = 'erasure' AND closed_at IS NULL",
+    [customerId],
+  );
   return rows[0]?.request_id;
 }

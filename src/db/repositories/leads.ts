@@ -66,12 +66,20 @@ export async function readLeadRow(db: Pool | PoolClient, leadId: string): Promis
 }
 
 export function storedScore(row: Pick<LeadRow, 'score' | 'score_grade' | 'score_reasons' | 'scored_at'>): LeadScore {
-  return { value: row.score ?? 0, grade: row.score_grade ?? 'C', reasons: row.score_reasons, scoredAt: (row.scored_at ?? new Date()).toISOString() };
+  return {
+    value: row.score ?? 0,
+    grade: row.score_grade ?? 'C',
+    reasons: row.score_reasons,
+    scoredAt: (row.scored_at ?? new Date()).toISOString(),
+  };
 }
 
 /** The open lead of a person (by normalised e-mail), if any: a person is funnelled once at a time. */
 export async function findOpenLeadId(db: Pool | PoolClient, emailNormalized: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ id: string }>(`SELECT id FROM leads WHERE email_normalized = $1 AND stage NOT IN ('won', 'lost') LIMIT 1`, [emailNormalized]);
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM leads WHERE email_normalized = $1 AND stage NOT IN ('won', 'lost') LIMIT 1`,
+    [emailNormalized],
+  );
   return rows[0]?.id;
 }
 
@@ -102,9 +110,24 @@ export async function insertLead(db: PoolClient, lead: NewLead): Promise<boolean
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
      ON CONFLICT DO NOTHING`,
     [
-      lead.leadId, lead.workflowId, intake.name, intake.email.trim(), lead.emailNormalized, intake.phone ?? null, intake.company ?? null,
-      intake.companySize ?? null, intake.source, intake.interest ?? null, intake.locale, lead.owner,
-      score.value, score.grade, JSON.stringify(score.reasons), score.scoredAt, lead.actor, lead.transition.at,
+      lead.leadId,
+      lead.workflowId,
+      intake.name,
+      intake.email.trim(),
+      lead.emailNormalized,
+      intake.phone ?? null,
+      intake.company ?? null,
+      intake.companySize ?? null,
+      intake.source,
+      intake.interest ?? null,
+      intake.locale,
+      lead.owner,
+      score.value,
+      score.grade,
+      JSON.stringify(score.reasons),
+      score.scoredAt,
+      lead.actor,
+      lead.transition.at,
     ],
   );
   if (inserted.rowCount !== 1) return false;
@@ -114,7 +137,11 @@ export async function insertLead(db: PoolClient, lead: NewLead): Promise<boolean
 
 export async function updateLeadScore(db: Pool | PoolClient, leadId: string, score: LeadScore): Promise<void> {
   await db.query('UPDATE leads SET score = $2, score_grade = $3, score_reasons = $4, scored_at = $5, updated_at = now() WHERE id = $1', [
-    leadId, score.value, score.grade, JSON.stringify(score.reasons), score.scoredAt,
+    leadId,
+    score.value,
+    score.grade,
+    JSON.stringify(score.reasons),
+    score.scoredAt,
   ]);
 }
 
@@ -123,7 +150,10 @@ export async function linkLeadToCustomer(db: Pool | PoolClient, leadId: string, 
 }
 
 /** The stage mirror of funnels recorded before the full record (`seq` is their version). */
-export async function mirrorLeadStage(db: Pool | PoolClient, input: { leadId: string; seq: number; stage: LeadStage; owner?: string; lostReason?: string; customerId?: string }): Promise<void> {
+export async function mirrorLeadStage(
+  db: Pool | PoolClient,
+  input: { leadId: string; seq: number; stage: LeadStage; owner?: string; lostReason?: string; customerId?: string },
+): Promise<void> {
   await db.query(
     `UPDATE leads SET stage = $3, stage_seq = $2, owner_id = COALESCE($6, owner_id), lost_reason = COALESCE($4, lost_reason), customer_id = COALESCE($5, customer_id),
             closed_at = CASE WHEN $3 IN ('won', 'lost') THEN COALESCE(closed_at, now()) ELSE NULL END, updated_at = now()
@@ -167,7 +197,13 @@ export interface LeadRecordWrite {
   owners: OwnerEntry[];
 }
 
-async function appendStageEntries(db: Pool | PoolClient, leadId: string, workflowId: string, runId: string | undefined, entries: StageEntry[]): Promise<void> {
+async function appendStageEntries(
+  db: Pool | PoolClient,
+  leadId: string,
+  workflowId: string,
+  runId: string | undefined,
+  entries: StageEntry[],
+): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
     `INSERT INTO lead_transitions (lead_id, kind, seq, from_stage, to_stage, at, actor, reason, workflow_id, run_id)
@@ -178,7 +214,13 @@ async function appendStageEntries(db: Pool | PoolClient, leadId: string, workflo
   );
 }
 
-async function appendOwnerEntries(db: Pool | PoolClient, leadId: string, workflowId: string, runId: string, entries: OwnerEntry[]): Promise<void> {
+async function appendOwnerEntries(
+  db: Pool | PoolClient,
+  leadId: string,
+  workflowId: string,
+  runId: string,
+  entries: OwnerEntry[],
+): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
     `INSERT INTO lead_transitions (lead_id, kind, seq, from_owner, to_owner, at, actor, reason, workflow_id, run_id)
@@ -202,12 +244,35 @@ export async function recordLead(pool: Pool, w: LeadRecordWrite): Promise<void> 
          last_contact_at = $27, last_activity_at = $28, closed_at = $29, record_seq = $2, updated_at = now()
        WHERE id = $1 AND record_seq < $2`,
       [
-        w.leadId, w.seq, w.stage, w.owner, w.profile.name, w.profile.phone, w.profile.company, w.profile.companySize, w.profile.interest, w.profile.locale,
-        w.score?.value ?? null, w.score?.grade ?? null, w.score ? JSON.stringify(w.score.reasons) : null, w.score?.scoredAt ?? null,
-        w.qualification?.need ?? null, w.qualification?.budget ?? null, w.qualification?.currency ?? null, w.qualification?.timeline ?? null,
-        w.proposal?.product ?? null, w.proposal?.amount ?? null, w.proposal?.currency ?? null, w.lostReason ?? null,
-        w.customerId ?? null, w.nextDue?.kind ?? null, w.nextDue?.at ?? null, JSON.stringify(w.alerts),
-        w.lastContactAt ?? null, w.lastActivityAt, w.closedAt ?? null,
+        w.leadId,
+        w.seq,
+        w.stage,
+        w.owner,
+        w.profile.name,
+        w.profile.phone,
+        w.profile.company,
+        w.profile.companySize,
+        w.profile.interest,
+        w.profile.locale,
+        w.score?.value ?? null,
+        w.score?.grade ?? null,
+        w.score ? JSON.stringify(w.score.reasons) : null,
+        w.score?.scoredAt ?? null,
+        w.qualification?.need ?? null,
+        w.qualification?.budget ?? null,
+        w.qualification?.currency ?? null,
+        w.qualification?.timeline ?? null,
+        w.proposal?.product ?? null,
+        w.proposal?.amount ?? null,
+        w.proposal?.currency ?? null,
+        w.lostReason ?? null,
+        w.customerId ?? null,
+        w.nextDue?.kind ?? null,
+        w.nextDue?.at ?? null,
+        JSON.stringify(w.alerts),
+        w.lastContactAt ?? null,
+        w.lastActivityAt,
+        w.closedAt ?? null,
       ],
     );
     await appendStageEntries(db, w.leadId, w.workflowId, w.runId, w.stages);
@@ -242,7 +307,10 @@ export async function correctLead(
     );
     if (fresh > 0) {
       const sets = input.changes.map((c, i) => `${PROFILE_COLUMNS[c.field]} = $${i + 2}`);
-      await db.query(`UPDATE leads SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, [input.leadId, ...input.changes.map((c) => c.to)]);
+      await db.query(`UPDATE leads SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, [
+        input.leadId,
+        ...input.changes.map((c) => c.to),
+      ]);
     }
     const row = (await readLeadRow(db, input.leadId))!;
     if (fresh === 0) return storedScore(row);
@@ -309,7 +377,18 @@ export async function readLead(db: Pool | PoolClient, leadId: string): Promise<L
   const r = rows[0];
   if (!r) return undefined;
   const [timeline, corrections] = await Promise.all([
-    db.query<{ kind: 'stage' | 'owner'; from_stage: LeadStage | null; to_stage: LeadStage | null; from_owner: string | null; to_owner: string | null; at: Date; actor: string; reason: string | null; workflow_id: string; run_id: string | null }>(
+    db.query<{
+      kind: 'stage' | 'owner';
+      from_stage: LeadStage | null;
+      to_stage: LeadStage | null;
+      from_owner: string | null;
+      to_owner: string | null;
+      at: Date;
+      actor: string;
+      reason: string | null;
+      workflow_id: string;
+      run_id: string | null;
+    }>(
       'SELECT kind, from_stage, to_stage, from_owner, to_owner, at, actor, reason, workflow_id, run_id FROM lead_transitions WHERE lead_id = $1 ORDER BY kind, seq',
       [leadId],
     ),
@@ -332,9 +411,18 @@ export async function readLead(db: Pool | PoolClient, leadId: string): Promise<L
     owner: r.owner_id,
     ...(r.score !== null ? { score: storedScore(r) } : {}),
     ...(r.qualification_need !== null
-      ? { qualification: { need: r.qualification_need, budget: Number(r.qualification_budget), currency: r.qualification_currency ?? 'EUR', timeline: r.qualification_timeline ?? '' } }
+      ? {
+          qualification: {
+            need: r.qualification_need,
+            budget: Number(r.qualification_budget),
+            currency: r.qualification_currency ?? 'EUR',
+            timeline: r.qualification_timeline ?? '',
+          },
+        }
       : {}),
-    ...(r.proposal_product !== null ? { proposal: { product: r.proposal_product, amount: Number(r.proposal_amount), currency: r.proposal_currency ?? 'EUR' } } : {}),
+    ...(r.proposal_product !== null
+      ? { proposal: { product: r.proposal_product, amount: Number(r.proposal_amount), currency: r.proposal_currency ?? 'EUR' } }
+      : {}),
     ...(r.lost_reason !== null ? { lostReason: r.lost_reason } : {}),
     ...(r.customer_id !== null ? { customerId: r.customer_id } : {}),
     ...(r.onboarding_workflow_id !== null ? { onboardingWorkflowId: r.onboarding_workflow_id } : {}),
@@ -349,7 +437,15 @@ export async function readLead(db: Pool | PoolClient, leadId: string): Promise<L
     ...(r.closed_at ? { closedAt: iso(r.closed_at) } : {}),
     transitions: timeline.rows
       .filter((t) => t.kind === 'stage')
-      .map((t) => ({ from: t.from_stage, to: t.to_stage!, at: t.at.toISOString(), actor: t.actor, ...reason(t), workflowId: t.workflow_id, runId: t.run_id })),
+      .map((t) => ({
+        from: t.from_stage,
+        to: t.to_stage!,
+        at: t.at.toISOString(),
+        actor: t.actor,
+        ...reason(t),
+        workflowId: t.workflow_id,
+        runId: t.run_id,
+      })),
     reassignments: timeline.rows
       .filter((t) => t.kind === 'owner')
       .map((t) => ({ from: t.from_owner!, to: t.to_owner!, at: t.at.toISOString(), actor: t.actor, ...reason(t) })),
@@ -388,7 +484,12 @@ export interface LeadListItem {
 }
 
 /** A page of leads matching `filter`, after `position`, newest (or oldest) first. */
-export async function listLeads(db: Pool | PoolClient, filter: LeadFilter, position: Position | undefined, limit: number): Promise<{ items: LeadListItem[]; next?: Position }> {
+export async function listLeads(
+  db: Pool | PoolClient,
+  filter: LeadFilter,
+  position: Position | undefined,
+  limit: number,
+): Promise<{ items: LeadListItem[]; next?: Position }> {
   const order: SortOrder = { expression: 'created_at', cast: 'timestamptz', direction: filter.sort === 'created' ? 'asc' : 'desc' };
   const params: unknown[] = [];
   const where: string[] = [];

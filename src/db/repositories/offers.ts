@@ -54,7 +54,12 @@ export async function readOffer(db: Pool | PoolClient, offerId: string): Promise
     'SELECT status, at, actor, reason FROM offer_events WHERE offer_id = $1 ORDER BY at, id',
     [offerId],
   );
-  const transitions: Transition[] = events.rows.map((e) => ({ status: e.status, at: e.at.toISOString(), actor: e.actor, ...(e.reason !== null ? { reason: e.reason } : {}) }));
+  const transitions: Transition[] = events.rows.map((e) => ({
+    status: e.status,
+    at: e.at.toISOString(),
+    actor: e.actor,
+    ...(e.reason !== null ? { reason: e.reason } : {}),
+  }));
   return {
     offerId: r.id,
     customerId: r.customer_id,
@@ -94,7 +99,10 @@ export interface OfferSummary {
 /** A customer's offers, newest first (at most `limit`); undefined when there is no such customer. */
 export async function listCustomerOffers(db: Pool | PoolClient, customerId: string, limit = 200): Promise<OfferSummary[] | undefined> {
   if (!(await customerExists(db, customerId))) return undefined;
-  const { rows } = await db.query<OfferRow>('SELECT * FROM offers WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2', [customerId, limit]);
+  const { rows } = await db.query<OfferRow>('SELECT * FROM offers WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2', [
+    customerId,
+    limit,
+  ]);
   return rows.map((r) => ({
     offerId: r.id,
     kind: r.kind,
@@ -113,7 +121,13 @@ export async function listCustomerOffers(db: Pool | PoolClient, customerId: stri
 }
 
 /** Where to send an answer: the offer's workflow, and its status in the record. */
-export async function offerProcess(db: Pool | PoolClient, offerId: string): Promise<{ workflowId: string; status: string; customerId: string } | undefined> {
-  const { rows } = await db.query<{ workflow_id: string; status: string; customer_id: string }>('SELECT workflow_id, status, customer_id FROM offers WHERE id = $1', [offerId]);
+export async function offerProcess(
+  db: Pool | PoolClient,
+  offerId: string,
+): Promise<{ workflowId: string; status: string; customerId: string } | undefined> {
+  const { rows } = await db.query<{ workflow_id: string; status: string; customer_id: string }>(
+    'SELECT workflow_id, status, customer_id FROM offers WHERE id = $1',
+    [offerId],
+  );
   return rows[0] ? { workflowId: rows[0].workflow_id, status: rows[0].status, customerId: rows[0].customer_id } : undefined;
 }

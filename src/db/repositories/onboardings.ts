@@ -9,7 +9,9 @@ import { inTransaction } from '../pool.js';
 import type { OnboardingInput, OnboardingState, OnboardingStatus } from '../../domain/onboarding.js';
 
 export async function accountManagerOf(db: Pool | PoolClient, customerId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ account_manager: string }>('SELECT account_manager FROM customer_onboardings WHERE customer_id = $1', [customerId]);
+  const { rows } = await db.query<{ account_manager: string }>('SELECT account_manager FROM customer_onboardings WHERE customer_id = $1', [
+    customerId,
+  ]);
   return rows[0]?.account_manager;
 }
 
@@ -43,15 +45,25 @@ export async function legacyOptIn(db: Pool | PoolClient, customerId: string): Pr
 
 /** A new code replaces an old-scheme one for good. */
 export async function forgetLegacyOptIn(db: Pool | PoolClient, customerId: string): Promise<void> {
-  await db.query('UPDATE customer_onboardings SET opt_in_code_hash = NULL WHERE customer_id = $1 AND opt_in_code_hash IS NOT NULL', [customerId]);
+  await db.query('UPDATE customer_onboardings SET opt_in_code_hash = NULL WHERE customer_id = $1 AND opt_in_code_hash IS NOT NULL', [
+    customerId,
+  ]);
 }
 
 /** The right code was entered: the address is confirmed (the first time counts). */
 export async function confirmOptIn(db: Pool | PoolClient, customerId: string): Promise<void> {
-  await db.query('UPDATE customer_onboardings SET opt_in_confirmed_at = COALESCE(opt_in_confirmed_at, now()), opt_in_code_hash = NULL WHERE customer_id = $1', [customerId]);
+  await db.query(
+    'UPDATE customer_onboardings SET opt_in_confirmed_at = COALESCE(opt_in_confirmed_at, now()), opt_in_code_hash = NULL WHERE customer_id = $1',
+    [customerId],
+  );
 }
 
-export async function finishOnboarding(db: Pool | PoolClient, customerId: string, outcome: 'onboarded' | 'stalled', reasons: string[]): Promise<void> {
+export async function finishOnboarding(
+  db: Pool | PoolClient,
+  customerId: string,
+  outcome: 'onboarded' | 'stalled',
+  reasons: string[],
+): Promise<void> {
   await db.query(
     `UPDATE customer_onboardings SET status = $2, reasons = $3, finished_at = COALESCE(finished_at, now()) WHERE customer_id = $1`,
     [customerId, outcome, JSON.stringify(reasons)],
@@ -86,9 +98,21 @@ export async function recordOnboarding(pool: Pool, w: OnboardingRecordWrite): Pr
          finished_at = COALESCE(finished_at, $15), record_seq = $2
        WHERE customer_id = $1 AND record_seq < $2`,
       [
-        w.customerId, w.seq, w.status, w.optIn.status, w.optIn.attempts, w.optIn.resends ?? 0, w.optIn.sentAt ?? null,
-        w.optIn.confirmedAt ?? null, w.firstContact.dueAt ?? null, w.firstContact.doneAt ?? null, w.firstContact.reminderSentAt ?? null,
-        w.checkInAt ?? null, JSON.stringify(w.reasons), JSON.stringify(w.withheld), w.finishedAt ?? null,
+        w.customerId,
+        w.seq,
+        w.status,
+        w.optIn.status,
+        w.optIn.attempts,
+        w.optIn.resends ?? 0,
+        w.optIn.sentAt ?? null,
+        w.optIn.confirmedAt ?? null,
+        w.firstContact.dueAt ?? null,
+        w.firstContact.doneAt ?? null,
+        w.firstContact.reminderSentAt ?? null,
+        w.checkInAt ?? null,
+        JSON.stringify(w.reasons),
+        JSON.stringify(w.withheld),
+        w.finishedAt ?? null,
       ],
     );
     if (w.transitions.length > 0) {
@@ -151,11 +175,20 @@ export async function readOnboarding(db: Pool | PoolClient, customerId: string):
       ...at('sentAt', r.opt_in_sent_at),
       ...at('confirmedAt', r.opt_in_confirmed_at),
     },
-    firstContact: { ...at('dueAt', r.first_contact_due_at), ...at('doneAt', r.first_contact_done_at), ...at('reminderSentAt', r.first_contact_reminder_at) },
+    firstContact: {
+      ...at('dueAt', r.first_contact_due_at),
+      ...at('doneAt', r.first_contact_done_at),
+      ...at('reminderSentAt', r.first_contact_reminder_at),
+    },
     ...at('checkInAt', r.check_in_at),
     reasons: r.reasons,
     withheld: r.withheld,
-    transitions: timeline.rows.map((t) => ({ status: t.status, at: t.at.toISOString(), actor: t.actor, ...(t.reason !== null ? { reason: t.reason } : {}) })),
+    transitions: timeline.rows.map((t) => ({
+      status: t.status,
+      at: t.at.toISOString(),
+      actor: t.actor,
+      ...(t.reason !== null ? { reason: t.reason } : {}),
+    })),
     startedAt: r.started_at.toISOString(),
     ...at('finishedAt', r.finished_at),
   };

@@ -19,7 +19,14 @@ export interface ProductRow {
 
 export const PRODUCT_COLUMNS = 'id, name, category, tier, price, active';
 
-export const toProduct = (r: ProductRow): Product => ({ id: r.id, name: r.name, category: r.category, tier: r.tier, price: Number(r.price), active: r.active });
+export const toProduct = (r: ProductRow): Product => ({
+  id: r.id,
+  name: r.name,
+  category: r.category,
+  tier: r.tier,
+  price: Number(r.price),
+  active: r.active,
+});
 
 /** Products by category and tier; inactive ones only when asked for. */
 export async function listProducts(db: Db, filter: { category?: string; includeInactive: boolean }): Promise<Product[]> {
@@ -57,7 +64,10 @@ export async function updateProduct(db: Db, id: string, p: ProductPatch): Promis
 
 /** The ids among `ids` that name no product. */
 export async function unknownProductIds(db: Db, ids: string[]): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>('SELECT x.id FROM unnest($1::text[]) AS x(id) LEFT JOIN products p ON p.id = x.id WHERE p.id IS NULL', [ids]);
+  const { rows } = await db.query<{ id: string }>(
+    'SELECT x.id FROM unnest($1::text[]) AS x(id) LEFT JOIN products p ON p.id = x.id WHERE p.id IS NULL',
+    [ids],
+  );
   return rows.map((r) => r.id);
 }
 
@@ -77,13 +87,30 @@ export interface OwnedProduct {
 
 /** Every product the customer owns or owned, newest first. */
 export async function customerProducts(db: Db, customerId: string): Promise<OwnedProduct[]> {
-  const { rows } = await db.query<Omit<ProductRow, 'price' | 'active'> & { source: string; source_id: string | null; acquired_at: Date; ended_at: Date | null; ended_reason: string | null; paid: string }>(
+  const { rows } = await db.query<
+    Omit<ProductRow, 'price' | 'active'> & {
+      source: string;
+      source_id: string | null;
+      acquired_at: Date;
+      ended_at: Date | null;
+      ended_reason: string | null;
+      paid: string;
+    }
+  >(
     `SELECT p.id, p.name, p.category, p.tier, cp.price AS paid, cp.source, cp.source_id, cp.acquired_at, cp.ended_at, cp.ended_reason
      FROM customer_products cp JOIN products p ON p.id = cp.product_id WHERE cp.customer_id = $1 ORDER BY cp.acquired_at DESC, cp.id DESC`,
     [customerId],
   );
   return rows.map((r) => ({
-    productId: r.id, name: r.name, category: r.category, tier: r.tier, price: Number(r.paid), source: r.source, sourceId: r.source_id,
-    acquiredAt: r.acquired_at.toISOString(), endedAt: r.ended_at?.toISOString() ?? null, endedReason: r.ended_reason,
+    productId: r.id,
+    name: r.name,
+    category: r.category,
+    tier: r.tier,
+    price: Number(r.paid),
+    source: r.source,
+    sourceId: r.source_id,
+    acquiredAt: r.acquired_at.toISOString(),
+    endedAt: r.ended_at?.toISOString() ?? null,
+    endedReason: r.ended_reason,
   }));
 }

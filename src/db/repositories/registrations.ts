@@ -26,10 +26,14 @@ export async function recordRegistration(db: Pool | PoolClient, r: RegistrationR
 
 /** The registration as the workflow's state showed it: received, then registered or duplicate. */
 export async function readRegistration(db: Pool | PoolClient, workflowId: string): Promise<RegistrationState | undefined> {
-  const { rows } = await db.query<{ customer_id: string; status: 'registered' | 'duplicate'; requested_by: string; received_at: Date; decided_at: Date; reason: string | null }>(
-    'SELECT customer_id, status, requested_by, received_at, decided_at, reason FROM registrations WHERE workflow_id = $1',
-    [workflowId],
-  );
+  const { rows } = await db.query<{
+    customer_id: string;
+    status: 'registered' | 'duplicate';
+    requested_by: string;
+    received_at: Date;
+    decided_at: Date;
+    reason: string | null;
+  }>('SELECT customer_id, status, requested_by, received_at, decided_at, reason FROM registrations WHERE workflow_id = $1', [workflowId]);
   const r = rows[0];
   if (!r) return undefined;
   return {

@@ -62,7 +62,12 @@ export async function readRequestTimeline(db: Pool | PoolClient, requestId: stri
   );
   const timeline: RequestTimeline = { transitions: [], verificationLog: [] };
   for (const r of rows) {
-    const entry: RequestEvent = { status: r.status, at: r.at.toISOString(), actor: r.actor, ...(r.reason !== null ? { reason: r.reason } : {}) };
+    const entry: RequestEvent = {
+      status: r.status,
+      at: r.at.toISOString(),
+      actor: r.actor,
+      ...(r.reason !== null ? { reason: r.reason } : {}),
+    };
     (VERIFICATION_STATUSES.includes(r.status) ? timeline.verificationLog : timeline.transitions).push(entry);
   }
   return timeline;
