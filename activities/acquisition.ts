@@ -156,14 +156,7 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
     },
 
     /** The stage mirror of funnels recorded before `recordLead` existed; `seq` makes a stale write a no-op. */
-    async recordLeadStage(input: {
-      leadId: string;
-      seq: number;
-      stage: LeadStage;
-      owner?: string;
-      lostReason?: string;
-      customerId?: string;
-    }): Promise<void> {
+    async recordLeadStage(input: { leadId: string; seq: number; stage: LeadStage; owner?: string; lostReason?: string; customerId?: string }): Promise<void> {
       await mirrorLeadStage(pool, input);
     },
 
@@ -173,13 +166,7 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
     },
 
     /** Corrects the person's data, audits old and new values, and answers with the score of the corrected lead. */
-    async correctLead(input: {
-      leadId: string;
-      workflowId: string;
-      actor: string;
-      correction: number;
-      changes: LeadFieldChange[];
-    }): Promise<LeadScore> {
+    async correctLead(input: { leadId: string; workflowId: string; actor: string; correction: number; changes: LeadFieldChange[] }): Promise<LeadScore> {
       return correctLead(pool, { ...input, key: `${input.workflowId}:correction:${input.correction}` }, scoreOf);
     },
 
@@ -197,12 +184,7 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
      * Turns a won lead into a customer through registration's path and links them, in one
      * transaction. A retry finds the customer it made (same id) and creates nothing new.
      */
-    async convertLeadToCustomer(input: {
-      leadId: string;
-      customerId: string;
-      workflowId: string;
-      actor: string;
-    }): Promise<RegistrationResult> {
+    async convertLeadToCustomer(input: { leadId: string; customerId: string; workflowId: string; actor: string }): Promise<RegistrationResult> {
       return inTransaction(pool, async (db) => {
         const lead = await readLead(db, input.leadId);
         const result = await createCustomer(db, {

@@ -55,9 +55,7 @@ export async function createCustomer(db: PoolClient, input: RegistrationInput & 
 export function createCustomerActivities({ pool }: CustomerActivityDeps) {
   return {
     /** A registration: the customer (or the e-mail found taken) and the registration's record, in one transaction. */
-    async registerCustomerRecord(
-      input: RegistrationInput & { workflowId: string; runId?: string; receivedAt?: string },
-    ): Promise<RegistrationResult> {
+    async registerCustomerRecord(input: RegistrationInput & { workflowId: string; runId?: string; receivedAt?: string }): Promise<RegistrationResult> {
       return inTransaction(pool, async (db) => {
         const result = await createCustomer(db, input);
         await recordRegistration(db, {

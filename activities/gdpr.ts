@@ -61,12 +61,8 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
      WHERE id = $1`,
   ),
   // Who changed which field when stays; the values go.
-  audit_log: run(
-    'UPDATE audit_log SET old_value = NULL, new_value = NULL WHERE customer_id = $1 AND (old_value IS NOT NULL OR new_value IS NOT NULL)',
-  ),
-  notification_outbox: run(
-    `UPDATE notification_outbox SET recipient = 'erased', payload = '{}'::jsonb, last_error = NULL WHERE customer_id = $1`,
-  ),
+  audit_log: run('UPDATE audit_log SET old_value = NULL, new_value = NULL WHERE customer_id = $1 AND (old_value IS NOT NULL OR new_value IS NOT NULL)'),
+  notification_outbox: run(`UPDATE notification_outbox SET recipient = 'erased', payload = '{}'::jsonb, last_error = NULL WHERE customer_id = $1`),
   contact_events: run(`UPDATE contact_events SET summary = '[erased]' WHERE customer_id = $1`),
   // Which fields changed when, by whom, and how it ended stay; the new values and free text go.
   change_requests: run(
@@ -78,16 +74,12 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   verification_subjects: run('DELETE FROM verification_subjects WHERE customer_id = $1'),
   verification_codes: 'deleted with verification_subjects (ON DELETE CASCADE)',
   // An export still waiting to be fetched is discarded; one already fetched keeps who fetched it when.
-  gdpr_exports: run(
-    'UPDATE gdpr_exports SET content = NULL, discarded_at = COALESCE(discarded_at, now()) WHERE customer_id = $1 AND content IS NOT NULL',
-  ),
+  gdpr_exports: run('UPDATE gdpr_exports SET content = NULL, discarded_at = COALESCE(discarded_at, now()) WHERE customer_id = $1 AND content IS NOT NULL'),
   suppressions: 'keeps why and since when the customer must not be contacted: no personal values',
   // Retention (0005): free-text notes and reasons may quote the customer; the facts stay.
   customer_events: run('UPDATE customer_events SET note = NULL WHERE customer_id = $1 AND note IS NOT NULL'),
   offers: run('UPDATE offers SET reason = NULL WHERE customer_id = $1 AND reason IS NOT NULL'),
-  offer_events: run(
-    'UPDATE offer_events e SET reason = NULL FROM offers o WHERE o.id = e.offer_id AND o.customer_id = $1 AND e.reason IS NOT NULL',
-  ),
+  offer_events: run('UPDATE offer_events e SET reason = NULL FROM offers o WHERE o.id = e.offer_id AND o.customer_id = $1 AND e.reason IS NOT NULL'),
   enrollment_events: 'which step of which campaign ran or was held back, and why (rules, message ids): non-personal facts',
   customer_products: 'which product since when at which price: non-personal facts kept for accounting',
   campaign_enrollments: 'which campaign run enrolled the customer and how it ended: non-personal facts',
@@ -127,11 +119,7 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
     },
 
     /** Every datum held about the customer, stored for one retrieval; returns only its size. */
-    async assembleExport(input: {
-      requestId: string;
-      customerId: string;
-      retentionMs: number;
-    }): Promise<{ bytes: number; tables: string[] }> {
+    async assembleExport(input: { requestId: string; customerId: string; retentionMs: number }): Promise<{ bytes: number; tables: string[] }> {
       const existing = await pool.query<{ bytes: number }>('SELECT bytes FROM gdpr_exports WHERE request_id = $1', [input.requestId]);
       if (existing.rows[0]) return { bytes: existing.rows[0].bytes, tables: [] };
       const customer = await readCustomerRow(pool, input.customerId);
@@ -164,10 +152,9 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
 
     /** Removes an export that was not fetched in time. */
     async discardExport(requestId: string): Promise<boolean> {
-      const { rowCount } = await pool.query(
-        'UPDATE gdpr_exports SET content = NULL, discarded_at = now() WHERE request_id = $1 AND content IS NOT NULL',
-        [requestId],
-      );
+      const { rowCount } = await pool.query('UPDATE gdpr_exports SET content = NULL, discarded_at = now() WHERE request_id = $1 AND content IS NOT NULL', [
+        requestId,
+      ]);
       return (rowCount ?? 0) > 0;
     },
 
@@ -181,9 +168,7 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
     },
 
     async liftErasureSuppression(input: { workflowId: string }): Promise<void> {
-      await pool.query('UPDATE suppressions SET lifted_at = COALESCE(lifted_at, now()) WHERE idempotency_key = $1', [
-        `${input.workflowId}:suppress`,
-      ]);
+      await pool.query('UPDATE suppressions SET lifted_at = COALESCE(lifted_at, now()) WHERE idempotency_key = $1', [`${input.workflowId}:suppress`]);
     },
 
     /**
@@ -211,9 +196,7 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
           [CUSTOMER_EXTRA_PERSONAL_COLUMNS],
         );
         if (extra.length > 0) {
-          await db.query(`UPDATE customers SET ${extra.map((c) => `${quoteIdent(c.column_name)} = NULL`).join(', ')} WHERE id = $1`, [
-            input.customerId,
-          ]);
+          await db.query(`UPDATE customers SET ${extra.map((c) => `${quoteIdent(c.column_name)} = NULL`).join(', ')} WHERE id = $1`, [input.customerId]);
         }
         await writeAudit(
           db,

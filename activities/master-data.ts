@@ -122,8 +122,7 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
       const sent: IssuedCodes['sent'] = [];
       for (const spec of input.targets) {
         const recipient = spec.recipient ?? (spec.channel === 'sms' ? customer.phone : customer.email);
-        if (!recipient)
-          throw ApplicationFailure.nonRetryable(`the customer has no ${spec.channel} contact point for ${spec.target}`, 'NoContactPoint');
+        if (!recipient) throw ApplicationFailure.nonRetryable(`the customer has no ${spec.channel} contact point for ${spec.target}`, 'NoContactPoint');
         const issued = (await issueCode(pool, {
           subject: input.subject,
           target: spec.target,
@@ -143,19 +142,15 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
         });
         await sendWithSecret(pool, transport, messageId, { code: issued.code });
         sent.push({ target: spec.target, channel: spec.channel, sentTo: maskContact(recipient) });
-        await appendRequestEvents(
-          pool,
-          { requestId: input.subject, customerId: input.customerId, kind: input.purpose, workflowId: input.workflowId },
-          [
-            {
-              status: CODE_SENT,
-              at: new Date().toISOString(),
-              actor: 'system',
-              reason: `code ${input.issue} for ${spec.target} sent by ${spec.channel} to ${maskContact(recipient)}`,
-              key: `code:${input.runId ?? input.workflowId}:${input.issue}:${spec.target}`,
-            },
-          ],
-        );
+        await appendRequestEvents(pool, { requestId: input.subject, customerId: input.customerId, kind: input.purpose, workflowId: input.workflowId }, [
+          {
+            status: CODE_SENT,
+            at: new Date().toISOString(),
+            actor: 'system',
+            reason: `code ${input.issue} for ${spec.target} sent by ${spec.channel} to ${maskContact(recipient)}`,
+            key: `code:${input.runId ?? input.workflowId}:${input.issue}:${spec.target}`,
+          },
+        ]);
       }
       return { expiresAt: expiresAt.toISOString(), sent };
     },
@@ -172,22 +167,15 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
         if (checked.check === undefined) return { result: 'exhausted', attemptsLeft: 0 };
         const { attemptsLeft } = checked;
         // The wrong code itself is never recorded, only that one was entered, by whom, and what is left.
-        await appendRequestEvents(
-          db,
-          { requestId: input.subject, customerId: checked.customerId, kind: checked.purpose as 'change' | 'export' | 'erasure' },
-          [
-            {
-              status: CODE_WRONG,
-              at: new Date().toISOString(),
-              actor: input.actor ?? 'system',
-              reason:
-                attemptsLeft <= 0
-                  ? 'wrong code; no attempts left'
-                  : `wrong code; ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left`,
-              key: `check:${checked.check}`,
-            },
-          ],
-        );
+        await appendRequestEvents(db, { requestId: input.subject, customerId: checked.customerId, kind: checked.purpose as 'change' | 'export' | 'erasure' }, [
+          {
+            status: CODE_WRONG,
+            at: new Date().toISOString(),
+            actor: input.actor ?? 'system',
+            reason: attemptsLeft <= 0 ? 'wrong code; no attempts left' : `wrong code; ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left`,
+            key: `check:${checked.check}`,
+          },
+        ]);
         return attemptsLeft <= 0 ? { result: 'exhausted', attemptsLeft: 0 } : { result: 'wrong', attemptsLeft };
       });
     },
@@ -200,10 +188,9 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
      */
     async applyChange(input: ApplyChangeInput): Promise<ApplyChangeResult> {
       return inTransaction(pool, async (db) => {
-        const done = await db.query<{ applied_version: number | null }>(
-          'SELECT applied_version FROM change_requests WHERE id = $1 FOR UPDATE',
-          [input.changeId],
-        );
+        const done = await db.query<{ applied_version: number | null }>('SELECT applied_version FROM change_requests WHERE id = $1 FOR UPDATE', [
+          input.changeId,
+        ]);
         const row = await readCustomerRow(db, input.customerId);
         if (!row) return { outcome: 'refused', detail: 'the customer does not exist' };
         if (done.rows[0]?.applied_version != null) {
@@ -223,16 +210,11 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
         const fields = MASTER_DATA_FIELDS.filter((f) => input.changes[f] !== undefined);
         if (row.version !== input.expectedVersion) {
           const moved = fields.filter((f) => !sameField(f, current[f], input.base[f]));
-          return moved.length > 0
-            ? { outcome: 'conflict', version: row.version, fields: moved }
-            : { outcome: 'stale', version: row.version };
+          return moved.length > 0 ? { outcome: 'conflict', version: row.version, fields: moved } : { outcome: 'stale', version: row.version };
         }
         const c = input.changes;
         if (c.email !== undefined) {
-          const taken = await db.query('SELECT 1 FROM customers WHERE email_normalized = $1 AND id <> $2', [
-            normaliseEmail(c.email),
-            input.customerId,
-          ]);
+          const taken = await db.query('SELECT 1 FROM customers WHERE email_normalized = $1 AND id <> $2', [normaliseEmail(c.email), input.customerId]);
           if (taken.rowCount) return { outcome: 'refused', detail: 'the new e-mail address belongs to another customer' };
         }
         const updated = await db.query<{ version: number }>(

@@ -35,17 +35,15 @@ const refuse = (rule: EligibilityRule, reason: string): EligibilityVerdict => ({
 
 /** Applies the rules in order; the first that fails is the answer. */
 async function judge(db: PoolClient, input: OfferInput, now: Date): Promise<EligibilityVerdict> {
-  const customer = await db.query<{ status: string; churn_risk: string | null }>(
-    'SELECT status, churn_risk FROM customers WHERE id = $1 FOR UPDATE',
-    [input.customerId],
-  );
+  const customer = await db.query<{ status: string; churn_risk: string | null }>('SELECT status, churn_risk FROM customers WHERE id = $1 FOR UPDATE', [
+    input.customerId,
+  ]);
   const c = customer.rows[0];
   if (!c) throw ApplicationFailure.nonRetryable(`customer ${input.customerId} does not exist`, 'CustomerNotFound');
   if (c.status !== 'active') return refuse('customer-active', `the customer is ${c.status}`);
-  const suppressed = await db.query<{ reason: string }>(
-    'SELECT reason FROM suppressions WHERE customer_id = $1 AND lifted_at IS NULL LIMIT 1',
-    [input.customerId],
-  );
+  const suppressed = await db.query<{ reason: string }>('SELECT reason FROM suppressions WHERE customer_id = $1 AND lifted_at IS NULL LIMIT 1', [
+    input.customerId,
+  ]);
   if (suppressed.rows[0]) return refuse('contact-allowed', `active suppression (${suppressed.rows[0].reason})`);
 
   const products = await db.query<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE id = $1`, [input.productId]);
@@ -78,18 +76,11 @@ async function judge(db: PoolClient, input: OfferInput, now: Date): Promise<Elig
       const current = inCategory[0];
       if (!current) return refuse('upsell-higher-tier-in-owned-category', `the customer owns no ${product.category} product`);
       if (current.tier >= product.tier)
-        return refuse(
-          'upsell-higher-tier-in-owned-category',
-          `the customer owns ${current.id} (tier ${current.tier}); ${product.id} is tier ${product.tier}`,
-        );
+        return refuse('upsell-higher-tier-in-owned-category', `the customer owns ${current.id} (tier ${current.tier}); ${product.id} is tier ${product.tier}`);
       return ok(current.id);
     }
     case 'cross-sell': {
-      if (inCategory[0])
-        return refuse(
-          'cross-sell-complementary-category-not-owned',
-          `the customer already owns ${inCategory[0].id} in ${product.category}`,
-        );
+      if (inCategory[0]) return refuse('cross-sell-complementary-category-not-owned', `the customer already owns ${inCategory[0].id} in ${product.category}`);
       const categories = [...new Set(owned.rows.map((o) => o.category))];
       const complement = await db.query<{ category: string }>(
         'SELECT category FROM category_complements WHERE complement = $1 AND category = ANY($2) LIMIT 1',
@@ -116,10 +107,10 @@ async function judge(db: PoolClient, input: OfferInput, now: Date): Promise<Elig
       const risk = c.churn_risk === null ? null : Number(c.churn_risk);
       if (risk !== null && risk >= DOWNSELL_CHURN_RISK_THRESHOLD) return ok(current.id);
       const since = new Date(now.getTime() - CANCELLATION_REQUEST_WINDOW_DAYS * 86_400_000);
-      const asked = await db.query(
-        "SELECT 1 FROM customer_events WHERE customer_id = $1 AND type = 'cancellation-request' AND occurred_at >= $2 LIMIT 1",
-        [input.customerId, since],
-      );
+      const asked = await db.query("SELECT 1 FROM customer_events WHERE customer_id = $1 AND type = 'cancellation-request' AND occurred_at >= $2 LIMIT 1", [
+        input.customerId,
+        since,
+      ]);
       if (asked.rows[0]) return ok(current.id);
       return refuse(
         'downsell-lower-tier-for-customer-at-risk',
@@ -161,11 +152,7 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
         const now = new Date(input.now);
         const verdict = await judge(db, input, now);
         // An offer of a product that does not exist has nothing to point at: its refusal lives in the workflow only.
-        if (
-          !verdict.eligible &&
-          verdict.rule === 'product-on-sale' &&
-          !(await db.query('SELECT 1 FROM products WHERE id = $1', [input.productId])).rows[0]
-        ) {
+        if (!verdict.eligible && verdict.rule === 'product-on-sale' && !(await db.query('SELECT 1 FROM products WHERE id = $1', [input.productId])).rows[0]) {
           return verdict;
         }
         const product = await db.query<{ price: string }>('SELECT price FROM products WHERE id = $1', [input.productId]);
@@ -296,14 +283,15 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
         if (offer.status === 'accepted') {
           return { confirmationMessageId: (await queuedMessage(db, key))!.id, changed: false };
         }
-        if (offer.status !== 'presented')
-          throw ApplicationFailure.nonRetryable(`offer ${input.offerId} is ${offer.status}, not open`, 'OfferNotOpen');
+        if (offer.status !== 'presented') throw ApplicationFailure.nonRetryable(`offer ${input.offerId} is ${offer.status}, not open`, 'OfferNotOpen');
         const now = new Date(input.now);
         if (offer.replaces_product_id) {
-          await db.query(
-            'UPDATE customer_products SET ended_at = $3, ended_reason = $4 WHERE customer_id = $1 AND product_id = $2 AND ended_at IS NULL',
-            [offer.customer_id, offer.replaces_product_id, now, `replaced by ${offer.product_id} (${offer.kind} offer ${offer.id})`],
-          );
+          await db.query('UPDATE customer_products SET ended_at = $3, ended_reason = $4 WHERE customer_id = $1 AND product_id = $2 AND ended_at IS NULL', [
+            offer.customer_id,
+            offer.replaces_product_id,
+            now,
+            `replaced by ${offer.product_id} (${offer.kind} offer ${offer.id})`,
+          ]);
         }
         await db.query(
           `INSERT INTO customer_products (customer_id, product_id, price, source, source_id, acquired_at)
@@ -311,11 +299,7 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
            ON CONFLICT (customer_id, product_id) WHERE ended_at IS NULL DO NOTHING`,
           [offer.customer_id, offer.product_id, offer.price, offer.id, now],
         );
-        await db.query("UPDATE offers SET status = 'accepted', decided_at = $2, decided_by = $3 WHERE id = $1", [
-          offer.id,
-          now,
-          input.actor,
-        ]);
+        await db.query("UPDATE offers SET status = 'accepted', decided_at = $2, decided_by = $3 WHERE id = $1", [offer.id, now, input.actor]);
         const confirmationMessageId = await queueMessage(db, {
           customerId: offer.customer_id,
           channel: 'email',

@@ -127,14 +127,7 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
      * Replaces the opt-in code and mails the new one, in one transaction: a retry finds the
      * message of its resend (by key) and changes nothing, so the mailed code is the stored one.
      */
-    async renewOptInCode(input: {
-      customerId: string;
-      workflowId: string;
-      resend: number;
-      name: string;
-      email: string;
-      locale: string;
-    }): Promise<string> {
+    async renewOptInCode(input: { customerId: string; workflowId: string; resend: number; name: string; email: string; locale: string }): Promise<string> {
       return inTransaction(pool, async (db) => {
         const idempotencyKey = `${input.workflowId}:opt-in:resend-${input.resend}`;
         const existing = await queuedMessage(db, idempotencyKey);

@@ -136,13 +136,7 @@ export function segmentSql(segment: Segment, now: Date, first: number): { where:
   return { where, params };
 }
 
-async function goalMetSince(
-  db: PoolClient,
-  campaignId: string,
-  customerId: string,
-  goal: CampaignGoal | undefined,
-  since: Date,
-): Promise<string | undefined> {
+async function goalMetSince(db: PoolClient, campaignId: string, customerId: string, goal: CampaignGoal | undefined, since: Date): Promise<string | undefined> {
   if (!goal) return undefined;
   if (goal.type === 'customer-event') {
     const { rows } = await db.query<{ occurred_at: Date }>(
@@ -368,10 +362,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
     },
 
     async finishCampaignRun(input: { runKey: string; now: string }): Promise<void> {
-      await pool.query("UPDATE campaign_runs SET status = 'completed', finished_at = COALESCE(finished_at, $2) WHERE run_key = $1", [
-        input.runKey,
-        input.now,
-      ]);
+      await pool.query("UPDATE campaign_runs SET status = 'completed', finished_at = COALESCE(finished_at, $2) WHERE run_key = $1", [input.runKey, input.now]);
     },
 
     /**
@@ -557,9 +548,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
      * A customer event, in one transaction with what it implies: an opt-out or complaint becomes a
      * suppression, a purchase of a product makes the customer own it. Answers the enrollments to tell.
      */
-    async recordCustomerEventRow(
-      input: CustomerEventInput & { workflowId: string; now?: string },
-    ): Promise<CustomerEventResult & { enrollments: string[] }> {
+    async recordCustomerEventRow(input: CustomerEventInput & { workflowId: string; now?: string }): Promise<CustomerEventResult & { enrollments: string[] }> {
       const { eventId, customerId, event, actor, workflowId } = input;
       return inTransaction(pool, async (db) => {
         const customer = await db.query<{ status: string }>('SELECT status FROM customers WHERE id = $1 FOR UPDATE', [customerId]);
@@ -571,17 +560,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
         await db.query(
           `INSERT INTO customer_events (id, customer_id, type, product_id, channel, note, occurred_at, recorded_by, idempotency_key)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING`,
-          [
-            eventId,
-            customerId,
-            event.type,
-            event.productId ?? null,
-            event.channel ?? null,
-            event.note ?? null,
-            event.occurredAt,
-            actor,
-            `${workflowId}:event`,
-          ],
+          [eventId, customerId, event.type, event.productId ?? null, event.channel ?? null, event.note ?? null, event.occurredAt, actor, `${workflowId}:event`],
         );
         let suppression: CustomerEventResult['suppression'] = null;
         if (event.type === 'opt-out' || event.type === 'complaint') {
@@ -589,14 +568,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
           await db.query(
             `INSERT INTO suppressions (customer_id, reason, channel, created_by, source_workflow_id, idempotency_key)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING`,
-            [
-              customerId,
-              event.type,
-              event.type === 'opt-out' ? (event.channel ?? null) : null,
-              actor,
-              workflowId,
-              `${workflowId}:suppression`,
-            ],
+            [customerId, event.type, event.type === 'opt-out' ? (event.channel ?? null) : null, actor, workflowId, `${workflowId}:suppression`],
           );
         }
         if (event.type === 'purchase' && event.productId) {

@@ -56,9 +56,7 @@ const envSchema = z.object({
    * operators can open it in the Temporal UI and how far analytics may fall behind. No API read
    * depends on it. Temporal accepts one day at least.
    */
-  TEMPORAL_RETENTION: duration
-    .prefault('30 days')
-    .pipe(z.number().min(86_400_000, 'TEMPORAL_RETENTION must be at least 1 day (Temporal refuses less)')),
+  TEMPORAL_RETENTION: duration.prefault('30 days').pipe(z.number().min(86_400_000, 'TEMPORAL_RETENTION must be at least 1 day (Temporal refuses less)')),
 
   API_HOST: z.string().default('0.0.0.0'),
   API_PORT: port.default(3000),
@@ -106,9 +104,7 @@ const envSchema = z.object({
         .map((o) => o.trim())
         .filter(Boolean),
     )
-    .pipe(
-      z.array(z.email({ message: 'LEAD_OWNERS must be comma-separated e-mail addresses' })).min(1, 'LEAD_OWNERS names at least one owner'),
-    ),
+    .pipe(z.array(z.email({ message: 'LEAD_OWNERS must be comma-separated e-mail addresses' })).min(1, 'LEAD_OWNERS names at least one owner')),
   /** Who hears about a lead whose owner missed the contact SLA twice. */
   LEAD_ESCALATION_EMAIL: z.email().default('sales.backoffice@example.com'),
   /** Durations as Temporal accepts them ("2 days", "36 hours"). */
@@ -236,11 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     codec: {
       keys: e.PAYLOAD_KEYS,
       activeKeyId: e.PAYLOAD_KEY_ID,
-      corsOrigins: (
-        e.CODEC_CORS_ORIGINS ??
-        e.TEMPORAL_UI_URL ??
-        `http://localhost:${e.TEMPORAL_UI_PORT},http://127.0.0.1:${e.TEMPORAL_UI_PORT}`
-      )
+      corsOrigins: (e.CODEC_CORS_ORIGINS ?? e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT},http://127.0.0.1:${e.TEMPORAL_UI_PORT}`)
         .split(',')
         .map((o) => o.trim().replace(/\/$/, ''))
         .filter(Boolean),

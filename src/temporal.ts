@@ -18,9 +18,7 @@ export async function connectWorker(address: string): Promise<NativeConnection> 
  * operators can open it in the UI and how far analytics may fall behind. No API read depends on it.
  * Only the retention changes; the namespace's other settings stay as they are.
  */
-type ProtoDuration = NonNullable<
-  NonNullable<Parameters<Connection['workflowService']['updateNamespace']>[0]['config']>['workflowExecutionRetentionTtl']
->;
+type ProtoDuration = NonNullable<NonNullable<Parameters<Connection['workflowService']['updateNamespace']>[0]['config']>['workflowExecutionRetentionTtl']>;
 
 export async function applyNamespaceRetention(connection: Connection, namespace: string, retentionMs: number): Promise<void> {
   // protobufjs writes a plain number into an int64 field; the generated type names only its Long class.

@@ -60,10 +60,7 @@ async function moveOk(id: string, body: Record<string, unknown>) {
 const leadState = async (id: string) => (await call('GET', `/v1/leads/${id}`)).body;
 
 async function messages(template: string, where: string, params: unknown[]) {
-  const { rows } = await h.pool.query(`SELECT recipient, payload, sent_at FROM notification_outbox WHERE template = $1 AND ${where}`, [
-    template,
-    ...params,
-  ]);
+  const { rows } = await h.pool.query(`SELECT recipient, payload, sent_at FROM notification_outbox WHERE template = $1 AND ${where}`, [template, ...params]);
   return rows;
 }
 
@@ -74,9 +71,7 @@ describe('lead timers', () => {
     await h.env!.sleep('2 days');
     const reminder = await eventually(async () => (await messages('lead-contact-reminder', `payload->>'leadId' = $2`, [id]))[0]);
     expect(reminder.recipient).toBe(owner);
-    const delivered = await eventually(async () =>
-      (await h.mailbox(owner)).find((m) => m.template === 'lead-contact-reminder' && m.payload.leadId === id),
-    );
+    const delivered = await eventually(async () => (await h.mailbox(owner)).find((m) => m.template === 'lead-contact-reminder' && m.payload.leadId === id));
     expect(delivered.subject).toBe('Reminder: contact lead Slow Response');
     expect(await messages('lead-contact-escalation', `payload->>'leadId' = $2`, [id])).toHaveLength(0);
     expect((await leadState(id)).nextDue.kind).toBe('contact-escalation');

@@ -87,9 +87,7 @@ describe('lead intake', () => {
     expect(description.typedSearchAttributes.get(CrmSource)).toBe('referral');
     expect(description.typedSearchAttributes.get(CrmOwner)).toBe(res.body.owner);
     // What the Temporal UI shows as current details: stage, owner, score and the next deadline.
-    const metadata = await h.client.workflow
-      .getHandle(`lead-${res.body.leadId}`)
-      .query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    const metadata = await h.client.workflow.getHandle(`lead-${res.body.leadId}`).query<{ currentDetails: string }>('__temporal_workflow_metadata');
     expect(metadata.currentDetails).toContain('**Stage:** new');
     expect(metadata.currentDetails).toContain(`**Owner:** ${res.body.owner}`);
     expect(metadata.currentDetails).toContain(`**Next:** contact-reminder at ${got.body.nextDue.at}`);
@@ -287,9 +285,7 @@ describe('the funnel from lead to customer', () => {
       expect(res.body.detail).toMatch(reason);
       expect(await historyLength(id)).toBe(before);
     }
-    const states = await Promise.all(
-      Object.entries(at).map(async ([stage, id]) => [stage, (await h.json('GET', `/v1/leads/${id}`)).body.stage]),
-    );
+    const states = await Promise.all(Object.entries(at).map(async ([stage, id]) => [stage, (await h.json('GET', `/v1/leads/${id}`)).body.stage]));
     expect(states.every(([expected, actual]) => expected === actual)).toBe(true);
   });
 
@@ -299,10 +295,7 @@ describe('the funnel from lead to customer', () => {
     expect(same.map((r) => r.status).sort()).toEqual([200, 409]);
     expect(same.find((r) => r.status === 409)!.body.detail).toMatch(/already contacted/);
 
-    const rival = await Promise.all([
-      move(id, { ...QUALIFY, from: 'contacted' }),
-      move(id, { to: 'lost', reason: 'no need', from: 'contacted' }),
-    ]);
+    const rival = await Promise.all([move(id, { ...QUALIFY, from: 'contacted' }), move(id, { to: 'lost', reason: 'no need', from: 'contacted' })]);
     expect(rival.map((r) => r.status).sort()).toEqual([200, 409]);
     const state = await h.json('GET', `/v1/leads/${id}`);
     expect(state.body.transitions).toHaveLength(3);
@@ -326,12 +319,9 @@ describe('the funnel from lead to customer', () => {
       }),
     ]);
     await eventually(
-      async () =>
-        (await h.client.workflow.getHandle(`lead-${id}`).describe()).typedSearchAttributes.get(CrmOwner) === 'second.owner@example.com',
+      async () => (await h.client.workflow.getHandle(`lead-${id}`).describe()).typedSearchAttributes.get(CrmOwner) === 'second.owner@example.com',
     );
-    await eventually(
-      async () => (await h.pool.query('SELECT owner_id FROM leads WHERE id = $1', [id])).rows[0].owner_id === 'second.owner@example.com',
-    );
+    await eventually(async () => (await h.pool.query('SELECT owner_id FROM leads WHERE id = $1', [id])).rows[0].owner_id === 'second.owner@example.com');
 
     const same = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'second.owner@example.com' } });
     expect(same.status).toBe(409);
@@ -605,9 +595,7 @@ describe('bad input on every endpoint is a 4xx problem that stores nothing', () 
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     const paths = res.body.errors.map((e: { path: string }) => e.path);
-    expect(paths).toEqual(
-      expect.arrayContaining(['body.name', 'body.email', 'body.phone', 'body.companySize', 'body.source', 'body.ownerId']),
-    );
+    expect(paths).toEqual(expect.arrayContaining(['body.name', 'body.email', 'body.phone', 'body.companySize', 'body.source', 'body.ownerId']));
     const missing = await h.json('POST', '/v1/leads', { body: { name: 'No Source', email: email() } });
     expect(missing.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.source']);
     expect(await count('leads')).toBe(before);
@@ -624,13 +612,7 @@ describe('bad input on every endpoint is a 4xx problem that stores nothing', () 
       ['POST', `/v1/leads/${id}/interactions`, { channel: 'fax', direction: 'outbound', summary: 'x' }, 400, 'body.channel'],
       ['POST', `/v1/leads/${id}/interactions`, { channel: 'note', direction: 'outbound', summary: 'x' }, 400, 'body.direction'],
       ['POST', `/v1/leads/${id}/interactions`, { channel: 'call', direction: 'inbound', summary: '' }, 400, 'body.summary'],
-      [
-        'POST',
-        `/v1/leads/${id}/interactions`,
-        { channel: 'call', direction: 'inbound', summary: 'x', occurredAt: 'yesterday' },
-        400,
-        'body.occurredAt',
-      ],
+      ['POST', `/v1/leads/${id}/interactions`, { channel: 'call', direction: 'inbound', summary: 'x', occurredAt: 'yesterday' }, 400, 'body.occurredAt'],
       [
         'POST',
         `/v1/leads/${id}/interactions`,

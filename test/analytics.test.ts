@@ -68,14 +68,10 @@ describe('analytics learns from completed workflows only', () => {
     expect(transitions.rows).toHaveLength(3);
     expect(transitions.rows.every((r) => r.from_status === 'received')).toBe(true);
 
-    const before = await a.service.pool.query(
-      'SELECT count(*)::int AS runs, (SELECT count(*)::int FROM status_transitions) AS transitions FROM process_runs',
-    );
+    const before = await a.service.pool.query('SELECT count(*)::int AS runs, (SELECT count(*)::int FROM status_transitions) AS transitions FROM process_runs');
     const again = await a.ingest();
     expect(again.ingested).toBe(0);
-    const after = await a.service.pool.query(
-      'SELECT count(*)::int AS runs, (SELECT count(*)::int FROM status_transitions) AS transitions FROM process_runs',
-    );
+    const after = await a.service.pool.query('SELECT count(*)::int AS runs, (SELECT count(*)::int FROM status_transitions) AS transitions FROM process_runs');
     expect(after.rows).toEqual(before.rows);
   });
 
@@ -148,11 +144,7 @@ describe('reports from journeys with known outcomes', () => {
 
   it('gives exactly the expected funnel, offer and master-data change numbers', async () => {
     // Funnel: a web lead won, a web lead lost at once, a referral lost after contact.
-    const [won, lostNew, lostContacted] = [
-      await lead('web', 'Wanda Won'),
-      await lead('web', 'Lars Lost'),
-      await lead('referral', 'Rita Referral'),
-    ];
+    const [won, lostNew, lostContacted] = [await lead('web', 'Wanda Won'), await lead('web', 'Lars Lost'), await lead('referral', 'Rita Referral')];
     await move(won, { to: 'contacted' });
     await move(won, { to: 'qualified', need: 'faster internet', budget: 50, timeline: 'this month', currency: 'EUR' });
     await move(won, { to: 'proposal', product: 'internet-l', amount: 44.99, currency: 'EUR' });
@@ -172,10 +164,7 @@ describe('reports from journeys with known outcomes', () => {
     const emailChange = await h.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { email: newEmail } } });
     expect(emailChange.status, JSON.stringify(emailChange.body)).toBe(202);
     await waitForChange(h, emailChange.body.changeId, 'awaiting-verification');
-    expect(
-      (await h.json('POST', `/v1/changes/${emailChange.body.changeId}/verification`, { body: { code: await codeFor(h, newEmail) } }))
-        .status,
-    ).toBe(200);
+    expect((await h.json('POST', `/v1/changes/${emailChange.body.changeId}/verification`, { body: { code: await codeFor(h, newEmail) } })).status).toBe(200);
     await waitForChange(h, emailChange.body.changeId, 'applied');
     const nameChange = await h.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { name: 'Janet Doe' } } });
     await waitForChange(h, nameChange.body.changeId, 'awaiting-approval');
@@ -259,12 +248,8 @@ describe('campaign reports from enrollments with known outcomes', () => {
           return res.status === 200 && res.body.state?.status === 'waiting';
         });
       await Promise.all(customers.map(waiting));
-      expect(
-        (await h.json('POST', `/v1/customers/${goal}/events`, { body: { type: 'purchase', productId: 'internet-m' } })).status,
-      ).toBeLessThan(300);
-      expect((await h.json('POST', `/v1/customers/${optOut}/events`, { body: { type: 'opt-out', channel: 'email' } })).status).toBeLessThan(
-        300,
-      );
+      expect((await h.json('POST', `/v1/customers/${goal}/events`, { body: { type: 'purchase', productId: 'internet-m' } })).status).toBeLessThan(300);
+      expect((await h.json('POST', `/v1/customers/${optOut}/events`, { body: { type: 'opt-out', channel: 'email' } })).status).toBeLessThan(300);
       const ends = await Promise.all(customers.map((c) => h.client.workflow.getHandle(`campaign-${id}-${c}`).result()));
       expect(ends.map((e: { status: string }) => e.status)).toEqual(['goal-met', 'opted-out', 'completed']);
     } finally {
@@ -310,9 +295,7 @@ describe('operational and analytical code never couple', () => {
       for (const file of await sources(dir)) {
         if (file.startsWith(analytics + path.sep)) continue;
         for (const target of await importsOf(file)) {
-          expect(target.startsWith(analytics + path.sep), `${path.relative(root, file)} imports ${path.relative(root, target)}`).toBe(
-            false,
-          );
+          expect(target.startsWith(analytics + path.sep), `${path.relative(root, file)} imports ${path.relative(root, target)}`).toBe(false);
         }
       }
     }

@@ -50,10 +50,7 @@ async function agree<T>(field: Field<T>) {
       const schemaErrors = contract.requestBodyErrors(field.operationId, body);
       const res = await h.json(field.method, field.url, { as: 'admin', body });
       expect([400, 404], `${JSON.stringify(value)}: ${JSON.stringify(res.body)}`).toContain(res.status);
-      const named =
-        res.status === 400
-          ? (res.body.errors as Array<{ path: string; code: string; message: string }>).filter((e) => e.path === field.path)
-          : [];
+      const named = res.status === 400 ? (res.body.errors as Array<{ path: string; code: string; message: string }>).filter((e) => e.path === field.path) : [];
       seen[schemaErrors.length > 0 ? 'schemaRejects' : 'schemaAccepts']++;
       if (named.length > 0) seen.apiRefuses++;
       if (schemaErrors.length > 0) {
@@ -63,12 +60,9 @@ async function agree<T>(field: Field<T>) {
         ).not.toEqual([]);
       }
       if (named.length > 0 && !named.every((e) => field.describedOnly?.(e))) {
-        expect(schemaErrors, `the API refuses ${JSON.stringify(value)} (${JSON.stringify(named)}), the schema must reject it`).not.toEqual(
-          [],
-        );
+        expect(schemaErrors, `the API refuses ${JSON.stringify(value)} (${JSON.stringify(named)}), the schema must reject it`).not.toEqual([]);
       }
-      if (res.status === 400)
-        expect(named, `a 400 for ${JSON.stringify(value)} names ${field.path}: ${JSON.stringify(res.body)}`).not.toEqual([]);
+      if (res.status === 400) expect(named, `a 400 for ${JSON.stringify(value)} names ${field.path}: ${JSON.stringify(res.body)}`).not.toEqual([]);
     }),
     { numRuns: RUNS },
   );
@@ -101,9 +95,7 @@ describe('the published schema and the validators accept and refuse the same val
             fc.stringMatching(/^[A-Za-z]{1,5}$/),
           )
           .map(([atoms, labels, tld]) => `${atoms.join('.')}@${[...labels, tld].join('.')}`),
-        fc
-          .tuple(fc.emailAddress(), fc.constantFrom(' ', '..', '@', 'ü', '.', '"', ','))
-          .map(([email, extra]) => email.replace(/@/, `${extra}@`)),
+        fc.tuple(fc.emailAddress(), fc.constantFrom(' ', '..', '@', 'ü', '.', '"', ',')).map(([email, extra]) => email.replace(/@/, `${extra}@`)),
         chars('ab@.-_ ü', 16),
       ),
     });

@@ -38,12 +38,7 @@ async function validOpenApi31(document: unknown) {
 }
 
 /** Sends a raw request through a real HTTP server: TRACE cannot be built as a fetch Request. */
-async function rawRequest(
-  fetch: (req: Request) => Response | Promise<Response>,
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-) {
+async function rawRequest(fetch: (req: Request) => Response | Promise<Response>, method: string, path: string, headers: Record<string, string> = {}) {
   const server = serve({ fetch, port: 0, hostname: '127.0.0.1' });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
@@ -120,9 +115,7 @@ describe('the operational API contract', () => {
       )) {
         for (const link of Object.values(response.links ?? {})) {
           if (res.status >= 300) continue;
-          const linked = Object.fromEntries(
-            Object.entries(link.parameters).map(([name, expression]) => [name, fromBody(expression, res.body)]),
-          );
+          const linked = Object.fromEntries(Object.entries(link.parameters).map(([name, expression]) => [name, fromBody(expression, res.body)]));
           if (Object.values(linked).every((v) => v !== undefined)) params.set(link.operationId, linked as Record<string, string>);
         }
       }
@@ -152,10 +145,7 @@ describe('the operational API contract', () => {
     expect(creates.map((c) => c.operationId)).toEqual(
       expect.arrayContaining(['registerCustomer', 'createLead', 'createProduct', 'createCampaign', 'requestChange', 'makeOffer']),
     );
-    const ordered = [
-      ...creates.filter((c) => c.operationId === 'createProduct'),
-      ...creates.filter((c) => c.operationId !== 'createProduct'),
-    ];
+    const ordered = [...creates.filter((c) => c.operationId === 'createProduct'), ...creates.filter((c) => c.operationId !== 'createProduct')];
     let progress = true;
     while (ordered.length > 0 && progress) {
       progress = false;
@@ -164,9 +154,7 @@ describe('the operational API contract', () => {
         if (!values) continue;
         if (op.operationId === 'makeOffer') await ownLowerTier(values.id!);
         const res = await send(op, values);
-        expect(res.status, `create ${op.operationId} must succeed so its links can be followed: ${JSON.stringify(res.body)}`).toBeLessThan(
-          300,
-        );
+        expect(res.status, `create ${op.operationId} must succeed so its links can be followed: ${JSON.stringify(res.body)}`).toBeLessThan(300);
         ordered.splice(ordered.indexOf(op), 1);
         pending.splice(pending.indexOf(op), 1);
         progress = true;
@@ -192,15 +180,11 @@ describe('the operational API contract', () => {
         headers: { 'content-type': 'application/problem+json' },
       });
     await expect(contract.check('GET', '/v1/products', problem(418))).rejects.toThrow(/does not declare/);
+    await expect(contract.check('GET', '/v1/products', new Response('[]', { status: 200, headers: { 'content-type': 'text/plain' } }))).rejects.toThrow(
+      /Content-Type text\/plain/,
+    );
     await expect(
-      contract.check('GET', '/v1/products', new Response('[]', { status: 200, headers: { 'content-type': 'text/plain' } })),
-    ).rejects.toThrow(/Content-Type text\/plain/);
-    await expect(
-      contract.check(
-        'GET',
-        '/v1/products',
-        new Response('{"products":"no"}', { status: 200, headers: { 'content-type': 'application/json' } }),
-      ),
+      contract.check('GET', '/v1/products', new Response('{"products":"no"}', { status: 200, headers: { 'content-type': 'application/json' } })),
     ).rejects.toThrow(/does not match the declared schema/);
     await expect(contract.check('GET', '/v1/products', problem(401))).resolves.toBe(true);
     await expect(contract.check('GET', '/healthz', new Response('{}', { status: 200 }))).resolves.toBe(false);
@@ -250,8 +234,7 @@ describe('the analytics API contract', () => {
     analytics = await Contract.load(a.service.app);
   });
   afterAll(async () => {
-    if (analytics)
-      console.info(`analytics contract: ${analytics.operations.length} operations, ${analytics.responsesChecked} responses checked`);
+    if (analytics) console.info(`analytics contract: ${analytics.operations.length} operations, ${analytics.responsesChecked} responses checked`);
     await a?.stop();
   });
 

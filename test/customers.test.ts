@@ -46,17 +46,12 @@ describe('customer registration over HTTP', () => {
     expect(got.status).toBe(200);
     expect(got.body).toEqual(res.body);
 
-    const audit = await h.pool.query('SELECT field, new_value, actor, process FROM audit_log WHERE customer_id = $1 ORDER BY field', [
-      res.body.id,
-    ]);
+    const audit = await h.pool.query('SELECT field, new_value, actor, process FROM audit_log WHERE customer_id = $1 ORDER BY field', [res.body.id]);
     expect(audit.rows.map((r) => r.field)).toEqual(['address', 'email', 'locale', 'name', 'phone']);
     expect(audit.rows.every((r) => r.actor === 'agent-actor' && r.process === 'registration')).toBe(true);
 
     // Onboarding, started by the registration, sends its own messages; this is about the welcome.
-    const outbox = await h.pool.query(
-      `SELECT id, template, recipient FROM notification_outbox WHERE customer_id = $1 AND template = 'welcome'`,
-      [res.body.id],
-    );
+    const outbox = await h.pool.query(`SELECT id, template, recipient FROM notification_outbox WHERE customer_id = $1 AND template = 'welcome'`, [res.body.id]);
     expect(outbox.rows).toHaveLength(1);
     expect(outbox.rows[0]).toMatchObject({ template: 'welcome', recipient: input.email });
 
@@ -105,10 +100,7 @@ describe('customer registration over HTTP', () => {
 
   it('lets exactly one of two concurrent registrations of the same e-mail win', async () => {
     const body = registration();
-    const [a, b] = await Promise.all([
-      h.json('POST', '/v1/customers', { body }),
-      h.json('POST', '/v1/customers', { body: { ...body, name: 'Twin' } }),
-    ]);
+    const [a, b] = await Promise.all([h.json('POST', '/v1/customers', { body }), h.json('POST', '/v1/customers', { body: { ...body, name: 'Twin' } })]);
     expect([a.status, b.status].sort()).toEqual([201, 409]);
     expect(await count('customers', 'email_normalized = $1', [body.email.toLowerCase()])).toBe(1);
   });
@@ -157,9 +149,7 @@ describe('bad input is a 4xx problem that names the problem and stores nothing',
       body: registration({ address: { street: 'Main St 1', postalCode: '1234', city: 'Springfield', country: 'US' } }),
     });
     expect(res.status).toBe(400);
-    expect(res.body.errors).toEqual([
-      expect.objectContaining({ path: 'body.address.postalCode', message: 'is not a valid postcode for US' }),
-    ]);
+    expect(res.body.errors).toEqual([expect.objectContaining({ path: 'body.address.postalCode', message: 'is not a valid postcode for US' })]);
   });
 
   it('rejects a missing body, malformed JSON, a wrong content type and an oversized body', async () => {

@@ -14,10 +14,7 @@ import { CRM_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<
-    string,
-    { image?: string; build?: string; environment?: Record<string, unknown>; command?: string[] | string; volumes?: string[] }
-  >;
+  services: Record<string, { image?: string; build?: string; environment?: Record<string, unknown>; command?: string[] | string; volumes?: string[] }>;
 };
 const engineServices = Object.entries(compose.services).filter(([, s]) => s.image === 'crm-engine:latest');
 
@@ -68,12 +65,9 @@ describe('docker-compose.yml', () => {
 
   it('sets the namespace retention from TEMPORAL_RETENTION, with the config default, and tells analytics the same', () => {
     const setup = compose.services['temporal-setup']!;
-    expect((setup.command as string[]).join(' ')).toMatch(
-      /temporal operator namespace update --namespace default --retention "\$\$TEMPORAL_RETENTION"/,
-    );
+    expect((setup.command as string[]).join(' ')).toMatch(/temporal operator namespace update --namespace default --retention "\$\$TEMPORAL_RETENTION"/);
     const configured = (service: string) =>
-      loadConfig({ TEMPORAL_RETENTION: substitute(compose.services[service]!.environment!.TEMPORAL_RETENTION, service) }).temporal
-        .retentionMs;
+      loadConfig({ TEMPORAL_RETENTION: substitute(compose.services[service]!.environment!.TEMPORAL_RETENTION, service) }).temporal.retentionMs;
     expect(configured('temporal-setup')).toBe(loadConfig({}).temporal.retentionMs);
     expect(configured('analytics')).toBe(loadConfig({}).temporal.retentionMs);
   });

@@ -77,12 +77,8 @@ describe.concurrent('GDPR export', () => {
     expect(got.headers.get('cache-control')).toBe('no-store');
     expect(got.body.customer).toMatchObject({ id: c.id, email: c.email, name: c.name, phone: c.phone });
     expect(got.body.contact_events).toEqual([expect.objectContaining({ summary: expect.stringContaining(c.name) })]);
-    expect(got.body.audit_log.map((r: { field: string }) => r.field)).toEqual(
-      expect.arrayContaining(['name', 'email', 'phone', 'address']),
-    );
-    expect(got.body.notification_outbox.map((r: { template: string }) => r.template)).toEqual(
-      expect.arrayContaining(['welcome', 'verification-code']),
-    );
+    expect(got.body.audit_log.map((r: { field: string }) => r.field)).toEqual(expect.arrayContaining(['name', 'email', 'phone', 'address']));
+    expect(got.body.notification_outbox.map((r: { template: string }) => r.template)).toEqual(expect.arrayContaining(['welcome', 'verification-code']));
     expect(got.body.verification_codes).toBeUndefined();
 
     const again = await h.json('GET', `/v1/gdpr-requests/${requestId}/export`);
@@ -110,9 +106,7 @@ describe.concurrent('GDPR erasure', () => {
     expect(requestId).toBe(`erasure-${c.id}`);
     await verifyGdpr(requestId, c.email);
     const grace = await waitForGdpr(h, requestId, 'grace-period');
-    expect(new Date(grace.dueAt).getTime() - Date.parse(grace.transitions.at(-1).at)).toBeGreaterThanOrEqual(
-      durationMs(POLICY.erasureGracePeriod) - 1_000,
-    );
+    expect(new Date(grace.dueAt).getTime() - Date.parse(grace.transitions.at(-1).at)).toBeGreaterThanOrEqual(durationMs(POLICY.erasureGracePeriod) - 1_000);
     const active = await h.pool.query("SELECT lifted_at FROM suppressions WHERE customer_id = $1 AND reason = 'erasure'", [c.id]);
     expect(active.rows).toEqual([{ lifted_at: null }]);
     await waitForMail(h, c.email, 'gdpr-erasure-scheduled');
@@ -147,10 +141,9 @@ describe.concurrent('GDPR erasure', () => {
     );
     const tables = new Set(
       (
-        await h.pool.query<{ table_name: string }>(
-          "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
-          [h.schema],
-        )
+        await h.pool.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'", [
+          h.schema,
+        ])
       ).rows.map((r) => r.table_name),
     );
     if (tables.has('customer_events')) {
@@ -184,10 +177,7 @@ describe.concurrent('GDPR erasure', () => {
     expect((await personalValuesInTables(h, [other.email, street])).length).toBeGreaterThan(0);
 
     const row = (
-      await h.pool.query(
-        'SELECT name, email, phone, address, birth_date, bank_account_iban, status, erased_at FROM customers WHERE id = $1',
-        [c.id],
-      )
+      await h.pool.query('SELECT name, email, phone, address, birth_date, bank_account_iban, status, erased_at FROM customers WHERE id = $1', [c.id])
     ).rows[0];
     expect(row).toMatchObject({
       name: 'Erased customer',
@@ -202,9 +192,7 @@ describe.concurrent('GDPR erasure', () => {
     const events = await h.pool.query('SELECT channel, direction, summary FROM contact_events WHERE customer_id = $1', [c.id]);
     expect(events.rows).toEqual([{ channel: 'email', direction: 'inbound', summary: '[erased]' }]);
     const audit = await h.json('GET', `/v1/customers/${c.id}/audit?limit=200`);
-    expect(audit.body.items.some((i: { field: string; actor: string }) => i.field === 'bankAccount' && i.actor === 'agent-actor')).toBe(
-      true,
-    );
+    expect(audit.body.items.some((i: { field: string; actor: string }) => i.field === 'bankAccount' && i.actor === 'agent-actor')).toBe(true);
     const erasure = audit.body.items.find((i: { field: string }) => i.field === 'erasure');
     expect(erasure).toMatchObject({ process: 'gdpr', actor: 'agent-actor', changeId: requestId, oldValue: null });
     expect(JSON.stringify(erasure.newValue)).not.toContain(c.email);

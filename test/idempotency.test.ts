@@ -153,10 +153,7 @@ describe('Idempotency-Keys kept in PostgreSQL', () => {
     const url = `/v1/customers/${id}/interactions`;
     const first = await settled(url, interaction(), key);
     const expire = () =>
-      h.pool.query(
-        "UPDATE idempotency_keys SET created_at = now() - interval '3 hours', expires_at = now() - interval '1 second' WHERE key = $1",
-        [key],
-      );
+      h.pool.query("UPDATE idempotency_keys SET created_at = now() - interval '3 hours', expires_at = now() - interval '1 second' WHERE key = $1", [key]);
     await expire();
     const again = await settled(url, interaction(), key);
     expect(again.status).toBe(201);

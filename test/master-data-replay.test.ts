@@ -20,12 +20,7 @@ import { createApi } from '../src/api/app.js';
 import { hashKey } from '../src/api/auth.js';
 import { ROLES, type Role } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import {
-  DEFAULT_MASTER_DATA_POLICY,
-  masterDataStateQuery,
-  masterDataWorkflowId,
-  type MasterDataPolicy,
-} from '../src/domain/master-data.js';
+import { DEFAULT_MASTER_DATA_POLICY, masterDataStateQuery, masterDataWorkflowId, type MasterDataPolicy } from '../src/domain/master-data.js';
 import { gdprWorkflowId, type GdprState } from '../src/domain/gdpr.js';
 
 /** The commit that added the per-change status timeline to the change desk. */
@@ -106,9 +101,7 @@ describe.runIf(RECORDING)('recording histories', () => {
     const desk = rec.client.workflow.getHandle(masterDataWorkflowId(customer.id));
     await eventually(async () => {
       const state = await desk.query(masterDataStateQuery);
-      return (
-        state.current === undefined && state.queued.length === 0 && state.changes.every((c) => ['applied', 'rejected'].includes(c.status))
-      );
+      return state.current === undefined && state.queued.length === 0 && state.changes.every((c) => ['applied', 'rejected'].includes(c.status));
     });
     await desk.terminate('recorded; the desk would close after ten idle minutes');
     return desk.workflowId;

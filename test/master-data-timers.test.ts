@@ -11,16 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_MASTER_DATA_POLICY, durationMs } from '../src/domain/master-data.js';
-import {
-  mails,
-  secretsInHistories,
-  trackSecrets,
-  waitForChange,
-  waitForMail,
-  workflowIdsOf,
-  TIMER_POLICY,
-  within,
-} from './support/master-data.js';
+import { mails, secretsInHistories, trackSecrets, waitForChange, waitForMail, workflowIdsOf, TIMER_POLICY, within } from './support/master-data.js';
 
 let h: Harness;
 
@@ -125,13 +116,7 @@ describe.concurrent('approval in workflow time', () => {
     const approved = await h.json('POST', `/v1/changes/${changeId}/approval`, { as: 'backoffice', body: { decision: 'approve' } });
     expect(approved.status).toBe(200);
     const applied = await waitForChange(h, changeId, 'applied');
-    expect(applied.transitions.map((t: { status: string }) => t.status)).toEqual([
-      'queued',
-      'awaiting-approval',
-      'escalated',
-      'applying',
-      'applied',
-    ]);
+    expect(applied.transitions.map((t: { status: string }) => t.status)).toEqual(['queued', 'awaiting-approval', 'escalated', 'applying', 'applied']);
   });
 
   it('expires a change nobody approves before the approval expiry', async () => {

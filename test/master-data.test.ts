@@ -56,10 +56,9 @@ describe('verified changes of contact data', () => {
     const stored = await h.pool.query("SELECT encode(code_hash, 'hex') AS hash FROM verification_codes WHERE subject = $1", [changeId]);
     expect(stored.rows).toHaveLength(1);
     expect(stored.rows[0].hash).not.toContain(theCode);
-    const outbox = await h.pool.query(
-      "SELECT payload::text AS payload FROM notification_outbox WHERE template = 'verification-code' AND recipient = $1",
-      [newEmail],
-    );
+    const outbox = await h.pool.query("SELECT payload::text AS payload FROM notification_outbox WHERE template = 'verification-code' AND recipient = $1", [
+      newEmail,
+    ]);
     expect(outbox.rows).toHaveLength(1);
     expect(outbox.rows[0].payload).not.toContain(theCode);
     expect((await customerRow(c.id)).email).toBe(c.email);
@@ -70,22 +69,14 @@ describe('verified changes of contact data', () => {
 
     const applied = await waitForChange(h, changeId, 'applied');
     expect(applied.outcome).toEqual({ version: 2 });
-    expect(applied.transitions.map((t: { status: string }) => t.status)).toEqual([
-      'queued',
-      'awaiting-verification',
-      'verified',
-      'applying',
-      'applied',
-    ]);
+    expect(applied.transitions.map((t: { status: string }) => t.status)).toEqual(['queued', 'awaiting-verification', 'verified', 'applying', 'applied']);
     const row = await customerRow(c.id);
     expect(row).toMatchObject({ email: newEmail, version: 2 });
     const audit = await h.pool.query(
       "SELECT old_value, new_value, actor, process, change_id FROM audit_log WHERE customer_id = $1 AND process = 'master-data'",
       [c.id],
     );
-    expect(audit.rows).toEqual([
-      { old_value: c.email, new_value: newEmail, actor: 'agent-actor', process: 'master-data', change_id: changeId },
-    ]);
+    expect(audit.rows).toEqual([{ old_value: c.email, new_value: newEmail, actor: 'agent-actor', process: 'master-data', change_id: changeId }]);
     const done = await waitForMail(h, newEmail, 'master-data-applied');
     expect(done[0]!.text).toContain('email');
 
@@ -191,9 +182,7 @@ describe('four eyes for name, birth date and bank account', () => {
     expect(page2.body.items.every((i: { process: string }) => i.process === 'registration')).toBe(true);
     const all = await h.json('GET', `/v1/customers/${c.id}/audit?limit=200`);
     expect(all.body.nextCursor).toBeNull();
-    expect(all.body.items.map((i: { id: number }) => i.id)).toEqual(
-      [...all.body.items.map((i: { id: number }) => i.id)].sort((a, b) => b - a),
-    );
+    expect(all.body.items.map((i: { id: number }) => i.id)).toEqual([...all.body.items.map((i: { id: number }) => i.id)].sort((a, b) => b - a));
     const outbox = await h.pool.query('SELECT payload::text AS p FROM notification_outbox WHERE customer_id = $1', [c.id]);
     expect(outbox.rows.some((r) => r.p.includes(IBAN) || r.p.includes('0532013000'))).toBe(false);
   });
@@ -306,9 +295,7 @@ describe('version conflicts', () => {
     await h.json('POST', `/v1/changes/${untouched}/approval`, { as: 'backoffice', body: { decision: 'approve' } });
     const applied = await waitForChange(h, untouched, 'applied');
     expect(applied.outcome.version).toBe(3);
-    expect(applied.transitions.find((t: { reason?: string }) => /version conflict/.test(t.reason ?? '')).reason).toMatch(
-      /from version 1 to 2/,
-    );
+    expect(applied.transitions.find((t: { reason?: string }) => /version conflict/.test(t.reason ?? '')).reason).toMatch(/from version 1 to 2/);
     expect(await customerRow(c.id)).toMatchObject({ name: 'Jane Untouched Doe', version: 3 });
 
     const conflicting = await requestChange(c.id, { birthDate: '1990-01-01' });
@@ -433,9 +420,7 @@ describe('payload encryption', () => {
   it('stores payloads sealed with AES-256-GCM under the key id, and decodes them only for admins through the codec endpoint', async () => {
     const c = customers[0]!;
     const history = await h.client.workflow.getHandle(`master-data-${c.id}`).fetchHistory();
-    const update = history.events!.find(
-      (e) => e.workflowExecutionUpdateAcceptedEventAttributes,
-    )!.workflowExecutionUpdateAcceptedEventAttributes!;
+    const update = history.events!.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes)!.workflowExecutionUpdateAcceptedEventAttributes!;
     const payload = update.acceptedRequest!.input!.args!.payloads![0]!;
     const meta = Object.fromEntries(Object.entries(payload.metadata!).map(([k, v]) => [k, Buffer.from(v).toString()]));
     expect(meta).toEqual({ encoding: 'binary/encrypted', 'encryption-cipher': 'AES-256-GCM', 'encryption-key-id': h.keyring.activeKeyId });

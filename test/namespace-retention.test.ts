@@ -44,9 +44,7 @@ describe('the namespace retention', () => {
   });
 
   it('accepts "30d" and "720h" alike, and refuses less than the one day Temporal allows', () => {
-    expect(loadConfig({ TEMPORAL_RETENTION: '30d' }).temporal.retentionMs).toBe(
-      loadConfig({ TEMPORAL_RETENTION: '720h' }).temporal.retentionMs,
-    );
+    expect(loadConfig({ TEMPORAL_RETENTION: '30d' }).temporal.retentionMs).toBe(loadConfig({ TEMPORAL_RETENTION: '720h' }).temporal.retentionMs);
     expect(() => loadConfig({ TEMPORAL_RETENTION: '12 hours' })).toThrow(/TEMPORAL_RETENTION: .*at least 1 day/);
     expect(() => loadConfig({ TEMPORAL_RETENTION: 'a month' })).toThrow(/TEMPORAL_RETENTION: .*not a duration/);
   });

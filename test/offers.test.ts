@@ -32,10 +32,11 @@ interface CustomerSeed {
 async function seedCustomer(harness: Harness, seed: CustomerSeed = {}): Promise<{ id: string; email: string }> {
   const id = randomUUID();
   const email = `${uniqueId('offer')}@example.com`;
-  await harness.pool.query(
-    `INSERT INTO customers (id, name, email, email_normalized, created_by, churn_risk) VALUES ($1, 'Olga Offer', $2, $2, 'test', $3)`,
-    [id, email, seed.churnRisk ?? null],
-  );
+  await harness.pool.query(`INSERT INTO customers (id, name, email, email_normalized, created_by, churn_risk) VALUES ($1, 'Olga Offer', $2, $2, 'test', $3)`, [
+    id,
+    email,
+    seed.churnRisk ?? null,
+  ]);
   for (const product of seed.owns ?? []) {
     await harness.pool.query(
       `INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) SELECT $1, id, price, 'import', now() - interval '1 year' FROM products WHERE id = $2`,
@@ -60,8 +61,7 @@ async function count(harness: Harness, table: string, where: string, params: unk
 
 const offerTo = (harness: Harness, customerId: string, body: Record<string, unknown>, headers?: Record<string, string>) =>
   harness.json('POST', `/v1/customers/${customerId}/offers`, { body, headers });
-const answer = (harness: Harness, offerId: string, decision: string) =>
-  harness.json('POST', `/v1/offers/${offerId}/response`, { body: { decision } });
+const answer = (harness: Harness, offerId: string, decision: string) => harness.json('POST', `/v1/offers/${offerId}/response`, { body: { decision } });
 
 describe('the product catalogue', () => {
   it('lists the seeded products by category and tier, and lets only admins add and change products', async () => {
@@ -129,23 +129,17 @@ describe('offers: eligible offers go out and their answer is recorded', () => {
       source: 'offer',
       sourceId: made.body.offerId,
     });
-    expect(products.body.ended).toEqual([
-      expect.objectContaining({ productId: 'internet-s', endedReason: expect.stringContaining('upsell offer') }),
-    ]);
+    expect(products.body.ended).toEqual([expect.objectContaining({ productId: 'internet-s', endedReason: expect.stringContaining('upsell offer') })]);
 
     const confirmation = await eventually(async () => (await h.mailbox(c.email)).find((m) => m.template === 'offer-confirmation'));
     expect(confirmation.text).toContain('replacing internet-s');
-    const history = await h.pool.query('SELECT kind, direction FROM contact_events WHERE customer_id = $1 ORDER BY occurred_at, kind', [
-      c.id,
-    ]);
+    const history = await h.pool.query('SELECT kind, direction FROM contact_events WHERE customer_id = $1 ORDER BY occurred_at, kind', [c.id]);
     expect(history.rows).toEqual([
       { kind: 'offer', direction: 'outbound' },
       { kind: 'offer-confirmation', direction: 'outbound' },
     ]);
     const listed = await h.json('GET', `/v1/customers/${c.id}/offers`);
-    expect(listed.body.offers).toEqual([
-      expect.objectContaining({ offerId: made.body.offerId, status: 'accepted', decidedBy: 'agent-actor' }),
-    ]);
+    expect(listed.body.offers).toEqual([expect.objectContaining({ offerId: made.body.offerId, status: 'accepted', decidedBy: 'agent-actor' })]);
   });
 
   it('an accepted cross-sell adds a complementary product; a declined one changes nothing', async () => {
@@ -318,9 +312,7 @@ describe('bad input on every offer and catalogue endpoint', () => {
       body: { id: 'X', name: '', category: 'tv', tier: 11, price: 1.234 },
     });
     expect(product.status).toBe(400);
-    expect(product.body.errors.map((e: { path: string }) => e.path)).toEqual(
-      expect.arrayContaining(['body.id', 'body.name', 'body.tier', 'body.price']),
-    );
+    expect(product.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['body.id', 'body.name', 'body.tier', 'body.price']));
     expect((await h.json('PATCH', '/v1/products/internet-s', { as: 'admin', body: {} })).status).toBe(400);
     expect((await h.json('PATCH', '/v1/products/no-such-thing', { as: 'admin', body: { price: 1 } })).status).toBe(404);
     expect((await h.json('GET', '/v1/products?category=Not%20A%20Slug')).status).toBe(400);
@@ -354,9 +346,7 @@ describe('bad input on every offer and catalogue endpoint', () => {
   it('keeps analysts out of operational offers', async () => {
     const c = await seedCustomer(h, { owns: ['internet-s'] });
     expect((await h.json('GET', '/v1/products', { as: 'analyst' })).status).toBe(403);
-    expect(
-      (await h.json('POST', `/v1/customers/${c.id}/offers`, { as: 'analyst', body: { kind: 'upsell', productId: 'internet-m' } })).status,
-    ).toBe(403);
+    expect((await h.json('POST', `/v1/customers/${c.id}/offers`, { as: 'analyst', body: { kind: 'upsell', productId: 'internet-m' } })).status).toBe(403);
     expect((await h.json('GET', '/v1/products', { as: null })).status).toBe(401);
   });
 });

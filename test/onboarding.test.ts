@@ -34,10 +34,7 @@ const inProgress = (customerId: string) =>
 const outcome = (customerId: string): Promise<OnboardingResult> => h.client.workflow.getHandle(`onboarding-${customerId}`).result();
 
 async function messages(template: string, customerId: string) {
-  const { rows } = await h.pool.query('SELECT recipient, payload FROM notification_outbox WHERE template = $1 AND customer_id = $2', [
-    template,
-    customerId,
-  ]);
+  const { rows } = await h.pool.query('SELECT recipient, payload FROM notification_outbox WHERE template = $1 AND customer_id = $2', [template, customerId]);
   return rows;
 }
 
@@ -52,9 +49,7 @@ describe.concurrent('onboarding', () => {
     expect(OWNERS).toContain(started.accountManager);
     expect(Date.parse(started.checkInAt) - Date.parse(started.optIn.sentAt)).toBeGreaterThanOrEqual(CHECK_IN_AFTER_MS - 1_000);
     const task = await eventually(async () =>
-      (await h.mailbox(started.accountManager)).find(
-        (m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId,
-      ),
+      (await h.mailbox(started.accountManager)).find((m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId),
     );
     expect(task.subject).toContain('Olga Onboard');
 
@@ -72,9 +67,7 @@ describe.concurrent('onboarding', () => {
     const resent = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in/resend`);
     expect(resent.status).toBe(200);
     expect(resent.body.optIn).toMatchObject({ status: 'pending', resends: 1 });
-    const second = await eventually(async () =>
-      (await h.mailbox(address)).filter((m) => m.template === 'onboarding-opt-in').find((m) => m.id !== mail.id),
-    );
+    const second = await eventually(async () => (await h.mailbox(address)).filter((m) => m.template === 'onboarding-opt-in').find((m) => m.id !== mail.id));
     const newCode = String(second.payload.code);
     expect(newCode).not.toBe(code);
     const wrong = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
@@ -102,9 +95,7 @@ describe.concurrent('onboarding', () => {
     expect(done.status).toBe('onboarded');
     expect(done.transitions.map((t: { status: string }) => t.status)).toEqual(['starting', 'in-progress', 'onboarded']);
     await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-check-in'));
-    const row = await h.pool.query('SELECT status, opt_in_confirmed_at, account_manager FROM customer_onboardings WHERE customer_id = $1', [
-      customerId,
-    ]);
+    const row = await h.pool.query('SELECT status, opt_in_confirmed_at, account_manager FROM customer_onboardings WHERE customer_id = $1', [customerId]);
     expect(row.rows[0]).toMatchObject({ status: 'onboarded', account_manager: started.accountManager });
     expect(row.rows[0].opt_in_confirmed_at).not.toBeNull();
 
@@ -119,10 +110,10 @@ describe.concurrent('onboarding', () => {
     await inProgress(customerId);
     const mail = await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-opt-in'));
     // The opt-out a campaign would record: from now on no process may e-mail this customer.
-    await h.pool.query(
-      `INSERT INTO suppressions (customer_id, reason, channel, created_by, idempotency_key) VALUES ($1, 'opt-out', 'email', 'test', $2)`,
-      [customerId, uniqueId('optout')],
-    );
+    await h.pool.query(`INSERT INTO suppressions (customer_id, reason, channel, created_by, idempotency_key) VALUES ($1, 'opt-out', 'email', 'test', $2)`, [
+      customerId,
+      uniqueId('optout'),
+    ]);
     expect((await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: mail.payload.code } })).status).toBe(200);
     expect(
       (
@@ -163,9 +154,7 @@ describe.concurrent('onboarding', () => {
     expect(wrong.length).toBeLessThanOrEqual(5);
     expect(answers.filter((a) => a.status === 409).every((a) => /locked/.test(a.body.detail))).toBe(true);
     // The database counted every compared code, and compared no more than the limit.
-    const subject = await h.pool.query("SELECT attempts, checks, max_attempts FROM verification_subjects WHERE subject = 'opt-in:' || $1", [
-      customerId,
-    ]);
+    const subject = await h.pool.query("SELECT attempts, checks, max_attempts FROM verification_subjects WHERE subject = 'opt-in:' || $1", [customerId]);
     expect(subject.rows[0]).toEqual({ attempts: 5, checks: 5, max_attempts: 5 });
 
     const locked = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
@@ -190,10 +179,9 @@ describe.concurrent('onboarding', () => {
     expect(hashes.rows.map((r) => r.request_hash)).not.toContain(codeHash);
 
     // Neither the outbox payload nor any other table or workflow history holds the code.
-    const outbox = await h.pool.query(
-      "SELECT payload::text AS payload FROM notification_outbox WHERE template = 'onboarding-opt-in' AND customer_id = $1",
-      [customerId],
-    );
+    const outbox = await h.pool.query("SELECT payload::text AS payload FROM notification_outbox WHERE template = 'onboarding-opt-in' AND customer_id = $1", [
+      customerId,
+    ]);
     expect(outbox.rows).toHaveLength(1);
     expect(outbox.rows[0].payload).not.toContain(code);
     expect(await personalValuesInTables(h, [code])).toEqual([]);
@@ -218,9 +206,7 @@ describe.concurrent('onboarding', () => {
     const right = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
     expect(right.status).toBe(200);
     expect(right.body.optIn.status).toBe('confirmed');
-    const row = await h.pool.query('SELECT opt_in_code_hash, opt_in_confirmed_at FROM customer_onboardings WHERE customer_id = $1', [
-      customerId,
-    ]);
+    const row = await h.pool.query('SELECT opt_in_code_hash, opt_in_confirmed_at FROM customer_onboardings WHERE customer_id = $1', [customerId]);
     expect(row.rows[0].opt_in_code_hash).toBeNull();
     expect(row.rows[0].opt_in_confirmed_at).not.toBeNull();
   });

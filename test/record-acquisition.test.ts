@@ -198,9 +198,7 @@ describe('every lead, registration, onboarding and interaction read from Postgre
     expect(times).toEqual([...times].sort((a, b) => a - b));
     expect(times[0]).toBeGreaterThanOrEqual(Date.parse(startedAt));
     expect(lead.transitions.every((t: { workflowId: string; runId: string }) => t.workflowId === `lead-${won}` && t.runId)).toBe(true);
-    expect(lead.reassignments).toEqual([
-      { from: owner, to: successor, at: expect.any(String), actor: 'backoffice-actor', reason: 'territory change' },
-    ]);
+    expect(lead.reassignments).toEqual([{ from: owner, to: successor, at: expect.any(String), actor: 'backoffice-actor', reason: 'territory change' }]);
     expect(lead.corrections.map((c: Record<string, unknown>) => [c.field, c.from, c.to, c.actor])).toEqual([
       ['phone', '+49301111111', '+49302222222', 'agent-actor'],
       ['companySize', '11-50', '51-200', 'agent-actor'],
@@ -234,12 +232,7 @@ describe('every lead, registration, onboarding and interaction read from Postgre
     expect(ids(await ok('GET', `/v1/leads?q=${marker}&scoreMin=40&scoreMax=100`))).toEqual([won]);
     expect(ids(await ok('GET', `/v1/leads?q=${marker}&closedTo=${encodeURIComponent(startedAt)}`))).toEqual([]);
     expect(
-      ids(
-        await ok(
-          'GET',
-          `/v1/leads?q=${marker}&createdFrom=${encodeURIComponent(startedAt)}&createdTo=${encodeURIComponent(new Date().toISOString())}`,
-        ),
-      ),
+      ids(await ok('GET', `/v1/leads?q=${marker}&createdFrom=${encodeURIComponent(startedAt)}&createdTo=${encodeURIComponent(new Date().toISOString())}`)),
     ).toEqual([lost, won]);
     const page = await ok('GET', `/v1/leads?q=${marker}&pageSize=1`);
     expect(ids(page)).toEqual([lost]);
@@ -261,9 +254,7 @@ describe('every lead, registration, onboarding and interaction read from Postgre
     const found = await ok('GET', `/v1/customers?q=${marker}`);
     expect(found.items.map((c: { id: string }) => c.id)).toEqual([registered]);
     expect(found.items[0].customerNumber).toBeGreaterThan(100_000);
-    expect(
-      (await ok('GET', `/v1/customers?customerNumber=${found.items[0].customerNumber}`)).items.map((c: { id: string }) => c.id),
-    ).toEqual([registered]);
+    expect((await ok('GET', `/v1/customers?customerNumber=${found.items[0].customerNumber}`)).items.map((c: { id: string }) => c.id)).toEqual([registered]);
   });
 
   it('both onboardings read with their steps, outcome and timeline', async () => {
@@ -321,8 +312,7 @@ describe('every lead, registration, onboarding and interaction read from Postgre
 
 describe('a lead being worked on', () => {
   it('answers its live state on request, and refuses a correction that names nothing or a bad value', async () => {
-    const id = (await ok('POST', '/v1/leads', { body: { name: 'Liv Live', email: `${uniqueId('liv')}@example.com`, source: 'web' } }))
-      .leadId;
+    const id = (await ok('POST', '/v1/leads', { body: { name: 'Liv Live', email: `${uniqueId('liv')}@example.com`, source: 'web' } })).leadId;
     const plain = await ok('GET', `/v1/leads/${id}`);
     expect(plain.live).toBeUndefined();
     const live = await ok('GET', `/v1/leads/${id}?live=true`);
@@ -623,7 +613,6 @@ describe('bad input to the lists and reads is a 400 naming the parameter', () =>
   });
 
   it('lets the analyst role list neither leads nor customers', async () => {
-    for (const url of ['/v1/leads', '/v1/customers', `/v1/customers?q=x`])
-      expect((await h.json('GET', url, { as: 'analyst' })).status, url).toBe(403);
+    for (const url of ['/v1/leads', '/v1/customers', `/v1/customers?q=x`]) expect((await h.json('GET', url, { as: 'analyst' })).status, url).toBe(403);
   });
 });

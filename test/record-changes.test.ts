@@ -38,10 +38,7 @@ afterAll(async () => {
 async function seedCustomer(owns: string[]): Promise<string> {
   const id = randomUUID();
   const email = `${uniqueId('record')}@example.com`;
-  await h.pool.query(`INSERT INTO customers (id, name, email, email_normalized, created_by) VALUES ($1, 'Rita Record', $2, $2, 'test')`, [
-    id,
-    email,
-  ]);
+  await h.pool.query(`INSERT INTO customers (id, name, email, email_normalized, created_by) VALUES ($1, 'Rita Record', $2, $2, 'test')`, [id, email]);
   for (const product of owns) {
     await h.pool.query(
       `INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) SELECT $1, id, price, 'import', now() - interval '1 year' FROM products WHERE id = $2`,
@@ -85,17 +82,14 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
 
     // A change applied after one wrong code, and a change a second person rejected.
     const newEmail = `${uniqueId('new')}@example.com`;
-    applied = (await ok('POST', `/v1/customers/${changer.id}/changes`, { body: { changes: { email: newEmail }, reason: 'new provider' } }))
-      .changeId;
+    applied = (await ok('POST', `/v1/customers/${changer.id}/changes`, { body: { changes: { email: newEmail }, reason: 'new provider' } })).changeId;
     await waitForChange(h, applied, 'awaiting-verification');
     const theCode = await codeFor(h, newEmail);
     const wrong = theCode === '000000' ? '111111' : '000000';
     expect((await h.json('POST', `/v1/changes/${applied}/verification`, { body: { code: wrong } })).status).toBe(422);
     await ok('POST', `/v1/changes/${applied}/verification`, { body: { code: theCode } });
     await waitForChange(h, applied, 'applied');
-    rejected = (
-      await ok('POST', `/v1/customers/${changer.id}/changes`, { body: { changes: { name: `Jane ${uniqueId('n').slice(2)} Roe` } } })
-    ).changeId;
+    rejected = (await ok('POST', `/v1/customers/${changer.id}/changes`, { body: { changes: { name: `Jane ${uniqueId('n').slice(2)} Roe` } } })).changeId;
     await waitForChange(h, rejected, 'awaiting-approval');
     await ok('POST', `/v1/changes/${rejected}/approval`, {
       as: 'backoffice',
@@ -152,14 +146,7 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
       expect(recorded).toEqual(await desk.query(changeStateQuery, id));
     }
     for (const id of [exportId, erasureId]) {
-      const {
-        workflowId: _w,
-        requestedAt: _r,
-        closedAt: _c,
-        verificationLog: _v,
-        export: _e,
-        ...recorded
-      } = await recordOf(`/v1/gdpr-requests/${id}`);
+      const { workflowId: _w, requestedAt: _r, closedAt: _c, verificationLog: _v, export: _e, ...recorded } = await recordOf(`/v1/gdpr-requests/${id}`);
       const own = await h.client.workflow.getHandle(`gdpr-${id}`).query(gdprStateQuery);
       // The export's retrieval is recorded by the fetch itself, a moment before the workflow hears
       // of it; the erasure removed the free-text reasons of the customer's timeline.
@@ -200,8 +187,7 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
   }, 180_000);
 
   it('deletes every workflow of these processes from Temporal and stops the worker', async () => {
-    for (const c of [changer.id, leaver.id, buyer, member])
-      for (const id of await workflowsOf(h, `CrmCustomerId = '${c}'`)) workflowIds.add(id);
+    for (const c of [changer.id, leaver.id, buyer, member]) for (const id of await workflowsOf(h, `CrmCustomerId = '${c}'`)) workflowIds.add(id);
     for (const id of await workflowsOf(h, `CrmCampaignId = '${campaignId}'`)) workflowIds.add(id);
     for (const id of [
       `master-data-${changer.id}`,
@@ -235,13 +221,7 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
       reason: 'new provider',
       outcome: { version: 2 },
     });
-    expect(change.transitions.map((t: { status: string }) => t.status)).toEqual([
-      'queued',
-      'awaiting-verification',
-      'verified',
-      'applying',
-      'applied',
-    ]);
+    expect(change.transitions.map((t: { status: string }) => t.status)).toEqual(['queued', 'awaiting-verification', 'verified', 'applying', 'applied']);
     expect(change.transitions[0]).toMatchObject({ actor: 'agent-actor', reason: 'new provider' });
     expect(change.verificationLog.map((e: { status: string; actor: string }) => `${e.status} by ${e.actor}`)).toEqual([
       'code-sent by system',
@@ -267,9 +247,7 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
     expect(no.outcome.detail).toBe('not approved: no proof of the new name');
 
     const list = await ok('GET', `/v1/customers/${changer.id}/changes`);
-    expect(
-      list.items.map((c: { changeId: string; status: string; decidedBy: string | null }) => [c.changeId, c.status, c.decidedBy]),
-    ).toEqual([
+    expect(list.items.map((c: { changeId: string; status: string; decidedBy: string | null }) => [c.changeId, c.status, c.decidedBy])).toEqual([
       [rejected, 'rejected', 'backoffice-actor'],
       [applied, 'applied', null],
     ]);
@@ -299,12 +277,7 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
       status: 'erased',
       requestedBy: 'agent-actor',
     });
-    expect(erasure.transitions.map((t: { status: string }) => t.status)).toEqual([
-      'awaiting-verification',
-      'grace-period',
-      'erasing',
-      'erased',
-    ]);
+    expect(erasure.transitions.map((t: { status: string }) => t.status)).toEqual(['awaiting-verification', 'grace-period', 'erasing', 'erased']);
     expect(erasure.erasedRows.customers).toBe(1);
     expect(erasure.verificationLog.map((e: { status: string }) => e.status)).toEqual(['code-sent']);
   });
@@ -356,8 +329,7 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
 
 describe('a retried activity writes each timeline entry once', () => {
   const activities = () => createActivities({ pool: h.pool, transport: new FileTransport(h.mailDir) });
-  const count = async (sql: string, params: unknown[]) =>
-    Number((await h.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql}`, params)).rows[0]!.n);
+  const count = async (sql: string, params: unknown[]) => Number((await h.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql}`, params)).rows[0]!.n);
 
   it('records a change step once however often it is recorded', async () => {
     const acts = activities();
@@ -523,10 +495,7 @@ describe('a retried activity writes each timeline entry once', () => {
     await acts.closeEnrollment(end);
     expect(await count('enrollment_events WHERE campaign_id = $1 AND customer_id = $2', [campaign.id, customerId])).toBe(2);
     const why = await ok('GET', `/v1/campaigns/${campaign.id}/enrollments/${customerId}`);
-    expect(why.state.log.map((l: { type: string; outcome: string }) => `${l.type}:${l.outcome}`)).toEqual([
-      'wait:waiting',
-      'end:completed',
-    ]);
+    expect(why.state.log.map((l: { type: string; outcome: string }) => `${l.type}:${l.outcome}`)).toEqual(['wait:waiting', 'end:completed']);
   });
 });
 

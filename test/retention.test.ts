@@ -85,9 +85,7 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
 
   it('creates a campaign as a Temporal Schedule in its time zone, and pauses and resumes it', async () => {
     const marker = await segmentProduct(h);
-    const res = await create(
-      campaign(marker, { quietHours: { start: '21:00', end: '08:00' }, maxMessagesPerWeek: 2, reEnrollment: { afterDays: 30 } }),
-    );
+    const res = await create(campaign(marker, { quietHours: { start: '21:00', end: '08:00' }, maxMessagesPerWeek: 2, reEnrollment: { afterDays: 30 } }));
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe(`/v1/campaigns/${res.body.id}`);
     expect(res.body).toMatchObject({ status: 'active', scheduleId: `campaign-${res.body.id}`, createdBy: 'backoffice-actor', runs: [] });
@@ -136,11 +134,7 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     const again = await h.json('POST', '/v1/campaigns', { as: 'backoffice', body, headers: { 'idempotency-key': key } });
     expect(again.status).toBe(201);
     expect(again.body.id).toBe(first.body.id);
-    expect(
-      Number(
-        (await h.pool.query("SELECT count(*) AS n FROM campaigns WHERE definition->'segment'->'ownsAnyOf'->>0 = $1", [marker])).rows[0].n,
-      ),
-    ).toBe(1);
+    expect(Number((await h.pool.query("SELECT count(*) AS n FROM campaigns WHERE definition->'segment'->'ownsAnyOf'->>0 = $1", [marker])).rows[0].n)).toBe(1);
     const other = await h.json('POST', '/v1/campaigns', {
       as: 'backoffice',
       body: { ...body, name: 'Another' },
@@ -159,9 +153,7 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     expect(set.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: 'Europe/Vienna' });
     const cleared = await h.json('PATCH', url, { as: 'admin', body: { timezone: null } });
     expect(cleared.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: null });
-    const audit = await h.pool.query('SELECT field, old_value, new_value, actor FROM audit_log WHERE customer_id = $1 ORDER BY id', [
-      c!.id,
-    ]);
+    const audit = await h.pool.query('SELECT field, old_value, new_value, actor FROM audit_log WHERE customer_id = $1 ORDER BY id', [c!.id]);
     expect(audit.rows).toEqual([
       { field: 'churn_risk', old_value: null, new_value: 0.82, actor: 'backoffice-actor' },
       { field: 'timezone', old_value: null, new_value: 'Europe/Vienna', actor: 'backoffice-actor' },
@@ -172,9 +164,7 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['body.churnRisk', 'body.timezone']));
     expect((await h.json('PATCH', url, { as: 'admin', body: {} })).status).toBe(400);
     expect((await h.json('PATCH', url, { as: 'agent', body: { churnRisk: 0.1 } })).status).toBe(403);
-    expect(
-      (await h.json('PATCH', `/v1/customers/${randomUUID()}/retention-profile`, { as: 'admin', body: { churnRisk: 0.1 } })).status,
-    ).toBe(404);
+    expect((await h.json('PATCH', `/v1/customers/${randomUUID()}/retention-profile`, { as: 'admin', body: { churnRisk: 0.1 } })).status).toBe(404);
   });
 
   it('a schedule triggered now runs: the segment is enrolled, messaged and visible per customer', async () => {
@@ -240,9 +230,7 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     // Throttled to 10 enrollments a minute, as a campaign protecting its mail server would be: the
     // run enrolls all 5,000 at once, their journeys start over the next eight hours. The test
     // measures the run; the enrollments are terminated at the end.
-    const res = await create(
-      campaign(marker, { name: 'Bulk', throttle: { perMinute: 10 }, steps: [{ type: 'wait', duration: '1 second' }] }),
-    );
+    const res = await create(campaign(marker, { name: 'Bulk', throttle: { perMinute: 10 }, steps: [{ type: 'wait', duration: '1 second' }] }));
     const id = res.body.id;
     const t0 = Date.now();
     await h.json('POST', `/v1/campaigns/${id}/runs`, { as: 'admin', body: {} });
@@ -342,9 +330,7 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
       },
     });
     expect(rules.status).toBe(400);
-    expect(rules.body.errors.map((e: { path: string }) => e.path)).toEqual(
-      expect.arrayContaining(['body.schedule.cron', 'body.steps.0', 'body.goal']),
-    );
+    expect(rules.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['body.schedule.cron', 'body.steps.0', 'body.goal']));
     const noSteps = await h.json('POST', '/v1/campaigns', { as: 'backoffice', body: { ...campaign(marker), steps: [] } });
     expect(noSteps.body.errors[0]).toMatchObject({ path: 'body.steps', message: 'a campaign needs at least one step' });
     const unknownProduct = await h.json('POST', '/v1/campaigns', {
@@ -375,9 +361,7 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     const event = (body: unknown, customerId = c!.id) => h.json('POST', `/v1/customers/${customerId}/events`, { body });
     const badEvent = await event({ type: 'birthday', channel: 'fax', occurredAt: 'yesterday' });
     expect(badEvent.status).toBe(400);
-    expect(badEvent.body.errors.map((e: { path: string }) => e.path)).toEqual(
-      expect.arrayContaining(['body.type', 'body.channel', 'body.occurredAt']),
-    );
+    expect(badEvent.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['body.type', 'body.channel', 'body.occurredAt']));
     expect((await event({ type: 'login', productId: 'internet-s' })).body.errors[0].path).toBe('body.productId');
     expect((await event({ type: 'login', occurredAt: new Date(Date.now() + DAY).toISOString() })).body.errors[0]).toMatchObject({
       path: 'body.occurredAt',
@@ -391,9 +375,9 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     const purchase = await event({ type: 'purchase', productId: 'tv-basic', channel: 'call' });
     expect(purchase.status).toBe(201);
     expect(purchase.body).toMatchObject({ type: 'purchase', suppression: null, notifiedEnrollments: [] });
-    expect(
-      (await h.pool.query('SELECT product_id FROM customer_products WHERE customer_id = $1 AND source = $2', [c!.id, 'purchase'])).rows,
-    ).toEqual([{ product_id: 'tv-basic' }]);
+    expect((await h.pool.query('SELECT product_id FROM customer_products WHERE customer_id = $1 AND source = $2', [c!.id, 'purchase'])).rows).toEqual([
+      { product_id: 'tv-basic' },
+    ]);
   });
 });
 
@@ -441,12 +425,7 @@ describe('enrollments over days (time skipping)', () => {
   async function defineCampaign(def: Record<string, unknown>): Promise<string> {
     const parsed = campaignRequestSchema.parse({ schedule: { interval: '7 days', timezone: 'UTC' }, ...def });
     const id = randomUUID();
-    await ts.pool.query('INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4)', [
-      id,
-      parsed.name,
-      JSON.stringify(parsed),
-      'test',
-    ]);
+    await ts.pool.query('INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4)', [id, parsed.name, JSON.stringify(parsed), 'test']);
     return id;
   }
   let runs = 0;
@@ -459,9 +438,7 @@ describe('enrollments over days (time skipping)', () => {
       args: [{ campaignId, pageSize: 50, concurrency: 5 }],
     });
     return eventually(async () => {
-      const { rows } = await ts.pool.query('SELECT status, selected, enrolled, skipped, pages FROM campaign_runs WHERE run_key = $1', [
-        workflowId,
-      ]);
+      const { rows } = await ts.pool.query('SELECT status, selected, enrolled, skipped, pages FROM campaign_runs WHERE run_key = $1', [workflowId]);
       return rows[0] && rows[0].status !== 'running' ? rows[0] : undefined;
     });
   }
@@ -513,10 +490,9 @@ describe('enrollments over days (time skipping)', () => {
     const day = (d: Date) => Math.round((d.getTime() - sent[0]!.occurred_at.getTime()) / DAY);
     expect(sent.map((m) => day(m.occurred_at))).toEqual([0, 15, 30]);
 
-    const steps = await ts.pool.query(
-      "SELECT summary FROM contact_events WHERE customer_id = $1 AND kind = 'campaign-step' ORDER BY occurred_at, summary",
-      [c!.id],
-    );
+    const steps = await ts.pool.query("SELECT summary FROM contact_events WHERE customer_id = $1 AND kind = 'campaign-step' ORDER BY occurred_at, summary", [
+      c!.id,
+    ]);
     expect(steps.rows.map((r) => r.summary)).toEqual([
       expect.stringMatching(/^Enrolled in campaign "Thirty days"/),
       expect.stringMatching(/^Step 2: waiting 15 days/),
@@ -534,9 +510,7 @@ describe('enrollments over days (time skipping)', () => {
       '-:end:completed',
     ]);
     expect(await recordedLog(id, c!.id)).toEqual(withoutTimes(state.log));
-    expect((await ts.pool.query('SELECT status FROM campaign_enrollments WHERE campaign_id = $1', [id])).rows).toEqual([
-      { status: 'completed' },
-    ]);
+    expect((await ts.pool.query('SELECT status FROM campaign_enrollments WHERE campaign_id = $1', [id])).rows).toEqual([{ status: 'completed' }]);
   });
 
   it('a goal met early ends the enrollment at once: a purchase, or an accepted campaign offer', async () => {
@@ -596,11 +570,9 @@ describe('enrollments over days (time skipping)', () => {
     expect(log).toEqual(['enrolled:enrolled', 'offer:started', 'offer:accepted', 'wait-for-response:offer accepted', 'end:goal-met']);
     expect(await recordedLog(offerCampaign, d!.id)).toEqual(withoutTimes((await stateOf(offerCampaign, d!.id)).log));
     expect(
-      (
-        await ts.pool.query('SELECT product_id FROM customer_products WHERE customer_id = $1 AND ended_at IS NULL ORDER BY product_id', [
-          d!.id,
-        ])
-      ).rows.map((r) => r.product_id),
+      (await ts.pool.query('SELECT product_id FROM customer_products WHERE customer_id = $1 AND ended_at IS NULL ORDER BY product_id', [d!.id])).rows.map(
+        (r) => r.product_id,
+      ),
     ).toContain('internet-m');
   });
 
@@ -631,9 +603,9 @@ describe('enrollments over days (time skipping)', () => {
     expect((await ts.pool.query('SELECT reason, lifted_at FROM suppressions WHERE customer_id = $1', [c!.id])).rows).toEqual([
       { reason: 'opt-out', lifted_at: null },
     ]);
-    expect((await ts.pool.query('SELECT status, end_reason FROM campaign_enrollments WHERE campaign_id = $1', [id])).rows[0]).toMatchObject(
-      { status: 'opted-out' },
-    );
+    expect((await ts.pool.query('SELECT status, end_reason FROM campaign_enrollments WHERE campaign_id = $1', [id])).rows[0]).toMatchObject({
+      status: 'opted-out',
+    });
 
     // A later run does not enrol a suppressed customer at all.
     const again = await run(id);
@@ -654,10 +626,10 @@ describe('enrollments over days (time skipping)', () => {
     });
     await run(id);
     await eventually(async () => (await messages(ts, c!.id)).length === 1);
-    await ts.pool.query(
-      "INSERT INTO suppressions (customer_id, reason, created_by, idempotency_key) VALUES ($1, 'erasure', 'master-data', $2)",
-      [c!.id, uniqueId('erasure')],
-    );
+    await ts.pool.query("INSERT INTO suppressions (customer_id, reason, created_by, idempotency_key) VALUES ($1, 'erasure', 'master-data', $2)", [
+      c!.id,
+      uniqueId('erasure'),
+    ]);
     await ts.env!.sleep('3 days');
     const result = await finished(id, c!.id);
     expect(result).toMatchObject({ status: 'suppressed', reason: 'suppressed: erasure', messagesSent: 1 });
@@ -707,9 +679,7 @@ describe('enrollments over days (time skipping)', () => {
     // Kolkata is UTC+05:30: a half-hour offset shows the window is kept in local time, not UTC.
     const tz = 'Asia/Kolkata';
     const [c] = await seedCustomers(ts, marker, 1, { timezone: tz });
-    const local = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(
-      new Date(),
-    );
+    const local = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date());
     const [hh, mm] = local.split(':').map(Number);
     const at = (minutes: number) => {
       const m = (((hh! * 60 + mm! + minutes) % 1440) + 1440) % 1440;
@@ -734,9 +704,7 @@ describe('enrollments over days (time skipping)', () => {
     await ts.env!.sleep('4 hours');
     await finished(id, c!.id);
     const [sent] = await messages(ts, c!.id);
-    const sentLocal = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(
-      sent!.occurred_at,
-    );
+    const sentLocal = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(sent!.occurred_at);
     expect(sentLocal).toBe(quietHours.end);
     expect(sent!.occurred_at.getTime() - started).toBeGreaterThan(2.9 * 3_600_000);
   });
@@ -760,8 +728,7 @@ describe('enrollments over days (time skipping)', () => {
     expect(await run(after)).toMatchObject({ enrolled: 1, skipped: 0 });
     await eventually(
       async () =>
-        (await ts.pool.query("SELECT count(*) AS n FROM campaign_enrollments WHERE campaign_id = $1 AND status = 'completed'", [after]))
-          .rows[0].n === '2',
+        (await ts.pool.query("SELECT count(*) AS n FROM campaign_enrollments WHERE campaign_id = $1 AND status = 'completed'", [after])).rows[0].n === '2',
     );
     const rows = await ts.pool.query('SELECT run_key FROM campaign_enrollments WHERE campaign_id = $1 ORDER BY enrolled_at', [after]);
     expect(rows.rows).toHaveLength(2);
@@ -816,9 +783,7 @@ describe.runIf(RECORDING)('recording retention histories', () => {
       const offerRow = await eventually(
         async () => (await h.pool.query("SELECT id FROM offers WHERE customer_id = $1 AND status = 'presented'", [c!.id])).rows[0],
       );
-      await client.workflow
-        .getHandle(`offer-${offerRow.id}`)
-        .executeUpdate(offerRespondUpdate, { args: [{ decision: 'accept', actor: 'recorder' }] });
+      await client.workflow.getHandle(`offer-${offerRow.id}`).executeUpdate(offerRespondUpdate, { args: [{ decision: 'accept', actor: 'recorder' }] });
       const enrollmentId = `campaign-${id}-${c!.id}`;
       expect((await client.workflow.getHandle(enrollmentId).result()).status).toBe('completed');
       await client.workflow.getHandle(`offer-${offerRow.id}`).result();

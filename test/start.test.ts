@@ -127,12 +127,7 @@ describe('npm start', () => {
       await until(() => stack.output().includes(`${name} is running again`), `${name} was not restarted`, 60_000, stack.output);
     }
     expect(stack.output()).toMatch(/Temporal dev server stopped unexpectedly \(signal SIGKILL\); restarting it/);
-    await until(
-      async () => (await fetch(`http://127.0.0.1:${env.API_PORT}/readyz`)).status === 200,
-      'not ready after the restarts',
-      30_000,
-      stack.output,
-    );
+    await until(async () => (await fetch(`http://127.0.0.1:${env.API_PORT}/readyz`)).status === 200, 'not ready after the restarts', 30_000, stack.output);
 
     stack.child.kill('SIGINT');
     expect(await stack.exited).toBe(0);

@@ -20,9 +20,7 @@ it('runs a workflow that sleeps 30 days in about a second on the time-skipping s
     workflowsPath: fileURLToPath(new URL('./workflows/timers.ts', import.meta.url)),
   });
   const t0 = Date.now();
-  const result = await worker.runUntil(
-    env.client.workflow.execute(sleepFor, { taskQueue: 'time-skipping', workflowId: 'sleep-30-days', args: ['30 days'] }),
-  );
+  const result = await worker.runUntil(env.client.workflow.execute(sleepFor, { taskQueue: 'time-skipping', workflowId: 'sleep-30-days', args: ['30 days'] }));
   const elapsed = Date.now() - t0;
   expect(result).toBe('woke');
   // Wall time proves the skip: 30 days of timer in seconds of real time.

@@ -197,8 +197,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   setHandler(
     transitionUpdate,
     async (cmd: TransitionCommand) => {
-      if (cmd.to === 'qualified')
-        state.qualification = { need: cmd.need!, budget: cmd.budget!, currency: cmd.currency ?? 'EUR', timeline: cmd.timeline! };
+      if (cmd.to === 'qualified') state.qualification = { need: cmd.need!, budget: cmd.budget!, currency: cmd.currency ?? 'EUR', timeline: cmd.timeline! };
       if (cmd.to === 'proposal') state.proposal = { product: cmd.product!, amount: cmd.amount!, currency: cmd.currency ?? 'EUR' };
       if (cmd.to === 'lost') state.lostReason = cmd.reason;
       move(cmd.to, cmd.actor, cmd.reason ?? cmd.note);
@@ -259,8 +258,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     state.lastActivityAt = now();
     if (isContact(e)) {
       state.contact.lastContactAt = e.occurredAt;
-      if (state.stage === 'new' && state.intake.outcome !== 'duplicate')
-        move('contacted', e.recordedBy, `${e.direction} ${e.channel} recorded`);
+      if (state.stage === 'new' && state.intake.outcome !== 'duplicate') move('contacted', e.recordedBy, `${e.direction} ${e.channel} recorded`);
     }
     replan();
     void recorded();
@@ -270,9 +268,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     const taken = await acts.intakeLead({ leadId, intake, actor: input.actor, workflowId, runId, transition: state.transitions[0] });
     if (taken.outcome === 'duplicate') {
       state.intake = { outcome: 'duplicate', existingLeadId: taken.existingLeadId, existingCustomerId: taken.existingCustomerId };
-      const reason = taken.existingLeadId
-        ? `an open lead exists: ${taken.existingLeadId}`
-        : `a customer exists: ${taken.existingCustomerId}`;
+      const reason = taken.existingLeadId ? `an open lead exists: ${taken.existingLeadId}` : `a customer exists: ${taken.existingCustomerId}`;
       upsertSearchAttributes([{ key: CrmStatus, value: 'duplicate' }]);
       setCurrentDetails(`**Duplicate intake**: ${reason}`);
       await condition(allHandlersFinished);
@@ -329,11 +325,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       case 'reactivation': {
         const before = state.score?.value;
         state.score = await acts.rescoreLead(leadId);
-        move(
-          'new',
-          'system',
-          `re-activated after ${describeDuration(rules.nurtureReactivationMs)} in nurture; score ${before ?? '-'} → ${state.score.value}`,
-        );
+        move('new', 'system', `re-activated after ${describeDuration(rules.nurtureReactivationMs)} in nurture; score ${before ?? '-'} → ${state.score.value}`);
         return;
       }
     }

@@ -6,22 +6,9 @@
  * was already taken) and the welcome message has been handed to its own delivery workflow and the
  * customer to its onboarding.
  */
-import {
-  ParentClosePolicy,
-  patched,
-  proxyActivities,
-  setHandler,
-  startChild,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ParentClosePolicy, patched, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import {
-  registrationStateQuery,
-  type RegistrationInput,
-  type RegistrationResult,
-  type RegistrationState,
-} from '../src/domain/customers.js';
+import { registrationStateQuery, type RegistrationInput, type RegistrationResult, type RegistrationState } from '../src/domain/customers.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';

@@ -80,13 +80,7 @@ function openRequest(kind: GdprKind, input: GdprRequest) {
     { key: CrmProcess, value: patched(GDPR_PROCESS_PATCH) ? CRM_PROCESS.gdpr : CRM_PROCESS.masterData },
     { key: CrmStatus, value: state.status },
   ]);
-  const verification = new CodeVerification(
-    input.requestId,
-    input.customerId,
-    kind,
-    [{ target: 'existing-contact', channel: 'email' }],
-    input.policy,
-  );
+  const verification = new CodeVerification(input.requestId, input.customerId, kind, [{ target: 'existing-contact', channel: 'email' }], input.policy);
   state.verification = verification.view;
   const ours = (id: string) => {
     if (id !== input.requestId) refuse(REFUSAL.notFound, `no request ${id} here`);
@@ -233,11 +227,7 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
     if (!(err instanceof ActivityFailure)) throw err;
     const type = err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
     // An operator must act (e.g. a table without an erasure decision): the state says why.
-    await move(
-      'failed',
-      'system',
-      type === 'ErasureIncomplete' ? (err.cause as ApplicationFailure).message : 'the erasure could not be completed',
-    );
+    await move('failed', 'system', type === 'ErasureIncomplete' ? (err.cause as ApplicationFailure).message : 'the erasure could not be completed');
   }
   return state;
 }

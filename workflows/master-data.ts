@@ -245,8 +245,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     submitChangeUpdate,
     async (request) => {
       const known = changes.get(request.changeId);
-      if (known)
-        return { changeId: known.changeId, status: known.status, position: queue.findIndex((q) => q.changeId === known.changeId) + 1 };
+      if (known) return { changeId: known.changeId, status: known.status, position: queue.findIndex((q) => q.changeId === known.changeId) + 1 };
       const fields = Object.keys(request.changes) as MasterDataField[];
       const state: ChangeState = {
         changeId: request.changeId,
@@ -327,8 +326,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         if ((c.state.status !== 'awaiting-approval' && c.state.status !== 'escalated') || c.decision) {
           refuse(REFUSAL.conflict, `change ${decision.changeId} is ${c.state.status}, not awaiting approval`);
         }
-        if (decision.approver === c.state.requestedBy)
-          refuse(REFUSAL.forbidden, 'the requester of a change may not approve it: a second person must');
+        if (decision.approver === c.state.requestedBy) refuse(REFUSAL.forbidden, 'the requester of a change may not approve it: a second person must');
       },
     },
   );
@@ -358,8 +356,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         }
         // Neither waiting in the queue nor taken up yet: its row is still being written.
         const taken = current?.state.changeId === id;
-        if (state.status === 'queued' && !taken && !queue.some((q) => q.changeId === id))
-          refuse(REFUSAL.conflict, `change ${id} is still being recorded`);
+        if (state.status === 'queued' && !taken && !queue.some((q) => q.changeId === id)) refuse(REFUSAL.conflict, `change ${id} is still being recorded`);
       },
     },
   );

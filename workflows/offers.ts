@@ -7,15 +7,7 @@
  * the validity timer. Ends with the outcome recorded; accept changes the customer's products and
  * sends a confirmation.
  */
-import {
-  allHandlersFinished,
-  condition,
-  proxyActivities,
-  setHandler,
-  sleep,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { allHandlersFinished, condition, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
   FINAL_OFFER_STATUSES,
@@ -85,12 +77,8 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
         const repeated = (state.status === 'accepted' && decision === 'accept') || (state.status === 'declined' && decision === 'decline');
         if (repeated || (response && response.decision === decision)) return;
         if (response || settled)
-          refuse(
-            REFUSAL.conflict,
-            `the offer was already ${response?.decision === 'accept' || state.status === 'accepted' ? 'accepted' : 'declined'}`,
-          );
-        if (state.status === 'checking' || state.status === 'deferred')
-          refuse(REFUSAL.conflict, 'the offer has not been sent to the customer yet');
+          refuse(REFUSAL.conflict, `the offer was already ${response?.decision === 'accept' || state.status === 'accepted' ? 'accepted' : 'declined'}`);
+        if (state.status === 'checking' || state.status === 'deferred') refuse(REFUSAL.conflict, 'the offer has not been sent to the customer yet');
         if (state.status !== 'presented') refuse(REFUSAL.conflict, `the offer is ${state.status}`);
         if (Date.now() >= Date.parse(state.validUntil)) refuse(REFUSAL.expired, `the offer expired at ${state.validUntil}`);
       },

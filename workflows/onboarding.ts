@@ -62,9 +62,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     firstContact: {},
     reasons: [],
     withheld: [],
-    transitions: [
-      { status: 'starting', at: now(), actor: 'system', reason: input.origin === 'lead' ? `won lead ${input.leadId}` : 'registered' },
-    ],
+    transitions: [{ status: 'starting', at: now(), actor: 'system', reason: input.origin === 'lead' ? `won lead ${input.leadId}` : 'registered' }],
   };
   let changes = 0;
   const enter = (status: OnboardingStatus, reason?: string) => {
@@ -86,8 +84,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     checkInAt: state.checkInAt,
     reasons: state.reasons,
     withheld: state.withheld,
-    finishedAt:
-      state.status === 'onboarded' || state.status === 'stalled' ? state.transitions[state.transitions.length - 1]!.at : undefined,
+    finishedAt: state.status === 'onboarded' || state.status === 'stalled' ? state.transitions[state.transitions.length - 1]!.at : undefined,
   });
   const recorded = (): Promise<void> => {
     if (!rowExists || !patched(RECORD_PATCH)) return recording;
@@ -209,13 +206,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     await recorded();
     if (state.optIn.status === 'confirmed' && !welcomed) {
       welcomed = true;
-      await send(
-        'onboarding-welcome',
-        input.email,
-        'welcome',
-        { name: input.name, accountManager: begun.accountManager },
-        'Onboarding welcome',
-      );
+      await send('onboarding-welcome', input.email, 'welcome', { name: input.name, accountManager: begun.accountManager }, 'Onboarding welcome');
     }
     const reminderAt = !state.firstContact.doneAt && !state.firstContact.reminderSentAt ? Date.parse(state.firstContact.dueAt) : undefined;
     const next = Math.min(reminderAt ?? Infinity, checkInAt);
@@ -245,13 +236,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   state.reasons = reasons;
   enter(outcome, reasons.length ? reasons.join('; ') : 'address confirmed and first contact made');
   if (outcome === 'onboarded') {
-    await send(
-      'onboarding-check-in',
-      input.email,
-      'check-in',
-      { name: input.name, accountManager: begun.accountManager },
-      'Onboarding check-in',
-    );
+    await send('onboarding-check-in', input.email, 'check-in', { name: input.name, accountManager: begun.accountManager }, 'Onboarding check-in');
   } else {
     await send(
       'onboarding-stalled',

@@ -186,8 +186,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
   setHandler(customerEventSignal, (event) => {
     log({ step: null, type: 'event', outcome: event.type, detail: `customer event ${event.eventId} at ${event.occurredAt}` });
     if (event.type === 'opt-out') finish('opted-out', `customer opted out (event ${event.eventId})`);
-    else if (event.type === 'complaint')
-      finish('suppressed', `customer complained (event ${event.eventId}); contact suppressed until the complaint is closed`);
+    else if (event.type === 'complaint') finish('suppressed', `customer complained (event ${event.eventId}); contact suppressed until the complaint is closed`);
     else if (definition.goal?.type === 'customer-event' && definition.goal.event === event.type)
       finish('goal-met', `goal: ${event.type} (event ${event.eventId})`);
   });
@@ -231,12 +230,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
           if (resumeAt - firstTry > MAX_MESSAGE_DEFERRAL_MS) {
             const entry = { type: 'message' as const, outcome: 'skipped', detail: `${r.why}: held back more than 14 days` };
             log({ step: i, ...entry });
-            await record(
-              i,
-              'skipped',
-              `Step ${i + 1} (message ${step.template}) skipped: held back by ${r.why} for more than 14 days`,
-              entry,
-            );
+            await record(i, 'skipped', `Step ${i + 1} (message ${step.template}) skipped: held back by ${r.why} for more than 14 days`, entry);
             return;
           }
           log({ step: i, type: 'message', outcome: 'deferred', detail: `${r.why} until ${r.resumeAt}` });
@@ -290,8 +284,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
         lastOffer = result;
         state.lastOffer = result;
         log({ step: i, type: 'offer', outcome: result.status, detail: result.reason ?? `offer ${offerId}` });
-        if (result.status === 'accepted' && definition.goal?.type === 'offer-accepted')
-          finish('goal-met', `goal: offer ${offerId} accepted`);
+        if (result.status === 'accepted' && definition.goal?.type === 'offer-accepted') finish('goal-met', `goal: offer ${offerId} accepted`);
         if (result.status === 'withdrawn') finish('suppressed', result.reason ?? 'offer withdrawn');
       },
       (err: Error) => {
@@ -327,8 +320,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
         setStatus('waiting');
         const answered = await condition(() => end !== undefined || !offerOpen, parseDuration(step.timeout)!);
         setStatus('active');
-        const outcome =
-          answered && lastOffer ? `offer ${lastOffer.status}` : end ? 'ended while waiting' : `no response within ${step.timeout}`;
+        const outcome = answered && lastOffer ? `offer ${lastOffer.status}` : end ? 'ended while waiting' : `no response within ${step.timeout}`;
         log({ step: i, type: 'wait-for-response', outcome });
         await record(i, 'response', `Step ${i + 1}: ${outcome}`, { type: 'wait-for-response', outcome });
         break;

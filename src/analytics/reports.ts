@@ -124,23 +124,21 @@ export async function campaignsReport(pool: StorePool, range: Range) {
     [OFFERS.workflowType, range.from, range.to, OFFERS.kindAttribute, OFFERS.accepted, OFFERS.declined, OFFERS.expired, OFFERS.ineligible],
   );
   const byKind = Object.fromEntries(
-    [...OFFERS.kinds, ...offers.rows.map((r) => r.kind ?? 'unknown').filter((k) => !(OFFERS.kinds as readonly string[]).includes(k))].map(
-      (kind) => {
-        const r = offers.rows.find((x) => (x.kind ?? 'unknown') === kind);
-        const made = r ? Number(r.total) - Number(r.ineligible) : 0;
-        return [
-          kind,
-          {
-            offers: r ? Number(r.total) : 0,
-            accepted: r ? Number(r.accepted) : 0,
-            declined: r ? Number(r.declined) : 0,
-            expired: r ? Number(r.expired) : 0,
-            ineligible: r ? Number(r.ineligible) : 0,
-            acceptanceRate: rate(r ? Number(r.accepted) : 0, made),
-          },
-        ];
-      },
-    ),
+    [...OFFERS.kinds, ...offers.rows.map((r) => r.kind ?? 'unknown').filter((k) => !(OFFERS.kinds as readonly string[]).includes(k))].map((kind) => {
+      const r = offers.rows.find((x) => (x.kind ?? 'unknown') === kind);
+      const made = r ? Number(r.total) - Number(r.ineligible) : 0;
+      return [
+        kind,
+        {
+          offers: r ? Number(r.total) : 0,
+          accepted: r ? Number(r.accepted) : 0,
+          declined: r ? Number(r.declined) : 0,
+          expired: r ? Number(r.expired) : 0,
+          ineligible: r ? Number(r.ineligible) : 0,
+          acceptanceRate: rate(r ? Number(r.accepted) : 0, made),
+        },
+      ];
+    }),
   );
   return {
     range: { from: range.from.toISOString(), to: range.to.toISOString(), groupBy: range.groupBy },
@@ -293,9 +291,7 @@ export async function processesReport(pool: StorePool, range: Range) {
       canceled: Number(r.canceled),
       durationMedianMs: num(r.median),
       durationP90Ms: num(r.p90),
-      failuresByType: Object.fromEntries(
-        failures.rows.filter((f) => f.workflow_type === r.workflow_type).map((f) => [f.failure_type, Number(f.n)]),
-      ),
+      failuresByType: Object.fromEntries(failures.rows.filter((f) => f.workflow_type === r.workflow_type).map((f) => [f.failure_type, Number(f.n)])),
     })),
     series: perPeriod.rows.map((r) => ({
       period: r.period.toISOString(),
@@ -307,9 +303,7 @@ export async function processesReport(pool: StorePool, range: Range) {
 }
 
 export async function ingestStatus(pool: StorePool) {
-  const { rows } = await pool.query<{ watermark: Date; runs_ingested: string; last_run_at: Date | null; last_batch: number }>(
-    'SELECT * FROM ingest_state',
-  );
+  const { rows } = await pool.query<{ watermark: Date; runs_ingested: string; last_run_at: Date | null; last_batch: number }>('SELECT * FROM ingest_state');
   const r = rows[0]!;
   return {
     watermark: r.watermark.toISOString(),

@@ -39,10 +39,7 @@ export interface AnalyticsService {
   stop(): Promise<void>;
 }
 
-export async function ensureIngestSchedule(
-  client: Client,
-  opts: Pick<AnalyticsOptions, 'scheduleId' | 'ingestEvery' | 'taskQueue' | 'ingest'>,
-): Promise<void> {
+export async function ensureIngestSchedule(client: Client, opts: Pick<AnalyticsOptions, 'scheduleId' | 'ingestEvery' | 'taskQueue' | 'ingest'>): Promise<void> {
   const action = {
     type: 'startWorkflow' as const,
     workflowType: 'analyticsIngest',

@@ -15,6 +15,7 @@ import type { ApiDeps, ApiEnv } from './env.js';
 import { onError, problemResponse, validationProblem } from './problem.js';
 import { declareIdempotency, linkCreatedResources } from './openapi.js';
 import { customerRoutes } from './routes/customers.js';
+import { changeCommandRoutes } from './routes/change-commands.js';
 import { masterDataRoutes } from './routes/master-data.js';
 import { gdprRoutes } from './routes/gdpr.js';
 import { auditRoutes } from './routes/audit.js';
@@ -77,13 +78,7 @@ export function createApi(deps: ApiDeps) {
   app.notFound((c) => {
     const allow = methodsOf(c.req.path);
     if (allow.length > 0 && !allow.includes(c.req.method)) {
-      return problemResponse(
-        c,
-        405,
-        `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`,
-        {},
-        { Allow: allow.join(', ') },
-      );
+      return problemResponse(c, 405, `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`, {}, { Allow: allow.join(', ') });
     }
     return problemResponse(c, 404, `No route for ${c.req.method} ${c.req.path}`);
   });
@@ -117,13 +112,7 @@ export function createApi(deps: ApiDeps) {
       // with another type, or sent without one, is refused.
       const sendsBody = type !== undefined || length > 0 || c.req.header('transfer-encoding') !== undefined;
       if (sendsBody && !/^application\/(.+\+)?json\s*(;|$)/i.test(type ?? '')) {
-        return problemResponse(
-          c,
-          415,
-          `Content-Type must be application/json, not ${type ?? 'missing'}`,
-          {},
-          { Accept: 'application/json' },
-        );
+        return problemResponse(c, 415, `Content-Type must be application/json, not ${type ?? 'missing'}`, {}, { Accept: 'application/json' });
       }
     }
     await next();
@@ -133,6 +122,7 @@ export function createApi(deps: ApiDeps) {
 
   app.route('/', customerRoutes(deps));
   app.route('/', masterDataRoutes(deps));
+  app.route('/', changeCommandRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', gdprRoutes(deps));
   app.route('/', catalogueRoutes(deps));

@@ -28,9 +28,7 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 /** IDEMPOTENCY_TTL's default, for an API built without configuration (tests). */
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 7 * 86_400_000;
 
-export const idempotencyKeySchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'Idempotency-Key must be 1 to 128 characters of A-Z, a-z, 0-9, _ . : -');
+export const idempotencyKeySchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'Idempotency-Key must be 1 to 128 characters of A-Z, a-z, 0-9, _ . : -');
 
 /**
  * Fields a request hash leaves out: a one-time code has a million values, so even its hash would
@@ -42,9 +40,7 @@ const UNHASHED_FIELDS = ['code'];
 /** Stable hash of a JSON body: key order does not matter. */
 export function requestHash(body: unknown): string {
   const kept =
-    body && typeof body === 'object' && !Array.isArray(body)
-      ? Object.fromEntries(Object.entries(body).filter(([k]) => !UNHASHED_FIELDS.includes(k)))
-      : body;
+    body && typeof body === 'object' && !Array.isArray(body) ? Object.fromEntries(Object.entries(body).filter(([k]) => !UNHASHED_FIELDS.includes(k))) : body;
   return createHash('sha256')
     .update(stableJson(kept) ?? '')
     .digest('hex');

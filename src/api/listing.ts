@@ -30,8 +30,7 @@ export const pageTokenSchema = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,4096}$/, 'must be a nextPageToken from an earlier page')
   .openapi({
-    description:
-      'Opaque and signed: the nextPageToken of an earlier page of this listing with the same filters and sort; any other token is a 400',
+    description: 'Opaque and signed: the nextPageToken of an earlier page of this listing with the same filters and sort; any other token is a 400',
   });
 export const pageSizeSchema = z.coerce.number().int().min(1).max(100).default(20);
 

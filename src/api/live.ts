@@ -37,11 +37,7 @@ export async function liveState<T>(
 }
 
 /** The record, with the live state when it was asked for and answered. */
-export async function withLive<R extends object, T>(
-  record: R,
-  ask: boolean,
-  live: () => Promise<Live<T> | undefined>,
-): Promise<R & { live?: Live<T> }> {
+export async function withLive<R extends object, T>(record: R, ask: boolean, live: () => Promise<Live<T> | undefined>): Promise<R & { live?: Live<T> }> {
   if (!ask) return record;
   const answer = await live();
   return answer ? { ...record, live: answer } : record;

@@ -10,10 +10,5 @@ if (!config.database.url || !config.temporal.address) {
   process.exit(2);
 }
 if (config.api.keys.length === 0) logger.warn('API_KEYS is empty: every /v1 request will be answered 401');
-const service = await startApiService(
-  config,
-  { databaseUrl: config.database.url, temporalAddress: config.temporal.address },
-  logger,
-  config.api.keys,
-);
+const service = await startApiService(config, { databaseUrl: config.database.url, temporalAddress: config.temporal.address }, logger, config.api.keys);
 onShutdown(service.stop, logger);

@@ -18,10 +18,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
 
 export function problemResponses<S extends number>(...statuses: S[]) {
   return Object.fromEntries(
-    statuses.map((s) => [
-      s,
-      { content: { 'application/problem+json': { schema: problemSchema } }, description: PROBLEM_DESCRIPTIONS[s] ?? 'Error' },
-    ]),
+    statuses.map((s) => [s, { content: { 'application/problem+json': { schema: problemSchema } }, description: PROBLEM_DESCRIPTIONS[s] ?? 'Error' }]),
   ) as Record<S, { content: { 'application/problem+json': { schema: typeof problemSchema } }; description: string }>;
 }
 

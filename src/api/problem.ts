@@ -91,8 +91,7 @@ export function onError(err: Error, c: Context<ApiEnv>): Response {
   if (err instanceof HTTPException) {
     const status = err.status as ContentfulStatusCode;
     // Hono's body parsers throw 400 for malformed JSON.
-    const detail =
-      status === 400 && /JSON/i.test(err.message) ? 'Malformed JSON in request body' : err.message || TITLES[status] || 'Error';
+    const detail = status === 400 && /JSON/i.test(err.message) ? 'Malformed JSON in request body' : err.message || TITLES[status] || 'Error';
     return problemResponse(c, status, detail);
   }
   c.get('logger')?.error(

@@ -6,8 +6,7 @@ import { z } from '@hono/zod-openapi';
 import { uuidSchema } from '../domain/formats.js';
 
 /** `{id}` in a path, a UUID; `what` names it in the message, e.g. 'a customer'. */
-export const uuidParam = (what: string) =>
-  z.object({ id: uuidSchema(`must be ${what} id (UUID)`).openapi({ param: { name: 'id', in: 'path' } }) });
+export const uuidParam = (what: string) => z.object({ id: uuidSchema(`must be ${what} id (UUID)`).openapi({ param: { name: 'id', in: 'path' } }) });
 
 export const customerIdParam = uuidParam('a customer');
 
@@ -32,6 +31,4 @@ export const verificationSchema = z.object({
   nextResendAt: z.string().optional(),
 });
 export const verifyResultSchema = z.object({ status: z.string(), verified: z.boolean(), attemptsLeft: z.number().int() });
-export const verificationLogSchema = z
-  .array(transitionSchema)
-  .openapi({ description: 'Codes sent and wrong codes entered (never the codes), oldest first' });
+export const verificationLogSchema = z.array(transitionSchema).openapi({ description: 'Codes sent and wrong codes entered (never the codes), oldest first' });

@@ -86,8 +86,7 @@ export function temporalProblem(err: unknown, text: TemporalProblemText = {}): A
   const refusal = refusalOf(err);
   if (refusal) return new ApiError(refusal.status, text.refused ? text.refused(refusal.reason) : refusal.reason, text.extensions);
   if (isWorkflowGone(err)) return new ApiError(409, text.gone ?? 'The process has ended; nothing can change it any more', text.extensions);
-  if (err instanceof WorkflowExecutionAlreadyStartedError)
-    return new ApiError(409, text.alreadyStarted ?? 'This process is already running', text.extensions);
+  if (err instanceof WorkflowExecutionAlreadyStartedError) return new ApiError(409, text.alreadyStarted ?? 'This process is already running', text.extensions);
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof QueryNotRegisteredError) return notAnswered();
   const code = grpcCode(err);
   if (code === GRPC.DEADLINE_EXCEEDED || code === GRPC.UNAVAILABLE) return notAnswered();

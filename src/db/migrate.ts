@@ -40,10 +40,9 @@ export async function migrate(opts: MigrateOptions): Promise<string[]> {
         log(msg);
       },
     }).catch((err: unknown) => {
-      throw new Error(
-        `${current ? `migration ${current} failed` : 'migrating failed'}: ${(err as Error).message} (the whole run was rolled back)`,
-        { cause: err },
-      );
+      throw new Error(`${current ? `migration ${current} failed` : 'migrating failed'}: ${(err as Error).message} (the whole run was rolled back)`, {
+        cause: err,
+      });
     });
     return applied.map((m) => m.name);
   } finally {

@@ -150,11 +150,7 @@ async function poll<T>(route: string, done: (body: T) => boolean, timeoutMs = 30
 }
 
 /** Runs `work` over `items` with at most CONCURRENCY in flight; the first failure stops the rest. */
-async function inPool<T>(
-  items: readonly T[],
-  work: (item: T, index: number) => Promise<void>,
-  progress?: (done: number) => void,
-): Promise<void> {
+async function inPool<T>(items: readonly T[], work: (item: T, index: number) => Promise<void>, progress?: (done: number) => void): Promise<void> {
   let next = 0;
   let done = 0;
   let failed: unknown;
@@ -214,9 +210,7 @@ async function codeFor(recipient: string, used: Set<string>, timeoutMs = 30_000)
         /* being written: next round */
       }
     }
-    const fresh = messages
-      .filter((m) => m.template === 'verification-code' && !used.has(m.id))
-      .sort((a, b) => b.deliveredAt.localeCompare(a.deliveredAt))[0];
+    const fresh = messages.filter((m) => m.template === 'verification-code' && !used.has(m.id)).sort((a, b) => b.deliveredAt.localeCompare(a.deliveredAt))[0];
     const code = fresh && /\b(\d{6})\b/.exec(fresh.text)?.[1];
     if (fresh && code) {
       used.add(fresh.id);
@@ -308,19 +302,8 @@ const PRODUCTS = [
   { id: 'mobile-m', amount: 19.99 },
   { id: 'tv-premium', amount: 24.99 },
 ];
-const LOST_EARLY = [
-  'no budget this year',
-  'wrong contact person',
-  'chose a competitor',
-  'not reachable after three attempts',
-  'only wanted information',
-];
-const LOST_LATE = [
-  'price too high',
-  'chose a competitor',
-  'project postponed indefinitely',
-  'contract with current provider runs another two years',
-];
+const LOST_EARLY = ['no budget this year', 'wrong contact person', 'chose a competitor', 'not reachable after three attempts', 'only wanted information'];
+const LOST_LATE = ['price too high', 'chose a competitor', 'project postponed indefinitely', 'contract with current provider runs another two years'];
 const CITIES: Record<string, Array<{ city: string; postalCode: string; street: string; phone: string }>> = {
   DE: [
     { city: 'Berlin', postalCode: '10115', street: 'Invalidenstr.', phone: '+4930' },
@@ -355,16 +338,7 @@ function germanIban(): string {
 // 1. Leads
 
 type LeadPlan =
-  | 'open-new'
-  | 'lost-new'
-  | 'open-contacted'
-  | 'lost-contacted'
-  | 'nurture'
-  | 'open-qualified'
-  | 'lost-qualified'
-  | 'open-proposal'
-  | 'lost-proposal'
-  | 'won';
+  'open-new' | 'lost-new' | 'open-contacted' | 'lost-contacted' | 'nurture' | 'open-qualified' | 'lost-qualified' | 'open-proposal' | 'lost-proposal' | 'won';
 const LEAD_MIX: Record<LeadPlan, number> = {
   'open-new': 6,
   'lost-new': 12,
@@ -519,8 +493,7 @@ async function register(i: number): Promise<Customer> {
     expect: [201, 202],
   });
   let id = answer.id;
-  if (status === 202)
-    id = (await poll<{ status: string; customerId: string }>(answer.statusUrl!, (r) => r.status === 'registered', 60_000)).customerId;
+  if (status === 202) id = (await poll<{ status: string; customerId: string }>(answer.statusUrl!, (r) => r.status === 'registered', 60_000)).customerId;
   // What the customer already has: AT customers own Internet S (the campaign's segment); those the
   // downsell scenario picks (index % 5 === 3) a mid tier; the others a mix.
   const owns =
@@ -630,15 +603,11 @@ async function offer(
   decision: 'accept' | 'decline' | 'ineligible',
   key: string,
 ): Promise<void> {
-  const { status, body } = await call<{ offerId?: string; status?: string; statusUrl?: string; rule?: string }>(
-    'POST',
-    `/v1/customers/${c.id}/offers`,
-    {
-      body: { kind, productId },
-      key,
-      expect: decision === 'ineligible' ? [422, 201, 202] : [201, 202],
-    },
-  );
+  const { status, body } = await call<{ offerId?: string; status?: string; statusUrl?: string; rule?: string }>('POST', `/v1/customers/${c.id}/offers`, {
+    body: { kind, productId },
+    key,
+    expect: decision === 'ineligible' ? [422, 201, 202] : [201, 202],
+  });
   if (status === 422) {
     count(offerOutcomes, `${kind} ineligible (${body.rule ?? 'rule'})`);
     return;
@@ -693,9 +662,7 @@ interface CampaignBody {
   enrollments: Record<string, number>;
 }
 
-async function campaign(
-  customers: Customer[],
-): Promise<{ id: string; enrolled: number; accepted: number; events: Record<string, number> }> {
+async function campaign(customers: Customer[]): Promise<{ id: string; enrolled: number; accepted: number; events: Record<string, number> }> {
   const { body: created } = await call<CampaignBody>('POST', '/v1/campaigns', {
     role: 'backoffice',
     key: `demo-${RUN}-campaign`,
@@ -715,11 +682,7 @@ async function campaign(
   });
   log(`  campaign ${created.id} created (Schedule campaign-${created.id}, Mondays 09:00 Vienna); running it now`);
   await call('POST', `/v1/campaigns/${created.id}/runs`, { role: 'backoffice', key: `demo-${RUN}-campaign-run`, expect: [202] });
-  const run = await poll<CampaignBody>(
-    `/v1/campaigns/${created.id}`,
-    (cb) => cb.runs.some((r) => r.status === 'completed' || r.status === 'skipped'),
-    60_000,
-  );
+  const run = await poll<CampaignBody>(`/v1/campaigns/${created.id}`, (cb) => cb.runs.some((r) => r.status === 'completed' || r.status === 'skipped'), 60_000);
   const enrolled = run.runs[0]?.enrolled ?? 0;
   log(`  run finished: ${run.runs[0]?.selected ?? 0} selected, ${enrolled} enrolled`);
 
@@ -810,9 +773,7 @@ async function main(): Promise<void> {
   try {
     const res = await fetch(`${API}/readyz`);
     if (!res.ok)
-      throw new DemoError(
-        `The API at ${API} is not ready (GET /readyz answered ${res.status}: ${await res.text()}). Wait for npm start to print its banner.`,
-      );
+      throw new DemoError(`The API at ${API} is not ready (GET /readyz answered ${res.status}: ${await res.text()}). Wait for npm start to print its banner.`);
   } catch (err) {
     if (err instanceof DemoError) throw err;
     throw new DemoError(
@@ -821,9 +782,7 @@ async function main(): Promise<void> {
   }
   // A wrong key file (another data directory) is better caught now than 200 leads later.
   await call('GET', '/v1/campaigns', { expect: [200] }).catch((err: unknown) => {
-    throw new DemoError(
-      `The API does not accept the keys in ${keyFile}; is DATA_DIR the stack's data directory?\n${(err as Error).message}`,
-    );
+    throw new DemoError(`The API does not accept the keys in ${keyFile}; is DATA_DIR the stack's data directory?\n${(err as Error).message}`);
   });
 
   log(`run ${RUN}: ${LEADS} leads, ${CUSTOMERS} customers, ${CONCURRENCY} requests in flight, against ${API}`);

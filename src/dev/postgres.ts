@@ -176,9 +176,7 @@ function run(cmd: string, args: string[], user: RunAs | undefined): Promise<void
     child.stdout.on('data', (b: Buffer) => (output += b.toString()));
     child.stderr.on('data', (b: Buffer) => (output += b.toString()));
     child.on('error', (err) => reject(new EmbeddedPgError(`cannot run ${cmd}: ${err.message}`)));
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new EmbeddedPgError(`${path.basename(cmd)} failed (exit ${code}): ${lastLines(output)}`)),
-    );
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new EmbeddedPgError(`${path.basename(cmd)} failed (exit ${code}): ${lastLines(output)}`))));
   });
 }
 
@@ -228,9 +226,7 @@ async function waitUntilAccepting(port: number, child: ChildProcess, output: () 
       await client.end().catch(() => undefined);
     }
     if (Date.now() > deadline)
-      throw new EmbeddedPgError(
-        `PostgreSQL did not accept connections on port ${port} within ${timeoutMs / 1000}s: ${lastLines(output())}`,
-      );
+      throw new EmbeddedPgError(`PostgreSQL did not accept connections on port ${port} within ${timeoutMs / 1000}s: ${lastLines(output())}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -264,18 +260,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
     child.once('error', (err) => reject(new EmbeddedPgError(`cannot run PostgreSQL (${path.join(binDir, 'postgres')}): ${err.message}`))),
   );
   spawnError.catch(() => undefined);
-  const log = opts.logFile
-    ? (await mkdir(path.dirname(opts.logFile), { recursive: true }), createWriteStream(opts.logFile, { flags: 'a' }))
-    : undefined;
+  const log = opts.logFile ? (await mkdir(path.dirname(opts.logFile), { recursive: true }), createWriteStream(opts.logFile, { flags: 'a' })) : undefined;
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-4_000);
     log?.write(b);
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)),
-  );
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {

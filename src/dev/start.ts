@@ -68,9 +68,7 @@ function explain(what: string, fix: string) {
 async function requirePorts(ports: Array<{ port: number; what: string; variable: string }>): Promise<void> {
   for (const p of ports) {
     if (!(await isPortFree(p.port))) {
-      throw new Error(
-        `port ${p.port} for ${p.what} is in use (another \`npm start\`?). Stop what holds it or set ${p.variable} to another port.`,
-      );
+      throw new Error(`port ${p.port} for ${p.what} is in use (another \`npm start\`?). Stop what holds it or set ${p.variable} to another port.`);
     }
   }
 }
@@ -207,10 +205,7 @@ async function main() {
       retention: config.temporal.retentionMs,
     };
     const server = await startDevServer(options).catch(
-      explain(
-        'the Temporal dev server did not start',
-        `See ${options.logFile}; to start afresh, stop npm start and remove ${options.dbFile}.`,
-      ),
+      explain('the Temporal dev server did not start', `See ${options.logFile}; to start afresh, stop npm start and remove ${options.dbFile}.`),
     );
     supervise('Temporal dev server', server, () => startDevServer(options), { essential: true, log: options.logFile });
     step(`Temporal ready at ${server.address}`);
@@ -230,10 +225,7 @@ async function main() {
         onStep: (line: string) => step(`  ${line}`),
       };
       const pg = await startEmbeddedPostgres(options).catch(
-        explain(
-          'the embedded PostgreSQL did not start',
-          `See ${options.logFile}, or set DATABASE_URL and ANALYTICS_DATABASE_URL to a PostgreSQL server.`,
-        ),
+        explain('the embedded PostgreSQL did not start', `See ${options.logFile}, or set DATABASE_URL and ANALYTICS_DATABASE_URL to a PostgreSQL server.`),
       );
       supervise('PostgreSQL', pg, () => startEmbeddedPostgres(options), { essential: true, log: options.logFile });
       aborted(abort.signal);
@@ -244,10 +236,7 @@ async function main() {
       step(`PostgreSQL ready on port ${pg.port} (databases crm, crm_analytics)`);
     }
     const applied = await migrate({ connectionString: databaseUrl! }).catch(
-      explain(
-        'the database could not be migrated',
-        'Fix that migration in src/db/migrations, or point DATABASE_URL at a database this version can migrate.',
-      ),
+      explain('the database could not be migrated', 'Fix that migration in src/db/migrations, or point DATABASE_URL at a database this version can migrate.'),
     );
     step(applied.length ? `Migrations applied: ${applied.join(', ')}` : 'Database schema is up to date');
     return { databaseUrl: databaseUrl!, analyticsDatabaseUrl: analyticsDatabaseUrl! };
@@ -311,9 +300,7 @@ function spawnAnalytics(
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   child.on('error', (err) => logger.error({ err }, 'analytics process failed to start'));
-  const exited = new Promise<string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)),
-  );
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
   return { exited, stop: stopperFor(child), running: () => child.exitCode === null && child.signalCode === null };
 }
 

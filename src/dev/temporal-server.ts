@@ -116,13 +116,9 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     args.push('--db-filename', opts.dbFile);
   }
   const child = spawn(opts.cli.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)),
-  );
+  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
   const spawnError = new Promise<never>((_, reject) =>
-    child.once('error', (err) =>
-      reject(new Error(`cannot run ${opts.cli.kind === 'binary' ? opts.cli.path : 'temporal'}: ${err.message}`)),
-    ),
+    child.once('error', (err) => reject(new Error(`cannot run ${opts.cli.kind === 'binary' ? opts.cli.path : 'temporal'}: ${err.message}`))),
   );
   spawnError.catch(() => undefined);
   if (opts.logFile) {

@@ -37,8 +37,7 @@ export async function resolveTestServer(): Promise<string> {
   if ((await exists(TEST_SERVER_LAUNCHER, constants.X_OK)) && (await exists(CLASSPATH_FILE))) {
     const classpath = (await readFile(CLASSPATH_FILE, 'utf8')).trim();
     // A launcher written by an older version of this file is brought up to date.
-    if ((await readFile(TEST_SERVER_LAUNCHER, 'utf8')) !== launcher(classpath))
-      await writeFile(TEST_SERVER_LAUNCHER, launcher(classpath), { mode: 0o755 });
+    if ((await readFile(TEST_SERVER_LAUNCHER, 'utf8')) !== launcher(classpath)) await writeFile(TEST_SERVER_LAUNCHER, launcher(classpath), { mode: 0o755 });
     return TEST_SERVER_LAUNCHER;
   }
 

@@ -9,11 +9,7 @@ import { step } from './progress.js';
 const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ['temporal', 'test-server']);
 if (wanted.has('temporal')) {
   const cli = await resolveTemporalCli();
-  step(
-    cli.kind === 'binary'
-      ? `Temporal CLI: ${cli.path} (from ${cli.source})`
-      : 'Temporal CLI: none found; the SDK will download the dev server',
-  );
+  step(cli.kind === 'binary' ? `Temporal CLI: ${cli.path} (from ${cli.source})` : 'Temporal CLI: none found; the SDK will download the dev server');
 }
 if (wanted.has('test-server')) {
   step(`Time-skipping test server: ${await resolveTestServer()}`);

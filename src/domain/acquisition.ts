@@ -48,8 +48,7 @@ const FACTS_FOR: Record<LeadStage, readonly TransitionFact[]> = {
   lost: ['reason'],
 };
 
-const text = (max: number) =>
-  z.string().trim().min(1, 'must not be empty').max(max, `has at most ${max} characters`).meta({ pattern: '\\S' });
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `has at most ${max} characters`).meta({ pattern: '\\S' });
 
 export const leadIntakeSchema = z
   .object({
@@ -178,8 +177,7 @@ export interface LeadAlert {
   recipient: string;
 }
 
-export type IntakeOutcome =
-  { outcome: 'pending' } | { outcome: 'accepted' } | { outcome: 'duplicate'; existingLeadId?: string; existingCustomerId?: string };
+export type IntakeOutcome = { outcome: 'pending' } | { outcome: 'accepted' } | { outcome: 'duplicate'; existingLeadId?: string; existingCustomerId?: string };
 
 export interface LeadState {
   leadId: string;
@@ -319,8 +317,7 @@ export function refuseTransition(state: Pick<LeadState, 'stage' | 'intake'>, cmd
     return `a lead cannot move from ${state.stage} to ${cmd.to}; from ${state.stage} it can move to ${allowed.join(', ')}`;
   }
   const missing = (STAGE_REQUIREMENTS[cmd.to] ?? []).filter((f) => cmd[f] === undefined);
-  if (missing.length > 0)
-    return `moving a lead to ${cmd.to} needs ${(STAGE_REQUIREMENTS[cmd.to] ?? []).join(', ')}; missing: ${missing.join(', ')}`;
+  if (missing.length > 0) return `moving a lead to ${cmd.to} needs ${(STAGE_REQUIREMENTS[cmd.to] ?? []).join(', ')}; missing: ${missing.join(', ')}`;
   return undefined;
 }
 

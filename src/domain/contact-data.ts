@@ -15,8 +15,7 @@ export function normaliseEmail(email: string): string {
  * OpenAPI document, so a client checks exactly what the API checks (no trimming: the value is
  * taken as sent). It is the intersection of zod's e-mail check and JSON Schema's `format: email`.
  */
-export const EMAIL_PATTERN =
-  /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+.-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}$/;
+export const EMAIL_PATTERN = /^(?!\.)(?!.*\.\.)[A-Za-z0-9_'+.-]*[A-Za-z0-9_+-]@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}$/;
 
 export const emailSchema = z
   .email({ pattern: EMAIL_PATTERN, message: 'must be a valid e-mail address' })
@@ -79,9 +78,7 @@ export const addressSchema = z
       .string()
       .regex(ANY_POSTCODE, 'is not a valid postcode')
       .meta({
-        description: `2 to 12 letters, digits, spaces or hyphens; stored upper-case. Checked per country: ${Object.entries(
-          POSTCODE_PATTERNS,
-        )
+        description: `2 to 12 letters, digits, spaces or hyphens; stored upper-case. Checked per country: ${Object.entries(POSTCODE_PATTERNS)
           .map(([c, p]) => `${c} ${p.source}`)
           .join(', ')}.`,
         example: '10115',
@@ -93,8 +90,7 @@ export const addressSchema = z
   .strict()
   .superRefine((a, ctx) => {
     const pattern = POSTCODE_PATTERNS[a.country];
-    if (pattern && !pattern.test(a.postalCode))
-      ctx.addIssue({ code: 'custom', path: ['postalCode'], message: `is not a valid postcode for ${a.country}` });
+    if (pattern && !pattern.test(a.postalCode)) ctx.addIssue({ code: 'custom', path: ['postalCode'], message: `is not a valid postcode for ${a.country}` });
   })
   // The per-country postcode rules, in JSON Schema: a generated client checks them too.
   .meta({

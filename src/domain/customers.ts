@@ -25,8 +25,7 @@ export interface RegistrationInput {
   actor: string;
 }
 
-export type RegistrationResult =
-  { outcome: 'created'; customerId: string; welcomeMessageId: string } | { outcome: 'duplicate'; customerId: string };
+export type RegistrationResult = { outcome: 'created'; customerId: string; welcomeMessageId: string } | { outcome: 'duplicate'; customerId: string };
 
 export interface Transition {
   status: string;

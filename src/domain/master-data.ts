@@ -12,16 +12,7 @@ import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { durationMs } from './duration.js';
 import { sameJson } from './stable-json.js';
-import {
-  addressSchema,
-  birthDateSchema,
-  emailSchema,
-  ibanSchema,
-  maskIban,
-  personNameSchema,
-  phoneSchema,
-  type Address,
-} from './contact-data.js';
+import { addressSchema, birthDateSchema, emailSchema, ibanSchema, maskIban, personNameSchema, phoneSchema, type Address } from './contact-data.js';
 import type { ChangeStatus } from './processes.js';
 
 export const MASTER_DATA_FIELDS = ['email', 'phone', 'address', 'name', 'birthDate', 'bankAccount'] as const;
@@ -73,10 +64,7 @@ function fieldEquals(field: MasterDataField, current: MasterData, value: unknown
  * The fields of a request that really change something, with their current values (the base the
  * change was requested against). An empty result is a no-op request.
  */
-export function effectiveChanges(
-  current: MasterData,
-  requested: Changes,
-): { changes: Changes; base: Partial<MasterData>; fields: MasterDataField[] } {
+export function effectiveChanges(current: MasterData, requested: Changes): { changes: Changes; base: Partial<MasterData>; fields: MasterDataField[] } {
   const changes: Record<string, unknown> = {};
   const base: Record<string, unknown> = {};
   for (const field of MASTER_DATA_FIELDS) {
@@ -113,8 +101,7 @@ export function checkPolicy(policy: MasterDataPolicy): void {
         return NaN;
       }
     })();
-    if (!Number.isFinite(ms) || ms <= 0)
-      throw new Error(`master-data policy: ${key} '${policy[key]}' is not a duration such as "24 hours"`);
+    if (!Number.isFinite(ms) || ms <= 0) throw new Error(`master-data policy: ${key} '${policy[key]}' is not a duration such as "24 hours"`);
   }
   if (durationMs(policy.approvalExpiry) <= durationMs(policy.approvalTimeout))
     throw new Error('master-data policy: approvalExpiry must be longer than approvalTimeout');
@@ -263,9 +250,7 @@ export const resendChangeCodeUpdate = defineUpdate<VerificationView, [ResendInpu
 export const decideApprovalUpdate = defineUpdate<ChangeState, [ApprovalInput]>('decideApproval');
 export const cancelChangeUpdate = defineUpdate<ChangeState, [CancelInput]>('cancelChange');
 export const changeStateQuery = defineQuery<ChangeState | null, [string]>('changeState');
-export const masterDataStateQuery = defineQuery<{ customerId: string; current?: string; queued: string[]; changes: ChangeState[] }>(
-  'state',
-);
+export const masterDataStateQuery = defineQuery<{ customerId: string; current?: string; queued: string[]; changes: ChangeState[] }>('state');
 
 export function masterDataWorkflowId(customerId: string): string {
   return `master-data-${customerId}`;

@@ -86,8 +86,7 @@ export const ELIGIBILITY_RULES = {
   'no-open-offer': 'no other open offer of this product may be waiting for this customer',
   'upsell-higher-tier-in-owned-category': 'upsell: a higher tier in a category the customer owns',
   'cross-sell-complementary-category-not-owned': 'cross-sell: a category complementary to one the customer owns, and not owned yet',
-  'downsell-lower-tier-for-customer-at-risk':
-    'downsell: a lower tier in an owned category, for a customer at churn risk or asking to cancel',
+  'downsell-lower-tier-for-customer-at-risk': 'downsell: a lower tier in an owned category, for a customer at churn risk or asking to cancel',
 } as const;
 export type EligibilityRule = keyof typeof ELIGIBILITY_RULES;
 
@@ -148,8 +147,7 @@ export function offerWorkflowId(offerId: string): string {
 }
 
 export type EligibilityVerdict =
-  | { eligible: true; replacesProductId: string | null; price: number; productName: string }
-  | { eligible: false; rule: EligibilityRule; reason: string };
+  { eligible: true; replacesProductId: string | null; price: number; productName: string } | { eligible: false; rule: EligibilityRule; reason: string };
 
 export type PresentOutcome =
   | { outcome: 'presented'; messageId: string }

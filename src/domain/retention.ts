@@ -40,8 +40,7 @@ const STEP_UNITS = [
   'week',
   'weeks',
 ];
-const stepDuration = (v: string) =>
-  STEP_UNITS.includes(/[a-z]+\s*$/i.exec(v)?.[0].trim().toLowerCase() ?? '') ? parseDuration(v) : undefined;
+const stepDuration = (v: string) => (STEP_UNITS.includes(/[a-z]+\s*$/i.exec(v)?.[0].trim().toLowerCase() ?? '') ? parseDuration(v) : undefined);
 
 const MAX_STEP_DURATION_MS = 365 * 86_400_000;
 export const durationSchema = z
@@ -66,8 +65,7 @@ export const timeZoneSchema = z
   .regex(/^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/, 'must be an IANA time zone such as Europe/Berlin or UTC')
   .refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or UTC')
   .meta({
-    description:
-      "An IANA time-zone name that the server's time-zone database knows (e.g. Europe/Berlin, UTC; links such as US/Eastern too)",
+    description: "An IANA time-zone name that the server's time-zone database knows (e.g. Europe/Berlin, UTC; links such as US/Eastern too)",
     example: 'Europe/Berlin',
   });
 
@@ -166,12 +164,7 @@ export type CampaignGoal = z.infer<typeof goalSchema>;
 const CRON = /^(@(yearly|annually|monthly|weekly|daily|hourly)|([0-9A-Za-z*,/?-]+(\s+[0-9A-Za-z*,/?-]+){4,6}))$/;
 export const scheduleSchema = z
   .object({
-    cron: z
-      .string()
-      .trim()
-      .max(120)
-      .regex(CRON, 'must be a cron expression of 5 to 7 fields (e.g. "0 9 * * MON") or @daily, @weekly, ...')
-      .optional(),
+    cron: z.string().trim().max(120).regex(CRON, 'must be a cron expression of 5 to 7 fields (e.g. "0 9 * * MON") or @daily, @weekly, ...').optional(),
     interval: durationSchema.refine((v) => (stepDuration(v) ?? 0) >= 60_000, 'must be at least 1 minute').optional(),
     timezone: timeZoneSchema,
   })
@@ -243,9 +236,7 @@ export const customerEventRequestSchema = z
     productId: productIdSchema.optional(),
     channel: z.enum(['email', 'sms', 'call', 'letter']).optional(),
     note: z.string().trim().max(1000).optional(),
-    occurredAt: dateTimeSchema()
-      .meta({ description: 'When it happened; not in the future (5 minutes of clock skew allowed); default now' })
-      .optional(),
+    occurredAt: dateTimeSchema().meta({ description: 'When it happened; not in the future (5 minutes of clock skew allowed); default now' }).optional(),
   })
   .strict()
   .refine((e) => e.productId === undefined || e.type === 'purchase', { message: 'only a purchase names a product', path: ['productId'] })

@@ -23,13 +23,4 @@ export const CrmOfferKind = defineSearchAttributeKey(SEARCH_ATTRIBUTE.offerKind,
 /** The fields a master-data change touches, e.g. `address+phone`, set with each step of the change. */
 export const CrmChangeType = defineSearchAttributeKey(SEARCH_ATTRIBUTE.changeType, SearchAttributeType.KEYWORD);
 
-export const CRM_SEARCH_ATTRIBUTES = [
-  CrmCustomerId,
-  CrmProcess,
-  CrmStatus,
-  CrmOwner,
-  CrmSource,
-  CrmCampaignId,
-  CrmOfferKind,
-  CrmChangeType,
-] as const;
+export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmSource, CrmCampaignId, CrmOfferKind, CrmChangeType] as const;

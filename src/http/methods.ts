@@ -32,9 +32,7 @@ export function declaredMethods(routes: readonly RouteEntry[]): (path: string) =
   let seen = -1;
   return (path) => {
     if (seen !== routes.length) {
-      compiled = routes
-        .filter((r) => r.method !== 'ALL' && !r.path.endsWith('*'))
-        .map((r) => ({ method: r.method, pattern: pathPattern(r.path) }));
+      compiled = routes.filter((r) => r.method !== 'ALL' && !r.path.endsWith('*')).map((r) => ({ method: r.method, pattern: pathPattern(r.path) }));
       seen = routes.length;
     }
     const methods = new Set(compiled.filter((r) => r.pattern.test(path)).map((r) => r.method));

@@ -81,9 +81,7 @@ export class Contract {
   requestBodyErrors(operationId: string, body: unknown): Array<{ instancePath: string; message?: string; keyword: string }> {
     const op = this.byId(operationId);
     const validate = this.validator('paths', op.path, op.method.toLowerCase(), 'requestBody', 'content', 'application/json', 'schema');
-    return validate(body)
-      ? []
-      : (validate.errors ?? []).map((e) => ({ instancePath: e.instancePath, message: e.message, keyword: e.keyword }));
+    return validate(body) ? [] : (validate.errors ?? []).map((e) => ({ instancePath: e.instancePath, message: e.message, keyword: e.keyword }));
   }
 
   /** Checks a path, query or header parameter's value against its schema; returns ajv's errors or []. */
@@ -92,9 +90,7 @@ export class Contract {
     const index = ((op.definition.parameters ?? []) as Array<{ name: string }>).findIndex((p) => p.name === name);
     if (index < 0) throw new Error(`${operationId} has no parameter ${name}`);
     const validate = this.validator('paths', op.path, op.method.toLowerCase(), 'parameters', String(index), 'schema');
-    return validate(value)
-      ? []
-      : (validate.errors ?? []).map((e) => ({ instancePath: e.instancePath, message: e.message, keyword: e.keyword }));
+    return validate(value) ? [] : (validate.errors ?? []).map((e) => ({ instancePath: e.instancePath, message: e.message, keyword: e.keyword }));
   }
 
   /**
@@ -138,12 +134,8 @@ export class Contract {
           'schema',
         );
         if (!validate(body)) {
-          const errors = (validate.errors ?? [])
-            .slice(0, 5)
-            .map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
-          throw new Error(
-            `${where} with a body that does not match the declared schema: ${errors.join('; ')}\nbody: ${text.slice(0, 500)}`,
-          );
+          const errors = (validate.errors ?? []).slice(0, 5).map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+          throw new Error(`${where} with a body that does not match the declared schema: ${errors.join('; ')}\nbody: ${text.slice(0, 500)}`);
         }
       }
     }

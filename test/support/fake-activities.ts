@@ -10,9 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Activities } from '../../activities/index.js';
 
 export type FakeActivities = {
-  [K in keyof Activities]?: (
-    ...args: Parameters<Activities[K]>
-  ) => Promise<Awaited<ReturnType<Activities[K]>>> | Awaited<ReturnType<Activities[K]>>;
+  [K in keyof Activities]?: (...args: Parameters<Activities[K]>) => Promise<Awaited<ReturnType<Activities[K]>>> | Awaited<ReturnType<Activities[K]>>;
 };
 
 export interface FakeWorker {

@@ -77,8 +77,7 @@ async function reportContractTally(file: string): Promise<void> {
   const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
   const checked = new Map<string, number>();
   for (const line of lines) {
-    for (const [key, n] of Object.entries((JSON.parse(line) as { checked: Record<string, number> }).checked))
-      checked.set(key, (checked.get(key) ?? 0) + n);
+    for (const [key, n] of Object.entries((JSON.parse(line) as { checked: Record<string, number> }).checked)) checked.set(key, (checked.get(key) ?? 0) + n);
   }
   const total = [...checked.values()].reduce((a, b) => a + b, 0);
   const operations = new Set([...checked.keys()].map((k) => k.split(' ')[0]));
@@ -94,9 +93,7 @@ export default async function setup(project: TestProject) {
   await chmod(dir, 0o755);
   const cli = await resolveTemporalCli();
   const [temporal, pg, bundlePath, testServerPath] = await Promise.all([
-    freePort().then((port) =>
-      startDevServer({ cli, port, logFile: path.join(dir, 'temporal.log'), retention: loadConfig().temporal.retentionMs }),
-    ),
+    freePort().then((port) => startDevServer({ cli, port, logFile: path.join(dir, 'temporal.log'), retention: loadConfig().temporal.retentionMs })),
     freePort().then((port) => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port, fast: true })),
     writeWorkflowBundle(path.join(dir, 'workflow-bundle.js')),
     resolveTestServer(),

@@ -48,9 +48,7 @@ export interface Harness {
   /** The app's OpenAPI document, compiled; with `checkResponses` it holds the counts of checked responses. */
   contract(): Promise<Contract>;
   json<T = any>(method: string, url: string, opts?: RequestOptions): Promise<{ status: number; body: T; headers: Headers }>;
-  mailbox(
-    recipient: string,
-  ): Promise<Array<{ id: string; template: string; subject: string; text: string; payload: Record<string, unknown> }>>;
+  mailbox(recipient: string): Promise<Array<{ id: string; template: string; subject: string; text: string; payload: Record<string, unknown> }>>;
   stopWorker(): Promise<void>;
   startWorker(): Promise<void>;
   close(): Promise<void>;
@@ -216,10 +214,7 @@ async function recordChecked(contract: Contract): Promise<void> {
 }
 
 /** Polls an observable condition (a row, a file) until it holds; for effects of other processes. */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined | false>,
-  { timeoutMs = 20_000, intervalMs = 100 } = {},
-): Promise<T> {
+export async function eventually<T>(probe: () => Promise<T | undefined | false>, { timeoutMs = 20_000, intervalMs = 100 } = {}): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

@@ -93,11 +93,7 @@ export function recorder(name: string, settings: Partial<WorkerSettings> = {}): 
  * `workflows/<file>.ts` as committed at `rev`, bundled alone with today's delivery workflow: the
  * code a running execution started on. Returns the file's text too, for checks on it.
  */
-export async function bundleFromGit(
-  rev: string,
-  file: string,
-  workflowType: string,
-): Promise<{ bundle: { code: string }; source: string }> {
+export async function bundleFromGit(rev: string, file: string, workflowType: string): Promise<{ bundle: { code: string }; source: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `old-${file}-`));
   const source = execFileSync('git', ['show', `${rev}:workflows/${file}.ts`], { cwd: root, encoding: 'utf8' })
     .replaceAll("'../activities/", `'${root}/activities/`)

@@ -14,9 +14,7 @@ export async function forget(h: Harness, workflowId: string): Promise<void> {
         return (err as Error).name === 'WorkflowNotFoundError';
       }
       // A delete takes the latest run; the next pass takes the one before, if any.
-      await h.client.workflowService
-        .deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId } })
-        .catch(() => undefined);
+      await h.client.workflowService.deleteWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId } }).catch(() => undefined);
       return false;
     },
     { timeoutMs: 60_000, intervalMs: 250 },

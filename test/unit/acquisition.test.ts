@@ -98,9 +98,7 @@ describe('the lead stage machine', () => {
   it('a new lead may be contacted, parked in nurture or lost, and nothing else', () => {
     expect(LEAD_EDGES.new).toEqual(['contacted', 'nurture', 'lost']);
     expect(refuseTransition(state('new'), requestTo('contacted'))).toBeUndefined();
-    expect(refuseTransition(state('new'), requestTo('won'))).toMatch(
-      /cannot move from new to won; from new it can move to contacted, nurture, lost/,
-    );
+    expect(refuseTransition(state('new'), requestTo('won'))).toMatch(/cannot move from new to won; from new it can move to contacted, nurture, lost/);
   });
 
   it('qualifying needs need, budget and timeline; a proposal needs product and amount; losing needs a reason', () => {
@@ -136,8 +134,7 @@ describe('the lead stage machine', () => {
 
   it('every stage is reachable from new, and won and lost are the only dead ends', () => {
     const seen = new Set<LeadStage>(['new']);
-    for (let frontier: LeadStage[] = ['new']; frontier.length;)
-      frontier = frontier.flatMap((s) => LEAD_EDGES[s].filter((t) => !seen.has(t) && seen.add(t)));
+    for (let frontier: LeadStage[] = ['new']; frontier.length;) frontier = frontier.flatMap((s) => LEAD_EDGES[s].filter((t) => !seen.has(t) && seen.add(t)));
     expect([...seen].sort()).toEqual([...LEAD_STAGES].sort());
     expect(LEAD_STAGES.filter((s) => LEAD_EDGES[s].length === 0).sort()).toEqual([...CLOSED_STAGES].sort());
   });

@@ -1,14 +1,7 @@
 /** Offer rules as the API takes them: kinds, products, prices and the eligibility rules it names. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  ELIGIBILITY_RULES,
-  OFFER_KINDS,
-  offerRequestSchema,
-  offerResponseSchema,
-  productCreateSchema,
-  productPatchSchema,
-} from '../../src/domain/offers.js';
+import { ELIGIBILITY_RULES, OFFER_KINDS, offerRequestSchema, offerResponseSchema, productCreateSchema, productPatchSchema } from '../../src/domain/offers.js';
 
 describe('offer rules', () => {
   it('every kind has its own eligibility rule, named for it', () => {

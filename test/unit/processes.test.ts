@@ -6,19 +6,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CAMPAIGNS, CHANGES, FUNNEL, OFFERS } from '../../src/analytics/contract.js';
-import {
-  CHANGE_STATUS,
-  CLOSED_CHANGE_STATUSES,
-  CRM_PROCESSES,
-  LEAD_STAGES,
-  OFFER_STATUS,
-  SEARCH_ATTRIBUTE,
-} from '../../src/domain/processes.js';
+import { CHANGE_STATUS, CLOSED_CHANGE_STATUSES, CRM_PROCESSES, LEAD_STAGES, OFFER_STATUS, SEARCH_ATTRIBUTE } from '../../src/domain/processes.js';
 import { CRM_SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 
 const root = path.resolve(import.meta.dirname, '..', '..');
-const importsOf = async (file: string) =>
-  [...(await readFile(path.join(root, file), 'utf8')).matchAll(/^import[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
+const importsOf = async (file: string) => [...(await readFile(path.join(root, file), 'utf8')).matchAll(/^import[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
 
 describe('the process contract', () => {
   it('has no import, so analytics depends on nothing operational through it', async () => {
@@ -40,9 +32,7 @@ describe('the process contract', () => {
 
   it('gives analytics stages and statuses the operational side uses', () => {
     for (const stage of FUNNEL.stages) expect(LEAD_STAGES).toContain(stage);
-    expect(Object.values(OFFER_STATUS)).toEqual(
-      expect.arrayContaining([OFFERS.accepted, OFFERS.declined, OFFERS.expired, OFFERS.ineligible]),
-    );
+    expect(Object.values(OFFER_STATUS)).toEqual(expect.arrayContaining([OFFERS.accepted, OFFERS.declined, OFFERS.expired, OFFERS.ineligible]));
     expect(CHANGES.outcomes).toEqual(CLOSED_CHANGE_STATUSES);
     for (const s of [...CHANGES.verificationFailed, CHANGES.applying, CHANGES.escalated]) expect(Object.values(CHANGE_STATUS)).toContain(s);
     expect(CAMPAIGNS.goalStatuses).toEqual(['goal-met']);

@@ -4,14 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  durationSchema,
-  localMinuteOfDay,
-  parseDuration,
-  quietHoursEnd,
-  quietHoursSchema,
-  segmentSchema,
-} from '../../src/domain/retention.js';
+import { durationSchema, localMinuteOfDay, parseDuration, quietHoursEnd, quietHoursSchema, segmentSchema } from '../../src/domain/retention.js';
 
 describe('step durations', () => {
   it('read a number and a unit in any case and spacing', () => {
@@ -54,9 +47,7 @@ describe('quiet hours', () => {
       .tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))
       .map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`);
     // Away from daylight-saving changes, where the answer may be an hour off by design.
-    const moment = fc
-      .integer({ min: Date.parse('2026-06-01T00:00:00Z'), max: Date.parse('2026-08-31T00:00:00Z') })
-      .map((ms) => new Date(ms));
+    const moment = fc.integer({ min: Date.parse('2026-06-01T00:00:00Z'), max: Date.parse('2026-08-31T00:00:00Z') }).map((ms) => new Date(ms));
     fc.assert(
       fc.property(moment, zones, clock, clock, (now, tz, start, end) => {
         fc.pre(start !== end);

@@ -58,9 +58,10 @@ describe('refusals by type', () => {
 
 describe('what Temporal answers besides refusals', () => {
   it('a workflow gone is a 409 with the route’s words; a taken workflow id a 409', () => {
-    expect(
-      temporalProblem(new WorkflowNotFoundError('workflow execution already completed', 'wf', undefined), { gone: 'Change x is applied' }),
-    ).toMatchObject({ status: 409, detail: 'Change x is applied' });
+    expect(temporalProblem(new WorkflowNotFoundError('workflow execution already completed', 'wf', undefined), { gone: 'Change x is applied' })).toMatchObject({
+      status: 409,
+      detail: 'Change x is applied',
+    });
     expect(
       temporalProblem(new WorkflowExecutionAlreadyStartedError('already started', 'wf', 'gdprErasure'), {
         alreadyStarted: 'An erasure is already in progress',

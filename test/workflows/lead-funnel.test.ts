@@ -8,13 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTimeSkippingEnv } from '../support/time-skipping.js';
 import { fakeWorker, type FakeActivities } from '../support/fake-activities.js';
-import {
-  leadStateQuery,
-  type AcquisitionPolicy,
-  type LeadFunnelInput,
-  type LeadScore,
-  type LeadState,
-} from '../../src/domain/acquisition.js';
+import { leadStateQuery, type AcquisitionPolicy, type LeadFunnelInput, type LeadScore, type LeadState } from '../../src/domain/acquisition.js';
 import { interactionRecordedSignal, type InteractionRecorded } from '../../src/domain/contacts.js';
 import type { leadFunnel } from '../../workflows/acquisition.js';
 
@@ -96,10 +90,7 @@ it('a lead not contacted within the SLA reminds its owner, and after twice the S
   ]);
   expect(state.contact).toMatchObject({ remindersSent: 1, escalated: true });
   expect(state.nextDue).toBeUndefined();
-  expect(w.callsOf('queueLeadMessage').map((m) => (m as { template: string }).template)).toEqual([
-    'lead-contact-reminder',
-    'lead-contact-escalation',
-  ]);
+  expect(w.callsOf('queueLeadMessage').map((m) => (m as { template: string }).template)).toEqual(['lead-contact-reminder', 'lead-contact-escalation']);
 });
 
 it('a contact before the SLA moves the lead on with no reminder; idle for 30 days it goes to nurture, and after 90 days there it is new again, rescored', async () => {

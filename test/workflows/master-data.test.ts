@@ -9,13 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTimeSkippingEnv } from '../support/time-skipping.js';
 import { fakeWorker } from '../support/fake-activities.js';
-import {
-  DEFAULT_MASTER_DATA_POLICY,
-  changeStateQuery,
-  type ChangeState,
-  type MasterDataPolicy,
-  type SubmitChangeInput,
-} from '../../src/domain/master-data.js';
+import { DEFAULT_MASTER_DATA_POLICY, changeStateQuery, type ChangeState, type MasterDataPolicy, type SubmitChangeInput } from '../../src/domain/master-data.js';
 import type { customerMasterData } from '../../workflows/master-data.js';
 
 let env: TestWorkflowEnvironment;

@@ -34,9 +34,7 @@ const fakes = () => ({
   finishOnboarding: async () => undefined,
 });
 
-async function onboard(
-  during?: (handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof customerOnboarding>>>) => Promise<void>,
-) {
+async function onboard(during?: (handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof customerOnboarding>>>) => Promise<void>) {
   const w = await fakeWorker(env, fakes());
   const customerId = randomUUID();
   const input: OnboardingInput = {

@@ -100,23 +100,14 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
     );
   });
   app.onError((err, c) => {
-    deps.logger.error(
-      { requestId: c.get('requestId'), err: { type: err.name, message: err.message, stack: err.stack } },
-      'unhandled error',
-    );
+    deps.logger.error({ requestId: c.get('requestId'), err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
     return problem(c, 500, 'An unexpected error occurred; quote the request id when reporting it.');
   });
   const methodsOf = declaredMethods(app.routes);
   app.notFound((c) => {
     const allow = methodsOf(c.req.path);
     if (allow.length > 0 && !allow.includes(c.req.method)) {
-      return problem(
-        c,
-        405,
-        `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`,
-        {},
-        { Allow: allow.join(', ') },
-      );
+      return problem(c, 405, `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`, {}, { Allow: allow.join(', ') });
     }
     return problem(c, 404, `No route for ${c.req.method} ${c.req.path}`);
   });
@@ -127,9 +118,7 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
     const [store, temporal] = checks.map((r) => (r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`));
     const ready = checks.every((r) => r.status === 'fulfilled');
     // A lag is a warning, not unreadiness: reports still answer, only older.
-    const ingest = ready
-      ? await ingestLag({ pool: deps.pool, temporal: deps.temporal, retentionMs: deps.retentionMs, filter: deps.ingestFilter })
-      : undefined;
+    const ingest = ready ? await ingestLag({ pool: deps.pool, temporal: deps.temporal, retentionMs: deps.retentionMs, filter: deps.ingestFilter }) : undefined;
     if (ingest?.warning) deps.logger.warn({ lagSeconds: ingest.lagSeconds, pending: ingest.pending }, ingest.warning);
     return c.json({ status: ready ? 'ready' : 'not ready', checks: { store, temporal }, ...(ingest ? { ingest } : {}) }, ready ? 200 : 503);
   });

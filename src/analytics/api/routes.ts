@@ -16,12 +16,8 @@ const instant = dateTimeSchema('must be an ISO 8601 date-time with offset or a d
 
 export const rangeQuerySchema = z
   .object({
-    from: instant
-      .optional()
-      .openapi({ description: 'Start of the closed-time range (inclusive); default 30 days before `to`', example: '2026-01-01' }),
-    to: instant
-      .optional()
-      .openapi({ description: 'End of the range (exclusive); default now. After `from`, at most 366 days later', example: '2026-02-01' }),
+    from: instant.optional().openapi({ description: 'Start of the closed-time range (inclusive); default 30 days before `to`', example: '2026-01-01' }),
+    to: instant.optional().openapi({ description: 'End of the range (exclusive); default now. After `from`, at most 366 days later', example: '2026-02-01' }),
     groupBy: z.enum(['day', 'week']).default('day').openapi({ description: 'Period of the series' }),
   })
   .strict()
@@ -29,8 +25,7 @@ export const rangeQuerySchema = z
     const to = q.to ? new Date(q.to) : new Date(Date.now() + 60_000);
     const from = q.from ? new Date(q.from) : new Date(to.getTime() - 30 * DAY);
     if (from >= to) ctx.addIssue({ code: 'custom', path: ['from'], message: 'must be before to' });
-    if (to.getTime() - from.getTime() > 366 * DAY)
-      ctx.addIssue({ code: 'custom', path: ['to'], message: 'a range spans at most 366 days' });
+    if (to.getTime() - from.getTime() > 366 * DAY) ctx.addIssue({ code: 'custom', path: ['to'], message: 'a range spans at most 366 days' });
     return { from, to, groupBy: q.groupBy };
   });
 
@@ -71,10 +66,7 @@ export const campaignsReportSchema = z
     optedOut: count,
     goalRate: rate,
     optOutRate: rate,
-    offersByKind: z.record(
-      z.string(),
-      z.object({ offers: count, accepted: count, declined: count, expired: count, ineligible: count, acceptanceRate: rate }),
-    ),
+    offersByKind: z.record(z.string(), z.object({ offers: count, accepted: count, declined: count, expired: count, ineligible: count, acceptanceRate: rate })),
     series: z.array(seriesPoint),
   })
   .openapi('CampaignsReport');
@@ -129,12 +121,7 @@ const report = <T extends z.ZodType>(name: string, operationId: string, summary:
     responses: { 200: { content: { 'application/json': { schema } }, description: summary }, ...problems },
   });
 
-export const funnelRoute = report(
-  'funnel',
-  'funnelReport',
-  'Lead funnel: stages reached, conversion, time in stage, win rate by source',
-  funnelReportSchema,
-);
+export const funnelRoute = report('funnel', 'funnelReport', 'Lead funnel: stages reached, conversion, time in stage, win rate by source', funnelReportSchema);
 export const campaignsRoute = report(
   'campaigns',
   'campaignsReport',
@@ -147,12 +134,7 @@ export const changesRoute = report(
   'Master-data changes: volume, outcomes, verification and approval turnaround',
   changesReportSchema,
 );
-export const processesRoute = report(
-  'processes',
-  'processesReport',
-  'Every workflow type: closed runs by status, durations, failures',
-  processesReportSchema,
-);
+export const processesRoute = report('processes', 'processesReport', 'Every workflow type: closed runs by status, durations, failures', processesReportSchema);
 
 export const ingestRoute = createRoute({
   method: 'get',

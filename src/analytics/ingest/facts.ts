@@ -39,9 +39,7 @@ export function timestampToMs(ts: Timestamp): number | undefined {
 
 const decoder = new TextDecoder();
 
-export function decodeSearchAttributes(
-  fields: Record<string, temporal.api.common.v1.IPayload> | null | undefined,
-): Record<string, unknown> {
+export function decodeSearchAttributes(fields: Record<string, temporal.api.common.v1.IPayload> | null | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, payload] of Object.entries(fields ?? {})) {
     if (!payload?.data || payload.data.length === 0) {
@@ -150,10 +148,7 @@ export function extractFacts(info: ExecutionInfo, events: Event[]): RunFacts {
   if (status === 'timed_out') failureType ??= 'WorkflowTimeout';
 
   // The visibility record holds the final values (including those set at start).
-  Object.assign(
-    attributes,
-    decodeSearchAttributes(info.searchAttributes?.indexedFields as Record<string, temporal.api.common.v1.IPayload>),
-  );
+  Object.assign(attributes, decodeSearchAttributes(info.searchAttributes?.indexedFields as Record<string, temporal.api.common.v1.IPayload>));
   const kept = nonPersonal(attributes);
   return {
     runId,

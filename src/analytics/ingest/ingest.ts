@@ -53,11 +53,7 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
   async function listClosedSince(since: Date, filter?: string): Promise<ExecutionInfo[]> {
     // The watermark holds whole milliseconds of a close time Temporal keeps finer: the ingested run
     // closed within the watermark's millisecond.
-    const clauses = [
-      `ExecutionStatus != 'Running'`,
-      `CloseTime >= '${since.toISOString()}'`,
-      ...excludeTypes.map((t) => `WorkflowType != '${t}'`),
-    ];
+    const clauses = [`ExecutionStatus != 'Running'`, `CloseTime >= '${since.toISOString()}'`, ...excludeTypes.map((t) => `WorkflowType != '${t}'`)];
     if (filter) clauses.push(`(${filter})`);
     const query = clauses.join(' AND ');
     const out: ExecutionInfo[] = [];
@@ -119,10 +115,12 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
           );
         }
         for (const a of f.activities) {
-          await db.query(
-            `INSERT INTO activity_counts (run_id, activity_type, completed, failed) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-            [f.runId, a.type, a.completed, a.failed],
-          );
+          await db.query(`INSERT INTO activity_counts (run_id, activity_type, completed, failed) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, [
+            f.runId,
+            a.type,
+            a.completed,
+            a.failed,
+          ]);
         }
       }
       await db.query(
@@ -148,9 +146,7 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
       const runIds = listed.map((i) => i.execution?.runId ?? '');
       const known = new Set(
         runIds.length
-          ? (await pool.query<{ run_id: string }>('SELECT run_id FROM process_runs WHERE run_id = ANY($1)', [runIds])).rows.map(
-              (r) => r.run_id,
-            )
+          ? (await pool.query<{ run_id: string }>('SELECT run_id FROM process_runs WHERE run_id = ANY($1)', [runIds])).rows.map((r) => r.run_id)
           : [],
       );
       // Oldest first, ties broken by run id, so a batch boundary inside a tie loses nothing:
@@ -176,9 +172,7 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
 
     /** Empties the store and the watermark: the next ingest rebuilds everything. */
     async resetStore(): Promise<void> {
-      await pool.query(
-        "BEGIN; TRUNCATE process_runs CASCADE; UPDATE ingest_state SET watermark = 'epoch', runs_ingested = 0, last_batch = 0; COMMIT;",
-      );
+      await pool.query("BEGIN; TRUNCATE process_runs CASCADE; UPDATE ingest_state SET watermark = 'epoch', runs_ingested = 0, last_batch = 0; COMMIT;");
     },
   };
 }

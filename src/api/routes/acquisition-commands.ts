@@ -21,7 +21,8 @@ import { idempotencyKeySchema, resultWithin } from '../idempotency.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { refusalOf, temporalProblem } from '../temporal-errors.js';
-import { leadIdParam, leadRecordOf, leadSchema, pendingSchema } from './acquisition.js';
+import { leadRecordOf } from './acquisition.js';
+import { leadIdParam, leadSchema, pendingSchema } from './lead-schemas.js';
 
 const correctRoute = createRoute({
   method: 'patch',
@@ -78,8 +79,7 @@ const reassignRoute = createRoute({
   operationId: 'reassignLead',
   tags: ['leads'],
   summary: 'Hand a lead to another owner',
-  description:
-    'The new owner inherits the lead and its running deadlines (reminders go to them). A closed lead, or the same owner, is a 409.',
+  description: 'The new owner inherits the lead and its running deadlines (reminders go to them). A closed lead, or the same owner, is a 409.',
   middleware: [operational] as const,
   request: {
     params: leadIdParam,

@@ -32,9 +32,7 @@ function fromJson(p: z.infer<typeof payloadsSchema>['payloads'][number]): Payloa
 
 function toJson(p: Payload) {
   return {
-    metadata: Object.fromEntries(
-      Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')]),
-    ),
+    metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v ?? new Uint8Array()).toString('base64')])),
     data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
   };
 }

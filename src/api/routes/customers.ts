@@ -61,10 +61,7 @@ const registerRoute = createRoute({
   },
   responses: {
     201: jsonContent(customerSchema, 'The customer was registered'),
-    202: jsonContent(
-      z.object({ status: z.literal('pending'), workflowId: z.string(), statusUrl: z.string() }),
-      'Registration accepted, still running',
-    ),
+    202: jsonContent(z.object({ status: z.literal('pending'), workflowId: z.string(), statusUrl: z.string() }), 'Registration accepted, still running'),
     409: {
       content: { 'application/problem+json': { schema: problemSchema.extend({ existingCustomerId: z.uuid() }) } },
       description: 'A customer with this e-mail exists',
@@ -91,10 +88,7 @@ const registrationStatusRoute = createRoute({
         status: z.enum(['received', 'registered', 'duplicate']),
         customerId: z.string(),
         transitions: z.array(z.object({ status: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })),
-        live: z
-          .object({ at: z.string() })
-          .optional()
-          .openapi({ description: 'Present when the answer comes from the running workflow, not from the record' }),
+        live: z.object({ at: z.string() }).optional().openapi({ description: 'Present when the answer comes from the running workflow, not from the record' }),
       }),
       'Registration state',
     ),
@@ -155,10 +149,7 @@ const listRoute = createRoute({
       .superRefine((v, ctx) => checkRanges(v, ctx, [['createdFrom', 'createdTo']])),
   },
   responses: {
-    200: jsonContent(
-      z.object({ items: z.array(customerSchema), nextPageToken: z.string().optional() }).openapi('CustomerPage'),
-      'A page of customers',
-    ),
+    200: jsonContent(z.object({ items: z.array(customerSchema), nextPageToken: z.string().optional() }).openapi('CustomerPage'), 'A page of customers'),
     ...problemResponses(400, 401, 403),
   },
 });
@@ -166,9 +157,7 @@ const listRoute = createRoute({
 /** A registration that has not reached the database: what its running workflow shows. */
 async function runningRegistration(deps: ApiDeps, workflowId: string): Promise<(RegistrationState & { live: { at: string } }) | undefined> {
   try {
-    const description = await deps.temporal.withDeadline(Date.now() + LIVE_QUERY_TIMEOUT_MS, () =>
-      deps.temporal.workflow.getHandle(workflowId).describe(),
-    );
+    const description = await deps.temporal.withDeadline(Date.now() + LIVE_QUERY_TIMEOUT_MS, () => deps.temporal.workflow.getHandle(workflowId).describe());
     const customerId = description.typedSearchAttributes.get(CrmCustomerId);
     if (description.status.name !== 'RUNNING' || !customerId) return undefined;
     const actor = typeof description.memo?.requestedBy === 'string' ? description.memo.requestedBy : 'unknown';

@@ -24,15 +24,7 @@ import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { ApiError } from '../problem.js';
 import { openErasureOf, openGdprRequest, readGdprRequest, takeExport } from '../../db/repositories/gdpr-requests.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
-import {
-  cancelBody,
-  codeBody,
-  customerIdParam,
-  transitionSchema,
-  verificationLogSchema,
-  verificationSchema,
-  verifyResultSchema,
-} from '../schemas.js';
+import { cancelBody, codeBody, customerIdParam, transitionSchema, verificationLogSchema, verificationSchema, verifyResultSchema } from '../schemas.js';
 import { temporalCall, throwTemporalProblem } from '../temporal-errors.js';
 import { liveCustomer } from './master-data.js';
 
@@ -170,27 +162,23 @@ export function gdprRoutes(deps: ApiDeps) {
     const workflowId = gdprWorkflowId(requestId);
     let runId: string;
     try {
-      const handle = await deps.temporal.workflow.start<typeof gdprExport | typeof gdprErasure>(
-        kind === 'export' ? 'gdprExport' : 'gdprErasure',
-        {
-          workflowId,
-          taskQueue: deps.taskQueue,
-          args: [{ requestId, customerId, requestedBy: actor }],
-          workflowIdConflictPolicy: 'FAIL',
-          typedSearchAttributes: [
-            { key: CrmCustomerId, value: customerId },
-            { key: CrmProcess, value: CRM_PROCESS.gdpr },
-            { key: CrmStatus, value: 'awaiting-verification' },
-          ],
-          staticSummary: kind === 'export' ? `GDPR export for customer ${customerId}` : `GDPR erasure of customer ${customerId}`,
-          staticDetails: `Requested by ${actor}`,
-        },
-      );
+      const handle = await deps.temporal.workflow.start<typeof gdprExport | typeof gdprErasure>(kind === 'export' ? 'gdprExport' : 'gdprErasure', {
+        workflowId,
+        taskQueue: deps.taskQueue,
+        args: [{ requestId, customerId, requestedBy: actor }],
+        workflowIdConflictPolicy: 'FAIL',
+        typedSearchAttributes: [
+          { key: CrmCustomerId, value: customerId },
+          { key: CrmProcess, value: CRM_PROCESS.gdpr },
+          { key: CrmStatus, value: 'awaiting-verification' },
+        ],
+        staticSummary: kind === 'export' ? `GDPR export for customer ${customerId}` : `GDPR erasure of customer ${customerId}`,
+        staticDetails: `Requested by ${actor}`,
+      });
       runId = handle.firstExecutionRunId;
     } catch (err) {
       // Only an erasure has a fixed id: the one already running is named.
-      const running =
-        err instanceof WorkflowExecutionAlreadyStartedError ? { requestId: (await openErasureOf(deps.pool, customerId)) ?? requestId } : {};
+      const running = err instanceof WorkflowExecutionAlreadyStartedError ? { requestId: (await openErasureOf(deps.pool, customerId)) ?? requestId } : {};
       throwTemporalProblem(err, { alreadyStarted: 'An erasure of this customer is already in progress', extensions: running });
     }
     // The row exists before the caller can ask for it; the workflow's first step writes the same row
@@ -242,11 +230,10 @@ export function gdprRoutes(deps: ApiDeps) {
       { gone: `Request ${id} is ${state.status}` },
     );
     if (!result.verified) {
-      throw new ApiError(
-        422,
-        result.status === 'failed' ? 'Wrong code; no attempts are left, so the request has failed' : 'Wrong or expired code',
-        { requestStatus: result.status, attemptsLeft: result.attemptsLeft },
-      );
+      throw new ApiError(422, result.status === 'failed' ? 'Wrong code; no attempts are left, so the request has failed' : 'Wrong or expired code', {
+        requestStatus: result.status,
+        attemptsLeft: result.attemptsLeft,
+      });
     }
     return c.json(result, 200);
   });
@@ -254,11 +241,9 @@ export function gdprRoutes(deps: ApiDeps) {
   app.openapi(gdprResendRoute, async (c) => {
     const { id } = c.req.valid('param');
     const state = await gdprState(id);
-    const view = await temporalCall(
-      () => gdprHandle(state).executeUpdate(resendGdprCodeUpdate, { args: [{ id, actor: c.get('principal').actor }] }),
-      wait,
-      { gone: `Request ${id} is ${state.status}` },
-    );
+    const view = await temporalCall(() => gdprHandle(state).executeUpdate(resendGdprCodeUpdate, { args: [{ id, actor: c.get('principal').actor }] }), wait, {
+      gone: `Request ${id} is ${state.status}`,
+    });
     return c.json(view, 200);
   });
 
@@ -272,9 +257,7 @@ export function gdprRoutes(deps: ApiDeps) {
       if (taken.outcome === 'not-ready') throw new ApiError(409, `The export is not ready: the request is ${(await gdprState(id)).status}`);
       throw new ApiError(
         410,
-        taken.outcome === 'retrieved'
-          ? 'This export was already fetched; request a new one'
-          : 'This export was discarded; request a new one',
+        taken.outcome === 'retrieved' ? 'This export was already fetched; request a new one' : 'This export was discarded; request a new one',
       );
     }
     // The record already says who fetched it; the workflow hears of it when a worker runs.

@@ -1,6 +1,7 @@
 /**
  * Master-data changes. A change request is an update-with-start on the customer's
- * `customerMasterData` workflow; verification, approval and cancellation are updates on it.
+ * `customerMasterData` workflow; verification, approval and cancellation are updates on it
+ * (./change-commands.ts).
  * Every read comes from the record in PostgreSQL (change_requests, request_events), so it answers
  * the same once Temporal has forgotten the workflow or while no worker runs. GDPR requests live
  * in ./gdpr.ts, the customer's audit trail in ./audit.ts.
@@ -8,20 +9,10 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import type { customerMasterData } from '../../../workflows/master-data.js';
-import {
-  cancelChangeUpdate,
-  changeRequestSchema,
-  decideApprovalUpdate,
-  effectiveChanges,
-  masterDataStateQuery,
-  masterDataWorkflowId,
-  resendChangeCodeUpdate,
-  submitChangeUpdate,
-  verifyChangeUpdate,
-} from '../../domain/master-data.js';
+import { changeRequestSchema, effectiveChanges, masterDataStateQuery, masterDataWorkflowId, submitChangeUpdate } from '../../domain/master-data.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { CRM_PROCESS } from '../../domain/processes.js';
-import { BACKOFFICE_ROLES, OPERATIONAL_ROLES, requireRole } from '../auth.js';
+import { OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { idempotencyKeySchema } from '../idempotency.js';
 import { uuidFromKey } from '../ids.js';
@@ -31,20 +22,11 @@ import { readMasterData } from '../../db/repositories/customers.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
 import { uuidSchema } from '../../domain/formats.js';
-import {
-  cancelBody,
-  codeBody,
-  customerIdParam,
-  transitionSchema,
-  uuidParam,
-  verificationLogSchema,
-  verificationSchema,
-  verifyResultSchema,
-} from '../schemas.js';
+import { customerIdParam, transitionSchema, uuidParam, verificationLogSchema, verificationSchema } from '../schemas.js';
 import { temporalCall } from '../temporal-errors.js';
 
-const changeIdParam = uuidParam('a change');
-const approvalBody = z
+export const changeIdParam = uuidParam('a change');
+export const approvalBody = z
   .object({
     decision: z.enum(['approve', 'reject'], { message: "must be 'approve' or 'reject'" }),
     comment: z.string().trim().max(1000, 'has at most 1000 characters').optional(),
@@ -56,7 +38,7 @@ const approvalBody = z
     then: { required: ['comment'], properties: { comment: { pattern: '\\S' } } },
   });
 
-const changeStateSchema = z
+export const changeStateSchema = z
   .object({
     changeId: z.string(),
     customerId: z.string(),
@@ -164,56 +146,6 @@ const customerChangesRoute = createRoute({
   },
 });
 
-const verifyChangeRoute = createRoute({
-  method: 'post',
-  path: '/v1/changes/{id}/verification',
-  operationId: 'verifyChange',
-  tags: ['master-data'],
-  summary: 'Confirm a change with the code the customer received',
-  middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
-  request: { params: changeIdParam, body: jsonBody(codeBody, { code: '123456' }) },
-  responses: {
-    200: jsonContent(verifyResultSchema, 'The code was right'),
-    ...problemResponses(400, 401, 403, 404, 409, 422, 503),
-  },
-});
-
-const resendChangeRoute = createRoute({
-  method: 'post',
-  path: '/v1/changes/{id}/verification/resend',
-  operationId: 'resendChangeCode',
-  tags: ['master-data'],
-  summary: 'Send a new code (rate-limited)',
-  middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
-  request: { params: changeIdParam },
-  responses: { 200: jsonContent(verificationSchema, 'A new code was sent'), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
-});
-
-const approvalRoute = createRoute({
-  method: 'post',
-  path: '/v1/changes/{id}/approval',
-  operationId: 'decideChange',
-  tags: ['master-data'],
-  summary: 'Approve or reject a change (four eyes: not by its requester)',
-  middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
-  request: {
-    params: changeIdParam,
-    body: jsonBody(approvalBody, { decision: 'reject', comment: 'The new bank account belongs to someone else' }),
-  },
-  responses: { 200: jsonContent(changeStateSchema, 'The decision was recorded'), ...problemResponses(400, 401, 403, 404, 409, 503) },
-});
-
-const cancelChangeRoute = createRoute({
-  method: 'post',
-  path: '/v1/changes/{id}/cancel',
-  operationId: 'cancelChange',
-  tags: ['master-data'],
-  summary: 'Cancel a change that has not been applied',
-  middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
-  request: { params: changeIdParam, body: jsonBody(cancelBody, { reason: 'Entered by mistake' }) },
-  responses: { 200: jsonContent(changeStateSchema, 'The change was cancelled'), ...problemResponses(400, 401, 403, 404, 409, 503) },
-});
-
 /** A change id from the caller's Idempotency-Key, so a repeat names the same change. */
 function changeIdFor(customerId: string, key: string | undefined): string {
   return key ? uuidFromKey(`${customerId}:${key}`, '8') : crypto.randomUUID();
@@ -227,13 +159,13 @@ export async function liveCustomer(deps: ApiDeps, id: string): Promise<NonNullab
   return current;
 }
 
-async function changeOf(deps: ApiDeps, id: string): Promise<ChangeView> {
+export async function changeOf(deps: ApiDeps, id: string): Promise<ChangeView> {
   const change = await readChange(deps.pool, id);
   if (!change) throw new ApiError(404, `No change request with id ${id}`);
   return change;
 }
 
-function changeHandle(deps: ApiDeps, change: ChangeView) {
+export function changeHandle(deps: ApiDeps, change: ChangeView) {
   return deps.temporal.workflow.getHandle<typeof customerMasterData>(change.workflowId);
 }
 
@@ -311,76 +243,6 @@ export function masterDataRoutes(deps: ApiDeps) {
     if (!rows) throw new ApiError(404, `No customer with id ${id}`);
     const items = rows.slice(0, limit);
     return c.json({ items, nextAfter: rows.length > limit ? items.at(-1)!.changeId : null }, 200);
-  });
-
-  const closedChange = (change: ChangeView) => `Change ${change.changeId} is ${change.status}`;
-
-  app.openapi(verifyChangeRoute, async (c) => {
-    const change = await changeOf(deps, c.req.valid('param').id);
-    const result = await temporalCall(
-      () =>
-        changeHandle(deps, change).executeUpdate(verifyChangeUpdate, {
-          args: [{ id: change.changeId, code: c.req.valid('json').code, actor: c.get('principal').actor }],
-        }),
-      wait,
-      { gone: closedChange(change) },
-    );
-    if (!result.verified) {
-      throw new ApiError(
-        422,
-        result.status === 'failed' ? 'Wrong code; no attempts are left, so the change has failed' : 'Wrong or expired code',
-        { changeStatus: result.status, attemptsLeft: result.attemptsLeft },
-      );
-    }
-    return c.json(result, 200);
-  });
-
-  app.openapi(resendChangeRoute, async (c) => {
-    const change = await changeOf(deps, c.req.valid('param').id);
-    const view = await temporalCall(
-      () =>
-        changeHandle(deps, change).executeUpdate(resendChangeCodeUpdate, {
-          args: [{ id: change.changeId, actor: c.get('principal').actor }],
-        }),
-      wait,
-      { gone: closedChange(change) },
-    );
-    return c.json(view, 200);
-  });
-
-  app.openapi(approvalRoute, async (c) => {
-    const change = await changeOf(deps, c.req.valid('param').id);
-    const body = c.req.valid('json');
-    const state = await temporalCall(
-      () =>
-        changeHandle(deps, change).executeUpdate(decideApprovalUpdate, {
-          args: [
-            {
-              changeId: change.changeId,
-              decision: body.decision,
-              ...(body.comment ? { comment: body.comment } : {}),
-              approver: c.get('principal').actor,
-            },
-          ],
-        }),
-      wait,
-      { gone: closedChange(change) },
-    );
-    return c.json(state, 200);
-  });
-
-  app.openapi(cancelChangeRoute, async (c) => {
-    const change = await changeOf(deps, c.req.valid('param').id);
-    const { reason } = c.req.valid('json');
-    const state = await temporalCall(
-      () =>
-        changeHandle(deps, change).executeUpdate(cancelChangeUpdate, {
-          args: [{ id: change.changeId, actor: c.get('principal').actor, ...(reason ? { reason } : {}) }],
-        }),
-      wait,
-      { gone: closedChange(change) },
-    );
-    return c.json(state, 200);
   });
 
   return app;

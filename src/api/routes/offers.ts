@@ -48,11 +48,7 @@ export const offerStateSchema = z
     transitions: z.array(transitionSchema),
     workflowId: z.string().optional(),
     createdAt: z.string().optional(),
-    decidedAt: z
-      .string()
-      .nullable()
-      .optional()
-      .openapi({ description: 'When the offer was answered, expired or withdrawn (from the record)' }),
+    decidedAt: z.string().nullable().optional().openapi({ description: 'When the offer was answered, expired or withdrawn (from the record)' }),
     decidedBy: z.string().nullable().optional().openapi({ description: 'Who answered it, or system' }),
   })
   .openapi('Offer');
@@ -95,10 +91,7 @@ const makeOffer = createRoute({
   },
   responses: {
     201: jsonContent(offerStateSchema, 'The offer was made'),
-    202: jsonContent(
-      z.object({ status: z.literal('pending'), workflowId: z.string(), statusUrl: z.string() }),
-      'Accepted, eligibility still being decided',
-    ),
+    202: jsonContent(z.object({ status: z.literal('pending'), workflowId: z.string(), statusUrl: z.string() }), 'Accepted, eligibility still being decided'),
     422: {
       content: {
         'application/problem+json': { schema: problemSchema.extend({ rule: z.string().optional(), offerId: z.string().optional() }) },
@@ -235,8 +228,7 @@ export function offerRoutes(deps: ApiDeps) {
       const state = await handle.executeUpdate(offerRespondUpdate, { args: [{ decision, actor: c.get('principal').actor }] });
       return c.json(state, 200);
     } catch (err) {
-      if (refusalOf(err) || !isWorkflowGone(err))
-        throwTemporalProblem(err, { refused: (reason) => `The offer cannot be ${verb}: ${reason}` });
+      if (refusalOf(err) || !isWorkflowGone(err)) throwTemporalProblem(err, { refused: (reason) => `The offer cannot be ${verb}: ${reason}` });
       // The workflow has closed: the outcome is on the row; repeating it is fine, changing it is not.
       const closed = await readOffer(deps.pool, id);
       const same = (closed?.status === 'accepted' && decision === 'accept') || (closed?.status === 'declined' && decision === 'decline');

@@ -4,13 +4,7 @@
  * writes before it answers; the running workflow's own state is a live detail, on request.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import {
-  confirmOptInUpdate,
-  onboardingStateQuery,
-  onboardingWorkflowId,
-  optInRequestSchema,
-  resendOptInUpdate,
-} from '../../domain/onboarding.js';
+import { confirmOptInUpdate, onboardingStateQuery, onboardingWorkflowId, optInRequestSchema, resendOptInUpdate } from '../../domain/onboarding.js';
 import { readOnboarding, type OnboardingRecord } from '../../db/repositories/onboardings.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
 import type { customerOnboarding } from '../../../workflows/onboarding.js';

@@ -64,18 +64,14 @@ const patchProfile = createRoute({
   operationId: 'updateRetentionProfile',
   tags: ['retention'],
   summary: "Set a customer's churn-risk score (from a scoring job or an agent's judgement) and the time zone quiet hours are kept in",
-  description:
-    "Both are audited. null clears a value: an unscored customer is never at churn risk; without a time zone the campaign's applies.",
+  description: "Both are audited. null clears a value: an unscored customer is never at churn risk; without a time zone the campaign's applies.",
   middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
   request: {
     params: customerIdParam,
     body: jsonBody(retentionProfileSchema.openapi('RetentionProfile'), { churnRisk: 0.35, timezone: 'Europe/Berlin' }),
   },
   responses: {
-    200: jsonContent(
-      z.object({ customerId: z.string(), churnRisk: z.number().nullable(), timezone: z.string().nullable() }),
-      'The profile after the change',
-    ),
+    200: jsonContent(z.object({ customerId: z.string(), churnRisk: z.number().nullable(), timezone: z.string().nullable() }), 'The profile after the change'),
     ...problemResponses(400, 401, 403, 404, 413, 415),
   },
 });

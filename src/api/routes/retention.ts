@@ -114,10 +114,7 @@ const listCampaigns = createRoute({
   summary: 'Campaigns, newest first',
   middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
   responses: {
-    200: jsonContent(
-      z.object({ campaigns: z.array(z.object({ id: z.string(), name: z.string(), status: z.string(), createdAt: z.string() })) }),
-      'Campaigns',
-    ),
+    200: jsonContent(z.object({ campaigns: z.array(z.object({ id: z.string(), name: z.string(), status: z.string(), createdAt: z.string() })) }), 'Campaigns'),
     ...problemResponses(401, 403),
   },
 });
@@ -159,10 +156,7 @@ const triggerRun = createRoute({
   middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
   request: { params: campaignParam },
   responses: {
-    202: jsonContent(
-      z.object({ campaignId: z.string(), scheduleId: z.string(), triggeredAt: z.string(), runsUrl: z.string() }),
-      'Triggered',
-    ),
+    202: jsonContent(z.object({ campaignId: z.string(), scheduleId: z.string(), triggeredAt: z.string(), runsUrl: z.string() }), 'Triggered'),
     ...problemResponses(400, 401, 403, 404),
   },
 });
@@ -249,9 +243,7 @@ export function retentionRoutes(deps: ApiDeps) {
         await deps.temporal.schedule.create({
           scheduleId,
           spec: {
-            ...(def.schedule.cron
-              ? { cronExpressions: [def.schedule.cron] }
-              : { intervals: [{ every: parseDuration(def.schedule.interval!)! }] }),
+            ...(def.schedule.cron ? { cronExpressions: [def.schedule.cron] } : { intervals: [{ every: parseDuration(def.schedule.interval!)! }] }),
             timezone: def.schedule.timezone,
           },
           action: {

@@ -79,9 +79,7 @@ export async function readLeadCorrections(db: Pool | PoolClient, leadId: string)
     actor: string;
     occurred_at: Date;
     workflow_id: string | null;
-  }>('SELECT field, old_value, new_value, actor, occurred_at, workflow_id FROM audit_log WHERE lead_id = $1 ORDER BY occurred_at, id', [
-    leadId,
-  ]);
+  }>('SELECT field, old_value, new_value, actor, occurred_at, workflow_id FROM audit_log WHERE lead_id = $1 ORDER BY occurred_at, id', [leadId]);
   return rows.map((r) => ({
     field: r.field,
     from: r.old_value,
@@ -106,12 +104,7 @@ export interface CustomerAuditEntry {
 }
 
 /** A customer's audit trail, newest first; `before` is the id of the last entry of the previous page. */
-export async function readCustomerAudit(
-  db: Pool | PoolClient,
-  customerId: string,
-  limit: number,
-  before?: string,
-): Promise<CustomerAuditEntry[]> {
+export async function readCustomerAudit(db: Pool | PoolClient, customerId: string, limit: number, before?: string): Promise<CustomerAuditEntry[]> {
   const { rows } = await db.query<{
     id: string;
     field: string;

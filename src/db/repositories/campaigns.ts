@@ -34,10 +34,7 @@ export async function readCampaign(db: Db, id: string): Promise<CampaignRow | un
 }
 
 /** Inserts a campaign unless its id exists; undefined when it did (an Idempotency-Key repeat). */
-export async function insertCampaign(
-  db: Db,
-  c: { id: string; definition: CampaignDefinition; createdBy: string },
-): Promise<CampaignRow | undefined> {
+export async function insertCampaign(db: Db, c: { id: string; definition: CampaignDefinition; createdBy: string }): Promise<CampaignRow | undefined> {
   const { rows } = await db.query<CampaignRow>(
     'INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING *',
     [c.id, c.definition.name, JSON.stringify(c.definition), c.createdBy],
@@ -46,17 +43,12 @@ export async function insertCampaign(
 }
 
 export async function setCampaignStatus(db: Db, id: string, status: 'active' | 'paused'): Promise<CampaignRow | undefined> {
-  const { rows } = await db.query<CampaignRow>('UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1 RETURNING *', [
-    id,
-    status,
-  ]);
+  const { rows } = await db.query<CampaignRow>('UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1 RETURNING *', [id, status]);
   return rows[0];
 }
 
 export async function listCampaigns(db: Db, limit = 200): Promise<Array<{ id: string; name: string; status: string; createdAt: string }>> {
-  const { rows } = await db.query<CampaignRow>('SELECT id, name, status, created_at FROM campaigns ORDER BY created_at DESC LIMIT $1', [
-    limit,
-  ]);
+  const { rows } = await db.query<CampaignRow>('SELECT id, name, status, created_at FROM campaigns ORDER BY created_at DESC LIMIT $1', [limit]);
   return rows.map((r) => ({ id: r.id, name: r.name, status: r.status, createdAt: r.created_at.toISOString() }));
 }
 
@@ -172,9 +164,7 @@ export async function readEnrollment(db: Db, campaignId: string, customerId: str
   const latest = rows[0];
   if (!latest) return undefined;
   const campaign = (await readCampaign(db, campaignId))!;
-  const run = await db.query<{ snapshot: CampaignRunInput['snapshot'] | null }>('SELECT snapshot FROM campaign_runs WHERE run_key = $1', [
-    latest.run_key,
-  ]);
+  const run = await db.query<{ snapshot: CampaignRunInput['snapshot'] | null }>('SELECT snapshot FROM campaign_runs WHERE run_key = $1', [latest.run_key]);
   const frozen: { campaignName: string; steps: CampaignStep[]; goal?: CampaignGoal } = run.rows[0]?.snapshot ?? {
     ...campaign.definition,
     campaignName: campaign.name,
@@ -185,10 +175,11 @@ export async function readEnrollment(db: Db, campaignId: string, customerId: str
     outcome: string;
     detail: string | null;
     at: Date;
-  }>(
-    'SELECT step, type, outcome, detail, at FROM enrollment_events WHERE campaign_id = $1 AND customer_id = $2 AND run_key = $3 ORDER BY at, id',
-    [campaignId, customerId, latest.run_key],
-  );
+  }>('SELECT step, type, outcome, detail, at FROM enrollment_events WHERE campaign_id = $1 AND customer_id = $2 AND run_key = $3 ORDER BY at, id', [
+    campaignId,
+    customerId,
+    latest.run_key,
+  ]);
   const log: EnrollmentLogEntry[] = events.rows.map((e) => ({
     at: e.at.toISOString(),
     step: e.step,

@@ -151,12 +151,7 @@ export interface ChangeSummary {
  * A customer's change requests, newest first; `after` is the id of the last change of the previous
  * page. Undefined when there is no such customer.
  */
-export async function listCustomerChanges(
-  db: Pool | PoolClient,
-  customerId: string,
-  limit: number,
-  after?: string,
-): Promise<ChangeSummary[] | undefined> {
+export async function listCustomerChanges(db: Pool | PoolClient, customerId: string, limit: number, after?: string): Promise<ChangeSummary[] | undefined> {
   if (!(await customerExists(db, customerId))) return undefined;
   const { rows } = await db.query<ChangeRow>(
     `SELECT * FROM change_requests WHERE customer_id = $1

@@ -63,10 +63,7 @@ export async function recordContactEvent(db: Pool | PoolClient, e: ContactEventW
   );
 }
 
-export async function insertInteraction(
-  db: Pool | PoolClient,
-  input: RecordInteractionInput & { workflowId: string },
-): Promise<Interaction> {
+export async function insertInteraction(db: Pool | PoolClient, input: RecordInteractionInput & { workflowId: string }): Promise<Interaction> {
   const { subject, interaction, actor, workflowId } = input;
   const { rows } = await db.query<ContactEventRow>(
     `INSERT INTO contact_events (customer_id, lead_id, channel, direction, kind, summary, occurred_at, recorded_by, process, workflow_id, idempotency_key)

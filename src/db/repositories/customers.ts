@@ -72,10 +72,7 @@ export async function customerExists(db: Pool | PoolClient, id: string): Promise
 }
 
 /** The master-data fields of a customer as they stand, with the row's status and version (the base of a change). */
-export async function readMasterData(
-  db: Pool | PoolClient,
-  id: string,
-): Promise<{ data: MasterData; status: string; version: number } | undefined> {
+export async function readMasterData(db: Pool | PoolClient, id: string): Promise<{ data: MasterData; status: string; version: number } | undefined> {
   const r = await readCustomerRow(db, id);
   return r && { data: masterDataOf(r), status: r.status, version: r.version };
 }
@@ -102,10 +99,10 @@ export async function insertCustomer(
     [c.id, request.name, request.email.trim(), c.emailNormalized, request.phone ?? null, request.address ?? null, request.locale, c.actor],
   );
   if (inserted.rowCount === 1) return { inserted: true };
-  const existing = await db.query<{ id: string }>(
-    'SELECT id FROM customers WHERE email_normalized = $1 OR id = $2 ORDER BY (id = $2) DESC LIMIT 1',
-    [c.emailNormalized, c.id],
-  );
+  const existing = await db.query<{ id: string }>('SELECT id FROM customers WHERE email_normalized = $1 OR id = $2 ORDER BY (id = $2) DESC LIMIT 1', [
+    c.emailNormalized,
+    c.id,
+  ]);
   return { inserted: false, existingId: existing.rows[0]?.id };
 }
 

@@ -117,9 +117,7 @@ export async function takeExport(db: Pool, requestId: string, actor: string): Pr
       [requestId, actor],
     );
     if (!rows[0]) {
-      const known = await tx.query<{ retrieved_at: Date | null }>('SELECT retrieved_at FROM gdpr_exports WHERE request_id = $1', [
-        requestId,
-      ]);
+      const known = await tx.query<{ retrieved_at: Date | null }>('SELECT retrieved_at FROM gdpr_exports WHERE request_id = $1', [requestId]);
       if (!known.rows[0]) return { outcome: 'not-ready' };
       return { outcome: known.rows[0].retrieved_at ? 'retrieved' : 'discarded' };
     }

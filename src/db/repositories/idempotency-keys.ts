@@ -121,10 +121,12 @@ export function idempotencyKeyStore(pool: Pool, ttlMs: number) {
 
     /** The process the claim started: a repeat uses it instead of starting one. */
     async recordStart(ref: KeyRef, workflowId: string): Promise<void> {
-      await pool.query(
-        'UPDATE idempotency_keys SET workflow_id = $4 WHERE operation = $1 AND key = $2 AND scope = $3 AND workflow_id IS NULL',
-        [ref.operation, ref.key, ref.scope, workflowId],
-      );
+      await pool.query('UPDATE idempotency_keys SET workflow_id = $4 WHERE operation = $1 AND key = $2 AND scope = $3 AND workflow_id IS NULL', [
+        ref.operation,
+        ref.key,
+        ref.scope,
+        workflowId,
+      ]);
     },
 
     /** Keeps the answer; the first final answer is never replaced. */
@@ -133,26 +135,17 @@ export function idempotencyKeyStore(pool: Pool, ttlMs: number) {
         `UPDATE idempotency_keys SET response_status = $4, response_body = $5, response_type = $6, response_location = $7, response_final = $8,
            workflow_id = COALESCE(workflow_id, $9), answered_at = now()
          WHERE operation = $1 AND key = $2 AND scope = $3 AND NOT response_final`,
-        [
-          ref.operation,
-          ref.key,
-          ref.scope,
-          answer.status,
-          answer.body,
-          answer.type,
-          answer.location,
-          answer.final,
-          answer.workflowId ?? null,
-        ],
+        [ref.operation, ref.key, ref.scope, answer.status, answer.body, answer.type, answer.location, answer.final, answer.workflowId ?? null],
       );
     },
 
     /** Frees a key whose request did nothing (refused before it acted), so a corrected request may use it. */
     async release(ref: KeyRef): Promise<void> {
-      await pool.query(
-        'DELETE FROM idempotency_keys WHERE operation = $1 AND key = $2 AND scope = $3 AND workflow_id IS NULL AND response_status IS NULL',
-        [ref.operation, ref.key, ref.scope],
-      );
+      await pool.query('DELETE FROM idempotency_keys WHERE operation = $1 AND key = $2 AND scope = $3 AND workflow_id IS NULL AND response_status IS NULL', [
+        ref.operation,
+        ref.key,
+        ref.scope,
+      ]);
     },
 
     /** Deletes expired keys, a batch at a time; returns how many. */

@@ -76,10 +76,9 @@ export function storedScore(row: Pick<LeadRow, 'score' | 'score_grade' | 'score_
 
 /** The open lead of a person (by normalised e-mail), if any: a person is funnelled once at a time. */
 export async function findOpenLeadId(db: Pool | PoolClient, emailNormalized: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM leads WHERE email_normalized = $1 AND stage NOT IN ('won', 'lost') LIMIT 1`,
-    [emailNormalized],
-  );
+  const { rows } = await db.query<{ id: string }>(`SELECT id FROM leads WHERE email_normalized = $1 AND stage NOT IN ('won', 'lost') LIMIT 1`, [
+    emailNormalized,
+  ]);
   return rows[0]?.id;
 }
 
@@ -197,13 +196,7 @@ export interface LeadRecordWrite {
   owners: OwnerEntry[];
 }
 
-async function appendStageEntries(
-  db: Pool | PoolClient,
-  leadId: string,
-  workflowId: string,
-  runId: string | undefined,
-  entries: StageEntry[],
-): Promise<void> {
+async function appendStageEntries(db: Pool | PoolClient, leadId: string, workflowId: string, runId: string | undefined, entries: StageEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
     `INSERT INTO lead_transitions (lead_id, kind, seq, from_stage, to_stage, at, actor, reason, workflow_id, run_id)
@@ -214,13 +207,7 @@ async function appendStageEntries(
   );
 }
 
-async function appendOwnerEntries(
-  db: Pool | PoolClient,
-  leadId: string,
-  workflowId: string,
-  runId: string,
-  entries: OwnerEntry[],
-): Promise<void> {
+async function appendOwnerEntries(db: Pool | PoolClient, leadId: string, workflowId: string, runId: string, entries: OwnerEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
     `INSERT INTO lead_transitions (lead_id, kind, seq, from_owner, to_owner, at, actor, reason, workflow_id, run_id)
@@ -307,10 +294,7 @@ export async function correctLead(
     );
     if (fresh > 0) {
       const sets = input.changes.map((c, i) => `${PROFILE_COLUMNS[c.field]} = $${i + 2}`);
-      await db.query(`UPDATE leads SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, [
-        input.leadId,
-        ...input.changes.map((c) => c.to),
-      ]);
+      await db.query(`UPDATE leads SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, [input.leadId, ...input.changes.map((c) => c.to)]);
     }
     const row = (await readLeadRow(db, input.leadId))!;
     if (fresh === 0) return storedScore(row);

@@ -99,10 +99,7 @@ export interface OfferSummary {
 /** A customer's offers, newest first (at most `limit`); undefined when there is no such customer. */
 export async function listCustomerOffers(db: Pool | PoolClient, customerId: string, limit = 200): Promise<OfferSummary[] | undefined> {
   if (!(await customerExists(db, customerId))) return undefined;
-  const { rows } = await db.query<OfferRow>('SELECT * FROM offers WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2', [
-    customerId,
-    limit,
-  ]);
+  const { rows } = await db.query<OfferRow>('SELECT * FROM offers WHERE customer_id = $1 ORDER BY created_at DESC, id LIMIT $2', [customerId, limit]);
   return rows.map((r) => ({
     offerId: r.id,
     kind: r.kind,
@@ -121,10 +118,7 @@ export async function listCustomerOffers(db: Pool | PoolClient, customerId: stri
 }
 
 /** Where to send an answer: the offer's workflow, and its status in the record. */
-export async function offerProcess(
-  db: Pool | PoolClient,
-  offerId: string,
-): Promise<{ workflowId: string; status: string; customerId: string } | undefined> {
+export async function offerProcess(db: Pool | PoolClient, offerId: string): Promise<{ workflowId: string; status: string; customerId: string } | undefined> {
   const { rows } = await db.query<{ workflow_id: string; status: string; customer_id: string }>(
     'SELECT workflow_id, status, customer_id FROM offers WHERE id = $1',
     [offerId],

@@ -9,9 +9,7 @@ import { inTransaction } from '../pool.js';
 import type { OnboardingInput, OnboardingState, OnboardingStatus } from '../../domain/onboarding.js';
 
 export async function accountManagerOf(db: Pool | PoolClient, customerId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ account_manager: string }>('SELECT account_manager FROM customer_onboardings WHERE customer_id = $1', [
-    customerId,
-  ]);
+  const { rows } = await db.query<{ account_manager: string }>('SELECT account_manager FROM customer_onboardings WHERE customer_id = $1', [customerId]);
   return rows[0]?.account_manager;
 }
 
@@ -45,29 +43,22 @@ export async function legacyOptIn(db: Pool | PoolClient, customerId: string): Pr
 
 /** A new code replaces an old-scheme one for good. */
 export async function forgetLegacyOptIn(db: Pool | PoolClient, customerId: string): Promise<void> {
-  await db.query('UPDATE customer_onboardings SET opt_in_code_hash = NULL WHERE customer_id = $1 AND opt_in_code_hash IS NOT NULL', [
-    customerId,
-  ]);
+  await db.query('UPDATE customer_onboardings SET opt_in_code_hash = NULL WHERE customer_id = $1 AND opt_in_code_hash IS NOT NULL', [customerId]);
 }
 
 /** The right code was entered: the address is confirmed (the first time counts). */
 export async function confirmOptIn(db: Pool | PoolClient, customerId: string): Promise<void> {
-  await db.query(
-    'UPDATE customer_onboardings SET opt_in_confirmed_at = COALESCE(opt_in_confirmed_at, now()), opt_in_code_hash = NULL WHERE customer_id = $1',
-    [customerId],
-  );
+  await db.query('UPDATE customer_onboardings SET opt_in_confirmed_at = COALESCE(opt_in_confirmed_at, now()), opt_in_code_hash = NULL WHERE customer_id = $1', [
+    customerId,
+  ]);
 }
 
-export async function finishOnboarding(
-  db: Pool | PoolClient,
-  customerId: string,
-  outcome: 'onboarded' | 'stalled',
-  reasons: string[],
-): Promise<void> {
-  await db.query(
-    `UPDATE customer_onboardings SET status = $2, reasons = $3, finished_at = COALESCE(finished_at, now()) WHERE customer_id = $1`,
-    [customerId, outcome, JSON.stringify(reasons)],
-  );
+export async function finishOnboarding(db: Pool | PoolClient, customerId: string, outcome: 'onboarded' | 'stalled', reasons: string[]): Promise<void> {
+  await db.query(`UPDATE customer_onboardings SET status = $2, reasons = $3, finished_at = COALESCE(finished_at, now()) WHERE customer_id = $1`, [
+    customerId,
+    outcome,
+    JSON.stringify(reasons),
+  ]);
 }
 
 /** What the onboarding knows at one moment, and the status steps since its last write. */

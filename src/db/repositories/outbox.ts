@@ -46,18 +46,16 @@ export async function queueMessage(db: Pool | PoolClient, m: OutboxMessage): Pro
 
 /** The message an earlier attempt queued under this key, if any. */
 export async function queuedMessage(db: Pool | PoolClient, idempotencyKey: string): Promise<{ id: string; sent: boolean } | undefined> {
-  const { rows } = await db.query<{ id: string; sent_at: Date | null }>(
-    'SELECT id, sent_at FROM notification_outbox WHERE idempotency_key = $1',
-    [idempotencyKey],
-  );
+  const { rows } = await db.query<{ id: string; sent_at: Date | null }>('SELECT id, sent_at FROM notification_outbox WHERE idempotency_key = $1', [
+    idempotencyKey,
+  ]);
   return rows[0] && { id: rows[0].id, sent: rows[0].sent_at !== null };
 }
 
 export async function readMessage(db: Pool | PoolClient, messageId: string): Promise<OutboxRow | undefined> {
-  const { rows } = await db.query<OutboxRow>(
-    'SELECT id, channel, recipient, template, payload, created_at, sent_at FROM notification_outbox WHERE id = $1',
-    [messageId],
-  );
+  const { rows } = await db.query<OutboxRow>('SELECT id, channel, recipient, template, payload, created_at, sent_at FROM notification_outbox WHERE id = $1', [
+    messageId,
+  ]);
   return rows[0];
 }
 
@@ -101,12 +99,7 @@ export async function transmit(transport: MessageTransport, row: OutboxRow, secr
  * Sends a queued message at once, with values that must not be stored (a one-time code), and
  * marks it sent: the row keeps only its stored payload.
  */
-export async function sendWithSecret(
-  db: Pool | PoolClient,
-  transport: MessageTransport,
-  messageId: string,
-  secret: Record<string, unknown>,
-): Promise<void> {
+export async function sendWithSecret(db: Pool | PoolClient, transport: MessageTransport, messageId: string, secret: Record<string, unknown>): Promise<void> {
   const row = await readMessage(db, messageId);
   if (!row) throw new Error(`message ${messageId} is not in the outbox`);
   await transmit(transport, row, secret);

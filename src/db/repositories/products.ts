@@ -64,10 +64,7 @@ export async function updateProduct(db: Db, id: string, p: ProductPatch): Promis
 
 /** The ids among `ids` that name no product. */
 export async function unknownProductIds(db: Db, ids: string[]): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    'SELECT x.id FROM unnest($1::text[]) AS x(id) LEFT JOIN products p ON p.id = x.id WHERE p.id IS NULL',
-    [ids],
-  );
+  const { rows } = await db.query<{ id: string }>('SELECT x.id FROM unnest($1::text[]) AS x(id) LEFT JOIN products p ON p.id = x.id WHERE p.id IS NULL', [ids]);
   return rows.map((r) => r.id);
 }
 
