@@ -178,7 +178,10 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     expect(triggered.status).toBe(202);
     const done = await eventually(async () => {
       const got = await h.json('GET', `/v1/campaigns/${id}`);
-      return got.body.runs[0]?.status === 'completed' && (got.body.enrollments.completed ?? 0) === 3 ? got.body : undefined;
+      // The Schedule is a live detail (left out when Temporal is slow to answer): wait for it too.
+      return got.body.runs[0]?.status === 'completed' && (got.body.enrollments.completed ?? 0) === 3 && got.body.schedule?.recentActions.length
+        ? got.body
+        : undefined;
     });
     expect(done.runs[0]).toMatchObject({ pages: 1, selected: 3, enrolled: 3, skipped: 0 });
     expect(done.schedule.recentActions[0].workflowId).toMatch(new RegExp(`^campaign-${id}-run`));

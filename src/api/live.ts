@@ -7,8 +7,11 @@
 import { z } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
 import type { QueryDefinition } from '@temporalio/common';
+import { resultWithin } from './idempotency.js';
 
 export const LIVE_QUERY_TIMEOUT_MS = 1_000;
+/** How much longer than its deadline a live query is waited for at most. */
+const LIVE_QUERY_GRACE_MS = 250;
 
 export const liveParamSchema = z
   .enum(['true', 'false'], { message: 'must be true or false' })
@@ -28,12 +31,14 @@ export async function liveState<T>(
   query: QueryDefinition<T>,
   timeoutMs = LIVE_QUERY_TIMEOUT_MS,
 ): Promise<Live<T> | undefined> {
-  try {
-    const state = await temporal.withDeadline(Date.now() + timeoutMs, () => temporal.workflow.getHandle(workflowId).query(query));
-    return { at: new Date().toISOString(), state };
-  } catch {
-    return undefined;
-  }
+  // The deadline ends the call at Temporal; the race ends the wait here even when the client
+  // retries or the machine is slow to deliver the deadline (a read must not hang on Temporal).
+  const asked = temporal
+    .withDeadline(Date.now() + timeoutMs, () => temporal.workflow.getHandle(workflowId).query(query))
+    .then((state) => ({ state }))
+    .catch(() => undefined);
+  const answer = await resultWithin(asked, timeoutMs + LIVE_QUERY_GRACE_MS);
+  return answer ? { at: new Date().toISOString(), state: answer.state } : undefined;
 }
 
 /** The record, with the live state when it was asked for and answered. */

@@ -79,6 +79,13 @@ export interface HarnessOptions {
   checkResponses?: boolean;
 }
 
+/**
+ * How long the API waits for a process's answer before it says 202 pending, in tests that do not
+ * set it: long enough that a loaded CI machine still answers synchronously where a test expects
+ * it (the API's own default is 10 s); tests of the pending path pass a short one.
+ */
+const TEST_RESULT_WAIT_MS = 30_000;
+
 export function uniqueId(prefix: string): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`;
 }
@@ -140,7 +147,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     taskQueue,
     logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     keys: keyEntries,
-    resultWaitMs: opts.resultWaitMs,
+    resultWaitMs: opts.resultWaitMs ?? TEST_RESULT_WAIT_MS,
     payloadCodec: new AesGcmPayloadCodec(keyring),
     codecCorsOrigins: ['http://localhost:8233'],
     idempotencyTtlMs: opts.idempotencyTtlMs,
