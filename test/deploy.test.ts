@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { keyringFromConfig } from '../src/codec/index.js';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
-import { CRM_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
+import { CLI_SEARCH_ATTRIBUTE_TYPE, CRM_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -59,8 +59,8 @@ describe('docker-compose.yml', () => {
 
   it('registers exactly the search attributes the processes set', () => {
     const command = (compose.services['temporal-setup']!.command as string[]).join(' ');
-    const registered = /for sa in ([\w ]+); do/.exec(command)![1]!.trim().split(/\s+/);
-    expect(registered.sort()).toEqual(CRM_SEARCH_ATTRIBUTES.map((k) => k.name).sort());
+    const registered = /for sa in ([\w: ]+); do/.exec(command)![1]!.trim().split(/\s+/);
+    expect(registered.sort()).toEqual(CRM_SEARCH_ATTRIBUTES.map((k) => `${k.name}:${CLI_SEARCH_ATTRIBUTE_TYPE[k.type]}`).sort());
   });
 
   it('sets the namespace retention from TEMPORAL_RETENTION, with the config default, and tells analytics the same', () => {

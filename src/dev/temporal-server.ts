@@ -6,7 +6,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { CRM_SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import { CLI_SEARCH_ATTRIBUTE_TYPE, CRM_SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
 import { applyNamespaceRetention } from '../temporal.js';
 import { stopperFor } from './processes.js';
 import { TEMPORAL_CLI_MODULE, type TemporalCli } from './temporal-cli.js';
@@ -37,7 +37,7 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-const SEARCH_ATTRIBUTE_ARGS = CRM_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=Keyword`]);
+const SEARCH_ATTRIBUTE_ARGS = CRM_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${CLI_SEARCH_ATTRIBUTE_TYPE[k.type]}`]);
 
 async function waitUntilServing(address: string, child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -50,6 +50,11 @@ export const SEARCH_ATTRIBUTE = {
   campaignId: 'CrmCampaignId',
   offerKind: 'CrmOfferKind',
   changeType: 'CrmChangeType',
+  team: 'CrmTeam',
+  dealAmount: 'CrmDealAmount',
+  dealCurrency: 'CrmDealCurrency',
+  dealProbability: 'CrmDealProbability',
+  expectedClose: 'CrmExpectedClose',
 } as const;
 
 // Acquisition -------------------------------------------------------------------------------

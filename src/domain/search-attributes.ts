@@ -23,4 +23,37 @@ export const CrmOfferKind = defineSearchAttributeKey(SEARCH_ATTRIBUTE.offerKind,
 /** The fields a master-data change touches, e.g. `address+phone`, set with each step of the change. */
 export const CrmChangeType = defineSearchAttributeKey(SEARCH_ATTRIBUTE.changeType, SearchAttributeType.KEYWORD);
 
-export const CRM_SEARCH_ATTRIBUTES = [CrmCustomerId, CrmProcess, CrmStatus, CrmOwner, CrmSource, CrmCampaignId, CrmOfferKind, CrmChangeType] as const;
+/** The team of the process's owner (a team id): pipeline and SLA reports group by it. */
+export const CrmTeam = defineSearchAttributeKey(SEARCH_ATTRIBUTE.team, SearchAttributeType.KEYWORD);
+/** A lead's or opportunity's amount (in CrmDealCurrency), its currency, the probability of its stage (0..1) and expected close date: the forecast is read from these. */
+export const CrmDealAmount = defineSearchAttributeKey(SEARCH_ATTRIBUTE.dealAmount, SearchAttributeType.DOUBLE);
+export const CrmDealCurrency = defineSearchAttributeKey(SEARCH_ATTRIBUTE.dealCurrency, SearchAttributeType.KEYWORD);
+export const CrmDealProbability = defineSearchAttributeKey(SEARCH_ATTRIBUTE.dealProbability, SearchAttributeType.DOUBLE);
+export const CrmExpectedClose = defineSearchAttributeKey(SEARCH_ATTRIBUTE.expectedClose, SearchAttributeType.DATETIME);
+
+export const CRM_SEARCH_ATTRIBUTES = [
+  CrmCustomerId,
+  CrmProcess,
+  CrmStatus,
+  CrmOwner,
+  CrmSource,
+  CrmCampaignId,
+  CrmOfferKind,
+  CrmChangeType,
+  CrmTeam,
+  CrmDealAmount,
+  CrmDealCurrency,
+  CrmDealProbability,
+  CrmExpectedClose,
+] as const;
+
+/** How the CLI (`--search-attribute Name=Type`, `temporal operator search-attribute create --type`) names each type. */
+export const CLI_SEARCH_ATTRIBUTE_TYPE: Record<SearchAttributeType, string> = {
+  [SearchAttributeType.TEXT]: 'Text',
+  [SearchAttributeType.KEYWORD]: 'Keyword',
+  [SearchAttributeType.INT]: 'Int',
+  [SearchAttributeType.DOUBLE]: 'Double',
+  [SearchAttributeType.BOOL]: 'Bool',
+  [SearchAttributeType.DATETIME]: 'Datetime',
+  [SearchAttributeType.KEYWORD_LIST]: 'KeywordList',
+};

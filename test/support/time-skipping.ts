@@ -4,7 +4,7 @@
  */
 import { inject } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, SearchAttributeType } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { CRM_SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 
@@ -25,12 +25,23 @@ async function startTestServer(opts: { dataConverter?: DataConverter }, attempts
   }
 }
 
+const IVT = proto.temporal.api.enums.v1.IndexedValueType;
+const INDEXED_VALUE_TYPE: Record<SearchAttributeType, number> = {
+  TEXT: IVT.INDEXED_VALUE_TYPE_TEXT,
+  KEYWORD: IVT.INDEXED_VALUE_TYPE_KEYWORD,
+  INT: IVT.INDEXED_VALUE_TYPE_INT,
+  DOUBLE: IVT.INDEXED_VALUE_TYPE_DOUBLE,
+  BOOL: IVT.INDEXED_VALUE_TYPE_BOOL,
+  DATETIME: IVT.INDEXED_VALUE_TYPE_DATETIME,
+  KEYWORD_LIST: IVT.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+};
+
 export async function createTimeSkippingEnv(opts: { dataConverter?: DataConverter } = {}): Promise<TestWorkflowEnvironment> {
   const env = await startTestServer(opts);
   // The test server, like a real one, refuses search attributes it does not know.
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
-    searchAttributes: Object.fromEntries(CRM_SEARCH_ATTRIBUTES.map((k) => [k.name, proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    searchAttributes: Object.fromEntries(CRM_SEARCH_ATTRIBUTES.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type]])),
   });
   return env;
 }
