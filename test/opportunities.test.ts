@@ -278,6 +278,17 @@ describe('bad input', () => {
     }
     expect((await h.pool.query('SELECT 1 FROM leads WHERE customer_id = $1', [c.id])).rowCount).toBe(0);
 
+    // Without a key 401, with the analyst's 403; a key reused for another body 422.
+    expect((await h.json('POST', `/v1/customers/${c.id}/opportunities`, { body: { productIds: ['tv-basic'] }, as: null })).status).toBe(401);
+    expect((await h.json('POST', `/v1/customers/${c.id}/opportunities`, { body: { productIds: ['tv-basic'] }, as: 'analyst' })).status).toBe(403);
+    expect((await h.json('GET', `/v1/customers/${c.id}/opportunities`, { as: 'analyst' })).status).toBe(403);
+    expect((await h.json('PATCH', `/v1/leads/${randomUUID()}/deal`, { body: { amount: 1 }, as: 'analyst' })).status).toBe(403);
+    const key = uniqueId('reused');
+    expect((await open(c.id, { productIds: ['tv-basic'], amount: 10 }, { 'idempotency-key': key })).status).toBe(201);
+    const reused = await open(c.id, { productIds: ['tv-basic'], amount: 20 }, { 'idempotency-key': key });
+    expect(reused.status).toBe(422);
+    expect((await h.pool.query('SELECT 1 FROM leads WHERE customer_id = $1', [c.id])).rowCount).toBe(1);
+
     // A lead's intake and a deal change check the same.
     const intake = await h.json('POST', '/v1/leads', {
       body: { name: 'Bad Deal', email: `${uniqueId('bad')}@example.com`, source: 'web', productIds: ['tv-retired'] },
