@@ -11,6 +11,7 @@ import { eventually, startHarness, uniqueId, type Harness } from './support/harn
 import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
 import { CrmOwner, CrmProcess } from '../src/domain/search-attributes.js';
 import type { ContractTaskInput } from './support/task-contract-workflows.js';
+import { createFollowActivities } from '../src/analytics/ingest/follow.js';
 
 const OWNERS = ['ada@example.com', 'bo@example.com'];
 let h: Harness;
@@ -195,5 +196,49 @@ describe('task SLA adherence from tasks that follow the task contract', () => {
     expect(range.status).toBe(400);
     expect(range.body.errors.map((e: { path: string }) => e.path)).toContain('query.from');
     expect((await a.service.app.request('/v1/analytics/forecast')).status).toBe(401);
+  });
+});
+
+describe('figures', () => {
+  // PIPELINE_FUNNELS=200 npx vitest run test/pipeline-analytics.test.ts -t figures
+  const N = Number(process.env.PIPELINE_FUNNELS ?? 20);
+
+  it(`times a full and an incremental ingest over ${N} running funnels`, { timeout: 600_000 }, async () => {
+    const started: string[] = [];
+    const queue = Array.from({ length: N }, (_, i) => i);
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (queue.shift() !== undefined) started.push(await intake());
+      }),
+    );
+    await eventually(
+      async () => (await h.client.workflow.count(`TaskQueue = '${h.taskQueue}' AND CrmProcess = 'acquisition' AND CrmStatus = 'new'`)).count >= N,
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    const follow = createFollowActivities({ pool: a.service.pool, temporal: a.service.client });
+    const opts = { ...a.ingestOptions, batch: 10_000 };
+    await a.service.pool.query("BEGIN; TRUNCATE followed_runs CASCADE; UPDATE follow_state SET watermark = 'epoch'; COMMIT;");
+    let t0 = performance.now();
+    const full = await follow.followRunningProcesses(opts);
+    const fullMs = performance.now() - t0;
+    await move(started[0]!, { to: 'contacted' });
+    await visible(started[0]!, 'contacted');
+    t0 = performance.now();
+    const incremental = await follow.followRunningProcesses(opts);
+    const incrementalMs = performance.now() - t0;
+    console.info(
+      `[figures] ${full.listed} followed runs (${N} new funnels): full ingest ${fullMs.toFixed(0)} ms (${full.read} runs, ${full.events} events read); ` +
+        `incremental after one move ${incrementalMs.toFixed(0)} ms (${incremental.read} run, ${incremental.events} events read)`,
+    );
+    expect(full.read).toBe(full.listed);
+    expect(full.read).toBeGreaterThanOrEqual(N);
+    expect(incremental.read).toBe(1);
+    const cursor = await a.service.pool.query<{ last_event_id: string }>('SELECT last_event_id FROM followed_runs WHERE workflow_id = $1', [
+      `lead-${started[0]}`,
+    ]);
+    expect(incremental.events).toBeLessThan(Number(cursor.rows[0]!.last_event_id));
+    expect(stageCounts((await a.report('pipeline')).body).contacted).toBeGreaterThanOrEqual(1);
   });
 });
