@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
 import { fileLeadInteractionsUnder } from '../src/db/repositories/contact-events.js';
-import { findCustomerId } from '../src/db/repositories/customers.js';
+import { findCustomerId, readCustomerRow } from '../src/db/repositories/customers.js';
 import { queueMessage } from '../src/db/repositories/outbox.js';
 import {
   correctLead,
@@ -30,8 +30,10 @@ import {
   scoreLead,
   type AcquisitionPolicy,
   type Engagement,
+  stageProbability,
+  type FunnelIntake,
   type LeadFieldChange,
-  type LeadIntake,
+  type StageProbabilities,
   type LeadScore,
   type LeadStage,
   type LeadTransition,
@@ -47,6 +49,8 @@ export interface AcquisitionSettings {
   nurtureReactivationMs: number;
   firstContactSlaMs: number;
   checkInAfterMs: number;
+  /** STAGE_PROBABILITIES; the defaults when not handed in. */
+  stageProbabilities?: StageProbabilities;
 }
 
 export interface AcquisitionActivityDeps {
@@ -106,6 +110,7 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
     idleToNurtureMs: settings.idleToNurtureMs,
     nurtureReactivationMs: settings.nurtureReactivationMs,
     escalationEmail: settings.escalationEmail,
+    ...(settings.stageProbabilities ? { stageProbabilities: settings.stageProbabilities } : {}),
   };
 
   return {
@@ -115,7 +120,7 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
      */
     async intakeLead(input: {
       leadId: string;
-      intake: LeadIntake;
+      intake: FunnelIntake;
       actor: string;
       workflowId: string;
       runId?: string;
@@ -132,19 +137,49 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
         const owner = intake.ownerId ?? (await nextInRotation(db, 'lead-owners', settings.owners));
         const score = scoreLead(intake, await engagementOf(db, leadId), new Date().toISOString());
         // Funnels started before the record kept its timeline do not hand in their first entry.
-        const transition = input.transition ?? {
+        const first = input.transition ?? {
           from: null,
           to: 'new',
           at: new Date().toISOString(),
           actor,
           reason: `intake via ${intake.source}`,
         };
+        const transition = { ...first, probability: stageProbability(first.to, policy.stageProbabilities) };
         if (await insertLead(db, { leadId, workflowId, runId: input.runId, intake, emailNormalized, owner, score, actor, transition })) {
           return { outcome: 'accepted', owner, score, policy };
         }
         const open = await findOpenLeadId(db, emailNormalized);
         if (!open) throw ApplicationFailure.retryable('lead insert conflicted but no open lead was found', 'IntakeRace');
         return { outcome: 'duplicate', existingLeadId: open };
+      });
+    },
+
+    /**
+     * Records an opportunity: the funnel for an existing customer, linked to them from the start
+     * and never deduplicated by e-mail (a customer may have several). The customer must exist and
+     * not be erased; scored and assigned as a lead is.
+     */
+    async openOpportunity(input: {
+      leadId: string;
+      customerId: string;
+      intake: FunnelIntake;
+      actor: string;
+      workflowId: string;
+      runId: string;
+      transition: LeadTransition;
+    }): Promise<IntakeResult> {
+      const { leadId, intake } = input;
+      return inTransaction(pool, async (db) => {
+        const own = await readLeadRow(db, leadId);
+        if (own) return { outcome: 'accepted', owner: own.owner_id, score: storedScore(own), policy };
+        const customer = await readCustomerRow(db, input.customerId);
+        if (!customer) throw ApplicationFailure.nonRetryable(`customer ${input.customerId} does not exist`, 'CustomerNotFound');
+        if (customer.status === 'erased') throw ApplicationFailure.nonRetryable(`customer ${input.customerId} is erased`, 'CustomerErased');
+        const owner = intake.ownerId ?? (await nextInRotation(db, 'lead-owners', settings.owners));
+        const score = scoreLead(intake, { inbound: 0, meetings: 0 }, new Date().toISOString());
+        const transition = { ...input.transition, probability: stageProbability(input.transition.to, policy.stageProbabilities) };
+        await insertLead(db, { ...input, transition, emailNormalized: customer.email_normalized, owner, score });
+        return { outcome: 'accepted', owner, score, policy };
       });
     },
 

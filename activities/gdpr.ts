@@ -43,13 +43,15 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
     `WITH erased AS (SELECT id FROM leads WHERE customer_id = $1 OR email_normalized = $2),
           corrections AS (UPDATE audit_log SET old_value = NULL, new_value = NULL
                            WHERE lead_id IN (SELECT id FROM erased) AND (old_value IS NOT NULL OR new_value IS NOT NULL)),
-          timeline AS (UPDATE lead_transitions SET reason = NULL WHERE lead_id IN (SELECT id FROM erased) AND reason IS NOT NULL)
+          timeline AS (UPDATE lead_transitions SET reason = NULL WHERE lead_id IN (SELECT id FROM erased) AND reason IS NOT NULL),
+          deals AS (UPDATE lead_deal_changes SET reason = NULL WHERE lead_id IN (SELECT id FROM erased) AND reason IS NOT NULL)
      UPDATE leads SET name = 'Erased lead', email = 'erased-' || id || '@erased.invalid', email_normalized = 'erased-' || id || '@erased.invalid',
        phone = NULL, company = NULL, interest = NULL, lost_reason = NULL, score_reasons = '[]'::jsonb,
        qualification_need = NULL, qualification_timeline = NULL, updated_at = now()
      WHERE id IN (SELECT id FROM erased)`,
   ),
   lead_transitions: 'who moved the lead from which stage to which, when: kept; its reasons are erased with the leads',
+  lead_deal_changes: "the deal's amount, currency, expected close and products, who changed them when: kept; their reasons are erased with the leads",
   owner_rotation: 'round-robin counters: no customer data',
   customer_onboardings: 'onboarding status, dates and account manager: non-personal facts (the opt-in code is only a hash)',
   onboarding_transitions: "the onboarding's status steps and why (confirmation, first contact): non-personal facts",

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './domain/duration.js';
+import { DEFAULT_STAGE_PROBABILITIES, LEAD_STAGES, type StageProbabilities } from './domain/acquisition.js';
 
 export const ROLES = ['agent', 'backoffice', 'admin', 'analyst'] as const;
 export type Role = (typeof ROLES)[number];
@@ -111,6 +112,25 @@ const envSchema = z.object({
   LEAD_CONTACT_SLA: duration.prefault('2 days'),
   LEAD_IDLE_TO_NURTURE: duration.prefault('30 days'),
   LEAD_NURTURE_REACTIVATION: duration.prefault('90 days'),
+  /**
+   * The probability of closing a lead or opportunity in each stage (0 to 1), as JSON, e.g.
+   * {"qualified":0.5,"proposal":0.7}; stages left out keep their defaults. A funnel keeps the table
+   * it started with; the forecast is amount × probability.
+   */
+  STAGE_PROBABILITIES: z
+    .string()
+    .optional()
+    .transform((raw, ctx): StageProbabilities => {
+      if (!raw) return { ...DEFAULT_STAGE_PROBABILITIES };
+      try {
+        const parsed = z.partialRecord(z.enum(LEAD_STAGES), z.number().min(0, 'must be at least 0').max(1, 'must be at most 1')).safeParse(JSON.parse(raw));
+        if (parsed.success) return { ...DEFAULT_STAGE_PROBABILITIES, ...parsed.data };
+        ctx.addIssue({ code: 'custom', message: `STAGE_PROBABILITIES: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `STAGE_PROBABILITIES must be a JSON object of stage → probability, stages: ${LEAD_STAGES.join(', ')}` });
+      }
+      return z.NEVER;
+    }),
   ONBOARDING_FIRST_CONTACT_SLA: duration.prefault('3 days'),
   ONBOARDING_CHECK_IN_AFTER: duration.prefault('14 days'),
 
@@ -226,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       contactSlaMs: e.LEAD_CONTACT_SLA,
       idleToNurtureMs: e.LEAD_IDLE_TO_NURTURE,
       nurtureReactivationMs: e.LEAD_NURTURE_REACTIVATION,
+      stageProbabilities: e.STAGE_PROBABILITIES,
       firstContactSlaMs: e.ONBOARDING_FIRST_CONTACT_SLA,
       checkInAfterMs: e.ONBOARDING_CHECK_IN_AFTER,
     },

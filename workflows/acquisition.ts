@@ -7,6 +7,9 @@
  * lead idle too long goes to nurture; a nurtured lead comes back as new with a fresh score.
  * Ends: won (the lead becomes a customer through registration's path and starts onboarding),
  * lost (with the reason), or at intake when the person already is an open lead or a customer.
+ * An opportunity is the same funnel for an existing customer: it starts at `qualified`, and its
+ * `won` registers no one. Every lead and opportunity carries a deal (amount, currency, expected
+ * close, products) and the probability of its stage; a won deal's products join the customer's.
  */
 import {
   ParentClosePolicy,
@@ -26,7 +29,12 @@ import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import type { Activities } from '../activities/index.js';
 import {
   CLOSED_STAGES,
+  changeDealUpdate,
   correctLeadUpdate,
+  dealChanges,
+  dealOf,
+  refuseDealChange,
+  stageProbability,
   intakeOutcomeUpdate,
   leadStateQuery,
   profileChanges,
@@ -37,6 +45,7 @@ import {
   refuseTransition,
   transitionUpdate,
   type AcquisitionPolicy,
+  type DealChangeRequest,
   type LeadDeadlineKind,
   type LeadFunnelInput,
   type LeadCorrection,
@@ -49,7 +58,17 @@ import {
 } from '../src/domain/acquisition.js';
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
-import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attributes.js';
+import {
+  CrmCustomerId,
+  CrmDealAmount,
+  CrmDealCurrency,
+  CrmDealProbability,
+  CrmExpectedClose,
+  CrmOwner,
+  CrmProcess,
+  CrmSource,
+  CrmStatus,
+} from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
@@ -63,6 +82,12 @@ const STAGE_TIMELINE_PATCH = 'stage-in-status-timeline-on-move';
  * (`recordLeadStage`) and switch to the record at their next change.
  */
 const RECORD_PATCH = 'lead-record-in-postgres';
+/**
+ * Added with deals: the funnel keeps a deal and publishes it (CrmDealAmount, CrmDealCurrency,
+ * CrmDealProbability, CrmExpectedClose) at intake, with each stage and each change of the deal.
+ * Funnels recorded before have no deal and replay without these upserts.
+ */
+const DEAL_PATCH = 'lead-deal-search-attributes';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -105,9 +130,11 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   const { leadId, intake } = input;
   const now = () => new Date().toISOString();
   let policy: AcquisitionPolicy | undefined = input.carried?.policy;
+  const opportunity = input.opportunity;
   const state: LeadState = input.carried?.state ?? {
     leadId,
-    stage: 'new',
+    ...(opportunity ? { kind: 'opportunity' as const, customerId: opportunity.customerId } : {}),
+    stage: opportunity ? 'qualified' : 'new',
     name: intake.name,
     email: intake.email,
     company: intake.company,
@@ -117,7 +144,11 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     lastActivityAt: now(),
     interactions: 0,
     alerts: [],
-    transitions: [{ from: null, to: 'new', at: now(), actor: input.actor, reason: `intake via ${intake.source}` }],
+    transitions: [
+      opportunity
+        ? { from: null, to: 'qualified', at: now(), actor: input.actor, reason: 'opportunity for an existing customer' }
+        : { from: null, to: 'new', at: now(), actor: input.actor, reason: `intake via ${intake.source}` },
+    ],
     profile: profileOf(intake),
   };
   // Every change a handler makes bumps this, so the main loop re-plans its timers.
@@ -128,15 +159,40 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     state.nextDue = policy && !CLOSED_STAGES.includes(state.stage) ? nextDeadline(state, policy) : undefined;
     changes++;
   };
+  const probability = (stage: LeadStage = state.stage) => stageProbability(stage, policy?.stageProbabilities);
+  // The deal as analytics learns the forecast from it: exact amount, currency, the probability of
+  // the current stage and the expected close date.
+  const dealAttributes = () => {
+    const deal = state.deal;
+    if (!deal) return [];
+    return [
+      ...(deal.amount !== undefined ? [{ key: CrmDealAmount, value: deal.amount }] : []),
+      { key: CrmDealCurrency, value: deal.currency },
+      { key: CrmDealProbability, value: probability() },
+      ...(deal.expectedClose ? [{ key: CrmExpectedClose, value: new Date(`${deal.expectedClose}T00:00:00.000Z`) }] : []),
+    ];
+  };
   const move = (to: LeadStage, actor: string, reason?: string) => {
-    state.transitions.push({ from: state.stage, to, at: now(), actor, reason });
+    state.transitions.push({ from: state.stage, to, at: now(), actor, reason, ...(state.deal ? { probability: probability(to) } : {}) });
     state.stage = to;
     state.lastActivityAt = now();
     // Every stage reaches CrmStatus when it is entered, even when the next transition follows
     // before the main loop publishes: the status timeline is the funnel operators and analytics see.
-    if (patched(STAGE_TIMELINE_PATCH)) upsertSearchAttributes([{ key: CrmStatus, value: to }]);
+    // A deal's probability changes with it in the same upsert (only funnels with a deal have one).
+    if (patched(STAGE_TIMELINE_PATCH)) upsertSearchAttributes([{ key: CrmStatus, value: to }, ...dealAttributes()]);
     if (to === 'new') state.contact = { since: now(), remindersSent: 0, escalated: false, lastContactAt: state.contact.lastContactAt };
     replan();
+  };
+
+  /** Applies a change of the deal and adds it to the deal's timeline; no-op when nothing changes or the funnel has no deal. */
+  const changeDeal = (fields: Parameters<typeof dealChanges>[1], actor: string, reason?: string) => {
+    if (!state.deal) return;
+    const changed = dealChanges(state.deal, fields);
+    if (changed.length === 0) return;
+    state.deal = { ...state.deal, ...Object.fromEntries(changed.map((c) => [c.field, c.to])) };
+    state.dealChanges = [...(state.dealChanges ?? []), { ...state.deal, at: now(), actor, reason, probability: probability(), changes: changed }];
+    state.lastActivityAt = now();
+    upsertSearchAttributes(dealAttributes());
   };
 
   // The record: every write carries the whole row as the funnel knows it and the timeline entries
@@ -162,9 +218,11 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       lastContactAt: state.contact.lastContactAt,
       lastActivityAt: state.lastActivityAt,
       closedAt: closing,
+      deal: state.deal,
+      probability: state.deal ? probability() : undefined,
     };
   };
-  const fingerprint = () => `${JSON.stringify(recordOf())}|${state.transitions.length}|${state.reassignments?.length ?? 0}`;
+  const fingerprint = () => `${JSON.stringify(recordOf())}|${state.transitions.length}|${state.reassignments?.length ?? 0}|${state.dealChanges?.length ?? 0}`;
   const recorded = (): Promise<void> => {
     if (state.intake.outcome !== 'accepted' || !patched(RECORD_PATCH)) return recording;
     const current = fingerprint();
@@ -172,6 +230,8 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     recordedAs = current;
     const record = recordOf();
     const owners = state.reassignments ?? [];
+    const deals = state.dealChanges ?? [];
+    const dealsWritten = progress.deals ?? 0;
     const write = {
       leadId,
       workflowId,
@@ -181,8 +241,9 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       ...record,
       stages: state.transitions.slice(progress.stages).map((t, i) => ({ ...t, seq: progress.stages + i })),
       owners: owners.slice(progress.owners).map((o, i) => ({ ...o, seq: progress.owners + i })),
+      deals: deals.slice(dealsWritten).map((d, i) => ({ ...d, changes: d.changes ?? [], seq: dealsWritten + i })),
     };
-    progress = { seq: write.seq, stages: state.transitions.length, owners: owners.length };
+    progress = { seq: write.seq, stages: state.transitions.length, owners: owners.length, ...(state.dealChanges ? { deals: deals.length } : {}) };
     recording = recording.then(() => acts.recordLead(write));
     return recording;
   };
@@ -199,6 +260,8 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     async (cmd: TransitionCommand) => {
       if (cmd.to === 'qualified') state.qualification = { need: cmd.need!, budget: cmd.budget!, currency: cmd.currency ?? 'EUR', timeline: cmd.timeline! };
       if (cmd.to === 'proposal') state.proposal = { product: cmd.product!, amount: cmd.amount!, currency: cmd.currency ?? 'EUR' };
+      // The proposal's price is the deal's amount from now on.
+      if (cmd.to === 'proposal') changeDeal({ amount: cmd.amount!, currency: cmd.currency ?? state.deal?.currency }, cmd.actor, 'proposal');
       if (cmd.to === 'lost') state.lostReason = cmd.reason;
       move(cmd.to, cmd.actor, cmd.reason ?? cmd.note);
       // The caller of `won` learns the customer it made.
@@ -253,6 +316,21 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       },
     },
   );
+  setHandler(
+    changeDealUpdate,
+    async ({ actor, reason, ...fields }) => {
+      changeDeal(fields, actor, reason);
+      replan();
+      await recorded();
+      return state;
+    },
+    {
+      validator: (_cmd: DealChangeRequest & { actor: string }) => {
+        const why = refuseDealChange(state) ?? (state.deal ? undefined : 'this funnel was started before leads carried a deal');
+        if (why) refuse(REFUSAL.conflict, why);
+      },
+    },
+  );
   setHandler(interactionRecordedSignal, (e) => {
     state.interactions++;
     state.lastActivityAt = now();
@@ -265,7 +343,17 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   });
 
   if (!input.carried) {
-    const taken = await acts.intakeLead({ leadId, intake, actor: input.actor, workflowId, runId, transition: state.transitions[0] });
+    const taken = opportunity
+      ? await acts.openOpportunity({
+          leadId,
+          customerId: opportunity.customerId,
+          intake,
+          actor: input.actor,
+          workflowId,
+          runId,
+          transition: state.transitions[0]!,
+        })
+      : await acts.intakeLead({ leadId, intake, actor: input.actor, workflowId, runId, transition: state.transitions[0] });
     if (taken.outcome === 'duplicate') {
       state.intake = { outcome: 'duplicate', existingLeadId: taken.existingLeadId, existingCustomerId: taken.existingCustomerId };
       const reason = taken.existingLeadId ? `an open lead exists: ${taken.existingLeadId}` : `a customer exists: ${taken.existingCustomerId}`;
@@ -277,6 +365,12 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     state.owner = taken.owner;
     state.score = taken.score;
     policy = taken.policy;
+    if (patched(DEAL_PATCH)) {
+      state.deal = dealOf(intake);
+      state.transitions[0]!.probability = probability();
+      state.dealChanges = [{ ...state.deal, at: state.transitions[0]!.at, actor: input.actor, reason: 'taken in', probability: probability() }];
+      upsertSearchAttributes(dealAttributes());
+    }
     state.intake = { outcome: 'accepted' };
   }
   const rules = policy!;

@@ -27,6 +27,7 @@ import { enrollmentRoutes } from './routes/retention-enrollments.js';
 import { retentionEventRoutes } from './routes/retention-events.js';
 import { acquisitionRoutes } from './routes/acquisition.js';
 import { leadCommandRoutes } from './routes/acquisition-commands.js';
+import { opportunityRoutes } from './routes/opportunities.js';
 import { contactRoutes } from './routes/contacts.js';
 import { onboardingRoutes } from './routes/onboarding.js';
 
@@ -132,6 +133,7 @@ export function createApi(deps: ApiDeps) {
   app.route('/', retentionEventRoutes(deps));
   app.route('/', acquisitionRoutes(deps));
   app.route('/', leadCommandRoutes(deps));
+  app.route('/', opportunityRoutes(deps));
   app.route('/', contactRoutes(deps));
   app.route('/', onboardingRoutes(deps));
 

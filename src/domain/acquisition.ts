@@ -8,9 +8,19 @@ import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { emailSchema, localeSchema, personNameSchema, phoneSchema } from './contact-data.js';
 import { CLOSED_STAGES, LEAD_STAGES, type LeadStage } from './processes.js';
+import { productIdSchema } from './offers.js';
 
+/** Where a lead comes from, as intake takes it. */
 export const LEAD_SOURCES = ['web', 'event', 'referral', 'import', 'partner'] as const;
-export type LeadSource = (typeof LEAD_SOURCES)[number];
+/** An opportunity's source: the customer it is sold to. */
+export const OPPORTUNITY_SOURCE = 'customer' as const;
+/** Every source a lead or opportunity in the record may have. */
+export const RECORD_SOURCES = [...LEAD_SOURCES, OPPORTUNITY_SOURCE] as const;
+export type LeadSource = (typeof RECORD_SOURCES)[number];
+
+/** A lead is a person not yet a customer; an opportunity runs the same funnel for an existing customer, from `qualified`. */
+export const LEAD_KINDS = ['lead', 'opportunity'] as const;
+export type LeadKind = (typeof LEAD_KINDS)[number];
 
 /** Employee-count bands, as a web form asks for them. */
 export const COMPANY_SIZES = ['1-10', '11-50', '51-200', '201-1000', '1000+'] as const;
@@ -50,6 +60,117 @@ const FACTS_FOR: Record<LeadStage, readonly TransitionFact[]> = {
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `has at most ${max} characters`).meta({ pattern: '\\S' });
 
+// The deal ------------------------------------------------------------------------------------
+
+/**
+ * The probability of closing a deal in each stage, unless STAGE_PROBABILITIES says otherwise.
+ * A funnel keeps the table it was started with; the forecast is amount × probability.
+ */
+export const DEFAULT_STAGE_PROBABILITIES: Readonly<Record<LeadStage, number>> = {
+  new: 0.1,
+  contacted: 0.2,
+  qualified: 0.4,
+  proposal: 0.6,
+  nurture: 0.1,
+  won: 1,
+  lost: 0,
+};
+export type StageProbabilities = Record<LeadStage, number>;
+
+export function stageProbability(stage: LeadStage, table: Partial<StageProbabilities> | undefined): number {
+  return table?.[stage] ?? DEFAULT_STAGE_PROBABILITIES[stage];
+}
+
+/** Amount × probability, in cents exactly: what one open deal adds to the forecast. */
+export function weightedAmount(amount: number, probability: number): number {
+  return Math.round(amount * probability * 100) / 100;
+}
+
+let currencies: Set<string> | undefined;
+/** ISO 4217 codes in use (the runtime's ICU list), read on first use. */
+export function isCurrency(code: string): boolean {
+  currencies ??= new Set(Intl.supportedValuesOf('currency'));
+  return currencies.has(code);
+}
+
+export const currencySchema = z
+  .string()
+  .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 currency code, e.g. EUR')
+  .refine(isCurrency, 'is not an ISO 4217 currency code');
+const dealAmountSchema = z
+  .number({ message: 'must be a number' })
+  .positive('must be a positive amount')
+  .max(1e12, 'must be at most 1000000000000')
+  .multipleOf(0.01, 'has at most two decimals')
+  .meta({ multipleOf: 0.01 });
+const expectedCloseSchema = z.iso.date({ message: 'must be a date as YYYY-MM-DD, e.g. 2026-09-30' });
+const productIdsSchema = z
+  .array(productIdSchema)
+  .max(20, 'names at most 20 products')
+  .refine((ids) => new Set(ids).size === ids.length, 'names each product once');
+
+/** The deal fields a lead or an opportunity carries: all optional at intake, changed by `changeDeal`. */
+export const dealFieldsSchema = z.object({
+  amount: dealAmountSchema.optional(),
+  currency: currencySchema.optional().meta({ description: 'ISO 4217; EUR when an amount is given without one' }),
+  expectedClose: expectedCloseSchema.optional(),
+  productIds: productIdsSchema
+    .optional()
+    .meta({ description: 'Products of the catalogue (GET /v1/products) the deal sells: a won deal adds them to the customer' }),
+});
+export type DealFields = z.infer<typeof dealFieldsSchema>;
+
+export interface Deal {
+  amount?: number;
+  currency: string;
+  expectedClose?: string;
+  productIds: string[];
+}
+
+export function dealOf(fields: DealFields): Deal {
+  return {
+    ...(fields.amount !== undefined ? { amount: fields.amount } : {}),
+    currency: fields.currency ?? 'EUR',
+    ...(fields.expectedClose !== undefined ? { expectedClose: fields.expectedClose } : {}),
+    productIds: fields.productIds ?? [],
+  };
+}
+
+/** An entry of the deal's timeline: the deal after the change, with the stage's probability then. */
+export interface DealChange extends Deal {
+  at: string;
+  actor: string;
+  reason?: string;
+  probability: number;
+  /** The fields this entry changed, old and new (none for the deal as taken in). */
+  changes?: Array<{ field: keyof Deal; from: unknown; to: unknown }>;
+}
+
+export const dealChangeRequestSchema = dealFieldsSchema
+  .extend({ reason: text(500).optional() })
+  .strict()
+  .refine((v) => v.amount !== undefined || v.currency !== undefined || v.expectedClose !== undefined || v.productIds !== undefined, {
+    message: 'names at least one field to change: amount, currency, expectedClose, productIds',
+  });
+export type DealChangeRequest = z.infer<typeof dealChangeRequestSchema>;
+
+/** The fields of the deal a change really changes. */
+export function dealChanges(current: Deal, change: DealFields): Array<{ field: keyof Deal; from: unknown; to: unknown }> {
+  const out: Array<{ field: keyof Deal; from: unknown; to: unknown }> = [];
+  for (const field of ['amount', 'currency', 'expectedClose', 'productIds'] as const) {
+    const to = change[field];
+    if (to !== undefined && JSON.stringify(to) !== JSON.stringify(current[field])) out.push({ field, from: current[field] ?? null, to });
+  }
+  return out;
+}
+
+export function refuseDealChange(state: Pick<LeadState, 'stage' | 'intake'>): string | undefined {
+  if (state.intake.outcome === 'pending') return 'the lead is still being taken in; try again in a moment';
+  if (state.intake.outcome === 'duplicate') return 'this intake was a duplicate and never became a lead';
+  if (CLOSED_STAGES.includes(state.stage)) return `the deal is already ${state.stage}; a closed deal does not change`;
+  return undefined;
+}
+
 export const leadIntakeSchema = z
   .object({
     name: personNameSchema,
@@ -61,9 +182,22 @@ export const leadIntakeSchema = z
     interest: text(500).optional(),
     ownerId: emailSchema.optional(),
     locale: localeSchema.default('en'),
+    ...dealFieldsSchema.shape,
   })
   .strict();
 export type LeadIntake = z.infer<typeof leadIntakeSchema>;
+/** What a funnel is started with: a lead's intake, or the customer's data and deal of an opportunity. */
+export type FunnelIntake = Omit<LeadIntake, 'source'> & { source: LeadSource };
+
+/** An opportunity: the funnel for an existing customer, from `qualified`, with its deal. */
+export const opportunityRequestSchema = dealFieldsSchema
+  .extend({
+    productIds: productIdsSchema.refine((ids) => ids.length > 0, 'names at least one product'),
+    interest: text(500).optional(),
+    ownerId: emailSchema.optional(),
+  })
+  .strict();
+export type OpportunityRequest = z.infer<typeof opportunityRequestSchema>;
 
 export const transitionRequestSchema = z
   .object({
@@ -119,12 +253,12 @@ export interface Engagement {
   meetings: number;
 }
 
-const SOURCE_POINTS: Record<LeadSource, number> = { referral: 30, partner: 25, event: 20, web: 15, import: 5 };
+const SOURCE_POINTS: Record<LeadSource, number> = { customer: 35, referral: 30, partner: 25, event: 20, web: 15, import: 5 };
 const SIZE_POINTS: Record<CompanySize, number> = { '1-10': 5, '11-50': 10, '51-200': 20, '201-1000': 25, '1000+': 30 };
 
 /** Explainable scoring: every point is a reason a person can read and argue with. */
 export function scoreLead(
-  lead: Pick<LeadIntake, 'source' | 'companySize' | 'company' | 'interest' | 'phone'>,
+  lead: Pick<FunnelIntake, 'source' | 'companySize' | 'company' | 'interest' | 'phone'>,
   engagement: Engagement,
   scoredAt: string,
 ): LeadScore {
@@ -159,6 +293,8 @@ export interface AcquisitionPolicy {
   idleToNurtureMs: number;
   nurtureReactivationMs: number;
   escalationEmail: string;
+  /** Funnels started before deals had probabilities use the defaults. */
+  stageProbabilities?: StageProbabilities;
 }
 
 export interface LeadTransition {
@@ -167,6 +303,8 @@ export interface LeadTransition {
   at: string;
   actor: string;
   reason?: string;
+  /** The probability of the stage entered (funnels started before deals: none). */
+  probability?: number;
 }
 
 export type LeadDeadlineKind = 'contact-reminder' | 'contact-escalation' | 'idle-to-nurture' | 'reactivation';
@@ -181,6 +319,8 @@ export type IntakeOutcome = { outcome: 'pending' } | { outcome: 'accepted' } | {
 
 export interface LeadState {
   leadId: string;
+  /** Set for an opportunity (funnels of leads, and those started before opportunities: none). */
+  kind?: LeadKind;
   stage: LeadStage;
   name: string;
   email: string;
@@ -207,12 +347,17 @@ export interface LeadState {
   profile?: LeadProfile;
   /** Corrections of the lead's data (PATCH): who changed which field when. */
   corrections?: Array<{ at: string; actor: string; changes: LeadFieldChange[] }>;
+  /** The deal as it stands (funnels started before deals: none), and its timeline. */
+  deal?: Deal;
+  dealChanges?: DealChange[];
 }
 
 export interface LeadFunnelInput {
   leadId: string;
-  intake: LeadIntake;
+  intake: FunnelIntake;
   actor: string;
+  /** Set for an opportunity: the customer it sells to; the funnel starts at `qualified` and registers no one. */
+  opportunity?: { customerId: string };
   /** Set when the funnel continues as new: the state it had reached, and how far its record got. */
   carried?: { state: LeadState; policy: AcquisitionPolicy; record?: LeadRecordProgress };
 }
@@ -222,6 +367,8 @@ export interface LeadRecordProgress {
   seq: number;
   stages: number;
   owners: number;
+  /** Deal timeline entries written (funnels started before deals: none). */
+  deals?: number;
 }
 
 export interface LeadFunnelResult {
@@ -248,7 +395,7 @@ export interface LeadProfile {
   locale: string;
 }
 
-export function profileOf(intake: LeadIntake): LeadProfile {
+export function profileOf(intake: FunnelIntake): LeadProfile {
   return {
     name: intake.name,
     phone: intake.phone ?? null,
@@ -291,8 +438,9 @@ export function profileChanges(current: LeadProfile, correction: LeadCorrection)
   return changes;
 }
 
-export function refuseCorrection(state: Pick<LeadState, 'stage' | 'intake'>): string | undefined {
+export function refuseCorrection(state: Pick<LeadState, 'stage' | 'intake' | 'kind'>): string | undefined {
   if (state.intake.outcome === 'pending') return 'the lead is still being taken in; try again in a moment';
+  if (state.kind === 'opportunity') return "an opportunity holds the customer's data: correct them on the customer";
   if (state.intake.outcome === 'duplicate') return 'this intake was a duplicate and never became a lead';
   if (CLOSED_STAGES.includes(state.stage)) return `the lead is already ${state.stage}; a closed lead is not corrected`;
   return undefined;
@@ -303,6 +451,8 @@ export const leadStateQuery = defineQuery<LeadState>('state');
 export const correctLeadUpdate = defineUpdate<LeadState, [LeadCorrection & { actor: string }]>('correct');
 export const reassignUpdate = defineUpdate<LeadState, [ReassignRequest & { actor: string }]>('reassign');
 export const transitionUpdate = defineUpdate<LeadState, [TransitionCommand]>('transition');
+/** Changes the deal's amount, currency, expected close or products; answers with the lead. */
+export const changeDealUpdate = defineUpdate<LeadState, [DealChangeRequest & { actor: string }]>('changeDeal');
 /** Answers once intake has run: accepted, or a duplicate of an existing lead or customer. */
 export const intakeOutcomeUpdate = defineUpdate<IntakeOutcome>('intakeOutcome');
 
@@ -332,6 +482,6 @@ export function leadWorkflowId(leadId: string): string {
   return `lead-${leadId}`;
 }
 
-export function leadSummary(intake: Pick<LeadIntake, 'name' | 'company' | 'source'>): string {
+export function leadSummary(intake: Pick<FunnelIntake, 'name' | 'company' | 'source'>): string {
   return `Lead ${intake.name}${intake.company ? `, ${intake.company}` : ''}, via ${intake.source}`;
 }

@@ -95,7 +95,7 @@ const reassignRoute = createRoute({
  * What a failed command means: a refusal by the funnel (with the lead's stage), or no running
  * funnel: the lead is unknown (404) or closed (409 with its final stage).
  */
-async function commandProblem(deps: ApiDeps, leadId: string, err: unknown, closedMeans: string): Promise<unknown> {
+export async function commandProblem(deps: ApiDeps, leadId: string, err: unknown, closedMeans: string): Promise<unknown> {
   const refusal = refusalOf(err);
   if (refusal) return new ApiError(refusal.status, refusal.reason, { stage: (await leadRecordOf(deps, leadId)).stage });
   const lead = await leadRecordOf(deps, leadId);

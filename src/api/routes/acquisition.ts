@@ -9,18 +9,11 @@
 import { randomUUID } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { WorkflowHandle } from '@temporalio/client';
-import {
-  LEAD_SOURCES,
-  intakeOutcomeUpdate,
-  leadIntakeSchema,
-  leadStateQuery,
-  leadSummary,
-  leadWorkflowId,
-  type IntakeOutcome,
-} from '../../domain/acquisition.js';
+import { intakeOutcomeUpdate, leadIntakeSchema, leadStateQuery, leadSummary, leadWorkflowId, type IntakeOutcome } from '../../domain/acquisition.js';
 import { normaliseEmail } from '../../domain/contact-data.js';
 import { findCustomerId } from '../../db/repositories/customers.js';
 import { findOpenLeadId, listLeads, readLead, type LeadRecord } from '../../db/repositories/leads.js';
+import { unsellableProducts } from '../../db/repositories/products.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
 import { checkRanges, isoDateTimeSchema, listingOf, pageSizeSchema, pageTokenSchema, pageTokens } from '../listing.js';
 import { CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../../domain/search-attributes.js';
@@ -29,7 +22,7 @@ import type { leadFunnel } from '../../../workflows/acquisition.js';
 import { operational } from '../auth.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { uuidFromKey } from '../ids.js';
-import { leadIdParam, leadSchema, stageSchema } from './lead-schemas.js';
+import { dealShape, kindSchema, leadIdParam, leadSchema, sourceSchema, stageSchema } from './lead-schemas.js';
 import { idempotencyKeySchema, resultWithin, startOnce } from '../idempotency.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
@@ -79,13 +72,14 @@ const intakeRoute = createRoute({
 
 const listQuerySchema = z
   .object({
+    kind: kindSchema.optional(),
     stage: stageSchema.optional(),
     owner: z
       .string()
       .trim()
       .regex(/^[^'"\\\s]{1,254}$/, 'must be an owner id (an e-mail address)')
       .optional(),
-    source: z.enum(LEAD_SOURCES).optional(),
+    source: sourceSchema.optional(),
     scoreMin: z.coerce.number().int().min(0).max(100).optional(),
     scoreMax: z.coerce.number().int().min(0).max(100).optional(),
     createdFrom: isoDateTimeSchema.optional(),
@@ -113,6 +107,25 @@ const listQuerySchema = z
     ]);
   });
 
+export const leadListItemSchema = z
+  .object({
+    leadId: z.string(),
+    kind: kindSchema,
+    workflowId: z.string(),
+    name: z.string(),
+    email: z.string(),
+    company: z.string().nullable(),
+    stage: stageSchema,
+    owner: z.string(),
+    source: sourceSchema,
+    score: z.number().nullable(),
+    customerId: z.string().nullable(),
+    createdAt: z.string(),
+    closedAt: z.string().nullable(),
+    ...dealShape,
+  })
+  .openapi('LeadListItem');
+
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/leads',
@@ -128,22 +141,7 @@ const listRoute = createRoute({
   responses: {
     200: jsonContent(
       z.object({
-        items: z.array(
-          z.object({
-            leadId: z.string(),
-            workflowId: z.string(),
-            name: z.string(),
-            email: z.string(),
-            company: z.string().nullable(),
-            stage: stageSchema,
-            owner: z.string(),
-            source: z.enum(LEAD_SOURCES),
-            score: z.number().nullable(),
-            customerId: z.string().nullable(),
-            createdAt: z.string(),
-            closedAt: z.string().nullable(),
-          }),
-        ),
+        items: z.array(leadListItemSchema),
         nextPageToken: z.string().optional(),
       }),
       'A page of leads',
@@ -177,6 +175,18 @@ export async function leadRecordOf(deps: ApiDeps, leadId: string): Promise<LeadR
   return lead;
 }
 
+/** 400 naming each product a deal may not sell (unknown, or no longer sold). */
+export async function checkProducts(deps: ApiDeps, productIds: string[] | undefined, path = 'body.productIds'): Promise<void> {
+  const bad = await unsellableProducts(deps.pool, productIds ?? []);
+  if (bad.length === 0) return;
+  const errors = bad.map((b) => ({
+    path,
+    message: b.problem === 'unknown' ? `there is no product ${b.id}` : `${b.id} is no longer sold`,
+    code: 'custom',
+  }));
+  throw new ApiError(400, `Invalid request: ${path}: ${errors.map((e) => e.message).join('; ')}`, { errors });
+}
+
 async function existingFor(deps: ApiDeps, email: string): Promise<{ leadId?: string; customerId?: string }> {
   const normalised = normaliseEmail(email);
   const leadId = await findOpenLeadId(deps.pool, normalised);
@@ -192,6 +202,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
 
   app.openapi(intakeRoute, async (c) => {
     const body = c.req.valid('json');
+    await checkProducts(deps, body.productIds);
     const leadId = leadIdFor(c.get('idempotency')?.scope);
     const workflowId = leadWorkflowId(leadId);
     const existing = await existingFor(deps, body.email);

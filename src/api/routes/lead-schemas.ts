@@ -3,16 +3,29 @@
  * commands (./acquisition-commands.ts).
  */
 import { z } from '@hono/zod-openapi';
-import { COMPANY_SIZES, LEAD_SOURCES, LEAD_STAGES } from '../../domain/acquisition.js';
+import { COMPANY_SIZES, LEAD_KINDS, LEAD_STAGES, RECORD_SOURCES } from '../../domain/acquisition.js';
 import { uuidParam } from '../schemas.js';
 
 export const leadIdParam = uuidParam('a lead');
 
 export const stageSchema = z.enum(LEAD_STAGES);
+export const sourceSchema = z.enum(RECORD_SOURCES);
+export const kindSchema = z.enum(LEAD_KINDS).openapi({ description: 'lead: a person not yet a customer; opportunity: the funnel for an existing customer' });
+
+/** The deal of a lead or opportunity, in every read and list of them. */
+export const dealShape = {
+  amount: z.number().nullable().openapi({ description: 'What the deal is worth, in `currency`' }),
+  currency: z.string().nullable().openapi({ description: 'ISO 4217' }),
+  expectedClose: z.string().nullable().openapi({ description: 'Expected close date (YYYY-MM-DD)' }),
+  productIds: z.array(z.string()).openapi({ description: 'Catalogue products the deal sells; a won deal adds them to the customer' }),
+  probability: z.number().nullable().openapi({ description: "The current stage's probability (STAGE_PROBABILITIES as the funnel started)" }),
+  weightedAmount: z.number().nullable().openapi({ description: 'amount × probability: what the deal adds to the forecast' }),
+};
 
 export const leadSchema = z
   .object({
     leadId: z.uuid(),
+    kind: kindSchema,
     workflowId: z.string(),
     stage: stageSchema,
     closed: z.boolean(),
@@ -21,7 +34,7 @@ export const leadSchema = z
     phone: z.string().nullable(),
     company: z.string().nullable(),
     companySize: z.enum(COMPANY_SIZES).nullable(),
-    source: z.enum(LEAD_SOURCES),
+    source: sourceSchema,
     interest: z.string().nullable(),
     locale: z.string(),
     owner: z.string(),
@@ -60,6 +73,22 @@ export const leadSchema = z
         }),
       )
       .openapi({ description: 'Every stage the lead entered: who moved it, when, from where and why' }),
+    ...dealShape,
+    dealChanges: z
+      .array(
+        z.object({
+          amount: z.number().nullable(),
+          currency: z.string().nullable(),
+          expectedClose: z.string().nullable(),
+          productIds: z.array(z.string()),
+          probability: z.number().nullable(),
+          at: z.string(),
+          actor: z.string(),
+          reason: z.string().optional(),
+          workflowId: z.string(),
+        }),
+      )
+      .openapi({ description: 'The deal as taken in and after each change (also audited per field as `deal.<field>` corrections)' }),
     reassignments: z.array(z.object({ from: z.string(), to: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })),
     corrections: z
       .array(

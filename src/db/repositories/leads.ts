@@ -3,28 +3,35 @@
  * written by its activities and read by the API. The funnel writes what it knows after each
  * change (`recordLead`), numbered by `record_seq` so that a late retry of an older write changes
  * nothing; timeline entries are keyed by their position in the funnel's lists, so a retried write
- * finds them instead of adding them again.
+ * finds them instead of adding them again. An opportunity is a lead row of kind 'opportunity',
+ * linked to its customer from the start; the deal (amount, currency, expected close, products,
+ * the stage's probability) and its timeline (`lead_deal_changes`) are every lead's.
  */
 import type { Pool, PoolClient } from '../pool.js';
 import { inTransaction } from '../pool.js';
 import { after, containing, orderBy, pageOf, type Position, type SortOrder } from '../keyset.js';
 import { readLeadCorrections, writeAudit, type LeadCorrectionEntry } from './audit-log.js';
-import type {
-  CompanySize,
-  LeadAlert,
-  LeadDeadlineKind,
-  LeadFieldChange,
-  LeadIntake,
-  LeadProfile,
-  LeadScore,
-  LeadSource,
-  LeadStage,
-  LeadState,
-  LeadTransition,
+import {
+  weightedAmount,
+  type CompanySize,
+  type Deal,
+  type DealChange,
+  type FunnelIntake,
+  type LeadKind,
+  type LeadAlert,
+  type LeadDeadlineKind,
+  type LeadFieldChange,
+  type LeadProfile,
+  type LeadScore,
+  type LeadSource,
+  type LeadStage,
+  type LeadState,
+  type LeadTransition,
 } from '../../domain/acquisition.js';
 
 export interface LeadRow {
   id: string;
+  kind: LeadKind;
   workflow_id: string;
   name: string;
   email: string;
@@ -58,6 +65,11 @@ export interface LeadRow {
   created_at: Date;
   updated_at: Date;
   closed_at: Date | null;
+  /** numeric: pg hands them back as strings */
+  deal_amount: string | null;
+  deal_currency: string | null;
+  product_ids: string[];
+  probability: string | null;
 }
 
 export async function readLeadRow(db: Pool | PoolClient, leadId: string): Promise<LeadRow | undefined> {
@@ -76,9 +88,10 @@ export function storedScore(row: Pick<LeadRow, 'score' | 'score_grade' | 'score_
 
 /** The open lead of a person (by normalised e-mail), if any: a person is funnelled once at a time. */
 export async function findOpenLeadId(db: Pool | PoolClient, emailNormalized: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ id: string }>(`SELECT id FROM leads WHERE email_normalized = $1 AND stage NOT IN ('won', 'lost') LIMIT 1`, [
-    emailNormalized,
-  ]);
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM leads WHERE email_normalized = $1 AND kind = 'lead' AND stage NOT IN ('won', 'lost') LIMIT 1`,
+    [emailNormalized],
+  );
   return rows[0]?.id;
 }
 
@@ -91,13 +104,15 @@ export interface NewLead {
   leadId: string;
   workflowId: string;
   runId?: string;
-  intake: LeadIntake;
+  intake: FunnelIntake;
   emailNormalized: string;
   owner: string;
   score: LeadScore;
   actor: string;
-  /** The funnel's first timeline entry (null → new). */
+  /** The funnel's first timeline entry (null → new, or null → qualified for an opportunity). */
   transition: LeadTransition;
+  /** An opportunity: the customer it sells to. */
+  customerId?: string;
 }
 
 /** Inserts the lead with its intake entry; false when the e-mail belongs to another open lead. */
@@ -105,8 +120,9 @@ export async function insertLead(db: PoolClient, lead: NewLead): Promise<boolean
   const { intake, score } = lead;
   const inserted = await db.query(
     `INSERT INTO leads (id, workflow_id, name, email, email_normalized, phone, company, company_size, source, interest, locale,
-                        owner_id, score, score_grade, score_reasons, scored_at, created_by, created_at, last_activity_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)
+                        owner_id, score, score_grade, score_reasons, scored_at, created_by, created_at, last_activity_at,
+                        kind, customer_id, stage, deal_amount, deal_currency, expected_close, product_ids, probability)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20, $21, $22, $23, $24, $25, $26)
      ON CONFLICT DO NOTHING`,
     [
       lead.leadId,
@@ -127,6 +143,14 @@ export async function insertLead(db: PoolClient, lead: NewLead): Promise<boolean
       score.scoredAt,
       lead.actor,
       lead.transition.at,
+      lead.customerId ? 'opportunity' : 'lead',
+      lead.customerId ?? null,
+      lead.transition.to,
+      intake.amount ?? null,
+      intake.currency ?? 'EUR',
+      intake.expectedClose ?? null,
+      intake.productIds ?? [],
+      lead.transition.probability ?? null,
     ],
   );
   if (inserted.rowCount !== 1) return false;
@@ -194,14 +218,67 @@ export interface LeadRecordWrite {
   closedAt?: string;
   stages: StageEntry[];
   owners: OwnerEntry[];
+  /** The deal as it stands and the probability of the current stage (funnels started before deals: none). */
+  deal?: Deal;
+  probability?: number;
+  /** Deal timeline entries since the last write, each with the fields it changed (audited). */
+  deals?: DealEntry[];
+}
+
+export type DealEntry = DealChange & { seq: number; changes: Array<{ field: string; from: unknown; to: unknown }> };
+
+async function appendDealEntries(db: PoolClient, w: LeadRecordWrite): Promise<void> {
+  for (const e of w.deals ?? []) {
+    const { rowCount } = await db.query(
+      `INSERT INTO lead_deal_changes (lead_id, seq, amount, currency, expected_close, product_ids, probability, at, actor, reason, workflow_id, run_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
+      [
+        w.leadId,
+        e.seq,
+        e.amount ?? null,
+        e.currency,
+        e.expectedClose ?? null,
+        e.productIds,
+        e.probability,
+        e.at,
+        e.actor,
+        e.reason ?? null,
+        w.workflowId,
+        w.runId,
+      ],
+    );
+    // Each changed field is audited with its old and new value, once (keyed by the entry).
+    if (rowCount === 1 && e.changes.length > 0) {
+      await writeAudit(
+        db,
+        { step: `${w.workflowId}:deal:${e.seq}`, leadId: w.leadId, actor: e.actor, process: 'acquisition', workflowId: w.workflowId },
+        e.changes.map((c) => ({ field: `deal.${c.field}`, oldValue: c.from, newValue: c.to })),
+      );
+    }
+  }
+}
+
+/**
+ * A won deal's products join what the customer owns, at their list price, in the transaction that
+ * records `won`. Keyed by the lead: a retried or repeated write adds nothing twice.
+ */
+async function addWonProducts(db: PoolClient, w: LeadRecordWrite): Promise<void> {
+  if (w.stage !== 'won' || !w.customerId || !w.deal?.productIds.length) return;
+  await db.query(
+    `INSERT INTO customer_products (customer_id, product_id, price, source, source_id, acquired_at)
+     SELECT $1, p.id, p.price, 'deal', $3, $4 FROM products p
+     WHERE p.id = ANY($2::text[])
+       AND NOT EXISTS (SELECT 1 FROM customer_products cp WHERE cp.customer_id = $1 AND cp.product_id = p.id AND (cp.ended_at IS NULL OR (cp.source = 'deal' AND cp.source_id = $3)))`,
+    [w.customerId, w.deal.productIds, w.leadId, w.closedAt ?? new Date().toISOString()],
+  );
 }
 
 async function appendStageEntries(db: Pool | PoolClient, leadId: string, workflowId: string, runId: string | undefined, entries: StageEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `INSERT INTO lead_transitions (lead_id, kind, seq, from_stage, to_stage, at, actor, reason, workflow_id, run_id)
-     SELECT $1, 'stage', e.seq, e."from", e."to", e.at, e.actor, e.reason, $2, $3
-     FROM jsonb_to_recordset($4::jsonb) AS e(seq integer, "from" text, "to" text, at timestamptz, actor text, reason text)
+    `INSERT INTO lead_transitions (lead_id, kind, seq, from_stage, to_stage, at, actor, reason, workflow_id, run_id, probability)
+     SELECT $1, 'stage', e.seq, e."from", e."to", e.at, e.actor, e.reason, $2, $3, e.probability
+     FROM jsonb_to_recordset($4::jsonb) AS e(seq integer, "from" text, "to" text, at timestamptz, actor text, reason text, probability numeric)
      ON CONFLICT DO NOTHING`,
     [leadId, workflowId, runId ?? null, JSON.stringify(entries)],
   );
@@ -228,7 +305,9 @@ export async function recordLead(pool: Pool, w: LeadRecordWrite): Promise<void> 
          qualification_need = $15, qualification_budget = $16, qualification_currency = $17, qualification_timeline = $18,
          proposal_product = $19, proposal_amount = $20, proposal_currency = $21, lost_reason = $22,
          customer_id = COALESCE($23, customer_id), next_due_kind = $24, next_due_at = $25, alerts = $26,
-         last_contact_at = $27, last_activity_at = $28, closed_at = $29, record_seq = $2, updated_at = now()
+         last_contact_at = $27, last_activity_at = $28, closed_at = $29, record_seq = $2, updated_at = now(),
+         deal_amount = COALESCE($30, deal_amount), deal_currency = COALESCE($31, deal_currency), expected_close = COALESCE($32, expected_close),
+         product_ids = COALESCE($33, product_ids), probability = COALESCE($34, probability)
        WHERE id = $1 AND record_seq < $2`,
       [
         w.leadId,
@@ -260,10 +339,17 @@ export async function recordLead(pool: Pool, w: LeadRecordWrite): Promise<void> 
         w.lastContactAt ?? null,
         w.lastActivityAt,
         w.closedAt ?? null,
+        w.deal?.amount ?? null,
+        w.deal?.currency ?? null,
+        w.deal?.expectedClose ?? null,
+        w.deal?.productIds ?? null,
+        w.probability ?? null,
       ],
     );
     await appendStageEntries(db, w.leadId, w.workflowId, w.runId, w.stages);
     await appendOwnerEntries(db, w.leadId, w.workflowId, w.runId, w.owners);
+    await appendDealEntries(db, w);
+    await addWonProducts(db, w);
   });
 }
 
@@ -314,9 +400,50 @@ export interface LeadOwnerChange {
   reason?: string;
 }
 
+/** The deal of a lead or opportunity as reads show it: what it is worth and what it adds to the forecast. */
+export interface DealView {
+  amount: number | null;
+  currency: string | null;
+  expectedClose: string | null;
+  productIds: string[];
+  /** The probability of the current stage, as the funnel recorded it. */
+  probability: number | null;
+  /** amount × probability: what the deal adds to the forecast. */
+  weightedAmount: number | null;
+}
+
+type DealColumns = Pick<LeadRow, 'deal_amount' | 'deal_currency' | 'product_ids' | 'probability'> & { expected_close_date: string | null };
+const DEAL_SELECT = 'expected_close::text AS expected_close_date';
+
+function dealView(r: DealColumns): DealView {
+  const amount = r.deal_amount === null ? null : Number(r.deal_amount);
+  const probability = r.probability === null ? null : Number(r.probability);
+  return {
+    amount,
+    currency: r.deal_currency,
+    expectedClose: r.expected_close_date,
+    productIds: r.product_ids,
+    probability,
+    weightedAmount: amount !== null && probability !== null ? weightedAmount(amount, probability) : null,
+  };
+}
+
+export interface DealChangeEntry {
+  amount: number | null;
+  currency: string | null;
+  expectedClose: string | null;
+  productIds: string[];
+  probability: number | null;
+  at: string;
+  actor: string;
+  reason?: string;
+  workflowId: string;
+}
+
 /** A lead as the API shows it: the record and its timeline. */
-export interface LeadRecord {
+export interface LeadRecord extends DealView {
   leadId: string;
+  kind: LeadKind;
   workflowId: string;
   stage: LeadStage;
   closed: boolean;
@@ -347,20 +474,21 @@ export interface LeadRecord {
   transitions: Array<LeadTransition & { workflowId: string; runId: string | null }>;
   reassignments: LeadOwnerChange[];
   corrections: LeadCorrectionEntry[];
+  dealChanges: DealChangeEntry[];
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : undefined);
 
 export async function readLead(db: Pool | PoolClient, leadId: string): Promise<LeadRecord | undefined> {
-  const { rows } = await db.query<LeadRow & { interactions: string; onboarding_workflow_id: string | null }>(
-    `SELECT l.*, (SELECT count(*) FROM contact_events e WHERE e.lead_id = l.id::text) AS interactions, o.workflow_id AS onboarding_workflow_id
+  const { rows } = await db.query<LeadRow & DealColumns & { interactions: string; onboarding_workflow_id: string | null }>(
+    `SELECT l.*, l.${DEAL_SELECT}, (SELECT count(*) FROM contact_events e WHERE e.lead_id = l.id::text) AS interactions, o.workflow_id AS onboarding_workflow_id
      FROM leads l LEFT JOIN customer_onboardings o ON o.customer_id = l.customer_id AND o.lead_id = l.id
      WHERE l.id = $1`,
     [leadId],
   );
   const r = rows[0];
   if (!r) return undefined;
-  const [timeline, corrections] = await Promise.all([
+  const [timeline, corrections, deals] = await Promise.all([
     db.query<{
       kind: 'stage' | 'owner';
       from_stage: LeadStage | null;
@@ -377,10 +505,26 @@ export async function readLead(db: Pool | PoolClient, leadId: string): Promise<L
       [leadId],
     ),
     readLeadCorrections(db, leadId),
+    db.query<{
+      amount: string | null;
+      currency: string | null;
+      expected_close: string | null;
+      product_ids: string[];
+      probability: string | null;
+      at: Date;
+      actor: string;
+      reason: string | null;
+      workflow_id: string;
+    }>(
+      `SELECT amount, currency, expected_close::text AS expected_close, product_ids, probability, at, actor, reason, workflow_id
+       FROM lead_deal_changes WHERE lead_id = $1 ORDER BY seq`,
+      [leadId],
+    ),
   ]);
   const reason = (t: { reason: string | null }) => (t.reason !== null ? { reason: t.reason } : {});
   return {
     leadId: r.id,
+    kind: r.kind,
     workflowId: r.workflow_id,
     stage: r.stage,
     closed: r.stage === 'won' || r.stage === 'lost',
@@ -434,10 +578,25 @@ export async function readLead(db: Pool | PoolClient, leadId: string): Promise<L
       .filter((t) => t.kind === 'owner')
       .map((t) => ({ from: t.from_owner!, to: t.to_owner!, at: t.at.toISOString(), actor: t.actor, ...reason(t) })),
     corrections,
+    ...dealView(r),
+    dealChanges: deals.rows.map((d) => ({
+      amount: d.amount === null ? null : Number(d.amount),
+      currency: d.currency,
+      expectedClose: d.expected_close,
+      productIds: d.product_ids,
+      probability: d.probability === null ? null : Number(d.probability),
+      at: d.at.toISOString(),
+      actor: d.actor,
+      ...reason(d),
+      workflowId: d.workflow_id,
+    })),
   };
 }
 
 export interface LeadFilter {
+  kind?: LeadKind;
+  /** The customer an opportunity sells to, or a won lead became. */
+  customerId?: string;
   stage?: LeadStage;
   owner?: string;
   source?: LeadSource;
@@ -452,8 +611,9 @@ export interface LeadFilter {
   sort: 'created' | '-created';
 }
 
-export interface LeadListItem {
+export interface LeadListItem extends DealView {
   leadId: string;
+  kind: LeadKind;
   workflowId: string;
   name: string;
   email: string;
@@ -481,6 +641,8 @@ export async function listLeads(
     params.push(value);
     where.push(sql(`$${params.length}`));
   };
+  if (filter.kind) add((p) => `kind = ${p}`, filter.kind);
+  if (filter.customerId) add((p) => `customer_id = ${p}::uuid`, filter.customerId);
   if (filter.stage) add((p) => `stage = ${p}`, filter.stage);
   if (filter.owner) add((p) => `owner_id = ${p}`, filter.owner);
   if (filter.source) add((p) => `source = ${p}`, filter.source);
@@ -493,8 +655,9 @@ export async function listLeads(
   if (filter.q) add((p) => `lower(name || ' ' || email || ' ' || COALESCE(company, '')) LIKE ${p}`, containing(filter.q));
   if (position) where.push(after(order, position, params));
   params.push(limit + 1);
-  const { rows } = await db.query<LeadRow & { sort_value: string }>(
-    `SELECT id, workflow_id, name, email, company, stage, owner_id, source, score, customer_id, created_at, closed_at, created_at::text AS sort_value
+  const { rows } = await db.query<LeadRow & DealColumns & { sort_value: string }>(
+    `SELECT id, kind, workflow_id, name, email, company, stage, owner_id, source, score, customer_id, created_at, closed_at, created_at::text AS sort_value,
+            deal_amount, deal_currency, product_ids, probability, ${DEAL_SELECT}
      FROM leads ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      ORDER BY ${orderBy(order)} LIMIT $${params.length}`,
     params,
@@ -503,6 +666,7 @@ export async function listLeads(
   return {
     items: page.rows.map((r) => ({
       leadId: r.id,
+      kind: r.kind,
       workflowId: r.workflow_id,
       name: r.name,
       email: r.email,
@@ -514,6 +678,7 @@ export async function listLeads(
       customerId: r.customer_id,
       createdAt: r.created_at.toISOString(),
       closedAt: r.closed_at ? r.closed_at.toISOString() : null,
+      ...dealView(r),
     })),
     ...(page.next ? { next: page.next } : {}),
   };

@@ -111,3 +111,13 @@ export async function customerProducts(db: Db, customerId: string): Promise<Owne
     endedReason: r.ended_reason,
   }));
 }
+
+/** Of `ids`, those a deal may not sell: no such product, or one no longer sold. */
+export async function unsellableProducts(db: Db, ids: string[]): Promise<Array<{ id: string; problem: 'unknown' | 'inactive' }>> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<{ id: string; active: boolean | null }>(
+    'SELECT x.id, p.active FROM unnest($1::text[]) WITH ORDINALITY AS x(id, n) LEFT JOIN products p ON p.id = x.id WHERE p.active IS NOT TRUE ORDER BY x.n',
+    [ids],
+  );
+  return rows.map((r) => ({ id: r.id, problem: r.active === null ? 'unknown' : 'inactive' }));
+}
