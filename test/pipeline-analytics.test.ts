@@ -9,17 +9,20 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
+import { launchChromium } from './support/browser.js';
 import { CrmOwner, CrmProcess } from '../src/domain/search-attributes.js';
 import type { ContractTaskInput } from './support/task-contract-workflows.js';
 import { createFollowActivities } from '../src/analytics/ingest/follow.js';
 
 const OWNERS = ['ada@example.com', 'bo@example.com'];
+const PROBABILITIES = { new: 0.15, contacted: 0.25, qualified: 0.45, proposal: 0.65, nurture: 0.05, won: 1, lost: 0 };
 let h: Harness;
 let a: AnalyticsHarness;
 let tasks: { worker: Worker; running: Promise<void>; connection: NativeConnection; taskQueue: string };
 
 beforeAll(async () => {
-  h = await startHarness('pipeline', { acquisition: { owners: OWNERS } });
+  // Probabilities of our own, so the forecast can only match when learned from what the funnels publish.
+  h = await startHarness('pipeline', { acquisition: { owners: OWNERS, stageProbabilities: PROBABILITIES } });
   const taskQueue = `${h.taskQueue}-tasks`;
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const worker = await Worker.create({
@@ -41,8 +44,10 @@ afterAll(async () => {
   await h?.close();
 });
 
-const intake = async () => {
-  const res = await h.json('POST', '/v1/leads', { body: { name: 'Pia Pipeline', email: `${uniqueId('pipe')}@example.com`, source: 'web', company: 'ACME' } });
+const intake = async (deal: Record<string, unknown> = {}) => {
+  const res = await h.json('POST', '/v1/leads', {
+    body: { name: 'Pia Pipeline', email: `${uniqueId('pipe')}@example.com`, source: 'web', company: 'ACME', ...deal },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   return res.body.leadId as string;
 };
@@ -145,6 +150,81 @@ describe('the open pipeline of running funnels', () => {
   });
 });
 
+describe('the forecast of real funnels', () => {
+  it('equals the sum of open amounts times stage probabilities, per currency and expected-close month', async () => {
+    const before = (await a.report('forecast')).body.byCurrency as Array<{ currency: string }>;
+    expect(before).toEqual([]); // the funnels above carry no amount
+    const newEur = await intake({ amount: 1000, currency: 'EUR', expectedClose: '2026-03-15' });
+    const contactedEur = await intake({ amount: 2500.5, currency: 'EUR', expectedClose: '2026-04-01' });
+    const proposalUsd = await intake({ amount: 800, currency: 'USD', expectedClose: '2026-03-20' });
+    const lostEur = await intake({ amount: 400, currency: 'EUR', expectedClose: '2026-03-10' });
+    await move(contactedEur, { to: 'contacted' });
+    await move(proposalUsd, { to: 'contacted' });
+    await move(proposalUsd, { to: 'qualified', need: 'fibre', budget: 900, timeline: 'this quarter', currency: 'USD' });
+    // The proposal's price becomes the deal's amount.
+    await move(proposalUsd, { to: 'proposal', product: 'internet-l', amount: 900, currency: 'USD' });
+    await move(lostEur, { to: 'lost', reason: 'no budget' });
+    // An opportunity: an existing customer sold to through the same funnel, from qualified.
+    const customer = await h.json('POST', '/v1/customers', { body: { name: 'Otto Opportunity', email: `${uniqueId('opp')}@example.com` } });
+    expect(customer.status).toBe(201);
+    const opp = await h.json('POST', `/v1/customers/${customer.body.id}/opportunities`, {
+      body: { amount: 1200, currency: 'EUR', expectedClose: '2026-03-31', productIds: ['internet-l'] },
+    });
+    expect(opp.status, JSON.stringify(opp.body)).toBeLessThan(300);
+    const oppId = opp.body.leadId as string;
+    await Promise.all([
+      visible(newEur, 'new'),
+      visible(contactedEur, 'contacted'),
+      visible(proposalUsd, 'proposal'),
+      visible(oppId, 'qualified'),
+      funnel(lostEur).result(),
+    ]);
+    await eventually(async () => (await h.client.workflow.count(`WorkflowId = 'lead-${proposalUsd}' AND CrmDealAmount = 900`)).count === 1);
+    await a.ingest();
+
+    // What the record says of each open deal (PostgreSQL, through the operational API).
+    const expected = new Map<string, { amount: number; forecast: number }>();
+    for (const id of [newEur, contactedEur, proposalUsd, oppId, lostEur]) {
+      const lead = (await h.json('GET', `/v1/leads/${id}`)).body;
+      if (lead.closed) continue;
+      const sum = expected.get(lead.currency) ?? { amount: 0, forecast: 0 };
+      sum.amount += lead.amount;
+      sum.forecast += lead.amount * lead.probability;
+      expected.set(lead.currency, sum);
+    }
+    const forecast = (await a.report('forecast')).body;
+    expect(forecast.byCurrency.map((c: { currency: string }) => c.currency)).toEqual([...expected.keys()].sort());
+    // To the cent: the report rounds each sum to cents.
+    for (const c of forecast.byCurrency) {
+      expect(Math.abs(c.openAmount - expected.get(c.currency)!.amount)).toBeLessThanOrEqual(0.005 + 1e-9);
+      expect(Math.abs(c.forecast - expected.get(c.currency)!.forecast)).toBeLessThanOrEqual(0.005 + 1e-9);
+    }
+    // The same by hand, with this harness's probabilities.
+    const eur = forecast.byCurrency.find((c: { currency: string }) => c.currency === 'EUR');
+    expect(eur).toMatchObject({ deals: 3, openAmount: 4700.5, forecast: 1315.13, withoutProbability: 0 });
+    expect(eur.byExpectedClose).toEqual([
+      { month: '2026-03', deals: 2, openAmount: 2200, forecast: 690 },
+      { month: '2026-04', deals: 1, openAmount: 2500.5, forecast: 625.13 },
+    ]);
+    expect(forecast.byCurrency.find((c: { currency: string }) => c.currency === 'USD')).toMatchObject({ deals: 1, openAmount: 900, forecast: 585 });
+
+    // The pipeline weighs the same amounts by stage.
+    const pipeline = (await a.report('pipeline', { currency: 'EUR' })).body;
+    expect(
+      pipeline.byStage.map((s: { stage: string; amounts: Array<{ amount: number; weightedAmount: number }> }) => [
+        s.stage,
+        s.amounts[0]!.amount,
+        s.amounts[0]!.weightedAmount,
+      ]),
+    ).toEqual([
+      ['new', 1000, 150],
+      ['contacted', 2500.5, 625.13],
+      ['qualified', 1200, 540],
+    ]);
+    expect(pipeline.totals).toEqual([{ currency: 'EUR', deals: 3, amount: 4700.5, weightedAmount: 1315.13 }]);
+  });
+});
+
 describe('task SLA adherence from tasks that follow the task contract', () => {
   const start = (input: ContractTaskInput) =>
     a.service.client.workflow.start('contractTask', {
@@ -196,6 +276,43 @@ describe('task SLA adherence from tasks that follow the task contract', () => {
     expect(range.status).toBe(400);
     expect(range.body.errors.map((e: { path: string }) => e.path)).toContain('query.from');
     expect((await a.service.app.request('/v1/analytics/forecast')).status).toBe(401);
+  });
+});
+
+describe('the dashboard', () => {
+  it('shows the open pipeline, forecast, sales and task SLA, with data as text, never as markup', async () => {
+    // A task kind that is markup: it must show as these characters, not as an element.
+    const hostile = '<img src=x id=injected>';
+    const task = await a.service.client.workflow.start('contractTask', {
+      taskQueue: tasks.taskQueue,
+      workflowId: uniqueId('task'),
+      args: [{ kind: hostile as never, owner: 'u-eve', team: 'team-x', dueAt: Date.now() + 3_600_000 }],
+      typedSearchAttributes: [{ key: CrmProcess, value: 'task' }],
+    });
+    await eventually(async () => (await a.service.client.workflow.count(`WorkflowId = '${task.workflowId}' AND CrmStatus = 'open'`)).count === 1);
+    await a.ingest();
+    const { serve } = await import('@hono/node-server');
+    const server = serve({ fetch: a.service.app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as { port: number };
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1400 } });
+      await page.goto(`http://127.0.0.1:${port}/#key=${a.key}`);
+      await page.waitForSelector('body[data-loaded="true"]', { timeout: 20_000 });
+      expect(await page.locator('#error').isHidden()).toBe(true);
+      const pipeline = await page.locator('#pipeline tbody tr').allTextContents();
+      expect(pipeline.some((r) => r.startsWith('qualified') && r.includes('EUR'))).toBe(true);
+      const forecast = await page.locator('#forecast tbody tr').allTextContents();
+      expect(forecast).toContain('EURtotal34,700.501,315.13');
+      const kinds = await page.locator('#tasks tbody tr td:first-child').allTextContents();
+      expect(kinds).toContain(hostile);
+      expect(await page.locator('#injected').count()).toBe(0);
+    } finally {
+      await browser.close();
+      server.close();
+      await task.terminate('test done');
+    }
   });
 });
 
