@@ -268,10 +268,11 @@ describe('the analytics API contract', () => {
           .filter((p: { example?: string }) => p.example !== undefined)
           .map((p: { name: string; example: string }) => [p.name, p.example]),
       );
-      expect((await get(op.path)).status).toBe(200);
-      expect((await get(`${op.path}?${query}&groupBy=week`)).status).toBe(200);
-      expect((await get(op.path, false)).status).toBe(401);
       const ranged = (op.definition.parameters ?? []).some((p: { name: string }) => p.name === 'from');
+      if (ranged) query.set('groupBy', 'week');
+      expect((await get(op.path)).status).toBe(200);
+      expect((await get(`${op.path}?${query}`)).status).toBe(200);
+      expect((await get(op.path, false)).status).toBe(401);
       if (ranged) {
         const bad = await get(`${op.path}?from=2026-02-30&to=2025-01-01&extra=1`);
         expect(bad.status).toBe(400);

@@ -236,10 +236,10 @@ describe('task SLA adherence from tasks that follow the task contract', () => {
 
   it('counts completed before due as on time, and overdue ones as late, across a continued-as-new run', async () => {
     const far = Date.now() + 3_600_000;
-    const onTime = await start({ kind: 'first-contact', owner: 'u-ada', team: 'team-north', dueAt: far });
-    const late = await start({ kind: 'first-contact', owner: 'u-bo', team: 'team-north', dueAt: Date.now() + 1_000 });
-    const open = await start({ kind: 'approval', owner: 'u-bo', team: 'team-south', dueAt: far });
-    const overdueNow = await start({ kind: 'approval', owner: 'u-bo', team: 'team-south', dueAt: Date.now() + 1_000 });
+    const onTime = await start({ kind: 'onboarding-first-contact', owner: 'u-ada', team: 'team-north', dueAt: far });
+    const late = await start({ kind: 'onboarding-first-contact', owner: 'u-bo', team: 'team-north', dueAt: Date.now() + 1_000 });
+    const open = await start({ kind: 'change-approval', owner: 'u-bo', team: 'team-south', dueAt: far });
+    const overdueNow = await start({ kind: 'change-approval', owner: 'u-bo', team: 'team-south', dueAt: Date.now() + 1_000 });
     await eventually(async () => (await a.service.client.workflow.count(`WorkflowId = '${late.workflowId}' AND CrmStatus = 'overdue'`)).count === 1);
     // The late task continues as new before it is completed: one task across two runs.
     await late.signal('renew');
@@ -255,8 +255,8 @@ describe('task SLA adherence from tasks that follow the task contract', () => {
     const report = (await a.report('tasks')).body;
     expect(report.total).toMatchObject({ done: 2, onTime: 1, late: 1, adherence: 0.5, openNow: 1, overdueNow: 1 });
     expect(report.byKind).toEqual([
-      { kind: 'approval', done: 0, onTime: 0, late: 0, adherence: null, openNow: 1, overdueNow: 1 },
-      { kind: 'first-contact', done: 2, onTime: 1, late: 1, adherence: 0.5, openNow: 0, overdueNow: 0 },
+      { kind: 'change-approval', done: 0, onTime: 0, late: 0, adherence: null, openNow: 1, overdueNow: 1 },
+      { kind: 'onboarding-first-contact', done: 2, onTime: 1, late: 1, adherence: 0.5, openNow: 0, overdueNow: 0 },
     ]);
     expect(report.byTeam.map((t: { team: string; adherence: number | null }) => [t.team, t.adherence])).toEqual([
       ['team-north', 0.5],
@@ -286,7 +286,7 @@ describe('the dashboard', () => {
     const task = await a.service.client.workflow.start('contractTask', {
       taskQueue: tasks.taskQueue,
       workflowId: uniqueId('task'),
-      args: [{ kind: hostile as never, owner: 'u-eve', team: 'team-x', dueAt: Date.now() + 3_600_000 }],
+      args: [{ kind: hostile, owner: 'u-eve', team: 'team-x', dueAt: Date.now() + 3_600_000 }],
       typedSearchAttributes: [{ key: CrmProcess, value: 'task' }],
     });
     await eventually(async () => (await a.service.client.workflow.count(`WorkflowId = '${task.workflowId}' AND CrmStatus = 'open'`)).count === 1);

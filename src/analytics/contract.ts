@@ -14,7 +14,7 @@ import {
   OFFER_STATUS,
   SEARCH_ATTRIBUTE,
   TASK_ATTRIBUTE,
-  TASK_STATUS,
+  TASK_PROCESS_STATUS,
   WORKFLOW_TYPE,
 } from '../domain/processes.js';
 
@@ -88,10 +88,10 @@ export const PIPELINE = {
 
 export const TASKS = {
   process: CRM_PROCESS.task,
-  open: TASK_STATUS.open,
-  overdue: TASK_STATUS.overdue,
-  done: TASK_STATUS.done,
-  cancelled: TASK_STATUS.cancelled,
+  open: TASK_PROCESS_STATUS.open,
+  overdue: TASK_PROCESS_STATUS.overdue,
+  done: TASK_PROCESS_STATUS.done,
+  cancelled: TASK_PROCESS_STATUS.cancelled,
   attributes: { status: SEARCH_ATTRIBUTE.status, ...TASK_ATTRIBUTE },
 } as const;
 

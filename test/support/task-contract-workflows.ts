@@ -1,18 +1,18 @@
 /**
- * A task as src/domain/processes.ts (TASK_STATUSES) says analytics learns it, for the pipeline
+ * A task as src/domain/processes.ts (TASK_PROCESS_STATUSES) says analytics learns it, for the pipeline
  * tests until the tasks of issue 12 run: open at start, overdue once its due time passes
  * unfinished, done when completed. `renew` continues it as new, as a long-lived process does, so
  * the tests see one task across two runs.
  */
 import { condition, continueAsNew, defineSignal, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { CrmExpectedClose, CrmOwner, CrmProcess, CrmSource, CrmStatus, CrmTeam } from '../../src/domain/search-attributes.js';
-import { CRM_PROCESS, TASK_STATUS, type TaskKind } from '../../src/domain/processes.js';
+import { CRM_PROCESS, TASK_PROCESS_STATUS } from '../../src/domain/processes.js';
 
 export const completeSignal = defineSignal('complete');
 export const renewSignal = defineSignal('renew');
 
 export interface ContractTaskInput {
-  kind: TaskKind;
+  kind: string;
   owner: string;
   team: string;
   /** Epoch ms of the due time. */
@@ -27,7 +27,7 @@ export async function contractTask(input: ContractTaskInput): Promise<string> {
   setHandler(renewSignal, () => void (renew = true));
   upsertSearchAttributes([
     { key: CrmProcess, value: CRM_PROCESS.task },
-    { key: CrmStatus, value: input.overdue ? TASK_STATUS.overdue : TASK_STATUS.open },
+    { key: CrmStatus, value: input.overdue ? TASK_PROCESS_STATUS.overdue : TASK_PROCESS_STATUS.open },
     { key: CrmSource, value: input.kind },
     { key: CrmOwner, value: input.owner },
     { key: CrmTeam, value: input.team },
@@ -41,9 +41,9 @@ export async function contractTask(input: ContractTaskInput): Promise<string> {
     if (renew) await continueAsNew<typeof contractTask>({ ...input, overdue });
     if (!woken && !overdue) {
       overdue = true;
-      upsertSearchAttributes([{ key: CrmStatus, value: TASK_STATUS.overdue }]);
+      upsertSearchAttributes([{ key: CrmStatus, value: TASK_PROCESS_STATUS.overdue }]);
     }
   }
-  upsertSearchAttributes([{ key: CrmStatus, value: TASK_STATUS.done }]);
-  return TASK_STATUS.done;
+  upsertSearchAttributes([{ key: CrmStatus, value: TASK_PROCESS_STATUS.done }]);
+  return TASK_PROCESS_STATUS.done;
 }
