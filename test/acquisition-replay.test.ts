@@ -2,7 +2,8 @@
  * Replay tests: histories recorded under test/histories/ must replay on today's workflow code.
  * They guard changes that running executions would see: the onboarding that registration now
  * starts (patched), the lead funnel and onboarding as first recorded, and both again once they
- * write their record to PostgreSQL (patched).
+ * write their record to PostgreSQL (patched), and an opportunity whose deal is published as search
+ * attributes (patched: `lead-deal-search-attributes`).
  *
  * Recording (once, and after a deliberate, patched change): RECORD_HISTORIES=1 npx vitest run
  * test/acquisition-replay.test.ts. Histories are stored as binary protobuf (the SDK's own format)
@@ -11,7 +12,7 @@
 import { describe, expect, it } from 'vitest';
 import { eventually, uniqueId } from './support/harness.js';
 import { RECORDING, bundleFromGit, recorder, replayRecorded } from './support/replay.js';
-import { intakeOutcomeUpdate, leadStateQuery, transitionUpdate, type LeadFunnelInput } from '../src/domain/acquisition.js';
+import { changeDealUpdate, intakeOutcomeUpdate, leadStateQuery, transitionUpdate, type LeadFunnelInput } from '../src/domain/acquisition.js';
 import { onboardingStateQuery } from '../src/domain/onboarding.js';
 
 describe.runIf(RECORDING)('recording histories', () => {
@@ -74,10 +75,38 @@ describe.runIf(RECORDING)('recording histories', () => {
       await r.save('onboarding-in-progress-with-record', onboarding.workflowId);
     });
   });
+
+  it('records an opportunity for an existing customer with a deal change, won (patch lead-deal-search-attributes)', async () => {
+    const taskQueue = uniqueId('record-opportunity');
+    const w = await r.worker(taskQueue);
+    const customerId = crypto.randomUUID();
+    const email = `${uniqueId('replay-customer')}@example.com`;
+    await r.h.pool.query("INSERT INTO customers (id, name, email, email_normalized, created_by) VALUES ($1, 'Replay Customer', $2, $2, 'recorder')", [
+      customerId,
+      email,
+    ]);
+    await w.runUntil(async () => {
+      const leadId = crypto.randomUUID();
+      const input: LeadFunnelInput = {
+        leadId,
+        actor: 'recorder',
+        opportunity: { customerId },
+        intake: { name: 'Replay Customer', email, source: 'customer', locale: 'en', productIds: ['tv-basic'], amount: 119.88, expectedClose: '2027-01-31' },
+      };
+      const handle = await r.client.workflow.start('leadFunnel', { taskQueue, workflowId: `lead-${leadId}`, args: [input] });
+      await handle.executeUpdate(intakeOutcomeUpdate);
+      const actor = 'recorder';
+      await handle.executeUpdate(changeDealUpdate, { args: [{ amount: 150, reason: 'two rooms', actor }] });
+      await handle.executeUpdate(transitionUpdate, { args: [{ to: 'proposal', product: 'TV Basic', amount: 160, actor }] });
+      await handle.executeUpdate(transitionUpdate, { args: [{ to: 'won', actor }] });
+      await handle.result();
+      await r.save('lead-funnel-opportunity-won-with-deal', handle.workflowId, { closed: true });
+    });
+  });
 });
 
 describe('replaying recorded histories on the current code', () => {
   it('replays every recorded acquisition, onboarding and registration history without non-determinism', async () => {
-    expect((await replayRecorded(/^(lead-funnel|onboarding|register-customer)-/)).length).toBeGreaterThanOrEqual(3);
+    expect(await replayRecorded(/^(lead-funnel|onboarding|register-customer)-/)).toContain('lead-funnel-opportunity-won-with-deal.history.pb');
   });
 });

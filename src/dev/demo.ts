@@ -791,6 +791,32 @@ const fmt = (bucket: Record<string, number>) =>
     .map(([k, v]) => `${k} ${v}`)
     .join(', ') || 'none';
 
+/**
+ * Opportunities: existing customers are sold Home Security through the lead funnel (from
+ * `qualified`, no second registration); every other one is won, which adds the product to the
+ * customer. Answers with what the open ones add to the forecast (amount × stage probability).
+ */
+async function opportunities(customers: Customer[]): Promise<string> {
+  type Deal = { leadId: string; stage: string; amount: number | null; probability: number | null; weightedAmount: number | null };
+  const chosen = customers.filter((c) => c.country !== 'AT').slice(0, 6);
+  const close = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+  let won = 0;
+  let weighted = 0;
+  await inPool(chosen, async (c, i) => {
+    const body = { productIds: ['security-home'], amount: 59.88, currency: 'EUR', expectedClose: close, interest: 'asked about home security' };
+    const opp = (await call<Deal>('POST', `/v1/customers/${c.id}/opportunities`, { body, key: `demo-${RUN}-opportunity-${i}`, expect: [201] })).body;
+    await call('POST', `/v1/leads/${opp.leadId}/transitions`, { body: { to: 'proposal', product: 'Home Security, 12 months', amount: 59.88 }, expect: [200] });
+    if (i % 2 === 0) {
+      await call('POST', `/v1/leads/${opp.leadId}/transitions`, { body: { to: 'won' }, key: `demo-${RUN}-opportunity-${i}-won`, expect: [200] });
+      const owned = (await call<{ owned: Array<{ productId: string }> }>('GET', `/v1/customers/${c.id}/products`)).body.owned;
+      if (owned.some((p) => p.productId === 'security-home')) won++;
+    } else {
+      weighted += (await call<Deal>('GET', `/v1/leads/${opp.leadId}`)).body.weightedAmount ?? 0;
+    }
+  });
+  return `${chosen.length} opened for existing customers, ${won} won (Home Security now among their products), open ones weigh EUR ${weighted.toFixed(2)} in the forecast`;
+}
+
 async function main(): Promise<void> {
   const keyFile = path.join(DATA_DIR, 'dev-keys.json');
   try {
@@ -849,6 +875,8 @@ async function main(): Promise<void> {
   log(`4/5 retention campaign and customer events`);
   const camp = customers.length ? await campaign(customers) : undefined;
   if (camp) log(`  campaign: ${camp.enrolled} enrolled, ${camp.accepted} campaign offers accepted; events: ${fmt(camp.events)}`);
+
+  log(`  opportunities: ${await opportunities(customers)}`);
 
   log(`5/5 analytics`);
   const triggeredAt = Date.now();

@@ -7,13 +7,11 @@
 import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { emailSchema, localeSchema, personNameSchema, phoneSchema } from './contact-data.js';
-import { CLOSED_STAGES, LEAD_STAGES, type LeadStage } from './processes.js';
+import { CLOSED_STAGES, LEAD_STAGES, OPPORTUNITY_SOURCE, type LeadStage } from './processes.js';
 import { productIdSchema } from './offers.js';
 
 /** Where a lead comes from, as intake takes it. */
 export const LEAD_SOURCES = ['web', 'event', 'referral', 'import', 'partner'] as const;
-/** An opportunity's source: the customer it is sold to. */
-export const OPPORTUNITY_SOURCE = 'customer' as const;
 /** Every source a lead or opportunity in the record may have. */
 export const RECORD_SOURCES = [...LEAD_SOURCES, OPPORTUNITY_SOURCE] as const;
 export type LeadSource = (typeof RECORD_SOURCES)[number];
@@ -26,7 +24,7 @@ export type LeadKind = (typeof LEAD_KINDS)[number];
 export const COMPANY_SIZES = ['1-10', '11-50', '51-200', '201-1000', '1000+'] as const;
 export type CompanySize = (typeof COMPANY_SIZES)[number];
 
-export { CLOSED_STAGES, LEAD_STAGE, LEAD_STAGES, type LeadStage } from './processes.js';
+export { CLOSED_STAGES, LEAD_STAGE, LEAD_STAGES, OPPORTUNITY_SOURCE, type LeadStage } from './processes.js';
 
 /** Transitions a person may ask for. `nurture → new` is the re-activation timer's alone. */
 export const LEAD_EDGES: Record<LeadStage, readonly LeadStage[]> = {

@@ -65,6 +65,11 @@ export const LEAD_STAGES = ['new', 'contacted', 'qualified', 'proposal', 'nurtur
 export type LeadStage = (typeof LEAD_STAGES)[number];
 export const LEAD_STAGE = byName(LEAD_STAGES);
 export const CLOSED_STAGES: readonly LeadStage[] = [LEAD_STAGE.won, LEAD_STAGE.lost];
+/**
+ * The `CrmSource` of an opportunity: the lead funnel run for an existing customer (from
+ * `qualified`, `CrmCustomerId` set from the start); leads come from web, event, referral, import, partner.
+ */
+export const OPPORTUNITY_SOURCE = 'customer' as const;
 /** The way forward through the funnel, from intake to a won deal (nurture and lost are side exits). */
 export const FUNNEL_STAGES = [LEAD_STAGE.new, LEAD_STAGE.contacted, LEAD_STAGE.qualified, LEAD_STAGE.proposal, LEAD_STAGE.won] as const;
 

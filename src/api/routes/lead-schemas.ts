@@ -88,7 +88,7 @@ export const leadSchema = z
           workflowId: z.string(),
         }),
       )
-      .openapi({ description: 'The deal as taken in and after each change (also audited per field as `deal.<field>` corrections)' }),
+      .openapi({ description: 'The deal as taken in and after each change (each changed field is also audited in the audit log as `deal.<field>`)' }),
     reassignments: z.array(z.object({ from: z.string(), to: z.string(), at: z.string(), actor: z.string(), reason: z.string().optional() })),
     corrections: z
       .array(

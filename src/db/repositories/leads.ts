@@ -577,7 +577,8 @@ export async function readLead(db: Pool | PoolClient, leadId: string): Promise<L
     reassignments: timeline.rows
       .filter((t) => t.kind === 'owner')
       .map((t) => ({ from: t.from_owner!, to: t.to_owner!, at: t.at.toISOString(), actor: t.actor, ...reason(t) })),
-    corrections,
+    // Deal changes are audited too (`deal.<field>`); they read as the deal's timeline, not as corrections.
+    corrections: corrections.filter((c) => !c.field.startsWith('deal.')),
     ...dealView(r),
     dealChanges: deals.rows.map((d) => ({
       amount: d.amount === null ? null : Number(d.amount),
