@@ -222,6 +222,8 @@ describe('the forecast of real funnels', () => {
       ['qualified', 1200, 540],
     ]);
     expect(pipeline.totals).toEqual([{ currency: 'EUR', deals: 3, amount: 4700.5, weightedAmount: 1315.13 }]);
+    const opportunities = pipeline.byKind.find((k: { kind: string }) => k.kind === 'opportunity');
+    expect(opportunities).toMatchObject({ count: 1, amounts: [{ currency: 'EUR', deals: 1, amount: 1200, weightedAmount: 540 }] });
   });
 });
 

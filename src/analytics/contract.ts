@@ -10,6 +10,7 @@ import {
   ENROLLMENT_STATUS,
   FUNNEL_STAGES,
   LEAD_STAGE,
+  OPPORTUNITY_SOURCE,
   OFFER_KINDS,
   OFFER_STATUS,
   SEARCH_ATTRIBUTE,
@@ -74,8 +75,11 @@ export const PIPELINE = {
   lost: LEAD_STAGE.lost,
   /** A funnel that ended at intake (the person already was a lead or a customer) is no deal. */
   notADeal: ['duplicate'],
+  /** An opportunity is the funnel for an existing customer, told from a lead by its CrmSource. */
+  opportunitySource: OPPORTUNITY_SOURCE,
   attributes: {
     process: SEARCH_ATTRIBUTE.process,
+    source: SEARCH_ATTRIBUTE.source,
     stage: SEARCH_ATTRIBUTE.status,
     owner: SEARCH_ATTRIBUTE.owner,
     team: SEARCH_ATTRIBUTE.team,

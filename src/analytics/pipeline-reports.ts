@@ -46,11 +46,18 @@ interface Amounts {
   weightedAmount: number;
 }
 
-function group<K extends string>(
-  rows: Array<{ stage: string | null; owner: string | null; team: string | null; currency: string | null; n: string; amount: string; weighted: string }>,
-  key: 'stage' | 'owner' | 'team',
-  name: K,
-) {
+type SliceRow = {
+  stage: string | null;
+  owner: string | null;
+  team: string | null;
+  kind: string;
+  currency: string | null;
+  n: string;
+  amount: string;
+  weighted: string;
+};
+
+function group<K extends string>(rows: SliceRow[], key: 'stage' | 'owner' | 'team' | 'kind', name: K) {
   const groups = new Map<string | null, { count: number; withoutAmount: number; amounts: Map<string, Amounts> }>();
   for (const r of rows) {
     const g = groups.get(r[key]) ?? { count: 0, withoutAmount: 0, amounts: new Map<string, Amounts>() };
@@ -75,20 +82,14 @@ function group<K extends string>(
 
 export async function pipelineReport(pool: StorePool, filter: PipelineFilter) {
   const { where, args } = openDeals(filter, 1);
-  const { rows } = await pool.query<{
-    stage: string | null;
-    owner: string | null;
-    team: string | null;
-    currency: string | null;
-    n: string;
-    amount: string;
-    weighted: string;
-  }>(
-    `SELECT status AS stage, owner, team, CASE WHEN amount IS NULL THEN NULL ELSE currency END AS currency, count(*) AS n,
+  const source = args.length + 1;
+  const { rows } = await pool.query<SliceRow>(
+    `SELECT status AS stage, owner, team, CASE WHEN attributes->>$${source} = $${source + 1} THEN 'opportunity' ELSE 'lead' END AS kind,
+            CASE WHEN amount IS NULL THEN NULL ELSE currency END AS currency, count(*) AS n,
             COALESCE(sum(amount), 0) AS amount, COALESCE(sum(amount * COALESCE(probability, 0)), 0) AS weighted
        FROM followed_processes WHERE ${where}
-      GROUP BY 1, 2, 3, 4`,
-    args,
+      GROUP BY 1, 2, 3, 4, 5`,
+    [...args, PIPELINE.attributes.source, PIPELINE.opportunitySource],
   );
   const order = (s: string | null) => {
     const i = (FUNNEL.stages as readonly (string | null)[]).indexOf(s);
@@ -110,6 +111,9 @@ export async function pipelineReport(pool: StorePool, filter: PipelineFilter) {
     withoutAmount: totals?.withoutAmount ?? 0,
     totals: totals?.amounts ?? [],
     byStage,
+    byKind: group(rows, 'kind', 'kind')
+      .map(({ kind, ...slice }) => ({ kind: kind === 'opportunity' ? ('opportunity' as const) : ('lead' as const), ...slice }))
+      .sort((x, y) => x.kind.localeCompare(y.kind)),
     byOwner: group(rows, 'owner', 'owner').sort(byKey('owner')),
     byTeam: group(rows, 'team', 'team').sort(byKey('team')),
   };

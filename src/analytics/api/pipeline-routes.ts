@@ -41,6 +41,9 @@ export const pipelineReportSchema = z
     withoutAmount: count,
     totals: amounts,
     byStage: z.array(z.object({ stage: z.string().nullable(), ...slice })),
+    byKind: z
+      .array(z.object({ kind: z.enum(['lead', 'opportunity']), ...slice }))
+      .openapi({ description: 'Leads, and opportunities (the funnel for an existing customer, CrmSource `customer`)' }),
     byOwner: z.array(z.object({ owner: z.string().nullable(), ...slice })),
     byTeam: z.array(z.object({ team: z.string().nullable(), ...slice })),
   })
