@@ -4,14 +4,18 @@
  * runtime of the operational side). Nothing else of the operational code.
  */
 import {
+  CRM_PROCESS,
   CHANGE_STATUS,
   CLOSED_CHANGE_STATUSES,
   ENROLLMENT_STATUS,
   FUNNEL_STAGES,
   LEAD_STAGE,
+  OPPORTUNITY_SOURCE,
   OFFER_KINDS,
   OFFER_STATUS,
   SEARCH_ATTRIBUTE,
+  TASK_ATTRIBUTE,
+  TASK_PROCESS_STATUS,
   WORKFLOW_TYPE,
 } from '../domain/processes.js';
 
@@ -60,3 +64,40 @@ export const CHANGES = {
   outcomes: CLOSED_CHANGE_STATUSES,
   verificationFailed: [CHANGE_STATUS.failed, CHANGE_STATUS.expired, CHANGE_STATUS.cancelled],
 } as const;
+
+/**
+ * The open pipeline: funnels (leads and opportunities) and tasks are followed while they run.
+ * One funnel spans several runs (it continues as new), joined by workflow id.
+ */
+export const PIPELINE = {
+  funnelProcess: CRM_PROCESS.acquisition,
+  won: LEAD_STAGE.won,
+  lost: LEAD_STAGE.lost,
+  /** A funnel that ended at intake (the person already was a lead or a customer) is no deal. */
+  notADeal: ['duplicate'],
+  /** An opportunity is the funnel for an existing customer, told from a lead by its CrmSource. */
+  opportunitySource: OPPORTUNITY_SOURCE,
+  attributes: {
+    process: SEARCH_ATTRIBUTE.process,
+    source: SEARCH_ATTRIBUTE.source,
+    stage: SEARCH_ATTRIBUTE.status,
+    owner: SEARCH_ATTRIBUTE.owner,
+    team: SEARCH_ATTRIBUTE.team,
+    amount: SEARCH_ATTRIBUTE.dealAmount,
+    currency: SEARCH_ATTRIBUTE.dealCurrency,
+    probability: SEARCH_ATTRIBUTE.dealProbability,
+    expectedClose: SEARCH_ATTRIBUTE.expectedClose,
+  },
+} as const;
+
+export const TASKS = {
+  process: CRM_PROCESS.task,
+  open: TASK_PROCESS_STATUS.open,
+  overdue: TASK_PROCESS_STATUS.overdue,
+  done: TASK_PROCESS_STATUS.done,
+  cancelled: TASK_PROCESS_STATUS.cancelled,
+  attributes: { status: SEARCH_ATTRIBUTE.status, ...TASK_ATTRIBUTE },
+} as const;
+
+/** The processes followed while they run (the others are read once they close). */
+export const FOLLOWED_PROCESSES = [PIPELINE.funnelProcess, TASKS.process] as const;

@@ -10,6 +10,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from '../logger.js';
 import { createAnalyticsApi } from './api/app.js';
 import { createIngestActivities, type IngestOptions } from './ingest/ingest.js';
+import { createFollowActivities } from './ingest/follow.js';
 import { createStorePool, migrateStore, type StorePool } from './store.js';
 
 export const ANALYTICS_WORKFLOWS_PATH = fileURLToPath(new URL('./workflows.ts', import.meta.url));
@@ -74,7 +75,7 @@ export async function startAnalytics(opts: AnalyticsOptions): Promise<AnalyticsS
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowsPath: ANALYTICS_WORKFLOWS_PATH,
-    activities: createIngestActivities({ pool, temporal: client }),
+    activities: { ...createIngestActivities({ pool, temporal: client }), ...createFollowActivities({ pool, temporal: client }) },
   });
   const running = worker.run();
   await ensureIngestSchedule(client, opts);

@@ -7,7 +7,8 @@
  *      or approved / rejected by backoffice;
  *   3. up-, cross- and downsell offers, accepted, declined and ineligible;
  *   4. a retention campaign run now, and customer events (purchase, login, opt-out);
- *   5. one analytics ingest, so the numbers show at once.
+ *   5. one analytics ingest, so the numbers show at once, and the open pipeline and forecast
+ *      printed from the analytics API.
  *
  * Settings: the stack's own from the config module (DATA_DIR for dev-keys.json and the mailbox,
  * TEMPORAL_ADDRESS, API_PORT, ...), and the demo's: DEMO_API_URL, DEMO_LEADS (200), DEMO_CUSTOMERS (20),
@@ -391,6 +392,14 @@ async function runLead(i: number): Promise<void> {
     ...(company ? { company, companySize: pick(SIZES) } : {}),
     source: pick(SOURCES),
     ...(random() < 0.7 ? { interest: pick(INTERESTS) } : {}),
+    // Most leads carry a deal, so the pipeline and the forecast have amounts to weigh.
+    ...(random() < 0.8
+      ? {
+          amount: 500 + 100 * Math.floor(random() * 96),
+          currency: pick(['EUR', 'EUR', 'EUR', 'USD']),
+          expectedClose: new Date(Date.now() + (2 + Math.floor(random() * 119)) * 86_400_000).toISOString().slice(0, 10),
+        }
+      : {}),
   };
   const key = (step: string) => `demo-${RUN}-lead-${i}-${step}`;
   const { body: answer } = await call<LeadAnswer>('POST', '/v1/leads', { body: intake, key: key('intake'), expect: [200, 202] });
@@ -750,6 +759,30 @@ async function triggerIngest(): Promise<string> {
   }
 }
 
+/** The open pipeline and the forecast, read from the analytics API once an ingest after `since` has followed the running funnels. */
+async function showPipeline(since: number): Promise<void> {
+  const get = async (name: string) => {
+    const res = await fetch(`${ANALYTICS}/v1/analytics/${name}`, { headers: { authorization: `Bearer ${keys.analyst}` } });
+    if (!res.ok) throw new Error(`GET /v1/analytics/${name} answered ${res.status}`);
+    return (await res.json()) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  try {
+    for (const deadline = Date.now() + 90_000; !(Date.parse((await get('ingest')).followed.lastRunAt ?? '') >= since);) {
+      if (Date.now() > deadline) throw new Error('no ingest followed the running funnels within 90 s');
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    const [pipeline, forecast] = [await get('pipeline'), await get('forecast')];
+    const stages = pipeline.byStage.map((s: { stage: string; count: number }) => `${s.stage} ${s.count}`).join(', ');
+    log(`  open pipeline (GET ${ANALYTICS}/v1/analytics/pipeline): ${pipeline.open} deals; ${stages}`);
+    for (const c of forecast.byCurrency) {
+      const months = c.byExpectedClose.map((m: { month: string | null; forecast: number }) => `${m.month ?? 'no date'} ${m.forecast}`).join(', ');
+      log(`  forecast ${c.currency} (GET /v1/analytics/forecast): open ${c.openAmount}, weighted ${c.forecast} over ${c.deals} deals; by month: ${months}`);
+    }
+  } catch (err) {
+    log(`  pipeline not shown: ${(err as Error).message}; the dashboard at ${ANALYTICS}/ shows it after the next ingest`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const fmt = (bucket: Record<string, number>) =>
@@ -846,8 +879,10 @@ async function main(): Promise<void> {
   log(`  opportunities: ${await opportunities(customers)}`);
 
   log(`5/5 analytics`);
+  const triggeredAt = Date.now();
   const ingest = await triggerIngest();
   log(`  ${ingest}`);
+  await showPipeline(triggeredAt);
 
   const won = leadOutcomes.won ?? 0;
   const lost = Object.entries(leadOutcomes)

@@ -27,6 +27,8 @@ export const CRM_PROCESS = {
   masterData: 'master-data',
   gdpr: 'gdpr',
   notification: 'notification',
+  /** A task handed to a person (`task-<id>`), made by one of the processes above. */
+  task: 'task',
 } as const;
 export type CrmProcess = (typeof CRM_PROCESS)[keyof typeof CRM_PROCESS];
 export const CRM_PROCESSES = valuesOf(CRM_PROCESS);
@@ -148,3 +150,28 @@ export const GDPR_STATUSES = [
 ] as const;
 export type GdprStatus = (typeof GDPR_STATUSES)[number];
 export const GDPR_STATUS = byName(GDPR_STATUSES);
+
+// Tasks -------------------------------------------------------------------------------------
+
+/**
+ * What analytics learns of a task, and so what every task workflow (`task-<taskId>`) must show in
+ * its search attributes, from its start and with every change:
+ *   CrmProcess = 'task';
+ *   CrmStatus  = one of TASK_PROCESS_STATUSES: open at start; overdue from the moment its due time
+ *                passes unfinished (its first escalation) until it ends; done when completed;
+ *                cancelled when withdrawn;
+ *   CrmSource  = its kind (what made it: lead-contact, onboarding-first-contact, ...);
+ *   CrmOwner   = the assignee's user id, CrmTeam = their team id (updated on reassignment);
+ *   CrmExpectedClose = its due time (moved by a snooze).
+ * A task is on time when it reaches done without passing overdue and not after its due time.
+ */
+export const TASK_PROCESS_STATUSES = ['open', 'overdue', 'done', 'cancelled'] as const;
+export type TaskProcessStatus = (typeof TASK_PROCESS_STATUSES)[number];
+export const TASK_PROCESS_STATUS = byName(TASK_PROCESS_STATUSES);
+/** Which search attribute carries which fact of a task (see TASK_PROCESS_STATUSES). */
+export const TASK_ATTRIBUTE = {
+  kind: SEARCH_ATTRIBUTE.source,
+  due: SEARCH_ATTRIBUTE.expectedClose,
+  owner: SEARCH_ATTRIBUTE.owner,
+  team: SEARCH_ATTRIBUTE.team,
+} as const;

@@ -17,7 +17,7 @@ export interface AnalyticsHarness {
   taskQueue: string;
   ingestOptions: IngestOptions;
   /** Runs the ingest workflow once, as the schedule would, and returns its result. */
-  ingest(): Promise<{ ingested: number }>;
+  ingest(): Promise<{ ingested: number; followed?: number }>;
   report(name: string, query?: Record<string, string>): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
@@ -25,11 +25,11 @@ export interface AnalyticsHarness {
 export async function startAnalyticsHarness(
   operationalTaskQueue: string,
   schema = uniqueId('a'),
-  opts: { retentionMs?: number } = {},
+  opts: { retentionMs?: number; /** Visibility filter of what it reads; the operational task queue's workflows by default. */ filter?: string } = {},
 ): Promise<AnalyticsHarness> {
   const key = `analyst_${randomBytes(12).toString('hex')}`;
   const taskQueue = `analytics-${schema}`;
-  const ingestOptions: IngestOptions = { batch: 50, concurrency: 4, overlapSeconds: 60, filter: `TaskQueue = '${operationalTaskQueue}'` };
+  const ingestOptions: IngestOptions = { batch: 50, concurrency: 4, overlapSeconds: 60, filter: opts.filter ?? `TaskQueue = '${operationalTaskQueue}'` };
   const service = await startAnalytics({
     storeUrl: inject('analyticsPgUrl'),
     storeSchema: schema,
@@ -52,6 +52,7 @@ export async function startAnalyticsHarness(
     ingest: () =>
       service.client.workflow.execute('analyticsIngest', { taskQueue, workflowId: uniqueId('ingest'), args: [ingestOptions] }) as Promise<{
         ingested: number;
+        followed?: number;
       }>,
     async report(name, query = {}) {
       const res = await service.app.request(`/v1/analytics/${name}?${new URLSearchParams(query)}`, {

@@ -19,6 +19,8 @@ import type { StorePool } from '../store.js';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import { ingestLag } from '../ingest/ingest.js';
 import { campaignsRoute, changesRoute, funnelRoute, ingestRoute, processesRoute } from './routes.js';
+import { forecastRoute, pipelineRoute, salesRoute, tasksRoute } from './pipeline-routes.js';
+import { followStatus, forecastReport, pipelineReport, salesReport, taskSlaReport } from '../pipeline-reports.js';
 
 export interface AnalyticsApiDeps {
   pool: StorePool;
@@ -143,7 +145,11 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
   app.openapi(campaignsRoute, async (c) => c.json(await campaignsReport(deps.pool, c.req.valid('query')), 200));
   app.openapi(changesRoute, async (c) => c.json(await changesReport(deps.pool, c.req.valid('query')), 200));
   app.openapi(processesRoute, async (c) => c.json(await processesReport(deps.pool, c.req.valid('query')), 200));
-  app.openapi(ingestRoute, async (c) => c.json(await ingestStatus(deps.pool), 200));
+  app.openapi(ingestRoute, async (c) => c.json({ ...(await ingestStatus(deps.pool)), followed: await followStatus(deps.pool) }, 200));
+  app.openapi(pipelineRoute, async (c) => c.json(await pipelineReport(deps.pool, c.req.valid('query')), 200));
+  app.openapi(forecastRoute, async (c) => c.json(await forecastReport(deps.pool, c.req.valid('query')), 200));
+  app.openapi(salesRoute, async (c) => c.json(await salesReport(deps.pool, c.req.valid('query')), 200));
+  app.openapi(tasksRoute, async (c) => c.json(await taskSlaReport(deps.pool, c.req.valid('query')), 200));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An analyst key' });
   app.doc31('/openapi.json', {
@@ -151,7 +157,8 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
     info: {
       title: 'CRM analytics API',
       version: '0.1.0',
-      description: 'Reports over closed workflows, read from the analytics store only. Errors are application/problem+json (RFC 9457).',
+      description:
+        'Reports over closed workflows and the running funnels and tasks, read from the analytics store only. Errors are application/problem+json (RFC 9457).',
     },
     security: [{ bearerAuth: [] }],
   });

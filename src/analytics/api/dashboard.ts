@@ -40,6 +40,10 @@ export const DASHBOARD_HTML = `<!doctype html>
     <section><h2>Conversion over time (won / closed leads)</h2><canvas id="conversion-chart" height="220"></canvas></section>
     <section><h2>Campaign outcomes</h2><div class="kpis" id="campaign-kpis"></div><canvas id="campaign-chart" height="220"></canvas></section>
     <section><h2>Master-data change turnaround (hours)</h2><div class="kpis" id="change-kpis"></div><canvas id="change-chart" height="220"></canvas></section>
+    <section><h2>Open pipeline (now)</h2><div class="kpis" id="pipeline-kpis"></div><table id="pipeline"><thead><tr><th>Stage</th><th>Deals</th><th>Currency</th><th>Amount</th><th>Weighted</th></tr></thead><tbody></tbody></table></section>
+    <section><h2>Forecast (open amount × stage probability)</h2><table id="forecast"><thead><tr><th>Currency</th><th>Expected close</th><th>Deals</th><th>Open amount</th><th>Forecast</th></tr></thead><tbody></tbody></table></section>
+    <section><h2>Win rate and sales cycle by owner</h2><table id="sales"><thead><tr><th>Owner</th><th>Won</th><th>Lost</th><th>Win rate</th><th>Median days</th></tr></thead><tbody></tbody></table></section>
+    <section><h2>Task SLA adherence by kind</h2><table id="tasks"><thead><tr><th>Kind</th><th>Done</th><th>On time</th><th>Adherence</th><th>Open</th><th>Overdue</th></tr></thead><tbody></tbody></table></section>
     <section><h2>Processes</h2><table id="processes"><thead><tr><th>Workflow</th><th>Closed</th><th>Completed</th><th>Failed</th><th>Timed out</th><th>Median</th></tr></thead><tbody></tbody></table></section>
   </main>
   <script src="/assets/chart.umd.min.js"></script>
@@ -58,12 +62,21 @@ export const DASHBOARD_JS = `(() => {
   $('from').value = new Date(Date.now() - 30 * day).toISOString().slice(0, 10);
   const charts = {};
   const draw = (id, config) => { charts[id]?.destroy(); charts[id] = new Chart($(id), { ...config, options: { animation: false, responsive: true, ...(config.options || {}) } }); };
-  const kpis = (id, pairs) => { $(id).innerHTML = pairs.map(([k, v]) => '<div><b>' + (v ?? '–') + '</b>' + k + '</div>').join(''); };
+  // Data reaches the page as text only (textContent), never as markup.
+  const kpis = (id, pairs) => {
+    $(id).replaceChildren(...pairs.map(([k, v]) => { const div = document.createElement('div'); const b = document.createElement('b'); b.textContent = String(v ?? '–'); div.append(b, k); return div; }));
+  };
+  const fill = (id, rows) => {
+    $(id).querySelector('tbody').replaceChildren(...rows.map((cells) => { const tr = document.createElement('tr'); for (const c of cells) { const td = document.createElement('td'); td.textContent = String(c ?? '–'); tr.append(td); } return tr; }));
+  };
+  const money = (n) => (n === null || n === undefined ? '–' : Number(n).toLocaleString('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
   const pct = (r) => (r === null || r === undefined ? '–' : Math.round(r * 1000) / 10 + '%');
   const hours = (ms) => (ms === null || ms === undefined ? null : Math.round(ms / 36000) / 100);
+  // The open pipeline and the forecast are as of now; the other reports take the range.
+  const NOW = ['pipeline', 'forecast', 'ingest'];
   async function get(name) {
-    const q = new URLSearchParams({ from: $('from').value, to: $('to').value, groupBy: $('groupBy').value });
-    const res = await fetch('/v1/analytics/' + name + '?' + q, { headers: { Authorization: 'Bearer ' + key } });
+    const q = NOW.includes(name) ? '' : '?' + new URLSearchParams({ from: $('from').value, to: $('to').value, groupBy: $('groupBy').value });
+    const res = await fetch('/v1/analytics/' + name + q, { headers: { Authorization: 'Bearer ' + key } });
     if (res.status === 401) { localStorage.removeItem('crmAnalyticsKey'); throw new Error('The analyst key was refused; reload to enter another.'); }
     if (!res.ok) throw new Error((await res.json()).detail || res.statusText);
     return res.json();
@@ -72,7 +85,8 @@ export const DASHBOARD_JS = `(() => {
     $('error').hidden = true;
     $('status').textContent = 'loading…';
     try {
-      const [funnel, campaigns, changes, processes, ingest] = await Promise.all(['funnel', 'campaigns', 'changes', 'processes', 'ingest'].map(get));
+      const [funnel, campaigns, changes, processes, ingest, pipeline, forecast, sales, tasks] = await Promise.all(
+        ['funnel', 'campaigns', 'changes', 'processes', 'ingest', 'pipeline', 'forecast', 'sales', 'tasks'].map(get));
       const stages = Object.keys(funnel.stageCounts);
       kpis('funnel-kpis', [['closed leads', funnel.closedLeads], ['won', funnel.stageCounts.won], ['lost', funnel.stageCounts.lost]]);
       draw('funnel-chart', { type: 'bar', data: { labels: stages, datasets: [{ label: 'leads that reached the stage', data: stages.map((s) => funnel.stageCounts[s]), backgroundColor: '#3b6fd8' }] } });
@@ -88,7 +102,14 @@ export const DASHBOARD_JS = `(() => {
       draw('change-chart', { type: 'bar', data: { labels: ['time to verify', 'approval turnaround'], datasets: [
         { label: 'median', backgroundColor: '#d88a3b', data: [hours(changes.verification.timeToVerify.medianMs), hours(changes.approval.turnaround.medianMs)] },
         { label: 'p90', backgroundColor: '#b5651d', data: [hours(changes.verification.timeToVerify.p90Ms), hours(changes.approval.turnaround.p90Ms)] } ] } });
-      $('processes').querySelector('tbody').innerHTML = processes.byType.map((p) => '<tr><td>' + p.workflowType + '</td><td>' + p.total + '</td><td>' + p.completed + '</td><td>' + p.failed + '</td><td>' + p.timedOut + '</td><td>' + (p.durationMedianMs === null ? '–' : Math.round(p.durationMedianMs) + ' ms') + '</td></tr>').join('');
+      fill('processes', processes.byType.map((p) => [p.workflowType, p.total, p.completed, p.failed, p.timedOut, p.durationMedianMs === null ? '–' : Math.round(p.durationMedianMs) + ' ms']));
+      kpis('pipeline-kpis', [['open deals', pipeline.open], ...pipeline.totals.map((t) => ['weighted ' + t.currency, money(t.weightedAmount)])]);
+      fill('pipeline', pipeline.byStage.flatMap((s) => (s.amounts.length ? s.amounts : [{ currency: '–', deals: s.count, amount: null, weightedAmount: null }])
+        .map((a, i) => [i === 0 ? s.stage : '', i === 0 ? s.count : '', a.currency, money(a.amount), money(a.weightedAmount)])));
+      fill('forecast', forecast.byCurrency.flatMap((c) => [...c.byExpectedClose.map((m) => [c.currency, m.month || 'not set', m.deals, money(m.openAmount), money(m.forecast)]),
+        [c.currency, 'total', c.deals, money(c.openAmount), money(c.forecast)]]));
+      fill('sales', sales.byOwner.map((o) => [o.owner || 'unassigned', o.won, o.lost, pct(o.winRate), o.salesCycleDays.median]));
+      fill('tasks', tasks.byKind.map((k) => [k.kind || 'unknown', k.done, k.onTime, pct(k.adherence), k.openNow, k.overdueNow]));
       $('status').textContent = 'ingested ' + ingest.runsIngested + ' runs; last ingest ' + (ingest.lastRunAt || 'never');
       document.body.dataset.loaded = 'true';
     } catch (err) {

@@ -29,7 +29,7 @@ export const rangeQuerySchema = z
     return { from, to, groupBy: q.groupBy };
   });
 
-const problems = {
+export const problems = {
   400: {
     content: { 'application/problem+json': { schema: problemSchema } },
     description: 'Invalid query: every wrong parameter is named in `errors`',
@@ -37,11 +37,11 @@ const problems = {
   401: { content: { 'application/problem+json': { schema: problemSchema } }, description: 'No or unknown analyst key' },
 } as const;
 
-const count = z.number().int().min(0);
+export const count = z.number().int().min(0);
 /** 0..1, or null when there was nothing to divide by. */
-const rate = z.number().min(0).max(1).nullable();
+export const rate = z.number().min(0).max(1).nullable();
 const millis = z.number().min(0).nullable().openapi({ description: 'milliseconds; null without data' });
-const rangeOut = z.object({ from: z.iso.datetime(), to: z.iso.datetime(), groupBy: z.enum(['day', 'week']) });
+export const rangeOut = z.object({ from: z.iso.datetime(), to: z.iso.datetime(), groupBy: z.enum(['day', 'week']) });
 const seriesPoint = z.object({ period: z.iso.datetime(), closed: count, succeeded: count, rate });
 const quantiles = z.object({ medianMs: millis, p90Ms: millis });
 
@@ -107,7 +107,22 @@ export const processesReportSchema = z
   .openapi('ProcessesReport');
 
 export const ingestStatusSchema = z
-  .object({ watermark: z.iso.datetime(), runsIngested: count, lastRunAt: z.iso.datetime().nullable(), lastBatch: count })
+  .object({
+    watermark: z.iso.datetime(),
+    runsIngested: count,
+    lastRunAt: z.iso.datetime().nullable(),
+    lastBatch: count,
+    followed: z
+      .object({
+        watermark: z.iso.datetime().openapi({ description: 'Closed funnels and tasks before it are read to their end' }),
+        runsFollowed: count,
+        lastRunAt: z.iso.datetime().nullable(),
+        lastListed: count.openapi({ description: 'Running or newly closed funnel and task runs the last pass listed' }),
+        lastRead: count.openapi({ description: 'Runs whose new events it read: the others had not changed' }),
+        lastEvents: count.openapi({ description: 'Events it read' }),
+      })
+      .openapi({ description: 'Following of running funnels and tasks (the pipeline reports)' }),
+  })
   .openapi('IngestStatus');
 
 const report = <T extends z.ZodType>(name: string, operationId: string, summary: string, schema: T) =>
@@ -141,7 +156,7 @@ export const ingestRoute = createRoute({
   path: '/v1/analytics/ingest',
   operationId: 'ingestStatus',
   tags: ['ingest'],
-  summary: 'How far the analytics store has read Temporal’s record of closed workflows',
+  summary: 'How far the analytics store has read Temporal’s record of closed workflows and of running funnels and tasks',
   responses: {
     200: { content: { 'application/json': { schema: ingestStatusSchema } }, description: 'Ingest watermark and counts' },
     401: problems[401],

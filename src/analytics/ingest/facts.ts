@@ -64,11 +64,11 @@ const STATUS: Record<number, RunFacts['status'] | undefined> = {
   [proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_TIMED_OUT]: 'timed_out',
 };
 
-function runStatus(status: number | null | undefined): RunFacts['status'] | undefined {
+export function runStatus(status: number | null | undefined): RunFacts['status'] | undefined {
   return STATUS[status ?? 0];
 }
 
-function nonPersonal(attributes: Record<string, unknown>): Record<string, unknown> {
+export function nonPersonal(attributes: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(attributes).filter(([k, v]) => !PERSONAL_ATTRIBUTES.has(k) && v !== null));
 }
 

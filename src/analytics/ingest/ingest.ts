@@ -34,7 +34,7 @@ export interface IngestDeps {
   excludeTypes?: string[];
 }
 
-async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -170,9 +170,11 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
       };
     },
 
-    /** Empties the store and the watermark: the next ingest rebuilds everything. */
+    /** Empties the store and the watermarks: the next ingest rebuilds everything. */
     async resetStore(): Promise<void> {
-      await pool.query("BEGIN; TRUNCATE process_runs CASCADE; UPDATE ingest_state SET watermark = 'epoch', runs_ingested = 0, last_batch = 0; COMMIT;");
+      await pool.query(
+        "BEGIN; TRUNCATE process_runs, followed_runs CASCADE; UPDATE ingest_state SET watermark = 'epoch', runs_ingested = 0, last_batch = 0; UPDATE follow_state SET watermark = 'epoch'; COMMIT;",
+      );
     },
   };
 }
