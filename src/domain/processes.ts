@@ -27,6 +27,7 @@ export const CRM_PROCESS = {
   masterData: 'master-data',
   gdpr: 'gdpr',
   notification: 'notification',
+  consent: 'consent',
 } as const;
 export type CrmProcess = (typeof CRM_PROCESS)[keyof typeof CRM_PROCESS];
 export const CRM_PROCESSES = valuesOf(CRM_PROCESS);

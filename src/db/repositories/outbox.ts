@@ -24,6 +24,7 @@ export interface OutboxMessage {
 
 export interface OutboxRow {
   id: string;
+  customer_id: string | null;
   channel: Channel;
   recipient: string;
   template: string;
@@ -53,9 +54,10 @@ export async function queuedMessage(db: Pool | PoolClient, idempotencyKey: strin
 }
 
 export async function readMessage(db: Pool | PoolClient, messageId: string): Promise<OutboxRow | undefined> {
-  const { rows } = await db.query<OutboxRow>('SELECT id, channel, recipient, template, payload, created_at, sent_at FROM notification_outbox WHERE id = $1', [
-    messageId,
-  ]);
+  const { rows } = await db.query<OutboxRow>(
+    'SELECT id, customer_id, channel, recipient, template, payload, created_at, sent_at FROM notification_outbox WHERE id = $1',
+    [messageId],
+  );
   return rows[0];
 }
 
@@ -79,11 +81,17 @@ export async function markFailed(db: Pool | PoolClient, messageId: string, error
   ]);
 }
 
-/** Renders a message, with `secret` values (a one-time code) added to what is rendered only, and hands it to the transport. */
+/**
+ * Renders a message, with `secret` values (a one-time code, an unsubscribe link) added to what is
+ * rendered only, and hands it to the transport. A message with an unsubscribe link carries it in
+ * the `List-Unsubscribe` headers too, for one-click unsubscribing (RFC 8058).
+ */
 export async function transmit(transport: MessageTransport, row: OutboxRow, secret: Record<string, unknown> = {}): Promise<void> {
   const payload = { ...row.payload, ...secret };
   const rendered = renderTemplate(row.template, payload);
+  const unsubscribe = typeof secret.unsubscribeUrl === 'string' ? secret.unsubscribeUrl : undefined;
   await transport.send({
+    ...(unsubscribe ? { headers: { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } } : {}),
     id: row.id,
     channel: row.channel,
     recipient: row.recipient,
