@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The harness first: it loads the API, whose zod-openapi import must extend zod before any domain schema is built.
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import { grantMarketingConsent } from './support/consent.js';
 import { RECORDING, recorder, replayRecorded } from './support/replay.js';
 import { Client } from '@temporalio/client';
 import { offerRespondUpdate } from '../src/domain/offers.js';
@@ -41,6 +42,11 @@ async function seedCustomers(
       [c.id, marker],
     );
   }
+  // Campaigns message only customers who agreed to marketing on the channel.
+  await grantMarketingConsent(
+    harness.pool,
+    customers.map((c) => c.id),
+  );
   return customers;
 }
 

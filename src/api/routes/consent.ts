@@ -18,23 +18,22 @@ import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { customerIdParam } from '../schemas.js';
 
-export const consentEntrySchema = z
-  .object({
-    id: z.string(),
-    channel: z.string(),
-    purpose: z.string(),
-    action: z.string().openapi({ description: '`grant` or `withdraw`' }),
-    method: z.string().openapi({ description: 'How: double-opt-in, form, call, letter, in-person, import, unsubscribe-link' }),
-    textVersion: z.string().nullable().openapi({ description: 'The version of the wording agreed to (a grant)' }),
-    text: z.string().nullable().openapi({ description: 'That wording' }),
-    source: z.string(),
-    confirmation: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'What a grant rests on, e.g. the double opt-in confirmation' }),
-    occurredAt: z.string(),
-    recordedAt: z.string(),
-    recordedBy: z.string(),
-    workflowId: z.string().nullable(),
-  })
-  .openapi('ConsentEntry');
+const consentEntryFields = z.object({
+  id: z.string(),
+  channel: z.string(),
+  purpose: z.string(),
+  action: z.string().openapi({ description: '`grant` or `withdraw`' }),
+  method: z.string().openapi({ description: 'How: double-opt-in, form, call, letter, in-person, import, unsubscribe-link' }),
+  textVersion: z.string().nullable().openapi({ description: 'The version of the wording agreed to (a grant)' }),
+  text: z.string().nullable().openapi({ description: 'That wording' }),
+  source: z.string(),
+  confirmation: z.record(z.string(), z.unknown()).nullable().openapi({ description: 'What a grant rests on, e.g. the double opt-in confirmation' }),
+  occurredAt: z.string(),
+  recordedAt: z.string(),
+  recordedBy: z.string(),
+  workflowId: z.string().nullable(),
+});
+export const consentEntrySchema = consentEntryFields.openapi('ConsentEntry');
 
 const overviewSchema = z
   .object({
@@ -45,7 +44,7 @@ const overviewSchema = z
         purpose: z.string(),
         granted: z.boolean(),
         since: z.string().nullable(),
-        latest: consentEntrySchema.nullable(),
+        latest: consentEntryFields.nullable().openapi({ description: 'The grant or withdrawal in force; null when none was ever recorded' }),
       }),
     ),
     history: z.array(consentEntrySchema).openapi({ description: 'Every grant and withdrawal, newest first; never changed' }),
