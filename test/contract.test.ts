@@ -94,6 +94,8 @@ describe('the operational API contract', () => {
       const names = [...op.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
       if (names.length === 0) return {};
       if (op.operationId === 'getRegistration') return { key: registrationKey };
+      // An unsubscribe token exists only in a delivered message: the example token is unknown (404, documented).
+      if (op.operationId === 'showUnsubscribe' || op.operationId === 'unsubscribe') return { token: 'bm90LWEtcmVhbC10b2tlbi1leGFtcGxl' };
       if (op.operationId === 'getEnrollment') return campaignId && customerId ? { id: campaignId, customerId } : undefined;
       const linked = params.get(op.operationId);
       return linked && names.every((n) => n in linked) ? linked : undefined;
