@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The harness first: it loads the API, whose zod-openapi import must extend zod before any domain schema is built.
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import { segmentProduct } from './support/retention.js';
 import { Client } from '@temporalio/client';
 import { createApi } from '../src/api/app.js';
 import { createDataConverter } from '../src/codec/index.js';
@@ -25,12 +26,6 @@ async function seedCustomer(h: Harness, marker?: string): Promise<{ id: string; 
     ]);
   }
   return c;
-}
-
-async function segmentProduct(h: Harness): Promise<string> {
-  const id = uniqueId('seg').replace(/_/g, '-');
-  await h.pool.query("INSERT INTO products (id, name, category, tier, price) VALUES ($1, 'Segment marker', 'marker', 1, 0)", [id]);
-  return id;
 }
 
 const grantByPhone = { channel: 'email', purpose: 'marketing', method: 'call', source: 'inbound call taken by agent-actor', textVersion: 'marketing-email-v1' };
