@@ -127,7 +127,7 @@ describe('the operational API contract', () => {
     };
 
     // Every offer rule needs a product the customer owns: the example upsells crm-pro (tier 2)
-    // to a customer who bought crm-basic (tier 1) of the same category.
+    // to a customer who bought crm-basic (tier 1) of the same category and agreed to offers.
     const ownLowerTier = async (id: string) => {
       const product = await h.json('POST', '/v1/products', {
         as: 'admin',
@@ -139,6 +139,12 @@ describe('the operational API contract', () => {
         body: { type: 'purchase', productId: 'crm-basic' },
       });
       expect(purchase.status, JSON.stringify(purchase.body)).toBeLessThan(300);
+      // An offer is marketing: only to a customer who agreed to offers by e-mail.
+      const consent = await h.json('POST', `/v1/customers/${id}/consents/grants`, {
+        as: 'admin',
+        body: { channel: 'email', purpose: 'marketing', method: 'form', source: 'contract test', textVersion: 'marketing-email-v1' },
+      });
+      expect(consent.status, JSON.stringify(consent.body)).toBe(201);
     };
 
     // Operations that link to others first (they create what the rest take), in rounds: a create
