@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The harness first: it loads the API, whose zod-openapi import must extend zod before any domain schema is built.
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { segmentProduct } from './support/retention.js';
+import { queueMessage } from '../src/db/repositories/outbox.js';
 import { Client } from '@temporalio/client';
 import { createApi } from '../src/api/app.js';
 import { createDataConverter } from '../src/codec/index.js';
@@ -236,6 +237,43 @@ describe('consent on the dev server: the API, the opt-in, refusals', () => {
       .getHandle(made.body.workflowId ?? `offer-${made.body.offerId}`)
       .terminate('consent test cleanup')
       .catch(() => undefined);
+  });
+
+  it('a marketing message queued before the withdrawal is withheld at delivery, with the reason on its row', async () => {
+    const c = await seedCustomer(h);
+    expect((await h.json('POST', `/v1/customers/${c.id}/consents/grants`, { body: grantByPhone })).status).toBe(201);
+    // Queued while consent held (as a campaign step queues it), delivered only after the withdrawal (a mail outage, say).
+    const messageId = await queueMessage(h.pool, {
+      customerId: c.id,
+      recipient: c.email,
+      template: 'campaign-winback',
+      payload: { name: 'Connie' },
+      idempotencyKey: uniqueId('queued'),
+    });
+    const withdrawn = await h.json('POST', `/v1/customers/${c.id}/consents/withdrawals`, {
+      body: { channel: 'email', purpose: 'marketing', method: 'call', source: 'the customer called to object' },
+    });
+    expect(withdrawn.status).toBe(201);
+    const delivery = await h.client.workflow.execute('deliverNotification', {
+      taskQueue: h.taskQueue,
+      workflowId: `notify-${messageId}`,
+      args: [{ messageId }],
+    });
+    expect(delivery).toMatchObject({ withheld: 'no marketing consent for email' });
+    const row = await h.pool.query('SELECT sent_at, withheld_at, withheld_reason FROM notification_outbox WHERE id = $1', [messageId]);
+    expect(row.rows[0]).toMatchObject({ sent_at: null, withheld_reason: 'no marketing consent for email' });
+    expect(row.rows[0].withheld_at).toBeInstanceOf(Date);
+    expect(await h.mailbox(c.email)).toEqual([]);
+    // A service message to the same customer still goes out.
+    const serviceId = await queueMessage(h.pool, {
+      customerId: c.id,
+      recipient: c.email,
+      template: 'master-data-applied',
+      payload: { fields: ['phone'], changeId: 'x' },
+      idempotencyKey: uniqueId('service'),
+    });
+    await h.client.workflow.execute('deliverNotification', { taskQueue: h.taskQueue, workflowId: `notify-${serviceId}`, args: [{ messageId: serviceId }] });
+    expect((await h.mailbox(c.email)).map((m) => m.template)).toEqual(['master-data-applied']);
   });
 
   it('answers 404 for an unknown customer, 400 for a bad channel, purpose or proof, and 409 for an erased customer', async () => {

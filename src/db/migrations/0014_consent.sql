@@ -52,6 +52,10 @@ CREATE TABLE unsubscribe_tokens (
 );
 CREATE INDEX unsubscribe_tokens_customer_idx ON unsubscribe_tokens (customer_id);
 
+-- A marketing message queued before its customer withdrew consent is not delivered: its row says
+-- when and why it was withheld (sent_at stays empty).
+ALTER TABLE notification_outbox ADD COLUMN withheld_at timestamptz, ADD COLUMN withheld_reason text;
+
 -- Onboarding has confirmed e-mail addresses by double opt-in since 0003, recorded and enforced
 -- nowhere: each confirmed opt-in becomes the marketing e-mail consent it was, with its proof.
 INSERT INTO consent_events (id, customer_id, channel, purpose, action, method, text_version, source, confirmation, occurred_at, recorded_by, workflow_id, idempotency_key)
@@ -64,6 +68,7 @@ WHERE o.opt_in_confirmed_at IS NOT NULL AND c.status <> 'erased'
 ON CONFLICT (idempotency_key) DO NOTHING;
 
 -- Down Migration
+ALTER TABLE notification_outbox DROP COLUMN withheld_at, DROP COLUMN withheld_reason;
 DROP TABLE unsubscribe_tokens;
 DROP TABLE consent_events;
 DROP FUNCTION consent_events_append_only();

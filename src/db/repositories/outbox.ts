@@ -31,6 +31,7 @@ export interface OutboxRow {
   payload: Record<string, unknown>;
   created_at: Date;
   sent_at: Date | null;
+  withheld_at: Date | null;
 }
 
 /** Queues a message once per idempotency key, in the caller's transaction; returns its id either way. */
@@ -55,7 +56,7 @@ export async function queuedMessage(db: Pool | PoolClient, idempotencyKey: strin
 
 export async function readMessage(db: Pool | PoolClient, messageId: string): Promise<OutboxRow | undefined> {
   const { rows } = await db.query<OutboxRow>(
-    'SELECT id, customer_id, channel, recipient, template, payload, created_at, sent_at FROM notification_outbox WHERE id = $1',
+    'SELECT id, customer_id, channel, recipient, template, payload, created_at, sent_at, withheld_at FROM notification_outbox WHERE id = $1',
     [messageId],
   );
   return rows[0];
@@ -72,6 +73,15 @@ export async function markSent(db: Pool | PoolClient, messageId: string): Promis
     [messageId],
   );
   return rows[0]!.sent_at;
+}
+
+/** A message that must not go out any more (marketing whose consent was withdrawn after it was queued): never sent, and why. */
+export async function markWithheld(db: Pool | PoolClient, messageId: string, reason: string): Promise<Date> {
+  const { rows } = await db.query<{ withheld_at: Date }>(
+    'UPDATE notification_outbox SET withheld_at = COALESCE(withheld_at, now()), withheld_reason = COALESCE(withheld_reason, $2) WHERE id = $1 RETURNING withheld_at',
+    [messageId, reason],
+  );
+  return rows[0]!.withheld_at;
 }
 
 export async function markFailed(db: Pool | PoolClient, messageId: string, error: unknown): Promise<void> {
