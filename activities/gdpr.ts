@@ -78,6 +78,8 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   // An export still waiting to be fetched is discarded; one already fetched keeps who fetched it when.
   gdpr_exports: run('UPDATE gdpr_exports SET content = NULL, discarded_at = COALESCE(discarded_at, now()) WHERE customer_id = $1 AND content IS NOT NULL'),
   suppressions: 'keeps why and since when the customer must not be contacted: no personal values',
+  consent_events: 'the proof of consent and its withdrawal (GDPR Art. 7(1)): channel, purpose, how, wording version, source; append-only, no personal values',
+  unsubscribe_tokens: run('DELETE FROM unsubscribe_tokens WHERE customer_id = $1'),
   // Retention (0005): free-text notes and reasons may quote the customer; the facts stay.
   customer_events: run('UPDATE customer_events SET note = NULL WHERE customer_id = $1 AND note IS NOT NULL'),
   offers: run('UPDATE offers SET reason = NULL WHERE customer_id = $1 AND reason IS NOT NULL'),

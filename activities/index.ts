@@ -7,12 +7,13 @@ import { createMasterDataActivities } from './master-data.js';
 import { createGdprActivities } from './gdpr.js';
 import { createOfferActivities } from './offers.js';
 import { createRetentionActivities } from './retention.js';
+import { createConsentActivities } from './consent.js';
 import { defaultConfig, type Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
 
 /** The settings the activities act on: read once by the entry point from the config module. */
-export type WorkerSettings = Pick<Config, 'acquisition' | 'masterData'>;
+export type WorkerSettings = Pick<Config, 'acquisition' | 'masterData'> & Partial<Pick<Config, 'consent'>>;
 
 export interface ActivityDeps {
   pool: Pool;
@@ -23,7 +24,7 @@ export interface ActivityDeps {
 
 /** Every operational activity, built over the dependencies handed in (real ones in tests too). */
 export function createActivities({ settings = defaultConfig(), ...rest }: ActivityDeps) {
-  const deps = { ...rest, acquisition: settings.acquisition, masterData: settings.masterData };
+  const deps = { ...rest, acquisition: settings.acquisition, masterData: settings.masterData, consent: settings.consent ?? defaultConfig().consent };
   return {
     ...createCustomerActivities(deps),
     ...createNotificationActivities(deps),
@@ -34,6 +35,7 @@ export function createActivities({ settings = defaultConfig(), ...rest }: Activi
     ...createGdprActivities(deps),
     ...createOfferActivities(deps),
     ...createRetentionActivities(deps),
+    ...createConsentActivities(deps),
   };
 }
 

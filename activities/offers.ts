@@ -18,6 +18,7 @@ import {
   type PresentOutcome,
 } from '../src/domain/offers.js';
 import { contactGate } from './retention.js';
+import { hasMarketingConsent } from '../src/db/repositories/consents.js';
 import { recordContactEvent } from '../src/db/repositories/contact-events.js';
 import { queueMessage, queuedMessage } from '../src/db/repositories/outbox.js';
 import { appendOfferEvent, type OfferRow } from '../src/db/repositories/offers.js';
@@ -45,6 +46,8 @@ async function judge(db: PoolClient, input: OfferInput, now: Date): Promise<Elig
     input.customerId,
   ]);
   if (suppressed.rows[0]) return refuse('contact-allowed', `active suppression (${suppressed.rows[0].reason})`);
+  // An offer is marketing: it is made only to a customer who agreed to offers by e-mail.
+  if (!(await hasMarketingConsent(db, input.customerId, 'email'))) return refuse('contact-allowed', 'no marketing consent for email');
 
   const products = await db.query<ProductRow>(`SELECT ${PRODUCT_COLUMNS} FROM products WHERE id = $1`, [input.productId]);
   const product = products.rows[0];
@@ -225,6 +228,8 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
             key: `deferred:${gate.resumeAt}`,
           });
         }
+        // Consent withdrawn since the offer was decided: it is withdrawn, with the reason on record.
+        if (gate.outcome === 'no-consent') return { outcome: 'suppressed', reason: gate.reason };
         if (gate.outcome !== 'clear') return gate;
         const price = Number(offer.price).toFixed(2);
         const messageId = await queueMessage(db, {

@@ -5,7 +5,7 @@
  * code are written in one transaction, so a retried start neither changes the code nor sends a
  * second one.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
@@ -22,6 +22,8 @@ import {
   type OnboardingRecordWrite,
 } from '../src/db/repositories/onboardings.js';
 import { queueMessage, queuedMessage, sendWithSecret } from '../src/db/repositories/outbox.js';
+import { appendConsent } from '../src/db/repositories/consents.js';
+import { OPT_IN_TEXT_VERSION } from '../src/domain/consent.js';
 import {
   OPT_IN_CODE_TTL_MS,
   OPT_IN_MAX_ATTEMPTS,
@@ -43,6 +45,41 @@ export interface OnboardingActivityDeps {
 /** How onboardings started before opt-in codes became one-time codes kept theirs: checked for those alone. */
 function legacyCodeHash(customerId: string, code: string): string {
   return createHash('sha256').update(`${customerId}:${code}`).digest('hex');
+}
+
+/**
+ * A confirmed double opt-in is the customer's consent to marketing by e-mail, on the wording the
+ * opt-in message carried; its proof is the confirmation (onboarding, code subject, when). Once.
+ */
+async function grantOptInConsent(db: PoolClient, customerId: string): Promise<void> {
+  const { rows } = await db.query<{ workflow_id: string; opt_in_sent_at: Date | null; opt_in_confirmed_at: Date }>(
+    'SELECT workflow_id, opt_in_sent_at, opt_in_confirmed_at FROM customer_onboardings WHERE customer_id = $1',
+    [customerId],
+  );
+  const onboarding = rows[0];
+  if (!onboarding) return;
+  await appendConsent(db, {
+    id: randomUUID(),
+    customerId,
+    channel: 'email',
+    purpose: 'marketing',
+    action: 'grant',
+    proof: {
+      method: 'double-opt-in',
+      textVersion: OPT_IN_TEXT_VERSION,
+      source: 'onboarding',
+      confirmation: {
+        onboardingWorkflowId: onboarding.workflow_id,
+        codeSubject: optInSubject(customerId),
+        codeSentAt: onboarding.opt_in_sent_at?.toISOString() ?? null,
+        confirmedAt: onboarding.opt_in_confirmed_at.toISOString(),
+      },
+    },
+    occurredAt: onboarding.opt_in_confirmed_at.toISOString(),
+    actor: 'customer',
+    workflowId: onboarding.workflow_id,
+    idempotencyKey: `opt-in:${customerId}:consent`,
+  });
 }
 
 export function createOnboardingActivities({ pool, transport, acquisition: settings }: OnboardingActivityDeps) {
@@ -155,6 +192,7 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
         if (!checked) throw ApplicationFailure.nonRetryable('no opt-in code was issued for this customer', 'NoCodesIssued');
         if (checked.result === 'matched') {
           await confirmOptIn(db, input.customerId);
+          await grantOptInConsent(db, input.customerId);
           return { ok: true, attemptsLeft: checked.attemptsLeft };
         }
         return { ok: false, attemptsLeft: checked.attemptsLeft, counted: checked.result === 'wrong' || checked.check !== undefined };

@@ -31,6 +31,8 @@ import { CRM_PROCESS } from '../src/domain/processes.js';
 import { appendEnrolled, appendEnrollmentEvent } from '../src/db/repositories/campaigns.js';
 import { queueMessage, queuedMessage } from '../src/db/repositories/outbox.js';
 import { recordContactEvent } from '../src/db/repositories/contact-events.js';
+import { hasMarketingConsent } from '../src/db/repositories/consents.js';
+import type { ConsentChannel } from '../src/domain/consent.js';
 
 export interface RetentionActivityDeps {
   pool: Pool;
@@ -46,14 +48,22 @@ type Snapshot = NonNullable<CampaignRunInput['snapshot']>;
 export type GateVerdict =
   | { outcome: 'clear'; email: string; phone: string | null; name: string }
   | { outcome: 'deferred'; why: 'quiet-hours' | 'frequency-cap'; resumeAt: string }
-  | { outcome: 'suppressed'; reason: string };
+  | { outcome: 'suppressed'; reason: string }
+  | { outcome: 'no-consent'; reason: string };
 
 /**
- * May this customer be sent a promotional message at `now`? Locks the customer row, so two
- * campaigns deciding at once are serialised and the frequency cap holds across them; the caller
- * records its message in the same transaction.
+ * May this customer be sent a promotional message on `channel` at `now`? Not without their
+ * marketing consent for the channel. Locks the customer row, so two campaigns deciding at once are
+ * serialised and the frequency cap holds across them; the caller records its message in the same
+ * transaction.
  */
-export async function contactGate(db: PoolClient, customerId: string, now: Date, rules?: ContactRules): Promise<GateVerdict> {
+export async function contactGate(
+  db: PoolClient,
+  customerId: string,
+  now: Date,
+  rules?: ContactRules,
+  channel: ConsentChannel = 'email',
+): Promise<GateVerdict> {
   const { rows } = await db.query<{ name: string; email: string; phone: string | null; status: string; timezone: string | null }>(
     'SELECT name, email, phone, status, timezone FROM customers WHERE id = $1 FOR UPDATE',
     [customerId],
@@ -68,6 +78,7 @@ export async function contactGate(db: PoolClient, customerId: string, now: Date,
     [customerId],
   );
   if (suppression.rows[0]) return { outcome: 'suppressed', reason: `suppressed: ${suppression.rows[0].reason}` };
+  if (!(await hasMarketingConsent(db, customerId, channel))) return { outcome: 'no-consent', reason: `no marketing consent for ${channel}` };
   if (!rules) return { outcome: 'clear', email: customer.email, phone: customer.phone, name: customer.name };
 
   if (rules.quietHours) {
@@ -419,7 +430,13 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
           await note(`Step ${step + 1} (message ${input.template}) not sent: goal met (${goal})`);
           return { outcome: 'goal-met', reason: goal };
         }
-        const gate = await contactGate(db, e.customerId, now, input.rules);
+        const gate = await contactGate(db, e.customerId, now, input.rules, input.channel);
+        if (gate.outcome === 'no-consent') {
+          // Marketing needs the customer's consent for the channel: the step is skipped, with the reason on record.
+          await note(`Step ${step + 1} (message ${input.template}) skipped: ${gate.reason}`);
+          await log('skipped', gate.reason);
+          return { outcome: 'skipped', reason: gate.reason };
+        }
         if (gate.outcome === 'suppressed') {
           await note(`Step ${step + 1} (message ${input.template}) not sent: ${gate.reason}`);
           await log('not sent', gate.reason);

@@ -86,6 +86,8 @@ const envSchema = z.object({
   MAIL_TRANSPORT: z.enum(['file', 'smtp']).default('file'),
   SMTP_URL: z.string().url().optional(),
   MAIL_FROM: z.string().default('CRM <crm@localhost>'),
+  /** Where people reach the public pages of the API (the unsubscribe link of marketing messages); default http://localhost:API_PORT. */
+  PUBLIC_BASE_URL: z.string().url().optional(),
   MAILBOX_DIR: z.string().optional(),
 
   /** The embedded stack generates per-role development keys on first start. */
@@ -239,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       mailboxDir: e.MAILBOX_DIR ?? `${e.DATA_DIR}/mailbox`,
     },
     devKeys: e.DEV_KEYS ?? (!e.DATABASE_URL && !e.TEMPORAL_ADDRESS),
+    consent: { publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.API_PORT}`).replace(/\/+$/, '') },
     retention: { pageSize: e.RETENTION_PAGE_SIZE, enrollConcurrency: e.RETENTION_ENROLL_CONCURRENCY },
     acquisition: {
       owners: e.LEAD_OWNERS,

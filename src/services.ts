@@ -55,7 +55,7 @@ export async function startWorkerService(
     dataConverter: createDataConverter(keyringFromConfig(config.codec)),
     pool,
     transport,
-    settings: { acquisition: config.acquisition, masterData: config.masterData },
+    settings: { acquisition: config.acquisition, masterData: config.masterData, consent: config.consent },
   });
   const done = worker.run().catch((err: unknown) => {
     logger.error({ err }, 'operational worker failed');

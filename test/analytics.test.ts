@@ -2,6 +2,7 @@ import { readdir, readFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import { grantMarketingConsent } from './support/consent.js';
 import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
 import { launchChromium } from './support/browser.js';
 import { codeFor, registerCustomer as registerTestCustomer, waitForChange } from './support/master-data.js';
@@ -224,6 +225,8 @@ describe('campaign reports from enrollments with known outcomes', () => {
       expect(res.status).toBe(201);
       customers.push(res.body.id);
     }
+    // Campaign messages reach only customers who agreed to marketing by e-mail.
+    await grantMarketingConsent(h.pool, customers, ['email']);
     const [goal, optOut] = customers as [string, string, string];
     const created = await h.json('POST', '/v1/campaigns', {
       as: 'backoffice',

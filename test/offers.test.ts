@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The harness first: it loads the API, whose zod-openapi import must extend zod before any domain schema is built.
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import { grantMarketingConsent } from './support/consent.js';
 import { createActivities } from '../activities/index.js';
 import { CrmCustomerId, CrmOfferKind } from '../src/domain/search-attributes.js';
 import { FileTransport } from '../src/notifications/transport.js';
@@ -43,6 +44,8 @@ async function seedCustomer(harness: Harness, seed: CustomerSeed = {}): Promise<
       [id, product],
     );
   }
+  // Offers are made only to customers who agreed to marketing by e-mail.
+  await grantMarketingConsent(harness.pool, [id]);
   return { id, email };
 }
 

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The harness first: it loads the API, whose zod-openapi import must extend zod before any domain schema is built.
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import { grantMarketingConsent } from './support/consent.js';
 import { forget, workflowsOf } from './support/retention.js';
 import { codeFor, registerCustomer, waitForChange, waitForGdpr, type TestCustomer } from './support/master-data.js';
 import { createActivities } from '../activities/index.js';
@@ -45,6 +46,8 @@ async function seedCustomer(owns: string[]): Promise<string> {
       [id, product],
     );
   }
+  // Offers and campaigns reach only customers who agreed to marketing.
+  await grantMarketingConsent(h.pool, [id]);
   return id;
 }
 

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The harness first: it loads the API, whose zod-openapi import must extend zod before any domain schema is built.
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import { grantMarketingConsent } from './support/consent.js';
+import { segmentProduct } from './support/retention.js';
 import { RECORDING, recorder, replayRecorded } from './support/replay.js';
 import { Client } from '@temporalio/client';
 import { offerRespondUpdate } from '../src/domain/offers.js';
@@ -15,13 +17,6 @@ import { CrmCampaignId, CrmProcess } from '../src/domain/search-attributes.js';
 import type { EnrollmentResult } from '../workflows/retention.js';
 
 const DAY = 86_400_000;
-
-/** A product of its own per test: owning it is the segment, so tests never see each other's customers. */
-async function segmentProduct(harness: Harness): Promise<string> {
-  const id = uniqueId('seg').replace(/_/g, '-');
-  await harness.pool.query("INSERT INTO products (id, name, category, tier, price) VALUES ($1, 'Segment marker', 'marker', 1, 0)", [id]);
-  return id;
-}
 
 async function seedCustomers(
   harness: Harness,
@@ -41,6 +36,11 @@ async function seedCustomers(
       [c.id, marker],
     );
   }
+  // Campaigns message only customers who agreed to marketing on the channel.
+  await grantMarketingConsent(
+    harness.pool,
+    customers.map((c) => c.id),
+  );
   return customers;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Delivery of one queued message.
- * States: pending → sent. Moved by: the transport accepting the message. The activity retries
+ * States: pending → sent, or withheld (a marketing message whose consent was withdrawn before it went out). Moved by: the transport accepting the message. The activity retries
  * with exponential backoff (capped at 10 minutes) for as long as the transport refuses, so an
  * outage delays messages but never loses them; operators see undelivered messages as running
  * `notify-<messageId>` workflows.
@@ -21,10 +21,10 @@ const { deliverMessage } = proxyActivities<Activities>({
   },
 });
 
-export async function deliverNotification(input: DeliverNotificationInput): Promise<{ sentAt: string }> {
-  const { sentAt } = await deliverMessage(input.messageId);
-  upsertSearchAttributes([{ key: CrmStatus, value: 'sent' }]);
-  return { sentAt };
+export async function deliverNotification(input: DeliverNotificationInput): Promise<{ sentAt: string; withheld?: string }> {
+  const { sentAt, withheld } = await deliverMessage(input.messageId);
+  upsertSearchAttributes([{ key: CrmStatus, value: withheld ? 'withheld' : 'sent' }]);
+  return withheld ? { sentAt, withheld } : { sentAt };
 }
 
 /**

@@ -9,7 +9,9 @@
  * `campaignEnrollment` (`campaign-<id>-<customerId>`): active → waiting / deferred → completed,
  * or ends early: goal-met (the goal event, an accepted offer), opted-out, suppressed. Walks the
  * steps; a message waits out quiet hours and the weekly cap instead of being sent, and is never
- * sent to a suppressed customer. Customer events arrive as the `customerEvent` signal.
+ * sent to a suppressed customer, nor without marketing consent for its channel (skipped, with the
+ * reason). Customer events arrive as the `customerEvent` signal; a withdrawal of marketing consent
+ * as `consentWithdrawn`, which ends it as opted-out when it uses that channel.
  *
  * `recordCustomerEvent`: records a customer event and tells the customer's active enrollments.
  */
@@ -47,6 +49,7 @@ import {
 } from '../src/domain/retention.js';
 import { CrmCampaignId, CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
+import { consentWithdrawnSignal } from '../src/domain/consent.js';
 import { DELIVERY_GRACE, offer } from './offers.js';
 import { deliver, type DeliveryTracker } from './notifications.js';
 
@@ -189,6 +192,13 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
     else if (event.type === 'complaint') finish('suppressed', `customer complained (event ${event.eventId}); contact suppressed until the complaint is closed`);
     else if (definition.goal?.type === 'customer-event' && definition.goal.event === event.type)
       finish('goal-met', `goal: ${event.type} (event ${event.eventId})`);
+  });
+  // Withdrawn marketing consent ends the enrollment at once when it uses that channel (an offer goes by e-mail).
+  const channels = new Set<string>(definition.steps.map((step) => (step.type === 'message' ? step.channel : step.type === 'offer' ? 'email' : '')));
+  setHandler(consentWithdrawnSignal, (notice) => {
+    const detail = `marketing consent for ${notice.channel} withdrawn (${notice.method}, consent ${notice.consentId})`;
+    log({ step: null, type: 'event', outcome: 'consent-withdrawn', detail });
+    if (channels.has(notice.channel)) finish('opted-out', detail);
   });
 
   let lastOffer: OfferResult | undefined;

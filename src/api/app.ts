@@ -30,6 +30,8 @@ import { leadCommandRoutes } from './routes/acquisition-commands.js';
 import { opportunityRoutes } from './routes/opportunities.js';
 import { contactRoutes } from './routes/contacts.js';
 import { onboardingRoutes } from './routes/onboarding.js';
+import { consentRoutes } from './routes/consent.js';
+import { unsubscribeRoutes } from './routes/unsubscribe.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -96,6 +98,8 @@ export function createApi(deps: ApiDeps) {
   });
 
   app.route('/', codecRoutes(deps));
+  // Public: the unsubscribe link of marketing messages works without a key (and outside /v1's JSON-only bodies).
+  app.route('/', unsubscribeRoutes(deps));
 
   app.use(
     '/v1/*',
@@ -136,6 +140,7 @@ export function createApi(deps: ApiDeps) {
   app.route('/', opportunityRoutes(deps));
   app.route('/', contactRoutes(deps));
   app.route('/', onboardingRoutes(deps));
+  app.route('/', consentRoutes(deps));
 
   linkCreatedResources(app.openAPIRegistry);
   declareIdempotency(app.openAPIRegistry);

@@ -10,6 +10,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   403: 'The key’s role may not do this',
   404: 'No such resource',
   409: 'The request conflicts with the current state',
+  410: 'Gone: the link expired or was already used',
   413: 'Body larger than 64 KiB',
   415: 'Body is not application/json',
   422: 'Idempotency-Key reused with a different body, or a business rule refused the request',

@@ -6,7 +6,9 @@
  *   2. customer registrations and master-data changes, verified with the mailed code (some wrong)
  *      or approved / rejected by backoffice;
  *   3. up-, cross- and downsell offers, accepted, declined and ineligible;
- *   4. a retention campaign run now, and customer events (purchase, login, opt-out);
+ *   4. a retention campaign run now, and customer events (purchase, login, opt-out); consent
+ *      (most customers confirm the opt-in, an agent records one by phone, one customer unsubscribes
+ *      with the link of a campaign message); opportunities for existing customers;
  *   5. one analytics ingest, so the numbers show at once, and the open pipeline and forecast
  *      printed from the analytics API.
  *
@@ -195,10 +197,11 @@ interface Delivered {
   template: string;
   text: string;
   deliveredAt: string;
+  headers?: Record<string, string>;
 }
 
-/** The newest code message for `recipient` that was not used before; waits for delivery. */
-async function codeFor(recipient: string, used: Set<string>, timeoutMs = 30_000): Promise<string> {
+/** The newest code message (`template`) for `recipient` that was not used before; waits for delivery. */
+async function codeFor(recipient: string, used: Set<string>, timeoutMs = 30_000, template = 'verification-code'): Promise<string> {
   const folder = path.join(MAILBOX, mailboxFolder(recipient));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -211,7 +214,7 @@ async function codeFor(recipient: string, used: Set<string>, timeoutMs = 30_000)
         /* being written: next round */
       }
     }
-    const fresh = messages.filter((m) => m.template === 'verification-code' && !used.has(m.id)).sort((a, b) => b.deliveredAt.localeCompare(a.deliveredAt))[0];
+    const fresh = messages.filter((m) => m.template === template && !used.has(m.id)).sort((a, b) => b.deliveredAt.localeCompare(a.deliveredAt))[0];
     const code = fresh && /\b(\d{6})\b/.exec(fresh.text)?.[1];
     if (fresh && code) {
       used.add(fresh.id);
@@ -518,6 +521,12 @@ async function register(i: number): Promise<Customer> {
     key: `demo-${RUN}-customer-${i}-owns`,
     expect: [201, 202],
   });
+  // Most confirm the double opt-in from their mailbox, which is their consent to offers by e-mail;
+  // every seventh does not, and campaigns and offers leave them alone.
+  if (i % 7 !== 6) {
+    const code = await codeFor(body.email, usedCodes, 30_000, 'onboarding-opt-in');
+    await call('POST', `/v1/customers/${id}/onboarding/opt-in`, { body: { code }, key: `demo-${RUN}-customer-${i}-opt-in`, expect: [200] });
+  }
   return { index: i, id: id!, name, email: body.email, country, owns };
 }
 
@@ -615,7 +624,8 @@ async function offer(
   const { status, body } = await call<{ offerId?: string; status?: string; statusUrl?: string; rule?: string }>('POST', `/v1/customers/${c.id}/offers`, {
     body: { kind, productId },
     key,
-    expect: decision === 'ineligible' ? [422, 201, 202] : [201, 202],
+    // A customer who never agreed to marketing is refused any offer (422, rule contact-allowed).
+    expect: [422, 201, 202],
   });
   if (status === 422) {
     count(offerOutcomes, `${kind} ineligible (${body.rule ?? 'rule'})`);
@@ -817,6 +827,41 @@ async function opportunities(customers: Customer[]): Promise<string> {
   return `${chosen.length} opened for existing customers, ${won} won (Home Security now among their products), open ones weigh EUR ${weighted.toFixed(2)} in the forecast`;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Consent: an agent records a consent given by phone; a customer unsubscribes with the link of a
+// campaign message (the one-click POST a mail client sends), which ends their enrollment.
+
+async function consentAndUnsubscribe(customers: Customer[]): Promise<string> {
+  const caller = customers.find((c) => c.country !== 'AT');
+  if (caller) {
+    await call('POST', `/v1/customers/${caller.id}/consents/grants`, {
+      body: { channel: 'sms', purpose: 'marketing', method: 'call', source: 'inbound call, demo agent', textVersion: 'marketing-sms-v1' },
+      key: `demo-${RUN}-consent-sms`,
+      expect: [201, 202],
+    });
+  }
+  for (const c of customers.filter((x) => x.country === 'AT')) {
+    const files = await readdir(path.join(MAILBOX, mailboxFolder(c.email))).catch(() => [] as string[]);
+    for (const f of files.filter((n) => n.endsWith('.json'))) {
+      const m = JSON.parse(await readFile(path.join(MAILBOX, mailboxFolder(c.email), f), 'utf8')) as Delivered;
+      const link = /^<(.+)>$/.exec(m.headers?.['List-Unsubscribe'] ?? '')?.[1];
+      if (!link) continue;
+      const res = await fetch(`${API}${new URL(link).pathname}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: 'List-Unsubscribe=One-Click',
+      });
+      const { body } = await call<{ history: unknown[]; current: Array<{ channel: string; purpose: string; granted: boolean }> }>(
+        'GET',
+        `/v1/customers/${c.id}/consents`,
+      );
+      const email = body.current.find((x) => x.channel === 'email' && x.purpose === 'marketing');
+      return `${caller ? `SMS consent by phone recorded for ${caller.name}; ` : ''}${c.name} unsubscribed with the link of "${m.template}" (${res.status}): e-mail marketing ${email?.granted ? 'granted' : 'withdrawn'}, ${body.history.length} entries of proof`;
+    }
+  }
+  return 'no marketing message with an unsubscribe link found';
+}
+
 async function main(): Promise<void> {
   const keyFile = path.join(DATA_DIR, 'dev-keys.json');
   try {
@@ -875,6 +920,7 @@ async function main(): Promise<void> {
   log(`4/5 retention campaign and customer events`);
   const camp = customers.length ? await campaign(customers) : undefined;
   if (camp) log(`  campaign: ${camp.enrolled} enrolled, ${camp.accepted} campaign offers accepted; events: ${fmt(camp.events)}`);
+  log(`  consent: ${await consentAndUnsubscribe(customers)}`);
 
   log(`  opportunities: ${await opportunities(customers)}`);
 

@@ -3,6 +3,7 @@
  * delivered by the `deliverNotification` workflow, which retries with backoff until the
  * transport accepts it.
  */
+import { CONSENT_TEXTS, OPT_IN_TEXT_VERSION } from './consent.js';
 export const TEMPLATES = {
   welcome: (p: Record<string, unknown>) => ({
     subject: 'Welcome',
@@ -20,7 +21,9 @@ export const TEMPLATES = {
   // Onboarding: double opt-in, the account manager's task, welcome, check-in.
   'onboarding-opt-in': (p: Record<string, unknown>) => ({
     subject: 'Please confirm your e-mail address',
-    text: `Hello ${String(p.name ?? '')},\n\nyour confirmation code is ${String(p.code ?? '')}.\n`,
+    text:
+      `Hello ${String(p.name ?? '')},\n\nyour confirmation code is ${String(p.code ?? '')}.\n\n` +
+      `${CONSENT_TEXTS[OPT_IN_TEXT_VERSION]} (${OPT_IN_TEXT_VERSION})\n`,
   }),
   'onboarding-first-contact-task': (p: Record<string, unknown>) => ({
     subject: `New customer: please get in touch with ${String(p.customerName ?? '')}`,
@@ -102,10 +105,50 @@ export const TEMPLATES = {
 } satisfies Record<string, (payload: Record<string, unknown>) => { subject: string; text: string }>;
 export type TemplateName = keyof typeof TEMPLATES;
 
+/**
+ * Every template is either a service message (codes, confirmations, notices about the customer's
+ * own account or requests, messages to staff), which needs no consent, or marketing, which goes
+ * out only with the customer's marketing consent for its channel and carries an unsubscribe link.
+ * This table is the one place that says which.
+ */
+export const TEMPLATE_PURPOSE: Record<TemplateName, 'service' | 'marketing'> = {
+  welcome: 'service',
+  'lead-contact-reminder': 'service',
+  'lead-contact-escalation': 'service',
+  'onboarding-opt-in': 'service',
+  'onboarding-first-contact-task': 'service',
+  'onboarding-first-contact-reminder': 'service',
+  'onboarding-welcome': 'service',
+  'onboarding-check-in': 'service',
+  'onboarding-stalled': 'service',
+  'verification-code': 'service',
+  'contact-change-notice': 'service',
+  'master-data-applied': 'service',
+  'master-data-failed': 'service',
+  'approval-needed': 'service',
+  'gdpr-export-ready': 'service',
+  'gdpr-erasure-scheduled': 'service',
+  'gdpr-erasure-cancelled': 'service',
+  'campaign-checkin': 'marketing',
+  'campaign-winback': 'marketing',
+  'campaign-loyalty': 'marketing',
+  offer: 'marketing',
+  'offer-confirmation': 'service',
+};
+
+/** A template this table does not know is treated as marketing: consent is asked for rather than assumed. */
+export function messagePurpose(template: string): 'service' | 'marketing' {
+  return (TEMPLATE_PURPOSE as Record<string, 'service' | 'marketing'>)[template] ?? 'marketing';
+}
+
 export function renderTemplate(template: string, payload: Record<string, unknown>): { subject: string; text: string } {
   const render = (TEMPLATES as Record<string, (p: Record<string, unknown>) => { subject: string; text: string }>)[template];
-  if (!render) return { subject: template, text: JSON.stringify(payload, null, 2) };
-  return render(payload);
+  const rendered = render ? render(payload) : { subject: template, text: JSON.stringify(payload, null, 2) };
+  // Every marketing message says how to object (UWG §7(3)); the link is added at sending, never stored.
+  if (messagePurpose(template) === 'marketing' && typeof payload.unsubscribeUrl === 'string') {
+    rendered.text += `\n--\nYou receive this because you agreed to our news and offers. To stop them, open: ${payload.unsubscribeUrl}\n`;
+  }
+  return rendered;
 }
 
 export interface DeliverNotificationInput {

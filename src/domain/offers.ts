@@ -81,7 +81,7 @@ export type OfferDecision = (typeof OFFER_DECISIONS)[number];
  */
 export const ELIGIBILITY_RULES = {
   'customer-active': 'the customer must be active',
-  'contact-allowed': 'the customer must not be suppressed (opt-out, erasure requested, open complaint)',
+  'contact-allowed': 'the customer must not be suppressed (opt-out, erasure requested, open complaint) and must have agreed to offers by e-mail',
   'product-on-sale': 'the product must exist and be active',
   'no-open-offer': 'no other open offer of this product may be waiting for this customer',
   'upsell-higher-tier-in-owned-category': 'upsell: a higher tier in a category the customer owns',

@@ -29,6 +29,7 @@ export const CRM_PROCESS = {
   notification: 'notification',
   /** A task handed to a person (`task-<id>`), made by one of the processes above. */
   task: 'task',
+  consent: 'consent',
 } as const;
 export type CrmProcess = (typeof CRM_PROCESS)[keyof typeof CRM_PROCESS];
 export const CRM_PROCESSES = valuesOf(CRM_PROCESS);

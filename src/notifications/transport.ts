@@ -15,6 +15,8 @@ export interface OutboundMessage {
   text: string;
   payload: Record<string, unknown>;
   createdAt: string;
+  /** Extra e-mail headers, e.g. `List-Unsubscribe` and `List-Unsubscribe-Post` of a marketing message. */
+  headers?: Record<string, string>;
 }
 
 export interface MessageTransport {
@@ -67,7 +69,7 @@ export class SmtpTransport implements MessageTransport {
       subject: message.subject,
       text: message.text,
       messageId: `<${message.id}@crm.local>`,
-      headers: { 'X-CRM-Message-Id': message.id, 'X-CRM-Template': message.template },
+      headers: { ...message.headers, 'X-CRM-Message-Id': message.id, 'X-CRM-Template': message.template },
     });
   }
 

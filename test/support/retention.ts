@@ -3,7 +3,7 @@
  * depend on Temporal: delete a workflow (every run of its id) and wait until Temporal has
  * forgotten it.
  */
-import { eventually, type Harness } from './harness.js';
+import { eventually, uniqueId, type Harness } from './harness.js';
 
 export async function forget(h: Harness, workflowId: string): Promise<void> {
   await eventually(
@@ -26,4 +26,11 @@ export async function workflowsOf(h: Harness, query: string): Promise<string[]> 
   const ids: string[] = [];
   for await (const wf of h.client.workflow.list({ query })) ids.push(wf.workflowId);
   return ids;
+}
+
+/** A product of its own per test: owning it is the segment, so tests never see each other's customers. */
+export async function segmentProduct(harness: Harness): Promise<string> {
+  const id = uniqueId('seg').replace(/_/g, '-');
+  await harness.pool.query("INSERT INTO products (id, name, category, tier, price) VALUES ($1, 'Segment marker', 'marker', 1, 0)", [id]);
+  return id;
 }

@@ -24,12 +24,14 @@ export interface OutboxMessage {
 
 export interface OutboxRow {
   id: string;
+  customer_id: string | null;
   channel: Channel;
   recipient: string;
   template: string;
   payload: Record<string, unknown>;
   created_at: Date;
   sent_at: Date | null;
+  withheld_at: Date | null;
 }
 
 /** Queues a message once per idempotency key, in the caller's transaction; returns its id either way. */
@@ -53,9 +55,10 @@ export async function queuedMessage(db: Pool | PoolClient, idempotencyKey: strin
 }
 
 export async function readMessage(db: Pool | PoolClient, messageId: string): Promise<OutboxRow | undefined> {
-  const { rows } = await db.query<OutboxRow>('SELECT id, channel, recipient, template, payload, created_at, sent_at FROM notification_outbox WHERE id = $1', [
-    messageId,
-  ]);
+  const { rows } = await db.query<OutboxRow>(
+    'SELECT id, customer_id, channel, recipient, template, payload, created_at, sent_at, withheld_at FROM notification_outbox WHERE id = $1',
+    [messageId],
+  );
   return rows[0];
 }
 
@@ -72,6 +75,15 @@ export async function markSent(db: Pool | PoolClient, messageId: string): Promis
   return rows[0]!.sent_at;
 }
 
+/** A message that must not go out any more (marketing whose consent was withdrawn after it was queued): never sent, and why. */
+export async function markWithheld(db: Pool | PoolClient, messageId: string, reason: string): Promise<Date> {
+  const { rows } = await db.query<{ withheld_at: Date }>(
+    'UPDATE notification_outbox SET withheld_at = COALESCE(withheld_at, now()), withheld_reason = COALESCE(withheld_reason, $2) WHERE id = $1 RETURNING withheld_at',
+    [messageId, reason],
+  );
+  return rows[0]!.withheld_at;
+}
+
 export async function markFailed(db: Pool | PoolClient, messageId: string, error: unknown): Promise<void> {
   await db.query('UPDATE notification_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1', [
     messageId,
@@ -79,11 +91,17 @@ export async function markFailed(db: Pool | PoolClient, messageId: string, error
   ]);
 }
 
-/** Renders a message, with `secret` values (a one-time code) added to what is rendered only, and hands it to the transport. */
+/**
+ * Renders a message, with `secret` values (a one-time code, an unsubscribe link) added to what is
+ * rendered only, and hands it to the transport. A message with an unsubscribe link carries it in
+ * the `List-Unsubscribe` headers too, for one-click unsubscribing (RFC 8058).
+ */
 export async function transmit(transport: MessageTransport, row: OutboxRow, secret: Record<string, unknown> = {}): Promise<void> {
   const payload = { ...row.payload, ...secret };
   const rendered = renderTemplate(row.template, payload);
+  const unsubscribe = typeof secret.unsubscribeUrl === 'string' ? secret.unsubscribeUrl : undefined;
   await transport.send({
+    ...(unsubscribe ? { headers: { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } } : {}),
     id: row.id,
     channel: row.channel,
     recipient: row.recipient,
