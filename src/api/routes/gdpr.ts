@@ -33,7 +33,8 @@ const gdprStateSchema = z
   .object({
     requestId: z.string(),
     kind: z.enum(['export', 'erasure']),
-    customerId: z.string(),
+    customerId: z.string().optional().openapi({ description: 'The customer the request is about; absent for a person known only as a lead' }),
+    subject: z.enum(['customer', 'lead']).optional().openapi({ description: 'lead: a person known only as a lead, identified by e-mail address' }),
     status: z.string(),
     requestedBy: z.string(),
     verification: verificationSchema.optional(),
@@ -62,7 +63,7 @@ const gdprRecordSchema = gdprStateSchema
   })
   .openapi('GdprRequestRecord');
 
-const gdprStartResponse = jsonContent(
+export const gdprStartResponse = jsonContent(
   z.object({ requestId: z.string(), status: z.string(), statusUrl: z.string() }),
   'Request accepted; a code went to the customer',
 );
