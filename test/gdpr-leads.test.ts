@@ -64,13 +64,11 @@ async function requestLeadGdpr(kind: 'export' | 'erasure', email: string): Promi
   return res.body.requestId;
 }
 
-/** The request once its code went out (or would have): its updates are answered from then on. */
+/** The request once its code went out (or would have) and was recorded: its updates are answered from then on. */
 const awaitingCode = (requestId: string) =>
   eventually(async () => {
     const r = await h.json('GET', `/v1/gdpr-requests/${requestId}`);
-    return r.status === 200 && r.body.status === 'awaiting-verification' && r.body.verificationLog.some((e: { status: string }) => e.status === 'code-sent')
-      ? r.body
-      : undefined;
+    return r.status === 200 && r.body.status === 'awaiting-verification' && r.body.verification?.targets?.length > 0 ? r.body : undefined;
   });
 
 const funnelOf = (leadId: string) => h.client.workflow.getHandle(`lead-${leadId}`);
