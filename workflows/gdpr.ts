@@ -75,7 +75,8 @@ function openRequest(kind: GdprKind, input: GdprRequest) {
   const state: GdprState = {
     requestId: input.requestId,
     kind,
-    ...(input.customerId ? { customerId: input.customerId } : { subject: 'lead' as const }),
+    ...(input.customerId ? { customerId: input.customerId } : {}),
+    subject: input.customerId ? 'customer' : 'lead',
     status: 'awaiting-verification',
     requestedBy: input.requestedBy,
     transitions: [{ status: 'awaiting-verification', at: now(), actor: input.requestedBy }],
