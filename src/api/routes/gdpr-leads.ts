@@ -10,16 +10,14 @@
  * an address while one of its kind is open answers with the open one.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { gdprErasure, gdprExport } from '../../../workflows/gdpr.js';
-import { claimLeadRequest, openGdprRequest, releaseLeadRequest } from '../../db/repositories/gdpr-requests.js';
+import { claimLeadRequest, releaseLeadRequest } from '../../db/repositories/gdpr-requests.js';
 import { emailSchema, normaliseEmail } from '../../domain/contact-data.js';
 import { gdprWorkflowId, type GdprKind } from '../../domain/gdpr.js';
-import { CRM_PROCESS } from '../../domain/processes.js';
-import { CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { throwTemporalProblem } from '../temporal-errors.js';
+import { startGdprRequest } from './gdpr.js';
 
 const leadGdprBody = z
   .object({ email: emailSchema.openapi({ description: 'The address the person gave as a lead; the code goes to it' }) })
@@ -59,35 +57,9 @@ export function leadGdprRoutes(deps: ApiDeps) {
     const workflowId = gdprWorkflowId(requestId);
     const claim = await claimLeadRequest(deps.pool, { requestId, kind, email, requestedBy: actor, workflowId });
     if (!claim.claimed) return claim.openRequestId;
-    let runId: string;
-    try {
-      const handle = await deps.temporal.workflow.start<typeof gdprExport | typeof gdprErasure>(kind === 'export' ? 'gdprExport' : 'gdprErasure', {
-        workflowId,
-        taskQueue: deps.taskQueue,
-        args: [{ requestId, email, requestedBy: actor }],
-        workflowIdConflictPolicy: 'FAIL',
-        typedSearchAttributes: [
-          { key: CrmProcess, value: CRM_PROCESS.gdpr },
-          { key: CrmStatus, value: 'awaiting-verification' },
-        ],
-        // No address here: operators see the request, not whom it is about.
-        staticSummary: `GDPR ${kind} for a person known only as a lead`,
-        staticDetails: `Requested by ${actor}`,
-      });
-      runId = handle.firstExecutionRunId;
-    } catch (err) {
+    await startGdprRequest(deps, { kind, requestId, actor, subject: { email } }, async (err) => {
       await releaseLeadRequest(deps.pool, requestId);
       throwTemporalProblem(err);
-    }
-    await openGdprRequest(deps.pool, {
-      requestId,
-      kind,
-      subject: 'lead',
-      status: 'awaiting-verification',
-      requestedBy: actor,
-      transitions: [],
-      workflowId,
-      runId,
     });
     return requestId;
   };
