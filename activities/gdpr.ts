@@ -14,6 +14,8 @@ import { inTransaction, quoteIdent } from '../src/db/pool.js';
 import type { EraseCustomerResult } from '../src/domain/gdpr.js';
 import { openGdprRequest, recordGdprRequest, type GdprRecord } from '../src/db/repositories/gdpr-requests.js';
 import { readCustomerRow } from '../src/db/repositories/customers.js';
+import { leadDataOf } from '../src/db/repositories/lead-data.js';
+import { createLeadGdprActivities } from './gdpr-leads.js';
 
 export interface GdprActivityDeps {
   pool: Pool;
@@ -110,8 +112,25 @@ async function tablesOf(db: Pool | PoolClient): Promise<Set<string>> {
   return new Set(rows.map((r) => r.table_name));
 }
 
+/** Keeps an export for its one retrieval (a retry finds the first); returns its size. */
+async function storeExport(
+  pool: Pool,
+  input: { requestId: string; customerId: string | null; retentionMs: number },
+  content: Record<string, unknown>,
+): Promise<{ bytes: number; tables: string[] }> {
+  const json = JSON.stringify(content);
+  const bytes = Buffer.byteLength(json);
+  await pool.query(
+    `INSERT INTO gdpr_exports (request_id, customer_id, content, bytes, expires_at) VALUES ($1, $2, $3, $4, now() + $5 * interval '1 millisecond')
+     ON CONFLICT (request_id) DO NOTHING`,
+    [input.requestId, input.customerId, json, bytes, input.retentionMs],
+  );
+  return { bytes, tables: Object.keys(content) };
+}
+
 export function createGdprActivities({ pool }: GdprActivityDeps) {
   return {
+    ...createLeadGdprActivities({ pool }),
     /** The request's row for this run, before anything else happens; a retry finds it. */
     async openGdprRequestRecord(record: GdprRecord): Promise<void> {
       await openGdprRequest(pool, record);
@@ -122,10 +141,21 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
       await recordGdprRequest(pool, record);
     },
 
-    /** Every datum held about the customer, stored for one retrieval; returns only its size. */
-    async assembleExport(input: { requestId: string; customerId: string; retentionMs: number }): Promise<{ bytes: number; tables: string[] }> {
+    /**
+     * Every datum held about the customer, or about a person known only as a lead (`email`: their
+     * leads of no customer and what hangs off them), stored for one retrieval; returns only its size.
+     */
+    async assembleExport(input: { requestId: string; customerId?: string; email?: string; retentionMs: number }): Promise<{ bytes: number; tables: string[] }> {
       const existing = await pool.query<{ bytes: number }>('SELECT bytes FROM gdpr_exports WHERE request_id = $1', [input.requestId]);
       if (existing.rows[0]) return { bytes: existing.rows[0].bytes, tables: [] };
+      if (!input.customerId) {
+        const data = await leadDataOf(pool, input.email!);
+        return storeExport(
+          pool,
+          { ...input, customerId: null },
+          { requestId: input.requestId, generatedAt: new Date().toISOString(), email: input.email, ...data },
+        );
+      }
       const customer = await readCustomerRow(pool, input.customerId);
       if (!customer || customer.status === 'erased') throw ApplicationFailure.nonRetryable('the customer no longer exists', 'CustomerGone');
       const { rows: columns } = await pool.query<{ table_name: string }>(
@@ -144,14 +174,7 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
         content[table] = rows;
         tables.push(table);
       }
-      const json = JSON.stringify(content);
-      const bytes = Buffer.byteLength(json);
-      await pool.query(
-        `INSERT INTO gdpr_exports (request_id, customer_id, content, bytes, expires_at) VALUES ($1, $2, $3, $4, now() + $5 * interval '1 millisecond')
-         ON CONFLICT (request_id) DO NOTHING`,
-        [input.requestId, input.customerId, json, bytes, input.retentionMs],
-      );
-      return { bytes, tables };
+      return { ...(await storeExport(pool, { requestId: input.requestId, customerId: input.customerId, retentionMs: input.retentionMs }, content)), tables };
     },
 
     /** Removes an export that was not fetched in time. */

@@ -28,6 +28,7 @@ import { writeAudit } from '../src/db/repositories/audit-log.js';
 import { sameJson } from '../src/domain/stable-json.js';
 import { masterDataOf, readCustomerRow } from '../src/db/repositories/customers.js';
 import { checkCode, issueCode, openSubject } from '../src/db/repositories/one-time-codes.js';
+import { leadsOnlyUnder } from '../src/db/repositories/lead-data.js';
 import { queueMessage, sendWithSecret } from '../src/db/repositories/outbox.js';
 import { CODE_SENT, CODE_WRONG, appendRequestEvents } from '../src/db/repositories/request-events.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
@@ -50,7 +51,8 @@ function sameField(field: MasterDataField, a: unknown, b: unknown): boolean {
 }
 
 export interface QueueMessageInput {
-  customerId: string;
+  /** Absent for a message to a person known only as a lead (then `to` names the recipient). */
+  customerId?: string;
   /** `email`/`phone`: the customer's current contact point, read here so workflows need not carry it. */
   to: 'email' | 'phone' | 'phone-or-email' | { channel: 'email' | 'sms'; recipient: string };
   template: string;
@@ -65,6 +67,7 @@ export async function queueToCustomer(db: Pool | PoolClient, input: QueueMessage
   if (typeof input.to === 'object') {
     ({ channel, recipient } = input.to);
   } else {
+    if (!input.customerId) return null;
     const row = await readCustomerRow(db, input.customerId);
     if (!row || row.status === 'erased') return null;
     const usePhone = input.to === 'phone' || (input.to === 'phone-or-email' && row.phone);
@@ -110,19 +113,41 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
      * per target: the one in the latest message.
      */
     async issueVerificationCodes(input: IssueCodesInput): Promise<IssuedCodes> {
-      const customer = await readCustomerRow(pool, input.customerId);
-      if (!customer || customer.status === 'erased') throw ApplicationFailure.nonRetryable('the customer no longer exists', 'CustomerGone');
+      const customer = input.customerId ? await readCustomerRow(pool, input.customerId) : undefined;
+      if (input.customerId && (!customer || customer.status === 'erased'))
+        throw ApplicationFailure.nonRetryable('the customer no longer exists', 'CustomerGone');
       await openSubject(pool, {
         subject: input.subject,
-        customerId: input.customerId,
+        customerId: input.customerId ?? null,
         purpose: input.purpose,
         maxAttempts: input.maxAttempts,
       });
+      // A lead-only person's address gets a code only when something is held under it. Nothing
+      // else differs (the subject counts wrong codes, the timeline reads the same), so a request
+      // does not tell whether anything is held under an address.
+      const lead = input.email !== undefined;
+      const held = !lead || (await leadsOnlyUnder(pool, input.email!)).length > 0;
       let expiresAt = new Date(Date.now() + input.ttlMs);
       const sent: IssuedCodes['sent'] = [];
       for (const spec of input.targets) {
-        const recipient = spec.recipient ?? (spec.channel === 'sms' ? customer.phone : customer.email);
+        const recipient = spec.recipient ?? input.email ?? (spec.channel === 'sms' ? customer!.phone : customer!.email);
         if (!recipient) throw ApplicationFailure.nonRetryable(`the customer has no ${spec.channel} contact point for ${spec.target}`, 'NoContactPoint');
+        const sentTo = maskContact(recipient);
+        const entry = {
+          status: CODE_SENT,
+          at: new Date().toISOString(),
+          actor: 'system',
+          reason: lead
+            ? `code ${input.issue} sent by ${spec.channel} to ${sentTo} if data is held under it`
+            : `code ${input.issue} for ${spec.target} sent by ${spec.channel} to ${sentTo}`,
+          key: `code:${input.runId ?? input.workflowId}:${input.issue}:${spec.target}`,
+        };
+        const about = { requestId: input.subject, customerId: input.customerId ?? null, kind: input.purpose, workflowId: input.workflowId };
+        if (!held) {
+          sent.push({ target: spec.target, channel: spec.channel, sentTo });
+          await appendRequestEvents(pool, about, [entry]);
+          continue;
+        }
         const issued = (await issueCode(pool, {
           subject: input.subject,
           target: spec.target,
@@ -133,7 +158,7 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
         expiresAt = issued.expiresAt;
         // The outbox keeps the fact of the message, not its code; the code goes only to the transport.
         const messageId = await queueMessage(pool, {
-          customerId: input.customerId,
+          customerId: input.customerId ?? null,
           channel: spec.channel,
           recipient,
           template: 'verification-code',
@@ -141,16 +166,8 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
           idempotencyKey: `${input.workflowId}:code:${input.subject}:${spec.target}:${input.issue}`,
         });
         await sendWithSecret(pool, transport, messageId, { code: issued.code });
-        sent.push({ target: spec.target, channel: spec.channel, sentTo: maskContact(recipient) });
-        await appendRequestEvents(pool, { requestId: input.subject, customerId: input.customerId, kind: input.purpose, workflowId: input.workflowId }, [
-          {
-            status: CODE_SENT,
-            at: new Date().toISOString(),
-            actor: 'system',
-            reason: `code ${input.issue} for ${spec.target} sent by ${spec.channel} to ${maskContact(recipient)}`,
-            key: `code:${input.runId ?? input.workflowId}:${input.issue}:${spec.target}`,
-          },
-        ]);
+        sent.push({ target: spec.target, channel: spec.channel, sentTo });
+        await appendRequestEvents(pool, about, [entry]);
       }
       return { expiresAt: expiresAt.toISOString(), sent };
     },

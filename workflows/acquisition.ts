@@ -57,6 +57,7 @@ import {
   type TransitionCommand,
 } from '../src/domain/acquisition.js';
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
+import { LEAD_ERASED_REASON, eraseLeadUpdate } from '../src/domain/gdpr.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import {
   CrmCustomerId,
@@ -328,6 +329,23 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       validator: (_cmd: DealChangeRequest & { actor: string }) => {
         const why = refuseDealChange(state) ?? (state.deal ? undefined : 'this funnel was started before leads carried a deal');
         if (why) refuse(REFUSAL.conflict, why);
+      },
+    },
+  );
+  // A GDPR erasure of the person ends the funnel: closed as lost with the reason 'erased', recorded
+  // like any move, before the erasure anonymises the lead.
+  setHandler(
+    eraseLeadUpdate,
+    async ({ actor }) => {
+      state.lostReason = LEAD_ERASED_REASON;
+      move('lost', actor, LEAD_ERASED_REASON);
+      await recorded();
+      return { stage: state.stage };
+    },
+    {
+      validator: (_cmd: { requestId: string; actor: string }) => {
+        if (state.intake.outcome === 'pending') refuse(REFUSAL.conflict, 'the lead is still being taken in; try again in a moment');
+        if (CLOSED_STAGES.includes(state.stage)) refuse(REFUSAL.conflict, `the lead is ${state.stage} already`);
       },
     },
   );

@@ -6,6 +6,12 @@
  * discarded when not fetched in time. Erasure (`gdpr-erasure-<customerId>`, one at a time):
  * awaiting-verification → grace-period (the customer is suppressed from promotion at once; the
  * request can be cancelled) → erasing → erased, or cancelled (suppression lifted).
+ *
+ * The subject is a customer (`customerId`), or a person known only as a lead (`email`): the same
+ * steps, with the code sent to that address only when leads of no customer are held under it (so
+ * the request looks the same from outside either way), the export made of those leads, and the
+ * erasure ending their running funnels before it anonymises them. A lead request never touches a
+ * customer's rows: a customer's data is the customer's own request.
  */
 import {
   ActivityFailure,
@@ -52,12 +58,25 @@ async function withPolicy(input: GdprRequestInput): Promise<GdprRequest> {
   return input.policy ? { ...input, policy: input.policy } : { ...input, policy: await acts.masterDataPolicy() };
 }
 
+/** Whom a request is about: the customer's id, or a lead-only person's address. */
+const subjectOf = (input: GdprRequestInput): string | { email: string } => input.customerId ?? { email: input.email! };
+
+/** A message about the request: to the customer's e-mail address, or to the lead-only person's. */
+const tell = (input: GdprRequestInput, template: string, payload: Record<string, unknown>, idempotencyKey: string) =>
+  acts.queueCustomerMessage({
+    ...(input.customerId ? { customerId: input.customerId, to: 'email' as const } : { to: { channel: 'email' as const, recipient: input.email! } }),
+    template,
+    payload,
+    idempotencyKey,
+  });
+
 /** State, handlers and verification common to both requests. */
 function openRequest(kind: GdprKind, input: GdprRequest) {
   const state: GdprState = {
     requestId: input.requestId,
     kind,
-    customerId: input.customerId,
+    ...(input.customerId ? { customerId: input.customerId } : {}),
+    subject: input.customerId ? 'customer' : 'lead',
     status: 'awaiting-verification',
     requestedBy: input.requestedBy,
     transitions: [{ status: 'awaiting-verification', at: now(), actor: input.requestedBy }],
@@ -76,11 +95,11 @@ function openRequest(kind: GdprKind, input: GdprRequest) {
     await record();
   };
   upsertSearchAttributes([
-    { key: CrmCustomerId, value: input.customerId },
+    ...(input.customerId ? [{ key: CrmCustomerId, value: input.customerId }] : []),
     { key: CrmProcess, value: patched(GDPR_PROCESS_PATCH) ? CRM_PROCESS.gdpr : CRM_PROCESS.masterData },
     { key: CrmStatus, value: state.status },
   ]);
-  const verification = new CodeVerification(input.requestId, input.customerId, kind, [{ target: 'existing-contact', channel: 'email' }], input.policy);
+  const verification = new CodeVerification(input.requestId, subjectOf(input), kind, [{ target: 'existing-contact', channel: 'email' }], input.policy);
   state.verification = verification.view;
   const ours = (id: string) => {
     if (id !== input.requestId) refuse(REFUSAL.notFound, `no request ${id} here`);
@@ -134,17 +153,15 @@ export async function gdprExport(request: GdprRequestInput): Promise<GdprState> 
   if (!(await verified(() => false))) return state;
   await move('assembling');
   const retentionMs = durationMs(input.policy.exportRetention);
-  const { bytes } = await acts.assembleExport({ requestId: input.requestId, customerId: input.customerId, retentionMs });
+  const { bytes } = await acts.assembleExport({
+    requestId: input.requestId,
+    ...(input.customerId ? { customerId: input.customerId } : { email: input.email! }),
+    retentionMs,
+  });
   state.exportBytes = bytes;
   state.dueAt = new Date(Date.now() + retentionMs).toISOString();
   await move('ready');
-  const messageId = await acts.queueCustomerMessage({
-    customerId: input.customerId,
-    to: 'email',
-    template: 'gdpr-export-ready',
-    payload: { requestId: input.requestId, until: state.dueAt },
-    idempotencyKey: `${workflowInfo().workflowId}:ready`,
-  });
+  const messageId = await tell(input, 'gdpr-export-ready', { requestId: input.requestId, until: state.dueAt }, `${workflowInfo().workflowId}:ready`);
   await deliver(messageId, 'Data export ready', input.customerId);
 
   if (await condition(() => retrievedBy !== undefined, retentionMs)) {
@@ -179,15 +196,9 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
     },
   );
   const cancel = async (suppressed: boolean) => {
-    if (suppressed) await acts.liftErasureSuppression({ workflowId });
+    if (suppressed && input.customerId) await acts.liftErasureSuppression({ workflowId });
     await move('cancelled', cancelled!.actor, cancelled!.reason);
-    const messageId = await acts.queueCustomerMessage({
-      customerId: input.customerId,
-      to: 'email',
-      template: 'gdpr-erasure-cancelled',
-      payload: { requestId: input.requestId },
-      idempotencyKey: `${workflowId}:cancelled`,
-    });
+    const messageId = await tell(input, 'gdpr-erasure-cancelled', { requestId: input.requestId }, `${workflowId}:cancelled`);
     await deliver(messageId, 'Erasure cancelled', input.customerId);
   };
 
@@ -195,18 +206,13 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
     if (cancelled) await cancel(false);
     return state;
   }
-  // Suppressed from the moment the person confirmed: no campaign reaches them during the grace period.
-  await acts.suppressForErasure({ customerId: input.customerId, requestId: input.requestId, actor: input.requestedBy, workflowId });
+  // Suppressed from the moment the person confirmed: no campaign reaches them during the grace
+  // period. Campaigns reach only customers, so a lead-only person needs no suppression.
+  if (input.customerId) await acts.suppressForErasure({ customerId: input.customerId, requestId: input.requestId, actor: input.requestedBy, workflowId });
   const graceMs = durationMs(input.policy.erasureGracePeriod);
   state.dueAt = new Date(Date.now() + graceMs).toISOString();
   await move('grace-period', 'system', `erasure on ${state.dueAt} unless cancelled`);
-  const messageId = await acts.queueCustomerMessage({
-    customerId: input.customerId,
-    to: 'email',
-    template: 'gdpr-erasure-scheduled',
-    payload: { requestId: input.requestId, at: state.dueAt },
-    idempotencyKey: `${workflowId}:scheduled`,
-  });
+  const messageId = await tell(input, 'gdpr-erasure-scheduled', { requestId: input.requestId, at: state.dueAt }, `${workflowId}:scheduled`);
   await deliver(messageId, 'Erasure scheduled', input.customerId);
 
   if (await condition(() => !!cancelled, graceMs)) {
@@ -215,13 +221,14 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
   }
   await move('erasing');
   try {
-    const { rows } = await acts.eraseCustomer({
-      customerId: input.customerId,
-      requestId: input.requestId,
-      actor: input.requestedBy,
-      workflowId,
-    });
-    state.erasedRows = rows;
+    const erasure = { requestId: input.requestId, actor: input.requestedBy, workflowId };
+    if (input.customerId) {
+      state.erasedRows = (await acts.eraseCustomer({ ...erasure, customerId: input.customerId })).rows;
+    } else {
+      // Running funnels end first (closed as lost, reason 'erased'), so none writes the person's data back.
+      await acts.endLeadFunnels({ ...erasure, email: input.email! });
+      state.erasedRows = (await acts.eraseLeadData({ ...erasure, email: input.email! })).rows;
+    }
     await move('erased');
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;

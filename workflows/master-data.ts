@@ -97,9 +97,10 @@ export class CodeVerification {
   private deadline = 0;
   private lastIssuedAt = 0;
 
+  /** `who`: the customer id, or the e-mail address of a person known only as a lead. */
   constructor(
     private readonly subject: string,
-    private readonly customerId: string,
+    private readonly who: string | { email: string },
     private readonly purpose: 'change' | 'export' | 'erasure',
     private readonly targets: VerificationTargetSpec[],
     private readonly policy: MasterDataPolicy,
@@ -113,7 +114,7 @@ export class CodeVerification {
     const pending = this.targets.filter((t) => !this.view.targets.find((v) => v.target === t.target && v.verified));
     const issued = await acts.issueVerificationCodes({
       subject: this.subject,
-      customerId: this.customerId,
+      ...(typeof this.who === 'string' ? { customerId: this.who } : { email: this.who.email }),
       purpose: this.purpose,
       issue: this.issue,
       ttlMs: durationMs(this.policy.codeTtl),

@@ -18,6 +18,7 @@ import { customerRoutes } from './routes/customers.js';
 import { changeCommandRoutes } from './routes/change-commands.js';
 import { masterDataRoutes } from './routes/master-data.js';
 import { gdprRoutes } from './routes/gdpr.js';
+import { leadGdprRoutes } from './routes/gdpr-leads.js';
 import { auditRoutes } from './routes/audit.js';
 import { codecRoutes } from './routes/codec.js';
 import { offerRoutes } from './routes/offers.js';
@@ -130,6 +131,7 @@ export function createApi(deps: ApiDeps) {
   app.route('/', changeCommandRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', gdprRoutes(deps));
+  app.route('/', leadGdprRoutes(deps));
   app.route('/', catalogueRoutes(deps));
   app.route('/', offerRoutes(deps));
   app.route('/', retentionRoutes(deps));

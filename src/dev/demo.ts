@@ -862,6 +862,33 @@ async function consentAndUnsubscribe(customers: Customer[]): Promise<string> {
   return 'no marketing message with an unsubscribe link found';
 }
 
+/**
+ * GDPR for a person known only as a lead: export and erasure by e-mail address, each confirmed
+ * with the code sent to that address; an address with nothing held gets the same answer.
+ */
+async function leadGdpr(): Promise<string> {
+  const name = personName();
+  const email = emailOf(name, 'gdpr-lead').toLowerCase();
+  const { body: lead } = await call<LeadAnswer>('POST', '/v1/leads', { body: { name, email, source: 'web' }, expect: [202] });
+  await call('POST', `/v1/leads/${lead.leadId}/interactions`, { body: { channel: 'call', direction: 'outbound', summary: `Called ${name}` }, expect: [201] });
+  const confirm = async (kind: 'export' | 'erasure', until: string[]) => {
+    const { body } = await call<{ requestId: string }>('POST', `/v1/lead-data/${kind}`, { body: { email }, expect: [202] });
+    await poll<{ verification?: unknown }>(`/v1/gdpr-requests/${body.requestId}`, (r) => !!r.verification);
+    await call('POST', `/v1/gdpr-requests/${body.requestId}/verification`, { body: { code: await codeFor(email, usedCodes) }, expect: [200] });
+    return poll<{ requestId: string; status: string; dueAt?: string }>(`/v1/gdpr-requests/${body.requestId}`, (r) => until.includes(r.status));
+  };
+  const exported = await confirm('export', ['ready']);
+  const { body: content } = await call<Record<string, unknown[]>>('GET', `/v1/gdpr-requests/${exported.requestId}/export`, { expect: [200] });
+  const held = ['leads', 'lead_transitions', 'contact_events', 'notification_outbox'].map((t) => `${content[t]?.length ?? 0} ${t}`).join(', ');
+  const unknown = await call('POST', '/v1/lead-data/export', { body: { email: `nobody.${RUN}@example.com` }, expect: [202] });
+  const erasure = await confirm('erasure', ['grace-period', 'erased']);
+  const when =
+    erasure.status === 'erased'
+      ? 'erased'
+      : `erasure on ${erasure.dueAt} (ERASURE_GRACE_PERIOD), then funnel lead-${lead.leadId} ends as lost, reason 'erased'`;
+  return `lead ${email}: export fetched once (${held}); an unknown address also got ${unknown.status}; ${when}`;
+}
+
 async function main(): Promise<void> {
   const keyFile = path.join(DATA_DIR, 'dev-keys.json');
   try {
@@ -923,6 +950,8 @@ async function main(): Promise<void> {
   log(`  consent: ${await consentAndUnsubscribe(customers)}`);
 
   log(`  opportunities: ${await opportunities(customers)}`);
+
+  log(`  GDPR for leads: ${await leadGdpr()}`);
 
   log(`5/5 analytics`);
   const triggeredAt = Date.now();

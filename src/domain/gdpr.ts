@@ -10,11 +10,18 @@ import type { CancelInput, MasterDataPolicy, ResendInput, Transition, Verificati
 import type { GdprStatus } from './processes.js';
 
 export type GdprKind = 'export' | 'erasure';
+export type GdprSubject = 'customer' | 'lead';
 export { GDPR_STATUS, type GdprStatus } from './processes.js';
 
 export interface GdprRequestInput {
   requestId: string;
-  customerId: string;
+  /** The customer the request is about; absent when the person is known only as a lead. */
+  customerId?: string;
+  /**
+   * A lead-only person's request: the e-mail address (normalised) it is about. The code goes to
+   * it only when leads of no customer are held under it; the request runs the same either way.
+   */
+  email?: string;
   requestedBy: string;
   /**
    * Only in runs started before the policy became the worker's (their histories still carry it);
@@ -29,7 +36,10 @@ export type GdprRequest = GdprRequestInput & { policy: MasterDataPolicy };
 export interface GdprState {
   requestId: string;
   kind: GdprKind;
-  customerId: string;
+  /** Absent for a lead-only person's request (`subject: 'lead'`). */
+  customerId?: string;
+  /** Whom the request is about: a customer, or a person known only as a lead by e-mail. Absent in runs before leads had requests. */
+  subject?: GdprSubject;
   status: GdprStatus;
   requestedBy: string;
   verification?: VerificationView;
@@ -58,6 +68,14 @@ export function gdprWorkflowId(requestId: string): string {
 export function gdprKindOf(requestId: string): GdprKind {
   return requestId.startsWith('export-') ? 'export' : 'erasure';
 }
+
+/**
+ * Ends a running lead funnel because the person's data is being erased: the funnel closes as lost
+ * with the reason `erased` (recorded in its timeline and history) and answers with its last stage.
+ * Sent by the erasure before it anonymises the lead, so the funnel writes nothing afterwards.
+ */
+export const eraseLeadUpdate = defineUpdate<{ stage: string }, [{ requestId: string; actor: string }]>('eraseLead');
+export const LEAD_ERASED_REASON = 'erased';
 
 export interface EraseCustomerResult {
   /** Rows anonymised or deleted per table. */

@@ -148,7 +148,13 @@ export type CodeCheck =
 export interface IssueCodesInput {
   /** The change id or GDPR request id the codes belong to. */
   subject: string;
-  customerId: string;
+  /** The customer whose contact point gets the codes; absent for a lead-only person's GDPR request. */
+  customerId?: string;
+  /**
+   * A lead-only person's GDPR request: the address (normalised) the code goes to, and only when
+   * leads of no customer are held under it; the subject counts attempts either way.
+   */
+  email?: string;
   purpose: 'change' | 'export' | 'erasure';
   issue: number;
   ttlMs: number;

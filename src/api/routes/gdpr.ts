@@ -16,6 +16,7 @@ import {
   gdprWorkflowId,
   resendGdprCodeUpdate,
   verifyGdprUpdate,
+  type GdprKind,
 } from '../../domain/gdpr.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { CRM_PROCESS } from '../../domain/processes.js';
@@ -33,7 +34,8 @@ const gdprStateSchema = z
   .object({
     requestId: z.string(),
     kind: z.enum(['export', 'erasure']),
-    customerId: z.string(),
+    customerId: z.string().optional().openapi({ description: 'The customer the request is about; absent for a person known only as a lead' }),
+    subject: z.enum(['customer', 'lead']).optional().openapi({ description: 'lead: a person known only as a lead, identified by e-mail address' }),
     status: z.string(),
     requestedBy: z.string(),
     verification: verificationSchema.optional(),
@@ -62,7 +64,7 @@ const gdprRecordSchema = gdprStateSchema
   })
   .openapi('GdprRequestRecord');
 
-const gdprStartResponse = jsonContent(
+export const gdprStartResponse = jsonContent(
   z.object({ requestId: z.string(), status: z.string(), statusUrl: z.string() }),
   'Request accepted; a code went to the customer',
 );
@@ -152,6 +154,53 @@ const cancelErasureRoute = createRoute({
   responses: { 200: jsonContent(gdprStateSchema, 'The erasure was cancelled'), ...problemResponses(400, 401, 403, 404, 409, 503) },
 });
 
+/**
+ * Starts a GDPR request's workflow about a customer or a person known only as a lead (whose
+ * address is named nowhere outside the workflow's input) and opens its row; `refused` turns a
+ * failed start into the answer.
+ */
+export async function startGdprRequest(
+  deps: ApiDeps,
+  r: { kind: GdprKind; requestId: string; actor: string; subject: { customerId: string } | { email: string } },
+  refused: (err: unknown) => Promise<never>,
+): Promise<void> {
+  const workflowId = gdprWorkflowId(r.requestId);
+  const customerId = 'customerId' in r.subject ? r.subject.customerId : undefined;
+  const about = customerId ? `customer ${customerId}` : 'a person known only as a lead';
+  let runId: string;
+  try {
+    const handle = await deps.temporal.workflow.start<typeof gdprExport | typeof gdprErasure>(r.kind === 'export' ? 'gdprExport' : 'gdprErasure', {
+      workflowId,
+      taskQueue: deps.taskQueue,
+      args: [{ requestId: r.requestId, ...r.subject, requestedBy: r.actor }],
+      workflowIdConflictPolicy: 'FAIL',
+      typedSearchAttributes: [
+        ...(customerId ? [{ key: CrmCustomerId, value: customerId }] : []),
+        { key: CrmProcess, value: CRM_PROCESS.gdpr },
+        { key: CrmStatus, value: 'awaiting-verification' },
+      ],
+      staticSummary: r.kind === 'export' ? `GDPR export for ${about}` : `GDPR erasure of ${about}`,
+      staticDetails: `Requested by ${r.actor}`,
+    });
+    runId = handle.firstExecutionRunId;
+  } catch (err) {
+    return refused(err);
+  }
+  // The row exists before the caller can ask for it; the workflow's first step writes the same row
+  // and the timeline, in its own time.
+  await openGdprRequest(deps.pool, {
+    requestId: r.requestId,
+    kind: r.kind,
+    ...(customerId ? { customerId } : {}),
+    subject: customerId ? 'customer' : 'lead',
+    status: 'awaiting-verification',
+    requestedBy: r.actor,
+    transitions: [],
+    workflowId,
+    runId,
+  });
+}
+
 export function gdprRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
   const wait = resultWaitMs(deps);
@@ -159,39 +208,10 @@ export function gdprRoutes(deps: ApiDeps) {
   const startGdpr = async (kind: 'export' | 'erasure', customerId: string, actor: string) => {
     await liveCustomer(deps, customerId);
     const requestId = kind === 'export' ? `export-${crypto.randomUUID()}` : `erasure-${customerId}`;
-    const workflowId = gdprWorkflowId(requestId);
-    let runId: string;
-    try {
-      const handle = await deps.temporal.workflow.start<typeof gdprExport | typeof gdprErasure>(kind === 'export' ? 'gdprExport' : 'gdprErasure', {
-        workflowId,
-        taskQueue: deps.taskQueue,
-        args: [{ requestId, customerId, requestedBy: actor }],
-        workflowIdConflictPolicy: 'FAIL',
-        typedSearchAttributes: [
-          { key: CrmCustomerId, value: customerId },
-          { key: CrmProcess, value: CRM_PROCESS.gdpr },
-          { key: CrmStatus, value: 'awaiting-verification' },
-        ],
-        staticSummary: kind === 'export' ? `GDPR export for customer ${customerId}` : `GDPR erasure of customer ${customerId}`,
-        staticDetails: `Requested by ${actor}`,
-      });
-      runId = handle.firstExecutionRunId;
-    } catch (err) {
+    await startGdprRequest(deps, { kind, requestId, actor, subject: { customerId } }, async (err) => {
       // Only an erasure has a fixed id: the one already running is named.
       const running = err instanceof WorkflowExecutionAlreadyStartedError ? { requestId: (await openErasureOf(deps.pool, customerId)) ?? requestId } : {};
       throwTemporalProblem(err, { alreadyStarted: 'An erasure of this customer is already in progress', extensions: running });
-    }
-    // The row exists before the caller can ask for it; the workflow's first step writes the same row
-    // and the timeline, in its own time.
-    await openGdprRequest(deps.pool, {
-      requestId,
-      kind,
-      customerId,
-      status: 'awaiting-verification',
-      requestedBy: actor,
-      transitions: [],
-      workflowId,
-      runId,
     });
     return requestId;
   };

@@ -14,6 +14,8 @@ export const CLOSED_GDPR_STATUSES: readonly GdprStatus[] = ['retrieved', 'discar
 export interface GdprRecord extends GdprState {
   workflowId: string;
   runId: string;
+  /** A lead-only person's request: the address it is about, kept on the row only while it is open. */
+  subjectEmail?: string;
 }
 
 export type GdprView = GdprState & {
@@ -34,8 +36,8 @@ const entriesOf = (record: GdprRecord) => record.transitions.map((t) => ({ ...t,
 export async function openGdprRequest(db: Pool, record: GdprRecord): Promise<void> {
   await inTransaction(db, async (tx) => {
     await tx.query(
-      `INSERT INTO gdpr_requests (request_id, customer_id, kind, status, requested_by, workflow_id, run_id, verification, requested_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+      `INSERT INTO gdpr_requests (request_id, customer_id, kind, status, requested_by, workflow_id, run_id, verification, requested_at, subject_email)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (request_id) DO UPDATE SET
          status = EXCLUDED.status, requested_by = EXCLUDED.requested_by, run_id = EXCLUDED.run_id, verification = EXCLUDED.verification,
          requested_at = EXCLUDED.requested_at, due_at = NULL, export_bytes = NULL, erased_rows = NULL, closed_at = NULL, updated_at = now()
@@ -50,11 +52,12 @@ export async function openGdprRequest(db: Pool, record: GdprRecord): Promise<voi
         record.runId,
         record.verification ? JSON.stringify(record.verification) : null,
         record.transitions[0]?.at ?? new Date().toISOString(),
+        record.subjectEmail ?? null,
       ],
     );
     await appendRequestEvents(
       tx,
-      { requestId: record.requestId, customerId: record.customerId, kind: record.kind, workflowId: record.workflowId },
+      { requestId: record.requestId, customerId: record.customerId ?? null, kind: record.kind, workflowId: record.workflowId },
       entriesOf(record).slice(0, 1),
     );
   });
@@ -73,11 +76,12 @@ export async function recordGdprRequest(db: Pool, record: GdprRecord): Promise<v
        ON CONFLICT (request_id) DO UPDATE SET
          status = EXCLUDED.status, verification = COALESCE(EXCLUDED.verification, gdpr_requests.verification), due_at = COALESCE(EXCLUDED.due_at, gdpr_requests.due_at),
          export_bytes = COALESCE(EXCLUDED.export_bytes, gdpr_requests.export_bytes), erased_rows = COALESCE(EXCLUDED.erased_rows, gdpr_requests.erased_rows), updated_at = now(),
-         closed_at = CASE WHEN $13 THEN COALESCE(gdpr_requests.closed_at, now()) ELSE NULL END
+         closed_at = CASE WHEN $13 THEN COALESCE(gdpr_requests.closed_at, now()) ELSE NULL END,
+         subject_email = CASE WHEN $13 THEN NULL ELSE gdpr_requests.subject_email END
        WHERE gdpr_requests.run_id = EXCLUDED.run_id`,
       [
         record.requestId,
-        record.customerId,
+        record.customerId ?? null,
         record.kind,
         record.status,
         record.requestedBy,
@@ -94,7 +98,7 @@ export async function recordGdprRequest(db: Pool, record: GdprRecord): Promise<v
     if (!rowCount) return;
     await appendRequestEvents(
       tx,
-      { requestId: record.requestId, customerId: record.customerId, kind: record.kind, workflowId: record.workflowId },
+      { requestId: record.requestId, customerId: record.customerId ?? null, kind: record.kind, workflowId: record.workflowId },
       entriesOf(record),
     );
   });
@@ -109,7 +113,7 @@ export type TakenExport = { outcome: 'taken'; content: Record<string, unknown> }
  */
 export async function takeExport(db: Pool, requestId: string, actor: string): Promise<TakenExport> {
   return inTransaction(db, async (tx) => {
-    const { rows } = await tx.query<{ content: Record<string, unknown>; customer_id: string }>(
+    const { rows } = await tx.query<{ content: Record<string, unknown>; customer_id: string | null }>(
       `WITH taken AS (SELECT request_id, content FROM gdpr_exports WHERE request_id = $1 AND content IS NOT NULL FOR UPDATE)
        UPDATE gdpr_exports g SET content = NULL, retrieved_at = now(), retrieved_by = $2
        FROM taken WHERE g.request_id = taken.request_id
@@ -122,7 +126,7 @@ export async function takeExport(db: Pool, requestId: string, actor: string): Pr
       return { outcome: known.rows[0].retrieved_at ? 'retrieved' : 'discarded' };
     }
     const request = await tx.query<{ run_id: string | null; workflow_id: string }>(
-      "UPDATE gdpr_requests SET status = 'retrieved', closed_at = COALESCE(closed_at, now()), updated_at = now() WHERE request_id = $1 AND status = 'ready' RETURNING run_id, workflow_id",
+      "UPDATE gdpr_requests SET status = 'retrieved', closed_at = COALESCE(closed_at, now()), subject_email = NULL, updated_at = now() WHERE request_id = $1 AND status = 'ready' RETURNING run_id, workflow_id",
       [requestId],
     );
     const r = request.rows[0];
@@ -137,7 +141,7 @@ export async function takeExport(db: Pool, requestId: string, actor: string): Pr
 
 interface GdprRow {
   request_id: string;
-  customer_id: string;
+  customer_id: string | null;
   kind: GdprKind;
   status: GdprStatus;
   requested_by: string;
@@ -167,7 +171,8 @@ export async function readGdprRequest(db: Pool | PoolClient, requestId: string):
   return {
     requestId: r.request_id,
     kind: r.kind,
-    customerId: r.customer_id,
+    ...(r.customer_id ? { customerId: r.customer_id } : {}),
+    subject: r.customer_id ? 'customer' : 'lead',
     status: r.status,
     requestedBy: r.requested_by,
     ...(r.verification ? { verification: r.verification } : {}),
@@ -200,4 +205,34 @@ export async function openErasureOf(db: Pool | PoolClient, customerId: string): 
     [customerId],
   );
   return rows[0]?.request_id;
+}
+
+/**
+ * Claims the one open request of its kind for a lead-only person's address before its workflow
+ * starts; answers the id of the open request when there is one (then nothing was claimed). The
+ * unique index on open (kind, subject_email) makes this hold under concurrent requests too.
+ */
+export async function claimLeadRequest(
+  db: Pool,
+  claim: { requestId: string; kind: GdprKind; email: string; requestedBy: string; workflowId: string },
+): Promise<{ claimed: true } | { claimed: false; openRequestId: string }> {
+  for (;;) {
+    const { rowCount } = await db.query(
+      `INSERT INTO gdpr_requests (request_id, kind, status, requested_by, workflow_id, requested_at, subject_email)
+       VALUES ($1, $2, 'awaiting-verification', $3, $4, now(), $5) ON CONFLICT DO NOTHING`,
+      [claim.requestId, claim.kind, claim.requestedBy, claim.workflowId, claim.email],
+    );
+    if (rowCount) return { claimed: true };
+    const open = await db.query<{ request_id: string }>('SELECT request_id FROM gdpr_requests WHERE kind = $1 AND subject_email = $2', [
+      claim.kind,
+      claim.email,
+    ]);
+    // Closed in between: claim again.
+    if (open.rows[0]) return { claimed: false, openRequestId: open.rows[0].request_id };
+  }
+}
+
+/** Gives up a claim whose workflow could not be started. */
+export async function releaseLeadRequest(db: Pool, requestId: string): Promise<void> {
+  await db.query('DELETE FROM gdpr_requests WHERE request_id = $1 AND run_id IS NULL', [requestId]);
 }

@@ -22,10 +22,10 @@ function hashCode(code: string, salt: Buffer): Promise<Buffer> {
   return scrypt(code, salt, 32);
 }
 
-/** Opens a subject once; a later call changes nothing. `attempts` carries over wrong codes counted elsewhere before. */
+/** Opens a subject once (no customer: a lead-only person's GDPR request); a later call changes nothing. `attempts` carries over wrong codes counted elsewhere before. */
 export async function openSubject(
   db: Pool | PoolClient,
-  s: { subject: string; customerId: string; purpose: CodePurpose; maxAttempts: number; attempts?: number },
+  s: { subject: string; customerId: string | null; purpose: CodePurpose; maxAttempts: number; attempts?: number },
 ): Promise<void> {
   await db.query(
     `INSERT INTO verification_subjects (subject, customer_id, purpose, max_attempts, attempts) VALUES ($1, $2, $3, $4, $5)
@@ -79,8 +79,8 @@ export type CodeCheckResult =
 export async function checkCode(
   db: PoolClient,
   input: { subject: string; code: string; alsoMatches?: (code: string) => Promise<boolean> },
-): Promise<(CodeCheckResult & { customerId: string; purpose: CodePurpose }) | undefined> {
-  const { rows } = await db.query<{ customer_id: string; purpose: CodePurpose; attempts: number; max_attempts: number; checks: number }>(
+): Promise<(CodeCheckResult & { customerId: string | null; purpose: CodePurpose }) | undefined> {
+  const { rows } = await db.query<{ customer_id: string | null; purpose: CodePurpose; attempts: number; max_attempts: number; checks: number }>(
     'SELECT customer_id, purpose, attempts, max_attempts, checks FROM verification_subjects WHERE subject = $1 FOR UPDATE',
     [input.subject],
   );

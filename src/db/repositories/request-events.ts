@@ -21,7 +21,8 @@ export interface RequestEventEntry extends RequestEvent {
 
 export interface RequestSubject {
   requestId: string;
-  customerId: string;
+  /** Null for a lead-only person's GDPR request. */
+  customerId: string | null;
   kind: RequestKind;
   workflowId?: string;
 }
