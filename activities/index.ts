@@ -7,6 +7,7 @@ import { createMasterDataActivities } from './master-data.js';
 import { createGdprActivities } from './gdpr.js';
 import { createOfferActivities } from './offers.js';
 import { createRetentionActivities } from './retention.js';
+import { createTaskActivities } from './tasks.js';
 import { defaultConfig, type Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
@@ -34,6 +35,7 @@ export function createActivities({ settings = defaultConfig(), ...rest }: Activi
     ...createGdprActivities(deps),
     ...createOfferActivities(deps),
     ...createRetentionActivities(deps),
+    ...createTaskActivities(deps),
   };
 }
 

@@ -48,11 +48,13 @@ import {
   type TransitionCommand,
 } from '../src/domain/acquisition.js';
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
+import { taskCompletedSignal } from '../src/domain/tasks.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
+import { openTask, resolveTask } from './tasks.js';
 
 // No attempt limit: a database outage delays a lead, it never loses one.
 /** Added after the first release: funnels recorded before it replay without the per-move upsert. */
@@ -63,6 +65,12 @@ const STAGE_TIMELINE_PATCH = 'stage-in-status-timeline-on-move';
  * (`recordLeadStage`) and switch to the record at their next change.
  */
 const RECORD_PATCH = 'lead-record-in-postgres';
+/**
+ * A missed contact SLA opens a task for the owner (when the owner is a user), which escalates to
+ * the team lead by itself and whose completion makes the lead contacted. Funnels started before
+ * replay with the reminder and backoffice escalation e-mails.
+ */
+const TASK_PATCH = 'contact-sla-task';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -86,7 +94,8 @@ export function nextDeadline(state: LeadState, policy: AcquisitionPolicy): LeadS
     case 'new': {
       const since = Date.parse(state.contact.since);
       if (state.contact.remindersSent === 0) return { kind: 'contact-reminder', at: iso(since + policy.contactSlaMs) };
-      if (!state.contact.escalated) return { kind: 'contact-escalation', at: iso(since + 2 * policy.contactSlaMs) };
+      // An open contact task escalates along the team by itself.
+      if (!state.contact.escalated && !state.contact.taskId) return { kind: 'contact-escalation', at: iso(since + 2 * policy.contactSlaMs) };
       return undefined;
     }
     case 'contacted':
@@ -264,6 +273,18 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     void recorded();
   });
 
+  setHandler(taskCompletedSignal, (e) => {
+    if (e.taskId !== state.contact.taskId) return;
+    state.contact.taskOpen = false;
+    state.lastActivityAt = now();
+    if (state.stage === 'new') {
+      state.contact.lastContactAt = e.at;
+      move('contacted', e.actor, `contact task completed: ${e.outcome}`);
+    }
+    replan();
+    void recorded();
+  });
+
   if (!input.carried) {
     const taken = await acts.intakeLead({ leadId, intake, actor: input.actor, workflowId, runId, transition: state.transitions[0] });
     if (taken.outcome === 'duplicate') {
@@ -305,6 +326,25 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     switch (kind) {
       case 'contact-reminder':
       case 'contact-escalation': {
+        if (kind === 'contact-reminder' && patched(TASK_PATCH)) {
+          const task = await openTask({
+            kind: 'lead-contact',
+            title: `Contact lead ${state.name}${state.company ? ` (${state.company})` : ''}`,
+            priority: 'high',
+            ownerId: state.owner!,
+            dueInMs: rules.contactSlaMs,
+            leadId,
+            process: CRM_PROCESS.acquisition,
+            step: `contact-task:${stintInNew()}`,
+          });
+          if (task) {
+            state.contact.remindersSent++;
+            state.contact.taskId = task.taskId;
+            state.contact.taskOpen = true;
+            state.alerts.push({ kind, at: now(), recipient: state.owner! });
+            return;
+          }
+        }
         const recipient = kind === 'contact-reminder' ? state.owner! : rules.escalationEmail;
         const messageId = await acts.queueLeadMessage({
           leadId,
@@ -387,6 +427,15 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       });
       // A change that arrived during the write gets its own pass.
       if (mirrored < version()) continue;
+    }
+    if (state.contact.taskOpen && state.stage !== 'new') {
+      state.contact.taskOpen = false;
+      const contacted = state.stage !== 'lost' && state.stage !== 'nurture';
+      await resolveTask(state.contact.taskId!, {
+        status: contacted ? 'done' : 'cancelled',
+        reason: `lead moved to ${state.stage}`,
+        actor: state.transitions[state.transitions.length - 1]!.actor,
+      });
     }
     replan();
     publish();

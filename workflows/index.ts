@@ -8,3 +8,4 @@ export { offer } from './offers.js';
 export { campaignRun, campaignEnrollment, recordCustomerEvent } from './retention.js';
 export { customerMasterData } from './master-data.js';
 export { gdprExport, gdprErasure } from './gdpr.js';
+export { taskWorkflow } from './tasks.js';

@@ -29,6 +29,7 @@ import { acquisitionRoutes } from './routes/acquisition.js';
 import { leadCommandRoutes } from './routes/acquisition-commands.js';
 import { contactRoutes } from './routes/contacts.js';
 import { onboardingRoutes } from './routes/onboarding.js';
+import { taskRoutes } from './routes/tasks.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -134,6 +135,7 @@ export function createApi(deps: ApiDeps) {
   app.route('/', leadCommandRoutes(deps));
   app.route('/', contactRoutes(deps));
   app.route('/', onboardingRoutes(deps));
+  app.route('/', taskRoutes(deps));
 
   linkCreatedResources(app.openAPIRegistry);
   declareIdempotency(app.openAPIRegistry);

@@ -27,6 +27,8 @@ export const CRM_PROCESS = {
   masterData: 'master-data',
   gdpr: 'gdpr',
   notification: 'notification',
+  /** A task handed to a person (`task-<id>`), made by one of the processes above. */
+  task: 'task',
 } as const;
 export type CrmProcess = (typeof CRM_PROCESS)[keyof typeof CRM_PROCESS];
 export const CRM_PROCESSES = valuesOf(CRM_PROCESS);
