@@ -199,7 +199,18 @@ export function taskRoutes(deps: ApiDeps) {
   const tokens = pageTokens(deps.keys);
   const waitMs = resultWaitMs(deps);
   const handle = (id: string) => deps.temporal.workflow.getHandle<typeof taskWorkflow>(taskWorkflowId(id));
-  const gone = { gone: 'The task’s workflow has ended; the task can no longer change' };
+  const GONE = 'The task’s workflow has ended; the task can no longer change';
+  /** An Update of the task's workflow; an open task whose workflow is not running yet (its process is starting it) is a 503 to retry. */
+  const update = async (id: string, call: () => Promise<unknown>) => {
+    try {
+      await temporalCall(call, waitMs, { gone: GONE });
+    } catch (err) {
+      if (err instanceof ApiError && err.detail === GONE && (await readTask(deps.pool, id))?.status === 'open') {
+        throw new ApiError(503, 'The task’s workflow is not running yet; try again in a moment', {}, { 'Retry-After': '1' });
+      }
+      throw err;
+    }
+  };
 
   app.openapi(listRoute, async (c) => {
     const { pageSize, pageToken, ...query } = c.req.valid('query');
@@ -222,7 +233,7 @@ export function taskRoutes(deps: ApiDeps) {
     await openTaskOf(deps, id);
     c.set('workflowId', taskWorkflowId(id));
     const { outcome } = c.req.valid('json');
-    await temporalCall(() => handle(id).executeUpdate(completeTaskUpdate, { args: [{ outcome, actor: c.get('principal').actor }] }), waitMs, gone);
+    await update(id, () => handle(id).executeUpdate(completeTaskUpdate, { args: [{ outcome, actor: c.get('principal').actor }] }));
     return c.json(await detail(deps, id), 200);
   });
 
@@ -236,7 +247,7 @@ export function taskRoutes(deps: ApiDeps) {
     }
     await openTaskOf(deps, id);
     c.set('workflowId', taskWorkflowId(id));
-    await temporalCall(() => handle(id).executeUpdate(snoozeTaskUpdate, { args: [{ until, actor: c.get('principal').actor }] }), waitMs, gone);
+    await update(id, () => handle(id).executeUpdate(snoozeTaskUpdate, { args: [{ until, actor: c.get('principal').actor }] }));
     return c.json(await detail(deps, id), 200);
   });
 
@@ -253,7 +264,7 @@ export function taskRoutes(deps: ApiDeps) {
     if (!owner.active) throw new ApiError(409, `User ${ownerId} is not active; a task goes to an active user`);
     if (owner.id === task.ownerId) throw new ApiError(409, `The task already belongs to ${ownerId}`);
     c.set('workflowId', taskWorkflowId(id));
-    await temporalCall(() => handle(id).executeUpdate(reassignTaskUpdate, { args: [{ ownerId, reason, actor: c.get('principal').actor }] }), waitMs, gone);
+    await update(id, () => handle(id).executeUpdate(reassignTaskUpdate, { args: [{ ownerId, reason, actor: c.get('principal').actor }] }));
     return c.json(await detail(deps, id), 200);
   });
 
