@@ -61,6 +61,18 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
+  // Open offers and tasks wait for days: ended here so they do not linger on the shared dev server.
+  const open = await h?.pool.query<{ workflow_id: string }>(
+    `SELECT 'task-' || id AS workflow_id FROM tasks WHERE status = 'open' UNION SELECT workflow_id FROM offers WHERE status = 'presented'`,
+  );
+  await Promise.all(
+    (open?.rows ?? []).map((r) =>
+      h.client.workflow
+        .getHandle(r.workflow_id)
+        .terminate('tasks test cleanup')
+        .catch(() => undefined),
+    ),
+  );
   await h?.close();
 });
 
@@ -196,6 +208,45 @@ describe('processes hand work to people as tasks', () => {
     });
     expect(closed).toMatchObject({ status: 'done', closedBy: 'system' });
     expect(closed.outcome).toContain('first contact recorded');
+  });
+});
+
+describe('an offer a person made gets a follow-up task', () => {
+  it('the maker follows it up; the offer records how, and the customer’s answer closes it', async () => {
+    const customerId = randomUUID();
+    const email = `${uniqueId('offer')}@example.com`;
+    await h.pool.query(`INSERT INTO customers (id, name, email, email_normalized, created_by) VALUES ($1, 'Otto Offer', $2, $2, 'test')`, [customerId, email]);
+    await h.pool.query(
+      `INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) SELECT $1, id, price, 'import', now() - interval '1 year' FROM products WHERE id = 'internet-s'`,
+      [customerId],
+    );
+    const made = await call('POST', `/v1/customers/${customerId}/offers`, { as: 'carl', body: { kind: 'upsell', productId: 'internet-l', price: 39.99 } });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const task = await eventually(() => taskRow(`customer_id = $1 AND kind = 'offer-follow-up'`, [customerId]));
+    expect(task).toMatchObject({ owner_id: users.carl, status: 'open', process: 'offers', workflow_id: `offer-${made.body.offerId}` });
+    // Due halfway to the offer's expiry.
+    const validity = Date.parse(made.body.validUntil) - Date.parse(task.created_at);
+    expect(Math.abs(Date.parse(task.due_at) - Date.parse(task.created_at) - validity / 2)).toBeLessThan(60_000);
+
+    await running(task.id);
+    expect((await call('POST', `/v1/tasks/${task.id}/complete`, { as: 'carl', body: { outcome: 'called: thinks about it' } })).status).toBe(200);
+    const offer = h.client.workflow.getHandle(`offer-${made.body.offerId}`);
+    const followed = await eventually(async () => {
+      const s = (await offer.query('state')) as { followUp?: { open: boolean; outcome?: string; actor?: string } };
+      return s.followUp && !s.followUp.open ? s.followUp : undefined;
+    });
+    expect(followed).toMatchObject({ outcome: 'called: thinks about it', actor: users.carl });
+
+    // A second offer's task is closed by the customer's answer.
+    const second = await call('POST', `/v1/customers/${customerId}/offers`, { as: 'carl', body: { kind: 'cross-sell', productId: 'tv-basic' } });
+    expect(second.status, JSON.stringify(second.body)).toBe(201);
+    const secondTask = await eventually(() => taskRow(`workflow_id = $1`, [`offer-${second.body.offerId}`]));
+    expect((await call('POST', `/v1/offers/${second.body.offerId}/response`, { body: { decision: 'decline' } })).status).toBe(200);
+    const closed = await eventually(async () => {
+      const t = (await call('GET', `/v1/tasks/${secondTask.id}`)).body;
+      return t.status !== 'open' ? t : undefined;
+    });
+    expect(closed).toMatchObject({ status: 'done', outcome: 'the offer was declined', closedBy: 'system' });
   });
 });
 

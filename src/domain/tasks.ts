@@ -32,6 +32,8 @@ export interface TaskSpec {
   priority?: TaskPriority;
   /** A user id; a task is opened only for an active user. */
   ownerId: string;
+  /** When `ownerId` is no active user: the customer's account manager, if they are one. */
+  orAccountManager?: boolean;
   dueInMs: number;
   customerId?: string;
   leadId?: string;
