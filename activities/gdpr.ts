@@ -94,6 +94,10 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
      WHERE response_body LIKE '%' || $1 || '%' OR response_location LIKE '%' || $1 || '%' OR lower(response_body) LIKE '%' || $2 || '%'`,
   ),
   pgmigrations: 'migration bookkeeping',
+  // The people who work the CRM (0010): employees, not customers; a customer's erasure leaves them.
+  users: 'the people who work the CRM (employees): no customer data',
+  teams: 'teams of users: no customer data',
+  api_keys: "users' key hashes: no customer data",
 };
 
 /** Extra columns of `customers` that other processes added and that are personal. */

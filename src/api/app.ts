@@ -118,7 +118,7 @@ export function createApi(deps: ApiDeps) {
     }
     await next();
   });
-  app.use('/v1/*', authenticate(deps.keys));
+  app.use('/v1/*', authenticate(deps.pool));
   app.use('/v1/*', idempotencyKeys(idempotencyKeyStore(deps.pool, deps.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS)));
 
   app.route('/', customerRoutes(deps));
@@ -142,7 +142,7 @@ export function createApi(deps: ApiDeps) {
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
     scheme: 'bearer',
-    description: 'An API key; its role decides what it may do',
+    description: "An API key of a user; the user's roles decide what it may do",
   });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
