@@ -77,7 +77,7 @@ const listQuery = z
   .object({
     view: z.enum(TASK_VIEWS).optional().openapi({
       description:
-        '`mine`: the caller’s tasks; `team`: their team’s; `overdue`: past due and not snoozed; `due-today`: due today in the caller’s time zone (UTC for a key without a user). Each shows open tasks unless `status` says otherwise',
+        '`mine`: the caller’s tasks; `team`: their team’s; `overdue`: past due and not snoozed; `due-today`: due today in the caller’s time zone. Each shows open tasks unless `status` says otherwise',
     }),
     ownerId: uuidSchema('must be a user id (UUID)').optional(),
     teamId: uuidSchema('must be a team id (UUID)').optional(),
@@ -101,7 +101,7 @@ const listRoute = createRoute({
   operationId: 'listTasks',
   tags: ['tasks'],
   summary: 'List tasks: mine, my team’s, overdue, due today; by kind, status, customer or lead',
-  description: 'Earliest due first, in keyset pages. `mine` and `team` need a key that belongs to a user (and, for `team`, a user in a team).',
+  description: 'Earliest due first, in keyset pages. `team` needs a caller who is in a team (400 otherwise).',
   middleware: [operational] as const,
   request: { query: listQuery },
   responses: {
@@ -177,10 +177,9 @@ async function detail(deps: ApiDeps, id: string) {
   return { ...view(task), timeline: await readTaskEvents(deps.pool, id) };
 }
 
-/** The user a key belongs to; undefined for a key without one. */
+/** The user the key belongs to, as the database has them now (their team and time zone). */
 async function userOf(deps: ApiDeps, principal: Principal): Promise<User | undefined> {
-  const id = (principal as Principal & { userId?: string }).userId ?? principal.actor;
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? readUser(deps.pool, id) : undefined;
+  return readUser(deps.pool, principal.userId);
 }
 
 const viewProblem = (message: string) =>
@@ -217,7 +216,7 @@ export function taskRoutes(deps: ApiDeps) {
     const filter: TaskFilter = { ...query };
     if (query.view) {
       const me = await userOf(deps, c.get('principal'));
-      if (!me && (query.view === 'mine' || query.view === 'team')) throw viewProblem(`${query.view} needs an API key that belongs to a user`);
+      if (!me) throw viewProblem('the caller is no user');
       if (me && !me.teamId && query.view === 'team') throw viewProblem('team needs a user who is in a team');
       if (me) filter.me = { id: me.id, teamId: me.teamId, timeZone: me.timeZone };
     }
