@@ -100,6 +100,18 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
      WHERE response_body LIKE '%' || $1 || '%' OR response_location LIKE '%' || $1 || '%' OR lower(response_body) LIKE '%' || $2 || '%'`,
   ),
   pgmigrations: 'migration bookkeeping',
+  // Tasks (0012): titles name the person and outcomes or reasons may quote them; who had which
+  // kind of task, when it was due and how it ended stay.
+  tasks: run(
+    `WITH erased AS (SELECT id FROM tasks WHERE customer_id = $1 OR lead_id IN (SELECT id FROM leads WHERE customer_id = $1 OR email_normalized = $2)),
+          timeline AS (UPDATE task_events SET outcome = NULL, reason = NULL WHERE task_id IN (SELECT id FROM erased) AND (outcome IS NOT NULL OR reason IS NOT NULL))
+     UPDATE tasks SET title = 'Task about an erased person', outcome = NULL, updated_at = now() WHERE id IN (SELECT id FROM erased)`,
+  ),
+  task_events: "a task's steps (who, when, to whom): kept; their outcomes and reasons are erased with the tasks",
+  // The people who work the CRM (0010): employees, not customers; a customer's erasure leaves them.
+  users: 'the people who work the CRM (employees): no customer data',
+  teams: 'teams of users: no customer data',
+  api_keys: "users' key hashes: no customer data",
 };
 
 /** Extra columns of `customers` that other processes added and that are personal. */

@@ -8,6 +8,7 @@ import { createGdprActivities } from './gdpr.js';
 import { createOfferActivities } from './offers.js';
 import { createRetentionActivities } from './retention.js';
 import { createConsentActivities } from './consent.js';
+import { createTaskActivities } from './tasks.js';
 import { defaultConfig, type Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
@@ -36,6 +37,7 @@ export function createActivities({ settings = defaultConfig(), ...rest }: Activi
     ...createOfferActivities(deps),
     ...createRetentionActivities(deps),
     ...createConsentActivities(deps),
+    ...createTaskActivities(deps),
   };
 }
 

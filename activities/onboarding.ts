@@ -35,6 +35,8 @@ import {
 import type { TemplateName } from '../src/domain/notifications.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
 import { nextInRotation, type AcquisitionSettings } from './acquisition.js';
+import { openTaskIn } from './tasks.js';
+import type { OpenedTask } from '../src/domain/tasks.js';
 
 export interface OnboardingActivityDeps {
   pool: Pool;
@@ -123,9 +125,14 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
   };
 
   return {
+    /**
+     * Starts the onboarding's record, mails the opt-in code and hands the first contact to the
+     * account manager: as a task when `firstContactTask` is asked for and the account manager is
+     * a user (the task and the onboarding are written in one transaction), else as a message.
+     */
     async beginOnboarding(
-      input: OnboardingInput & { workflowId: string },
-    ): Promise<{ accountManager: string; optInMessageId: string; taskMessageId: string; policy: OnboardingPolicy }> {
+      input: OnboardingInput & { workflowId: string; firstContactTask?: { taskId: string } },
+    ): Promise<{ accountManager: string; optInMessageId: string; taskMessageId: string; policy: OnboardingPolicy; task?: OpenedTask }> {
       return inTransaction(pool, async (db) => {
         let accountManager = await accountManagerOf(db, input.customerId);
         const idempotencyKey = `${input.workflowId}:opt-in`;
@@ -144,6 +151,22 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
           await openOptIn(db, input.customerId);
           optInMessageId = await mailCode(db, { ...input, issue: 1, idempotencyKey });
         }
+        const task =
+          input.firstContactTask &&
+          (await openTaskIn(db, {
+            taskId: input.firstContactTask.taskId,
+            kind: 'onboarding-first-contact',
+            title: `First contact with ${input.name}`,
+            priority: 'high',
+            ownerId: accountManager,
+            dueInMs: policy.firstContactSlaMs,
+            customerId: input.customerId,
+            process: 'onboarding',
+            step: 'first-contact-task',
+            workflowId: input.workflowId,
+            actor: 'system',
+          }));
+        if (task) return { accountManager, optInMessageId, taskMessageId: task.messageId!, policy, task };
         const taskMessageId = await queueMessage(db, {
           customerId: input.customerId,
           recipient: accountManager,

@@ -9,7 +9,8 @@ import { startIdempotencyPurge } from './api/idempotency.js';
 import { idempotencyKeyStore } from './db/repositories/idempotency-keys.js';
 import { AesGcmPayloadCodec, createDataConverter, keyringFromConfig } from './codec/index.js';
 import { checkPolicy } from './domain/master-data.js';
-import type { ApiKeyEntry, Config } from './config.js';
+import type { Config } from './config.js';
+import { bootstrapUsers, type BootstrapKey } from './api/bootstrap.js';
 import { createPool, type Pool } from './db/pool.js';
 import type { Logger } from './logger.js';
 import { createTransport } from './notifications/transport.js';
@@ -80,9 +81,11 @@ export async function startApiService(
   config: Config,
   endpoints: Endpoints,
   logger: Logger,
-  keys: ApiKeyEntry[],
+  keys: BootstrapKey[],
 ): Promise<RunningService & { url: string; server: ServerType }> {
   const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-api' });
+  // Configured keys are users before the first request is answered.
+  await bootstrapUsers(pool, keys);
   const keyring = keyringFromConfig(config.codec);
   const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace, createDataConverter(keyring));
   const app = createApi({

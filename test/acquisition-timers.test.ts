@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@temporalio/client';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { createApi } from '../src/api/app.js';
-import { hashKey } from '../src/api/auth.js';
-import { ROLES, type Role } from '../src/config.js';
+import { devKeyEntries, type DevUser } from '../src/dev/dev-keys.js';
 import { createLogger } from '../src/logger.js';
 
 let h: Harness;
@@ -20,14 +19,14 @@ beforeAll(async () => {
     temporal,
     taskQueue: h.taskQueue,
     logger: createLogger('silent'),
-    keys: ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(h.keys[role]) })),
+    keys: devKeyEntries(h.keys),
   });
 });
 afterAll(async () => {
   await h?.close();
 });
 
-async function call(method: string, url: string, o: { as?: Role; body?: unknown } = {}) {
+async function call(method: string, url: string, o: { as?: DevUser; body?: unknown } = {}) {
   const headers: Record<string, string> = { authorization: `Bearer ${h.keys[o.as ?? 'agent']}` };
   if (o.body !== undefined) headers['content-type'] = 'application/json';
   const res = await api.request(url, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });

@@ -182,7 +182,7 @@ describe('the funnel from lead to customer', () => {
       'qualified→proposal',
       'proposal→won',
     ]);
-    expect(result.stageHistory.slice(1).every((t) => t.actor === 'agent-actor' && t.at)).toBe(true);
+    expect(result.stageHistory.slice(1).every((t) => t.actor === h.users.agent.id && t.at)).toBe(true);
 
     const customer = await h.json('GET', `/v1/customers/${customerId}`);
     expect(customer.body).toMatchObject({ name: 'Grace Hopper', email: body.email, phone: '+49301234567', status: 'active' });
@@ -228,7 +228,7 @@ describe('the funnel from lead to customer', () => {
     expect(lost).toMatchObject({ stage: 'lost', lostReason: 'chose a competitor' });
     const result: LeadFunnelResult = await h.client.workflow.getHandle(`lead-${id}`).result();
     expect(result).toMatchObject({ outcome: 'lost', reason: 'chose a competitor' });
-    expect(result.stageHistory.at(-1)).toMatchObject({ from: 'contacted', to: 'lost', reason: 'chose a competitor', actor: 'agent-actor' });
+    expect(result.stageHistory.at(-1)).toMatchObject({ from: 'contacted', to: 'lost', reason: 'chose a competitor', actor: h.users.agent.id });
     const row = await h.pool.query('SELECT stage, lost_reason FROM leads WHERE id = $1', [id]);
     expect(row.rows[0]).toEqual({ stage: 'lost', lost_reason: 'chose a competitor' });
     expect(await count('customers', 'email_normalized = $1', [body.email.toLowerCase()])).toBe(0);
@@ -314,7 +314,7 @@ describe('the funnel from lead to customer', () => {
       expect.objectContaining({
         from: 'first.owner@example.com',
         to: 'second.owner@example.com',
-        actor: 'backoffice-actor',
+        actor: h.users.backoffice.id,
         reason: 'territory change',
       }),
     ]);
@@ -405,7 +405,7 @@ describe('the funnel from lead to customer', () => {
     await h.client.workflow.start('leadFunnel', {
       taskQueue: h.taskQueue,
       workflowId: `lead-${id}`,
-      args: [{ leadId: id, intake: { ...body, locale: 'en' }, actor: 'agent-actor', carried: { state, policy } }],
+      args: [{ leadId: id, intake: { ...body, locale: 'en' }, actor: h.users.agent.id, carried: { state, policy } }],
     });
 
     const resumed = await eventually(async () => {
@@ -478,7 +478,7 @@ describe('contact management', () => {
       direction: 'outbound',
       kind: 'interaction',
       summary: 'Introduced ourselves',
-      recordedBy: 'agent-actor',
+      recordedBy: h.users.agent.id,
     });
 
     const state = await eventually(async () => {
@@ -488,7 +488,7 @@ describe('contact management', () => {
     expect(state.transitions.at(-1)).toMatchObject({
       from: 'new',
       to: 'contacted',
-      actor: 'agent-actor',
+      actor: h.users.agent.id,
       reason: 'outbound call recorded',
     });
     expect(state.interactions).toBe(1);

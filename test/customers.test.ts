@@ -48,7 +48,7 @@ describe('customer registration over HTTP', () => {
 
     const audit = await h.pool.query('SELECT field, new_value, actor, process FROM audit_log WHERE customer_id = $1 ORDER BY field', [res.body.id]);
     expect(audit.rows.map((r) => r.field)).toEqual(['address', 'email', 'locale', 'name', 'phone']);
-    expect(audit.rows.every((r) => r.actor === 'agent-actor' && r.process === 'registration')).toBe(true);
+    expect(audit.rows.every((r) => r.actor === h.users.agent.id && r.process === 'registration')).toBe(true);
 
     // Onboarding, started by the registration, sends its own messages; this is about the welcome.
     const outbox = await h.pool.query(`SELECT id, template, recipient FROM notification_outbox WHERE customer_id = $1 AND template = 'welcome'`, [res.body.id]);

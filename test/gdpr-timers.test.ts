@@ -84,9 +84,9 @@ describe.concurrent('GDPR export', () => {
     const again = await h.json('GET', `/v1/gdpr-requests/${requestId}/export`);
     expect(again.status).toBe(410);
     const retrieved = await waitForGdpr(h, requestId, 'retrieved');
-    expect(retrieved.transitions.at(-1).actor).toBe('agent-actor');
+    expect(retrieved.transitions.at(-1).actor).toBe(h.users.agent.id);
     const { rows } = await h.pool.query('SELECT content, retrieved_by FROM gdpr_exports WHERE request_id = $1', [requestId]);
-    expect(rows[0]).toEqual({ content: null, retrieved_by: 'agent-actor' });
+    expect(rows[0]).toEqual({ content: null, retrieved_by: h.users.agent.id });
   });
 
   it('discards an export not fetched within its retention', async () => {
@@ -192,9 +192,9 @@ describe.concurrent('GDPR erasure', () => {
     const events = await h.pool.query('SELECT channel, direction, summary FROM contact_events WHERE customer_id = $1', [c.id]);
     expect(events.rows).toEqual([{ channel: 'email', direction: 'inbound', summary: '[erased]' }]);
     const audit = await h.json('GET', `/v1/customers/${c.id}/audit?limit=200`);
-    expect(audit.body.items.some((i: { field: string; actor: string }) => i.field === 'bankAccount' && i.actor === 'agent-actor')).toBe(true);
+    expect(audit.body.items.some((i: { field: string; actor: string }) => i.field === 'bankAccount' && i.actor === h.users.agent.id)).toBe(true);
     const erasure = audit.body.items.find((i: { field: string }) => i.field === 'erasure');
-    expect(erasure).toMatchObject({ process: 'gdpr', actor: 'agent-actor', changeId: requestId, oldValue: null });
+    expect(erasure).toMatchObject({ process: 'gdpr', actor: h.users.agent.id, changeId: requestId, oldValue: null });
     expect(JSON.stringify(erasure.newValue)).not.toContain(c.email);
     expect(
       audit.body.items

@@ -58,7 +58,7 @@ describe('Idempotency-Keys kept in PostgreSQL', () => {
       const first = await settled('/v1/customers', body, key);
       expect(first.status).toBe(201);
       const row = await keyRow(key);
-      expect(row).toMatchObject({ operation: 'POST /v1/customers', actor: 'agent-actor', response_status: 201, response_final: true });
+      expect(row).toMatchObject({ operation: 'POST /v1/customers', actor: h.users.agent.id, response_status: 201, response_final: true });
       expect(row.workflow_id).toBe(registrationWorkflowId(key));
       expect(row.expires_at.getTime() - row.created_at.getTime()).toBe(TTL_MS);
 

@@ -17,8 +17,7 @@ import { eventually, uniqueId, type Harness, type RequestOptions } from './suppo
 import { codeFor, registerCustomer, waitForChange, waitForGdpr } from './support/master-data.js';
 import { RECORDING, bundleFromGit, recorder, replayRecorded } from './support/replay.js';
 import { createApi } from '../src/api/app.js';
-import { hashKey } from '../src/api/auth.js';
-import { ROLES, type Role } from '../src/config.js';
+import { devKeyEntries } from '../src/dev/dev-keys.js';
 import { createLogger } from '../src/logger.js';
 import { DEFAULT_MASTER_DATA_POLICY, masterDataStateQuery, masterDataWorkflowId, type MasterDataPolicy } from '../src/domain/master-data.js';
 import { gdprWorkflowId, type GdprState } from '../src/domain/gdpr.js';
@@ -43,12 +42,12 @@ describe.runIf(RECORDING)('recording histories', () => {
       temporal: client,
       taskQueue,
       logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
-      keys: ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) })),
+      keys: devKeyEntries(keys),
     });
     const request = (method: string, url: string, o: RequestOptions = {}) => {
       const headers: Record<string, string> = { ...(o.headers ?? {}) };
-      const as: Role | null = o.as === undefined ? 'agent' : o.as;
-      if (as) headers.authorization ??= `Bearer ${keys[as]}`;
+      const as = o.as === undefined ? 'agent' : o.as;
+      if (as) headers.authorization ??= `Bearer ${typeof as === 'string' ? keys[as] : as.key}`;
       let body: string | undefined = o.rawBody;
       if (o.body !== undefined) {
         body = JSON.stringify(o.body);

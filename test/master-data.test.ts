@@ -76,7 +76,7 @@ describe('verified changes of contact data', () => {
       "SELECT old_value, new_value, actor, process, change_id FROM audit_log WHERE customer_id = $1 AND process = 'master-data'",
       [c.id],
     );
-    expect(audit.rows).toEqual([{ old_value: c.email, new_value: newEmail, actor: 'agent-actor', process: 'master-data', change_id: changeId }]);
+    expect(audit.rows).toEqual([{ old_value: c.email, new_value: newEmail, actor: h.users.agent.id, process: 'master-data', change_id: changeId }]);
     const done = await waitForMail(h, newEmail, 'master-data-applied');
     expect(done[0]!.text).toContain('email');
 
@@ -155,7 +155,7 @@ describe('four eyes for name, birth date and bank account', () => {
     });
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     const applied = await waitForChange(h, changeId, 'applied');
-    expect(applied.approval).toMatchObject({ decision: 'approve', approver: 'backoffice-actor' });
+    expect(applied.approval).toMatchObject({ decision: 'approve', approver: h.users.backoffice.id });
 
     const row = await customerRow(c.id);
     expect(row).toMatchObject({ bank_account_iban: IBAN, birth_date: '1980-02-29', version: 2 });
@@ -171,8 +171,8 @@ describe('four eyes for name, birth date and bank account', () => {
     expect(bank).toMatchObject({
       oldValue: null,
       newValue: 'DE89…3000',
-      actor: 'agent-actor',
-      approver: 'backoffice-actor',
+      actor: h.users.agent.id,
+      approver: h.users.backoffice.id,
       changeId,
       process: 'master-data',
     });
@@ -200,6 +200,19 @@ describe('four eyes for name, birth date and bank account', () => {
     expect(other.status).toBe(200);
     await waitForChange(h, changeId, 'applied');
     expect((await customerRow(c.id)).name).toBe(newName);
+  });
+
+  it("a second key of the same user cannot approve that user's change", async () => {
+    const c = await customer();
+    const secondKey = await h.issueKey(h.users.backoffice.id, 'laptop');
+    const changeId = await requestChange(c.id, { name: `Joan ${uniqueId('n').slice(2)} Doe` }, 'backoffice');
+    await waitForChange(h, changeId, 'awaiting-approval');
+    const self = await h.json('POST', `/v1/changes/${changeId}/approval`, { as: { key: secondKey }, body: { decision: 'approve' } });
+    expect(self.status).toBe(403);
+    expect(self.body.detail).toMatch(/second person/);
+    const change = (await h.json('GET', `/v1/changes/${changeId}`)).body;
+    expect(change).toMatchObject({ status: 'awaiting-approval', requestedBy: h.users.backoffice.id });
+    expect((await customerRow(c.id)).name).toBe(c.name);
   });
 
   it('rejects with a comment, changes nothing and tells the customer; a second decision is a 409', async () => {
@@ -436,7 +449,7 @@ describe('payload encryption', () => {
     const decoded = await h.json('POST', '/codec/decode', { as: 'admin', body: wire });
     expect(decoded.status).toBe(200);
     const clear = JSON.parse(Buffer.from(decoded.body.payloads[0].data, 'base64').toString());
-    expect(clear).toMatchObject({ customerId: c.id, requestedBy: 'agent-actor' });
+    expect(clear).toMatchObject({ customerId: c.id, requestedBy: h.users.agent.id });
     expect(Buffer.from(decoded.body.payloads[0].metadata.encoding, 'base64').toString()).toBe('json/plain');
 
     expect((await h.json('POST', '/codec/decode', { as: 'agent', body: wire })).status).toBe(403);

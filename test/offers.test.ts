@@ -123,7 +123,7 @@ describe('offers: eligible offers go out and their answer is recorded', () => {
     expect(accepted.status).toBe(200);
     expect(accepted.body.status).toBe('accepted');
     expect(accepted.body.transitions.map((t: { status: string }) => t.status)).toEqual(['checking', 'presented', 'accepted']);
-    expect(accepted.body.transitions[2].actor).toBe('agent-actor');
+    expect(accepted.body.transitions[2].actor).toBe(h.users.agent.id);
 
     expect(await owned(h, c.id)).toEqual(['internet-l', 'mobile-s']);
     const products = await h.json('GET', `/v1/customers/${c.id}/products`);
@@ -142,7 +142,7 @@ describe('offers: eligible offers go out and their answer is recorded', () => {
       { kind: 'offer-confirmation', direction: 'outbound' },
     ]);
     const listed = await h.json('GET', `/v1/customers/${c.id}/offers`);
-    expect(listed.body.offers).toEqual([expect.objectContaining({ offerId: made.body.offerId, status: 'accepted', decidedBy: 'agent-actor' })]);
+    expect(listed.body.offers).toEqual([expect.objectContaining({ offerId: made.body.offerId, status: 'accepted', decidedBy: h.users.agent.id })]);
   });
 
   it('an accepted cross-sell adds a complementary product; a declined one changes nothing', async () => {
@@ -160,7 +160,7 @@ describe('offers: eligible offers go out and their answer is recorded', () => {
     expect(declined.body.status).toBe('declined');
     expect(await owned(h, c.id)).toEqual(['internet-m', 'tv-basic']);
     const row = await h.pool.query('SELECT status, decided_by FROM offers WHERE id = $1', [mobile.body.offerId]);
-    expect(row.rows[0]).toEqual({ status: 'declined', decided_by: 'agent-actor' });
+    expect(row.rows[0]).toEqual({ status: 'declined', decided_by: h.users.agent.id });
     expect(await count(h, 'contact_events', "customer_id = $1 AND kind = 'offer-declined'", [c.id])).toBe(1);
   });
 
@@ -217,7 +217,7 @@ describe('offers: a retried accept changes products once', () => {
     const activities = createActivities({ pool: h.pool, transport: new FileTransport(h.mailDir) });
     const retried = await activities.acceptOffer({
       offerId: made.body.offerId,
-      actor: 'agent-actor',
+      actor: h.users.agent.id,
       now: new Date().toISOString(),
       workflowId: `offer-${made.body.offerId}`,
     });

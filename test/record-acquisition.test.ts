@@ -183,26 +183,26 @@ describe('every lead, registration, onboarding and interaction read from Postgre
       customerId: wonCustomer,
       onboardingWorkflowId: `onboarding-${wonCustomer}`,
       interactions: 1,
-      createdBy: 'agent-actor',
+      createdBy: h.users.agent.id,
     });
     expect(lead.nextDue).toBeUndefined();
     expect(lead.closedAt).toBe(lead.transitions.at(-1).at);
     expect(lead.transitions.map((t: Record<string, unknown>) => [t.from, t.to, t.actor, t.reason])).toEqual([
-      [null, 'new', 'agent-actor', 'intake via referral'],
-      ['new', 'contacted', 'agent-actor', 'outbound call recorded'],
-      ['contacted', 'qualified', 'agent-actor', undefined],
-      ['qualified', 'proposal', 'backoffice-actor', undefined],
-      ['proposal', 'won', 'admin-actor', 'signed'],
+      [null, 'new', h.users.agent.id, 'intake via referral'],
+      ['new', 'contacted', h.users.agent.id, 'outbound call recorded'],
+      ['contacted', 'qualified', h.users.agent.id, undefined],
+      ['qualified', 'proposal', h.users.backoffice.id, undefined],
+      ['proposal', 'won', h.users.admin.id, 'signed'],
     ]);
     const times = lead.transitions.map((t: { at: string }) => Date.parse(t.at));
     expect(times).toEqual([...times].sort((a, b) => a - b));
     expect(times[0]).toBeGreaterThanOrEqual(Date.parse(startedAt));
     expect(lead.transitions.every((t: { workflowId: string; runId: string }) => t.workflowId === `lead-${won}` && t.runId)).toBe(true);
-    expect(lead.reassignments).toEqual([{ from: owner, to: successor, at: expect.any(String), actor: 'backoffice-actor', reason: 'territory change' }]);
+    expect(lead.reassignments).toEqual([{ from: owner, to: successor, at: expect.any(String), actor: h.users.backoffice.id, reason: 'territory change' }]);
     expect(lead.corrections.map((c: Record<string, unknown>) => [c.field, c.from, c.to, c.actor])).toEqual([
-      ['phone', '+49301111111', '+49302222222', 'agent-actor'],
-      ['companySize', '11-50', '51-200', 'agent-actor'],
-      ['interest', 'CRM for 12 seats', null, 'agent-actor'],
+      ['phone', '+49301111111', '+49302222222', h.users.agent.id],
+      ['companySize', '11-50', '51-200', h.users.agent.id],
+      ['interest', 'CRM for 12 seats', null, h.users.agent.id],
     ]);
     // The score follows the corrected data: size 51-200 (20), no interest any more.
     expect(lead.score.reasons.map((r: { rule: string; points: number }) => [r.rule, r.points])).toEqual([
@@ -219,7 +219,7 @@ describe('every lead, registration, onboarding and interaction read from Postgre
     expect(lead.transitions.at(-1)).toMatchObject({
       from: 'contacted',
       to: 'lost',
-      actor: 'backoffice-actor',
+      actor: h.users.backoffice.id,
       reason: 'chose a competitor',
     });
     const ids = (list: { items: Array<{ leadId: string }> }) => list.items.map((i) => i.leadId);
@@ -243,7 +243,7 @@ describe('every lead, registration, onboarding and interaction read from Postgre
     const registration = await ok('GET', `/v1/registrations/${key}`);
     expect(registration).toMatchObject({ workflowId: `customer-register-${key}`, status: 'registered', customerId: registered });
     expect(registration.transitions.map((t: Record<string, unknown>) => [t.status, t.actor])).toEqual([
-      ['received', 'agent-actor'],
+      ['received', h.users.agent.id],
       ['registered', 'system'],
     ]);
     expect(registration.live).toBeUndefined();
@@ -290,8 +290,8 @@ describe('every lead, registration, onboarding and interaction read from Postgre
   it('the interactions of the lead are part of the customer it became', async () => {
     const history = await ok('GET', `/v1/customers/${wonCustomer}/interactions`);
     expect(history.items.map((i: { summary: string; recordedBy: string }) => [i.summary, i.recordedBy])).toEqual([
-      ['Welcome call', 'backoffice-actor'],
-      ['Intro call', 'agent-actor'],
+      ['Welcome call', h.users.backoffice.id],
+      ['Intro call', h.users.agent.id],
     ]);
   });
 

@@ -220,15 +220,15 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
     expect(change).toMatchObject({
       status: 'applied',
       fields: ['email'],
-      requestedBy: 'agent-actor',
+      requestedBy: h.users.agent.id,
       reason: 'new provider',
       outcome: { version: 2 },
     });
     expect(change.transitions.map((t: { status: string }) => t.status)).toEqual(['queued', 'awaiting-verification', 'verified', 'applying', 'applied']);
-    expect(change.transitions[0]).toMatchObject({ actor: 'agent-actor', reason: 'new provider' });
+    expect(change.transitions[0]).toMatchObject({ actor: h.users.agent.id, reason: 'new provider' });
     expect(change.verificationLog.map((e: { status: string; actor: string }) => `${e.status} by ${e.actor}`)).toEqual([
       'code-sent by system',
-      'code-wrong by agent-actor',
+      `code-wrong by ${h.users.agent.id}`,
     ]);
     expect(change.verificationLog[1].reason).toBe('wrong code; 4 attempts left');
     expect(JSON.stringify(change)).not.toContain(await codeFor(h, change.preview.email));
@@ -239,19 +239,19 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
     expect(no.approval).toMatchObject({
       required: true,
       decision: 'reject',
-      approver: 'backoffice-actor',
+      approver: h.users.backoffice.id,
       comment: 'no proof of the new name',
     });
     expect(no.transitions.at(-1)).toMatchObject({
       status: 'rejected',
-      actor: 'backoffice-actor',
+      actor: h.users.backoffice.id,
       reason: 'not approved: no proof of the new name',
     });
     expect(no.outcome.detail).toBe('not approved: no proof of the new name');
 
     const list = await ok('GET', `/v1/customers/${changer.id}/changes`);
     expect(list.items.map((c: { changeId: string; status: string; decidedBy: string | null }) => [c.changeId, c.status, c.decidedBy])).toEqual([
-      [rejected, 'rejected', 'backoffice-actor'],
+      [rejected, 'rejected', h.users.backoffice.id],
       [applied, 'applied', null],
     ]);
     const page = await ok('GET', `/v1/customers/${changer.id}/changes?limit=1`);
@@ -266,11 +266,11 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
     expect(exp).toMatchObject({
       kind: 'export',
       status: 'retrieved',
-      requestedBy: 'agent-actor',
-      export: { retrievedBy: 'agent-actor', discardedAt: null },
+      requestedBy: h.users.agent.id,
+      export: { retrievedBy: h.users.agent.id, discardedAt: null },
     });
     expect(exp.transitions.map((t: { status: string }) => t.status)).toEqual(['awaiting-verification', 'assembling', 'ready', 'retrieved']);
-    expect(exp.transitions.at(-1).actor).toBe('agent-actor');
+    expect(exp.transitions.at(-1).actor).toBe(h.users.agent.id);
     expect(exp.exportBytes).toBe(exp.export.bytes);
     expect(exp.closedAt).not.toBeNull();
 
@@ -278,7 +278,7 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
     expect(erasure, JSON.stringify(erasure.transitions.at(-1))).toMatchObject({
       kind: 'erasure',
       status: 'erased',
-      requestedBy: 'agent-actor',
+      requestedBy: h.users.agent.id,
     });
     expect(erasure.transitions.map((t: { status: string }) => t.status)).toEqual(['awaiting-verification', 'grace-period', 'erasing', 'erased']);
     expect(erasure.erasedRows.customers).toBe(1);
@@ -292,19 +292,19 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
       kind: 'upsell',
       productId: 'internet-m',
       replacesProductId: 'internet-s',
-      decidedBy: 'agent-actor',
+      decidedBy: h.users.agent.id,
     });
     expect(yes.transitions.map((t: { status: string; actor: string }) => `${t.status} by ${t.actor}`)).toEqual([
-      'checking by agent-actor',
+      `checking by ${h.users.agent.id}`,
       'presented by system',
-      'accepted by agent-actor',
+      `accepted by ${h.users.agent.id}`,
     ]);
     expect(yes.transitions.at(-1).at).toBe(yes.decidedAt);
     const no = await recordOf(`/v1/offers/${declined}`);
     expect(no.transitions.map((t: { status: string; actor: string }) => `${t.status} by ${t.actor}`)).toEqual([
-      'checking by agent-actor',
+      `checking by ${h.users.agent.id}`,
       'presented by system',
-      'declined by agent-actor',
+      `declined by ${h.users.agent.id}`,
     ]);
     const list = await ok('GET', `/v1/customers/${buyer}/offers`);
     expect(list.offers.map((o: { offerId: string; status: string }) => `${o.offerId}:${o.status}`).sort()).toEqual(
@@ -343,11 +343,11 @@ describe('a retried activity writes each timeline entry once', () => {
       changeId,
       customerId: c.id,
       fields: ['name' as const],
-      requestedBy: 'agent-actor',
+      requestedBy: h.users.agent.id,
       workflowId: `master-data-${c.id}`,
       preview: { name: 'X' },
     };
-    const queued = [{ status: 'queued', at, actor: 'agent-actor' }];
+    const queued = [{ status: 'queued', at, actor: h.users.agent.id }];
     await acts.openChangeRequest({ ...base, status: 'queued', transitions: queued });
     await acts.openChangeRequest({ ...base, status: 'queued', transitions: queued });
     const events = () => count('request_events WHERE request_id = $1', [changeId]);
@@ -355,12 +355,12 @@ describe('a retried activity writes each timeline entry once', () => {
     const asking = [...queued, { status: 'awaiting-approval', at, actor: 'system' }];
     for (let i = 0; i < 2; i++) await acts.recordChangeState({ ...base, status: 'awaiting-approval', transitions: asking, closed: false });
     expect(await events()).toBe(2);
-    const done = [...asking, { status: 'rejected', at, actor: 'backoffice-actor', reason: 'not approved' }];
+    const done = [...asking, { status: 'rejected', at, actor: h.users.backoffice.id, reason: 'not approved' }];
     const record = {
       ...base,
       status: 'rejected' as const,
       transitions: done,
-      approval: { required: true as const, escalated: false, decision: 'reject' as const, approver: 'backoffice-actor' },
+      approval: { required: true as const, escalated: false, decision: 'reject' as const, approver: h.users.backoffice.id },
       closed: true,
     };
     await acts.recordChangeState(record);
@@ -368,7 +368,7 @@ describe('a retried activity writes each timeline entry once', () => {
     expect(await events()).toBe(3);
     const change = await ok('GET', `/v1/changes/${changeId}`);
     expect(change.transitions.map((t: { status: string }) => t.status)).toEqual(['queued', 'awaiting-approval', 'rejected']);
-    expect(change.approval.approver).toBe('backoffice-actor');
+    expect(change.approval.approver).toBe(h.users.backoffice.id);
   });
 
   it('records a GDPR step once however often it is recorded', async () => {
@@ -380,14 +380,14 @@ describe('a retried activity writes each timeline entry once', () => {
       requestId,
       kind: 'export' as const,
       customerId: c.id,
-      requestedBy: 'agent-actor',
+      requestedBy: h.users.agent.id,
       workflowId: `gdpr-${requestId}`,
       runId: randomUUID(),
     };
     const opened = {
       ...record,
       status: 'awaiting-verification' as const,
-      transitions: [{ status: 'awaiting-verification', at, actor: 'agent-actor' }],
+      transitions: [{ status: 'awaiting-verification', at, actor: h.users.agent.id }],
     };
     await acts.openGdprRequestRecord(opened);
     await acts.openGdprRequestRecord(opened);
@@ -411,19 +411,19 @@ describe('a retried activity writes each timeline entry once', () => {
       requestId,
       kind: 'erasure' as const,
       customerId: c.id,
-      requestedBy: 'agent-actor',
+      requestedBy: h.users.agent.id,
       workflowId: `gdpr-${requestId}`,
       runId: randomUUID(),
       status: 'grace-period' as const,
       dueAt: at,
       transitions: [
-        { status: 'awaiting-verification', at, actor: 'agent-actor' },
+        { status: 'awaiting-verification', at, actor: h.users.agent.id },
         { status: 'grace-period', at, actor: 'system', reason: 'erasure soon' },
       ],
     };
     await acts.recordGdprRequestState(state);
     const row = await ok('GET', `/v1/gdpr-requests/${requestId}`);
-    expect(row).toMatchObject({ status: 'grace-period', requestedBy: 'agent-actor', dueAt: at, closedAt: null });
+    expect(row).toMatchObject({ status: 'grace-period', requestedBy: h.users.agent.id, dueAt: at, closedAt: null });
     expect(row.transitions.map((t: { status: string }) => t.status)).toEqual(['awaiting-verification', 'grace-period']);
     // Another run of the same request id never moves this run's row.
     await acts.recordGdprRequestState({
@@ -447,14 +447,14 @@ describe('a retried activity writes each timeline entry once', () => {
       kind: 'upsell' as const,
       productId: 'internet-l',
       validUntil: new Date(Date.now() + 86_400_000).toISOString(),
-      actor: 'agent-actor',
+      actor: h.users.agent.id,
       workflowId,
       now,
     };
     for (let i = 0; i < 2; i++) await acts.decideOfferEligibility(input);
     for (let i = 0; i < 2; i++) expect((await acts.presentOffer({ offerId, now, workflowId })).outcome).toBe('presented');
     for (let i = 0; i < 2; i++)
-      await acts.closeOffer({ offerId, status: 'declined', actor: 'agent-actor', reason: 'declined by the customer', now, workflowId });
+      await acts.closeOffer({ offerId, status: 'declined', actor: h.users.agent.id, reason: 'declined by the customer', now, workflowId });
     expect(await count('offer_events WHERE offer_id = $1', [offerId])).toBe(3);
     const offer = await ok('GET', `/v1/offers/${offerId}`);
     expect(offer.transitions.map((t: { status: string }) => t.status)).toEqual(['checking', 'presented', 'declined']);
@@ -533,7 +533,7 @@ describe('live details of a running process', () => {
     }
     await ok('POST', `/v1/changes/${changeId}/cancel`, { body: { reason: 'test done' } });
     const cancelled = await waitForChange(h, changeId, 'cancelled');
-    expect(cancelled.transitions.at(-1)).toMatchObject({ status: 'cancelled', actor: 'agent-actor', reason: 'test done' });
+    expect(cancelled.transitions.at(-1)).toMatchObject({ status: 'cancelled', actor: h.users.agent.id, reason: 'test done' });
     expect((await ok('GET', `/v1/changes/${changeId}?live=true`)).live).toBeUndefined();
   });
 });

@@ -88,7 +88,7 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     const res = await create(campaign(marker, { quietHours: { start: '21:00', end: '08:00' }, maxMessagesPerWeek: 2, reEnrollment: { afterDays: 30 } }));
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe(`/v1/campaigns/${res.body.id}`);
-    expect(res.body).toMatchObject({ status: 'active', scheduleId: `campaign-${res.body.id}`, createdBy: 'backoffice-actor', runs: [] });
+    expect(res.body).toMatchObject({ status: 'active', scheduleId: `campaign-${res.body.id}`, createdBy: h.users.backoffice.id, runs: [] });
     expect(res.body.definition).toMatchObject({
       maxMessagesPerWeek: 2,
       reEnrollment: { afterDays: 30 },
@@ -155,9 +155,9 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     expect(cleared.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: null });
     const audit = await h.pool.query('SELECT field, old_value, new_value, actor FROM audit_log WHERE customer_id = $1 ORDER BY id', [c!.id]);
     expect(audit.rows).toEqual([
-      { field: 'churn_risk', old_value: null, new_value: 0.82, actor: 'backoffice-actor' },
-      { field: 'timezone', old_value: null, new_value: 'Europe/Vienna', actor: 'backoffice-actor' },
-      { field: 'timezone', old_value: 'Europe/Vienna', new_value: null, actor: 'admin-actor' },
+      { field: 'churn_risk', old_value: null, new_value: 0.82, actor: h.users.backoffice.id },
+      { field: 'timezone', old_value: null, new_value: 'Europe/Vienna', actor: h.users.backoffice.id },
+      { field: 'timezone', old_value: 'Europe/Vienna', new_value: null, actor: h.users.admin.id },
     ]);
     const bad = await h.json('PATCH', url, { as: 'admin', body: { churnRisk: 1.5, timezone: 'Mars/Olympus' } });
     expect(bad.status).toBe(400);

@@ -58,6 +58,7 @@ import {
 } from '../src/domain/acquisition.js';
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
 import { LEAD_ERASED_REASON, eraseLeadUpdate } from '../src/domain/gdpr.js';
+import { taskCompletedSignal } from '../src/domain/tasks.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import {
   CrmCustomerId,
@@ -73,6 +74,7 @@ import {
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
+import { openTask, resolveTask } from './tasks.js';
 
 // No attempt limit: a database outage delays a lead, it never loses one.
 /** Added after the first release: funnels recorded before it replay without the per-move upsert. */
@@ -89,6 +91,12 @@ const RECORD_PATCH = 'lead-record-in-postgres';
  * Funnels recorded before have no deal and replay without these upserts.
  */
 const DEAL_PATCH = 'lead-deal-search-attributes';
+/**
+ * A missed contact SLA opens a task for the owner (when the owner is a user), which escalates to
+ * the team lead by itself and whose completion makes the lead contacted. Funnels started before
+ * replay with the reminder and backoffice escalation e-mails.
+ */
+const TASK_PATCH = 'contact-sla-task';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -112,7 +120,8 @@ export function nextDeadline(state: LeadState, policy: AcquisitionPolicy): LeadS
     case 'new': {
       const since = Date.parse(state.contact.since);
       if (state.contact.remindersSent === 0) return { kind: 'contact-reminder', at: iso(since + policy.contactSlaMs) };
-      if (!state.contact.escalated) return { kind: 'contact-escalation', at: iso(since + 2 * policy.contactSlaMs) };
+      // An open contact task escalates along the team by itself.
+      if (!state.contact.escalated && !state.contact.taskId) return { kind: 'contact-escalation', at: iso(since + 2 * policy.contactSlaMs) };
       return undefined;
     }
     case 'contacted':
@@ -360,6 +369,18 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     void recorded();
   });
 
+  setHandler(taskCompletedSignal, (e) => {
+    if (e.taskId !== state.contact.taskId) return;
+    state.contact.taskOpen = false;
+    state.lastActivityAt = now();
+    if (state.stage === 'new') {
+      state.contact.lastContactAt = e.at;
+      move('contacted', e.actor, `contact task completed: ${e.outcome}`);
+    }
+    replan();
+    void recorded();
+  });
+
   if (!input.carried) {
     const taken = opportunity
       ? await acts.openOpportunity({
@@ -417,6 +438,25 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     switch (kind) {
       case 'contact-reminder':
       case 'contact-escalation': {
+        if (kind === 'contact-reminder' && patched(TASK_PATCH)) {
+          const task = await openTask({
+            kind: 'lead-contact',
+            title: `Contact lead ${state.name}${state.company ? ` (${state.company})` : ''}`,
+            priority: 'high',
+            ownerId: state.owner!,
+            dueInMs: rules.contactSlaMs,
+            leadId,
+            process: CRM_PROCESS.acquisition,
+            step: `contact-task:${stintInNew()}`,
+          });
+          if (task) {
+            state.contact.remindersSent++;
+            state.contact.taskId = task.taskId;
+            state.contact.taskOpen = true;
+            state.alerts.push({ kind, at: now(), recipient: state.owner! });
+            return;
+          }
+        }
         const recipient = kind === 'contact-reminder' ? state.owner! : rules.escalationEmail;
         const messageId = await acts.queueLeadMessage({
           leadId,
@@ -499,6 +539,15 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       });
       // A change that arrived during the write gets its own pass.
       if (mirrored < version()) continue;
+    }
+    if (state.contact.taskOpen && state.stage !== 'new') {
+      state.contact.taskOpen = false;
+      const contacted = state.stage !== 'lost' && state.stage !== 'nurture';
+      await resolveTask(state.contact.taskId!, {
+        status: contacted ? 'done' : 'cancelled',
+        reason: `lead moved to ${state.stage}`,
+        actor: state.transitions[state.transitions.length - 1]!.actor,
+      });
     }
     replan();
     publish();

@@ -9,3 +9,4 @@ export { campaignRun, campaignEnrollment, recordCustomerEvent } from './retentio
 export { customerMasterData } from './master-data.js';
 export { gdprExport, gdprErasure } from './gdpr.js';
 export { recordConsent } from './consent.js';
+export { taskWorkflow } from './tasks.js';

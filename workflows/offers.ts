@@ -7,7 +7,7 @@
  * the validity timer. Ends with the outcome recorded; accept changes the customer's products and
  * sends a confirmation.
  */
-import { allHandlersFinished, condition, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, patched, proxyActivities, setHandler, sleep, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
   FINAL_OFFER_STATUSES,
@@ -24,6 +24,14 @@ import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver, type DeliveryTracker } from './notifications.js';
+import { openTask, resolveTask } from './tasks.js';
+import { taskCompletedSignal } from '../src/domain/tasks.js';
+
+/**
+ * An offer a person made (not a campaign's) gives them a follow-up task once it is presented, due
+ * halfway to its expiry; the customer's answer or the expiry closes it. Offers started before replay without it.
+ */
+const FOLLOW_UP_PATCH = 'offer-follow-up-task';
 
 const { decideOfferEligibility, presentOffer, acceptOffer, closeOffer } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -85,7 +93,17 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
     },
   );
 
+  setHandler(taskCompletedSignal, (e) => {
+    if (!state.followUp || e.taskId !== state.followUp.taskId) return;
+    state.followUp = { ...state.followUp, open: false, doneAt: e.at, outcome: e.outcome, actor: e.actor };
+  });
+
   const result = async (): Promise<OfferResult> => {
+    if (state.followUp?.open) {
+      state.followUp.open = false;
+      const answered = state.status === 'accepted' || state.status === 'declined';
+      await resolveTask(state.followUp.taskId, { status: answered ? 'done' : 'cancelled', reason: `the offer was ${state.status}`, actor: 'system' });
+    }
     await condition(() => deliveries.open === 0, DELIVERY_GRACE);
     await condition(allHandlersFinished);
     return { offerId: state.offerId, status: state.status, rule: state.rule, reason: state.reason };
@@ -132,6 +150,19 @@ export async function offer(input: OfferInput): Promise<OfferResult> {
     if (presented.outcome === 'presented') {
       move('presented', 'system', `offer message ${presented.messageId}`);
       await deliver(presented.messageId, 'Offer message', input.customerId, deliveries);
+      if (!input.campaignId && patched(FOLLOW_UP_PATCH)) {
+        const task = await openTask({
+          kind: 'offer-follow-up',
+          title: `Follow up the ${input.kind} offer ${input.offerId}`,
+          ownerId: input.actor,
+          orAccountManager: true,
+          dueInMs: Math.max(60_000, Math.floor(untilExpiry() / 2)),
+          customerId: input.customerId,
+          process: CRM_PROCESS.offers,
+          step: 'follow-up-task',
+        });
+        if (task) state.followUp = { taskId: task.taskId, open: true };
+      }
       break;
     }
     if (presented.outcome === 'suppressed') {

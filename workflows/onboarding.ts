@@ -15,6 +15,7 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import { REFUSAL, refuse } from '../src/domain/refusals.js';
@@ -37,12 +38,20 @@ import {
 import { CrmCustomerId, CrmOwner, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
+import { openTask, resolveTask, startTask } from './tasks.js';
+import { taskCompletedSignal } from '../src/domain/tasks.js';
 
 /**
  * The onboarding's record in PostgreSQL follows every change (`recordOnboarding`), and a person's
  * request is answered once its change is recorded. Onboardings recorded before replay without it.
  */
 const RECORD_PATCH = 'onboarding-record-in-postgres';
+/**
+ * The first contact is a task of the account manager (when they are a user): it escalates along
+ * the team by itself, and completing it records the first contact; a stalled onboarding leaves the
+ * account manager a task. Onboardings started before replay with the reminder e-mail.
+ */
+const TASK_PATCH = 'onboarding-tasks';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -170,6 +179,14 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     }
   });
 
+  setHandler(taskCompletedSignal, (e) => {
+    if (e.taskId !== state.firstContact.taskId) return;
+    state.firstContact.taskOpen = false;
+    if (!state.firstContact.doneAt) state.firstContact.doneAt = e.at;
+    changes++;
+    void recorded();
+  });
+
   const send = async (template: TemplateName, recipient: string, step: string, payload: Record<string, unknown>, summary: string) => {
     const queued = await acts.queueOnboardingMessage({
       customerId,
@@ -183,7 +200,8 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     else await deliver(queued.messageId, summary, customerId);
   };
 
-  const begun = await acts.beginOnboarding({ ...input, workflowId });
+  const withTasks = patched(TASK_PATCH);
+  const begun = await acts.beginOnboarding({ ...input, workflowId, ...(withTasks ? { firstContactTask: { taskId: uuid4() } } : {}) });
   const startedAt = Date.now();
   state.accountManager = begun.accountManager;
   state.optIn.sentAt = now();
@@ -198,17 +216,32 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   rowExists = true;
   await recorded();
   await deliver(begun.optInMessageId, 'Opt-in code', customerId);
-  await deliver(begun.taskMessageId, `First-contact task for ${begun.accountManager}`, customerId);
+  if (begun.task) {
+    state.firstContact.taskId = begun.task.taskId;
+    state.firstContact.taskOpen = true;
+    await startTask(begun.task, { title: `First contact with ${input.name}`, customerId, dueInMs: begun.policy.firstContactSlaMs });
+  } else {
+    await deliver(begun.taskMessageId, `First-contact task for ${begun.accountManager}`, customerId);
+  }
+  // A first contact made another way (an interaction) closes the task; an onboarding that ends drops it.
+  const settleTask = async (status: 'done' | 'cancelled', reason: string) => {
+    if (!state.firstContact.taskOpen) return;
+    state.firstContact.taskOpen = false;
+    await resolveTask(state.firstContact.taskId!, { status, reason, actor: 'system' });
+  };
 
   const checkInAt = Date.parse(state.checkInAt);
   let welcomed = false;
   for (;;) {
     await recorded();
+    if (state.firstContact.doneAt) await settleTask('done', `first contact recorded at ${state.firstContact.doneAt}`);
     if (state.optIn.status === 'confirmed' && !welcomed) {
       welcomed = true;
       await send('onboarding-welcome', input.email, 'welcome', { name: input.name, accountManager: begun.accountManager }, 'Onboarding welcome');
     }
-    const reminderAt = !state.firstContact.doneAt && !state.firstContact.reminderSentAt ? Date.parse(state.firstContact.dueAt) : undefined;
+    // A first-contact task escalates along the team by itself: no reminder of the onboarding's own.
+    const reminderAt =
+      !state.firstContact.doneAt && !state.firstContact.reminderSentAt && !state.firstContact.taskId ? Date.parse(state.firstContact.dueAt) : undefined;
     const next = Math.min(reminderAt ?? Infinity, checkInAt);
     setCurrentDetails(
       `**Status:** ${state.status}  \n**Opt-in:** ${state.optIn.status}  \n**First contact:** ${state.firstContact.doneAt ? `done ${state.firstContact.doneAt}` : `due ${state.firstContact.dueAt}`}  \n**Check-in:** ${state.checkInAt}`,
@@ -238,13 +271,27 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   if (outcome === 'onboarded') {
     await send('onboarding-check-in', input.email, 'check-in', { name: input.name, accountManager: begun.accountManager }, 'Onboarding check-in');
   } else {
-    await send(
-      'onboarding-stalled',
-      begun.accountManager,
-      'stalled',
-      { customerName: input.name, customerId, reasons: reasons.join('; ') },
-      'Onboarding stalled',
-    );
+    await settleTask('cancelled', `onboarding stalled: ${reasons.join('; ')}`);
+    const stalledTask =
+      withTasks &&
+      (await openTask({
+        kind: 'onboarding-stalled',
+        title: `Onboarding of ${input.name} stalled`,
+        priority: 'high',
+        ownerId: begun.accountManager,
+        dueInMs: begun.policy.firstContactSlaMs,
+        customerId,
+        process: CRM_PROCESS.onboarding,
+        step: 'stalled-task',
+      }));
+    if (!stalledTask)
+      await send(
+        'onboarding-stalled',
+        begun.accountManager,
+        'stalled',
+        { customerName: input.name, customerId, reasons: reasons.join('; ') },
+        'Onboarding stalled',
+      );
   }
   await acts.finishOnboarding({ customerId, outcome, reasons });
   await recorded();

@@ -33,6 +33,7 @@ import { contactRoutes } from './routes/contacts.js';
 import { onboardingRoutes } from './routes/onboarding.js';
 import { consentRoutes } from './routes/consent.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
+import { taskRoutes } from './routes/tasks.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -123,7 +124,7 @@ export function createApi(deps: ApiDeps) {
     }
     await next();
   });
-  app.use('/v1/*', authenticate(deps.keys));
+  app.use('/v1/*', authenticate(deps.pool));
   app.use('/v1/*', idempotencyKeys(idempotencyKeyStore(deps.pool, deps.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS)));
 
   app.route('/', customerRoutes(deps));
@@ -143,13 +144,14 @@ export function createApi(deps: ApiDeps) {
   app.route('/', contactRoutes(deps));
   app.route('/', onboardingRoutes(deps));
   app.route('/', consentRoutes(deps));
+  app.route('/', taskRoutes(deps));
 
   linkCreatedResources(app.openAPIRegistry);
   declareIdempotency(app.openAPIRegistry);
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
     scheme: 'bearer',
-    description: 'An API key; its role decides what it may do',
+    description: "An API key of a user; the user's roles decide what it may do",
   });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

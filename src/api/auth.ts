@@ -1,8 +1,18 @@
-/** Bearer-key authentication and role checks for the operational API (keys: src/auth/keys.ts). */
+/**
+ * Bearer-key authentication and role checks for the operational API. A key belongs to a user
+ * (`api_keys`, src/db/repositories/api-keys.ts); the principal of a request is that user: their
+ * id is the actor of everything they do. A key is known only by its SHA-256: the presented key
+ * is hashed and the row found by that digest, so the database never sees a key and a lookup's
+ * timing tells nothing about any stored key that its hash would not (finding a key for a known
+ * digest is a preimage search); the digests are then compared in constant time.
+ */
+import { timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { bearerToken, createKeyVerifier } from '../auth/keys.js';
-import type { ApiKeyEntry, Role } from '../config.js';
-import type { ApiEnv } from './env.js';
+import { bearerToken, hashKey } from '../auth/keys.js';
+import type { Role } from '../config.js';
+import type { Pool } from '../db/pool.js';
+import { findKeyByHash, touchApiKey } from '../db/repositories/api-keys.js';
+import type { ApiEnv, Principal } from './env.js';
 import { ApiError } from './problem.js';
 
 export { hashKey, createKeyVerifier } from '../auth/keys.js';
@@ -13,26 +23,51 @@ export const OPERATIONAL_ROLES = ['agent', 'backoffice', 'admin'] as const satis
 export const BACKOFFICE_ROLES = ['backoffice', 'admin'] as const satisfies readonly Role[];
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="crm"' };
+/** A key's last use is written at most this often. */
+const TOUCH_EVERY_MS = 60_000;
 
-export function authenticate(entries: ApiKeyEntry[]): MiddlewareHandler<ApiEnv> {
-  const verify = createKeyVerifier(entries);
+export type KeyResolution = { principal: Principal } | { refused: string };
+
+/** Resolves a presented key to the principal of an active user holding an unexpired, unrevoked key. */
+export function createKeyResolver(pool: Pool) {
+  return async (presented: string): Promise<KeyResolution> => {
+    const digest = hashKey(presented);
+    const found = await findKeyByHash(pool, digest);
+    if (!found || !timingSafeEqual(Buffer.from(found.key.sha256, 'hex'), Buffer.from(digest, 'hex'))) return { refused: 'Unknown API key' };
+    const { key, user } = found;
+    const now = Date.now();
+    if (key.revokedAt) return { refused: 'This API key has been revoked' };
+    if (key.expiresAt && Date.parse(key.expiresAt) <= now) return { refused: `This API key expired at ${key.expiresAt}` };
+    if (!user.active) return { refused: 'The user of this API key is deactivated' };
+    if (!key.lastUsedAt || now - Date.parse(key.lastUsedAt) >= TOUCH_EVERY_MS) await touchApiKey(pool, key.id);
+    return { principal: { userId: user.id, actor: user.id, roles: user.roles, name: user.name, email: user.email, keyId: key.id } };
+  };
+}
+
+export function authenticate(pool: Pool): MiddlewareHandler<ApiEnv> {
+  const resolve = createKeyResolver(pool);
   return async (c, next) => {
     const header = c.req.header('authorization');
     if (!header) throw new ApiError(401, 'Missing Authorization header: send "Authorization: Bearer <key>"', {}, CHALLENGE);
     const token = bearerToken(header);
     if (!token) throw new ApiError(401, 'Authorization header must use the Bearer scheme', {}, CHALLENGE);
-    const principal = verify(token);
-    if (!principal) throw new ApiError(401, 'Unknown API key', {}, CHALLENGE);
-    c.set('principal', principal);
+    const resolved = await resolve(token);
+    if ('refused' in resolved) throw new ApiError(401, resolved.refused, {}, CHALLENGE);
+    c.set('principal', resolved.principal);
     await next();
   };
 }
 
+/** Whether the principal holds one of the roles. */
+export function holds(principal: Pick<Principal, 'roles'>, roles: readonly Role[]): boolean {
+  return principal.roles.some((r) => roles.includes(r));
+}
+
 export function requireRole(...roles: Role[]): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
-    const { role } = c.get('principal');
-    if (!roles.includes(role)) {
-      throw new ApiError(403, `Role '${role}' may not do this; allowed: ${roles.join(', ')}`);
+    const principal = c.get('principal');
+    if (!holds(principal, roles)) {
+      throw new ApiError(403, `Role${principal.roles.length > 1 ? 's' : ''} '${principal.roles.join("', '")}' may not do this; allowed: ${roles.join(', ')}`);
     }
     await next();
   };

@@ -5,9 +5,16 @@ import type { Pool } from '../db/pool.js';
 import type { PayloadCodec } from '@temporalio/common';
 import type { IdempotencyClaim } from './idempotency.js';
 
+/** Who calls: the user behind the presented API key (src/api/auth.ts). */
 export interface Principal {
-  role: Role;
+  userId: string;
+  /** The user id again: what audit rows, timelines and Temporal record as the actor. */
   actor: string;
+  roles: Role[];
+  name: string;
+  email: string;
+  /** The key that authenticated this request. */
+  keyId: string;
 }
 
 /** What the API needs from the outside world; tests hand in the real ones. */
@@ -16,6 +23,11 @@ export interface ApiDeps {
   temporal: Client;
   taskQueue: string;
   logger: Logger;
+  /**
+   * The configured keys (API_KEYS, and the development keys of `npm start`): each is a user in the
+   * database once the API started (src/api/bootstrap.ts); authentication reads the database. Their
+   * hashes also key the page tokens' MAC (src/api/listing.ts).
+   */
   keys: ApiKeyEntry[];
   /** How long a start waits for a short workflow's result before answering 202 (`resultWaitMs(deps)`). */
   resultWaitMs?: number;

@@ -889,6 +889,20 @@ async function leadGdpr(): Promise<string> {
   return `lead ${email}: export fetched once (${held}); an unknown address also got ${unknown.status}; ${when}`;
 }
 
+/** Tasks the processes handed to people: counted by kind; completing a first-contact task moves its onboarding. */
+async function workTasks(): Promise<string> {
+  const { body } = await call<{ items: Array<{ id: string; kind: string; customerId: string | null }> }>('GET', '/v1/tasks?status=open&pageSize=100', {
+    expect: [200],
+  });
+  const open: Record<string, number> = {};
+  for (const t of body.items) open[t.kind] = (open[t.kind] ?? 0) + 1;
+  const task = body.items.find((t) => t.kind === 'onboarding-first-contact' && t.customerId);
+  if (!task) return `open tasks: ${fmt(open)} (tasks go to owners who are users)`;
+  await call('POST', `/v1/tasks/${task.id}/complete`, { body: { outcome: 'welcome call made' }, key: `demo-${RUN}-task-${task.id}`, expect: [200] });
+  const onboarding = await poll<{ firstContact: { doneAt?: string } }>(`/v1/customers/${task.customerId}/onboarding`, (o) => !!o.firstContact.doneAt);
+  return `open tasks: ${fmt(open)}; first-contact task ${task.id} completed, so onboarding ${task.customerId} recorded its first contact (${onboarding.firstContact.doneAt})`;
+}
+
 async function main(): Promise<void> {
   const keyFile = path.join(DATA_DIR, 'dev-keys.json');
   try {
@@ -958,6 +972,7 @@ async function main(): Promise<void> {
   const ingest = await triggerIngest();
   log(`  ${ingest}`);
   await showPipeline(triggeredAt);
+  log(`  ${await workTasks()}`);
 
   const won = leadOutcomes.won ?? 0;
   const lost = Object.entries(leadOutcomes)

@@ -333,7 +333,12 @@ export interface LeadState {
   onboardingWorkflowId?: string;
   intake: IntakeOutcome;
   /** Contact SLA of the current stint in `new`: counted from `since`. */
-  contact: { since: string; remindersSent: number; escalated: boolean; lastContactAt?: string };
+  /**
+   * `taskId`: the owner's contact task, opened when the SLA was missed (a task escalates along the
+   * team by itself, so the funnel then plans no escalation of its own); `taskOpen` until the task
+   * is completed or resolved.
+   */
+  contact: { since: string; remindersSent: number; escalated: boolean; lastContactAt?: string; taskId?: string; taskOpen?: boolean };
   lastActivityAt: string;
   interactions: number;
   nextDue?: { kind: LeadDeadlineKind; at: string };

@@ -45,6 +45,11 @@ export const TEMPLATES = {
     subject: `Onboarding stalled: ${String(p.customerName ?? '')}`,
     text: `The onboarding of ${String(p.customerName ?? '')} stalled: ${String(p.reasons ?? '')}.\n`,
   }),
+  // Tasks: to the person a task was handed to (opened, escalated to them).
+  'task-assigned': (p: Record<string, unknown>) => ({
+    subject: `${p.escalated ? 'Escalated to you' : 'New task'}: ${String(p.title ?? '')}`,
+    text: `${p.escalated ? `This task is overdue (${String(p.reason ?? '')}) and now yours.` : 'A task for you.'}\nDue: ${String(p.dueAt ?? '')}\nTask: /v1/tasks/${String(p.taskId ?? '')}\n`,
+  }),
   // Master data: the code goes only into the rendered message (the outbox payload has no code).
   'verification-code': (p: Record<string, unknown>) => ({
     subject: 'Your confirmation code',

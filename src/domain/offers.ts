@@ -133,6 +133,8 @@ export interface OfferState {
   reason?: string;
   campaignId?: string;
   transitions: Transition[];
+  /** The follow-up task of an offer a person made: who has it, and how it ended (a person's outcome, or closed with the offer). */
+  followUp?: { taskId: string; open: boolean; doneAt?: string; outcome?: string; actor?: string };
 }
 
 export type OfferResult = Pick<OfferState, 'offerId' | 'status' | 'rule' | 'reason'>;

@@ -53,7 +53,8 @@ export interface OnboardingState {
   status: OnboardingStatus;
   accountManager?: string;
   optIn: { status: 'pending' | 'confirmed' | 'locked'; attempts: number; resends?: number; sentAt?: string; confirmedAt?: string };
-  firstContact: { dueAt?: string; doneAt?: string; reminderSentAt?: string };
+  /** `taskId`: the account manager's first-contact task (when they are a user); `taskOpen` until it is completed or resolved. */
+  firstContact: { dueAt?: string; doneAt?: string; reminderSentAt?: string; taskId?: string; taskOpen?: boolean };
   checkInAt?: string;
   reasons: string[];
   /** Messages not sent because the customer must not be contacted, and why. */

@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createApi } from '../../src/api/app.js';
 import { hashKey } from '../../src/auth/keys.js';
+import { bootstrapUsers } from '../../src/api/bootstrap.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { freePort } from '../../src/dev/ports.js';
@@ -64,12 +65,14 @@ export async function startBenchStack(opts: { taskQueue: string; poolMax: number
     });
     const running = worker.run();
     const key = 'bench-key';
+    const keys = [{ role: 'agent' as const, actor: 'bench', sha256: hashKey(key) }];
+    await bootstrapUsers(pool, keys);
     const api = createApi({
       pool,
       temporal: client,
       taskQueue,
       logger: createLogger('silent'),
-      keys: [{ role: 'agent', actor: 'bench', sha256: hashKey(key) }],
+      keys,
       resultWaitMs: opts.resultWaitMs,
     });
     return {

@@ -14,7 +14,11 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTimeSkippingEnv } from './time-skipping.js';
 import { createApi } from '../../src/api/app.js';
 import { hashKey } from '../../src/api/auth.js';
-import { ROLES, defaultConfig, type ApiKeyEntry, type Config, type Role } from '../../src/config.js';
+import { bootstrapUsers } from '../../src/api/bootstrap.js';
+import { defaultConfig, type Config } from '../../src/config.js';
+import { insertApiKey } from '../../src/db/repositories/api-keys.js';
+import { insertUser, type NewUser, type User } from '../../src/db/repositories/users.js';
+import { DEV_USER_NAMES, devKeyEntries, generateDevKeys, type DevKeys, type DevUser } from '../../src/dev/dev-keys.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
@@ -25,7 +29,8 @@ import type { MasterDataPolicy } from '../../src/domain/master-data.js';
 import { Contract } from './contract.js';
 
 export interface RequestOptions {
-  as?: Role | null;
+  /** A seeded user (`agent`, `agent2`, `backoffice`, `admin`, `analyst`) or a key of its own; null: no Authorization header. */
+  as?: DevUser | { key: string } | null;
   body?: unknown;
   rawBody?: string;
   headers?: Record<string, string>;
@@ -37,7 +42,16 @@ export interface Harness {
   pool: Pool;
   client: Client;
   api: ReturnType<typeof createApi>;
-  keys: Record<Role, string>;
+  /** An API key of each seeded user: one per role, and a second agent (`agent2`). */
+  keys: DevKeys;
+  /** The seeded users (team "Sales", led by the backoffice user), as `npm start` seeds them. */
+  users: Record<DevUser, User>;
+  /** The seeded team's id. */
+  teamId: string;
+  /** Another user (in the seeded team unless `teamId` says otherwise) with a key of their own. */
+  createUser(u?: Partial<NewUser>): Promise<{ user: User; key: string }>;
+  /** Another key for a user. */
+  issueKey(userId: string, name?: string): Promise<string>;
   mailDir: string;
   worker: Worker;
   /** The payload keys of this harness: client, worker and codec endpoint encrypt with them. */
@@ -139,8 +153,22 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   };
   await startWorker();
 
-  const keys = Object.fromEntries(ROLES.map((r) => [r, `test_${r}_${randomBytes(12).toString('hex')}`])) as Record<Role, string>;
-  const keyEntries: ApiKeyEntry[] = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(keys[role]) }));
+  // The users and keys of `npm start`, in this schema: keys resolve to users in the database.
+  const keys = generateDevKeys('test');
+  const keyEntries = devKeyEntries(keys);
+  const seeded = await bootstrapUsers(pool, keyEntries);
+  const users = Object.fromEntries(DEV_USER_NAMES.map((u, i) => [u, seeded[i]!])) as Record<DevUser, User>;
+  const teamId = users.agent.teamId!;
+  const issueKey = async (userId: string, name = 'test') => {
+    const key = `test_${randomBytes(16).toString('hex')}`;
+    await insertApiKey(pool, { userId, name, sha256: hashKey(key), prefix: key.slice(0, 9) });
+    return key;
+  };
+  const createUser = async (u: Partial<NewUser> = {}) => {
+    const id = randomBytes(4).toString('hex');
+    const user = await insertUser(pool, { name: `User ${id}`, email: `user.${id}@example.com`, roles: ['agent'], teamId, ...u });
+    return { user, key: await issueKey(user.id) };
+  };
   const api = createApi({
     pool,
     temporal: client,
@@ -159,7 +187,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   const request = (method: string, url: string, o: RequestOptions = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };
     const as = o.as === undefined ? 'agent' : o.as;
-    if (as) headers.authorization ??= `Bearer ${keys[as]}`;
+    if (as) headers.authorization ??= `Bearer ${typeof as === 'string' ? keys[as] : as.key}`;
     let body: string | undefined = o.rawBody;
     if (o.body !== undefined) {
       body = JSON.stringify(o.body);
@@ -180,6 +208,10 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     client,
     api,
     keys,
+    users,
+    teamId,
+    createUser,
+    issueKey,
     mailDir,
     keyring,
     env,

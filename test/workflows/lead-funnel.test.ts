@@ -40,6 +40,8 @@ const accepting = (over: FakeActivities = {}): FakeActivities => ({
   intakeLead: async () => ({ outcome: 'accepted', owner: OWNER, score: score(40), policy: POLICY }),
   recordLead: async () => undefined,
   queueLeadMessage: async () => randomUUID(),
+  // The owner is an e-mail address, no user: no task, the reminder and escalation e-mails as before.
+  openTask: async () => undefined,
   rescoreLead: async () => score(55),
   ...over,
 });

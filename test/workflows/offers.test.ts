@@ -31,6 +31,8 @@ const fakes = (over: FakeActivities = {}): FakeActivities => ({
   decideOfferEligibility: eligible,
   presentOffer: async () => ({ outcome: 'presented', messageId: randomUUID() }),
   closeOffer: async () => undefined,
+  // The offer's maker is no user and there is no account manager: no follow-up task.
+  openTask: async () => undefined,
   acceptOffer: async () => ({ confirmationMessageId: randomUUID(), changed: true }),
   ...over,
 });

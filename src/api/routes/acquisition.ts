@@ -218,7 +218,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
     }
 
     c.set('workflowId', workflowId);
-    const { actor, role } = c.get('principal');
+    const { actor, roles } = c.get('principal');
     const { handle } = await startOnce<typeof leadFunnel>(
       deps.temporal,
       'leadFunnel',
@@ -233,7 +233,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
           ...(body.ownerId ? [{ key: CrmOwner, value: body.ownerId }] : []),
         ],
         staticSummary: leadSummary(body),
-        staticDetails: `Taken in by ${actor} (${role}); e-mail ${body.email}`,
+        staticDetails: `Taken in by user ${actor} (${roles.join(', ')}); e-mail ${body.email}`,
       },
       c.get('idempotency'),
     );

@@ -14,7 +14,7 @@ import { cors } from 'hono/cors';
 import { z } from 'zod';
 import type { Payload } from '@temporalio/common';
 import type { MiddlewareHandler } from 'hono';
-import { authenticate, createKeyVerifier, requireRole } from '../auth.js';
+import { authenticate, createKeyResolver, requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
 import { ApiError } from '../problem.js';
 
@@ -50,11 +50,11 @@ export function codecRoutes(deps: ApiDeps) {
       maxAge: 600,
     }),
   );
-  const verify = createKeyVerifier(deps.keys);
+  const resolve = createKeyResolver(deps.pool);
   const keyInPath: MiddlewareHandler<ApiEnv> = async (c, next) => {
-    const principal = verify(c.req.param('key') ?? '');
-    if (!principal) throw new ApiError(401, 'Unknown API key');
-    c.set('principal', principal);
+    const resolved = await resolve(c.req.param('key') ?? '');
+    if ('refused' in resolved) throw new ApiError(401, resolved.refused);
+    c.set('principal', resolved.principal);
     await next();
   };
   const handler = async (c: Context<ApiEnv>) => {
@@ -82,6 +82,6 @@ export function codecRoutes(deps: ApiDeps) {
     }
   };
   app.post('/codec/key/:key/:operation{encode|decode}', keyInPath, requireRole('admin'), handler);
-  app.post('/codec/:operation{encode|decode}', authenticate(deps.keys), requireRole('admin'), handler);
+  app.post('/codec/:operation{encode|decode}', authenticate(deps.pool), requireRole('admin'), handler);
   return app;
 }

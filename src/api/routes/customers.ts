@@ -195,7 +195,7 @@ export function customerRoutes(deps: ApiDeps) {
           { key: CrmStatus, value: 'received' },
         ],
         staticSummary: `Register customer ${body.name}`,
-        staticDetails: `Registration requested by ${c.get('principal').actor} (${c.get('principal').role})`,
+        staticDetails: `Registration requested by user ${c.get('principal').actor} (${c.get('principal').roles.join(', ')})`,
         memo: { requestedBy: c.get('principal').actor },
       },
       c.get('idempotency'),

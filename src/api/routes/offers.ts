@@ -187,7 +187,7 @@ export function offerRoutes(deps: ApiDeps) {
           { key: CrmOfferKind, value: body.kind },
         ],
         staticSummary: `${body.kind} ${body.productId} to customer ${customerId}`,
-        staticDetails: `Offer made by ${principal.actor} (${principal.role})`,
+        staticDetails: `Offer made by user ${principal.actor} (${principal.roles.join(', ')})`,
       },
       c.get('idempotency'),
     );
