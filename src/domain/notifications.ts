@@ -123,6 +123,7 @@ export const TEMPLATE_PURPOSE: Record<TemplateName, 'service' | 'marketing'> = {
   'onboarding-opt-in': 'service',
   'onboarding-first-contact-task': 'service',
   'onboarding-first-contact-reminder': 'service',
+  'task-assigned': 'service',
   'onboarding-welcome': 'service',
   'onboarding-check-in': 'service',
   'onboarding-stalled': 'service',

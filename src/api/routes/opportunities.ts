@@ -119,7 +119,7 @@ export function opportunityRoutes(deps: ApiDeps) {
     const leadId = scope ? uuidFromKey(`opportunity:${customerId}:${scope}`, '5') : randomUUID();
     const workflowId = leadWorkflowId(leadId);
     c.set('workflowId', workflowId);
-    const { actor, role } = c.get('principal');
+    const { actor, roles } = c.get('principal');
     // The funnel takes the customer's data as it stands; the record links the opportunity to them.
     const intake: FunnelIntake = {
       name: customer.name,
@@ -144,7 +144,7 @@ export function opportunityRoutes(deps: ApiDeps) {
           ...(body.ownerId ? [{ key: CrmOwner, value: body.ownerId }] : []),
         ],
         staticSummary: `Opportunity for ${customer.name}: ${body.productIds.join(', ')}`,
-        staticDetails: `Opened by ${actor} (${role}) for customer ${customerId}`,
+        staticDetails: `Opened by ${actor} (${roles.join(', ')}) for customer ${customerId}`,
       },
       c.get('idempotency'),
     );
