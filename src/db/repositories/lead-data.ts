@@ -54,6 +54,15 @@ export async function eraseLeadData(db: PoolClient, email: string, erasedReason:
     'UPDATE lead_transitions SET reason = NULL WHERE lead_id = ANY($1::uuid[]) AND reason IS DISTINCT FROM $2 AND reason IS NOT NULL',
     [ids, erasedReason],
   );
+  rows.lead_deal_changes = await count('UPDATE lead_deal_changes SET reason = NULL WHERE lead_id = ANY($1::uuid[]) AND reason IS NOT NULL', [ids]);
+  // A task about the lead names the person in its title and may quote them in its outcome; who had
+  // which kind of task, when it was due and how it ended stay.
+  rows.task_events = await count(
+    `UPDATE task_events SET outcome = NULL, reason = NULL
+      WHERE task_id IN (SELECT id FROM tasks WHERE lead_id = ANY($1::uuid[])) AND (outcome IS NOT NULL OR reason IS NOT NULL)`,
+    [ids],
+  );
+  rows.tasks = await count(`UPDATE tasks SET title = 'Task about an erased person', outcome = NULL, updated_at = now() WHERE lead_id = ANY($1::uuid[])`, [ids]);
   rows.contact_events = await count(
     `UPDATE contact_events SET summary = '[erased]' WHERE lead_id = ANY($1::text[]) AND customer_id IS NULL AND summary <> '[erased]'`,
     [ids],
