@@ -21,8 +21,8 @@ export interface GdprActivityDeps {
   pool: Pool;
 }
 
-/** Internal bookkeeping that is no datum about the person (hashes, the export itself). */
-const NOT_EXPORTED = new Set(['verification_subjects', 'verification_codes', 'gdpr_exports', 'pgmigrations']);
+/** Internal bookkeeping that is no datum about the person (hashes of codes and unsubscribe links, the export itself). */
+const NOT_EXPORTED = new Set(['verification_subjects', 'verification_codes', 'unsubscribe_tokens', 'gdpr_exports', 'pgmigrations']);
 
 /** Runs for the customer's rows; $1 is the customer id, $2 the normalised e-mail before erasure. */
 type Step = (db: PoolClient, customer: { id: string; emailNormalized: string }) => Promise<number>;

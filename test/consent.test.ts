@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { segmentProduct } from './support/retention.js';
 import { queueMessage } from '../src/db/repositories/outbox.js';
+import { grantMarketingConsent } from './support/consent.js';
+import { RECORDING, recorder, replayRecorded } from './support/replay.js';
 import { Client } from '@temporalio/client';
 import { createApi } from '../src/api/app.js';
 import { createDataConverter } from '../src/codec/index.js';
@@ -341,5 +343,75 @@ describe('consent on the dev server: the API, the opt-in, refusals', () => {
     expect((await h.json('POST', `/unsubscribe/${live}`, { as: null })).status).toBe(409);
     expect((await h.json('GET', `/unsubscribe/${live}`, { as: null })).status).toBe(409);
     expect((await h.pool.query('SELECT count(*)::int AS n FROM consent_events WHERE customer_id = $1', [c.id])).rows[0].n).toBe(0);
+  });
+});
+
+/**
+ * Replay: a withdrawal and the enrollment it ended, recorded under test/histories/, must replay on
+ * today's workflow code (the retention replay picks up the enrollment too).
+ * Recording: RECORD_HISTORIES=1 npx vitest run test/consent.test.ts -t histories
+ */
+describe.runIf(RECORDING)('recording consent histories', () => {
+  const r = recorder('consent_record');
+
+  it('records a withdrawal of marketing consent and the enrollment it ends', async () => {
+    const { h, client } = r;
+    const taskQueue = uniqueId('record-consent');
+    const worker = await r.worker(taskQueue);
+    await worker.runUntil(async () => {
+      const marker = await segmentProduct(h);
+      const c = await seedCustomer(h, marker);
+      await grantMarketingConsent(h.pool, [c.id], ['email']);
+      const definition = campaignRequestSchema.parse({
+        name: 'Recorded consent',
+        segment: { ownsAnyOf: [marker] },
+        schedule: { interval: '7 days', timezone: 'UTC' },
+        steps: [
+          { type: 'message', channel: 'email', template: 'campaign-checkin' },
+          { type: 'wait', duration: '1 hour' },
+          { type: 'message', channel: 'email', template: 'campaign-loyalty' },
+        ],
+      });
+      const id = randomUUID();
+      await h.pool.query('INSERT INTO campaigns (id, name, definition, created_by) VALUES ($1, $2, $3, $4)', [
+        id,
+        definition.name,
+        JSON.stringify(definition),
+        'recorder',
+      ]);
+      await client.workflow.execute('campaignRun', { taskQueue, workflowId: `campaign-${id}-run-recorded`, args: [{ campaignId: id }] });
+      const enrollmentId = `campaign-${id}-${c.id}`;
+      await eventually(async () => (await h.pool.query("SELECT 1 FROM contact_events WHERE customer_id = $1 AND kind = 'campaign-message'", [c.id])).rows[0]);
+      const consentId = `consent-${c.id}-recorded`;
+      const withdrawn = await client.workflow.execute('recordConsent', {
+        taskQueue,
+        workflowId: consentId,
+        args: [
+          {
+            consentId: randomUUID(),
+            customerId: c.id,
+            channel: 'email',
+            purpose: 'marketing',
+            action: 'withdraw',
+            proof: { method: 'call', source: 'recorder' },
+            occurredAt: new Date().toISOString(),
+            actor: 'recorder',
+          },
+        ],
+      });
+      expect(withdrawn.notifiedEnrollments).toEqual([enrollmentId]);
+      expect((await client.workflow.getHandle(enrollmentId).result()).status).toBe('opted-out');
+      await r.save('campaign-enrollment-consent-withdrawn', enrollmentId, { closed: true });
+      await r.save('consent-withdrawal', consentId, { closed: true });
+    });
+  });
+});
+
+describe('replaying recorded consent histories on the current code', () => {
+  it('replays the recorded withdrawal and the enrollment it ended without non-determinism', async () => {
+    expect(await replayRecorded(/^(consent-|campaign-enrollment-consent-)/)).toEqual([
+      'campaign-enrollment-consent-withdrawn.history.pb',
+      'consent-withdrawal.history.pb',
+    ]);
   });
 });
