@@ -17,19 +17,12 @@ beforeAll(async () => {
   h = await startHarness('opportunities', { acquisition: { stageProbabilities: PROBABILITIES } });
 });
 afterAll(async () => {
-  // Open funnels would wait out their timers on the shared dev server.
-  const open = await h?.pool.query<{ workflow_id: string }>("SELECT workflow_id FROM leads WHERE stage NOT IN ('won', 'lost')");
+  // Open funnels and offers would wait out their timers on the shared dev server.
+  const open = await h?.pool.query<{ workflow_id: string }>(
+    "SELECT workflow_id FROM leads WHERE stage NOT IN ('won', 'lost') UNION ALL SELECT workflow_id FROM offers WHERE status IN ('pending', 'presented')",
+  );
   await Promise.all(
     (open?.rows ?? []).map((r) =>
-      h.client.workflow
-        .getHandle(r.workflow_id)
-        .terminate('opportunities test cleanup')
-        .catch(() => undefined),
-    ),
-  );
-  const offers = await h?.pool.query<{ workflow_id: string }>("SELECT workflow_id FROM offers WHERE status IN ('pending', 'presented')");
-  await Promise.all(
-    (offers?.rows ?? []).map((r) =>
       h.client.workflow
         .getHandle(r.workflow_id)
         .terminate('opportunities test cleanup')

@@ -29,7 +29,7 @@ import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { customerIdParam } from '../schemas.js';
 import { checkProducts, leadListItemSchema, leadRecordOf } from './acquisition.js';
-import { commandProblem } from './acquisition-commands.js';
+import { doneWithin } from './acquisition-commands.js';
 import { leadIdParam, leadSchema, pendingSchema } from './lead-schemas.js';
 
 const createRouteDef = createRoute({
@@ -172,14 +172,9 @@ export function opportunityRoutes(deps: ApiDeps) {
     await checkProducts(deps, body.productIds);
     const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
     c.set('workflowId', handle.workflowId);
-    try {
-      const changed = handle.executeUpdate(changeDealUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
-      changed.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
-      if ((await resultWithin(changed, waitMs)) === undefined) {
-        return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
-      }
-    } catch (err) {
-      throw await commandProblem(deps, id, err, 'a closed deal does not change');
+    const changed = handle.executeUpdate(changeDealUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
+    if (!(await doneWithin(deps, id, changed, waitMs, 'a closed deal does not change'))) {
+      return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
     }
     return c.json(await leadRecordOf(deps, id), 200);
   });
