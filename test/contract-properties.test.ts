@@ -186,6 +186,37 @@ describe('the published schema and the validators accept and refuse the same val
     });
   }, 60_000);
 
+  it('a deal: currency (ISO 4217 shape in the schema; a code in use only described), amount in cents, expected close date', async () => {
+    const opportunity = (field: string) => ({
+      operationId: 'createOpportunity',
+      method: 'POST',
+      url: `/v1/customers/${missingCustomer}/opportunities`,
+      path: `body.${field}`,
+      body: (value: unknown) => ({ productIds: ['tv-basic'], [field]: value }),
+      describedOnly: custom,
+    });
+    await agree({
+      ...opportunity('currency'),
+      values: fc.oneof(fc.constantFrom(...Intl.supportedValuesOf('currency')), fc.constantFrom('XYZ', 'ABC', 'eur', 'EURO', 'E1R', ''), chars('EURSDxyz1', 4)),
+    });
+    await agree({
+      ...opportunity('amount'),
+      values: fc.oneof(
+        fc.integer({ min: 1, max: 1e9 }).map((cents) => cents / 100),
+        fc.double({ min: -1e13, max: 1e13, noNaN: true }),
+        fc.constantFrom(0, -0.01, 1e12, 1e12 + 1),
+      ),
+    });
+    await agree({
+      ...opportunity('expectedClose'),
+      values: fc.oneof(
+        fc.date({ min: new Date('2000-01-01'), max: new Date('2100-12-31'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
+        fc.constantFrom('2026-13-01', '2026-02-30', '2026-1-01', '2026-12-01T00:00:00Z', 'soon'),
+        chars('0123456789-', 12),
+      ),
+    });
+  }, 90_000);
+
   it('date-time (RFC 3339 as the API parses it: upper-case T and Z, seconds, ±hh:mm; not in the future only described)', async () => {
     await agree({
       operationId: 'recordCustomerEvent',

@@ -17,19 +17,12 @@ beforeAll(async () => {
   h = await startHarness('opportunities', { acquisition: { stageProbabilities: PROBABILITIES } });
 });
 afterAll(async () => {
-  // Open funnels would wait out their timers on the shared dev server.
-  const open = await h?.pool.query<{ workflow_id: string }>("SELECT workflow_id FROM leads WHERE stage NOT IN ('won', 'lost')");
+  // Open funnels and offers would wait out their timers on the shared dev server.
+  const open = await h?.pool.query<{ workflow_id: string }>(
+    "SELECT workflow_id FROM leads WHERE stage NOT IN ('won', 'lost') UNION ALL SELECT workflow_id FROM offers WHERE status IN ('pending', 'presented')",
+  );
   await Promise.all(
     (open?.rows ?? []).map((r) =>
-      h.client.workflow
-        .getHandle(r.workflow_id)
-        .terminate('opportunities test cleanup')
-        .catch(() => undefined),
-    ),
-  );
-  const offers = await h?.pool.query<{ workflow_id: string }>("SELECT workflow_id FROM offers WHERE status IN ('pending', 'presented')");
-  await Promise.all(
-    (offers?.rows ?? []).map((r) =>
       h.client.workflow
         .getHandle(r.workflow_id)
         .terminate('opportunities test cleanup')
@@ -191,6 +184,20 @@ describe('opportunities for existing customers', () => {
       const sa = await attributes(o.leadId);
       expect([sa.get(CrmDealAmount), sa.get(CrmDealCurrency), sa.get(CrmDealProbability)]).toEqual([o.amount, o.currency, o.probability]);
     }
+    // Page by page: every opportunity once, newest first.
+    const first = await h.json('GET', `/v1/customers/${c.id}/opportunities?pageSize=3`);
+    expect(first.body.opportunities).toHaveLength(3);
+    const second = await h.json('GET', `/v1/customers/${c.id}/opportunities?pageSize=3&pageToken=${encodeURIComponent(first.body.nextPageToken)}`);
+    expect(second.body.nextPageToken).toBeUndefined();
+    expect([...first.body.opportunities, ...second.body.opportunities].map((o: { leadId: string }) => o.leadId)).toEqual([
+      e.leadId,
+      d.leadId,
+      b.leadId,
+      a.leadId,
+    ]);
+    expect((await h.json('GET', `/v1/customers/${c.id}/opportunities?pageToken=forged`)).status).toBe(400);
+    expect((await h.json('GET', `/v1/customers/${c.id}/opportunities?pageSize=0`)).status).toBe(400);
+
     // The lead list reads the same deals, filtered by kind.
     const leads = await h.json('GET', `/v1/leads?kind=opportunity&q=${encodeURIComponent(c.email)}`);
     expect(leads.body.items.find((i: { leadId: string }) => i.leadId === b.leadId)).toMatchObject({ amount: 2600, probability: 0.65, weightedAmount: 1690 });

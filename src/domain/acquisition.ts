@@ -99,8 +99,10 @@ const dealAmountSchema = z
   .number({ message: 'must be a number' })
   .positive('must be a positive amount')
   .max(1e12, 'must be at most 1000000000000')
-  .multipleOf(0.01, 'has at most two decimals')
-  .meta({ multipleOf: 0.01 });
+  // In cents; not as JSON Schema's multipleOf, which validators check in binary floating point
+  // (4081227.01 would fail it).
+  .refine((v) => Math.abs(Math.round(v * 100) - v * 100) < 1e-6, 'has at most two decimals')
+  .meta({ description: 'At most two decimals' });
 const expectedCloseSchema = z.iso.date({ message: 'must be a date as YYYY-MM-DD, e.g. 2026-09-30' });
 const productIdsSchema = z
   .array(productIdSchema)

@@ -103,6 +103,19 @@ export async function commandProblem(deps: ApiDeps, leadId: string, err: unknown
   return temporalProblem(err) ?? err;
 }
 
+/**
+ * Waits up to `waitMs` for a command of the lead's funnel: true once it is done, false while it is
+ * still being carried out (the caller answers 202 and follows the lead); a failure is its problem.
+ */
+export async function doneWithin(deps: ApiDeps, leadId: string, command: Promise<unknown>, waitMs: number, closedMeans: string): Promise<boolean> {
+  command.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
+  try {
+    return (await resultWithin(command, waitMs)) !== undefined;
+  } catch (err) {
+    throw await commandProblem(deps, leadId, err, closedMeans);
+  }
+}
+
 export function leadCommandRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
   const waitMs = resultWaitMs(deps);
@@ -112,14 +125,9 @@ export function leadCommandRoutes(deps: ApiDeps) {
     const body = c.req.valid('json');
     const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
     c.set('workflowId', handle.workflowId);
-    try {
-      const corrected = handle.executeUpdate(correctLeadUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
-      corrected.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
-      if ((await resultWithin(corrected, waitMs)) === undefined) {
-        return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
-      }
-    } catch (err) {
-      throw await commandProblem(deps, id, err, 'a closed lead is not corrected');
+    const corrected = handle.executeUpdate(correctLeadUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
+    if (!(await doneWithin(deps, id, corrected, waitMs, 'a closed lead is not corrected'))) {
+      return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
     }
     return c.json(await leadRecordOf(deps, id), 200);
   });
@@ -130,19 +138,14 @@ export function leadCommandRoutes(deps: ApiDeps) {
     const scope = c.get('idempotency')?.scope;
     const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
     c.set('workflowId', handle.workflowId);
-    try {
-      const moved = handle.executeUpdate(transitionUpdate, {
-        args: [{ ...body, actor: c.get('principal').actor }],
-        ...(scope ? { updateId: `transition-${scope}` } : {}),
-      });
-      moved.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
-      // Accepted but not yet done (a conversion waiting for the database, no worker running): the
-      // move completes on its own; the caller follows the lead.
-      if ((await resultWithin(moved, waitMs)) === undefined) {
-        return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
-      }
-    } catch (err) {
-      throw await commandProblem(deps, id, err, 'a closed lead does not move');
+    const moved = handle.executeUpdate(transitionUpdate, {
+      args: [{ ...body, actor: c.get('principal').actor }],
+      ...(scope ? { updateId: `transition-${scope}` } : {}),
+    });
+    // Accepted but not yet done (a conversion waiting for the database, no worker running): the
+    // move completes on its own; the caller follows the lead.
+    if (!(await doneWithin(deps, id, moved, waitMs, 'a closed lead does not move'))) {
+      return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
     }
     return c.json(await leadRecordOf(deps, id), 200);
   });

@@ -28,8 +28,9 @@ import { uuidFromKey } from '../ids.js';
 import { ApiError } from '../problem.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { customerIdParam } from '../schemas.js';
+import { listingOf, pageSizeSchema, pageTokenSchema, pageTokens } from '../listing.js';
 import { checkProducts, leadListItemSchema, leadRecordOf } from './acquisition.js';
-import { commandProblem } from './acquisition-commands.js';
+import { doneWithin } from './acquisition-commands.js';
 import { leadIdParam, leadSchema, pendingSchema } from './lead-schemas.js';
 
 const createRouteDef = createRoute({
@@ -67,11 +68,11 @@ const listRouteDef = createRoute({
   operationId: 'listCustomerOpportunities',
   tags: ['opportunities'],
   summary: 'The customer’s opportunities, newest first, with amount, probability and weighted amount',
-  description: 'From the record in PostgreSQL. Each opportunity reads in full at `/v1/leads/{leadId}`.',
+  description: 'From the record in PostgreSQL, page by page (`nextPageToken`). Each opportunity reads in full at `/v1/leads/{leadId}`.',
   middleware: [operational] as const,
-  request: { params: customerIdParam },
+  request: { params: customerIdParam, query: z.object({ pageSize: pageSizeSchema, pageToken: pageTokenSchema.optional() }).strict() },
   responses: {
-    200: jsonContent(z.object({ opportunities: z.array(leadListItemSchema) }), 'Opportunities'),
+    200: jsonContent(z.object({ opportunities: z.array(leadListItemSchema), nextPageToken: z.string().optional() }), 'Opportunities'),
     ...problemResponses(400, 401, 403, 404),
   },
 });
@@ -108,6 +109,7 @@ async function customerToSellTo(deps: ApiDeps, customerId: string) {
 export function opportunityRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
   const waitMs = resultWaitMs(deps);
+  const tokens = pageTokens(deps.keys);
 
   app.openapi(createRouteDef, async (c) => {
     const { id: customerId } = c.req.valid('param');
@@ -161,9 +163,12 @@ export function opportunityRoutes(deps: ApiDeps) {
 
   app.openapi(listRouteDef, async (c) => {
     const { id: customerId } = c.req.valid('param');
+    const { pageSize, pageToken } = c.req.valid('query');
     if (!(await readCustomerRow(deps.pool, customerId))) throw new ApiError(404, `No customer with id ${customerId}`);
-    const page = await listLeads(deps.pool, { kind: 'opportunity', customerId, sort: '-created' }, undefined, 500);
-    return c.json({ opportunities: page.items }, 200);
+    const listing = listingOf('customer-opportunities', { customerId });
+    const filter = { kind: 'opportunity' as const, customerId, sort: '-created' as const };
+    const page = await listLeads(deps.pool, filter, pageToken === undefined ? undefined : tokens.open(pageToken, listing), pageSize);
+    return c.json({ opportunities: page.items, ...(page.next ? { nextPageToken: tokens.seal(page.next, listing) } : {}) }, 200);
   });
 
   app.openapi(changeDealRoute, async (c) => {
@@ -172,14 +177,9 @@ export function opportunityRoutes(deps: ApiDeps) {
     await checkProducts(deps, body.productIds);
     const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
     c.set('workflowId', handle.workflowId);
-    try {
-      const changed = handle.executeUpdate(changeDealUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
-      changed.catch(() => undefined); // awaited below; this only keeps a late failure from going unhandled
-      if ((await resultWithin(changed, waitMs)) === undefined) {
-        return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
-      }
-    } catch (err) {
-      throw await commandProblem(deps, id, err, 'a closed deal does not change');
+    const changed = handle.executeUpdate(changeDealUpdate, { args: [{ ...body, actor: c.get('principal').actor }] });
+    if (!(await doneWithin(deps, id, changed, waitMs, 'a closed deal does not change'))) {
+      return c.json({ status: 'pending' as const, leadId: id, workflowId: handle.workflowId }, 202, { Location: `/v1/leads/${id}` });
     }
     return c.json(await leadRecordOf(deps, id), 200);
   });
