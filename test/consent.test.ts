@@ -164,7 +164,7 @@ describe('consent that campaigns obey (time skipping)', () => {
       agreed.id,
     ]);
     expect(audit.rows).toEqual([
-      { field: 'consent.email.marketing', actor: 'agent-actor' },
+      { field: 'consent.email.marketing', actor: ts.users.agent.id },
       { field: 'consent.email.marketing', actor: 'customer' },
     ]);
 

@@ -12,6 +12,8 @@ import { DEFAULT_STAGE_PROBABILITIES } from '../src/domain/acquisition.js';
 // Not the defaults: the funnel takes the probabilities it is configured with.
 const PROBABILITIES = { ...DEFAULT_STAGE_PROBABILITIES, qualified: 0.35, proposal: 0.65 };
 
+import { grantMarketingConsent } from './support/consent.js';
+
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness('opportunities', { acquisition: { stageProbabilities: PROBABILITIES } });
@@ -36,7 +38,10 @@ async function customer(name = 'Carla Customer'): Promise<{ id: string; email: s
   const email = `${uniqueId('carla')}@example.com`;
   const res = await h.json('POST', '/v1/customers', { body: { name, email } });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return { id: res.body.id ?? res.body.customerId, email };
+  const id: string = res.body.id ?? res.body.customerId;
+  // Offers are marketing: the customer agreed to them by e-mail, as an import would record.
+  await grantMarketingConsent(h.pool, [id]);
+  return { id, email };
 }
 
 const open = (customerId: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
@@ -227,13 +232,13 @@ describe('changing a deal', () => {
     expect(res.body).toMatchObject({ amount: 360.5, currency: 'EUR', expectedClose: '2027-03-01', productIds: ['internet-m'], weightedAmount: 126.18 });
     expect(res.body.dealChanges).toMatchObject([
       { amount: 240, productIds: ['internet-s'], probability: 0.35, reason: 'taken in' },
-      { amount: 360.5, expectedClose: '2027-03-01', productIds: ['internet-m'], probability: 0.35, reason: 'faster line', actor: 'agent-actor' },
+      { amount: 360.5, expectedClose: '2027-03-01', productIds: ['internet-m'], probability: 0.35, reason: 'faster line', actor: h.users.agent.id },
     ]);
     const audit = await h.pool.query('SELECT field, old_value, new_value, actor FROM audit_log WHERE lead_id = $1 ORDER BY field', [opp.leadId]);
     expect(audit.rows).toEqual([
-      { field: 'deal.amount', old_value: 240, new_value: 360.5, actor: 'agent-actor' },
-      { field: 'deal.expectedClose', old_value: null, new_value: '2027-03-01', actor: 'agent-actor' },
-      { field: 'deal.productIds', old_value: ['internet-s'], new_value: ['internet-m'], actor: 'agent-actor' },
+      { field: 'deal.amount', old_value: 240, new_value: 360.5, actor: h.users.agent.id },
+      { field: 'deal.expectedClose', old_value: null, new_value: '2027-03-01', actor: h.users.agent.id },
+      { field: 'deal.productIds', old_value: ['internet-s'], new_value: ['internet-m'], actor: h.users.agent.id },
     ]);
     const sa = await attributes(opp.leadId);
     expect(sa.get(CrmDealAmount)).toBe(360.5);
