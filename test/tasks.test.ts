@@ -228,6 +228,39 @@ describe('an offer a person made gets a follow-up task', () => {
   });
 });
 
+describe('a change waiting for four-eyes approval is a task of an approver', () => {
+  it('the requester’s team lead gets it; the decision completes it, and completing it any other way is refused', async () => {
+    const customerId = randomUUID();
+    const email = `${uniqueId('change')}@example.com`;
+    await h.pool.query(`INSERT INTO customers (id, name, email, email_normalized, created_by) VALUES ($1, 'Nina Name', $2, $2, 'test')`, [customerId, email]);
+    // Requested by the harness's agent, whose team (Sales) is led by the backoffice user.
+    const requested = await h.json('POST', `/v1/customers/${customerId}/changes`, {
+      as: 'agent',
+      body: { changes: { name: 'Nina Newname' }, reason: 'married' },
+    });
+    expect(requested.status, JSON.stringify(requested.body)).toBe(202);
+    const changeId = requested.body.changeId;
+    const task = await eventually(() => taskRow(`customer_id = $1 AND kind = 'change-approval'`, [customerId]));
+    expect(task).toMatchObject({ owner_id: h.users.backoffice.id, status: 'open', process: 'master-data' });
+    expect(task.title).toContain(changeId);
+    await running(task.id);
+    const refused = await h.json('POST', `/v1/tasks/${task.id}/complete`, { as: 'backoffice', body: { outcome: 'looked at it' } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toContain(`/v1/changes/{id}/approval`);
+
+    const decided = await h.json('POST', `/v1/changes/${changeId}/approval`, {
+      as: 'backoffice',
+      body: { decision: 'approve', comment: 'certificate on file' },
+    });
+    expect(decided.status, JSON.stringify(decided.body)).toBeLessThan(300);
+    const done = await eventually(async () => {
+      const t = (await h.json('GET', `/v1/tasks/${task.id}`)).body;
+      return t.status !== 'open' ? t : undefined;
+    });
+    expect(done).toMatchObject({ status: 'done', closedBy: h.users.backoffice.id, outcome: `approved by ${h.users.backoffice.id}` });
+  });
+});
+
 describe('people work their tasks over the API', () => {
   it('lists mine, the team’s, overdue and due today, in keyset pages by due date', async () => {
     const overdue = await seedTask({ owner: users.carl, dueInMs: -60 * 60_000, title: 'Overdue for Carl' });

@@ -34,6 +34,8 @@ export interface TaskSpec {
   ownerId: string;
   /** When `ownerId` is no active user: the customer's account manager, if they are one. */
   orAccountManager?: boolean;
+  /** A four-eyes approval: the owner is an approver (backoffice or admin) other than this requester, not `ownerId`. */
+  approverFor?: string;
   dueInMs: number;
   customerId?: string;
   leadId?: string;

@@ -120,6 +120,23 @@ export async function activeUser(db: Db, id: string | undefined): Promise<User |
   return id && UUID.test(id) ? readActiveUser(db, id) : undefined;
 }
 
+/**
+ * Who approves a change of `requesterId` (four-eyes): their team lead when that lead may approve,
+ * else the active backoffice user (or admin) other than the requester with the fewest open tasks.
+ */
+export async function approverFor(db: Db, requesterId: string): Promise<string | undefined> {
+  const lead = UUID.test(requesterId) ? await escalationTarget(db, requesterId) : undefined;
+  if (lead && lead.roles.some((r) => r === 'backoffice' || r === 'admin')) return lead.id;
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT u.id FROM users u
+      WHERE u.active AND u.roles && ARRAY['backoffice', 'admin']::text[] AND u.id::text <> $1
+      ORDER BY (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.status = 'open'), 'backoffice' = ANY (u.roles) DESC, u.created_at, u.id
+      LIMIT 1`,
+    [requesterId],
+  );
+  return rows[0]?.id;
+}
+
 export async function readTask(db: Db, id: string, lock = false): Promise<Task | undefined> {
   const { rows } = await db.query<TaskRow>(`SELECT ${COLUMNS} FROM tasks WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
   return rows[0] && toTask(rows[0]);
