@@ -133,7 +133,7 @@ describe('processes hand work to people as tasks', () => {
       return t.body.escalationLevel >= 2 ? t.body : undefined;
     });
     expect(again.ownerId).toBe(users.lena);
-    const audit = await h.pool.query(`SELECT field, actor FROM audit_log WHERE lead_id = $1 AND field LIKE 'task.%' ORDER BY id`, [leadId]);
+    const audit = await h.pool.query(`SELECT field, actor FROM audit_log WHERE workflow_id = $1 ORDER BY id`, [taskWorkflowId(opened.id)]);
     expect(audit.rows.map((r) => r.field)).toEqual(['task.status', 'task.owner', 'task.owner']);
 
     // Completing it moves the lead: it is contacted, by the person who completed the task.

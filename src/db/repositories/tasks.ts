@@ -205,11 +205,8 @@ async function recordStep(db: PoolClient, task: Task, e: EventWrite, audit: Arra
       e.key,
     ],
   );
-  await writeAudit(
-    db,
-    { step: e.key, customerId: task.customerId, leadId: task.leadId, actor: e.actor, process: task.process as CrmProcess, workflowId: e.workflowId },
-    audit,
-  );
+  // Found by the task's workflow id: a task's steps are no change of the customer's or lead's own fields, so their trails stay as they were.
+  await writeAudit(db, { step: e.key, actor: e.actor, process: task.process as CrmProcess, workflowId: taskWorkflowId(task.id) }, audit);
   return (rowCount ?? 0) > 0;
 }
 
