@@ -78,7 +78,7 @@ export function createTaskActivities({ pool }: TaskActivityDeps) {
     },
 
     /** Raises an overdue task one level up the team and re-arms its due date; tells whoever has it now. */
-    async escalateTask(input: { taskId: string; level: number; rearmMs: number; key: string }): Promise<OpenedTask> {
+    async escalateTask(input: { taskId: string; level: number; dueAt: string; key: string }): Promise<OpenedTask> {
       return inTransaction(pool, async (db) => {
         const result = await escalateTask(db, input);
         if (!result) throw gone(input.taskId);

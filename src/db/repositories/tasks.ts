@@ -228,7 +228,7 @@ export async function insertTask(
   if (!owner) return undefined;
   const { rows } = await db.query<TaskRow>(
     `INSERT INTO tasks (id, idempotency_key, kind, title, priority, owner_id, team_id, due_at, process, workflow_id, customer_id, lead_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 millisecond', $9, $10, $11, $12)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($13::timestamptz, now()) + $8 * interval '1 millisecond', $9, $10, $11, $12)
      ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${COLUMNS}`,
     [
       input.taskId,
@@ -243,6 +243,7 @@ export async function insertTask(
       input.workflowId,
       input.customerId ?? null,
       input.leadId ?? null,
+      input.now ?? null,
     ],
   );
   const task = toTask(rows[0]!);
@@ -338,16 +339,17 @@ export async function reassignTask(
 /**
  * An overdue task goes up the team: to the owner's team lead when there is one above them, else it
  * stays where it is; either way it gets a new due date, so it is raised again if it stays undone.
- * `level` is the escalation this step makes: a retried step finds the task at that level.
+ * `level` is the escalation this step makes: a retried step finds the task at that level. `dueAt` comes
+ * from the task's workflow (its time).
  */
 export async function escalateTask(
   db: PoolClient,
-  input: { taskId: string; level: number; rearmMs: number; key: string },
+  input: { taskId: string; level: number; dueAt: string; key: string },
 ): Promise<{ task: Task; owner: User; escalated: boolean } | undefined> {
   const task = await readTask(db, input.taskId, true);
   if (!task) return undefined;
   if (task.status !== 'open' || task.escalationLevel >= input.level) return { task, owner: (await readUser(db, task.ownerId))!, escalated: false };
-  const dueAt = new Date(Date.now() + input.rearmMs).toISOString();
+  const dueAt = input.dueAt;
   const target = await escalationTarget(db, task.ownerId);
   const reason = target ? `overdue since ${task.dueAt}: escalated to the team lead` : `overdue since ${task.dueAt}: nobody above the owner, raised again`;
   const to = target ?? (await readUser(db, task.ownerId))!;
