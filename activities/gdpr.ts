@@ -104,7 +104,8 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   // kind of task, when it was due and how it ended stay.
   tasks: run(
     `WITH erased AS (SELECT id FROM tasks WHERE customer_id = $1 OR lead_id IN (SELECT id FROM leads WHERE customer_id = $1 OR email_normalized = $2)),
-          timeline AS (UPDATE task_events SET outcome = NULL, reason = NULL WHERE task_id IN (SELECT id FROM erased) AND (outcome IS NOT NULL OR reason IS NOT NULL))
+          timeline AS (UPDATE task_events SET outcome = NULL, reason = NULL WHERE task_id IN (SELECT id FROM erased) AND (outcome IS NOT NULL OR reason IS NOT NULL)),
+          audited AS (UPDATE audit_log SET old_value = NULL, new_value = NULL WHERE workflow_id IN (SELECT 'task-' || id FROM erased) AND (old_value IS NOT NULL OR new_value IS NOT NULL))
      UPDATE tasks SET title = 'Task about an erased person', outcome = NULL, updated_at = now() WHERE id IN (SELECT id FROM erased)`,
   ),
   task_events: "a task's steps (who, when, to whom): kept; their outcomes and reasons are erased with the tasks",

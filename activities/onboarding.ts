@@ -131,7 +131,7 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
      * a user (the task and the onboarding are written in one transaction), else as a message.
      */
     async beginOnboarding(
-      input: OnboardingInput & { workflowId: string; firstContactTask?: { taskId: string } },
+      input: OnboardingInput & { workflowId: string; firstContactTask?: { taskId: string; now?: string } },
     ): Promise<{ accountManager: string; optInMessageId: string; taskMessageId: string; policy: OnboardingPolicy; task?: OpenedTask }> {
       return inTransaction(pool, async (db) => {
         let accountManager = await accountManagerOf(db, input.customerId);
@@ -160,6 +160,7 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
             priority: 'high',
             ownerId: accountManager,
             dueInMs: policy.firstContactSlaMs,
+            now: input.firstContactTask.now,
             customerId: input.customerId,
             process: 'onboarding',
             step: 'first-contact-task',

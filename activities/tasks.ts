@@ -8,7 +8,7 @@ import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
 import { queueMessage } from '../src/db/repositories/outbox.js';
 import { accountManagerOf } from '../src/db/repositories/onboardings.js';
-import { activeUser, closeTask, escalateTask, insertTask, openedTask, reassignTask, snoozeTask, type Task } from '../src/db/repositories/tasks.js';
+import { activeUser, approverFor, closeTask, escalateTask, insertTask, openedTask, reassignTask, snoozeTask, type Task } from '../src/db/repositories/tasks.js';
 import type { User } from '../src/db/repositories/users.js';
 import type { OpenedTask, TaskSpec } from '../src/domain/tasks.js';
 
@@ -32,7 +32,7 @@ async function tellOwner(db: PoolClient, task: Task, owner: User, key: string, e
  * message to its owner; undefined when the owner is no active user.
  */
 export async function openTaskIn(db: PoolClient, input: TaskSpec & { taskId: string; workflowId: string; actor: string }): Promise<OpenedTask | undefined> {
-  let ownerId = input.ownerId;
+  let ownerId = input.approverFor ? ((await approverFor(db, input.approverFor)) ?? '') : input.ownerId;
   if (input.orAccountManager && input.customerId && !(await activeUser(db, ownerId))) ownerId = (await accountManagerOf(db, input.customerId)) ?? ownerId;
   const opened = await insertTask(db, { ...input, ownerId });
   if (!opened) return undefined;
@@ -78,7 +78,7 @@ export function createTaskActivities({ pool }: TaskActivityDeps) {
     },
 
     /** Raises an overdue task one level up the team and re-arms its due date; tells whoever has it now. */
-    async escalateTask(input: { taskId: string; level: number; rearmMs: number; key: string }): Promise<OpenedTask> {
+    async escalateTask(input: { taskId: string; level: number; dueAt: string; key: string }): Promise<OpenedTask> {
       return inTransaction(pool, async (db) => {
         const result = await escalateTask(db, input);
         if (!result) throw gone(input.taskId);

@@ -10,6 +10,7 @@ import { eventually, startHarness, uniqueId, type Harness } from './support/harn
 import { inTransaction } from '../src/db/pool.js';
 import { insertTask, openedTask } from '../src/db/repositories/tasks.js';
 import { taskWorkflowId, type TaskKind, type TaskWorkflowInput } from '../src/domain/tasks.js';
+import type { Config } from '../src/config.js';
 
 const CONTACT_SLA_MS = 3_000;
 const FIRST_CONTACT_SLA_MS = 60 * 60_000;
@@ -23,9 +24,9 @@ let keys: Record<keyof typeof users, string>;
 let teamless: string;
 
 beforeAll(async () => {
-  h = await startHarness('tasks', {
-    acquisition: { owners: [users.anna], contactSlaMs: CONTACT_SLA_MS, firstContactSlaMs: FIRST_CONTACT_SLA_MS, checkInAfterMs: CHECK_IN_AFTER_MS },
-  });
+  // Leads name their owner at intake; account managers come from the configured rotation (whatever it is: the test follows the task's owner).
+  const acquisition = { owners: [users.anna], contactSlaMs: CONTACT_SLA_MS, firstContactSlaMs: FIRST_CONTACT_SLA_MS, checkInAfterMs: CHECK_IN_AFTER_MS };
+  h = await startHarness('tasks', { acquisition: acquisition as Partial<Config['acquisition']> });
   // Lena leads the team of Anna and Carl (Europe/Berlin); Olga is alone in another team in Auckland; Ina left.
   await h.pool.query(`INSERT INTO teams (id, name) VALUES ($1, 'Inside sales'), ($2, 'Far east')`, [team, otherTeam]);
   await h.pool.query(
@@ -69,11 +70,23 @@ const running = (taskId: string) => eventually(async () => (await h.client.workf
 
 const taskRow = async (where: string, params: unknown[]) => (await h.pool.query(`SELECT * FROM tasks WHERE ${where}`, params)).rows[0];
 
-async function intakeLead(name: string): Promise<string> {
+/** Takes in a lead; its owner is whoever the configured rotation names (this file's Anna, or a seeded team's agent). */
+async function intakeLead(
+  name: string,
+): Promise<{ leadId: string; owner: { id: string; email: string; key: string }; lead: { id: string; email: string; key: string } }> {
   const res = await call('POST', '/v1/leads', { body: { name, email: `${uniqueId('lead')}@example.com`, company: 'ACME', source: 'web' } });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
-  expect(res.body.owner).toBe(users.anna);
-  return res.body.leadId;
+  const { rows } = await h.pool.query(
+    `SELECT u.id, u.email, l.id AS lead_id, l.email AS lead_email FROM users u JOIN teams t ON t.id = u.team_id JOIN users l ON l.id = t.lead_user_id WHERE u.id::text = $1`,
+    [res.body.owner],
+  );
+  expect(rows[0], `the owner ${res.body.owner} is a user in a team with a lead`).toBeDefined();
+  const r = rows[0]!;
+  return {
+    leadId: res.body.leadId,
+    owner: { id: r.id, email: r.email, key: await h.issueKey(r.id) },
+    lead: { id: r.lead_id, email: r.lead_email, key: await h.issueKey(r.lead_id) },
+  };
 }
 
 /** A task written as a process's activity writes it, with its workflow started as the process starts it. */
@@ -98,15 +111,15 @@ async function seedTask(o: { owner: string; dueInMs: number; kind?: TaskKind; ti
 
 describe('processes hand work to people as tasks', () => {
   it("a lead's SLA breach creates a task for its owner that escalates to the team lead when overdue", async () => {
-    const leadId = await intakeLead('Slow Response');
+    const { leadId, owner, lead: teamLead } = await intakeLead('Slow Response');
 
     // The SLA is missed: the owner gets a task for the lead (and a message saying so).
     const opened = await eventually(() => taskRow('lead_id = $1', [leadId]), { timeoutMs: 30_000 });
-    expect(opened).toMatchObject({ kind: 'lead-contact', status: 'open', owner_id: users.anna, team_id: team, priority: 'high', process: 'acquisition' });
+    expect(opened).toMatchObject({ kind: 'lead-contact', status: 'open', owner_id: owner.id, priority: 'high', process: 'acquisition' });
     expect(opened.workflow_id).toBe(`lead-${leadId}`);
-    const mine = await call('GET', '/v1/tasks?view=mine', { as: 'anna' });
+    const mine = await call('GET', '/v1/tasks?view=mine', { key: owner.key });
     expect(mine.body.items.map((t: { id: string }) => t.id)).toContain(opened.id);
-    await eventually(async () => (await h.mailbox('anna@example.com')).find((m) => m.template === 'task-assigned' && m.payload.taskId === opened.id));
+    await eventually(async () => (await h.mailbox(owner.email)).find((m) => m.template === 'task-assigned' && m.payload.taskId === opened.id));
     // The funnel plans no escalation e-mail of its own any more: the task escalates.
     const lead = await eventually(async () => {
       const l = (await call('GET', `/v1/leads/${leadId}`)).body;
@@ -120,31 +133,31 @@ describe('processes hand work to people as tasks', () => {
       const t = await call('GET', `/v1/tasks/${opened.id}`);
       return t.body.escalationLevel >= 1 ? t.body : undefined;
     });
-    expect(escalated.ownerId).toBe(users.lena);
+    expect(escalated.ownerId).toBe(teamLead.id);
     const step = escalated.timeline.find((e: { kind: string }) => e.kind === 'escalated');
-    expect(step).toMatchObject({ fromOwner: users.anna, toOwner: users.lena, actor: 'system' });
+    expect(step).toMatchObject({ fromOwner: owner.id, toOwner: teamLead.id, actor: 'system' });
     expect(Date.parse(escalated.dueAt)).toBeGreaterThan(Date.parse(opened.due_at));
-    await eventually(async () => (await h.mailbox('lena@example.com')).find((m) => m.template === 'task-assigned' && m.payload.taskId === opened.id));
-    const teamList = await call('GET', '/v1/tasks?view=team', { as: 'carl' });
+    await eventually(async () => (await h.mailbox(teamLead.email)).find((m) => m.template === 'task-assigned' && m.payload.taskId === opened.id));
+    const teamList = await call('GET', '/v1/tasks?view=team', { key: owner.key });
     expect(teamList.body.items.map((t: { id: string }) => t.id)).toContain(opened.id);
-    // Still undone after the escalation: the timer left running raises it again (nobody is above Lena).
+    // Still undone after the escalation: the timer left running raises it again (nobody is above the team lead).
     const again = await eventually(async () => {
       const t = await call('GET', `/v1/tasks/${opened.id}`);
       return t.body.escalationLevel >= 2 ? t.body : undefined;
     });
-    expect(again.ownerId).toBe(users.lena);
-    const audit = await h.pool.query(`SELECT field, actor FROM audit_log WHERE lead_id = $1 AND field LIKE 'task.%' ORDER BY id`, [leadId]);
+    expect(again.ownerId).toBe(teamLead.id);
+    const audit = await h.pool.query(`SELECT field, actor FROM audit_log WHERE workflow_id = $1 ORDER BY id`, [taskWorkflowId(opened.id)]);
     expect(audit.rows.map((r) => r.field)).toEqual(['task.status', 'task.owner', 'task.owner']);
 
     // Completing it moves the lead: it is contacted, by the person who completed the task.
-    const done = await call('POST', `/v1/tasks/${opened.id}/complete`, { as: 'lena', body: { outcome: 'called, wants a demo' } });
+    const done = await call('POST', `/v1/tasks/${opened.id}/complete`, { key: teamLead.key, body: { outcome: 'called, wants a demo' } });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
-    expect(done.body).toMatchObject({ status: 'done', outcome: 'called, wants a demo', closedBy: users.lena });
+    expect(done.body).toMatchObject({ status: 'done', outcome: 'called, wants a demo', closedBy: teamLead.id });
     const contacted = await eventually(async () => {
       const l = await call('GET', `/v1/leads/${leadId}`);
       return l.body.stage === 'contacted' ? l.body : undefined;
     });
-    expect(contacted.transitions.at(-1)).toMatchObject({ to: 'contacted', actor: users.lena });
+    expect(contacted.transitions.at(-1)).toMatchObject({ to: 'contacted', actor: teamLead.id });
     const closed = await h.client.workflow.getHandle(taskWorkflowId(opened.id)).result();
     expect(closed.status).toBe('done');
   });
@@ -154,14 +167,17 @@ describe('processes hand work to people as tasks', () => {
     expect(registered.status, JSON.stringify(registered.body)).toBe(201);
     const customerId = registered.body.id;
     const task = await eventually(() => taskRow(`customer_id = $1 AND kind = 'onboarding-first-contact'`, [customerId]));
-    expect(task).toMatchObject({ owner_id: users.anna, status: 'open', process: 'onboarding', workflow_id: `onboarding-${customerId}` });
+    expect(task).toMatchObject({ status: 'open', process: 'onboarding', workflow_id: `onboarding-${customerId}` });
+    // The account manager has it.
+    expect((await call('GET', `/v1/customers/${customerId}/onboarding`)).body.accountManager).toBe(task.owner_id);
+    const managerKey = await h.issueKey(task.owner_id);
     // Written with the onboarding, in its transaction.
     expect((await call('GET', `/v1/customers/${customerId}/onboarding`)).body.firstContact.doneAt).toBeUndefined();
     const listed = await call('GET', `/v1/tasks?customerId=${customerId}`);
     expect(listed.body.items).toHaveLength(1);
 
     await running(task.id);
-    const done = await call('POST', `/v1/tasks/${task.id}/complete`, { as: 'anna', body: { outcome: 'welcome call made' } });
+    const done = await call('POST', `/v1/tasks/${task.id}/complete`, { key: managerKey, body: { outcome: 'welcome call made' } });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     const onboarding = await eventually(async () => {
       const o = (await call('GET', `/v1/customers/${customerId}/onboarding`)).body;
@@ -225,6 +241,39 @@ describe('an offer a person made gets a follow-up task', () => {
       return t.status !== 'open' ? t : undefined;
     });
     expect(closed).toMatchObject({ status: 'done', outcome: 'the offer was declined', closedBy: 'system' });
+  });
+});
+
+describe('a change waiting for four-eyes approval is a task of an approver', () => {
+  it('the requester’s team lead gets it; the decision completes it, and completing it any other way is refused', async () => {
+    const customerId = randomUUID();
+    const email = `${uniqueId('change')}@example.com`;
+    await h.pool.query(`INSERT INTO customers (id, name, email, email_normalized, created_by) VALUES ($1, 'Nina Name', $2, $2, 'test')`, [customerId, email]);
+    // Requested by the harness's agent, whose team (Sales) is led by the backoffice user.
+    const requested = await h.json('POST', `/v1/customers/${customerId}/changes`, {
+      as: 'agent',
+      body: { changes: { name: 'Nina Newname' }, reason: 'married' },
+    });
+    expect(requested.status, JSON.stringify(requested.body)).toBe(202);
+    const changeId = requested.body.changeId;
+    const task = await eventually(() => taskRow(`customer_id = $1 AND kind = 'change-approval'`, [customerId]));
+    expect(task).toMatchObject({ owner_id: h.users.backoffice.id, status: 'open', process: 'master-data' });
+    expect(task.title).toContain(changeId);
+    await running(task.id);
+    const refused = await h.json('POST', `/v1/tasks/${task.id}/complete`, { as: 'backoffice', body: { outcome: 'looked at it' } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toContain(`/v1/changes/{id}/approval`);
+
+    const decided = await h.json('POST', `/v1/changes/${changeId}/approval`, {
+      as: 'backoffice',
+      body: { decision: 'approve', comment: 'certificate on file' },
+    });
+    expect(decided.status, JSON.stringify(decided.body)).toBeLessThan(300);
+    const done = await eventually(async () => {
+      const t = (await h.json('GET', `/v1/tasks/${task.id}`)).body;
+      return t.status !== 'open' ? t : undefined;
+    });
+    expect(done).toMatchObject({ status: 'done', closedBy: h.users.backoffice.id, outcome: `approved by ${h.users.backoffice.id}` });
   });
 });
 

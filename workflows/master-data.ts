@@ -53,10 +53,17 @@ import {
 import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmChangeType, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
+import { openTask, resolveTask } from './tasks.js';
 import { deliver } from './notifications.js';
 
 /** Added after the first release: runs recorded before it replay without these upserts. */
 const CHANGE_TIMELINE_PATCH = 'change-outcomes-in-status-timeline';
+/**
+ * A change waiting for four-eyes approval is a task of an approver (the requester's team lead, or
+ * the least busy backoffice user), closed by the decision, the cancellation or the expiry; it
+ * escalates along the team by itself. Desks started before replay without it.
+ */
+const APPROVAL_TASK_PATCH = 'change-approval-task';
 
 /** The kind of a change by the fields it touches, e.g. `address+phone`. */
 function changeTypeOf(fields: readonly string[]): string {
@@ -437,6 +444,32 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
       await deliver(id, escalated ? 'Overdue approval' : 'Approval needed', request.customerId);
     };
     await ask(false);
+    const task = patched(APPROVAL_TASK_PATCH)
+      ? await openTask({
+          kind: 'change-approval',
+          title: `Approve change ${request.changeId} (${state.fields.join(', ')})`,
+          priority: 'high',
+          ownerId: '',
+          approverFor: request.requestedBy,
+          dueInMs: timeoutMs,
+          customerId: request.customerId,
+          process: CRM_PROCESS.masterData,
+          step: `approval-task:${request.changeId}`,
+        })
+      : undefined;
+    const settleTask = async () => {
+      if (!task) return;
+      const decided = c.decision;
+      await resolveTask(task.taskId, {
+        status: decided ? 'done' : 'cancelled',
+        reason: decided
+          ? `${decided.decision === 'approve' ? 'approved' : 'rejected'} by ${decided.approver}`
+          : c.cancelled
+            ? 'the change was cancelled'
+            : 'the approval expired',
+        actor: decided?.approver ?? c.cancelled?.actor ?? 'system',
+      });
+    };
     if (!(await condition(() => !!c.decision || !!c.cancelled, timeoutMs))) {
       state.approval.escalated = true;
       transition(state, 'escalated', 'system', `no decision within ${request.policy.approvalTimeout}`);
@@ -445,6 +478,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
       await ask(true);
       await condition(() => !!c.decision || !!c.cancelled, durationMs(request.policy.approvalExpiry) - timeoutMs);
     }
+    await settleTask();
     if (c.decision?.decision === 'approve') {
       transition(state, 'applying', c.decision.approver, c.decision.comment ? `approved: ${c.decision.comment}` : 'approved');
       return true;

@@ -201,7 +201,11 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   };
 
   const withTasks = patched(TASK_PATCH);
-  const begun = await acts.beginOnboarding({ ...input, workflowId, ...(withTasks ? { firstContactTask: { taskId: uuid4() } } : {}) });
+  const begun = await acts.beginOnboarding({
+    ...input,
+    workflowId,
+    ...(withTasks ? { firstContactTask: { taskId: uuid4(), now: new Date().toISOString() } } : {}),
+  });
   const startedAt = Date.now();
   state.accountManager = begun.accountManager;
   state.optIn.sentAt = now();

@@ -137,7 +137,8 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<OpenedTask
     const seen = changes;
     if (await condition(() => changes !== seen, Math.max(1, wakeAt - Date.now()))) continue;
     const level = task.escalationLevel + 1;
-    const raised = await acts.escalateTask({ taskId, level, rearmMs: input.rearmMs, key: `${workflowId}:escalation:${level}` });
+    const dueAt = new Date(Date.now() + input.rearmMs).toISOString();
+    const raised = await acts.escalateTask({ taskId, level, dueAt, key: `${workflowId}:escalation:${level}` });
     keep(raised);
     await deliver(raised.messageId, `Overdue task raised to ${raised.ownerId}`);
   }
@@ -174,7 +175,7 @@ export async function startTask(task: OpenedTask, spec: Pick<TaskSpec, 'title' |
 
 /** Opens a task for a person and starts its workflow; undefined when the owner is no active user. */
 export async function openTask(spec: TaskSpec): Promise<OpenedTask | undefined> {
-  const task = await acts.openTask({ ...spec, taskId: uuid4(), workflowId: workflowInfo().workflowId, actor: 'system' });
+  const task = await acts.openTask({ ...spec, now: new Date().toISOString(), taskId: uuid4(), workflowId: workflowInfo().workflowId, actor: 'system' });
   if (task) await startTask(task, spec);
   return task;
 }

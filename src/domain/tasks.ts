@@ -34,7 +34,11 @@ export interface TaskSpec {
   ownerId: string;
   /** When `ownerId` is no active user: the customer's account manager, if they are one. */
   orAccountManager?: boolean;
+  /** A four-eyes approval: the owner is an approver (backoffice or admin) other than this requester, not `ownerId`. */
+  approverFor?: string;
   dueInMs: number;
+  /** The process's time (workflow time): the due date counts from it, also when a test skips time. */
+  now?: string;
   customerId?: string;
   leadId?: string;
   /** The process that waits on it (a CrmProcess value). */

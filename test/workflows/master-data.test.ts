@@ -28,6 +28,8 @@ async function unapprovedNameChange(carried?: MasterDataPolicy) {
     masterDataPolicy: async () => WORKER_POLICY,
     recordChangeState: async () => undefined,
     queueCustomerMessage: async () => randomUUID(),
+    // Nobody who may approve is a user here: no approval task, the backoffice e-mails as before.
+    openTask: async () => undefined,
   });
   const customerId = randomUUID();
   const changeId = randomUUID();

@@ -132,7 +132,8 @@ const completeRoute = createRoute({
   operationId: 'completeTask',
   tags: ['tasks'],
   summary: 'Complete a task with its outcome; the process that made it moves on',
-  description: 'A task already done or cancelled is a 409.',
+  description:
+    'A task already done or cancelled is a 409; so is a `change-approval` task, which the decision on the change completes (POST /v1/changes/{id}/approval).',
   middleware: [operational] as const,
   request: { params: taskIdParam, body: jsonBody(completeTaskBody.openapi('CompleteTaskRequest'), { outcome: 'called, interested in a demo' }) },
   responses: commandResponses,
@@ -229,7 +230,10 @@ export function taskRoutes(deps: ApiDeps) {
 
   app.openapi(completeRoute, async (c) => {
     const { id } = c.req.valid('param');
-    await openTaskOf(deps, id);
+    const task = await openTaskOf(deps, id);
+    // The task of a four-eyes approval is done by the decision itself, which names approve or reject.
+    if (task.kind === 'change-approval')
+      throw new ApiError(409, `An approval task is completed by deciding the change: POST /v1/changes/{id}/approval (${task.title})`);
     c.set('workflowId', taskWorkflowId(id));
     const { outcome } = c.req.valid('json');
     await update(id, () => handle(id).executeUpdate(completeTaskUpdate, { args: [{ outcome, actor: c.get('principal').actor }] }));

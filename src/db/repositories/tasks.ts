@@ -120,6 +120,23 @@ export async function activeUser(db: Db, id: string | undefined): Promise<User |
   return id && UUID.test(id) ? readActiveUser(db, id) : undefined;
 }
 
+/**
+ * Who approves a change of `requesterId` (four-eyes): their team lead when that lead may approve,
+ * else the active backoffice user (or admin) other than the requester with the fewest open tasks.
+ */
+export async function approverFor(db: Db, requesterId: string): Promise<string | undefined> {
+  const lead = UUID.test(requesterId) ? await escalationTarget(db, requesterId) : undefined;
+  if (lead && lead.roles.some((r) => r === 'backoffice' || r === 'admin')) return lead.id;
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT u.id FROM users u
+      WHERE u.active AND u.roles && ARRAY['backoffice', 'admin']::text[] AND u.id::text <> $1
+      ORDER BY (SELECT count(*) FROM tasks t WHERE t.owner_id = u.id AND t.status = 'open'), 'backoffice' = ANY (u.roles) DESC, u.created_at, u.id
+      LIMIT 1`,
+    [requesterId],
+  );
+  return rows[0]?.id;
+}
+
 export async function readTask(db: Db, id: string, lock = false): Promise<Task | undefined> {
   const { rows } = await db.query<TaskRow>(`SELECT ${COLUMNS} FROM tasks WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
   return rows[0] && toTask(rows[0]);
@@ -188,11 +205,8 @@ async function recordStep(db: PoolClient, task: Task, e: EventWrite, audit: Arra
       e.key,
     ],
   );
-  await writeAudit(
-    db,
-    { step: e.key, customerId: task.customerId, leadId: task.leadId, actor: e.actor, process: task.process as CrmProcess, workflowId: e.workflowId },
-    audit,
-  );
+  // Found by the task's workflow id: a task's steps are no change of the customer's or lead's own fields, so their trails stay as they were.
+  await writeAudit(db, { step: e.key, actor: e.actor, process: task.process as CrmProcess, workflowId: taskWorkflowId(task.id) }, audit);
   return (rowCount ?? 0) > 0;
 }
 
@@ -214,7 +228,7 @@ export async function insertTask(
   if (!owner) return undefined;
   const { rows } = await db.query<TaskRow>(
     `INSERT INTO tasks (id, idempotency_key, kind, title, priority, owner_id, team_id, due_at, process, workflow_id, customer_id, lead_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8 * interval '1 millisecond', $9, $10, $11, $12)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($13::timestamptz, now()) + $8 * interval '1 millisecond', $9, $10, $11, $12)
      ON CONFLICT (idempotency_key) DO NOTHING RETURNING ${COLUMNS}`,
     [
       input.taskId,
@@ -229,6 +243,7 @@ export async function insertTask(
       input.workflowId,
       input.customerId ?? null,
       input.leadId ?? null,
+      input.now ?? null,
     ],
   );
   const task = toTask(rows[0]!);
@@ -324,16 +339,17 @@ export async function reassignTask(
 /**
  * An overdue task goes up the team: to the owner's team lead when there is one above them, else it
  * stays where it is; either way it gets a new due date, so it is raised again if it stays undone.
- * `level` is the escalation this step makes: a retried step finds the task at that level.
+ * `level` is the escalation this step makes: a retried step finds the task at that level. `dueAt` comes
+ * from the task's workflow (its time).
  */
 export async function escalateTask(
   db: PoolClient,
-  input: { taskId: string; level: number; rearmMs: number; key: string },
+  input: { taskId: string; level: number; dueAt: string; key: string },
 ): Promise<{ task: Task; owner: User; escalated: boolean } | undefined> {
   const task = await readTask(db, input.taskId, true);
   if (!task) return undefined;
   if (task.status !== 'open' || task.escalationLevel >= input.level) return { task, owner: (await readUser(db, task.ownerId))!, escalated: false };
-  const dueAt = new Date(Date.now() + input.rearmMs).toISOString();
+  const dueAt = input.dueAt;
   const target = await escalationTarget(db, task.ownerId);
   const reason = target ? `overdue since ${task.dueAt}: escalated to the team lead` : `overdue since ${task.dueAt}: nobody above the owner, raised again`;
   const to = target ?? (await readUser(db, task.ownerId))!;
