@@ -29,6 +29,9 @@ import { acquisitionRoutes } from './routes/acquisition.js';
 import { leadCommandRoutes } from './routes/acquisition-commands.js';
 import { contactRoutes } from './routes/contacts.js';
 import { onboardingRoutes } from './routes/onboarding.js';
+import { userRoutes } from './routes/users.js';
+import { teamRoutes } from './routes/teams.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -134,6 +137,9 @@ export function createApi(deps: ApiDeps) {
   app.route('/', leadCommandRoutes(deps));
   app.route('/', contactRoutes(deps));
   app.route('/', onboardingRoutes(deps));
+  app.route('/', userRoutes(deps));
+  app.route('/', teamRoutes(deps));
+  app.route('/', apiKeyRoutes(deps));
 
   linkCreatedResources(app.openAPIRegistry);
   declareIdempotency(app.openAPIRegistry);

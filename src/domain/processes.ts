@@ -27,6 +27,8 @@ export const CRM_PROCESS = {
   masterData: 'master-data',
   gdpr: 'gdpr',
   notification: 'notification',
+  /** User, team and API-key administration: audit entries only, no workflow. */
+  users: 'users',
 } as const;
 export type CrmProcess = (typeof CRM_PROCESS)[keyof typeof CRM_PROCESS];
 export const CRM_PROCESSES = valuesOf(CRM_PROCESS);
