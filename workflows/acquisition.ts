@@ -49,7 +49,7 @@ import {
 } from '../src/domain/acquisition.js';
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
-import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attributes.js';
+import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus, CrmTeam } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
@@ -275,6 +275,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       return { outcome: 'duplicate', leadId, reason, stageHistory: state.transitions };
     }
     state.owner = taken.owner;
+    if (taken.teamId) state.teamId = taken.teamId;
     state.score = taken.score;
     policy = taken.policy;
     state.intake = { outcome: 'accepted' };
@@ -290,6 +291,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
         { key: CrmSource, value: state.source },
         { key: CrmStatus, value: state.stage },
         { key: CrmOwner, value: state.owner! },
+        ...(state.teamId ? [{ key: CrmTeam, value: state.teamId }] : []),
         ...(state.customerId ? [{ key: CrmCustomerId, value: state.customerId }] : []),
       ]);
       published = key;
