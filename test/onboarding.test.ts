@@ -266,4 +266,27 @@ describe.concurrent('onboarding', () => {
     const search = await h.client.workflow.getHandle(`onboarding-${customerId}`).describe();
     expect(await search.staticSummary()).toBe('Onboarding Silent Sam (won lead)');
   });
+
+  it("a won lead whose owner was deactivated meanwhile gets the account-manager team's next active agent", async () => {
+    const { user: owner } = await h.createUser({ name: 'Olaf Leaving', teamId: null });
+    const lead = { name: 'Orphan Olga', email: email(), company: 'Left Ltd', source: 'web', ownerId: owner.id };
+    const intake = await h.json('POST', '/v1/leads', { body: lead });
+    expect(intake.body.owner).toBe(owner.id);
+    for (const step of [
+      { to: 'contacted' },
+      { to: 'qualified', need: 'x', budget: 1, timeline: 'now' },
+      { to: 'proposal', product: 'CRM Solo', amount: 500 },
+    ]) {
+      expect((await h.json('POST', `/v1/leads/${intake.body.leadId}/transitions`, { body: step })).status).toBe(200);
+    }
+    expect((await h.json('POST', `/v1/users/${owner.id}/deactivation`, { as: 'admin' })).status).toBe(200);
+    expect((await h.json('POST', `/v1/leads/${intake.body.leadId}/transitions`, { body: { to: 'won' } })).status).toBe(200);
+    const customerId = (await h.json('GET', `/v1/leads/${intake.body.leadId}`)).body.customerId;
+    const started = await inProgress(customerId);
+    expect([h.users.agent.id, h.users.agent2.id]).toContain(started.accountManager);
+    const manager = [h.users.agent, h.users.agent2].find((u) => u.id === started.accountManager)!;
+    await eventually(async () =>
+      (await h.mailbox(manager.email)).find((m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId),
+    );
+  });
 });
