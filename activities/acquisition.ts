@@ -11,6 +11,7 @@ import { inTransaction } from '../src/db/pool.js';
 import { fileLeadInteractionsUnder } from '../src/db/repositories/contact-events.js';
 import { findCustomerId, readCustomerRow } from '../src/db/repositories/customers.js';
 import { queueMessage } from '../src/db/repositories/outbox.js';
+import { activeTeamMembers, addressOf, readTeam, readTeamByName, readUser, shownAs } from '../src/db/repositories/users.js';
 import {
   correctLead,
   findOpenLeadId,
@@ -42,7 +43,10 @@ import type { TemplateName } from '../src/domain/notifications.js';
 import { createCustomer } from './customers.js';
 
 export interface AcquisitionSettings {
-  owners: string[];
+  /** The team (by name) whose active agents own leads in turn, unless an intake names a team or an owner. */
+  leadTeam: string;
+  /** The team (by name) whose active agents become account managers of customers without a lead owner. */
+  accountManagerTeam: string;
   escalationEmail: string;
   contactSlaMs: number;
   idleToNurtureMs: number;
@@ -60,7 +64,7 @@ export interface AcquisitionActivityDeps {
 }
 
 export type IntakeResult =
-  | { outcome: 'accepted'; owner: string; score: LeadScore; policy: AcquisitionPolicy }
+  | { outcome: 'accepted'; owner: string; teamId?: string; score: LeadScore; policy: AcquisitionPolicy }
   | { outcome: 'duplicate'; existingLeadId?: string; existingCustomerId?: string };
 
 /** Next owner of a round-robin rotation; the cursor row serialises concurrent intakes. */
@@ -72,6 +76,31 @@ export async function nextInRotation(db: PoolClient, rotation: string, members: 
     [rotation],
   );
   return members[Number(rows[0]!.turn) % members.length]!;
+}
+
+/**
+ * The next active agent of a team, round-robin (a cursor per purpose and team): deactivated users
+ * and users without the agent role are skipped. A team without an active agent is retried, so
+ * work waits until an admin gives the team one, instead of going to nobody.
+ */
+export async function nextTeamAgent(db: PoolClient, purpose: string, team: { id?: string; name: string }): Promise<{ userId: string; teamId: string }> {
+  const found = team.id ? await readTeam(db, team.id) : await readTeamByName(db, team.name);
+  if (!found) throw ApplicationFailure.retryable(`there is no team ${team.id ?? team.name} to assign ${purpose} from`, 'NoTeam');
+  const members = await activeTeamMembers(db, found.id, ['agent']);
+  if (members.length === 0) throw ApplicationFailure.retryable(`team ${found.name} has no active agent to take on ${purpose}`, 'NoActiveAgent');
+  const userId = await nextInRotation(
+    db,
+    `${purpose}:${found.id}`,
+    members.map((m) => m.id),
+  );
+  return { userId, teamId: found.id };
+}
+
+/** The team of a lead given to an owner: the one the intake named, else the owner's own (none for an owner who is no user: leads from before users). */
+async function teamOf(db: PoolClient, ownerId: string, teamId?: string): Promise<{ teamId?: string }> {
+  if (teamId) return { teamId };
+  const owner = /^[0-9a-f-]{36}$/i.test(ownerId) ? await readUser(db, ownerId) : undefined;
+  return owner?.teamId ? { teamId: owner.teamId } : {};
 }
 
 async function engagementOf(db: Pool | PoolClient, leadId: string): Promise<Engagement> {
@@ -131,10 +160,12 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
       return inTransaction(pool, async (db) => {
         const customerId = await findCustomerId(db, emailNormalized);
         const own = await readLeadRow(db, leadId);
-        if (own) return { outcome: 'accepted', owner: own.owner_id, score: storedScore(own), policy };
+        if (own) return { outcome: 'accepted', owner: own.owner_id, ...(await teamOf(db, own.owner_id, intake.teamId)), score: storedScore(own), policy };
         if (customerId) return { outcome: 'duplicate', existingCustomerId: customerId };
 
-        const owner = intake.ownerId ?? (await nextInRotation(db, 'lead-owners', settings.owners));
+        const { owner, teamId } = intake.ownerId
+          ? { owner: intake.ownerId, ...(await teamOf(db, intake.ownerId, intake.teamId)) }
+          : await nextTeamAgent(db, 'lead-owners', { id: intake.teamId, name: settings.leadTeam }).then((a) => ({ owner: a.userId, teamId: a.teamId }));
         const score = scoreLead(intake, await engagementOf(db, leadId), new Date().toISOString());
         // Funnels started before the record kept its timeline do not hand in their first entry.
         const first = input.transition ?? {
@@ -146,7 +177,7 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
         };
         const transition = { ...first, probability: stageProbability(first.to, policy.stageProbabilities) };
         if (await insertLead(db, { leadId, workflowId, runId: input.runId, intake, emailNormalized, owner, score, actor, transition })) {
-          return { outcome: 'accepted', owner, score, policy };
+          return { outcome: 'accepted', owner, ...(teamId ? { teamId } : {}), score, policy };
         }
         const open = await findOpenLeadId(db, emailNormalized);
         if (!open) throw ApplicationFailure.retryable('lead insert conflicted but no open lead was found', 'IntakeRace');
@@ -171,15 +202,17 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
       const { leadId, intake } = input;
       return inTransaction(pool, async (db) => {
         const own = await readLeadRow(db, leadId);
-        if (own) return { outcome: 'accepted', owner: own.owner_id, score: storedScore(own), policy };
+        if (own) return { outcome: 'accepted', owner: own.owner_id, ...(await teamOf(db, own.owner_id, intake.teamId)), score: storedScore(own), policy };
         const customer = await readCustomerRow(db, input.customerId);
         if (!customer) throw ApplicationFailure.nonRetryable(`customer ${input.customerId} does not exist`, 'CustomerNotFound');
         if (customer.status === 'erased') throw ApplicationFailure.nonRetryable(`customer ${input.customerId} is erased`, 'CustomerErased');
-        const owner = intake.ownerId ?? (await nextInRotation(db, 'lead-owners', settings.owners));
+        const { owner, teamId } = intake.ownerId
+          ? { owner: intake.ownerId, ...(await teamOf(db, intake.ownerId, intake.teamId)) }
+          : await nextTeamAgent(db, 'lead-owners', { id: intake.teamId, name: settings.leadTeam }).then((a) => ({ owner: a.userId, teamId: a.teamId }));
         const score = scoreLead(intake, { inbound: 0, meetings: 0 }, new Date().toISOString());
         const transition = { ...input.transition, probability: stageProbability(input.transition.to, policy.stageProbabilities) };
         await insertLead(db, { ...input, transition, emailNormalized: customer.email_normalized, owner, score });
-        return { outcome: 'accepted', owner, score, policy };
+        return { outcome: 'accepted', owner, ...(teamId ? { teamId } : {}), score, policy };
       });
     },
 
@@ -212,7 +245,12 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
       idempotencyKey: string;
       payload: Record<string, unknown>;
     }): Promise<string> {
-      return queueMessage(pool, { ...input, payload: { ...input.payload, leadId: input.leadId } });
+      // The owner is a user: the message goes to their e-mail and names them.
+      return queueMessage(pool, {
+        ...input,
+        recipient: await addressOf(pool, input.recipient),
+        payload: { ...input.payload, owner: await shownAs(pool, input.payload.owner), leadId: input.leadId },
+      });
     },
 
     /**

@@ -34,7 +34,8 @@ import {
 } from '../src/domain/onboarding.js';
 import type { TemplateName } from '../src/domain/notifications.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
-import { nextInRotation, type AcquisitionSettings } from './acquisition.js';
+import { addressOf, readActiveUser, shownAs } from '../src/db/repositories/users.js';
+import { nextTeamAgent, type AcquisitionSettings } from './acquisition.js';
 import { openTaskIn } from './tasks.js';
 import type { OpenedTask } from '../src/domain/tasks.js';
 
@@ -132,13 +133,24 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
      */
     async beginOnboarding(
       input: OnboardingInput & { workflowId: string; firstContactTask?: { taskId: string; now?: string } },
-    ): Promise<{ accountManager: string; optInMessageId: string; taskMessageId: string; policy: OnboardingPolicy; task?: OpenedTask }> {
+    ): Promise<{ accountManager: string; teamId?: string; optInMessageId: string; taskMessageId: string; policy: OnboardingPolicy; task?: OpenedTask }> {
       return inTransaction(pool, async (db) => {
         let accountManager = await accountManagerOf(db, input.customerId);
         const idempotencyKey = `${input.workflowId}:opt-in`;
         let optInMessageId = (await queuedMessage(db, idempotencyKey))?.id;
+        let teamId: string | undefined;
         if (!accountManager) {
-          accountManager = input.accountManager ?? (await nextInRotation(db, 'account-managers', settings.owners));
+          // The lead's owner stays the account manager while they are an active user; otherwise the
+          // account-manager team's next active agent takes the customer on.
+          const owner = input.accountManager ? await readActiveUser(db, input.accountManager) : undefined;
+          if (owner) {
+            accountManager = owner.id;
+            teamId = owner.teamId ?? undefined;
+          } else {
+            const next = await nextTeamAgent(db, 'account-managers', { name: settings.accountManagerTeam });
+            accountManager = next.userId;
+            teamId = next.teamId;
+          }
           await insertOnboarding(db, {
             customerId: input.customerId,
             workflowId: input.workflowId,
@@ -170,7 +182,7 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
         if (task) return { accountManager, optInMessageId, taskMessageId: task.messageId!, policy, task };
         const taskMessageId = await queueMessage(db, {
           customerId: input.customerId,
-          recipient: accountManager,
+          recipient: await addressOf(db, accountManager),
           template: 'onboarding-first-contact-task',
           payload: {
             customerName: input.name,
@@ -180,7 +192,9 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
           },
           idempotencyKey: `${input.workflowId}:first-contact-task`,
         });
-        return { accountManager, optInMessageId, taskMessageId, policy };
+        // A retry finds the account manager in the row: their team is the onboarding's.
+        teamId ??= (await readActiveUser(db, accountManager))?.teamId ?? undefined;
+        return { accountManager, ...(teamId ? { teamId } : {}), optInMessageId, taskMessageId, policy };
       });
     },
 
@@ -247,7 +261,17 @@ export function createOnboardingActivities({ pool, transport, acquisition: setti
       // so no personal value comes back into the outbox after an erasure.
       if (!row || row.status !== 'active') return { suppressed: `customer is ${row?.status ?? 'gone'}` };
       if (toCustomer && row.reason) return { suppressed: `suppressed: ${row.reason}` };
-      return { messageId: await queueMessage(pool, message) };
+      // The account manager is a user: messages to them go to their e-mail, and the customer sees their name and e-mail.
+      return {
+        messageId: await queueMessage(pool, {
+          ...message,
+          recipient: toCustomer ? message.recipient : await addressOf(pool, message.recipient),
+          payload: {
+            ...message.payload,
+            ...('accountManager' in message.payload ? { accountManager: await shownAs(pool, message.payload.accountManager) } : {}),
+          },
+        }),
+      };
     },
 
     async finishOnboarding(input: { customerId: string; outcome: 'onboarded' | 'stalled'; reasons: string[] }): Promise<void> {

@@ -97,17 +97,13 @@ const envSchema = z.object({
   RETENTION_PAGE_SIZE: z.coerce.number().int().min(10).max(5000).default(500),
   RETENTION_ENROLL_CONCURRENCY: z.coerce.number().int().min(1).max(200).default(20),
 
-  /** Acquisition: lead owners (e-mail addresses) for round-robin assignment and account managers. */
-  LEAD_OWNERS: z
-    .string()
-    .prefault('anna.sales@example.com,ben.sales@example.com')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((o) => o.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.email({ message: 'LEAD_OWNERS must be comma-separated e-mail addresses' })).min(1, 'LEAD_OWNERS names at least one owner')),
+  /**
+   * Acquisition: the team (by name) whose active agents own new leads in turn, unless an intake
+   * names a team or an owner; and the team whose agents become account managers of customers
+   * who come without a lead owner (default: the lead team). `npm start` seeds the team Sales.
+   */
+  LEAD_TEAM: z.string().trim().min(1).max(100).default('Sales'),
+  ACCOUNT_MANAGER_TEAM: z.string().trim().min(1).max(100).optional(),
   /** Who hears about a lead whose owner missed the contact SLA twice. */
   LEAD_ESCALATION_EMAIL: z.email().default('sales.backoffice@example.com'),
   /** Durations as Temporal accepts them ("2 days", "36 hours"). */
@@ -244,7 +240,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     consent: { publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.API_PORT}`).replace(/\/+$/, '') },
     retention: { pageSize: e.RETENTION_PAGE_SIZE, enrollConcurrency: e.RETENTION_ENROLL_CONCURRENCY },
     acquisition: {
-      owners: e.LEAD_OWNERS,
+      leadTeam: e.LEAD_TEAM,
+      accountManagerTeam: e.ACCOUNT_MANAGER_TEAM ?? e.LEAD_TEAM,
       escalationEmail: e.LEAD_ESCALATION_EMAIL,
       contactSlaMs: e.LEAD_CONTACT_SLA,
       idleToNurtureMs: e.LEAD_IDLE_TO_NURTURE,

@@ -84,8 +84,12 @@ export async function startApiService(
   keys: BootstrapKey[],
 ): Promise<RunningService & { url: string; server: ServerType }> {
   const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-api' });
-  // Configured keys are users before the first request is answered.
-  await bootstrapUsers(pool, keys);
+  // Configured keys are users before the first request is answered; a user without a team joins
+  // the lead team, so a deployment configured with an agent key has someone to give leads to.
+  await bootstrapUsers(
+    pool,
+    keys.map((k) => ({ team: config.acquisition.leadTeam, ...k })),
+  );
   const keyring = keyringFromConfig(config.codec);
   const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace, createDataConverter(keyring));
   const app = createApi({

@@ -66,11 +66,16 @@ async function messages(template: string, where: string, params: unknown[]) {
 describe('lead timers', () => {
   it('a lead not contacted within 2 days reminds its owner; a second miss escalates to backoffice', async () => {
     const { id, owner } = await intake(lead({ name: 'Slow Response' }));
+    // The owner is a user: the reminder goes to their e-mail and names them.
+    const ownerUser = [h.users.agent, h.users.agent2].find((u) => u.id === owner)!;
+    expect(ownerUser).toBeDefined();
 
     await h.env!.sleep('2 days');
     const reminder = await eventually(async () => (await messages('lead-contact-reminder', `payload->>'leadId' = $2`, [id]))[0]);
-    expect(reminder.recipient).toBe(owner);
-    const delivered = await eventually(async () => (await h.mailbox(owner)).find((m) => m.template === 'lead-contact-reminder' && m.payload.leadId === id));
+    expect(reminder.recipient).toBe(ownerUser.email);
+    const delivered = await eventually(async () =>
+      (await h.mailbox(ownerUser.email)).find((m) => m.template === 'lead-contact-reminder' && m.payload.leadId === id),
+    );
     expect(delivered.subject).toBe('Reminder: contact lead Slow Response');
     expect(await messages('lead-contact-escalation', `payload->>'leadId' = $2`, [id])).toHaveLength(0);
     expect((await leadState(id)).nextDue.kind).toBe('contact-escalation');
@@ -93,10 +98,12 @@ describe('lead timers', () => {
 
   it('a lead handed to another owner reminds the new owner', async () => {
     const { id } = await intake();
-    expect((await call('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'new.owner@example.com' } })).status).toBe(200);
+    const { user } = await h.createUser({ name: 'New Owner' });
+    expect((await call('POST', `/v1/leads/${id}/owner`, { body: { ownerId: user.id } })).status).toBe(200);
     await h.env!.sleep('2 days');
     const reminder = await eventually(async () => (await messages('lead-contact-reminder', `payload->>'leadId' = $2`, [id]))[0]);
-    expect(reminder.recipient).toBe('new.owner@example.com');
+    expect(reminder.recipient).toBe(user.email);
+    expect(reminder.payload.owner).toBe(`New Owner <${user.email}>`);
   });
 
   it('an interaction within the SLA counts as contact and stops the reminder', async () => {

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
-import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attributes.js';
+import { CrmCustomerId, CrmOwner, CrmProcess, CrmSource, CrmStatus, CrmTeam } from '../src/domain/search-attributes.js';
 import { leadStateQuery, type LeadFunnelResult } from '../src/domain/acquisition.js';
 import { createApi } from '../src/api/app.js';
-import { hashKey } from '../src/api/auth.js';
-import { ROLES } from '../src/config.js';
+import { devKeyEntries } from '../src/dev/dev-keys.js';
 import { createLogger } from '../src/logger.js';
 
-const keys = () => ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(h.keys[role]) }));
+const keys = () => devKeyEntries(h.keys);
 
 let h: Harness;
 beforeAll(async () => {
@@ -17,7 +16,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-const OWNERS = ['anna.sales@example.com', 'ben.sales@example.com'];
 const email = () => `${uniqueId('jane')}@Example.COM`;
 const lead = (overrides: Record<string, unknown> = {}) => ({
   name: 'Jane Doe',
@@ -61,7 +59,7 @@ describe('lead intake', () => {
     expect(res.status).toBe(202);
     expect(res.headers.get('location')).toBe(`/v1/leads/${res.body.leadId}`);
     expect(res.body).toMatchObject({ status: 'accepted', workflowId: `lead-${res.body.leadId}`, stage: 'new', score: 80 });
-    expect(OWNERS).toContain(res.body.owner);
+    expect([h.users.agent.id, h.users.agent2.id]).toContain(res.body.owner);
 
     const got = await h.json('GET', `/v1/leads/${res.body.leadId}`);
     expect(got.status).toBe(200);
@@ -93,7 +91,7 @@ describe('lead intake', () => {
     expect(metadata.currentDetails).toContain(`**Next:** contact-reminder at ${got.body.nextDue.at}`);
   });
 
-  it('assigns owners round-robin unless one is given', async () => {
+  it('assigns owners round-robin among the active agents of the team, skipping deactivated ones, unless one is given', async () => {
     const owners: string[] = [];
     for (let i = 0; i < 3; i++) {
       const res = await h.json('POST', '/v1/leads', { body: lead() });
@@ -101,9 +99,37 @@ describe('lead intake', () => {
     }
     expect(owners[0]).not.toBe(owners[1]);
     expect(owners[2]).toBe(owners[0]);
-    expect(new Set(owners)).toEqual(new Set(OWNERS));
-    const given = await h.json('POST', '/v1/leads', { body: lead({ ownerId: 'carla.sales@example.com' }) });
-    expect(given.body.owner).toBe('carla.sales@example.com');
+    expect(new Set(owners)).toEqual(new Set([h.users.agent.id, h.users.agent2.id]));
+    // The lead carries its team in Temporal (CrmTeam) and its owner as a user id (CrmOwner).
+    const first = (await h.json('GET', '/v1/leads?sort=-created&pageSize=1')).body.items[0];
+    await eventually(async () => {
+      const attributes = (await h.client.workflow.getHandle(first.workflowId).describe()).typedSearchAttributes;
+      return attributes.get(CrmTeam) === h.teamId && attributes.get(CrmOwner) === first.owner;
+    });
+
+    const carla = await h.createUser({ name: 'Carla Sales' });
+    const given = await h.json('POST', '/v1/leads', { body: lead({ ownerId: carla.user.id }) });
+    expect(given.body.owner).toBe(carla.user.id);
+
+    // A team of its own: one agent active, one deactivated; every lead goes to the active one.
+    const team = (await h.json('POST', '/v1/teams', { as: 'admin', body: { name: uniqueId('North') } })).body;
+    const active = await h.createUser({ teamId: team.id });
+    const gone = await h.createUser({ teamId: team.id });
+    expect((await h.json('POST', `/v1/users/${gone.user.id}/deactivation`, { as: 'admin' })).status).toBe(200);
+    for (let i = 0; i < 2; i++) {
+      const res = await h.json('POST', '/v1/leads', { body: lead({ teamId: team.id }) });
+      expect(res.body.owner).toBe(active.user.id);
+    }
+    // An owner must be an active user; a team must exist.
+    const inactive = await h.json('POST', '/v1/leads', { body: lead({ ownerId: gone.user.id }) });
+    expect(inactive.status).toBe(409);
+    expect(inactive.body.detail).toMatch(/deactivated/);
+    const unknown = await h.json('POST', '/v1/leads', { body: lead({ ownerId: '00000000-0000-4000-8000-000000000000' }) });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors[0].path).toBe('body.ownerId');
+    const noTeam = await h.json('POST', '/v1/leads', { body: lead({ teamId: '00000000-0000-4000-8000-000000000000' }) });
+    expect(noTeam.status).toBe(400);
+    expect(noTeam.body.errors[0].path).toBe('body.teamId');
   });
 
   it('does not funnel an open lead or a customer twice: the answer points to the existing one', async () => {
@@ -303,39 +329,46 @@ describe('the funnel from lead to customer', () => {
   });
 
   it('hands a lead to another owner: the state, Temporal and the record follow; a closed lead keeps its owner', async () => {
-    const id = await intake(lead({ ownerId: 'first.owner@example.com' }));
+    const [first, second, third] = [await h.createUser(), await h.createUser(), await h.createUser()];
+    const id = await intake(lead({ ownerId: first.user.id }));
     const res = await h.json('POST', `/v1/leads/${id}/owner`, {
       as: 'backoffice',
-      body: { ownerId: 'second.owner@example.com', reason: 'territory change' },
+      body: { ownerId: second.user.id, reason: 'territory change' },
     });
     expect(res.status).toBe(200);
-    expect(res.body.owner).toBe('second.owner@example.com');
+    expect(res.body.owner).toBe(second.user.id);
     expect(res.body.reassignments).toEqual([
       expect.objectContaining({
-        from: 'first.owner@example.com',
-        to: 'second.owner@example.com',
+        from: first.user.id,
+        to: second.user.id,
         actor: h.users.backoffice.id,
         reason: 'territory change',
       }),
     ]);
-    await eventually(
-      async () => (await h.client.workflow.getHandle(`lead-${id}`).describe()).typedSearchAttributes.get(CrmOwner) === 'second.owner@example.com',
-    );
-    await eventually(async () => (await h.pool.query('SELECT owner_id FROM leads WHERE id = $1', [id])).rows[0].owner_id === 'second.owner@example.com');
+    await eventually(async () => (await h.client.workflow.getHandle(`lead-${id}`).describe()).typedSearchAttributes.get(CrmOwner) === second.user.id);
+    await eventually(async () => (await h.pool.query('SELECT owner_id FROM leads WHERE id = $1', [id])).rows[0].owner_id === second.user.id);
 
-    const same = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'second.owner@example.com' } });
+    const same = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: second.user.id } });
     expect(same.status).toBe(409);
     expect(same.body.detail).toMatch(/already owned by/);
     const bad = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'nobody' } });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].path).toBe('body.ownerId');
+    const nobody = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: '00000000-0000-4000-8000-000000000000' } });
+    expect(nobody.status).toBe(400);
+    expect(nobody.body.detail).toMatch(/no user/);
+    await h.json('POST', `/v1/users/${third.user.id}/deactivation`, { as: 'admin' });
+    const inactive = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: third.user.id } });
+    expect(inactive.status).toBe(409);
+    expect(inactive.body.detail).toMatch(/deactivated/);
+    expect((await h.json('GET', `/v1/leads/${id}`)).body.owner).toBe(second.user.id);
     await moveOk(id, { to: 'lost', reason: 'gone quiet' });
     await h.client.workflow.getHandle(`lead-${id}`).result();
-    const closed = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: 'third.owner@example.com' } });
+    const closed = await h.json('POST', `/v1/leads/${id}/owner`, { body: { ownerId: first.user.id } });
     expect(closed.status).toBe(409);
     expect(closed.body.detail).toMatch(/already lost/);
     const unknown = await h.json('POST', '/v1/leads/00000000-0000-4000-8000-000000000000/owner', {
-      body: { ownerId: 'third.owner@example.com' },
+      body: { ownerId: first.user.id },
     });
     expect(unknown.status).toBe(404);
   });
@@ -549,7 +582,7 @@ describe('contact management', () => {
 
 describe('listing leads from the record', () => {
   it('filters by stage, owner and source, page by page', async () => {
-    const owner = `${uniqueId('owner')}@example.com`;
+    const owner = (await h.createUser()).user.id;
     const a = await intake(lead({ ownerId: owner, source: 'event' }));
     const b = await intake(lead({ ownerId: owner, source: 'event' }));
     const c = await intake(lead({ ownerId: owner, source: 'partner' }));
@@ -660,7 +693,7 @@ describe('bad input on every endpoint is a 4xx problem that stores nothing', () 
       ['GET', `/v1/customers/${unknown}/onboarding`, undefined],
       ['POST', `/v1/customers/${unknown}/onboarding/opt-in`, { code: '123456' }],
       ['POST', `/v1/customers/${unknown}/onboarding/opt-in/resend`, {}],
-      ['POST', `/v1/leads/${unknown}/owner`, { ownerId: 'x.owner@example.com' }],
+      ['POST', `/v1/leads/${unknown}/owner`, { ownerId: h.users.agent2.id }],
     ] as Array<[string, string, unknown]>) {
       const res = await h.json(method, url, { body });
       expect(res.status, `${method} ${url}`).toBe(404);

@@ -22,7 +22,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-const OWNERS = ['anna.sales@example.com', 'ben.sales@example.com'];
 const email = () => `${uniqueId('onb')}@example.com`;
 
 const onboarding = async (customerId: string) => (await h.json('GET', `/v1/customers/${customerId}/onboarding`)).body;
@@ -46,10 +45,12 @@ describe.concurrent('onboarding', () => {
     const customerId = registered.body.id;
     const started = await inProgress(customerId);
     expect(started).toMatchObject({ origin: 'registration', optIn: { status: 'pending', attempts: 0 }, reasons: [] });
-    expect(OWNERS).toContain(started.accountManager);
+    // The account manager is the next active agent of the account-manager team; their tasks go to their e-mail.
+    const manager = [h.users.agent, h.users.agent2].find((u) => u.id === started.accountManager)!;
+    expect(manager).toBeDefined();
     expect(Date.parse(started.checkInAt) - Date.parse(started.optIn.sentAt)).toBeGreaterThanOrEqual(CHECK_IN_AFTER_MS - 1_000);
     const task = await eventually(async () =>
-      (await h.mailbox(started.accountManager)).find((m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId),
+      (await h.mailbox(manager.email)).find((m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId),
     );
     expect(task.subject).toContain('Olga Onboard');
 
@@ -81,7 +82,7 @@ describe.concurrent('onboarding', () => {
     expect(again.body.detail).toMatch(/already confirmed/);
     expect((await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in/resend`, { body: {} })).status).toBe(409);
     const welcome = await eventually(async () => (await h.mailbox(address)).find((m) => m.template === 'onboarding-welcome'));
-    expect(welcome.text).toContain(started.accountManager);
+    expect(welcome.text).toContain(`${manager.name} <${manager.email}>`);
 
     const call = await h.json('POST', `/v1/customers/${customerId}/interactions`, {
       as: 'backoffice',
@@ -243,7 +244,8 @@ describe.concurrent('onboarding', () => {
     const reminder = await eventually(async () => (await messages('onboarding-first-contact-reminder', customerId))[0], {
       timeoutMs: CHECK_IN_AFTER_MS + 10_000,
     });
-    expect(reminder.recipient).toBe(owner);
+    const ownerEmail = [h.users.agent, h.users.agent2].find((u) => u.id === owner)!.email;
+    expect(reminder.recipient).toBe(ownerEmail);
 
     const result = await outcome(customerId);
     expect(result).toEqual({
@@ -258,10 +260,33 @@ describe.concurrent('onboarding', () => {
       status: 'stalled',
       reason: 'e-mail address not confirmed: too many wrong codes; no first contact recorded by the account manager',
     });
-    expect(await messages('onboarding-stalled', customerId)).toEqual([expect.objectContaining({ recipient: owner })]);
+    expect(await messages('onboarding-stalled', customerId)).toEqual([expect.objectContaining({ recipient: ownerEmail })]);
     const row = await h.pool.query('SELECT status, reasons FROM customer_onboardings WHERE customer_id = $1', [customerId]);
     expect(row.rows[0]).toEqual({ status: 'stalled', reasons: result.reasons });
     const search = await h.client.workflow.getHandle(`onboarding-${customerId}`).describe();
     expect(await search.staticSummary()).toBe('Onboarding Silent Sam (won lead)');
+  });
+
+  it("a won lead whose owner was deactivated meanwhile gets the account-manager team's next active agent", async () => {
+    const { user: owner } = await h.createUser({ name: 'Olaf Leaving', teamId: null });
+    const lead = { name: 'Orphan Olga', email: email(), company: 'Left Ltd', source: 'web', ownerId: owner.id };
+    const intake = await h.json('POST', '/v1/leads', { body: lead });
+    expect(intake.body.owner).toBe(owner.id);
+    for (const step of [
+      { to: 'contacted' },
+      { to: 'qualified', need: 'x', budget: 1, timeline: 'now' },
+      { to: 'proposal', product: 'CRM Solo', amount: 500 },
+    ]) {
+      expect((await h.json('POST', `/v1/leads/${intake.body.leadId}/transitions`, { body: step })).status).toBe(200);
+    }
+    expect((await h.json('POST', `/v1/users/${owner.id}/deactivation`, { as: 'admin' })).status).toBe(200);
+    expect((await h.json('POST', `/v1/leads/${intake.body.leadId}/transitions`, { body: { to: 'won' } })).status).toBe(200);
+    const customerId = (await h.json('GET', `/v1/leads/${intake.body.leadId}`)).body.customerId;
+    const started = await inProgress(customerId);
+    expect([h.users.agent.id, h.users.agent2.id]).toContain(started.accountManager);
+    const manager = [h.users.agent, h.users.agent2].find((u) => u.id === started.accountManager)!;
+    await eventually(async () =>
+      (await h.mailbox(manager.email)).find((m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId),
+    );
   });
 });

@@ -14,7 +14,6 @@ import { CrmOwner, CrmProcess } from '../src/domain/search-attributes.js';
 import type { ContractTaskInput } from './support/task-contract-workflows.js';
 import { createFollowActivities } from '../src/analytics/ingest/follow.js';
 
-const OWNERS = ['ada@example.com', 'bo@example.com'];
 const PROBABILITIES = { new: 0.15, contacted: 0.25, qualified: 0.45, proposal: 0.65, nurture: 0.05, won: 1, lost: 0 };
 let h: Harness;
 let a: AnalyticsHarness;
@@ -22,7 +21,7 @@ let tasks: { worker: Worker; running: Promise<void>; connection: NativeConnectio
 
 beforeAll(async () => {
   // Probabilities of our own, so the forecast can only match when learned from what the funnels publish.
-  h = await startHarness('pipeline', { acquisition: { owners: OWNERS, stageProbabilities: PROBABILITIES } });
+  h = await startHarness('pipeline', { acquisition: { stageProbabilities: PROBABILITIES } });
   const taskQueue = `${h.taskQueue}-tasks`;
   const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const worker = await Worker.create({

@@ -42,8 +42,9 @@ const onboardingEnds = (customerId: string): Promise<OnboardingResult> => h.clie
 
 describe('every lead, registration, onboarding and interaction read from PostgreSQL once Temporal has forgotten it and no worker runs', () => {
   const marker = uniqueId('acme').replace('_', '');
-  const owner = `${uniqueId('owner')}@example.com`;
-  const successor = `${uniqueId('successor')}@example.com`;
+  // Owners are users: the lead's first owner, and the one it is handed to.
+  let owner: string;
+  let successor: string;
   const startedAt = new Date().toISOString();
   let won: string;
   let lost: string;
@@ -60,6 +61,8 @@ describe('every lead, registration, onboarding and interaction read from Postgre
   });
 
   it('drives a lead to won, one to lost, a registration and both onboardings to their end through the API', async () => {
+    owner = (await h.createUser({ name: 'Olga Owner' })).user.id;
+    successor = (await h.createUser({ name: 'Sam Successor' })).user.id;
     const intake = await h.json('POST', '/v1/leads', {
       body: {
         name: 'Ada Record',

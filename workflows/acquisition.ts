@@ -70,6 +70,7 @@ import {
   CrmProcess,
   CrmSource,
   CrmStatus,
+  CrmTeam,
 } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
@@ -402,6 +403,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
       return { outcome: 'duplicate', leadId, reason, stageHistory: state.transitions };
     }
     state.owner = taken.owner;
+    if (taken.teamId) state.teamId = taken.teamId;
     state.score = taken.score;
     policy = taken.policy;
     if (patched(DEAL_PATCH)) {
@@ -423,6 +425,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
         { key: CrmSource, value: state.source },
         { key: CrmStatus, value: state.stage },
         { key: CrmOwner, value: state.owner! },
+        ...(state.teamId ? [{ key: CrmTeam, value: state.teamId }] : []),
         ...(state.customerId ? [{ key: CrmCustomerId, value: state.customerId }] : []),
       ]);
       published = key;

@@ -35,7 +35,7 @@ import {
   type OnboardingStatus,
   type OptInAnswer,
 } from '../src/domain/onboarding.js';
-import { CrmCustomerId, CrmOwner, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
+import { CrmCustomerId, CrmOwner, CrmProcess, CrmStatus, CrmTeam } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 import { openTask, resolveTask, startTask } from './tasks.js';
@@ -215,6 +215,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     { key: CrmProcess, value: CRM_PROCESS.onboarding },
     { key: CrmCustomerId, value: customerId },
     { key: CrmOwner, value: begun.accountManager },
+    ...(begun.teamId ? [{ key: CrmTeam, value: begun.teamId }] : []),
   ]);
   enter('in-progress', `code sent to the customer, first-contact task to ${begun.accountManager}`);
   rowExists = true;

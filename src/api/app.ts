@@ -34,6 +34,9 @@ import { onboardingRoutes } from './routes/onboarding.js';
 import { consentRoutes } from './routes/consent.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import { taskRoutes } from './routes/tasks.js';
+import { userRoutes } from './routes/users.js';
+import { teamRoutes } from './routes/teams.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -145,6 +148,9 @@ export function createApi(deps: ApiDeps) {
   app.route('/', onboardingRoutes(deps));
   app.route('/', consentRoutes(deps));
   app.route('/', taskRoutes(deps));
+  app.route('/', userRoutes(deps));
+  app.route('/', teamRoutes(deps));
+  app.route('/', apiKeyRoutes(deps));
 
   linkCreatedResources(app.openAPIRegistry);
   declareIdempotency(app.openAPIRegistry);

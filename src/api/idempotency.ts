@@ -10,7 +10,8 @@
  *   runs again with the same scope, so it lands on the same process (Temporal's workflow id
  *   and update id keep concurrent duplicates to one start), and answers with its state;
  * - same key with another body, or from another caller: 422.
- * An expired key is claimed afresh: a new scope, so new ids and a new process.
+ * An expired key is claimed afresh: a new scope, so new ids and a new process. An answer sent with
+ * `Cache-Control: no-store` (it carries a secret) is never kept: its key is freed again.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowHandle, type WorkflowStartOptions } from '@temporalio/client';
@@ -131,6 +132,12 @@ export function idempotencyKeys(store: IdempotencyKeyStore): MiddlewareHandler<A
       // A repeat of a pending start that cannot ask its process now (Temporal has forgotten it,
       // no worker answers): the kept 202 still says where to look.
       if (stored?.response) c.res = replay(stored);
+      return;
+    }
+    // An answer that must not be kept (an issued API key, `Cache-Control: no-store`) frees the
+    // key: a repeat runs the request again rather than replay a secret from the table.
+    if (/\bno-store\b/i.test(res.headers.get('cache-control') ?? '')) {
+      if (claim.kind === 'claimed') await store.release(ref);
       return;
     }
     const answer = await res.clone().text();

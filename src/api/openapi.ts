@@ -7,7 +7,7 @@ export { problemSchema };
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input: every wrong field is named in `errors`',
   401: 'No or unknown API key',
-  403: 'The key’s role may not do this',
+  403: 'The key’s user has no role that may do this',
   404: 'No such resource',
   409: 'The request conflicts with the current state',
   410: 'Gone: the link expired or was already used',
@@ -45,6 +45,9 @@ const CREATED_RESOURCES: ReadonlyArray<{ operationId: string; id: string; resour
   { operationId: 'createProduct', id: 'id', resource: '/v1/products/{id}' },
   { operationId: 'makeOffer', id: 'offerId', resource: '/v1/offers/{id}' },
   { operationId: 'createCampaign', id: 'id', resource: '/v1/campaigns/{id}' },
+  { operationId: 'createUser', id: 'id', resource: '/v1/users/{id}' },
+  { operationId: 'createTeam', id: 'id', resource: '/v1/teams/{id}' },
+  { operationId: 'issueApiKey', id: 'id', resource: '/v1/api-keys/{id}' },
 ];
 
 type Registry = OpenAPIHono['openAPIRegistry'];

@@ -105,10 +105,10 @@ let requests = 0;
 async function call<T = Record<string, unknown>>(
   method: 'GET' | 'POST' | 'PATCH',
   route: string,
-  opts: { role?: Role; body?: unknown; key?: string; expect?: number[] } = {},
+  opts: { role?: Role; bearer?: string; body?: unknown; key?: string; expect?: number[] } = {},
 ): Promise<Answer<T>> {
   const expect = opts.expect ?? [200, 201, 202];
-  const headers: Record<string, string> = { Authorization: `Bearer ${keys[opts.role ?? 'agent']}` };
+  const headers: Record<string, string> = { Authorization: `Bearer ${opts.bearer ?? keys[opts.role ?? 'agent']}` };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET') headers['Idempotency-Key'] = opts.key ?? `demo-${RUN}-${randomBytes(6).toString('hex')}`;
   for (let attempt = 1; ; attempt++) {
@@ -903,6 +903,50 @@ async function workTasks(): Promise<string> {
   return `open tasks: ${fmt(open)}; first-contact task ${task.id} completed, so onboarding ${task.customerId} recorded its first contact (${onboarding.firstContact.doneAt})`;
 }
 
+/**
+ * Users and teams: an admin adds an agent to the lead team and issues two keys; leads go round the
+ * team's active agents; a second key of the same user cannot approve that user's change (four
+ * eyes compare users); deactivated, the user's keys stop working.
+ */
+async function usersAndTeams(customer?: Customer): Promise<string> {
+  const teams = await call<{ items: Array<{ id: string; name: string }> }>('GET', '/v1/teams');
+  const team = teams.body.items.find((t) => t.name.toLowerCase() === config.acquisition.leadTeam.toLowerCase());
+  if (!team) return `no team ${config.acquisition.leadTeam}: skipped`;
+  const { body: user } = await call<{ id: string; name: string }>('POST', '/v1/users', {
+    role: 'admin',
+    body: { name: `Dana Demo ${RUN}`, email: `dana.demo.${RUN}@example.com`, roles: ['agent', 'backoffice'], teamId: team.id },
+    expect: [201],
+  });
+  const issue = async (name: string) =>
+    (await call<{ key: string }>('POST', `/v1/users/${user.id}/keys`, { role: 'admin', body: { name }, expect: [201] })).body.key;
+  const [desk, laptop] = [await issue('desk'), await issue('laptop')];
+  const owners: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const name = personName();
+    const { body } = await call<{ owner?: string }>('POST', '/v1/leads', {
+      bearer: desk,
+      body: { name, email: emailOf(name, `rr${i}`), source: 'web', teamId: team.id },
+    });
+    if (body.owner) owners.push(body.owner === user.id ? 'Dana' : body.owner.slice(0, 8));
+  }
+  let fourEyes = 'no customer to change';
+  if (customer) {
+    const { body: change } = await call<{ changeId: string }>('POST', `/v1/customers/${customer.id}/changes`, {
+      bearer: desk,
+      body: { changes: { name: `${customer.name.split(' ')[0]} Demo-${customer.name.split(' ')[1]}` }, reason: 'four-eyes demo' },
+      expect: [202],
+    });
+    const route = `/v1/changes/${change.changeId}`;
+    await poll<ChangeBody>(route, (c) => c.status === 'awaiting-approval' || CLOSED_CHANGE.includes(c.status));
+    const self = await call<{ detail: string }>('POST', `${route}/approval`, { bearer: laptop, body: { decision: 'approve' }, expect: [403, 409] });
+    await call('POST', `${route}/approval`, { role: 'backoffice', body: { decision: 'approve', comment: 'checked' }, expect: [200, 409] });
+    fourEyes = `her second key approving her own change: ${self.status} (${self.body.detail})`;
+  }
+  await call('POST', `/v1/users/${user.id}/deactivation`, { role: 'admin', expect: [200] });
+  const after = await call('GET', '/v1/teams', { bearer: desk, expect: [401] });
+  return `Dana joined ${team.name} with 2 keys; leads went to ${owners.join(', ')}; ${fourEyes}; deactivated, her key gets ${after.status}`;
+}
+
 async function main(): Promise<void> {
   const keyFile = path.join(DATA_DIR, 'dev-keys.json');
   try {
@@ -966,6 +1010,8 @@ async function main(): Promise<void> {
   log(`  opportunities: ${await opportunities(customers)}`);
 
   log(`  GDPR for leads: ${await leadGdpr()}`);
+
+  log(`  users: ${await usersAndTeams(customers.find((c) => c.country !== 'AT'))}`);
 
   log(`5/5 analytics`);
   const triggeredAt = Date.now();

@@ -18,7 +18,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { migrate } from '../db/migrate.js';
 import { onShutdown, startApiService, startWorkerService, type RunningService } from '../services.js';
 import { buildWorkflowBundle } from '../worker/bundle.js';
-import { ensureDevKeys, devKeyEntries } from './dev-keys.js';
+import { DEV_TEAM, DEV_USERS, DEV_USER_NAMES, ensureDevKeys, devKeyEntries } from './dev-keys.js';
 import { ensureDevPayloadKeys, formatKeyring } from '../codec/index.js';
 import { PROJECT_ROOT } from './paths.js';
 import { stopperFor } from './processes.js';
@@ -276,8 +276,11 @@ async function main() {
     `  Logs            ${logs}`,
   ];
   if (devKeys) {
-    lines.push(`  API keys        ${devKeys.file} ${devKeys.created ? '(new)' : ''}`);
-    for (const [role, key] of Object.entries(devKeys.keys)) lines.push(`    ${role.padEnd(11)} ${key}`);
+    lines.push(`  Users and keys  team ${DEV_TEAM}; keys in ${devKeys.file} ${devKeys.created ? '(new)' : ''}`);
+    for (const name of DEV_USER_NAMES) {
+      const user = DEV_USERS[name];
+      lines.push(`    ${name.padEnd(11)} ${`${user.name} <${user.email}>`.padEnd(44)} ${user.role.padEnd(11)} ${devKeys.keys[name]}`);
+    }
     lines.push(
       '',
       `Try: curl -X POST ${api.url}/v1/customers -H "Authorization: Bearer ${devKeys.keys.agent}" -H "Content-Type: application/json" -d '{"name":"Jane Doe","email":"jane@example.com"}'`,

@@ -9,6 +9,7 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { emailSchema, localeSchema, personNameSchema, phoneSchema } from './contact-data.js';
 import { CLOSED_STAGES, LEAD_STAGES, OPPORTUNITY_SOURCE, type LeadStage } from './processes.js';
 import { productIdSchema } from './offers.js';
+import { uuidSchema } from './formats.js';
 
 /** Where a lead comes from, as intake takes it. */
 export const LEAD_SOURCES = ['web', 'event', 'referral', 'import', 'partner'] as const;
@@ -180,7 +181,10 @@ export const leadIntakeSchema = z
     companySize: z.enum(COMPANY_SIZES).optional(),
     source: z.enum(LEAD_SOURCES),
     interest: text(500).optional(),
-    ownerId: emailSchema.optional(),
+    /** An active user who owns the lead; without one, the team's next active agent does. */
+    ownerId: uuidSchema('must be a user id (UUID)').optional(),
+    /** The team whose agents take the lead in turn (default: LEAD_TEAM), and the lead's team in reports. */
+    teamId: uuidSchema('must be a team id (UUID)').optional(),
     locale: localeSchema.default('en'),
     ...dealFieldsSchema.shape,
   })
@@ -326,7 +330,10 @@ export interface LeadState {
   email: string;
   company?: string;
   source: LeadSource;
+  /** The owner's user id (an e-mail address in funnels taken in before owners were users). */
   owner?: string;
+  /** The lead's team (CrmTeam); none in funnels taken in before teams. */
+  teamId?: string;
   score?: LeadScore;
   qualification?: { need: string; budget: number; currency: string; timeline: string };
   proposal?: { product: string; amount: number; currency: string };
@@ -384,7 +391,7 @@ export interface LeadFunnelResult {
   stageHistory: LeadTransition[];
 }
 
-export const reassignRequestSchema = z.object({ ownerId: emailSchema, reason: text(500).optional() }).strict();
+export const reassignRequestSchema = z.object({ ownerId: uuidSchema('must be a user id (UUID)'), reason: text(500).optional() }).strict();
 export type ReassignRequest = z.infer<typeof reassignRequestSchema>;
 
 /** The person's data on a lead that may be corrected; e-mail is the dedupe key and stays. */

@@ -30,6 +30,8 @@ export const CRM_PROCESS = {
   /** A task handed to a person (`task-<id>`), made by one of the processes above. */
   task: 'task',
   consent: 'consent',
+  /** User, team and API-key administration: audit entries only, no workflow. */
+  users: 'users',
 } as const;
 export type CrmProcess = (typeof CRM_PROCESS)[keyof typeof CRM_PROCESS];
 export const CRM_PROCESSES = valuesOf(CRM_PROCESS);

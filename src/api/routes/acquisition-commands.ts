@@ -23,6 +23,7 @@ import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { refusalOf, temporalProblem } from '../temporal-errors.js';
 import { leadRecordOf } from './acquisition.js';
 import { leadIdParam, leadSchema, pendingSchema } from './lead-schemas.js';
+import { activeUserOrProblem } from './user-schemas.js';
 
 const correctRoute = createRoute({
   method: 'patch',
@@ -79,12 +80,14 @@ const reassignRoute = createRoute({
   operationId: 'reassignLead',
   tags: ['leads'],
   summary: 'Hand a lead to another owner',
-  description: 'The new owner inherits the lead and its running deadlines (reminders go to them). A closed lead, or the same owner, is a 409.',
+  description:
+    'The new owner, an active user, inherits the lead and its running deadlines (reminders go to their e-mail). An unknown user is a 400, a ' +
+    'deactivated one, a closed lead or the same owner a 409.',
   middleware: [operational] as const,
   request: {
     params: leadIdParam,
     body: jsonBody(reassignRequestSchema.openapi('LeadReassignRequest'), {
-      ownerId: 'sales.north@example.com',
+      ownerId: '0b5d6f9e-3c1a-4e2b-9f7d-2a4c6e8b0d13',
       reason: 'Territory change',
     }),
   },
@@ -153,6 +156,7 @@ export function leadCommandRoutes(deps: ApiDeps) {
   app.openapi(reassignRoute, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
+    await activeUserOrProblem(deps.pool, body.ownerId, 'body.ownerId');
     const handle = deps.temporal.workflow.getHandle<typeof leadFunnel>(leadWorkflowId(id));
     c.set('workflowId', handle.workflowId);
     try {

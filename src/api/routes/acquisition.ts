@@ -16,7 +16,8 @@ import { findOpenLeadId, listLeads, readLead, type LeadRecord } from '../../db/r
 import { unsellableProducts } from '../../db/repositories/products.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
 import { checkRanges, isoDateTimeSchema, listingOf, pageSizeSchema, pageTokenSchema, pageTokens } from '../listing.js';
-import { CrmOwner, CrmProcess, CrmSource, CrmStatus } from '../../domain/search-attributes.js';
+import { CrmOwner, CrmProcess, CrmSource, CrmStatus, CrmTeam } from '../../domain/search-attributes.js';
+import { activeUserOrProblem, teamOrProblem } from './user-schemas.js';
 import { CRM_PROCESS } from '../../domain/processes.js';
 import type { leadFunnel } from '../../../workflows/acquisition.js';
 import { operational } from '../auth.js';
@@ -46,7 +47,8 @@ const intakeRoute = createRoute({
   tags: ['leads'],
   summary: 'Take in a lead',
   description:
-    'Starts the `leadFunnel` workflow (id `lead-<leadId>`): scoring, owner assignment and the contact SLA. ' +
+    'Starts the `leadFunnel` workflow (id `lead-<leadId>`): scoring, owner assignment and the contact SLA. The owner is `ownerId` (an active ' +
+    'user: unknown is a 400, deactivated a 409) or the next active agent of the team `teamId` (default: LEAD_TEAM), round-robin. ' +
     'An open lead or a customer with the same normalised e-mail is not funnelled twice: the answer is 200 and points to it. ' +
     'A repeat with the same Idempotency-Key returns the first result.',
   middleware: [operational] as const,
@@ -66,7 +68,7 @@ const intakeRoute = createRoute({
   responses: {
     200: jsonContent(intakeAnswerSchema, 'The person already is an open lead or a customer'),
     202: jsonContent(intakeAnswerSchema, 'The lead was taken in; its funnel runs'),
-    ...problemResponses(400, 401, 403, 413, 415, 422),
+    ...problemResponses(400, 401, 403, 409, 413, 415, 422),
   },
 });
 
@@ -77,7 +79,7 @@ const listQuerySchema = z
     owner: z
       .string()
       .trim()
-      .regex(/^[^'"\\\s]{1,254}$/, 'must be an owner id (an e-mail address)')
+      .regex(/^[^'"\\\s]{1,254}$/, 'must be an owner id (a user id; an e-mail address for leads taken in before owners were users)')
       .optional(),
     source: sourceSchema.optional(),
     scoreMin: z.coerce.number().int().min(0).max(100).optional(),
@@ -217,6 +219,9 @@ export function acquisitionRoutes(deps: ApiDeps) {
       });
     }
 
+    // An owner must be an active user, and a named team must exist: refused before anything starts.
+    if (body.ownerId) await activeUserOrProblem(deps.pool, body.ownerId, 'body.ownerId');
+    if (body.teamId) await teamOrProblem(deps.pool, body.teamId, 'body.teamId');
     c.set('workflowId', workflowId);
     const { actor, roles } = c.get('principal');
     const { handle } = await startOnce<typeof leadFunnel>(
@@ -231,6 +236,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
           { key: CrmStatus, value: 'new' },
           { key: CrmSource, value: body.source },
           ...(body.ownerId ? [{ key: CrmOwner, value: body.ownerId }] : []),
+          ...(body.teamId ? [{ key: CrmTeam, value: body.teamId }] : []),
         ],
         staticSummary: leadSummary(body),
         staticDetails: `Taken in by user ${actor} (${roles.join(', ')}); e-mail ${body.email}`,

@@ -281,3 +281,26 @@ export async function updateTeam(db: Db, id: string, patch: { name?: string; lea
   );
   return toTeam(rows[0]!);
 }
+
+// People in messages ---------------------------------------------------------------------------
+
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Where a message to a person goes: a user id (an owner, an account manager) becomes that user's
+ * e-mail; anything else is an address already (a mailbox such as backoffice's, or an owner of a
+ * lead taken in before owners were users).
+ */
+export async function addressOf(db: Db, recipient: string): Promise<string> {
+  if (!USER_ID.test(recipient)) return recipient;
+  const user = await readUser(db, recipient);
+  if (!user) throw new Error(`message recipient ${recipient} is no user`);
+  return user.email;
+}
+
+/** How a user is named in a message to someone else: "Name <e-mail>"; anything but a user id as it is. */
+export async function shownAs(db: Db, person: unknown): Promise<unknown> {
+  if (typeof person !== 'string' || !USER_ID.test(person)) return person;
+  const user = await readUser(db, person);
+  return user ? `${user.name} <${user.email}>` : person;
+}
