@@ -10,7 +10,6 @@ import { eventually, startHarness, uniqueId, type Harness } from './support/harn
 import { inTransaction } from '../src/db/pool.js';
 import { insertTask, openedTask } from '../src/db/repositories/tasks.js';
 import { taskWorkflowId, type TaskKind, type TaskWorkflowInput } from '../src/domain/tasks.js';
-import type { Config } from '../src/config.js';
 
 const CONTACT_SLA_MS = 3_000;
 const FIRST_CONTACT_SLA_MS = 60 * 60_000;
