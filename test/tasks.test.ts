@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { inTransaction } from '../src/db/pool.js';
 import { insertTask, openedTask } from '../src/db/repositories/tasks.js';
+import { CrmExpectedClose, CrmOwner, CrmSource, CrmStatus, CrmTeam } from '../src/domain/search-attributes.js';
 import { taskWorkflowId, type TaskKind, type TaskWorkflowInput } from '../src/domain/tasks.js';
 
 const CONTACT_SLA_MS = 3_000;
@@ -145,6 +146,14 @@ describe('processes hand work to people as tasks', () => {
       return t.body.escalationLevel >= 2 ? t.body : undefined;
     });
     expect(again.ownerId).toBe(teamLead.id);
+    // What analytics learns SLA adherence from (TASK_ATTRIBUTE in src/domain/processes.ts): overdue, its kind, owner, team and due time.
+    const published = await eventually(async () => {
+      const sa = (await h.client.workflow.getHandle(taskWorkflowId(opened.id)).describe()).typedSearchAttributes;
+      return sa.get(CrmStatus) === 'overdue' && sa.get(CrmOwner) === teamLead.id ? sa : undefined;
+    });
+    expect(published.get(CrmSource)).toBe('lead-contact');
+    expect(published.get(CrmTeam)).toBe(again.teamId);
+    expect(published.get(CrmExpectedClose)?.toISOString()).toBe(new Date(again.dueAt).toISOString());
     const audit = await h.pool.query(`SELECT field, actor FROM audit_log WHERE workflow_id = $1 ORDER BY id`, [taskWorkflowId(opened.id)]);
     expect(audit.rows.map((r) => r.field)).toEqual(['task.status', 'task.owner', 'task.owner']);
 
@@ -159,6 +168,7 @@ describe('processes hand work to people as tasks', () => {
     expect(contacted.transitions.at(-1)).toMatchObject({ to: 'contacted', actor: teamLead.id });
     const closed = await h.client.workflow.getHandle(taskWorkflowId(opened.id)).result();
     expect(closed.status).toBe('done');
+    expect((await h.client.workflow.getHandle(taskWorkflowId(opened.id)).describe()).typedSearchAttributes.get(CrmStatus)).toBe('done');
   });
 
   it('completing the first-contact task moves onboarding', async () => {

@@ -23,8 +23,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { REFUSAL, refuse, type RefusalType } from '../src/domain/refusals.js';
-import { CRM_PROCESS } from '../src/domain/processes.js';
-import { CrmCustomerId, CrmOwner, CrmProcess, CrmStatus, CrmTeam } from '../src/domain/search-attributes.js';
+import { CRM_PROCESS, TASK_PROCESS_STATUS, type TaskProcessStatus } from '../src/domain/processes.js';
+import { CrmCustomerId, CrmExpectedClose, CrmOwner, CrmProcess, CrmSource, CrmStatus, CrmTeam } from '../src/domain/search-attributes.js';
 import {
   completeTaskUpdate,
   reassignTaskUpdate,
@@ -112,11 +112,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<OpenedTask
   });
 
   const publish = () => {
-    upsertSearchAttributes([
-      { key: CrmStatus, value: task.status },
-      { key: CrmOwner, value: task.ownerId },
-      ...(task.teamId ? [{ key: CrmTeam, value: task.teamId }] : []),
-    ]);
+    upsertSearchAttributes(taskAttributes(task));
     const snooze = task.snoozedUntil ? `  \n**Snoozed until:** ${task.snoozedUntil}` : '';
     setCurrentDetails(
       `**Status:** ${task.status}  \n**Owner:** ${task.ownerId}  \n**Due:** ${task.dueAt}${snooze}  \n**Escalations:** ${task.escalationLevel}`,
@@ -148,6 +144,22 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<OpenedTask
 }
 
 /**
+ * What analytics learns a task from (the contract in src/domain/processes.ts, TASK_ATTRIBUTE):
+ * its status, `overdue` once it has been escalated and is still open; its kind; its owner and
+ * team; its due time, moved by a snooze.
+ */
+function taskAttributes(t: Omit<OpenedTask, 'messageId'>) {
+  const status: TaskProcessStatus = t.status === 'open' && t.escalationLevel > 0 ? TASK_PROCESS_STATUS.overdue : t.status;
+  return [
+    { key: CrmStatus, value: status },
+    { key: CrmSource, value: t.kind },
+    { key: CrmOwner, value: t.ownerId },
+    ...(t.teamId ? [{ key: CrmTeam, value: t.teamId }] : []),
+    { key: CrmExpectedClose, value: new Date(t.snoozedUntil ?? t.dueAt) },
+  ];
+}
+
+/**
  * Starts the workflow of a task a process opened (its row written by the process's activity),
  * and delivers the message to its owner. The task outlives the process (ABANDON); a process that
  * continued as new finds its task's workflow running and leaves it be.
@@ -162,8 +174,7 @@ export async function startTask(task: OpenedTask, spec: Pick<TaskSpec, 'title' |
       parentClosePolicy: ParentClosePolicy.ABANDON,
       typedSearchAttributes: [
         { key: CrmProcess, value: CRM_PROCESS.task },
-        { key: CrmStatus, value: task.status },
-        { key: CrmOwner, value: task.ownerId },
+        ...taskAttributes(opened),
         ...(spec.customerId ? [{ key: CrmCustomerId, value: spec.customerId }] : []),
       ],
       staticSummary: spec.title,
