@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './domain/duration.js';
-import { DEFAULT_STAGE_PROBABILITIES, LEAD_STAGES, type StageProbabilities } from './domain/acquisition.js';
+// processes.ts has no import: the config module must not build domain schemas before the API extends zod with .openapi.
+import { DEFAULT_STAGE_PROBABILITIES, LEAD_STAGES, type StageProbabilities } from './domain/processes.js';
 
 export const ROLES = ['agent', 'backoffice', 'admin', 'analyst'] as const;
 export type Role = (typeof ROLES)[number];

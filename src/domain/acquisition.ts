@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { emailSchema, localeSchema, personNameSchema, phoneSchema } from './contact-data.js';
-import { CLOSED_STAGES, LEAD_STAGES, OPPORTUNITY_SOURCE, type LeadStage } from './processes.js';
+import { CLOSED_STAGES, DEFAULT_STAGE_PROBABILITIES, LEAD_STAGES, OPPORTUNITY_SOURCE, type LeadStage, type StageProbabilities } from './processes.js';
 import { productIdSchema } from './offers.js';
 import { uuidSchema } from './formats.js';
 
@@ -25,7 +25,15 @@ export type LeadKind = (typeof LEAD_KINDS)[number];
 export const COMPANY_SIZES = ['1-10', '11-50', '51-200', '201-1000', '1000+'] as const;
 export type CompanySize = (typeof COMPANY_SIZES)[number];
 
-export { CLOSED_STAGES, LEAD_STAGE, LEAD_STAGES, OPPORTUNITY_SOURCE, type LeadStage } from './processes.js';
+export {
+  CLOSED_STAGES,
+  DEFAULT_STAGE_PROBABILITIES,
+  LEAD_STAGE,
+  LEAD_STAGES,
+  OPPORTUNITY_SOURCE,
+  type LeadStage,
+  type StageProbabilities,
+} from './processes.js';
 
 /** Transitions a person may ask for. `nurture → new` is the re-activation timer's alone. */
 export const LEAD_EDGES: Record<LeadStage, readonly LeadStage[]> = {
@@ -60,21 +68,6 @@ const FACTS_FOR: Record<LeadStage, readonly TransitionFact[]> = {
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `has at most ${max} characters`).meta({ pattern: '\\S' });
 
 // The deal ------------------------------------------------------------------------------------
-
-/**
- * The probability of closing a deal in each stage, unless STAGE_PROBABILITIES says otherwise.
- * A funnel keeps the table it was started with; the forecast is amount × probability.
- */
-export const DEFAULT_STAGE_PROBABILITIES: Readonly<Record<LeadStage, number>> = {
-  new: 0.1,
-  contacted: 0.2,
-  qualified: 0.4,
-  proposal: 0.6,
-  nurture: 0.1,
-  won: 1,
-  lost: 0,
-};
-export type StageProbabilities = Record<LeadStage, number>;
 
 export function stageProbability(stage: LeadStage, table: Partial<StageProbabilities> | undefined): number {
   return table?.[stage] ?? DEFAULT_STAGE_PROBABILITIES[stage];

@@ -66,6 +66,21 @@ export const SEARCH_ATTRIBUTE = {
 
 export const LEAD_STAGES = ['new', 'contacted', 'qualified', 'proposal', 'nurture', 'won', 'lost'] as const;
 export type LeadStage = (typeof LEAD_STAGES)[number];
+
+/**
+ * The probability of closing a deal in each stage, unless STAGE_PROBABILITIES says otherwise.
+ * A funnel keeps the table it was started with; the forecast is amount × probability.
+ */
+export const DEFAULT_STAGE_PROBABILITIES: Readonly<Record<LeadStage, number>> = {
+  new: 0.1,
+  contacted: 0.2,
+  qualified: 0.4,
+  proposal: 0.6,
+  nurture: 0.1,
+  won: 1,
+  lost: 0,
+};
+export type StageProbabilities = Record<LeadStage, number>;
 export const LEAD_STAGE = byName(LEAD_STAGES);
 export const CLOSED_STAGES: readonly LeadStage[] = [LEAD_STAGE.won, LEAD_STAGE.lost];
 /**
