@@ -34,7 +34,6 @@ async function call(method: string, url: string, o: { as?: DevUser; body?: unkno
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-const ESCALATION = 'sales.backoffice@example.com';
 const email = () => `${uniqueId('lead')}@example.com`;
 const lead = (overrides: Record<string, unknown> = {}) => ({
   name: 'Jane Doe',
@@ -57,6 +56,8 @@ async function moveOk(id: string, body: Record<string, unknown>) {
 }
 
 const leadState = async (id: string) => (await call('GET', `/v1/leads/${id}`)).body;
+const tasksOf = async (leadId: string) =>
+  (await h.pool.query('SELECT id, kind, status, owner_id, escalation_level FROM tasks WHERE lead_id = $1 ORDER BY created_at, id', [leadId])).rows;
 
 async function messages(template: string, where: string, params: unknown[]) {
   const { rows } = await h.pool.query(`SELECT recipient, payload, sent_at FROM notification_outbox WHERE template = $1 AND ${where}`, [template, ...params]);
@@ -64,46 +65,42 @@ async function messages(template: string, where: string, params: unknown[]) {
 }
 
 describe('lead timers', () => {
-  it('a lead not contacted within 2 days reminds its owner; a second miss escalates to backoffice', async () => {
+  it('a lead not contacted within 2 days hands its owner a task, which goes to the team lead when overdue', async () => {
     const { id, owner } = await intake(lead({ name: 'Slow Response' }));
-    // The owner is a user: the reminder goes to their e-mail and names them.
+    // The owner is a user: the task is theirs and is announced to their e-mail.
     const ownerUser = [h.users.agent, h.users.agent2].find((u) => u.id === owner)!;
     expect(ownerUser).toBeDefined();
 
     await h.env!.sleep('2 days');
-    const reminder = await eventually(async () => (await messages('lead-contact-reminder', `payload->>'leadId' = $2`, [id]))[0]);
-    expect(reminder.recipient).toBe(ownerUser.email);
-    const delivered = await eventually(async () =>
-      (await h.mailbox(ownerUser.email)).find((m) => m.template === 'lead-contact-reminder' && m.payload.leadId === id),
-    );
-    expect(delivered.subject).toBe('Reminder: contact lead Slow Response');
-    expect(await messages('lead-contact-escalation', `payload->>'leadId' = $2`, [id])).toHaveLength(0);
-    expect((await leadState(id)).nextDue.kind).toBe('contact-escalation');
+    const task = await eventually(async () => (await tasksOf(id))[0]);
+    expect(task).toMatchObject({ kind: 'lead-contact', status: 'open', owner_id: owner, escalation_level: 0 });
+    const assigned = await eventually(async () => (await messages('task-assigned', `payload->>'taskId' = $2`, [task.id]))[0]);
+    expect(assigned.recipient).toBe(ownerUser.email);
+    // The task escalates by itself: the funnel sends no reminder or escalation e-mail of its own.
+    expect(await messages('lead-contact-reminder', `payload->>'leadId' = $2`, [id])).toHaveLength(0);
 
     await h.env!.sleep('2 days');
-    const escalation = await eventually(async () => (await messages('lead-contact-escalation', `payload->>'leadId' = $2`, [id]))[0]);
-    expect(escalation.recipient).toBe(ESCALATION);
-    const state = await eventually(async () => {
-      const s = await leadState(id);
-      return s.alerts.length === 2 ? s : undefined;
+    const escalated = await eventually(async () => {
+      const [t] = await tasksOf(id);
+      return t && t.escalation_level >= 1 ? t : undefined;
     });
-    expect(state.alerts.map((a: { kind: string; recipient: string }) => [a.kind, a.recipient])).toEqual([
-      ['contact-reminder', owner],
-      ['contact-escalation', ESCALATION],
-    ]);
+    // The Sales team is led by the backoffice user.
+    expect(escalated.owner_id).toBe(h.users.backoffice.id);
+    expect(await messages('lead-contact-escalation', `payload->>'leadId' = $2`, [id])).toHaveLength(0);
+    const state = await leadState(id);
     expect(state.stage).toBe('new');
-    expect(state.nextDue).toBeUndefined();
-    expect(await messages('lead-contact-reminder', `payload->>'leadId' = $2`, [id])).toHaveLength(1);
+    expect(await tasksOf(id)).toHaveLength(1);
   });
 
-  it('a lead handed to another owner reminds the new owner', async () => {
+  it('a lead handed to another owner hands the new owner the task', async () => {
     const { id } = await intake();
     const { user } = await h.createUser({ name: 'New Owner' });
     expect((await call('POST', `/v1/leads/${id}/owner`, { body: { ownerId: user.id } })).status).toBe(200);
     await h.env!.sleep('2 days');
-    const reminder = await eventually(async () => (await messages('lead-contact-reminder', `payload->>'leadId' = $2`, [id]))[0]);
-    expect(reminder.recipient).toBe(user.email);
-    expect(reminder.payload.owner).toBe(`New Owner <${user.email}>`);
+    const task = await eventually(async () => (await tasksOf(id))[0]);
+    expect(task.owner_id).toBe(user.id);
+    const assigned = await eventually(async () => (await messages('task-assigned', `payload->>'taskId' = $2`, [task.id]))[0]);
+    expect(assigned.recipient).toBe(user.email);
   });
 
   it('an interaction within the SLA counts as contact and stops the reminder', async () => {

@@ -32,6 +32,10 @@ const inProgress = (customerId: string) =>
   });
 const outcome = (customerId: string): Promise<OnboardingResult> => h.client.workflow.getHandle(`onboarding-${customerId}`).result();
 
+/** The tasks onboarding handed out for the customer, oldest first. */
+const tasksOf = async (customerId: string) =>
+  (await h.pool.query('SELECT id, kind, status, owner_id, title FROM tasks WHERE customer_id = $1 ORDER BY created_at, id', [customerId])).rows;
+
 async function messages(template: string, customerId: string) {
   const { rows } = await h.pool.query('SELECT recipient, payload FROM notification_outbox WHERE template = $1 AND customer_id = $2', [template, customerId]);
   return rows;
@@ -49,8 +53,11 @@ describe.concurrent('onboarding', () => {
     const manager = [h.users.agent, h.users.agent2].find((u) => u.id === started.accountManager)!;
     expect(manager).toBeDefined();
     expect(Date.parse(started.checkInAt) - Date.parse(started.optIn.sentAt)).toBeGreaterThanOrEqual(CHECK_IN_AFTER_MS - 1_000);
+    // The first contact is a task of the account manager, announced to their e-mail.
+    const firstContact = await eventually(async () => (await tasksOf(customerId)).find((t) => t.kind === 'onboarding-first-contact'));
+    expect(firstContact).toMatchObject({ owner_id: manager.id, status: 'open', title: 'First contact with Olga Onboard' });
     const task = await eventually(async () =>
-      (await h.mailbox(manager.email)).find((m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId),
+      (await h.mailbox(manager.email)).find((m) => m.template === 'task-assigned' && m.payload.taskId === firstContact.id),
     );
     expect(task.subject).toContain('Olga Onboard');
 
@@ -241,11 +248,11 @@ describe.concurrent('onboarding', () => {
     expect(locked.status).toBe(409);
     expect(locked.body.detail).toMatch(/locked/);
 
-    const reminder = await eventually(async () => (await messages('onboarding-first-contact-reminder', customerId))[0], {
-      timeoutMs: CHECK_IN_AFTER_MS + 10_000,
-    });
+    // The owner has the first-contact task (it escalates along the team by itself: no reminder e-mail).
     const ownerEmail = [h.users.agent, h.users.agent2].find((u) => u.id === owner)!.email;
-    expect(reminder.recipient).toBe(ownerEmail);
+    const firstContact = await eventually(async () => (await tasksOf(customerId)).find((t) => t.kind === 'onboarding-first-contact'));
+    expect(firstContact.owner_id).toBe(owner);
+    expect((await messages('task-assigned', customerId)).map((m) => m.recipient)).toContain(ownerEmail);
 
     const result = await outcome(customerId);
     expect(result).toEqual({
@@ -255,12 +262,20 @@ describe.concurrent('onboarding', () => {
     });
     const state = await onboarding(customerId);
     expect(state.status).toBe('stalled');
-    expect(state.firstContact.reminderSentAt).toBeTruthy();
+    expect(state.firstContact.reminderSentAt).toBeUndefined();
     expect(state.transitions.at(-1)).toMatchObject({
       status: 'stalled',
       reason: 'e-mail address not confirmed: too many wrong codes; no first contact recorded by the account manager',
     });
-    expect(await messages('onboarding-stalled', customerId)).toEqual([expect.objectContaining({ recipient: ownerEmail })]);
+    // Stalled: the first-contact task is withdrawn and the account manager gets a task to pick it up.
+    const tasks = await eventually(async () => {
+      const all = await tasksOf(customerId);
+      return all.some((t) => t.kind === 'onboarding-stalled') ? all : undefined;
+    });
+    expect(tasks.map((t) => [t.kind, t.status, t.owner_id])).toEqual([
+      ['onboarding-first-contact', 'cancelled', owner],
+      ['onboarding-stalled', 'open', owner],
+    ]);
     const row = await h.pool.query('SELECT status, reasons FROM customer_onboardings WHERE customer_id = $1', [customerId]);
     expect(row.rows[0]).toEqual({ status: 'stalled', reasons: result.reasons });
     const search = await h.client.workflow.getHandle(`onboarding-${customerId}`).describe();
@@ -285,8 +300,8 @@ describe.concurrent('onboarding', () => {
     const started = await inProgress(customerId);
     expect([h.users.agent.id, h.users.agent2.id]).toContain(started.accountManager);
     const manager = [h.users.agent, h.users.agent2].find((u) => u.id === started.accountManager)!;
-    await eventually(async () =>
-      (await h.mailbox(manager.email)).find((m) => m.template === 'onboarding-first-contact-task' && m.payload.customerId === customerId),
-    );
+    const firstContact = await eventually(async () => (await tasksOf(customerId)).find((t) => t.kind === 'onboarding-first-contact'));
+    expect(firstContact.owner_id).toBe(manager.id);
+    await eventually(async () => (await h.mailbox(manager.email)).find((m) => m.template === 'task-assigned' && m.payload.taskId === firstContact.id));
   });
 });

@@ -254,15 +254,15 @@ describe('task SLA adherence from tasks that follow the task contract', () => {
     await a.ingest();
 
     const report = (await a.report('tasks')).body;
-    expect(report.total).toMatchObject({ done: 2, onTime: 1, late: 1, adherence: 0.5, openNow: 1, overdueNow: 1 });
-    expect(report.byKind).toEqual([
-      { kind: 'change-approval', done: 0, onTime: 0, late: 0, adherence: null, openNow: 1, overdueNow: 1 },
-      { kind: 'onboarding-first-contact', done: 2, onTime: 1, late: 1, adherence: 0.5, openNow: 0, overdueNow: 0 },
-    ]);
-    expect(report.byTeam.map((t: { team: string; adherence: number | null }) => [t.team, t.adherence])).toEqual([
-      ['team-north', 0.5],
-      ['team-south', null],
-    ]);
+    // Real tasks of other test files run on the same server: this test's tasks are told by their teams.
+    const team = (name: string) => report.byTeam.find((t: { team: string }) => t.team === name);
+    expect(team('team-north')).toEqual({ team: 'team-north', done: 2, onTime: 1, late: 1, adherence: 0.5, openNow: 0, overdueNow: 0 });
+    expect(team('team-south')).toEqual({ team: 'team-south', done: 0, onTime: 0, late: 0, adherence: null, openNow: 1, overdueNow: 1 });
+    expect(report.total.done).toBeGreaterThanOrEqual(2);
+    expect(report.byKind.find((k: { kind: string }) => k.kind === 'onboarding-first-contact')).toMatchObject({
+      done: expect.any(Number),
+      onTime: expect.any(Number),
+    });
     const runs = await a.service.pool.query(`SELECT run_status FROM followed_runs WHERE workflow_id = $1 ORDER BY start_time`, [late.workflowId]);
     expect(runs.rows.map((r) => r.run_status)).toEqual(['continued_as_new', 'completed']);
     await Promise.all([open, overdueNow].map((t) => t.terminate('test done')));

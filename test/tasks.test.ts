@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import { grantMarketingConsent } from './support/consent.js';
 import { inTransaction } from '../src/db/pool.js';
 import { insertTask, openedTask } from '../src/db/repositories/tasks.js';
 import { CrmExpectedClose, CrmOwner, CrmSource, CrmStatus, CrmTeam } from '../src/domain/search-attributes.js';
@@ -223,6 +224,8 @@ describe('an offer a person made gets a follow-up task', () => {
       `INSERT INTO customer_products (customer_id, product_id, price, source, acquired_at) SELECT $1, id, price, 'import', now() - interval '1 year' FROM products WHERE id = 'internet-s'`,
       [customerId],
     );
+    // Offers are marketing: the customer agreed to them by e-mail.
+    await grantMarketingConsent(h.pool, [customerId]);
     const made = await call('POST', `/v1/customers/${customerId}/offers`, { as: 'carl', body: { kind: 'upsell', productId: 'internet-l', price: 39.99 } });
     expect(made.status, JSON.stringify(made.body)).toBe(201);
     const task = await eventually(() => taskRow(`customer_id = $1 AND kind = 'offer-follow-up'`, [customerId]));
