@@ -6,12 +6,8 @@ import { segmentProduct } from './support/retention.js';
 import { queueMessage } from '../src/db/repositories/outbox.js';
 import { grantMarketingConsent } from './support/consent.js';
 import { RECORDING, recorder, replayRecorded } from './support/replay.js';
-import { Client } from '@temporalio/client';
-import { createApi } from '../src/api/app.js';
-import { createDataConverter } from '../src/codec/index.js';
-import { hashKey } from '../src/api/auth.js';
-import { ROLES } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
+import type { Client } from '@temporalio/client';
+import type { createApi } from '../src/api/app.js';
 import { campaignRequestSchema } from '../src/domain/retention.js';
 import type { EnrollmentResult } from '../workflows/retention.js';
 
@@ -40,9 +36,7 @@ describe('consent that campaigns obey (time skipping)', () => {
   let api: ReturnType<typeof createApi>;
   beforeAll(async () => {
     ts = await startHarness('consent_days', { timeSkipping: true });
-    plain = new Client({ connection: ts.env!.connection, dataConverter: createDataConverter(ts.keyring) });
-    const keys = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(ts.keys[role]) }));
-    api = createApi({ pool: ts.pool, temporal: plain, taskQueue: ts.taskQueue, logger: createLogger('silent'), keys });
+    ({ plain, api } = ts.plainApi());
   });
   afterAll(async () => {
     await ts?.close();

@@ -5,13 +5,9 @@ import { eventually, startHarness, uniqueId, type Harness } from './support/harn
 import { grantMarketingConsent } from './support/consent.js';
 import { segmentProduct } from './support/retention.js';
 import { RECORDING, recorder, replayRecorded } from './support/replay.js';
-import { Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { offerRespondUpdate } from '../src/domain/offers.js';
-import { createApi } from '../src/api/app.js';
-import { createDataConverter } from '../src/codec/index.js';
-import { hashKey } from '../src/api/auth.js';
-import { ROLES } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
+import type { createApi } from '../src/api/app.js';
 import { campaignRequestSchema, enrollmentStateQuery, type CampaignRunResult } from '../src/domain/retention.js';
 import { CrmCampaignId, CrmProcess } from '../src/domain/search-attributes.js';
 import type { EnrollmentResult } from '../workflows/retention.js';
@@ -408,9 +404,7 @@ describe('enrollments over days (time skipping)', () => {
   let api: ReturnType<typeof createApi>;
   beforeAll(async () => {
     ts = await startHarness('retention_days', { timeSkipping: true });
-    plain = new Client({ connection: ts.env!.connection, dataConverter: createDataConverter(ts.keyring) });
-    const keys = ROLES.map((role) => ({ role, actor: `${role}-actor`, sha256: hashKey(ts.keys[role]) }));
-    api = createApi({ pool: ts.pool, temporal: plain, taskQueue: ts.taskQueue, logger: createLogger('silent'), keys });
+    ({ plain, api } = ts.plainApi());
   });
   const post = async (url: string, body: unknown) => {
     const res = await api.request(url, {

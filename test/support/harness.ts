@@ -58,6 +58,12 @@ export interface Harness {
   keyring: Keyring;
   /** Set when the harness runs on the time-skipping test server: `env.sleep('2 days')`. */
   env?: TestWorkflowEnvironment;
+  /**
+   * On the time-skipping server: a plain client and the same API over it. The time-skipping client
+   * unlocks time whenever it waits for a result, and then the test server may jump past the moments
+   * a test looks at; over this one, time moves only by `env.sleep()`.
+   */
+  plainApi(): { plain: Client; api: ReturnType<typeof createApi> };
   request(method: string, url: string, opts?: RequestOptions): Promise<Response>;
   /** The app's OpenAPI document, compiled; with `checkResponses` it holds the counts of checked responses. */
   contract(): Promise<Contract>;
@@ -169,17 +175,19 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     const user = await insertUser(pool, { name: `User ${id}`, email: `user.${id}@example.com`, roles: ['agent'], teamId, ...u });
     return { user, key: await issueKey(user.id) };
   };
-  const api = createApi({
-    pool,
-    temporal: client,
-    taskQueue,
-    logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
-    keys: keyEntries,
-    resultWaitMs: opts.resultWaitMs ?? TEST_RESULT_WAIT_MS,
-    payloadCodec: new AesGcmPayloadCodec(keyring),
-    codecCorsOrigins: ['http://localhost:8233'],
-    idempotencyTtlMs: opts.idempotencyTtlMs,
-  });
+  const apiOver = (temporal: Client, resultWaitMs: number | undefined = opts.resultWaitMs ?? TEST_RESULT_WAIT_MS) =>
+    createApi({
+      pool,
+      temporal,
+      taskQueue,
+      logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+      keys: keyEntries,
+      resultWaitMs,
+      payloadCodec: new AesGcmPayloadCodec(keyring),
+      codecCorsOrigins: ['http://localhost:8233'],
+      idempotencyTtlMs: opts.idempotencyTtlMs,
+    });
+  const api = apiOver(client);
 
   const checkResponses = opts.checkResponses ?? process.env.CHECK_RESPONSES !== '0';
   let loaded: Promise<Contract> | undefined;
@@ -215,6 +223,12 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     mailDir,
     keyring,
     env,
+    plainApi() {
+      if (!env) throw new Error('plainApi() is for harnesses on the time-skipping server');
+      const plain = new Client({ connection: env.connection, dataConverter: createDataConverter(keyring) });
+      // The API's own wait for a result: over this client a wait does not move time.
+      return { plain, api: apiOver(plain, opts.resultWaitMs) };
+    },
     get worker() {
       return worker;
     },
