@@ -41,7 +41,14 @@ describe('analytics learns from completed workflows only', () => {
       const queued = await h.pool.query<{ id: string }>('SELECT id FROM notification_outbox');
       return queued.rows.length === 3 * 3 ? queued : undefined;
     });
-    await Promise.all(rows.map((r) => h.client.workflow.getHandle(`notify-${r.id}`).result()));
+    // A message's row is committed before its process starts the delivery: wait for the workflow to exist, then for its end.
+    await Promise.all(
+      rows.map(async (r) => {
+        const delivery = h.client.workflow.getHandle(`notify-${r.id}`);
+        await eventually(() => delivery.describe().catch(() => undefined));
+        await delivery.result();
+      }),
+    );
 
     const first = await a.ingest();
     expect(first.ingested).toBe(4 + rows.length + 1);
