@@ -3,8 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { grantMarketingConsent } from './support/consent.js';
-import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
-import { launchChromium } from './support/browser.js';
+import { startAnalyticsHarness, withDashboard, type AnalyticsHarness } from './support/analytics.js';
 import { codeFor, registerCustomer as registerTestCustomer, waitForChange } from './support/master-data.js';
 
 let h: Harness;
@@ -314,24 +313,13 @@ describe('operational and analytical code never couple', () => {
 
 describe('the dashboard', () => {
   it('renders charts with data in headless Chromium', async () => {
-    const { serve } = await import('@hono/node-server');
-    const server = serve({ fetch: a.service.app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise((r) => server.once('listening', r));
-    const { port } = server.address() as { port: number };
-    const browser = await launchChromium();
-    try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-      await page.goto(`http://127.0.0.1:${port}/#key=${a.key}`);
-      await page.waitForSelector('body[data-loaded="true"]', { timeout: 20_000 });
+    await withDashboard(a, 1000, async (page) => {
       const rows = await page.locator('#processes tbody tr').allTextContents();
       expect(rows.some((r) => r.startsWith('registerCustomer'))).toBe(true);
       expect(await page.locator('canvas').count()).toBe(4);
       expect(await page.locator('#error').isHidden()).toBe(true);
       await mkdir(path.join(import.meta.dirname, '..', 'test-results'), { recursive: true });
       await page.screenshot({ path: path.join(import.meta.dirname, '..', 'test-results', 'analytics-dashboard.png'), fullPage: true });
-    } finally {
-      await browser.close();
-      server.close();
-    }
+    });
   });
 });

@@ -8,8 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
-import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
-import { launchChromium } from './support/browser.js';
+import { startAnalyticsHarness, withDashboard, type AnalyticsHarness } from './support/analytics.js';
 import { CrmOwner, CrmProcess } from '../src/domain/search-attributes.js';
 import type { ContractTaskInput } from './support/task-contract-workflows.js';
 import { createFollowActivities } from '../src/analytics/ingest/follow.js';
@@ -292,26 +291,18 @@ describe('the dashboard', () => {
     });
     await eventually(async () => (await a.service.client.workflow.count(`WorkflowId = '${task.workflowId}' AND CrmStatus = 'open'`)).count === 1);
     await a.ingest();
-    const { serve } = await import('@hono/node-server');
-    const server = serve({ fetch: a.service.app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise((r) => server.once('listening', r));
-    const { port } = server.address() as { port: number };
-    const browser = await launchChromium();
     try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1400 } });
-      await page.goto(`http://127.0.0.1:${port}/#key=${a.key}`);
-      await page.waitForSelector('body[data-loaded="true"]', { timeout: 20_000 });
-      expect(await page.locator('#error').isHidden()).toBe(true);
-      const pipeline = await page.locator('#pipeline tbody tr').allTextContents();
-      expect(pipeline.some((r) => r.startsWith('qualified') && r.includes('EUR'))).toBe(true);
-      const forecast = await page.locator('#forecast tbody tr').allTextContents();
-      expect(forecast).toContain('EURtotal34,700.501,315.13');
-      const kinds = await page.locator('#tasks tbody tr td:first-child').allTextContents();
-      expect(kinds).toContain(hostile);
-      expect(await page.locator('#injected').count()).toBe(0);
+      await withDashboard(a, 1400, async (page) => {
+        expect(await page.locator('#error').isHidden()).toBe(true);
+        const pipeline = await page.locator('#pipeline tbody tr').allTextContents();
+        expect(pipeline.some((r) => r.startsWith('qualified') && r.includes('EUR'))).toBe(true);
+        const forecast = await page.locator('#forecast tbody tr').allTextContents();
+        expect(forecast).toContain('EURtotal34,700.501,315.13');
+        const kinds = await page.locator('#tasks tbody tr td:first-child').allTextContents();
+        expect(kinds).toContain(hostile);
+        expect(await page.locator('#injected').count()).toBe(0);
+      });
     } finally {
-      await browser.close();
-      server.close();
       await task.terminate('test done');
     }
   });

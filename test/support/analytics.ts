@@ -9,6 +9,8 @@ import { createLogger } from '../../src/logger.js';
 import { startAnalytics, type AnalyticsService } from '../../src/analytics/service.js';
 import type { IngestOptions } from '../../src/analytics/ingest/ingest.js';
 import { uniqueId } from './harness.js';
+import { launchChromium } from './browser.js';
+import type { Page } from 'playwright-core';
 
 export interface AnalyticsHarness {
   service: AnalyticsService;
@@ -68,4 +70,26 @@ export async function startAnalyticsHarness(
       await service.stop();
     },
   };
+}
+
+/**
+ * The analytics app served on a free local port and opened, with the harness's analyst key, in
+ * headless Chromium; `use` gets the page once the dashboard has loaded its data. Server and browser
+ * are closed afterwards, whatever `use` does.
+ */
+export async function withDashboard(a: AnalyticsHarness, height: number, use: (page: Page) => Promise<void>): Promise<void> {
+  const { serve } = await import('@hono/node-server');
+  const server = serve({ fetch: a.service.app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as { port: number };
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height } });
+    await page.goto(`http://127.0.0.1:${port}/#key=${a.key}`);
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 20_000 });
+    await use(page);
+  } finally {
+    await browser.close();
+    server.close();
+  }
 }
