@@ -126,9 +126,10 @@ export interface SmsGatewayRequest {
 /**
  * An HTTP SMS gateway: `POST url` with `SmsGatewayRequest` as JSON and an `Idempotency-Key`
  * header (the message id). 2xx: accepted (the body, `{"id": "<gateway id>"}`, is not needed).
- * 4xx other than 408 and 429: the gateway refuses this message for good (a malformed or unknown
- * number): `RecipientInvalid`, with the gateway's `error`/`message` as the reason. 408, 429, 5xx,
- * timeouts and connection errors: retried by the delivery's retry policy.
+ * 4xx other than 401, 403, 408 and 429: the gateway refuses this message for good (a malformed or
+ * unknown number): `RecipientInvalid`, with the gateway's `error`/`message` as the reason. 401,
+ * 403 (credentials), 408, 429, 5xx, timeouts and connection errors: retried by the delivery's
+ * retry policy (bounded: three days).
  */
 export class HttpSmsTransport implements MessageTransport {
   readonly name = 'sms-http';
@@ -161,12 +162,18 @@ export class HttpSmsTransport implements MessageTransport {
       return;
     }
     const reason = await gatewayReason(response);
-    if (response.status >= 400 && response.status < 500 && response.status !== 408 && response.status !== 429) {
+    if (response.status >= 400 && response.status < 500 && !RETRYABLE_4XX.has(response.status)) {
       throw permanentFailure(PERMANENT_FAILURE.recipientInvalid, `the SMS gateway refused the message (${response.status}): ${reason}`);
     }
     throw new Error(`the SMS gateway failed (${response.status}): ${reason}`);
   }
 }
+
+/**
+ * 4xx answers that are no verdict on the message: wrong credentials (401, 403: fixed in the
+ * configuration, after which the retries pass), a timeout (408), rate limiting (429).
+ */
+const RETRYABLE_4XX = new Set([401, 403, 408, 429]);
 
 /** The gateway's own words for a refusal (`error` or `message` of its JSON body, else its text), short. */
 async function gatewayReason(response: Response): Promise<string> {
