@@ -66,7 +66,9 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   ),
   // Who changed which field when stays; the values go.
   audit_log: run('UPDATE audit_log SET old_value = NULL, new_value = NULL WHERE customer_id = $1 AND (old_value IS NOT NULL OR new_value IS NOT NULL)'),
-  notification_outbox: run(`UPDATE notification_outbox SET recipient = 'erased', payload = '{}'::jsonb, last_error = NULL WHERE customer_id = $1`),
+  notification_outbox: run(
+    `UPDATE notification_outbox SET recipient = 'erased', payload = '{}'::jsonb, last_error = NULL, undeliverable_reason = NULL WHERE customer_id = $1`,
+  ),
   contact_events: run(`UPDATE contact_events SET summary = '[erased]' WHERE customer_id = $1`),
   // Which fields changed when, by whom, and how it ended stay; the new values and free text go.
   change_requests: run(

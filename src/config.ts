@@ -90,6 +90,22 @@ const envSchema = z.object({
   /** Where people reach the public pages of the API (the unsubscribe link of marketing messages); default http://localhost:API_PORT. */
   PUBLIC_BASE_URL: z.string().url().optional(),
   MAILBOX_DIR: z.string().optional(),
+  /**
+   * SMS transport: `http` posts each SMS to SMS_GATEWAY_URL; `file` writes it to the mailbox like
+   * e-mail. Unset: `file` while MAIL_TRANSPORT is `file`, else none, and the worker refuses to start.
+   */
+  SMS_TRANSPORT: z.enum(['file', 'http']).optional(),
+  SMS_GATEWAY_URL: z.string().url().optional(),
+  /** Bearer token of the gateway; or SMS_GATEWAY_USERNAME and SMS_GATEWAY_PASSWORD for basic auth. */
+  SMS_GATEWAY_TOKEN: z.string().min(1).optional(),
+  SMS_GATEWAY_USERNAME: z.string().min(1).optional(),
+  SMS_GATEWAY_PASSWORD: z.string().optional(),
+  /** A gateway request taking longer is abandoned and retried. */
+  SMS_GATEWAY_TIMEOUT: duration
+    .prefault('10 seconds')
+    .pipe(z.number().min(100, 'SMS_GATEWAY_TIMEOUT must be at least 100 ms').max(120_000, 'SMS_GATEWAY_TIMEOUT must be at most 2 minutes')),
+  /** The sender the gateway shows (a name or a number). */
+  SMS_FROM: z.string().trim().min(1).max(20).default('CRM'),
 
   /** The embedded stack generates per-role development keys on first start. */
   DEV_KEYS: boolish.optional(),
@@ -210,6 +226,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (e.MAIL_TRANSPORT === 'smtp' && !e.SMTP_URL) {
     throw new Error('Invalid configuration:\n  SMTP_URL: required when MAIL_TRANSPORT=smtp');
   }
+  if (e.SMS_TRANSPORT === 'http' && !e.SMS_GATEWAY_URL) {
+    throw new Error('Invalid configuration:\n  SMS_GATEWAY_URL: required when SMS_TRANSPORT=http');
+  }
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -236,6 +255,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       smtpUrl: e.SMTP_URL,
       from: e.MAIL_FROM,
       mailboxDir: e.MAILBOX_DIR ?? `${e.DATA_DIR}/mailbox`,
+    },
+    sms: {
+      transport: e.SMS_TRANSPORT ?? (e.MAIL_TRANSPORT === 'file' ? ('file' as const) : undefined),
+      from: e.SMS_FROM,
+      gateway: e.SMS_GATEWAY_URL
+        ? {
+            url: e.SMS_GATEWAY_URL,
+            token: e.SMS_GATEWAY_TOKEN,
+            username: e.SMS_GATEWAY_USERNAME,
+            password: e.SMS_GATEWAY_PASSWORD,
+            timeoutMs: e.SMS_GATEWAY_TIMEOUT,
+          }
+        : undefined,
     },
     devKeys: e.DEV_KEYS ?? (!e.DATABASE_URL && !e.TEMPORAL_ADDRESS),
     consent: { publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.API_PORT}`).replace(/\/+$/, '') },

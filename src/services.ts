@@ -46,7 +46,7 @@ export async function startWorkerService(
   installWorkerRuntime();
   const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-worker' });
   checkPolicy(config.masterData);
-  const transport = createTransport(config.mail);
+  const transport = createTransport({ mail: config.mail, sms: config.sms });
   const connection = await connectWorker(endpoints.temporalAddress);
   const worker = await createOperationalWorker({
     connection,

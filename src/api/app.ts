@@ -34,6 +34,7 @@ import { onboardingRoutes } from './routes/onboarding.js';
 import { consentRoutes } from './routes/consent.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import { taskRoutes } from './routes/tasks.js';
+import { messageRoutes } from './routes/messages.js';
 import { userRoutes } from './routes/users.js';
 import { teamRoutes } from './routes/teams.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
@@ -148,6 +149,7 @@ export function createApi(deps: ApiDeps) {
   app.route('/', onboardingRoutes(deps));
   app.route('/', consentRoutes(deps));
   app.route('/', taskRoutes(deps));
+  app.route('/', messageRoutes(deps));
   app.route('/', userRoutes(deps));
   app.route('/', teamRoutes(deps));
   app.route('/', apiKeyRoutes(deps));

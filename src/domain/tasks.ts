@@ -10,7 +10,14 @@ import { z } from 'zod';
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { dateTimeSchema, uuidSchema } from './formats.js';
 
-export const TASK_KINDS = ['lead-contact', 'onboarding-first-contact', 'onboarding-stalled', 'change-approval', 'offer-follow-up'] as const;
+export const TASK_KINDS = [
+  'lead-contact',
+  'onboarding-first-contact',
+  'onboarding-stalled',
+  'change-approval',
+  'offer-follow-up',
+  'message-undeliverable',
+] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 export const TASK_STATUSES = ['open', 'done', 'cancelled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];

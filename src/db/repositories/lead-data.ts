@@ -70,7 +70,8 @@ export async function eraseLeadData(db: PoolClient, email: string, erasedReason:
   // A message to an owner about the lead keeps its recipient (the owner) and which lead it was about.
   rows.notification_outbox = await count(
     `UPDATE notification_outbox SET recipient = CASE WHEN lower(recipient) = $2 THEN 'erased' ELSE recipient END,
-       payload = CASE WHEN payload ? 'leadId' THEN jsonb_build_object('leadId', payload->'leadId') ELSE '{}'::jsonb END, last_error = NULL
+       payload = CASE WHEN payload ? 'leadId' THEN jsonb_build_object('leadId', payload->'leadId') ELSE '{}'::jsonb END, last_error = NULL,
+       undeliverable_reason = NULL
      WHERE ${MESSAGES}`,
     [ids, email],
   );

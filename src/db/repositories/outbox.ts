@@ -32,6 +32,23 @@ export interface OutboxRow {
   created_at: Date;
   sent_at: Date | null;
   withheld_at: Date | null;
+  withheld_reason: string | null;
+  attempts: number;
+  last_error: string | null;
+  undeliverable_at: Date | null;
+  undeliverable_type: string | null;
+  undeliverable_reason: string | null;
+}
+
+export const MESSAGE_STATUSES = ['pending', 'sent', 'withheld', 'undeliverable'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/** Where a message stands: waiting for (another) attempt, delivered, held back, or given up on. */
+export function messageStatus(row: Pick<OutboxRow, 'sent_at' | 'withheld_at' | 'undeliverable_at'>): MessageStatus {
+  if (row.sent_at) return 'sent';
+  if (row.withheld_at) return 'withheld';
+  if (row.undeliverable_at) return 'undeliverable';
+  return 'pending';
 }
 
 /** Queues a message once per idempotency key, in the caller's transaction; returns its id either way. */
@@ -56,7 +73,9 @@ export async function queuedMessage(db: Pool | PoolClient, idempotencyKey: strin
 
 export async function readMessage(db: Pool | PoolClient, messageId: string): Promise<OutboxRow | undefined> {
   const { rows } = await db.query<OutboxRow>(
-    'SELECT id, customer_id, channel, recipient, template, payload, created_at, sent_at, withheld_at FROM notification_outbox WHERE id = $1',
+    `SELECT id, customer_id, channel, recipient, template, payload, created_at, sent_at, withheld_at, withheld_reason, attempts, last_error,
+            undeliverable_at, undeliverable_type, undeliverable_reason
+       FROM notification_outbox WHERE id = $1`,
     [messageId],
   );
   return rows[0];
@@ -82,6 +101,20 @@ export async function markWithheld(db: Pool | PoolClient, messageId: string, rea
     [messageId, reason],
   );
   return rows[0]!.withheld_at;
+}
+
+/**
+ * A message that will not go out: never sent, and why (the failure type and the transport's
+ * words). The first verdict counts; a message already sent stays sent.
+ */
+export async function markUndeliverable(db: Pool | PoolClient, messageId: string, type: string, reason: string): Promise<OutboxRow | undefined> {
+  await db.query(
+    `UPDATE notification_outbox SET undeliverable_at = COALESCE(undeliverable_at, now()), undeliverable_type = COALESCE(undeliverable_type, $2),
+            undeliverable_reason = COALESCE(undeliverable_reason, $3)
+      WHERE id = $1 AND sent_at IS NULL`,
+    [messageId, type, reason.slice(0, 500)],
+  );
+  return readMessage(db, messageId);
 }
 
 export async function markFailed(db: Pool | PoolClient, messageId: string, error: unknown): Promise<void> {
@@ -120,6 +153,14 @@ export async function transmit(transport: MessageTransport, row: OutboxRow, secr
 export async function sendWithSecret(db: Pool | PoolClient, transport: MessageTransport, messageId: string, secret: Record<string, unknown>): Promise<void> {
   const row = await readMessage(db, messageId);
   if (!row) throw new Error(`message ${messageId} is not in the outbox`);
-  await transmit(transport, row, secret);
+  try {
+    await transmit(transport, row, secret);
+  } catch (err) {
+    // Counted like any attempt; a refusal for good marks the message undeliverable, with its type.
+    await markFailed(db, messageId, err);
+    const failure = err as { nonRetryable?: boolean; type?: string; message?: string };
+    if (failure?.nonRetryable && failure.type) await markUndeliverable(db, messageId, failure.type, String(failure.message));
+    throw err;
+  }
   await markSent(db, messageId);
 }
