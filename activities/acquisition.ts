@@ -260,12 +260,16 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
     async convertLeadToCustomer(input: { leadId: string; customerId: string; workflowId: string; actor: string }): Promise<RegistrationResult> {
       return inTransaction(pool, async (db) => {
         const lead = await readLead(db, input.leadId);
-        const result = await createCustomer(db, {
-          customerId: input.customerId,
-          actor: input.actor,
-          workflowId: input.workflowId,
-          request: { name: lead.name, email: lead.email, phone: lead.phone ?? undefined, locale: lead.locale },
-        });
+        const result = await createCustomer(
+          db,
+          {
+            customerId: input.customerId,
+            actor: input.actor,
+            workflowId: input.workflowId,
+            request: { name: lead.name, email: lead.email, phone: lead.phone ?? undefined, locale: lead.locale },
+          },
+          { leadId: input.leadId },
+        );
         await linkLeadToCustomer(db, input.leadId, result.customerId);
         // The sales conversations become part of the customer's contact history.
         await fileLeadInteractionsUnder(db, input.leadId, result.customerId);

@@ -10,6 +10,7 @@ import { writeAudit } from '../src/db/repositories/audit-log.js';
 import { insertCustomer } from '../src/db/repositories/customers.js';
 import { queueMessage } from '../src/db/repositories/outbox.js';
 import { recordRegistration } from '../src/db/repositories/registrations.js';
+import { recordEvent } from '../src/db/repositories/webhook-events.js';
 import { normaliseEmail } from '../src/domain/contact-data.js';
 import type { RegistrationInput, RegistrationResult } from '../src/domain/customers.js';
 
@@ -21,7 +22,11 @@ export interface CustomerActivityDeps {
  * Creates the customer with its audit rows and welcome message unless the e-mail is taken: the
  * path of a registration and of a won lead alike.
  */
-export async function createCustomer(db: PoolClient, input: RegistrationInput & { workflowId: string }): Promise<RegistrationResult> {
+export async function createCustomer(
+  db: PoolClient,
+  input: RegistrationInput & { workflowId: string },
+  origin: { leadId?: string } = {},
+): Promise<RegistrationResult> {
   const { customerId, request, actor, workflowId } = input;
   const emailNormalized = normaliseEmail(request.email);
   const insert = await insertCustomer(db, { id: customerId, request, emailNormalized, actor });
@@ -48,6 +53,12 @@ export async function createCustomer(db: PoolClient, input: RegistrationInput & 
     template: 'welcome',
     payload: { name: request.name, locale: request.locale },
     idempotencyKey: `${workflowId}:welcome`,
+  });
+  await recordEvent(db, {
+    type: 'customer.registered',
+    customerId,
+    data: { customerId, leadId: origin.leadId ?? null },
+    idempotencyKey: `customer.registered:${customerId}`,
   });
   return { outcome: 'created', customerId, welcomeMessageId };
 }

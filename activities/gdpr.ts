@@ -11,6 +11,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { writeAudit } from '../src/db/repositories/audit-log.js';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction, quoteIdent } from '../src/db/pool.js';
+import { recordEvent } from '../src/db/repositories/webhook-events.js';
 import type { EraseCustomerResult } from '../src/domain/gdpr.js';
 import { openGdprRequest, recordGdprRequest, type GdprRecord } from '../src/db/repositories/gdpr-requests.js';
 import { readCustomerRow } from '../src/db/repositories/customers.js';
@@ -115,6 +116,12 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   users: 'the people who work the CRM (employees): no customer data',
   teams: 'teams of users: no customer data',
   api_keys: "users' key hashes: no customer data",
+  // Outbound events (0016): an event carries ids and non-personal facts only (src/domain/webhooks.ts
+  // says per type why); erasure.completed itself goes out after this, to tell subscribers to erase.
+  webhook_events: 'outbound events: ids and non-personal facts only (which lead moved to which stage, which offer was accepted): kept',
+  webhook_subscriptions: 'subscribers (URL, event types, secret): no customer data',
+  webhook_deliveries: 'which event went to which subscriber, when: no personal values',
+  webhook_attempts: "each delivery attempt's HTTP status, latency and our own error text: no personal values",
 };
 
 /** Extra columns of `customers` that other processes added and that are personal. */
@@ -252,6 +259,13 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
           },
           [{ field: 'erasure', oldValue: null, newValue: { erased: true, rows } }],
         );
+        // Every system the customer's data went to must erase it too: they learn it with the commit.
+        await recordEvent(db, {
+          type: 'erasure.completed',
+          customerId: input.customerId,
+          data: { requestId: input.requestId, customerId: input.customerId },
+          idempotencyKey: `erasure.completed:${input.requestId}`,
+        });
         return { rows };
       });
     },

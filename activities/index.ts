@@ -9,12 +9,13 @@ import { createOfferActivities } from './offers.js';
 import { createRetentionActivities } from './retention.js';
 import { createConsentActivities } from './consent.js';
 import { createTaskActivities } from './tasks.js';
+import { createWebhookActivities } from './webhooks.js';
 import { defaultConfig, type Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
 
 /** The settings the activities act on: read once by the entry point from the config module. */
-export type WorkerSettings = Pick<Config, 'acquisition' | 'masterData'> & Partial<Pick<Config, 'consent'>>;
+export type WorkerSettings = Pick<Config, 'acquisition' | 'masterData'> & Partial<Pick<Config, 'consent' | 'webhooks'>>;
 
 export interface ActivityDeps {
   pool: Pool;
@@ -25,7 +26,13 @@ export interface ActivityDeps {
 
 /** Every operational activity, built over the dependencies handed in (real ones in tests too). */
 export function createActivities({ settings = defaultConfig(), ...rest }: ActivityDeps) {
-  const deps = { ...rest, acquisition: settings.acquisition, masterData: settings.masterData, consent: settings.consent ?? defaultConfig().consent };
+  const deps = {
+    ...rest,
+    acquisition: settings.acquisition,
+    masterData: settings.masterData,
+    consent: settings.consent ?? defaultConfig().consent,
+    webhooks: settings.webhooks ?? defaultConfig().webhooks,
+  };
   return {
     ...createCustomerActivities(deps),
     ...createNotificationActivities(deps),
@@ -38,6 +45,7 @@ export function createActivities({ settings = defaultConfig(), ...rest }: Activi
     ...createRetentionActivities(deps),
     ...createConsentActivities(deps),
     ...createTaskActivities(deps),
+    ...createWebhookActivities(deps),
   };
 }
 

@@ -9,6 +9,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
+import { recordEvent } from '../src/db/repositories/webhook-events.js';
 import { maskIban, normaliseEmail } from '../src/domain/contact-data.js';
 import {
   MASTER_DATA_FIELDS,
@@ -284,6 +285,12 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
           template: 'master-data-applied',
           payload: { changeId: input.changeId, fields },
           idempotencyKey: `${input.workflowId}:applied:${input.changeId}`,
+        });
+        await recordEvent(db, {
+          type: 'change.applied',
+          customerId: input.customerId,
+          data: { changeId: input.changeId, customerId: input.customerId, fields, customerVersion: version },
+          idempotencyKey: `change.applied:${input.changeId}`,
         });
         return { outcome: 'applied', version, fields, messageIds: messageId ? [messageId] : [] };
       });

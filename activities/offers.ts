@@ -7,6 +7,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
+import { recordEvent } from '../src/db/repositories/webhook-events.js';
 import {
   CANCELLATION_REQUEST_WINDOW_DAYS,
   DOWNSELL_CHURN_RISK_THRESHOLD,
@@ -338,6 +339,19 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
           reason: `confirmation ${confirmationMessageId}`,
           key: 'accepted',
         });
+        await recordEvent(db, {
+          type: 'offer.accepted',
+          customerId: offer.customer_id,
+          data: {
+            offerId: offer.id,
+            customerId: offer.customer_id,
+            productId: offer.product_id,
+            price: Number(offer.price),
+            replacesProductId: offer.replaces_product_id ?? null,
+            at: now.toISOString(),
+          },
+          idempotencyKey: `offer.accepted:${offer.id}`,
+        });
         return { confirmationMessageId, changed: true };
       });
     },
@@ -368,6 +382,14 @@ export function createOfferActivities({ pool }: OfferActivityDeps) {
           reason: input.reason,
           key: input.status,
         });
+        if (input.status === 'declined') {
+          await recordEvent(db, {
+            type: 'offer.declined',
+            customerId: offer.customer_id,
+            data: { offerId: offer.id, customerId: offer.customer_id, productId: offer.product_id, at: new Date(input.now).toISOString() },
+            idempotencyKey: `offer.declined:${offer.id}`,
+          });
+        }
         await recordContactEvent(db, {
           customerId: offer.customer_id,
           channel: 'note',

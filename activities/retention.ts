@@ -10,6 +10,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
+import { recordEvent } from '../src/db/repositories/webhook-events.js';
 import type { ContactRules } from '../src/domain/offers.js';
 import {
   enrollmentWorkflowId,
@@ -530,6 +531,12 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
       workflowId: string;
     }): Promise<void> {
       await inTransaction(pool, async (db) => {
+        await recordEvent(db, {
+          type: 'enrollment.ended',
+          customerId: input.customerId,
+          data: { campaignId: input.campaignId, customerId: input.customerId, runKey: input.runKey, status: input.status },
+          idempotencyKey: `enrollment.ended:${enrollmentKey(input.campaignId, input.customerId, input.runKey)}`,
+        });
         await db.query(
           `UPDATE campaign_enrollments SET status = $4, end_reason = $5, ended_at = $6
            WHERE campaign_id = $1 AND customer_id = $2 AND run_key = $3 AND status = 'active'`,

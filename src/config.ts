@@ -149,6 +149,18 @@ const envSchema = z.object({
   ONBOARDING_FIRST_CONTACT_SLA: duration.prefault('3 days'),
   ONBOARDING_CHECK_IN_AFTER: duration.prefault('14 days'),
 
+  /**
+   * Outbound events (webhooks): a delivery failing for this long since it was queued (or
+   * redelivered) is dead-lettered; retries back off exponentially from WEBHOOK_RETRY_INITIAL to
+   * WEBHOOK_RETRY_MAX; a receiver answering slower than WEBHOOK_TIMEOUT failed; the delivery
+   * workflows look for work every WEBHOOK_POLL_INTERVAL when no commit woke them.
+   */
+  WEBHOOK_DEAD_LETTER_AFTER: duration.prefault('3 days').pipe(z.number().min(1_000, 'WEBHOOK_DEAD_LETTER_AFTER must be at least 1 second')),
+  WEBHOOK_TIMEOUT: duration.prefault('10 seconds').pipe(z.number().min(100).max(120_000, 'WEBHOOK_TIMEOUT must be at most 2 minutes')),
+  WEBHOOK_RETRY_INITIAL: duration.prefault('5 seconds').pipe(z.number().min(100, 'WEBHOOK_RETRY_INITIAL must be at least 100 ms')),
+  WEBHOOK_RETRY_MAX: duration.prefault('1 hour').pipe(z.number().min(100, 'WEBHOOK_RETRY_MAX must be at least 100 ms')),
+  WEBHOOK_POLL_INTERVAL: duration.prefault('1 minute').pipe(z.number().min(1_000, 'WEBHOOK_POLL_INTERVAL must be at least 1 second')),
+
   /** Analytics: its own process, task queue, port and keys (JSON array of {actor, sha256}, role analyst). */
   ANALYTICS_HOST: z.string().default('0.0.0.0'),
   ANALYTICS_PORT: port.default(3001),
@@ -301,6 +313,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       erasureGracePeriod: e.ERASURE_GRACE_PERIOD,
       exportRetention: e.EXPORT_RETENTION,
       backofficeEmail: e.BACKOFFICE_EMAIL,
+    },
+    webhooks: {
+      deadLetterAfterMs: e.WEBHOOK_DEAD_LETTER_AFTER,
+      timeoutMs: e.WEBHOOK_TIMEOUT,
+      retryInitialMs: e.WEBHOOK_RETRY_INITIAL,
+      retryMaxMs: Math.max(e.WEBHOOK_RETRY_MAX, e.WEBHOOK_RETRY_INITIAL),
+      pollMs: e.WEBHOOK_POLL_INTERVAL,
     },
     analytics: {
       host: e.ANALYTICS_HOST,

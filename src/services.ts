@@ -17,6 +17,7 @@ import { createTransport } from './notifications/transport.js';
 import { connectClient, connectWorker } from './temporal.js';
 import { loadWorkflowBundle } from './worker/bundle.js';
 import { createOperationalWorker } from './worker/worker.js';
+import { startWebhookWakeup } from './worker/webhook-wakeup.js';
 
 export interface Endpoints {
   databaseUrl: string;
@@ -48,16 +49,20 @@ export async function startWorkerService(
   checkPolicy(config.masterData);
   const transport = createTransport({ mail: config.mail, sms: config.sms });
   const connection = await connectWorker(endpoints.temporalAddress);
+  const dataConverter = createDataConverter(keyringFromConfig(config.codec));
   const worker = await createOperationalWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: bundle ?? (await loadWorkflowBundle(config.workflowBundlePath)),
-    dataConverter: createDataConverter(keyringFromConfig(config.codec)),
+    dataConverter,
     pool,
     transport,
-    settings: { acquisition: config.acquisition, masterData: config.masterData, consent: config.consent },
+    settings: { acquisition: config.acquisition, masterData: config.masterData, consent: config.consent, webhooks: config.webhooks },
   });
+  // Committed events wake their subscriptions' delivery workflows at once (src/worker/webhook-wakeup.ts).
+  const client = await connectClient(endpoints.temporalAddress, config.temporal.namespace, dataConverter);
+  const wakeup = await startWebhookWakeup({ connectionString: endpoints.databaseUrl, client, taskQueue: config.temporal.taskQueue, logger });
   const done = worker.run().catch((err: unknown) => {
     logger.error({ err }, 'operational worker failed');
     throw err;
@@ -70,6 +75,8 @@ export async function startWorkerService(
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch(() => undefined);
+      await wakeup.stop();
+      await client.connection.close();
       await connection.close();
       await transport.close?.();
       await pool.end();

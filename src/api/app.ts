@@ -38,6 +38,8 @@ import { messageRoutes } from './routes/messages.js';
 import { userRoutes } from './routes/users.js';
 import { teamRoutes } from './routes/teams.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { registerEventCatalogue } from './routes/webhook-schemas.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -153,6 +155,8 @@ export function createApi(deps: ApiDeps) {
   app.route('/', userRoutes(deps));
   app.route('/', teamRoutes(deps));
   app.route('/', apiKeyRoutes(deps));
+  app.route('/', webhookRoutes(deps));
+  registerEventCatalogue(app.openAPIRegistry);
 
   linkCreatedResources(app.openAPIRegistry);
   declareIdempotency(app.openAPIRegistry);

@@ -30,6 +30,8 @@ export const CRM_PROCESS = {
   /** A task handed to a person (`task-<id>`), made by one of the processes above. */
   task: 'task',
   consent: 'consent',
+  /** The delivery of outbound events to one webhook subscription (`webhook-<subscription id>`). */
+  webhooks: 'webhooks',
   /** User, team and API-key administration: audit entries only, no workflow. */
   users: 'users',
 } as const;

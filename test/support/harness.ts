@@ -24,6 +24,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
 import { FileTransport, mailboxFolder, type MessageTransport } from '../../src/notifications/transport.js';
 import { createOperationalWorker } from '../../src/worker/worker.js';
+import { startWebhookWakeup } from '../../src/worker/webhook-wakeup.js';
 import { AesGcmPayloadCodec, createDataConverter, generateKey, type Keyring } from '../../src/codec/index.js';
 import type { MasterDataPolicy } from '../../src/domain/master-data.js';
 import { Contract } from './contract.js';
@@ -84,6 +85,8 @@ export interface HarnessOptions {
   masterDataPolicy?: MasterDataPolicy;
   /** Lead and onboarding timings and owners of the worker; the config defaults for what is left out. */
   acquisition?: Partial<Config['acquisition']>;
+  /** Webhook delivery timings of the worker (dead-letter time, backoff, timeout, poll interval); the config defaults for what is left out. */
+  webhooks?: Partial<Config['webhooks']>;
   /**
    * Run on the time-skipping test server instead of the shared dev server, for workflows whose
    * timers span days. Time skips whenever every workflow waits; `env.sleep()` moves it on.
@@ -135,6 +138,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   const settings = {
     acquisition: { ...defaults.acquisition, ...opts.acquisition },
     masterData: opts.masterDataPolicy ?? defaults.masterData,
+    webhooks: { ...defaults.webhooks, ...opts.webhooks },
   };
   let worker!: Worker;
   let running: Promise<void> | undefined;
@@ -158,6 +162,8 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     running = undefined;
   };
   await startWorker();
+  // Committed events wake their subscriptions' delivery workflows, as in the worker service.
+  const wakeup = await startWebhookWakeup({ connectionString: pgUrl, schema, client, taskQueue });
 
   // The users and keys of `npm start`, in this schema: keys resolve to users in the database.
   const keys = generateDevKeys('test');
@@ -248,6 +254,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     startWorker,
     async close() {
       if (checkResponses && loaded) await recordChecked(await loaded);
+      await wakeup.stop();
       await stopWorker();
       if (env) {
         await env.teardown();

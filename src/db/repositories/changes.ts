@@ -4,6 +4,7 @@
  * verification, approval, outcome), so a change reads the same after its workflow is gone.
  */
 import type { Pool, PoolClient } from '../pool.js';
+import { recordEvent } from './webhook-events.js';
 import { customerExists } from './customers.js';
 import type { ChangeRecord, ChangeState, ChangeStatus, MasterDataField } from '../../domain/master-data.js';
 import { appendRequestEvents, readRequestTimeline, transitionEntries, type RequestEvent } from './request-events.js';
@@ -67,6 +68,14 @@ export async function recordChange(db: PoolClient, record: ChangeRecord & Partia
     { requestId: record.changeId, customerId: record.customerId, kind: 'change', workflowId: record.workflowId },
     transitionEntries(record.transitions),
   );
+  if (record.closed && record.status === 'rejected') {
+    await recordEvent(db, {
+      type: 'change.rejected',
+      customerId: record.customerId,
+      data: { changeId: record.changeId, customerId: record.customerId, decidedBy: a?.approver ?? null },
+      idempotencyKey: `change.rejected:${record.changeId}`,
+    });
+  }
 }
 
 interface ChangeRow {

@@ -9,6 +9,7 @@
  */
 import type { Pool, PoolClient } from '../pool.js';
 import { inTransaction } from '../pool.js';
+import { recordEvent } from './webhook-events.js';
 import { after, containing, orderBy, pageOf, type Position, type SortOrder } from '../keyset.js';
 import { readLeadCorrections, writeAudit, type LeadCorrectionEntry } from './audit-log.js';
 import {
@@ -350,7 +351,52 @@ export async function recordLead(pool: Pool, w: LeadRecordWrite): Promise<void> 
     await appendOwnerEntries(db, w.leadId, w.workflowId, w.runId, w.owners);
     await appendDealEntries(db, w);
     await addWonProducts(db, w);
+    await recordStageEvents(db, w);
   });
+}
+
+/** The outbound events of the write's stage entries: each move, and a won or lost close with its facts; keyed by the entry. */
+async function recordStageEvents(db: PoolClient, w: LeadRecordWrite): Promise<void> {
+  if (w.stages.length === 0) return;
+  const { rows } = await db.query<{ customer_id: string | null; deal_amount: string | null; deal_currency: string | null; product_ids: string[] | null }>(
+    'SELECT customer_id, deal_amount, deal_currency, product_ids FROM leads WHERE id = $1',
+    [w.leadId],
+  );
+  const lead = rows[0];
+  if (!lead) return;
+  const about = { customerId: lead.customer_id, subject: `lead:${w.leadId}` };
+  for (const e of w.stages) {
+    const key = `lead:${w.leadId}:stage:${e.seq}`;
+    const at = new Date(e.at).toISOString();
+    await recordEvent(db, {
+      ...about,
+      type: 'lead.stage_changed',
+      data: { leadId: w.leadId, customerId: lead.customer_id, from: e.from ?? null, to: e.to, at, actor: e.actor },
+      idempotencyKey: `lead.stage_changed:${key}`,
+    });
+    if (e.to === 'won') {
+      await recordEvent(db, {
+        ...about,
+        type: 'lead.won',
+        data: {
+          leadId: w.leadId,
+          customerId: lead.customer_id,
+          amount: lead.deal_amount === null ? null : Number(lead.deal_amount),
+          currency: lead.deal_currency,
+          productIds: lead.product_ids ?? [],
+          at,
+        },
+        idempotencyKey: `lead.won:${key}`,
+      });
+    } else if (e.to === 'lost') {
+      await recordEvent(db, {
+        ...about,
+        type: 'lead.lost',
+        data: { leadId: w.leadId, customerId: lead.customer_id, from: e.from ?? null, at },
+        idempotencyKey: `lead.lost:${key}`,
+      });
+    }
+  }
 }
 
 const PROFILE_COLUMNS: Record<keyof LeadProfile, string> = {

@@ -4,6 +4,7 @@
  * the writing workflow's id and its step: a retried step finds what it wrote and writes nothing.
  */
 import type { Pool, PoolClient } from '../pool.js';
+import { recordEvent } from './webhook-events.js';
 import { after, orderBy, pageOf, type Position, type SortOrder } from '../keyset.js';
 import { writeAudit } from './audit-log.js';
 import { escalationTarget, readActiveUser, readUser, type User } from './users.js';
@@ -277,6 +278,15 @@ export async function closeTask(
     },
     [{ field: 'task.status', oldValue: 'open', newValue: { taskId: task.id, status: input.status, outcome: input.outcome } }],
   );
+  if (input.status === 'done') {
+    await recordEvent(db, {
+      type: 'task.completed',
+      customerId: task.customerId,
+      subject: task.leadId ? `lead:${task.leadId}` : `task:${task.id}`,
+      data: { taskId: task.id, kind: task.kind, customerId: task.customerId, leadId: task.leadId, completedBy: input.actor },
+      idempotencyKey: `task.completed:${task.id}`,
+    });
+  }
   return closed;
 }
 
