@@ -50,6 +50,19 @@ const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('crm-operational'),
+  /**
+   * Worker Versioning: the operational worker runs as a version of this Worker Deployment, its build
+   * id the workflow bundle's content hash (WORKER_BUILD_ID overrides it). `off`: an unversioned worker.
+   */
+  WORKER_VERSIONING: z.enum(['on', 'off']).default('on'),
+  WORKER_DEPLOYMENT_NAME: z.string().min(1).max(200).default('crm-operational'),
+  WORKER_BUILD_ID: z.string().min(1).max(200).optional(),
+  /**
+   * What a starting worker does with its version: `current` makes it current, `if-none` only when
+   * the deployment has no current version yet (a first deployment), `none` leaves it to the rollout
+   * (`temporal worker deployment set-ramping-version` / `set-current-version`). `npm start` always makes it current.
+   */
+  WORKER_PROMOTE: z.enum(['current', 'if-none', 'none']).default('if-none'),
   TEMPORAL_DEV_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_UI_URL: z.string().url().optional(),
@@ -256,6 +269,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
+      versioning: {
+        enabled: e.WORKER_VERSIONING === 'on',
+        deploymentName: e.WORKER_DEPLOYMENT_NAME,
+        buildId: e.WORKER_BUILD_ID,
+        promote: e.WORKER_PROMOTE,
+      },
       devPort: e.TEMPORAL_DEV_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
       uiUrl: e.TEMPORAL_UI_URL,

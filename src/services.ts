@@ -3,6 +3,8 @@
  * by the separate entry points `src/worker/main.ts` and `src/api/main.ts` (one process each).
  */
 import { serve, type ServerType } from '@hono/node-server';
+import { Connection } from '@temporalio/client';
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { createApi } from './api/app.js';
 import { startIdempotencyPurge } from './api/idempotency.js';
@@ -18,6 +20,7 @@ import { connectClient, connectWorker } from './temporal.js';
 import { loadWorkflowBundle } from './worker/bundle.js';
 import { createOperationalWorker } from './worker/worker.js';
 import { startWebhookWakeup } from './worker/webhook-wakeup.js';
+import { bundleBuildId, describeDeployment, promoteVersion } from './worker/deployment.js';
 
 export interface Endpoints {
   databaseUrl: string;
@@ -43,18 +46,26 @@ export async function startWorkerService(
   endpoints: Endpoints,
   logger: Logger,
   bundle?: { code: string },
-): Promise<RunningService & { worker: Worker; pool: Pool; done: Promise<void> }> {
+  /** `npm start` makes its version current whatever WORKER_PROMOTE says: it is the only worker. */
+  promote: Config['temporal']['versioning']['promote'] = config.temporal.versioning.promote,
+): Promise<RunningService & { worker: Worker; pool: Pool; done: Promise<void>; version?: WorkerDeploymentVersion }> {
   installWorkerRuntime();
   const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-worker' });
   checkPolicy(config.masterData);
   const transport = createTransport({ mail: config.mail, sms: config.sms });
   const connection = await connectWorker(endpoints.temporalAddress);
   const dataConverter = createDataConverter(keyringFromConfig(config.codec));
+  const workflowBundle = bundle ?? (await loadWorkflowBundle(config.workflowBundlePath));
+  const { versioning } = config.temporal;
+  const version = versioning.enabled
+    ? { deploymentName: versioning.deploymentName, buildId: versioning.buildId ?? (await bundleBuildId(workflowBundle)) }
+    : undefined;
   const worker = await createOperationalWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowBundle: bundle ?? (await loadWorkflowBundle(config.workflowBundlePath)),
+    workflowBundle,
+    deploymentVersion: version,
     dataConverter,
     pool,
     transport,
@@ -67,11 +78,13 @@ export async function startWorkerService(
     logger.error({ err }, 'operational worker failed');
     throw err;
   });
-  logger.info({ taskQueue: config.temporal.taskQueue, transport: transport.name }, 'operational worker running');
+  logger.info({ taskQueue: config.temporal.taskQueue, transport: transport.name, version }, 'operational worker running');
+  if (version && promote !== 'none') await promoteOnStart(endpoints.temporalAddress, config.temporal.namespace, version, promote, logger);
   return {
     worker,
     pool,
     done,
+    version,
     async stop() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch(() => undefined);
@@ -82,6 +95,37 @@ export async function startWorkerService(
       await pool.end();
     },
   };
+}
+
+/**
+ * A starting worker's version becomes current when WORKER_PROMOTE says so: always (`current`), or
+ * when the deployment has none yet (`if-none`: the first deployment works with no manual step,
+ * later ones follow the rollout procedure).
+ */
+async function promoteOnStart(
+  address: string,
+  namespace: string,
+  version: WorkerDeploymentVersion,
+  promote: 'current' | 'if-none',
+  logger: Logger,
+): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    if (promote === 'if-none') {
+      const current = await describeDeployment(connection, namespace, version.deploymentName).then(
+        (d) => d.current,
+        () => undefined,
+      );
+      if (current) {
+        if (current !== version.buildId) logger.info({ version, current }, 'worker version registered; the current version stays (see the rollout procedure)');
+        return;
+      }
+    }
+    await promoteVersion(connection, version, { namespace, to: 'current' });
+    logger.info({ version }, 'worker version is current');
+  } finally {
+    await connection.close();
+  }
 }
 
 export async function startApiService(

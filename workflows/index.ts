@@ -1,13 +1,57 @@
 // Every workflow the operational worker runs; this file is the bundle's entry point.
-export { registerCustomer } from './customers.js';
-export { deliverNotification } from './notifications.js';
-export { leadFunnel } from './acquisition.js';
-export { customerOnboarding } from './onboarding.js';
-export { recordInteraction } from './contacts.js';
-export { offer } from './offers.js';
-export { campaignRun, campaignEnrollment, recordCustomerEvent } from './retention.js';
-export { customerMasterData } from './master-data.js';
-export { gdprExport, gdprErasure } from './gdpr.js';
-export { recordConsent } from './consent.js';
-export { taskWorkflow } from './tasks.js';
-export { webhookDelivery } from './webhooks.js';
+import { setWorkflowOptions } from '@temporalio/workflow';
+import { WORKFLOW_VERSIONING } from '../src/domain/versioning.js';
+import { registerCustomer } from './customers.js';
+import { deliverNotification } from './notifications.js';
+import { leadFunnel } from './acquisition.js';
+import { customerOnboarding } from './onboarding.js';
+import { recordInteraction } from './contacts.js';
+import { offer } from './offers.js';
+import { campaignRun, campaignEnrollment, recordCustomerEvent } from './retention.js';
+import { customerMasterData } from './master-data.js';
+import { gdprExport, gdprErasure } from './gdpr.js';
+import { recordConsent } from './consent.js';
+import { taskWorkflow } from './tasks.js';
+import { webhookDelivery } from './webhooks.js';
+
+const workflows = {
+  registerCustomer,
+  deliverNotification,
+  leadFunnel,
+  customerOnboarding,
+  recordInteraction,
+  offer,
+  campaignRun,
+  campaignEnrollment,
+  recordCustomerEvent,
+  customerMasterData,
+  gdprExport,
+  gdprErasure,
+  recordConsent,
+  taskWorkflow,
+  webhookDelivery,
+} satisfies Record<keyof typeof WORKFLOW_VERSIONING, unknown>;
+
+// Worker Versioning: each type pinned to the version that started it, or moving to the current
+// one (src/domain/versioning.ts says which and why). An unversioned worker ignores this.
+for (const [type, fn] of Object.entries(workflows)) {
+  setWorkflowOptions({ versioningBehavior: WORKFLOW_VERSIONING[type as keyof typeof WORKFLOW_VERSIONING].rule }, fn as () => Promise<unknown>);
+}
+
+export {
+  registerCustomer,
+  deliverNotification,
+  leadFunnel,
+  customerOnboarding,
+  recordInteraction,
+  offer,
+  campaignRun,
+  campaignEnrollment,
+  recordCustomerEvent,
+  customerMasterData,
+  gdprExport,
+  gdprErasure,
+  recordConsent,
+  taskWorkflow,
+  webhookDelivery,
+};

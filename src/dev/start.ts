@@ -16,7 +16,7 @@ import { hashKey } from '../auth/keys.js';
 import { loadConfig, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { migrate } from '../db/migrate.js';
-import { onShutdown, startApiService, startWorkerService, type RunningService } from '../services.js';
+import { onShutdown, startApiService, startWorkerService } from '../services.js';
 import { buildWorkflowBundle } from '../worker/bundle.js';
 import { DEV_TEAM, DEV_USERS, DEV_USER_NAMES, ensureDevKeys, devKeyEntries } from './dev-keys.js';
 import { ensureDevPayloadKeys, formatKeyring } from '../codec/index.js';
@@ -253,9 +253,12 @@ async function main() {
 
   const keys = [...config.api.keys, ...(devKeys ? devKeyEntries(devKeys.keys) : [])];
   const endpoints = { databaseUrl: db.databaseUrl, temporalAddress: t.address };
-  const worker: RunningService = await startWorkerService(config, endpoints, logger, code);
+  const worker = await startWorkerService(config, endpoints, logger, code, 'current');
   stack.push({ name: 'operational worker', stop: worker.stop });
-  step(`Operational worker polling task queue ${config.temporal.taskQueue}`);
+  step(
+    `Operational worker polling task queue ${config.temporal.taskQueue}` +
+      (worker.version ? `, current version ${worker.version.deploymentName}/${worker.version.buildId}` : ' (unversioned)'),
+  );
   const api = await startApiService(config, endpoints, logger, keys);
   stack.push({ name: 'API', stop: api.stop });
 

@@ -1,6 +1,7 @@
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, WorkerDeploymentVersion } from '@temporalio/common';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
+import { deploymentOptions } from './deployment.js';
 
 export interface OperationalWorkerOptions extends ActivityDeps {
   connection: NativeConnection;
@@ -9,6 +10,11 @@ export interface OperationalWorkerOptions extends ActivityDeps {
   workflowBundle: { code: string } | { codePath: string };
   /** The payload codec (src/codec): encrypts everything the worker sends to Temporal. */
   dataConverter?: DataConverter;
+  /**
+   * The Worker Deployment version this worker runs as (src/worker/deployment.ts); unset: an
+   * unversioned worker (the test harness), which runs every execution on its task queue.
+   */
+  deploymentVersion?: WorkerDeploymentVersion;
 }
 
 /** The operational worker: every CRM workflow and activity on one task queue. */
@@ -21,5 +27,6 @@ export function createOperationalWorker(opts: OperationalWorkerOptions): Promise
     dataConverter: opts.dataConverter,
     activities: createActivities({ pool: opts.pool, transport: opts.transport, settings: opts.settings }),
     shutdownGraceTime: '10 seconds',
+    ...(opts.deploymentVersion ? { workerDeploymentOptions: deploymentOptions(opts.deploymentVersion) } : {}),
   });
 }
