@@ -9,7 +9,6 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
 import { markFailed, markSent, markUndeliverable, markWithheld, readMessage, transmit, type OutboxRow } from '../src/db/repositories/outbox.js';
-import { readCustomerRow } from '../src/db/repositories/customers.js';
 import { accountManagerOf } from '../src/db/repositories/onboardings.js';
 import { approverFor } from '../src/db/repositories/tasks.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
@@ -31,9 +30,6 @@ export interface NotificationActivityDeps {
 /** How long the person who gets an undeliverable message's task has to act on it. */
 export const UNDELIVERABLE_TASK_DUE_MS = 24 * 60 * 60 * 1000;
 
-/** The type of an undeliverable message whose delivery ran out of time retrying (no verdict from the transport). */
-export const RETRIES_EXHAUSTED = 'RetriesExhausted';
-
 export interface Undeliverable {
   messageId: string;
   channel: OutboxRow['channel'];
@@ -53,12 +49,12 @@ async function unsubscribeLink(pool: Pool, row: OutboxRow, baseUrl: string): Pro
   return { unsubscribeUrl: `${baseUrl}/unsubscribe/${token}` };
 }
 
-/** Why a message's recipient can no longer be reached, if it cannot: they were erased after it was queued. */
-async function erasedRecipient(pool: Pool, row: OutboxRow): Promise<string | undefined> {
-  if (row.recipient === 'erased') return 'the recipient was erased';
-  if (row.customer_id && (await readCustomerRow(pool, row.customer_id))?.status === 'erased') return 'the customer was erased';
-  return undefined;
-}
+/**
+ * Whether a message's recipient was erased after it was queued: the erasure replaces the recipient
+ * of every message of the customer (and of a lead's person) with `erased`, also of a message to
+ * staff about them, which would name them.
+ */
+const erasedRecipient = (row: OutboxRow) => row.recipient === 'erased';
 
 /**
  * Whom an undeliverable message concerns: the customer's account manager, else a back-office
@@ -79,10 +75,10 @@ export function createNotificationActivities({ pool, transport, consent }: Notif
       if (row.sent_at) return { sentAt: row.sent_at.toISOString(), alreadySent: true, ...about };
       if (row.undeliverable_at)
         throw ApplicationFailure.create({ type: row.undeliverable_type!, message: row.undeliverable_reason ?? 'undeliverable', nonRetryable: true });
-      const erased = await erasedRecipient(pool, row);
-      if (erased) {
-        await markUndeliverable(pool, messageId, PERMANENT_FAILURE.recipientErased, erased);
-        throw permanentFailure(PERMANENT_FAILURE.recipientErased, erased);
+      if (erasedRecipient(row)) {
+        const why = 'the recipient was erased';
+        await markUndeliverable(pool, messageId, PERMANENT_FAILURE.recipientErased, why);
+        throw permanentFailure(PERMANENT_FAILURE.recipientErased, why);
       }
       // Consent withdrawn while a marketing message waited for delivery (an outage, a retry): it stays undelivered.
       if (messagePurpose(row.template) === 'marketing' && row.customer_id && !(await hasMarketingConsent(pool, row.customer_id, row.channel))) {

@@ -17,6 +17,7 @@ import { CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attribute
 import { ChannelTransports, FileTransport, HttpSmsTransport } from '../src/notifications/transport.js';
 import { registerCustomer } from './support/master-data.js';
 import { startSmsGateway, type SmsGatewayStub } from './support/sms-gateway.js';
+import { startAnalyticsHarness } from './support/analytics.js';
 
 let gateway: SmsGatewayStub;
 let transport: ChannelTransports;
@@ -151,5 +152,21 @@ describe('messages that cannot be delivered', () => {
     const message = await h.json('GET', `/v1/messages/${messageId}`);
     expect(message.body).toMatchObject({ status: 'sent', attempts: 3, lastError: null, reason: null });
     expect((await h.client.workflow.getHandle(workflowId).describe()).typedSearchAttributes.get(CrmStatus)).toBe('sent');
+  });
+
+  it('analytics counts the undeliverable messages by channel, template and reason', async () => {
+    const a = await startAnalyticsHarness(h.taskQueue);
+    try {
+      await a.ingest();
+      const report = await a.report('processes');
+      expect(report.status).toBe(200);
+      // The erasure also erased the recipient of the account manager's task message about that customer (e-mail).
+      expect(report.body.undeliverableMessages.filter((m: { channel: string }) => m.channel === 'sms')).toEqual([
+        { channel: 'sms', template: 'contact-change-notice', reason: 'RecipientErased', count: 1 },
+        { channel: 'sms', template: 'contact-change-notice', reason: 'RecipientInvalid', count: 1 },
+      ]);
+    } finally {
+      await a.stop();
+    }
   });
 });

@@ -25,7 +25,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { REFUSAL, refuse } from '../src/domain/refusals.js';
+import { REFUSAL, refuse, NON_RETRYABLE_TYPES } from '../src/domain/refusals.js';
 import type { Activities } from '../activities/index.js';
 import {
   CLOSED_STAGES,
@@ -99,9 +99,12 @@ const DEAL_PATCH = 'lead-deal-search-attributes';
  */
 const TASK_PATCH = 'contact-sla-task';
 
+// No attempt limit: the funnel's activities are idempotent writes of the record, and the only failures that pass are
+// PostgreSQL outages, which a retry outlasts (an outage delays the process, never loses a step).
+// What no retry mends (a refused rule, a missing row) is typed non-retryable and ends the step at once.
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['LeadNotFound'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
 });
 
 const DAY = 86_400_000;

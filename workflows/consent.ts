@@ -6,17 +6,21 @@
  */
 import { getExternalWorkflowHandle, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_TYPES } from '../src/domain/refusals.js';
 import { consentWithdrawnSignal, type ConsentChangeInput, type ConsentChangeResult } from '../src/domain/consent.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 
+// No attempt limit: recording a consent change is one of the idempotent writes of the record, and the only failures that pass are
+// PostgreSQL outages, which a retry outlasts (an outage delays the process, never loses a step).
+// What no retry mends (a refused rule, a missing row) is typed non-retryable and ends the step at once.
 const { recordConsentChange } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
-    nonRetryableErrorTypes: ['CustomerNotFound', 'CustomerGone', 'TokenUsed'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES, 'TokenUsed'],
   },
 });
 

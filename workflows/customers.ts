@@ -8,6 +8,7 @@
  */
 import { ParentClosePolicy, patched, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_TYPES } from '../src/domain/refusals.js';
 import { registrationStateQuery, type RegistrationInput, type RegistrationResult, type RegistrationState } from '../src/domain/customers.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
@@ -15,9 +16,16 @@ import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
 
+// Bounded (20 attempts, about a quarter of an hour): a registration is answered to a caller who waits.
 const { registerCustomerRecord } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
+  },
 });
 
 export async function registerCustomer(input: RegistrationInput): Promise<RegistrationResult> {

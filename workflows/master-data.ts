@@ -50,7 +50,7 @@ import {
   type VerificationView,
   type VerifyResult,
 } from '../src/domain/master-data.js';
-import { REFUSAL, refuse } from '../src/domain/refusals.js';
+import { REFUSAL, refuse, NON_RETRYABLE_TYPES } from '../src/domain/refusals.js';
 import { CrmChangeType, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { openTask, resolveTask } from './tasks.js';
@@ -70,13 +70,16 @@ function changeTypeOf(fields: readonly string[]): string {
   return [...fields].sort().join('+');
 }
 
-/** Retries of the activities of change and GDPR requests; their business failures are not retried. */
+/**
+ * Retries of the activities of change and GDPR requests, bounded (20 attempts, about a quarter of
+ * an hour: a person waits for the answer); their business failures are not retried.
+ */
 export const REQUEST_ACTIVITY_RETRY: RetryPolicy = {
   initialInterval: '1 second',
   backoffCoefficient: 2,
   maximumInterval: '1 minute',
   maximumAttempts: 20,
-  nonRetryableErrorTypes: ['CustomerGone', 'NoContactPoint', 'NoCodesIssued', 'ErasureIncomplete'],
+  nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES, 'NoContactPoint', 'NoCodesIssued', 'ErasureIncomplete'],
 };
 
 const acts = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: REQUEST_ACTIVITY_RETRY });

@@ -26,7 +26,7 @@ import type { Activities } from '../activities/index.js';
 import { notificationWorkflowId, type DeliverNotificationInput } from '../src/domain/notifications.js';
 import { PERMANENT_FAILURE, UNDELIVERABLE_TYPES } from '../src/domain/refusals.js';
 import { CrmCustomerId, CrmProcess, CrmSource, CrmStatus } from '../src/domain/search-attributes.js';
-import { CRM_PROCESS } from '../src/domain/processes.js';
+import { CRM_PROCESS, MESSAGE_STATUS, RETRIES_EXHAUSTED } from '../src/domain/processes.js';
 import { startTask } from './tasks.js';
 
 /** How long a delivery keeps trying a transport that fails in ways that may pass. */
@@ -67,7 +67,7 @@ export async function deliverNotification(input: DeliverNotificationInput): Prom
     if (!verdict || !patched(UNDELIVERABLE_PATCH)) throw err;
     const outcome = await raiseUndeliverable({ messageId: input.messageId, workflowId: workflowInfo().workflowId, ...verdict });
     upsertSearchAttributes([
-      { key: CrmStatus, value: 'undeliverable' },
+      { key: CrmStatus, value: MESSAGE_STATUS.undeliverable },
       { key: CrmSource, value: `${outcome.channel}:${outcome.template}` },
     ]);
     setCurrentDetails(
@@ -78,7 +78,7 @@ export async function deliverNotification(input: DeliverNotificationInput): Prom
     return { undeliverable: { type: outcome.type, reason: outcome.reason } };
   }
   const { sentAt, withheld } = delivered;
-  upsertSearchAttributes([{ key: CrmStatus, value: withheld ? 'withheld' : 'sent' }]);
+  upsertSearchAttributes([{ key: CrmStatus, value: withheld ? MESSAGE_STATUS.withheld : MESSAGE_STATUS.sent }]);
   return withheld ? { sentAt, withheld } : { sentAt };
 }
 
@@ -100,7 +100,7 @@ function undeliverableVerdict(err: unknown): { type: string; reason: string } | 
   }
   if (cause instanceof TimeoutFailure) {
     const last = cause.cause?.message;
-    return { type: 'RetriesExhausted', reason: `not delivered within ${DELIVERY_RETRY_BOUND}${last ? `; last error: ${last}` : ''}` };
+    return { type: RETRIES_EXHAUSTED, reason: `not delivered within ${DELIVERY_RETRY_BOUND}${last ? `; last error: ${last}` : ''}` };
   }
   return undefined;
 }

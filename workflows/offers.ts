@@ -20,7 +20,7 @@ import {
   type OfferState,
   type OfferStatus,
 } from '../src/domain/offers.js';
-import { REFUSAL, refuse } from '../src/domain/refusals.js';
+import { REFUSAL, refuse, NON_RETRYABLE_TYPES } from '../src/domain/refusals.js';
 import { CrmCustomerId, CrmOfferKind, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver, type DeliveryTracker } from './notifications.js';
@@ -33,13 +33,16 @@ import { taskCompletedSignal } from '../src/domain/tasks.js';
  */
 const FOLLOW_UP_PATCH = 'offer-follow-up-task';
 
+// No attempt limit: an offer's steps are idempotent writes of the record, and the only failures that pass are
+// PostgreSQL outages, which a retry outlasts (an outage delays the process, never loses a step).
+// What no retry mends (a refused rule, a missing row) is typed non-retryable and ends the step at once.
 const { decideOfferEligibility, presentOffer, acceptOffer, closeOffer } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '1 minute',
-    nonRetryableErrorTypes: ['CustomerNotFound', 'OfferNotFound', 'OfferNotOpen'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES, 'OfferNotOpen'],
   },
 });
 

@@ -18,7 +18,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { REFUSAL, refuse } from '../src/domain/refusals.js';
+import { REFUSAL, refuse, NON_RETRYABLE_TYPES } from '../src/domain/refusals.js';
 import type { Activities } from '../activities/index.js';
 import { interactionRecordedSignal, isContact } from '../src/domain/contacts.js';
 import { type TemplateName } from '../src/domain/notifications.js';
@@ -53,9 +53,12 @@ const RECORD_PATCH = 'onboarding-record-in-postgres';
  */
 const TASK_PATCH = 'onboarding-tasks';
 
+// No attempt limit: onboarding's steps are idempotent writes of the record, and the only failures that pass are
+// PostgreSQL outages, which a retry outlasts (an outage delays the process, never loses a step).
+// What no retry mends (a refused rule, a missing row) is typed non-retryable and ends the step at once.
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES, 'OptInRefused'] },
 });
 
 export async function customerOnboarding(input: OnboardingInput): Promise<OnboardingResult> {

@@ -29,6 +29,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_TYPES } from '../src/domain/refusals.js';
 import { offerWorkflowId, type OfferResult } from '../src/domain/offers.js';
 import {
   campaignRunStateQuery,
@@ -53,11 +54,14 @@ import { consentWithdrawnSignal } from '../src/domain/consent.js';
 import { DELIVERY_GRACE, offer } from './offers.js';
 import { deliver, type DeliveryTracker } from './notifications.js';
 
-const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
+// No attempt limit: a campaign's steps are idempotent writes of the record, and the only failures that pass are
+// PostgreSQL outages, which a retry outlasts (an outage delays the process, never loses a step).
+// What no retry mends (a refused rule, a missing row) is typed non-retryable and ends the step at once.
+const retry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] };
 
 const { beginCampaignRun, finishCampaignRun, sendCampaignMessage, recordCustomerEventRow } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { ...retry, nonRetryableErrorTypes: ['CampaignNotFound', 'CustomerNotFound', 'ProductNotFound'] },
+  retry,
 });
 // One short idempotent insert or update each: local activities spare the server an activity task per
 // step, which is what lets a run enroll thousands of customers quickly.

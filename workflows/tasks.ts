@@ -22,7 +22,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { REFUSAL, refuse, type RefusalType } from '../src/domain/refusals.js';
+import { NON_RETRYABLE_TYPES, REFUSAL, refuse, type RefusalType } from '../src/domain/refusals.js';
 import { CRM_PROCESS, TASK_PROCESS_STATUS, type TaskProcessStatus } from '../src/domain/processes.js';
 import { CrmCustomerId, CrmExpectedClose, CrmOwner, CrmProcess, CrmSource, CrmStatus, CrmTeam } from '../src/domain/search-attributes.js';
 import {
@@ -40,10 +40,11 @@ import {
 } from '../src/domain/tasks.js';
 import { deliver } from './notifications.js';
 
-// No attempt limit: a database outage delays a task, it never loses one.
+// No attempt limit: a database outage delays a task, it never loses one; what no retry mends (the
+// task's row is gone, a refused rule) is typed non-retryable and ends the step at once.
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['TaskNotFound'] },
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES] },
 });
 
 const REFUSAL_OF_STATUS: Record<400 | 404 | 409, RefusalType> = { 400: REFUSAL.invalidInput, 404: REFUSAL.notFound, 409: REFUSAL.conflict };

@@ -10,6 +10,8 @@ import {
   ENROLLMENT_STATUS,
   FUNNEL_STAGES,
   LEAD_STAGE,
+  MESSAGE_STATUS,
+  RETRIES_EXHAUSTED,
   OPPORTUNITY_SOURCE,
   OFFER_KINDS,
   OFFER_STATUS,
@@ -35,6 +37,14 @@ export const CAMPAIGNS = {
   optOutStatuses: [ENROLLMENT_STATUS['opted-out']],
   /** A message sent is a delivery workflow started by the enrollment. */
   messageActivities: [`child:${WORKFLOW_TYPE.deliverNotification}`],
+} as const;
+
+/** Deliveries that gave up: counted by channel and template (CrmSource) and why (the failure type of their last attempt). */
+export const MESSAGES = {
+  workflowType: WORKFLOW_TYPE.deliverNotification,
+  undeliverable: MESSAGE_STATUS.undeliverable,
+  sourceAttribute: SEARCH_ATTRIBUTE.source,
+  retriesExhausted: RETRIES_EXHAUSTED,
 } as const;
 
 export const OFFERS = {

@@ -3,7 +3,7 @@
  * (day or week) for its series; durations are milliseconds, rates are 0..1.
  */
 import type { StorePool } from './store.js';
-import { CAMPAIGNS, CHANGES, FUNNEL, OFFERS } from './contract.js';
+import { CAMPAIGNS, CHANGES, FUNNEL, MESSAGES, OFFERS } from './contract.js';
 
 export interface Range {
   from: Date;
@@ -278,8 +278,21 @@ export async function processesReport(pool: StorePool, range: Range) {
       GROUP BY 1, 2 ORDER BY 1, 2`,
     [range.from, range.to, range.groupBy],
   );
+  // A delivery that gave up names its channel and template in CrmSource (`sms:verification-code`).
+  const undeliverable = await pool.query<{ source: string | null; reason: string | null; n: string }>(
+    `SELECT attributes->>$4 AS source,
+            CASE activity_failure_type WHEN 'Timeout' THEN $5 ELSE activity_failure_type END AS reason, count(*) AS n
+       FROM process_runs
+      WHERE workflow_type = $3 AND close_time >= $1 AND close_time < $2 AND final_status = $6
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    [range.from, range.to, MESSAGES.workflowType, MESSAGES.sourceAttribute, MESSAGES.retriesExhausted, MESSAGES.undeliverable],
+  );
   return {
     range: { from: range.from.toISOString(), to: range.to.toISOString(), groupBy: range.groupBy },
+    undeliverableMessages: undeliverable.rows.map((r) => {
+      const [channel, ...template] = (r.source ?? 'unknown').split(':');
+      return { channel: channel!, template: template.join(':') || 'unknown', reason: r.reason ?? 'unknown', count: Number(r.n) };
+    }),
     byType: rows.map((r) => ({
       workflowType: r.workflow_type,
       process: r.process,

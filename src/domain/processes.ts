@@ -47,6 +47,15 @@ export const WORKFLOW_TYPE = {
   deliverNotification: 'deliverNotification',
 } as const;
 
+/**
+ * A message's delivery (`deliverNotification`): its CrmStatus values, and what it sets as
+ * CrmSource when it gives up (`<channel>:<template>`), so analytics counts undeliverable messages
+ * by channel and template, and by the failure type of the attempt that ended it.
+ */
+export const MESSAGE_STATUS = byName(['pending', 'sent', 'withheld', 'undeliverable'] as const);
+/** The failure type analytics reports for a delivery that ran out of retries (its last attempt timed out). */
+export const RETRIES_EXHAUSTED = 'RetriesExhausted';
+
 /** Names of the custom search attributes (src/domain/search-attributes.ts defines their keys). */
 export const SEARCH_ATTRIBUTE = {
   customerId: 'CrmCustomerId',

@@ -87,6 +87,10 @@ export const changesReportSchema = z
 export const processesReportSchema = z
   .object({
     range: rangeOut,
+    undeliverableMessages: z.array(z.object({ channel: z.string(), template: z.string(), reason: z.string(), count })).openapi({
+      description:
+        'Messages whose delivery gave up (CrmStatus undeliverable), by channel, template and reason: RecipientErased, RecipientInvalid, NoTransport, or RetriesExhausted',
+    }),
     byType: z.array(
       z.object({
         workflowType: z.string(),

@@ -21,6 +21,8 @@ export interface RunFacts {
   process: string | null;
   status: 'completed' | 'failed' | 'terminated' | 'timed_out' | 'canceled' | 'continued_as_new';
   failureType: string | null;
+  /** The failure type of the last failed activity attempt (`Timeout` for one that timed out): why a run that handled it ended as it did. */
+  activityFailureType: string | null;
   finalStatus: string | null;
   attributes: Record<string, unknown>;
   startTime: Date;
@@ -115,6 +117,7 @@ export function extractFacts(info: ExecutionInfo, events: Event[]): RunFacts {
     activities.set(type, entry);
   };
   let failureType: string | null = null;
+  let activityFailureType: string | null = null;
 
   for (const e of events) {
     const at = timestampToMs(e.eventTime) ?? startMs;
@@ -141,9 +144,13 @@ export function extractFacts(info: ExecutionInfo, events: Event[]): RunFacts {
       continue;
     }
     if (e.activityTaskCompletedEventAttributes) countActivity(e.activityTaskCompletedEventAttributes.scheduledEventId, 'completed');
-    else if (e.activityTaskFailedEventAttributes) countActivity(e.activityTaskFailedEventAttributes.scheduledEventId, 'failed');
-    else if (e.activityTaskTimedOutEventAttributes) countActivity(e.activityTaskTimedOutEventAttributes.scheduledEventId, 'failed');
-    else if (e.workflowExecutionFailedEventAttributes) failureType = failureTypeOf(e.workflowExecutionFailedEventAttributes.failure);
+    else if (e.activityTaskFailedEventAttributes) {
+      countActivity(e.activityTaskFailedEventAttributes.scheduledEventId, 'failed');
+      activityFailureType = failureTypeOf(e.activityTaskFailedEventAttributes.failure);
+    } else if (e.activityTaskTimedOutEventAttributes) {
+      countActivity(e.activityTaskTimedOutEventAttributes.scheduledEventId, 'failed');
+      activityFailureType = 'Timeout';
+    } else if (e.workflowExecutionFailedEventAttributes) failureType = failureTypeOf(e.workflowExecutionFailedEventAttributes.failure);
   }
   if (status === 'timed_out') failureType ??= 'WorkflowTimeout';
 
@@ -157,6 +164,7 @@ export function extractFacts(info: ExecutionInfo, events: Event[]): RunFacts {
     process: typeof kept.CrmProcess === 'string' ? kept.CrmProcess : null,
     status,
     failureType,
+    activityFailureType,
     finalStatus: typeof kept.CrmStatus === 'string' ? kept.CrmStatus : (current?.status ?? null),
     attributes: kept,
     startTime: new Date(startMs),

@@ -88,8 +88,9 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
       await db.query('BEGIN');
       for (const f of facts) {
         const inserted = await db.query(
-          `INSERT INTO process_runs (run_id, workflow_id, workflow_type, process, status, failure_type, final_status, attributes, start_time, close_time, duration_ms, history_length)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+          `INSERT INTO process_runs (run_id, workflow_id, workflow_type, process, status, failure_type, final_status, attributes, start_time, close_time, duration_ms, history_length,
+                                     activity_failure_type)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (run_id) DO NOTHING`,
           [
             f.runId,
@@ -104,6 +105,7 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
             f.closeTime,
             f.durationMs,
             f.historyLength,
+            f.activityFailureType,
           ],
         );
         if (inserted.rowCount === 0) continue;
