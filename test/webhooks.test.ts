@@ -259,7 +259,7 @@ describe('the webhooks API', () => {
   const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
 
   it('lists the event catalogue with a JSON Schema per type, also in the OpenAPI document', async () => {
-    const res = await h.json('GET', '/v1/webhooks/event-types', { as: 'admin' });
+    const res = await h.json('GET', '/v1/webhook-event-types', { as: 'admin' });
     expect(res.status).toBe(200);
     const types = res.body.items.map((t: { type: string }) => t.type);
     for (const t of [
@@ -402,7 +402,7 @@ describe('the webhooks API', () => {
   it('lets only admins manage webhooks (403 for other roles, 401 without a key)', async () => {
     const sub = await subscribe(h, 'https://example.com/hooks', ['lead.lost']);
     const routes: Array<[string, string, Record<string, unknown>?]> = [
-      ['GET', '/v1/webhooks/event-types'],
+      ['GET', '/v1/webhook-event-types'],
       ['POST', '/v1/webhooks', { url: 'https://example.com', eventTypes: ['lead.won'] }],
       ['GET', '/v1/webhooks'],
       ['GET', `/v1/webhooks/${sub.id}`],
