@@ -100,6 +100,11 @@ describe('the operational API contract', () => {
       // An unsubscribe token exists only in a delivered message: the example token is unknown (404, documented).
       if (op.operationId === 'showUnsubscribe' || op.operationId === 'unsubscribe') return { token: 'bm90LWEtcmVhbC10b2tlbi1leGFtcGxl' };
       if (op.path.startsWith('/v1/tasks/{id}')) return { id: task.id ?? randomUUID() };
+      // A webhook delivery exists only once an event went out: an unknown delivery of a real subscription (a documented 404).
+      if (op.path.startsWith('/v1/webhooks/{id}/deliveries/{deliveryId}')) {
+        const subscription = params.get('getWebhook');
+        return subscription && { id: subscription.id!, deliveryId: randomUUID() };
+      }
       if (op.operationId === 'getEnrollment') return campaignId && customerId ? { id: campaignId, customerId } : undefined;
       const linked = params.get(op.operationId);
       return linked && names.every((n) => n in linked) ? linked : undefined;

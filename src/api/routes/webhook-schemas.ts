@@ -74,7 +74,7 @@ const componentName = (type: EventType) =>
     .map((w) => w[0]!.toUpperCase() + w.slice(1))
     .join('')}Event`;
 
-/** The catalogue with each type's JSON Schema, as `GET /v1/webhooks/event-types` answers it. */
+/** The catalogue with each type's JSON Schema, as `GET /v1/webhook-event-types` answers it. */
 export function eventCatalogue() {
   return EVENT_TYPE_NAMES.map((type) => ({
     type,

@@ -49,7 +49,7 @@ const tags = ['webhooks'];
 
 const eventTypesRoute = createRoute({
   method: 'get',
-  path: '/v1/webhooks/event-types',
+  path: '/v1/webhook-event-types',
   operationId: 'listWebhookEventTypes',
   tags,
   summary: 'The catalogue of event types, with the JSON Schema of each (admins)',
@@ -144,7 +144,7 @@ const rotateSecretRoute = createRoute({
   request: {
     params: idParam,
     body: {
-      content: { 'application/json': { schema: z.object({ secret: webhookSecretSchema.optional() }).strict().openapi('WebhookSecretRotation') } },
+      content: { 'application/json': { schema: z.object({ secret: webhookSecretSchema.optional() }).strict().openapi('WebhookSecretRotation'), example: {} } },
       required: false,
     },
   },

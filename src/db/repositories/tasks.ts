@@ -282,7 +282,7 @@ export async function closeTask(
     await recordEvent(db, {
       type: 'task.completed',
       customerId: task.customerId,
-      subject: task.leadId ? `lead:${task.leadId}` : `task:${task.id}`,
+      ...(task.customerId ? {} : { subject: task.leadId ? `lead:${task.leadId}` : `task:${task.id}` }),
       data: { taskId: task.id, kind: task.kind, customerId: task.customerId, leadId: task.leadId, completedBy: input.actor },
       idempotencyKey: `task.completed:${task.id}`,
     });

@@ -15,7 +15,7 @@ export interface NewEvent<T extends EventType> {
   data: EventData<T>;
   /** The customer the event is about; a subscriber gets one customer's events in order. */
   customerId?: string | null;
-  /** Whose events these are when there is no customer yet (`lead:<id>`). */
+  /** Whose events keep an order of their own instead of the customer's: a funnel's are its lead's (`lead:<id>`), before and after it has a customer. */
   subject?: string;
   /** The effect: one event per key, whatever the retries. */
   idempotencyKey: string;
@@ -26,7 +26,7 @@ export async function recordEvent<T extends EventType>(db: Pool | PoolClient, ev
   const spec = EVENT_TYPES[event.type];
   // A wrong payload is a bug of the emitting activity: it fails (and retries) rather than send it.
   const data = spec.data.parse(event.data);
-  const orderingKey = event.customerId ? `customer:${event.customerId}` : (event.subject ?? `event:${event.idempotencyKey}`);
+  const orderingKey = event.subject ?? (event.customerId ? `customer:${event.customerId}` : `event:${event.idempotencyKey}`);
   await db.query(
     `WITH e AS (
        INSERT INTO webhook_events (type, version, ordering_key, customer_id, data, idempotency_key)
