@@ -1,5 +1,5 @@
 // Every workflow the operational worker runs; this file is the bundle's entry point.
-import { setWorkflowOptions } from '@temporalio/workflow';
+import { setWorkflowOptions, workflowInfo } from '@temporalio/workflow';
 import { WORKFLOW_VERSIONING } from '../src/domain/versioning.js';
 import { registerCustomer } from './customers.js';
 import { deliverNotification } from './notifications.js';
@@ -33,9 +33,12 @@ const workflows = {
 } satisfies Record<keyof typeof WORKFLOW_VERSIONING, unknown>;
 
 // Worker Versioning: each type pinned to the version that started it, or moving to the current
-// one (src/domain/versioning.ts says which and why). An unversioned worker ignores this.
+// one (src/domain/versioning.ts says which and why). Only a versioned worker may say so (an
+// unversioned one, as in the test harness and replay, fails the task): the first task's worker
+// version tells which this is, deterministically.
 for (const [type, fn] of Object.entries(workflows)) {
-  setWorkflowOptions({ versioningBehavior: WORKFLOW_VERSIONING[type as keyof typeof WORKFLOW_VERSIONING].rule }, fn as () => Promise<unknown>);
+  const { rule } = WORKFLOW_VERSIONING[type as keyof typeof WORKFLOW_VERSIONING];
+  setWorkflowOptions(() => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: rule } : {}), fn as () => Promise<unknown>);
 }
 
 export {

@@ -55,6 +55,7 @@ import { CrmChangeType, CrmCustomerId, CrmProcess, CrmStatus } from '../src/doma
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { openTask, resolveTask } from './tasks.js';
 import { deliver } from './notifications.js';
+import { HistoryBudget, type HistoryLimits } from './history-budget.js';
 
 /** Added after the first release: runs recorded before it replay without these upserts. */
 const CHANGE_TIMELINE_PATCH = 'change-outcomes-in-status-timeline';
@@ -88,6 +89,8 @@ const acts = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', re
 const IDLE_BEFORE_CLOSE = '10 minutes';
 /** Finished changes kept in the workflow's state query (older ones are read from PostgreSQL). */
 const RECENT_CHANGES = 20;
+/** Changes waiting behind the current one; more are refused (409) until one is taken up. */
+export const MAX_QUEUED_CHANGES = 50;
 /** Rounds of re-reading a moved customer row before the change gives up. */
 const MAX_REBASES = 5;
 
@@ -205,6 +208,8 @@ export interface MasterDataInput {
   customerId: string;
   /** Requests accepted but not yet processed, carried over by continue-as-new. */
   queued?: Array<{ request: SubmitChangeInput; state: ChangeState }>;
+  /** When to continue as new (workflows/history-budget.ts), and how many changes may wait: defaults unless a test lowers them. */
+  limits?: Partial<HistoryLimits> & { maxQueued?: number };
 }
 
 export async function customerMasterData(input: MasterDataInput): Promise<void> {
@@ -212,6 +217,8 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
   const queue: SubmitChangeInput[] = [];
   const changes = new Map<string, ChangeState>();
   let current: CurrentChange | undefined;
+  const budget = new HistoryBudget(input.limits);
+  const maxQueued = input.limits?.maxQueued ?? MAX_QUEUED_CHANGES;
   for (const q of input.queued ?? []) {
     queue.push(q.request);
     changes.set(q.request.changeId, q.state);
@@ -255,6 +262,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
   setHandler(
     submitChangeUpdate,
     async (request) => {
+      budget.update();
       const known = changes.get(request.changeId);
       if (known) return { changeId: known.changeId, status: known.status, position: queue.findIndex((q) => q.changeId === known.changeId) + 1 };
       const fields = Object.keys(request.changes) as MasterDataField[];
@@ -279,6 +287,9 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
       validator: (request) => {
         if (request.customerId !== input.customerId) refuse(REFUSAL.conflict, 'the change belongs to another customer');
         if (Object.keys(request.changes).length === 0) refuse(REFUSAL.conflict, 'the change names no field');
+        if (!changes.has(request.changeId) && queue.length >= maxQueued) {
+          refuse(REFUSAL.conflict, `${queue.length} changes of this customer are already waiting; submit this one once one of them has closed`);
+        }
       },
     },
   );
@@ -289,18 +300,26 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     return current;
   };
 
-  setHandler(verifyChangeUpdate, async ({ id, code, actor }) => currentFor(id).verification!.check(code, actor), {
-    validator: ({ id }) => {
-      const c = currentFor(id);
-      if (c.state.status !== 'awaiting-verification' || !c.verification)
-        refuse(REFUSAL.conflict, `change ${id} is ${c.state.status}, not awaiting verification`);
-      c.verification.validateCheck();
+  setHandler(
+    verifyChangeUpdate,
+    async ({ id, code, actor }) => {
+      budget.update();
+      return currentFor(id).verification!.check(code, actor);
     },
-  });
+    {
+      validator: ({ id }) => {
+        const c = currentFor(id);
+        if (c.state.status !== 'awaiting-verification' || !c.verification)
+          refuse(REFUSAL.conflict, `change ${id} is ${c.state.status}, not awaiting verification`);
+        c.verification.validateCheck();
+      },
+    },
+  );
 
   setHandler(
     resendChangeCodeUpdate,
     async ({ id, actor }) => {
+      budget.update();
       const c = currentFor(id);
       const view = await c.verification!.resend();
       c.state.transitions.push({ status: 'awaiting-verification', at: now(), actor, reason: 'code resent' });
@@ -319,6 +338,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
   setHandler(
     decideApprovalUpdate,
     async (decision) => {
+      budget.update();
       const c = currentFor(decision.changeId);
       c.decision = decision;
       c.state.approval = {
@@ -345,6 +365,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
   setHandler(
     cancelChangeUpdate,
     async (cancel) => {
+      budget.update();
       const state = knownChange(cancel.id);
       if (current?.state.changeId === cancel.id) {
         current.cancelled = cancel;
@@ -592,11 +613,12 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         if (queue.length === 0) break;
       }
     }
-    if (workflowInfo().continueAsNewSuggested) {
+    if (budget.exhausted()) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof customerMasterData>({
         customerId: input.customerId,
         queued: queue.map((request) => ({ request, state: changes.get(request.changeId)! })),
+        ...(input.limits ? { limits: input.limits } : {}),
       });
     }
     await process(queue.shift()!);

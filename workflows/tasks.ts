@@ -39,6 +39,7 @@ import {
   type TaskWorkflowInput,
 } from '../src/domain/tasks.js';
 import { deliver } from './notifications.js';
+import { HistoryBudget } from './history-budget.js';
 
 // No attempt limit: a database outage delays a task, it never loses one; what no retry mends (the
 // task's row is gone, a refused rule) is typed non-retryable and ends the step at once.
@@ -55,6 +56,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<OpenedTask
   let task: OpenedTask = input.task;
   let resolution: TaskResolution | undefined;
   let changes = 0;
+  const budget = new HistoryBudget(input.limits);
   // Each person's step has its own key: a retried activity finds its write.
   let steps = input.steps ?? 0;
   const step = (name: string) => `${workflowId}:${name}:${++steps}`;
@@ -71,6 +73,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<OpenedTask
   setHandler(
     completeTaskUpdate,
     async ({ outcome, actor }) => {
+      budget.update();
       keep(await acts.closeTask({ taskId, status: 'done', outcome, actor, key: step('completed') }));
       if (task.status === 'done') {
         // The process may have ended meanwhile: then nobody waits for this any more.
@@ -85,6 +88,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<OpenedTask
   setHandler(
     snoozeTaskUpdate,
     async ({ until, actor }) => {
+      budget.update();
       keep(await acts.snoozeTask({ taskId, until, actor, key: step('snoozed') }));
       return task;
     },
@@ -98,6 +102,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<OpenedTask
   setHandler(
     reassignTaskUpdate,
     async ({ ownerId, actor, reason }) => {
+      budget.update();
       const result = await acts.reassignTask({ taskId, ownerId, actor, reason, key: step('reassigned') });
       if ('refused' in result) refuse(REFUSAL_OF_STATUS[result.status], result.refused);
       keep(result.task);
@@ -108,6 +113,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<OpenedTask
     { validator: (_request: { ownerId: string; actor: string; reason?: string }) => validator() },
   );
   setHandler(resolveTaskSignal, (r) => {
+    budget.signal();
     resolution ??= r;
     changes++;
   });
@@ -126,7 +132,7 @@ export async function taskWorkflow(input: TaskWorkflowInput): Promise<OpenedTask
       keep(await acts.closeTask({ taskId, status: resolution.status, outcome: resolution.reason, actor: resolution.actor, key: `${workflowId}:resolved` }));
       continue;
     }
-    if (workflowInfo().continueAsNewSuggested) {
+    if (budget.exhausted()) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof taskWorkflow>({ ...input, task, steps });
     }

@@ -6,6 +6,7 @@
  * escalates along the team: owner → team lead, and its timer is armed again, so an escalated task
  * that stays undone keeps being raised.
  */
+import type { HistoryLimits } from './history-limits.js';
 import { z } from 'zod';
 import { defineSignal, defineUpdate } from '@temporalio/workflow';
 import { dateTimeSchema, uuidSchema } from './formats.js';
@@ -76,6 +77,8 @@ export interface TaskWorkflowInput {
   rearmMs: number;
   /** Steps taken by people so far, carried across continue-as-new (their keys count on). */
   steps?: number;
+  /** When to continue as new (workflows/history-budget.ts): the defaults unless a test lowers them; carried on. */
+  limits?: Partial<HistoryLimits>;
 }
 
 /** Told to the process that made the task when a person completes it. */

@@ -1,0 +1,139 @@
+/**
+ * Bounded histories: long-lived workflows continue as new before their history or their updates
+ * approach Temporal's limits (workflows/history-budget.ts), carrying their state, and lose nothing
+ * on the way. The limits are lowered through the workflow's input (the defaults are thousands), so
+ * a few requests drive a run past them; everything else goes through the real API.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { temporal } from '@temporalio/proto';
+import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
+import { registerCustomer, waitForChange } from './support/master-data.js';
+import { createTaskActivities } from '../activities/tasks.js';
+import { masterDataStateQuery, masterDataWorkflowId } from '../src/domain/master-data.js';
+import { taskWorkflowId } from '../src/domain/tasks.js';
+
+const { EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW } = temporal.api.enums.v1.EventType;
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('bounded_histories');
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+/** The runs of a workflow, oldest first, and how each ended. */
+async function runsOf(workflowId: string): Promise<Array<{ runId: string; status: string }>> {
+  const runs: Array<{ runId: string; status: string }> = [];
+  for await (const w of h.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push({ runId: w.runId, status: w.status.name });
+  return runs.reverse();
+}
+
+async function continuedAsNew(workflowId: string, runId: string): Promise<boolean> {
+  const history = await h.client.workflow.getHandle(workflowId, runId).fetchHistory();
+  return history.events?.at(-1)?.eventType === EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW;
+}
+
+describe('bounded histories', () => {
+  it('the change desk continues as new past its update limit, carries its queue, caps it, and loses no change', async () => {
+    const customer = await registerCustomer(h);
+    const deskId = masterDataWorkflowId(customer.id);
+    // The desk as the API would start it, with low limits: 5 updates per run, 6 changes waiting.
+    const desk = await h.client.workflow.start('customerMasterData', {
+      taskQueue: h.taskQueue,
+      workflowId: deskId,
+      args: [{ customerId: customer.id, limits: { updates: 5, maxQueued: 6 } }],
+    });
+    const firstRun = desk.firstExecutionRunId;
+
+    const submit = (n: number) => h.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { name: `Jane Bounded ${n}` } } });
+    const ids: string[] = [];
+    for (let n = 1; n <= 7; n++) {
+      const res = await submit(n);
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      ids.push(res.body.changeId);
+    }
+    // One current, six waiting: the eighth is refused, and says why.
+    const refused = await submit(8);
+    expect(refused.status, JSON.stringify(refused.body)).toBe(409);
+    expect(refused.body.detail).toMatch(/6 changes of this customer are already waiting/);
+
+    const [c1, c2, c3, c4, c5, c6, c7] = ids as [string, string, string, string, string, string, string];
+    await waitForChange(h, c1, 'awaiting-approval');
+    const cancel = async (id: string) => {
+      const res = await h.json('POST', `/v1/changes/${id}/cancel`, { body: { reason: 'not needed' } });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    };
+    const decide = async (id: string, decision: 'approve' | 'reject') => {
+      await waitForChange(h, id, 'awaiting-approval');
+      const res = await h.json('POST', `/v1/changes/${id}/approval`, { as: 'backoffice', body: { decision, comment: 'checked' } });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    };
+    await cancel(c2);
+    await cancel(c3);
+    // Ten updates in this run: once c1 is decided, the desk continues as new with c4..c7 waiting.
+    await decide(c1, 'reject');
+    await eventually(async () => (await runsOf(deskId)).length >= 2);
+    expect(await continuedAsNew(deskId, firstRun)).toBe(true);
+    const carried = await eventually(async () => {
+      const state = await h.client.workflow.getHandle(deskId).query(masterDataStateQuery);
+      return state.current === c4 ? state : undefined;
+    });
+    expect(carried.queued).toEqual([c5, c6, c7]);
+
+    await decide(c4, 'reject');
+    await cancel(c5);
+    await cancel(c6);
+    await decide(c7, 'approve');
+    await waitForChange(h, c7, 'applied');
+
+    const statuses = await Promise.all(ids.map(async (id) => (await h.json('GET', `/v1/changes/${id}`)).body.status));
+    expect(statuses).toEqual(['rejected', 'cancelled', 'cancelled', 'rejected', 'cancelled', 'cancelled', 'applied']);
+    expect((await h.json('GET', `/v1/customers/${customer.id}`)).body.name).toBe('Jane Bounded 7');
+    const runs = await runsOf(deskId);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs.slice(0, -1).every((r) => r.status === 'CONTINUED_AS_NEW')).toBe(true);
+  }, 180_000);
+
+  it('a task continues as new past its update limit and keeps every snooze and its completion', async () => {
+    const acts = createTaskActivities({ pool: h.pool });
+    const taskId = crypto.randomUUID();
+    const opened = await acts.openTask({
+      kind: 'lead-contact',
+      title: 'Call back about the offer',
+      ownerId: h.users.agent.id,
+      dueInMs: 86_400_000,
+      process: 'acquisition',
+      step: uniqueId('bounded'),
+      taskId,
+      workflowId: uniqueId('origin'),
+      actor: 'system',
+    });
+    expect(opened?.taskId).toBe(taskId);
+    const { messageId: _sent, ...task } = opened!;
+    const workflowId = taskWorkflowId(taskId);
+    const handle = await h.client.workflow.start('taskWorkflow', {
+      taskQueue: h.taskQueue,
+      workflowId,
+      args: [{ task, originWorkflowId: uniqueId('gone'), rearmMs: 86_400_000, limits: { updates: 3 } }],
+    });
+
+    const snoozes = 8;
+    for (let i = 1; i <= snoozes; i++) {
+      const until = new Date(Date.now() + (i + 1) * 86_400_000).toISOString();
+      const res = await h.json('POST', `/v1/tasks/${taskId}/snooze`, { body: { until } });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.snoozedUntil).toBe(until);
+    }
+    const done = await h.json('POST', `/v1/tasks/${taskId}/complete`, { body: { outcome: 'called back' } });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.status).toBe('done');
+    await h.client.workflow.getHandle(workflowId).result();
+
+    const runs = await runsOf(workflowId);
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+    expect(await continuedAsNew(workflowId, handle.firstExecutionRunId)).toBe(true);
+    const { rows } = await h.pool.query<{ kind: string; n: string }>('SELECT kind, count(*) AS n FROM task_events WHERE task_id = $1 GROUP BY kind', [taskId]);
+    expect(Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]))).toMatchObject({ snoozed: snoozes, completed: 1 });
+  }, 180_000);
+});
