@@ -9,6 +9,7 @@ import { createOfferActivities } from './offers.js';
 import { createRetentionActivities } from './retention.js';
 import { createConsentActivities } from './consent.js';
 import { createTaskActivities } from './tasks.js';
+import { createImportActivities } from './imports.js';
 import { defaultConfig, type Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
@@ -38,6 +39,7 @@ export function createActivities({ settings = defaultConfig(), ...rest }: Activi
     ...createRetentionActivities(deps),
     ...createConsentActivities(deps),
     ...createTaskActivities(deps),
+    ...createImportActivities(deps),
   };
 }
 

@@ -10,3 +10,4 @@ export { customerMasterData } from './master-data.js';
 export { gdprExport, gdprErasure } from './gdpr.js';
 export { recordConsent } from './consent.js';
 export { taskWorkflow } from './tasks.js';
+export { importRecords } from './imports.js';

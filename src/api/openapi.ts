@@ -48,6 +48,7 @@ const CREATED_RESOURCES: ReadonlyArray<{ operationId: string; id: string; resour
   { operationId: 'createUser', id: 'id', resource: '/v1/users/{id}' },
   { operationId: 'createTeam', id: 'id', resource: '/v1/teams/{id}' },
   { operationId: 'issueApiKey', id: 'id', resource: '/v1/api-keys/{id}' },
+  { operationId: 'createImport', id: 'importId', resource: '/v1/imports/{id}' },
 ];
 
 type Registry = OpenAPIHono['openAPIRegistry'];
