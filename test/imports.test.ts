@@ -2,6 +2,9 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { CrmSource } from '../src/domain/search-attributes.js';
+import { ERASURE_COVERAGE } from '../activities/gdpr.js';
+import { inTransaction } from '../src/db/pool.js';
+import { eraseLeadData } from '../src/db/repositories/lead-data.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -298,4 +301,47 @@ describe('what the import endpoints refuse', () => {
     expect((await h.json('GET', `/v1/imports/${id}/rejected?pageSize=0`, { as: 'admin' })).status).toBe(400);
     await finished(id, 30_000);
   });
+});
+
+describe('erasure of imported rows', () => {
+  it("scrubs a customer's rows (created, duplicate or rejected) and a lead's rows of no customer, keeping the outcome", async () => {
+    const p = uniqueId('erase');
+    const file = `${HEADER}\nAda,${p}.ada@example.com,,,,,\nAda again,${p.toUpperCase()}.ADA@example.com,,,,,\nGrace,${p}.grace@example.com,,,,,\n`;
+    const id = await uploaded('customers', file);
+    expect(await finished(id, 30_000)).toMatchObject({ created: 2, duplicates: 1 });
+    const leads = await uploaded('leads', `${JSON.stringify({ name: 'Lin', email: `${p}.lin@example.com`, productIds: ['nope'] })}\n`, 'application/x-ndjson');
+    expect(await finished(leads, 30_000)).toMatchObject({ rejected: 1 });
+
+    const ada = (await h.pool.query<{ id: string }>('SELECT id FROM customers WHERE email_normalized = $1', [`${p}.ada@example.com`])).rows[0]!.id;
+    const step = ERASURE_COVERAGE.import_rows;
+    if (typeof step !== 'function') throw new Error('import_rows must be anonymised by the erasure');
+    expect(await inTransaction(h.pool, (db) => step(db, { id: ada, emailNormalized: `${p}.ada@example.com` }))).toBe(2);
+    const rows = await h.pool.query<{ row_number: number; data: object; email_normalized: string | null; outcome: string }>(
+      'SELECT row_number, data, email_normalized, outcome FROM import_rows WHERE import_id = $1 ORDER BY row_number',
+      [id],
+    );
+    expect(rows.rows.map((r) => [r.row_number, r.outcome, r.data, r.email_normalized])).toEqual([
+      [1, 'created', {}, null],
+      [2, 'duplicate', {}, null],
+      [
+        3,
+        'created',
+        {
+          name: 'Grace',
+          email: `${p}.grace@example.com`,
+          phone: '',
+          'address.street': '',
+          'address.postalCode': '',
+          'address.city': '',
+          'address.country': '',
+        },
+        `${p}.grace@example.com`,
+      ],
+    ]);
+
+    const erased = await inTransaction(h.pool, (db) => eraseLeadData(db, `${p}.lin@example.com`, 'erased'));
+    expect(erased.import_rows).toBe(1);
+    const lin = await h.pool.query<{ data: object; outcome: string }>('SELECT data, outcome FROM import_rows WHERE import_id = $1', [leads]);
+    expect(lin.rows).toEqual([{ data: {}, outcome: 'rejected' }]);
+  }, 60_000);
 });
