@@ -6,16 +6,28 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool, PoolClient } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
-import { writeAudit } from '../src/db/repositories/audit-log.js';
+import { writeAudit, type AuditField } from '../src/db/repositories/audit-log.js';
 import { insertCustomer } from '../src/db/repositories/customers.js';
 import { queueMessage } from '../src/db/repositories/outbox.js';
 import { recordRegistration } from '../src/db/repositories/registrations.js';
 import { recordEvent } from '../src/db/repositories/webhook-events.js';
 import { normaliseEmail } from '../src/domain/contact-data.js';
-import type { RegistrationInput, RegistrationResult } from '../src/domain/customers.js';
+import type { RegistrationInput, RegistrationRequest, RegistrationResult } from '../src/domain/customers.js';
 
 export interface CustomerActivityDeps {
   pool: Pool;
+}
+
+/** The audit entries of a new customer: each field it was created with (registration and import alike). */
+export function registrationAudit(request: RegistrationRequest): AuditField[] {
+  const fields: Array<[string, unknown]> = [
+    ['name', request.name],
+    ['email', request.email.trim()],
+    ['phone', request.phone],
+    ['address', request.address],
+    ['locale', request.locale],
+  ];
+  return fields.filter(([, value]) => value !== undefined).map(([field, value]) => ({ field, oldValue: null, newValue: value }));
 }
 
 /**
@@ -35,18 +47,7 @@ export async function createCustomer(
     if (insert.existingId !== customerId) return { outcome: 'duplicate', customerId: insert.existingId };
     // Our own earlier attempt committed: its audit rows and message are already there.
   }
-  const fields: Array<[string, unknown]> = [
-    ['name', request.name],
-    ['email', request.email.trim()],
-    ['phone', request.phone],
-    ['address', request.address],
-    ['locale', request.locale],
-  ];
-  await writeAudit(
-    db,
-    { step: `${workflowId}:audit`, customerId, actor, process: 'registration', workflowId },
-    fields.filter(([, value]) => value !== undefined).map(([field, value]) => ({ field, oldValue: null, newValue: value })),
-  );
+  await writeAudit(db, { step: `${workflowId}:audit`, customerId, actor, process: 'registration', workflowId }, registrationAudit(request));
   const welcomeMessageId = await queueMessage(db, {
     customerId,
     recipient: request.email.trim(),

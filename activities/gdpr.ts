@@ -122,6 +122,15 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   webhook_subscriptions: 'subscribers (URL, event types, secret): no customer data',
   webhook_deliveries: 'which event went to which subscriber, when: no personal values',
   webhook_attempts: "each delivery attempt's HTTP status, latency and our own error text: no personal values",
+  // Bulk imports (0017): a row as uploaded holds the person's data, whatever came of it (created,
+  // duplicate or rejected); the row's number, outcome and reason (field paths and rule messages,
+  // record ids) stay, the values go. A rejected row whose e-mail was no valid address cannot be
+  // found by the person's address: see README, Imports.
+  import_rows: run(
+    `UPDATE import_rows SET data = '{}'::jsonb, email_normalized = NULL, errors = NULL, erased_at = now()
+     WHERE (customer_id = $1 OR email_normalized = $2) AND erased_at IS NULL`,
+  ),
+  imports: 'who imported which kind of file when, its SHA-256 and counters: no personal data',
 };
 
 /** Extra columns of `customers` that other processes added and that are personal. */

@@ -10,6 +10,7 @@ import { createRetentionActivities } from './retention.js';
 import { createConsentActivities } from './consent.js';
 import { createTaskActivities } from './tasks.js';
 import { createWebhookActivities } from './webhooks.js';
+import { createImportActivities } from './imports.js';
 import { defaultConfig, type Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
@@ -46,6 +47,7 @@ export function createActivities({ settings = defaultConfig(), ...rest }: Activi
     ...createConsentActivities(deps),
     ...createTaskActivities(deps),
     ...createWebhookActivities(deps),
+    ...createImportActivities(deps),
   };
 }
 

@@ -165,7 +165,7 @@ async function goalMetSince(db: PoolClient, campaignId: string, customerId: stri
 }
 
 /** Runs `task` over `items` with at most `limit` in flight. */
-async function withConcurrency<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+export async function withConcurrency<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {

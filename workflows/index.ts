@@ -13,6 +13,7 @@ import { gdprExport, gdprErasure } from './gdpr.js';
 import { recordConsent } from './consent.js';
 import { taskWorkflow } from './tasks.js';
 import { webhookDelivery } from './webhooks.js';
+import { importRecords } from './imports.js';
 
 const workflows = {
   registerCustomer,
@@ -30,6 +31,7 @@ const workflows = {
   recordConsent,
   taskWorkflow,
   webhookDelivery,
+  importRecords,
 } satisfies Record<keyof typeof WORKFLOW_VERSIONING, unknown>;
 
 // Worker Versioning: each type pinned to the version that started it, or moving to the current
@@ -57,4 +59,5 @@ export {
   recordConsent,
   taskWorkflow,
   webhookDelivery,
+  importRecords,
 };

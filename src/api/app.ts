@@ -40,6 +40,7 @@ import { teamRoutes } from './routes/teams.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { registerEventCatalogue } from './routes/webhook-schemas.js';
+import { importRoutes } from './routes/imports.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -109,15 +110,16 @@ export function createApi(deps: ApiDeps) {
   // Public: the unsubscribe link of marketing messages works without a key (and outside /v1's JSON-only bodies).
   app.route('/', unsubscribeRoutes(deps));
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => problemResponse(c, 413, `Request body is larger than ${MAX_BODY_BYTES} bytes`),
-    }),
-  );
+  const jsonBodyLimit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => problemResponse(c, 413, `Request body is larger than ${MAX_BODY_BYTES} bytes`),
+  });
+  // An import's body is a file (CSV or JSON lines, up to IMPORT_MAX_BYTES): its route sets its own limit and checks its own content type.
+  const isFileUpload = (c: { req: { method: string; path: string } }) => c.req.method === 'POST' && c.req.path === '/v1/imports';
+  app.use('/v1/*', (c, next) => (isFileUpload(c) ? next() : jsonBodyLimit(c, next)));
   app.use('/v1/*', async (c, next) => {
     const method = c.req.method;
+    if (isFileUpload(c)) return next();
     if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
       const type = c.req.header('content-type');
       const length = Number(c.req.header('content-length') ?? 0);
@@ -157,6 +159,7 @@ export function createApi(deps: ApiDeps) {
   app.route('/', apiKeyRoutes(deps));
   app.route('/', webhookRoutes(deps));
   registerEventCatalogue(app.openAPIRegistry);
+  app.route('/', importRoutes(deps));
 
   linkCreatedResources(app.openAPIRegistry);
   declareIdempotency(app.openAPIRegistry);

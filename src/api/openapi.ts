@@ -49,6 +49,7 @@ const CREATED_RESOURCES: ReadonlyArray<{ operationId: string; id: string; resour
   { operationId: 'createTeam', id: 'id', resource: '/v1/teams/{id}' },
   { operationId: 'issueApiKey', id: 'id', resource: '/v1/api-keys/{id}' },
   { operationId: 'createWebhook', id: 'id', resource: '/v1/webhooks/{id}' },
+  { operationId: 'createImport', id: 'importId', resource: '/v1/imports/{id}' },
 ];
 
 type Registry = OpenAPIHono['openAPIRegistry'];

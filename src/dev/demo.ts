@@ -947,6 +947,33 @@ async function usersAndTeams(customer?: Customer): Promise<string> {
   return `Dana joined ${team.name} with 2 keys; leads went to ${owners.join(', ')}; ${fourEyes}; deactivated, her key gets ${after.status}`;
 }
 
+/** A small CSV of customers through the bulk import: one bad row, one repeated row; the rejection report as CSV. */
+async function bulkImport(): Promise<string> {
+  const rows = [
+    'name,email,phone,address.street,address.postalCode,address.city,address.country',
+    ...Array.from({ length: 8 }, (_, i) => `Imported ${i + 1},imported.${RUN}.${i + 1}@example.com,+49 30 55${1000 + i},Lindenstr. ${i + 1},10969,Berlin,DE`),
+    `Broken Postcode,imported.${RUN}.broken@example.com,,Lindenstr. 9,ABC,Berlin,DE`,
+    `Imported 1 again,IMPORTED.${RUN}.1@example.com,,,,,`,
+  ];
+  requests++;
+  const res = await fetch(`${API}/v1/imports?kind=customers`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${keys.backoffice}`, 'Content-Type': 'text/csv' },
+    body: `${rows.join('\n')}\n`,
+  });
+  if (res.status !== 202) throw new DemoError(`POST /v1/imports answered ${res.status} (expected 202):\n${await res.text()}`);
+  const { importId } = (await res.json()) as { importId: string };
+  const done = await poll<{ status: string; created: number; duplicates: number; rejected: number }>(
+    `/v1/imports/${importId}`,
+    (b) => b.status === 'completed',
+    30_000,
+    'backoffice',
+  );
+  const rejected = await call<{ items: Array<{ row: number; reason: string }> }>('GET', `/v1/imports/${importId}/rejected`, { role: 'backoffice' });
+  const why = rejected.body.items.map((r) => `row ${r.row}: ${r.reason}`).join('; ');
+  return `import ${importId}: ${done.created} created, ${done.duplicates} duplicate, ${done.rejected} rejected (${why}); CSV at /v1/imports/${importId}/rejected.csv`;
+}
+
 async function main(): Promise<void> {
   const keyFile = path.join(DATA_DIR, 'dev-keys.json');
   try {
@@ -1012,6 +1039,8 @@ async function main(): Promise<void> {
   log(`  GDPR for leads: ${await leadGdpr()}`);
 
   log(`  users: ${await usersAndTeams(customers.find((c) => c.country !== 'AT'))}`);
+
+  log(`  bulk import: ${await bulkImport()}`);
 
   log(`5/5 analytics`);
   const triggeredAt = Date.now();

@@ -10,6 +10,8 @@ import { emailSchema, localeSchema, personNameSchema, phoneSchema } from './cont
 import { CLOSED_STAGES, DEFAULT_STAGE_PROBABILITIES, LEAD_STAGES, OPPORTUNITY_SOURCE, type LeadStage, type StageProbabilities } from './processes.js';
 import { productIdSchema } from './offers.js';
 import { uuidSchema } from './formats.js';
+import { CrmOwner, CrmProcess, CrmSource, CrmStatus, CrmTeam } from './search-attributes.js';
+import { CRM_PROCESS } from './processes.js';
 
 /** Where a lead comes from, as intake takes it. */
 export const LEAD_SOURCES = ['web', 'event', 'referral', 'import', 'partner'] as const;
@@ -489,4 +491,21 @@ export function leadWorkflowId(leadId: string): string {
 
 export function leadSummary(intake: Pick<FunnelIntake, 'name' | 'company' | 'source'>): string {
   return `Lead ${intake.name}${intake.company ? `, ${intake.company}` : ''}, via ${intake.source}`;
+}
+
+/** How a lead's funnel is started, by the intake API and by an import alike: id, input, search attributes, summary. */
+export function leadFunnelStart(leadId: string, intake: LeadIntake, actor: string, details: string) {
+  return {
+    workflowId: leadWorkflowId(leadId),
+    args: [{ leadId, intake, actor }] as [LeadFunnelInput],
+    typedSearchAttributes: [
+      { key: CrmProcess, value: CRM_PROCESS.acquisition },
+      { key: CrmStatus, value: 'new' },
+      { key: CrmSource, value: intake.source },
+      ...(intake.ownerId ? [{ key: CrmOwner, value: intake.ownerId }] : []),
+      ...(intake.teamId ? [{ key: CrmTeam, value: intake.teamId }] : []),
+    ],
+    staticSummary: leadSummary(intake),
+    staticDetails: details,
+  };
 }

@@ -34,6 +34,8 @@ export const CRM_PROCESS = {
   webhooks: 'webhooks',
   /** User, team and API-key administration: audit entries only, no workflow. */
   users: 'users',
+  /** A bulk import of customers or leads (`import-<id>`). */
+  import: 'import',
 } as const;
 export type CrmProcess = (typeof CRM_PROCESS)[keyof typeof CRM_PROCESS];
 export const CRM_PROCESSES = valuesOf(CRM_PROCESS);

@@ -31,6 +31,7 @@ export const WORKFLOW_VERSIONING = {
   customerMasterData: { rule: 'AUTO_UPGRADE', why: 'the customer’s change desk, open while changes come; changes are patched' },
   campaignEnrollment: { rule: 'AUTO_UPGRADE', why: 'weeks of steps and waits; changes are patched' },
   taskWorkflow: { rule: 'AUTO_UPGRADE', why: 'open until a person acts, escalating with no end of its own; changes are patched' },
+  importRecords: { rule: 'PINNED', why: 'one file: its pages (continue-as-new) stay on the version that validated the first' },
   webhookDelivery: { rule: 'AUTO_UPGRADE', why: 'one per subscription, with no end of its own (continues as new); changes are patched' },
 } as const satisfies Record<string, { rule: VersioningRule; why: string }>;
 

@@ -9,16 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { WorkflowHandle } from '@temporalio/client';
-import { intakeOutcomeUpdate, leadIntakeSchema, leadStateQuery, leadSummary, leadWorkflowId, type IntakeOutcome } from '../../domain/acquisition.js';
+import { intakeOutcomeUpdate, leadFunnelStart, leadIntakeSchema, leadStateQuery, leadWorkflowId, type IntakeOutcome } from '../../domain/acquisition.js';
 import { normaliseEmail } from '../../domain/contact-data.js';
 import { findCustomerId } from '../../db/repositories/customers.js';
 import { findOpenLeadId, listLeads, readLead, type LeadRecord } from '../../db/repositories/leads.js';
 import { unsellableProducts } from '../../db/repositories/products.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
 import { checkRanges, isoDateTimeSchema, listingOf, pageSizeSchema, pageTokenSchema, pageTokens } from '../listing.js';
-import { CrmOwner, CrmProcess, CrmSource, CrmStatus, CrmTeam } from '../../domain/search-attributes.js';
 import { activeUserOrProblem, teamOrProblem } from './user-schemas.js';
-import { CRM_PROCESS } from '../../domain/processes.js';
 import type { leadFunnel } from '../../../workflows/acquisition.js';
 import { operational } from '../auth.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
@@ -227,20 +225,7 @@ export function acquisitionRoutes(deps: ApiDeps) {
     const { handle } = await startOnce<typeof leadFunnel>(
       deps.temporal,
       'leadFunnel',
-      {
-        taskQueue: deps.taskQueue,
-        workflowId,
-        args: [{ leadId, intake: body, actor }],
-        typedSearchAttributes: [
-          { key: CrmProcess, value: CRM_PROCESS.acquisition },
-          { key: CrmStatus, value: 'new' },
-          { key: CrmSource, value: body.source },
-          ...(body.ownerId ? [{ key: CrmOwner, value: body.ownerId }] : []),
-          ...(body.teamId ? [{ key: CrmTeam, value: body.teamId }] : []),
-        ],
-        staticSummary: leadSummary(body),
-        staticDetails: `Taken in by user ${actor} (${roles.join(', ')}); e-mail ${body.email}`,
-      },
+      { taskQueue: deps.taskQueue, ...leadFunnelStart(leadId, body, actor, `Taken in by user ${actor} (${roles.join(', ')}); e-mail ${body.email}`) },
       c.get('idempotency'),
     );
     const outcome = await intakeOutcome(deps, handle, leadId, body.email, waitMs);

@@ -61,6 +61,32 @@ export async function writeAudit(db: Pool | PoolClient, write: AuditWrite, field
   return written;
 }
 
+/** `writeAudit` for many steps in one statement (a page of an import): the same keys, each entry once. */
+export async function writeAuditBatch(db: Pool | PoolClient, steps: Array<{ write: AuditWrite; fields: AuditField[] }>): Promise<number> {
+  const entries = steps.flatMap(({ write, fields }) => fields.map((f) => ({ write, f })));
+  if (entries.length === 0) return 0;
+  const column = <T>(pick: (e: (typeof entries)[number]) => T) => entries.map(pick);
+  const { rowCount } = await db.query(
+    `INSERT INTO audit_log (customer_id, lead_id, field, old_value, new_value, actor, approver, process, workflow_id, change_id, idempotency_key)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::text[], $7::text[], $8::text[], $9::text[], $10::uuid[], $11::text[])
+     ON CONFLICT (idempotency_key) DO NOTHING`,
+    [
+      column((e) => e.write.customerId ?? null),
+      column((e) => e.write.leadId ?? null),
+      column((e) => e.f.field),
+      column((e) => json(e.f.oldValue)),
+      column((e) => json(e.f.newValue)),
+      column((e) => e.write.actor),
+      column((e) => e.write.approver ?? null),
+      column((e) => e.write.process),
+      column((e) => e.write.workflowId ?? null),
+      column((e) => e.write.changeId ?? null),
+      column((e) => auditKey(e.write.step, e.f.field)),
+    ],
+  );
+  return rowCount ?? 0;
+}
+
 export interface LeadCorrectionEntry {
   field: string;
   from: unknown;

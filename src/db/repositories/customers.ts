@@ -106,6 +106,48 @@ export async function insertCustomer(
   return { inserted: false, existingId: existing.rows[0]?.id };
 }
 
+/**
+ * `insertCustomer` for many customers in one statement (a page of an import): each is inserted
+ * unless its id or e-mail is taken, also by another row of the batch (the first one wins).
+ * Answers the ids inserted, and for the others the id holding their e-mail.
+ */
+export async function insertCustomers(
+  db: PoolClient,
+  customers: Array<{ id: string; request: RegistrationRequest; emailNormalized: string }>,
+  actor: string,
+): Promise<{ inserted: Set<string>; existing: Map<string, string | undefined> }> {
+  const col = <T>(pick: (c: (typeof customers)[number]) => T) => customers.map(pick);
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO customers (id, name, email, email_normalized, phone, address, locale, created_by)
+     SELECT id, name, email, email_normalized, phone, address, locale, $8 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[])
+       AS x(id, name, email, email_normalized, phone, address, locale)
+     ON CONFLICT DO NOTHING
+     RETURNING id`,
+    [
+      col((c) => c.id),
+      col((c) => c.request.name),
+      col((c) => c.request.email.trim()),
+      col((c) => c.emailNormalized),
+      col((c) => c.request.phone ?? null),
+      col((c) => (c.request.address ? JSON.stringify(c.request.address) : null)),
+      col((c) => c.request.locale),
+      actor,
+    ],
+  );
+  const inserted = new Set(rows.map((r) => r.id));
+  const missing = customers.filter((c) => !inserted.has(c.id));
+  const existing = new Map<string, string | undefined>();
+  if (missing.length > 0) {
+    const found = await db.query<{ id: string; email_normalized: string }>(
+      'SELECT id, email_normalized FROM customers WHERE email_normalized = ANY($1::text[])',
+      [missing.map((c) => c.emailNormalized)],
+    );
+    const byEmail = new Map(found.rows.map((r) => [r.email_normalized, r.id]));
+    for (const c of missing) existing.set(c.id, byEmail.get(c.emailNormalized));
+  }
+  return { inserted, existing };
+}
+
 export const CUSTOMER_STATUSES = ['active', 'inactive', 'erased'] as const;
 
 export interface CustomerFilter {

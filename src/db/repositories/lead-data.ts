@@ -20,7 +20,11 @@ export async function leadsOnlyUnder(db: Pool | PoolClient, email: string): Prom
 /** The person's messages: about one of their leads, or to their address, and never a customer's. */
 const MESSAGES = `customer_id IS NULL AND (payload->>'leadId' = ANY($1::text[]) OR lower(recipient) = $2)`;
 
+/** Rows of imports about the person as a lead: $1 their lead ids, $2 the address (rows of no customer). */
+const IMPORTED_ROWS = '(lead_id = ANY($1::uuid[]) OR (email_normalized = $2 AND customer_id IS NULL))';
+
 /** Every row held about the person, table by table. */
+
 export async function leadDataOf(db: Pool | PoolClient, email: string): Promise<Record<string, unknown[]>> {
   const leads = (await db.query('SELECT * FROM leads WHERE email_normalized = $1 AND customer_id IS NULL ORDER BY created_at, id', [email])).rows;
   const ids = leads.map((l: { id: string }) => l.id);
@@ -31,6 +35,7 @@ export async function leadDataOf(db: Pool | PoolClient, email: string): Promise<
     audit_log: await q('SELECT * FROM audit_log WHERE lead_id = ANY($1::uuid[]) ORDER BY occurred_at, id', [ids]),
     contact_events: await q('SELECT * FROM contact_events WHERE lead_id = ANY($1::text[]) AND customer_id IS NULL ORDER BY occurred_at, id', [ids]),
     notification_outbox: await q(`SELECT * FROM notification_outbox WHERE ${MESSAGES} ORDER BY created_at, id`, [ids, email]),
+    import_rows: await q(`SELECT * FROM import_rows WHERE ${IMPORTED_ROWS} ORDER BY import_id, row_number`, [ids, email]),
   };
 }
 
@@ -93,6 +98,12 @@ export async function eraseLeadData(db: PoolClient, email: string, erasedReason:
     [email],
   );
   rows.gdpr_requests = await count('UPDATE gdpr_requests SET subject_email = NULL WHERE subject_email = $1', [email]);
+  // Imported rows of the person as a lead (created, duplicate or rejected); a customer's rows are the customer's erasure's.
+  rows.import_rows = await count(
+    `UPDATE import_rows SET data = '{}'::jsonb, email_normalized = NULL, errors = NULL, erased_at = now()
+     WHERE ${IMPORTED_ROWS} AND erased_at IS NULL`,
+    [ids, email],
+  );
   rows.leads = await count(
     `UPDATE leads SET name = 'Erased lead', email = 'erased-' || id || '@erased.invalid', email_normalized = 'erased-' || id || '@erased.invalid',
        phone = NULL, company = NULL, interest = NULL, score_reasons = '[]'::jsonb, qualification_need = NULL, qualification_timeline = NULL,
