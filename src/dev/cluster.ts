@@ -52,8 +52,16 @@ type TemporalService = (typeof TEMPORAL_SERVICES)[number];
 /** The script's own settings; everything else is the services' configuration (src/config.ts). */
 const clusterEnv = z.object({
   CLUSTER_DATA_DIR: z.string().min(1).default('.data-cluster'),
-  /** Every port is this plus an offset (see clusterPorts); the default keeps clear of npm start's. */
-  CLUSTER_PORT_BASE: z.coerce.number().int().min(1024).max(65_000).default(7400),
+  /**
+   * Every port is this plus an offset (see clusterPorts); the default keeps clear of npm start's.
+   * At most 32700: Temporal keeps membership ports in a smallint column.
+   */
+  CLUSTER_PORT_BASE: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(32_700, 'CLUSTER_PORT_BASE must be at most 32700 (Temporal stores membership ports as smallint)')
+    .default(7400),
   /** `separate`: one process per Temporal service; `single`: one process running all four. */
   CLUSTER_TEMPORAL_PROCESSES: z.enum(['separate', 'single']).default('separate'),
   /** A directory holding `server` and `sql` (temporal-server, temporal-sql-tool) built elsewhere. */
@@ -239,10 +247,12 @@ const INDEXED_VALUE_TYPE: Record<string, number> = { TEXT: 1, KEYWORD: 2, INT: 3
 type RetentionPeriod = NonNullable<Parameters<Connection['workflowService']['registerNamespace']>[0]['workflowExecutionRetentionPeriod']>;
 
 /** The namespace with TEMPORAL_RETENTION and the search attributes, once the frontend answers. */
-async function setupNamespace(address: string, namespace: string, retentionMs: number, timeoutMs: number): Promise<void> {
+async function setupNamespace(address: string, namespace: string, retentionMs: number, timeoutMs: number, died: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
+    const death = died();
+    if (death) throw new Error(death);
     let connection: Connection | undefined;
     try {
       connection = await Connection.connect({ address, connectTimeout: 2_000 });
@@ -384,6 +394,7 @@ async function start(stack: ReturnType<typeof createStack>) {
   const root = path.join(dataDir, 'temporal');
   await mkdir(path.join(root, 'config'), { recursive: true });
   await writeFile(path.join(root, 'config', 'cluster.yaml'), JSON.stringify(serverConfig(ports, db), null, 2));
+  let temporalDeath: string | undefined;
   const groups: Array<readonly TemporalService[]> = opts.CLUSTER_TEMPORAL_PROCESSES === 'single' ? [TEMPORAL_SERVICES] : TEMPORAL_SERVICES.map((s) => [s]);
   for (const services of groups) {
     const name = services.length === 1 ? `Temporal ${services[0]}` : 'Temporal server';
@@ -391,6 +402,7 @@ async function start(stack: ReturnType<typeof createStack>) {
     const logFile = path.join(logs, `${key}.log`);
     const child = spawnTemporal(bins.server, root, services, logFile);
     pids[key] = child.pid;
+    void child.exited.then((how) => (temporalDeath ??= `${name} exited during start-up (${how}); see ${logFile}`));
     stack.supervise(
       name,
       child,
@@ -407,7 +419,7 @@ async function start(stack: ReturnType<typeof createStack>) {
   step(
     `Temporal ${groups.length === 1 ? 'server (all four services in one process)' : 'services started (frontend, history, matching, worker)'}; waiting for the frontend at ${temporalAddress}`,
   );
-  await setupNamespace(temporalAddress, config.temporal.namespace, config.temporal.retentionMs, 180_000);
+  await setupNamespace(temporalAddress, config.temporal.namespace, config.temporal.retentionMs, 180_000, () => temporalDeath);
   step(`Temporal ready at ${temporalAddress} (namespace ${config.temporal.namespace}, SQL visibility on PostgreSQL)`);
 
   let uiUrl: string | undefined;
