@@ -24,7 +24,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: [...UNIT, ...WORKFLOWS],
+          // The fault suite (test/faults) runs on its own: npm run test:faults.
+          exclude: [...UNIT, ...WORKFLOWS, 'test/faults/**'],
           // One Temporal dev server and one PostgreSQL for the whole run; each file isolates itself by
           // task queue, ids and schema (test/support/harness.ts).
           globalSetup: ['test/support/global-setup.ts'],

@@ -32,6 +32,8 @@ export interface EmbeddedPgOptions {
   onStep?: (line: string) => void;
   /** How long to wait for the server to accept connections. */
   readyTimeoutMs?: number;
+  /** Server settings (`-c name=value`), e.g. max_connections for a Temporal cluster's many pools. */
+  settings?: Record<string, string>;
 }
 
 export interface EmbeddedPg {
@@ -250,6 +252,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPgOptions): Promise<Em
 
   const flags = ['-D', dataDir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`];
   if (opts.fast) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  for (const [name, value] of Object.entries(opts.settings ?? {})) flags.push('-c', `${name}=${value}`);
   let output = '';
   const child = spawn(path.join(binDir, 'postgres'), flags, {
     ...(user ? { uid: user.uid, gid: user.gid } : {}),

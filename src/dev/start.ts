@@ -10,141 +10,23 @@
  * ends with one line that names the cause and what to do, and a non-zero exit. Once running,
  * a Temporal server, PostgreSQL or analytics process that dies is said so and restarted.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { hashKey } from '../auth/keys.js';
 import { loadConfig, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { migrate } from '../db/migrate.js';
-import { onShutdown, startApiService, startWorkerService } from '../services.js';
+import { startApiService, startWorkerService } from '../services.js';
 import { buildWorkflowBundle } from '../worker/bundle.js';
 import { DEV_TEAM, DEV_USERS, DEV_USER_NAMES, ensureDevKeys, devKeyEntries } from './dev-keys.js';
 import { ensureDevPayloadKeys, formatKeyring } from '../codec/index.js';
-import { PROJECT_ROOT } from './paths.js';
-import { stopperFor } from './processes.js';
-import { isPortFree } from './ports.js';
+import { aborted, createStack, explain, requirePorts, spawnEntry, together, waitForHttp, type Child } from './stack.js';
 import { startEmbeddedPostgres } from './postgres.js';
 import { step, withHeartbeat } from './progress.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 import { startDevServer } from './temporal-server.js';
 
-const stack: Array<{ name: string; stop: () => Promise<void> }> = [];
-let stopping: Promise<void> | undefined;
-
-function stopAll(): Promise<void> {
-  stopping ??= (async () => {
-    if (!stack.length) return;
-    step('Stopping…');
-    for (const s of stack.reverse()) {
-      try {
-        await s.stop();
-        step(`  stopped ${s.name}`);
-      } catch (err) {
-        step(`  ${s.name} did not stop cleanly: ${(err as Error).message}`);
-      }
-    }
-  })();
-  return stopping;
-}
-onShutdown(stopAll);
-
-/** The one way out after a failure: stop what runs, one line with cause and fix, exit 1. */
-async function fail(err: unknown): Promise<never> {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`\nStart failed: ${message.split('\n').join(' ')}\n`);
-  await stopAll();
-  process.exit(1);
-}
-process.on('uncaughtException', (err) => void fail(err));
-process.on('unhandledRejection', (err) => void fail(err));
-
-/** Wraps a failure with what to do about it, keeping the cause's own words. */
-function explain(what: string, fix: string) {
-  return (err: unknown): never => {
-    throw new Error(`${what}: ${err instanceof Error ? err.message : String(err)}. ${fix}`, { cause: err });
-  };
-}
-
-async function requirePorts(ports: Array<{ port: number; what: string; variable: string }>): Promise<void> {
-  for (const p of ports) {
-    if (!(await isPortFree(p.port))) {
-      throw new Error(`port ${p.port} for ${p.what} is in use (another \`npm start\`?). Stop what holds it or set ${p.variable} to another port.`);
-    }
-  }
-}
-
-/**
- * Runs the start-up tasks side by side; the first failure aborts the others (a Go build is
- * killed) and is the one reported, once everything has settled.
- */
-async function together<T extends readonly unknown[]>(abort: AbortController, tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  let first: unknown;
-  const settled = await Promise.allSettled(
-    tasks.map((t) =>
-      t.catch((err: unknown) => {
-        if (!abort.signal.aborted) {
-          first = err;
-          abort.abort();
-        }
-        throw err;
-      }),
-    ),
-  );
-  if (abort.signal.aborted) throw first;
-  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
-}
-
-function aborted(signal: AbortSignal): void {
-  if (signal.aborted) throw new Error('aborted');
-}
-
-/** Settles once the whole stack is up: supervision starts then (a death before is a failed start). */
-let markRunning!: () => void;
-const running = new Promise<void>((resolve) => (markRunning = resolve));
-
-interface Child {
-  exited: Promise<string>;
-  stop(): Promise<void>;
-}
-
-const RESTARTS = 3;
-const RESTART_WINDOW_MS = 5 * 60_000;
-
-/**
- * Keeps a child of the stack running: when it dies, one line says so and it is started again
- * (its state is on disk). More than RESTARTS deaths within five minutes: an essential child
- * (Temporal, PostgreSQL) stops the whole stack with a clear message; analytics is left stopped,
- * since the operational side never depends on it.
- */
-function supervise(name: string, first: Child, restart: () => Promise<Child>, opts: { essential: boolean; log: string }): void {
-  let current = first;
-  const deaths: number[] = [];
-  stack.push({ name, stop: () => current.stop() });
-  void (async () => {
-    for (;;) {
-      const how = await current.exited;
-      await running;
-      if (stopping) return;
-      const now = Date.now();
-      deaths.push(now);
-      while (deaths.length && now - deaths[0]! > RESTART_WINDOW_MS) deaths.shift();
-      if (deaths.length > RESTARTS) {
-        const message = `${name} stopped ${deaths.length} times within 5 minutes (last: ${how}); giving up. See ${opts.log}`;
-        if (opts.essential) return fail(new Error(`${message}, fix the cause and start again.`));
-        return step(`${message}. The operational stack keeps running without it.`);
-      }
-      step(`${name} stopped unexpectedly (${how}); restarting it (${deaths.length} of ${RESTARTS})`);
-      try {
-        await new Promise((r) => setTimeout(r, 1_000 * deaths.length));
-        current = await restart();
-        step(`${name} is running again`);
-      } catch (err) {
-        step(`${name} did not restart: ${(err as Error).message}`);
-        current = { exited: Promise.resolve('failed restart'), stop: async () => undefined };
-      }
-    }
-  })();
-}
+const stack = createStack('Start failed');
+const { fail } = stack;
 
 async function main() {
   let config: Config;
@@ -207,7 +89,7 @@ async function main() {
     const server = await startDevServer(options).catch(
       explain('the Temporal dev server did not start', `See ${options.logFile}; to start afresh, stop npm start and remove ${options.dbFile}.`),
     );
-    supervise('Temporal dev server', server, () => startDevServer(options), { essential: true, log: options.logFile });
+    stack.supervise('Temporal dev server', server, () => startDevServer(options), { essential: true, log: options.logFile });
     step(`Temporal ready at ${server.address}`);
     return { address: server.address, uiUrl: server.uiUrl };
   })();
@@ -227,7 +109,7 @@ async function main() {
       const pg = await startEmbeddedPostgres(options).catch(
         explain('the embedded PostgreSQL did not start', `See ${options.logFile}, or set DATABASE_URL and ANALYTICS_DATABASE_URL to a PostgreSQL server.`),
       );
-      supervise('PostgreSQL', pg, () => startEmbeddedPostgres(options), { essential: true, log: options.logFile });
+      stack.supervise('PostgreSQL', pg, () => startEmbeddedPostgres(options), { essential: true, log: options.logFile });
       aborted(abort.signal);
       await pg.ensureDatabase('crm');
       await pg.ensureDatabase('crm_analytics');
@@ -254,13 +136,13 @@ async function main() {
   const keys = [...config.api.keys, ...(devKeys ? devKeyEntries(devKeys.keys) : [])];
   const endpoints = { databaseUrl: db.databaseUrl, temporalAddress: t.address };
   const worker = await startWorkerService(config, endpoints, logger, code, 'current');
-  stack.push({ name: 'operational worker', stop: worker.stop });
+  stack.add('operational worker', worker.stop);
   step(
     `Operational worker polling task queue ${config.temporal.taskQueue}` +
       (worker.version ? `, current version ${worker.version.deploymentName}/${worker.version.buildId}` : ' (unversioned)'),
   );
   const api = await startApiService(config, endpoints, logger, keys);
-  stack.push({ name: 'API', stop: api.stop });
+  stack.add('API', api.stop);
 
   // Analytics: its own process with its own database and keys. The operational side never
   // waits for it: if it fails to start, everything else keeps running.
@@ -291,7 +173,7 @@ async function main() {
   }
   lines.push('', 'Press Ctrl-C to stop everything.', '');
   process.stdout.write(lines.join('\n') + '\n');
-  markRunning();
+  stack.markRunning();
 }
 
 function spawnAnalytics(
@@ -300,14 +182,11 @@ function spawnAnalytics(
   keys: Array<{ actor: string; sha256: string }>,
   logger: Logger,
 ): Child & { running(): boolean } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/analytics/main.ts'], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ANALYTICS_DATABASE_URL: storeUrl, TEMPORAL_ADDRESS: temporalAddress, ANALYTICS_API_KEYS: JSON.stringify(keys) },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  child.on('error', (err) => logger.error({ err }, 'analytics process failed to start'));
-  const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`)));
-  return { exited, stop: stopperFor(child), running: () => child.exitCode === null && child.signalCode === null };
+  return spawnEntry(
+    'src/analytics/main.ts',
+    { ANALYTICS_DATABASE_URL: storeUrl, TEMPORAL_ADDRESS: temporalAddress, ANALYTICS_API_KEYS: JSON.stringify(keys) },
+    (err) => logger.error({ err }, 'analytics process failed to start'),
+  );
 }
 
 async function startAnalyticsProcess(
@@ -319,21 +198,14 @@ async function startAnalyticsProcess(
 ): Promise<string | undefined> {
   step('Starting the analytics process');
   const child = spawnAnalytics(storeUrl, temporalAddress, keys, logger);
-  supervise('analytics', child, async () => spawnAnalytics(storeUrl, temporalAddress, keys, logger), {
+  stack.supervise('analytics', child, async () => spawnAnalytics(storeUrl, temporalAddress, keys, logger), {
     essential: false,
     log: 'the analytics lines above',
   });
   const url = `http://localhost:${config.analytics.port}`;
-  for (let i = 0; i < 120 && child.running(); i++) {
-    const ok = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) {
-      step(`Analytics ready at ${url}`);
-      return url;
-    }
-    await new Promise((r) => setTimeout(r, 250));
+  if (await waitForHttp(`${url}/healthz`, () => child.running())) {
+    step(`Analytics ready at ${url}`);
+    return url;
   }
   step('Analytics did not start; the operational stack runs without it');
   return undefined;

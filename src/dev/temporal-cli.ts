@@ -13,7 +13,7 @@ export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal@v1.5.
 
 export type TemporalCli = { kind: 'binary'; path: string; source: string } | { kind: 'sdk-download' };
 
-async function isExecutable(p: string): Promise<boolean> {
+export async function isExecutable(p: string): Promise<boolean> {
   try {
     await access(p, constants.X_OK);
     return true;
@@ -22,7 +22,7 @@ async function isExecutable(p: string): Promise<boolean> {
   }
 }
 
-async function onPath(name: string): Promise<string | undefined> {
+export async function onPath(name: string): Promise<string | undefined> {
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);
@@ -37,15 +37,25 @@ async function onPath(name: string): Promise<string | undefined> {
  */
 const CLI_PACKAGES = 1_300;
 
+export interface GoBuild {
+  /** What is built, for the progress lines ("the Temporal CLI"). */
+  what: string;
+  /** `module/cmd/x@version` for `go install`. */
+  targets: string[];
+  /** Packages compiled from an empty build cache (`go list -deps`): the yardstick for "how far". */
+  packages: number;
+}
+
 /** `go install -v` with a progress line every 15 s: modules fetched, packages compiled, time left. */
-function goInstall(go: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<void> {
+export function goInstall(go: string, env: NodeJS.ProcessEnv, build: GoBuild, signal?: AbortSignal): Promise<void> {
+  const { what, packages } = build;
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     let downloads = 0;
     let compiled = 0;
     let firstCompiledAt = 0;
     let tail: string[] = [];
-    const child = spawn(go, ['install', '-v', TEMPORAL_CLI_MODULE], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(go, ['install', '-v', ...build.targets], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     const onAbort = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', onAbort, { once: true });
     let partial = '';
@@ -63,14 +73,14 @@ function goInstall(go: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Pr
     const timer = setInterval(() => {
       const elapsed = Math.round((Date.now() - t0) / 1000);
       if (!compiled) {
-        step(`  building the Temporal CLI: fetching Go modules (${downloads} so far, ${elapsed}s)`);
+        step(`  building ${what}: fetching Go modules (${downloads} so far, ${elapsed}s)`);
         return;
       }
-      const share = Math.min(compiled / CLI_PACKAGES, 0.99);
+      const share = Math.min(compiled / packages, 0.99);
       const rate = compiled / ((Date.now() - firstCompiledAt) / 1000);
-      const left = Math.max(5, Math.round((CLI_PACKAGES - compiled) / Math.max(rate, 0.1)));
+      const left = Math.max(5, Math.round((packages - compiled) / Math.max(rate, 0.1)));
       step(
-        `  building the Temporal CLI: ${compiled} of about ${CLI_PACKAGES} packages compiled (${Math.round(share * 100)}%), about ${left >= 90 ? `${Math.round(left / 60)} min` : `${left}s`} left (${elapsed}s so far)`,
+        `  building ${what}: ${compiled} of about ${packages} packages compiled (${Math.round(share * 100)}%), about ${left >= 90 ? `${Math.round(left / 60)} min` : `${left}s`} left (${elapsed}s so far)`,
       );
     }, 15_000);
     child.on('error', (err) => {
@@ -80,7 +90,7 @@ function goInstall(go: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Pr
     child.on('exit', (code, sig) => {
       clearInterval(timer);
       signal?.removeEventListener('abort', onAbort);
-      if (signal?.aborted) reject(new Error('the Temporal CLI build was stopped'));
+      if (signal?.aborted) reject(new Error(`the build of ${what} was stopped`));
       else if (code === 0) resolve();
       else reject(new Error(`go install exited with ${code ?? sig}${tail.length ? `: ${tail.join(' | ')}` : ''}`));
     });
@@ -104,7 +114,12 @@ export async function resolveTemporalCli(opts: { install?: boolean; signal?: Abo
     step(`Building the Temporal CLI with Go (first run only, a few minutes): go install ${TEMPORAL_CLI_MODULE}`);
     await mkdir(TOOLS_BIN, { recursive: true });
     try {
-      await goInstall(go, { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false' }, opts.signal);
+      await goInstall(
+        go,
+        { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-buildvcs=false' },
+        { what: 'the Temporal CLI', targets: [TEMPORAL_CLI_MODULE], packages: CLI_PACKAGES },
+        opts.signal,
+      );
       if (await isExecutable(local)) {
         step(`Temporal CLI built: ${local}`);
         return { kind: 'binary', path: local, source: 'go install' };
