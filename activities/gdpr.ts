@@ -113,6 +113,8 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   users: 'the people who work the CRM (employees): no customer data',
   teams: 'teams of users: no customer data',
   api_keys: "users' key hashes: no customer data",
+  // Security (0019): who decoded how many payloads when: kept; the workflow id may carry the customer's id and goes.
+  codec_decodes: run(`UPDATE codec_decodes SET workflow_id = NULL WHERE workflow_id LIKE '%' || $1 || '%'`),
 };
 
 /** Extra columns of `customers` that other processes added and that are personal. */
