@@ -5,7 +5,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { ZodError } from 'zod';
-import { authenticate } from './auth.js';
+import { authenticate, publicAccess } from './auth.js';
 import { idempotencyKeyStore } from '../db/repositories/idempotency-keys.js';
 import { DEFAULT_IDEMPOTENCY_TTL_MS, idempotencyKeys } from './idempotency.js';
 import { docsRoutes } from '../http/docs.js';
@@ -105,8 +105,8 @@ export function createApi(deps: ApiDeps) {
   app.use('*', limits.perAddress);
   app.use('*', limits.perKey);
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
+  app.get('/healthz', publicAccess, (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', publicAccess, async (c) => {
     const checks = await Promise.allSettled([
       withTimeout(deps.pool.query('SELECT 1'), 2_000, 'PostgreSQL'),
       withTimeout(deps.temporal.workflowService.getSystemInfo({}), 2_000, 'Temporal'),
