@@ -131,6 +131,8 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
      WHERE (customer_id = $1 OR email_normalized = $2) AND erased_at IS NULL`,
   ),
   imports: 'who imported which kind of file when, its SHA-256 and counters: no personal data',
+  // Security (0019): who decoded how many payloads when: kept; the workflow id may carry the customer's id and goes.
+  codec_decodes: run(`UPDATE codec_decodes SET workflow_id = NULL WHERE workflow_id LIKE '%' || $1 || '%'`),
 };
 
 /** Extra columns of `customers` that other processes added and that are personal. */

@@ -213,8 +213,48 @@ const envSchema = z.object({
    */
   PAYLOAD_KEYS: z.string().optional(),
   PAYLOAD_KEY_ID: z.string().optional(),
-  /** Origins allowed to call the codec endpoint from a browser (the Temporal UI); comma-separated. */
-  CODEC_CORS_ORIGINS: z.string().optional(),
+  /** The one browser origin allowed to call the codec endpoint (the Temporal UI); default the embedded UI's. */
+  TEMPORAL_UI_ORIGIN: z.url().optional(),
+  /**
+   * Decode-only credentials of the codec endpoint (no API key works there): JSON array of
+   * {name, sha256}; sent as `Authorization: Bearer <token>`; `name` is who the audit records.
+   */
+  CODEC_TOKENS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (!raw) return [] as Array<{ name: string; sha256: string }>;
+      try {
+        const parsed = z.array(z.object({ name: z.string().min(1).max(100), sha256: apiKeySchema.shape.sha256 })).safeParse(JSON.parse(raw));
+        if (parsed.success) return parsed.data;
+        ctx.addIssue({ code: 'custom', message: `CODEC_TOKENS: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` });
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'CODEC_TOKENS must be a JSON array of {name, sha256}' });
+      }
+      return z.NEVER;
+    }),
+  /**
+   * A codec listener on 127.0.0.1 only, for the local Temporal UI (which cannot send a credential):
+   * `npm start` opens it on 3002; unset elsewhere.
+   */
+  CODEC_LOCAL_PORT: port.optional(),
+
+  /** The key of the page tokens' MAC (at least 32 characters), the same on every API process; required outside development and test. */
+  PAGE_TOKEN_SECRET: z.string().min(32, 'PAGE_TOKEN_SECRET must be at least 32 characters').optional(),
+  /** Requests a minute per API key and per client address, counted in each API process (see README). */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  RATE_LIMIT_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+
+  /**
+   * TLS to Temporal for every connection (client, worker, analytics): files in PEM. A client
+   * certificate and key make it mutual TLS; a CA replaces the system roots; TEMPORAL_TLS=true
+   * alone turns on TLS with the system roots.
+   */
+  TEMPORAL_TLS: boolish.optional(),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
 
   /** Master-data changes and GDPR requests (durations as Temporal accepts them, e.g. "24 hours"). */
   VERIFICATION_CODE_TTL: z.string().default('24 hours'),
@@ -227,6 +267,17 @@ const envSchema = z.object({
   EXPORT_RETENTION: z.string().default('7 days'),
   BACKOFFICE_EMAIL: z.string().default('backoffice@localhost'),
 });
+
+/**
+ * The page-token secret an API process seals with: PAGE_TOKEN_SECRET, required outside development
+ * and test (where `npm start` and the test harness make one); undefined there when not set.
+ */
+export function pageTokenSecretOf(config: Pick<Config, 'env' | 'api'>): string | undefined {
+  if (!config.api.pageTokenSecret && !['development', 'test'].includes(config.env)) {
+    throw new Error(`Invalid configuration:\n  PAGE_TOKEN_SECRET: required when NODE_ENV=${config.env} (at least 32 random characters, the same for every API process)`);
+  }
+  return config.api.pageTokenSecret;
+}
 
 /** Every environment variable the services read; docker-compose.yml is checked against it. */
 export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
@@ -254,6 +305,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (e.SMS_TRANSPORT === 'http' && !e.SMS_GATEWAY_URL) {
     throw new Error('Invalid configuration:\n  SMS_GATEWAY_URL: required when SMS_TRANSPORT=http');
   }
+  if (!e.TEMPORAL_TLS_CERT !== !e.TEMPORAL_TLS_KEY) {
+    throw new Error('Invalid configuration:\n  TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: give both (mutual TLS) or neither');
+  }
+  const embedded = !e.DATABASE_URL && !e.TEMPORAL_ADDRESS;
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -279,8 +334,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       uiPort: e.TEMPORAL_UI_PORT,
       uiUrl: e.TEMPORAL_UI_URL,
       retentionMs: e.TEMPORAL_RETENTION,
+      tls:
+        e.TEMPORAL_TLS || e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_CA || e.TEMPORAL_TLS_SERVER_NAME
+          ? { certFile: e.TEMPORAL_TLS_CERT, keyFile: e.TEMPORAL_TLS_KEY, caFile: e.TEMPORAL_TLS_CA, serverName: e.TEMPORAL_TLS_SERVER_NAME }
+          : undefined,
     },
-    api: { host: e.API_HOST, port: e.API_PORT, keys: e.API_KEYS, idempotencyTtlMs: e.IDEMPOTENCY_TTL },
+    api: {
+      host: e.API_HOST,
+      port: e.API_PORT,
+      keys: e.API_KEYS,
+      idempotencyTtlMs: e.IDEMPOTENCY_TTL,
+      pageTokenSecret: e.PAGE_TOKEN_SECRET,
+      rateLimits: { perKey: e.RATE_LIMIT_PER_MINUTE, perAddress: e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE },
+    },
     mail: {
       transport: e.MAIL_TRANSPORT,
       smtpUrl: e.SMTP_URL,
@@ -300,7 +366,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
           }
         : undefined,
     },
-    devKeys: e.DEV_KEYS ?? (!e.DATABASE_URL && !e.TEMPORAL_ADDRESS),
+    devKeys: e.DEV_KEYS ?? embedded,
     consent: { publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${e.API_PORT}`).replace(/\/+$/, '') },
     retention: { pageSize: e.RETENTION_PAGE_SIZE, enrollConcurrency: e.RETENTION_ENROLL_CONCURRENCY },
     acquisition: {
@@ -317,10 +383,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
     codec: {
       keys: e.PAYLOAD_KEYS,
       activeKeyId: e.PAYLOAD_KEY_ID,
-      corsOrigins: (e.CODEC_CORS_ORIGINS ?? e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT},http://127.0.0.1:${e.TEMPORAL_UI_PORT}`)
-        .split(',')
-        .map((o) => o.trim().replace(/\/$/, ''))
-        .filter(Boolean),
+      namespace: e.TEMPORAL_NAMESPACE,
+      uiOrigin: new URL(e.TEMPORAL_UI_ORIGIN ?? e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT}`).origin,
+      tokens: e.CODEC_TOKENS,
+      localPort: e.CODEC_LOCAL_PORT ?? (embedded ? 3002 : undefined),
     },
     masterData: {
       codeTtl: e.VERIFICATION_CODE_TTL,

@@ -11,12 +11,14 @@ import { startIdempotencyPurge } from './api/idempotency.js';
 import { idempotencyKeyStore } from './db/repositories/idempotency-keys.js';
 import { AesGcmPayloadCodec, createDataConverter, keyringFromConfig } from './codec/index.js';
 import { checkPolicy } from './domain/master-data.js';
-import type { Config } from './config.js';
+import { pageTokenSecretOf, type Config } from './config.js';
 import { bootstrapUsers, type BootstrapKey } from './api/bootstrap.js';
 import { createPool, type Pool } from './db/pool.js';
 import type { Logger } from './logger.js';
 import { createTransport } from './notifications/transport.js';
-import { connectClient, connectWorker } from './temporal.js';
+import { connectClient, connectWorker, temporalTls } from './temporal.js';
+import { createLocalCodecApp } from './api/routes/codec.js';
+import { randomBytes } from 'node:crypto';
 import { loadWorkflowBundle } from './worker/bundle.js';
 import { createOperationalWorker } from './worker/worker.js';
 import { startWebhookWakeup } from './worker/webhook-wakeup.js';
@@ -53,7 +55,7 @@ export async function startWorkerService(
   const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-worker' });
   checkPolicy(config.masterData);
   const transport = createTransport({ mail: config.mail, sms: config.sms });
-  const connection = await connectWorker(endpoints.temporalAddress);
+  const connection = await connectWorker(endpoints.temporalAddress, temporalTls(config.temporal.tls));
   const dataConverter = createDataConverter(keyringFromConfig(config.codec));
   const workflowBundle = bundle ?? (await loadWorkflowBundle(config.workflowBundlePath));
   const { versioning } = config.temporal;
@@ -142,18 +144,27 @@ export async function startApiService(
     keys.map((k) => ({ team: config.acquisition.leadTeam, ...k })),
   );
   const keyring = keyringFromConfig(config.codec);
-  const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace, createDataConverter(keyring));
-  const app = createApi({
+  const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace, createDataConverter(keyring), temporalTls(config.temporal.tls));
+  let pageTokenSecret = pageTokenSecretOf(config);
+  if (!pageTokenSecret) {
+    // loadConfig refuses this outside development and test; here tokens last as long as this process.
+    logger.warn('PAGE_TOKEN_SECRET is not set: page tokens are sealed with a secret of this process only');
+    pageTokenSecret = randomBytes(32).toString('base64url');
+  }
+  const deps = {
     pool,
     temporal,
     taskQueue: config.temporal.taskQueue,
     logger,
     keys,
+    pageTokenSecret,
+    rateLimits: config.api.rateLimits,
     payloadCodec: new AesGcmPayloadCodec(keyring),
-    codecCorsOrigins: config.codec.corsOrigins,
+    codecAccess: { namespace: config.temporal.namespace, uiOrigin: config.codec.uiOrigin, tokens: config.codec.tokens },
     retention: config.retention,
     idempotencyTtlMs: config.api.idempotencyTtlMs,
-  });
+  };
+  const app = createApi(deps);
   // Every API process purges; the DELETE is idempotent, so several instances do no harm.
   const purge = startIdempotencyPurge(idempotencyKeyStore(pool, config.api.idempotencyTtlMs), logger);
   const server = await new Promise<ServerType>((resolve, reject) => {
@@ -162,11 +173,22 @@ export async function startApiService(
   });
   const url = `http://localhost:${config.api.port}`;
   logger.info({ url }, 'API listening');
+  // The local Temporal UI's codec: loopback only, whatever API_HOST says.
+  let codecServer: ServerType | undefined;
+  if (config.codec.localPort !== undefined) {
+    const local = createLocalCodecApp(deps);
+    codecServer = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: local.fetch, port: config.codec.localPort, hostname: '127.0.0.1' }, () => resolve(s));
+      s.once('error', reject);
+    });
+    logger.info({ url: `http://127.0.0.1:${config.codec.localPort}/codec` }, 'local codec listening');
+  }
   return {
     url,
     server,
     async stop() {
       purge.stop();
+      if (codecServer) await new Promise<void>((resolve) => codecServer.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await temporal.connection.close();
       await pool.end();

@@ -1,16 +1,39 @@
 /** Connections to Temporal: the one place that decides how clients and workers talk to it. */
-import { Client, Connection } from '@temporalio/client';
+import { readFileSync } from 'node:fs';
+import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 
+/** TEMPORAL_TLS_* as the config module reads them: PEM files and the name the server's certificate carries. */
+export interface TemporalTlsFiles {
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  serverName?: string;
+}
+
+/**
+ * The TLS options of every Temporal connection (client, worker, analytics), read from the files
+ * once; undefined: plain TCP, as the embedded dev server speaks. A client certificate and key make
+ * it mutual TLS; without a CA the system roots verify the server.
+ */
+export function temporalTls(files: TemporalTlsFiles | undefined): TLSConfig | undefined {
+  if (!files) return undefined;
+  return {
+    ...(files.serverName ? { serverNameOverride: files.serverName } : {}),
+    ...(files.caFile ? { serverRootCACertificate: readFileSync(files.caFile) } : {}),
+    ...(files.certFile && files.keyFile ? { clientCertPair: { crt: readFileSync(files.certFile), key: readFileSync(files.keyFile) } } : {}),
+  };
+}
+
 /** `dataConverter` carries the payload codec (src/codec): every service passes it. */
-export async function connectClient(address: string, namespace: string, dataConverter?: DataConverter): Promise<Client> {
-  const connection = await Connection.connect({ address });
+export async function connectClient(address: string, namespace: string, dataConverter?: DataConverter, tls?: TLSConfig): Promise<Client> {
+  const connection = await Connection.connect({ address, ...(tls ? { tls } : {}) });
   return new Client({ connection, namespace, dataConverter });
 }
 
-export async function connectWorker(address: string): Promise<NativeConnection> {
-  return NativeConnection.connect({ address });
+export async function connectWorker(address: string, tls?: TLSConfig): Promise<NativeConnection> {
+  return NativeConnection.connect({ address, ...(tls ? { tls } : {}) });
 }
 
 /**

@@ -18,6 +18,7 @@ beforeAll(async () => {
     pool: h.pool,
     temporal,
     taskQueue: h.taskQueue,
+    pageTokenSecret: 'test-page-token-secret-0123456789abcdef',
     logger: createLogger('silent'),
     keys: devKeyEntries(h.keys),
   });

@@ -395,6 +395,7 @@ describe('the funnel from lead to customer', () => {
         pool: h.pool,
         temporal: h.client,
         taskQueue: h.taskQueue,
+        pageTokenSecret: 'test-page-token-secret-0123456789abcdef',
         logger: createLogger('silent'),
         keys: keys(),
         resultWaitMs: 300,

@@ -159,7 +159,7 @@ describe('the published schema and the validators accept and refuse the same val
       method: 'PATCH',
       url: `/v1/customers/${missingCustomer}/retention-profile`,
       path: 'body.timezone',
-      body: (timezone: string) => ({ timezone }),
+      body: (timezone: string) => ({ timezone, version: 1 }),
       describedOnly: custom,
       values: fc.oneof(
         fc.constantFrom(...zones, 'UTC', 'US/Eastern'),

@@ -9,12 +9,25 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { keyringFromConfig } from '../src/codec/index.js';
-import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
+import { CONFIG_VARIABLES, loadConfig, pageTokenSecretOf } from '../src/config.js';
 import { CLI_SEARCH_ATTRIBUTE_TYPE, CRM_SEARCH_ATTRIBUTES } from '../src/domain/search-attributes.js';
 
 const root = path.resolve(import.meta.dirname, '..');
-const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { image?: string; build?: string; environment?: Record<string, unknown>; command?: string[] | string; volumes?: string[] }>;
+const composeText = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
+const compose = parse(composeText, { merge: true }) as {
+  networks?: Record<string, { internal?: boolean } | null>;
+  services: Record<
+    string,
+    {
+      image?: string;
+      build?: string;
+      environment?: Record<string, unknown>;
+      command?: string[] | string;
+      volumes?: string[];
+      ports?: string[];
+      networks?: string[];
+    }
+  >;
 };
 const engineServices = Object.entries(compose.services).filter(([, s]) => s.image === 'crm-engine:latest');
 
@@ -25,6 +38,9 @@ function substitute(value: unknown, name: string): string {
     ANALYTICS_API_KEYS: JSON.stringify([{ actor: 'a', sha256: 'b'.repeat(64) }]),
     PAYLOAD_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
     PAYLOAD_KEY_ID: 'k1',
+    PAGE_TOKEN_SECRET: 'p'.repeat(40),
+    CODEC_TOKENS: JSON.stringify([{ name: 'temporal-ui', sha256: 'c'.repeat(64) }]),
+    TEMPORAL_UI_URL: 'https://temporal.example.com',
   };
   return String(value).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_, v: string, op: string, arg: string) =>
     op === '-' ? arg : (samples[v] ?? process.env[`COMPOSE_SAMPLE_${v}`] ?? `sample-${name}`),
@@ -79,5 +95,67 @@ describe('docker-compose.yml', () => {
         if (source.startsWith('./')) expect(existsSync(path.join(root, source)), source).toBe(true);
       }
     }
+  });
+});
+
+describe('docker-compose.yml security', () => {
+  const services = compose.services;
+
+  it('publishes only the API, the analytics API and the Temporal UI', () => {
+    const published = Object.entries(services)
+      .filter(([, s]) => (s.ports ?? []).length > 0)
+      .map(([n]) => n)
+      .sort();
+    expect(published).toEqual(['analytics', 'api', 'temporal-ui']);
+  });
+
+  it("keeps Temporal's frontend, PostgreSQL and Mailpit on the internal network only", () => {
+    expect(compose.networks?.internal?.internal).toBe(true);
+    for (const name of ['temporal', 'postgres', 'analytics-postgres', 'mailpit']) {
+      expect(services[name]!.networks, name).toEqual(['internal']);
+      expect(services[name]!.ports, name).toBeUndefined();
+    }
+  });
+
+  it('puts the Temporal UI behind OpenID Connect login, with every setting required', () => {
+    const env = services['temporal-ui']!.environment!;
+    expect(env.TEMPORAL_AUTH_ENABLED).toBe('true');
+    for (const key of ['TEMPORAL_AUTH_PROVIDER_URL', 'TEMPORAL_AUTH_CLIENT_ID', 'TEMPORAL_AUTH_CLIENT_SECRET', 'TEMPORAL_AUTH_CALLBACK_URL']) {
+      expect(String(env[key]), key).toMatch(/\$\{\w+:\?[^}]+\}/);
+    }
+    // The UI's own settings no longer hand out a codec URL with a key in it.
+    expect(composeText).not.toMatch(/codec\/key/);
+  });
+
+  it('requires every secret (`:?`) and defaults none', () => {
+    const references = [...composeText.matchAll(/\$\{(\w+)(?::([-?]))?[^}]*\}/g)].map(([, name, op]) => ({ name: name!, op }));
+    const secret = /PASSWORD|SECRET|KEYS?$|TOKENS?$|PAYLOAD/;
+    const secrets = references.filter((r) => secret.test(r.name));
+    expect(new Set(secrets.map((r) => r.name))).toEqual(
+      new Set([
+        'POSTGRES_PASSWORD',
+        'CRM_DB_PASSWORD',
+        'TEMPORAL_DB_PASSWORD',
+        'ANALYTICS_DB_PASSWORD',
+        'PAYLOAD_KEYS',
+        'PAYLOAD_KEY_ID',
+        'API_KEYS',
+        'ANALYTICS_API_KEYS',
+        'PAGE_TOKEN_SECRET',
+        'CODEC_TOKENS',
+        'TEMPORAL_UI_OIDC_CLIENT_SECRET',
+      ]),
+    );
+    for (const r of secrets) expect(r.op, r.name).toBe('?');
+    // No credential written into a URL either.
+    expect(composeText).not.toMatch(/postgres:\/\/\w+:(?!\$\{)[^@]+@/);
+  });
+
+  it('runs the engine with NODE_ENV=production, so the API refuses to start without PAGE_TOKEN_SECRET', () => {
+    const env = Object.fromEntries(Object.entries(services.api!.environment!).map(([k, v]) => [k, substitute(v, 'api')]));
+    expect(env.NODE_ENV).toBe('production');
+    const { PAGE_TOKEN_SECRET: _secret, ...without } = env;
+    expect(() => pageTokenSecretOf(loadConfig(without))).toThrow(/PAGE_TOKEN_SECRET/);
+    expect(loadConfig(env).codec.uiOrigin).toBe('https://temporal.example.com');
   });
 });

@@ -41,6 +41,7 @@ describe.runIf(RECORDING)('recording histories', () => {
       pool: h.pool,
       temporal: client,
       taskQueue,
+      pageTokenSecret: 'test-page-token-secret-0123456789abcdef',
       logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
       keys: devKeyEntries(keys),
     });

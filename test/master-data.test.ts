@@ -430,9 +430,10 @@ describe('bad input is a problem that names the field and stores nothing', () =>
 });
 
 describe('payload encryption', () => {
-  it('stores payloads sealed with AES-256-GCM under the key id, and decodes them only for admins through the codec endpoint', async () => {
+  it('stores payloads sealed with AES-256-GCM under the key id, and decodes them only with a codec token, audited', async () => {
     const c = customers[0]!;
-    const history = await h.client.workflow.getHandle(`master-data-${c.id}`).fetchHistory();
+    const workflowId = `master-data-${c.id}`;
+    const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
     const update = history.events!.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes)!.workflowExecutionUpdateAcceptedEventAttributes!;
     const payload = update.acceptedRequest!.input!.args!.payloads![0]!;
     const meta = Object.fromEntries(Object.entries(payload.metadata!).map(([k, v]) => [k, Buffer.from(v).toString()]));
@@ -446,34 +447,48 @@ describe('payload encryption', () => {
         },
       ],
     };
-    const decoded = await h.json('POST', '/codec/decode', { as: 'admin', body: wire });
+    const codec = { key: h.codecToken };
+    const ns = { 'x-namespace': 'default' };
+    const decoded = await h.json('POST', '/codec/decode', { as: codec, headers: { ...ns, 'x-workflow-id': workflowId }, body: wire });
     expect(decoded.status).toBe(200);
     const clear = JSON.parse(Buffer.from(decoded.body.payloads[0].data, 'base64').toString());
     expect(clear).toMatchObject({ customerId: c.id, requestedBy: h.users.agent.id });
     expect(Buffer.from(decoded.body.payloads[0].metadata.encoding, 'base64').toString()).toBe('json/plain');
+    // Who decoded how many payloads of which workflow is recorded; the payloads are not.
+    const audit = await h.pool.query('SELECT actor, namespace, payloads FROM codec_decodes WHERE workflow_id = $1', [workflowId]);
+    expect(audit.rows).toEqual([{ actor: 'test-codec', namespace: 'default', payloads: 1 }]);
 
-    expect((await h.json('POST', '/codec/decode', { as: 'agent', body: wire })).status).toBe(403);
-    expect((await h.json('POST', '/codec/decode', { as: null, body: wire })).status).toBe(401);
-    const byPathKey = await h.json('POST', `/codec/key/${h.keys.admin}/decode`, { as: null, body: wire });
-    expect(byPathKey.status).toBe(200);
-    expect((await h.json('POST', `/codec/key/${h.keys.agent}/decode`, { as: null, body: wire })).status).toBe(403);
-    expect((await h.json('POST', '/codec/decode', { as: 'admin', body: { payloads: 'x' } })).status).toBe(400);
+    // No API key decodes, not even an admin's; another namespace and a missing one are refused.
+    expect((await h.json('POST', '/codec/decode', { as: 'admin', headers: ns, body: wire })).status).toBe(401);
+    expect((await h.json('POST', '/codec/decode', { as: null, headers: ns, body: wire })).status).toBe(401);
+    expect((await h.json('POST', '/codec/decode', { as: codec, headers: { 'x-namespace': 'other' }, body: wire })).status).toBe(403);
+    const noNamespace = await h.json('POST', '/codec/decode', { as: codec, body: wire });
+    expect(noNamespace.status).toBe(400);
+    expect(noNamespace.body.detail).toMatch(/X-Namespace/);
+    // The key-in-the-path endpoint is gone, and nothing answered echoes a key.
+    const byPathKey = await h.request('POST', `/codec/key/${h.keys.admin}/decode`, { as: null, headers: ns, body: wire });
+    expect(byPathKey.status).toBe(404);
+    expect(await byPathKey.text()).not.toContain(h.keys.admin);
+    // A codec token opens nothing else.
+    expect((await h.json('GET', `/v1/customers/${c.id}`, { as: codec })).status).toBe(401);
+    expect((await h.json('POST', '/codec/decode', { as: codec, headers: ns, body: { payloads: 'x' } })).status).toBe(400);
     const tampered = {
       payloads: [{ ...wire.payloads[0]!, data: Buffer.from('garbage that is long enough to look sealed').toString('base64') }],
     };
-    expect((await h.json('POST', '/codec/decode', { as: 'admin', body: tampered })).status).toBe(422);
+    expect((await h.json('POST', '/codec/decode', { as: codec, headers: ns, body: tampered })).status).toBe(422);
 
-    const encoded = await h.json('POST', '/codec/encode', {
-      as: 'admin',
-      body: {
-        payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hi"').toString('base64') }],
-      },
-    });
+    // Encoding (the CLI starting a workflow with clear input) takes an admin's API key, never the decode-only token.
+    const clearPayloads = {
+      payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hi"').toString('base64') }],
+    };
+    expect((await h.json('POST', '/codec/encode', { as: codec, headers: ns, body: clearPayloads })).status).toBe(401);
+    expect((await h.json('POST', '/codec/encode', { as: 'agent', headers: ns, body: clearPayloads })).status).toBe(403);
+    const encoded = await h.json('POST', '/codec/encode', { as: 'admin', headers: ns, body: clearPayloads });
     expect(encoded.status).toBe(200);
     expect(Buffer.from(encoded.body.payloads[0].metadata['encryption-key-id'], 'base64').toString()).toBe(h.keyring.activeKeyId);
   });
 
-  it('answers the Temporal UI’s CORS preflight for its origin only', async () => {
+  it('answers the Temporal UI’s CORS preflight for its origin only, without credentials', async () => {
     const preflight = (origin: string) =>
       h.request('OPTIONS', '/codec/decode', {
         as: null,
@@ -487,9 +502,10 @@ describe('payload encryption', () => {
     expect(ok.status).toBe(204);
     expect(ok.headers.get('access-control-allow-origin')).toBe('http://localhost:8233');
     expect(ok.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('x-namespace');
-    expect(ok.headers.get('access-control-allow-credentials')).toBe('true');
-    const other = await preflight('https://evil.example');
-    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(ok.headers.get('access-control-allow-credentials')).toBeNull();
+    for (const origin of ['https://evil.example', 'http://127.0.0.1:8233', 'http://localhost:8080']) {
+      expect((await preflight(origin)).headers.get('access-control-allow-origin')).toBeNull();
+    }
   });
 
   it('leaves no e-mail, phone, name, IBAN or code of these tests in clear in any workflow history', async () => {

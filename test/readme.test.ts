@@ -12,7 +12,14 @@ const readme = readFileSync(path.resolve(import.meta.dirname, '..', 'README.md')
 
 describe('README.md', () => {
   it('documents every API route', async () => {
-    const api = createApi({ pool: {} as Pool, temporal: {} as Client, taskQueue: 'docs', logger: createLogger('silent'), keys: [] });
+    const api = createApi({
+      pool: {} as Pool,
+      temporal: {} as Client,
+      taskQueue: 'docs',
+      logger: createLogger('silent'),
+      keys: [],
+      pageTokenSecret: 'docs-page-token-secret-0123456789abcdef',
+    });
     const doc = (await (await api.request('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>> };
     const missing = Object.entries(doc.paths).flatMap(([p, methods]) =>
       Object.keys(methods)

@@ -140,27 +140,28 @@ describe('campaigns on the dev server: schedules, runs, segments', () => {
     expect(other.body.detail).toMatch(/Idempotency-Key/);
   });
 
-  it("sets a customer's churn-risk score and time zone, audited, for backoffice and admins only", async () => {
+  it("sets a customer's churn-risk score and time zone, audited, for backoffice and admins only, based on the version read", async () => {
     const marker = await segmentProduct(h);
     const [c] = await seedCustomers(h, marker, 1);
     const url = `/v1/customers/${c!.id}/retention-profile`;
-    const set = await h.json('PATCH', url, { as: 'backoffice', body: { churnRisk: 0.82, timezone: 'Europe/Vienna' } });
+    const version = (await h.json('GET', `/v1/customers/${c!.id}`, { as: 'backoffice' })).body.version as number;
+    const set = await h.json('PATCH', url, { as: 'backoffice', body: { churnRisk: 0.82, timezone: 'Europe/Vienna', version } });
     expect(set.status).toBe(200);
-    expect(set.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: 'Europe/Vienna' });
-    const cleared = await h.json('PATCH', url, { as: 'admin', body: { timezone: null } });
-    expect(cleared.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: null });
+    expect(set.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: 'Europe/Vienna', version: version + 1 });
+    const cleared = await h.json('PATCH', url, { as: 'admin', body: { timezone: null }, headers: { 'if-match': `"${version + 1}"` } });
+    expect(cleared.body).toEqual({ customerId: c!.id, churnRisk: 0.82, timezone: null, version: version + 2 });
     const audit = await h.pool.query('SELECT field, old_value, new_value, actor FROM audit_log WHERE customer_id = $1 ORDER BY id', [c!.id]);
     expect(audit.rows).toEqual([
       { field: 'churn_risk', old_value: null, new_value: 0.82, actor: h.users.backoffice.id },
       { field: 'timezone', old_value: null, new_value: 'Europe/Vienna', actor: h.users.backoffice.id },
       { field: 'timezone', old_value: 'Europe/Vienna', new_value: null, actor: h.users.admin.id },
     ]);
-    const bad = await h.json('PATCH', url, { as: 'admin', body: { churnRisk: 1.5, timezone: 'Mars/Olympus' } });
+    const bad = await h.json('PATCH', url, { as: 'admin', body: { churnRisk: 1.5, timezone: 'Mars/Olympus', version } });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['body.churnRisk', 'body.timezone']));
     expect((await h.json('PATCH', url, { as: 'admin', body: {} })).status).toBe(400);
-    expect((await h.json('PATCH', url, { as: 'agent', body: { churnRisk: 0.1 } })).status).toBe(403);
-    expect((await h.json('PATCH', `/v1/customers/${randomUUID()}/retention-profile`, { as: 'admin', body: { churnRisk: 0.1 } })).status).toBe(404);
+    expect((await h.json('PATCH', url, { as: 'agent', body: { churnRisk: 0.1, version } })).status).toBe(403);
+    expect((await h.json('PATCH', `/v1/customers/${randomUUID()}/retention-profile`, { as: 'admin', body: { churnRisk: 0.1, version: 1 } })).status).toBe(404);
   });
 
   it('a schedule triggered now runs: the segment is enrolled, messaged and visible per customer', async () => {

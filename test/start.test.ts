@@ -32,6 +32,7 @@ async function ports() {
     EMBEDDED_PG_PORT: String(await freePort()),
     API_PORT: String(await freePort()),
     ANALYTICS_PORT: String(await freePort()),
+    CODEC_LOCAL_PORT: String(await freePort()),
   };
 }
 
@@ -116,6 +117,23 @@ describe('npm start', () => {
     expect(stack.output()).toContain(`http://localhost:${env.API_PORT}/docs`);
     expect(stack.output()).toContain(`http://localhost:${env.TEMPORAL_UI_PORT}`);
 
+    // The local UI decodes through a loopback listener that needs no credential: no key of the
+    // stack is on any command line, and the listener answers on 127.0.0.1 only.
+    const devKeys = Object.values(JSON.parse(readFileSync(path.join(dataDir, 'dev-keys.json'), 'utf8')) as Record<string, string>);
+    for (const key of devKeys) expect(processesMentioning(key)).toEqual([]);
+    expect(processesMentioning(`--ui-codec-endpoint http://127.0.0.1:${env.CODEC_LOCAL_PORT}/codec`)).toHaveLength(1);
+    const decode = (host: string) =>
+      fetch(`http://${host}:${env.CODEC_LOCAL_PORT}/codec/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-namespace': 'default' },
+        body: JSON.stringify({ payloads: [] }),
+      });
+    expect((await decode('127.0.0.1')).status).toBe(200);
+    const routable = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    if (routable) await expect(decode(routable)).rejects.toThrow();
+
     // Supervision: a Temporal server or PostgreSQL that dies is said so and restarted.
     for (const [needle, name] of [
       [path.join(dataDir, 'temporal.db'), 'Temporal dev server'],
@@ -131,7 +149,7 @@ describe('npm start', () => {
 
     stack.child.kill('SIGINT');
     expect(await stack.exited).toBe(0);
-    for (const port of [env.TEMPORAL_DEV_PORT, env.EMBEDDED_PG_PORT, env.API_PORT, env.ANALYTICS_PORT]) {
+    for (const port of [env.TEMPORAL_DEV_PORT, env.EMBEDDED_PG_PORT, env.API_PORT, env.ANALYTICS_PORT, env.CODEC_LOCAL_PORT]) {
       expect(await isPortFree(Number(port)), `port ${port} is still held`).toBe(true);
     }
     expect(processesMentioning(dataDir)).toEqual([]);

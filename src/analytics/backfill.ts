@@ -4,6 +4,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../config.js';
+import { temporalTls } from '../temporal.js';
 import { createIngestActivities } from './ingest/ingest.js';
 import { createFollowActivities } from './ingest/follow.js';
 import { createStorePool, migrateStore } from './store.js';
@@ -16,7 +17,8 @@ if (!storeUrl) {
 }
 await migrateStore(storeUrl);
 const pool = createStorePool(storeUrl);
-const connection = await Connection.connect({ address: config.temporal.address ?? `127.0.0.1:${config.temporal.devPort}` });
+const tls = temporalTls(config.temporal.tls);
+const connection = await Connection.connect({ address: config.temporal.address ?? `127.0.0.1:${config.temporal.devPort}`, ...(tls ? { tls } : {}) });
 const temporal = new Client({ connection, namespace: config.temporal.namespace });
 const ingest = createIngestActivities({ pool, temporal });
 const follow = createFollowActivities({ pool, temporal });

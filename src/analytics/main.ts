@@ -3,6 +3,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startAnalytics } from './service.js';
+import { temporalTls } from '../temporal.js';
 
 const config = loadConfig();
 const logger = createLogger(config.logLevel, 'crm-analytics');
@@ -28,6 +29,8 @@ const service = await startAnalytics({
   http: { host: config.analytics.host, port: config.analytics.port },
   logger,
   retentionMs: config.temporal.retentionMs,
+  temporalTls: temporalTls(config.temporal.tls),
+  rateLimits: config.api.rateLimits,
 });
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -5,9 +5,10 @@
  */
 import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
-import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy, type TLSConfig } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Logger } from '../logger.js';
+import type { RateLimits } from '../http/security.js';
 import { createAnalyticsApi } from './api/app.js';
 import { createIngestActivities, type IngestOptions } from './ingest/ingest.js';
 import { createFollowActivities } from './ingest/follow.js';
@@ -29,6 +30,10 @@ export interface AnalyticsOptions {
   logger: Logger;
   /** TEMPORAL_RETENTION in ms: how long Temporal keeps what analytics has yet to ingest. */
   retentionMs: number;
+  /** TEMPORAL_TLS_*: the TLS options of both Temporal connections (src/temporal.ts temporalTls). */
+  temporalTls?: TLSConfig;
+  /** RATE_LIMIT_PER_MINUTE, RATE_LIMIT_PER_ADDRESS_PER_MINUTE of the analytics API. */
+  rateLimits?: RateLimits;
 }
 
 export interface AnalyticsService {
@@ -67,9 +72,10 @@ export async function ensureIngestSchedule(client: Client, opts: Pick<AnalyticsO
 export async function startAnalytics(opts: AnalyticsOptions): Promise<AnalyticsService> {
   await migrateStore(opts.storeUrl, opts.storeSchema);
   const pool = createStorePool(opts.storeUrl, opts.storeSchema);
-  const connection = await Connection.connect({ address: opts.temporalAddress });
+  const tls = opts.temporalTls ? { tls: opts.temporalTls } : {};
+  const connection = await Connection.connect({ address: opts.temporalAddress, ...tls });
   const client = new Client({ connection, namespace: opts.namespace });
-  const nativeConnection = await NativeConnection.connect({ address: opts.temporalAddress });
+  const nativeConnection = await NativeConnection.connect({ address: opts.temporalAddress, ...tls });
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: opts.namespace,
@@ -87,6 +93,7 @@ export async function startAnalytics(opts: AnalyticsOptions): Promise<AnalyticsS
     keys: opts.keys,
     retentionMs: opts.retentionMs,
     ingestFilter: opts.ingest.filter,
+    rateLimits: opts.rateLimits,
   });
   let server: ServerType | undefined;
   let url: string | undefined;

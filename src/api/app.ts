@@ -4,13 +4,14 @@
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import { requestId } from 'hono/request-id';
 import type { ZodError } from 'zod';
-import { authenticate } from './auth.js';
+import { authenticate, publicAccess } from './auth.js';
 import { idempotencyKeyStore } from '../db/repositories/idempotency-keys.js';
 import { DEFAULT_IDEMPOTENCY_TTL_MS, idempotencyKeys } from './idempotency.js';
 import { docsRoutes } from '../http/docs.js';
 import { declaredMethods } from '../http/methods.js';
+import { rateLimits, readinessOf, securityHeaders, serverRequestId } from '../http/security.js';
+import { DEFAULT_RATE_LIMITS } from './env.js';
 import type { ApiDeps, ApiEnv } from './env.js';
 import { onError, problemResponse, validationProblem } from './problem.js';
 import { declareIdempotency, linkCreatedResources } from './openapi.js';
@@ -65,9 +66,11 @@ export function createApi(deps: ApiDeps) {
     },
   });
 
-  app.use('*', requestId({ headerName: 'X-Request-Id' }));
+  app.use('*', serverRequestId());
+  app.use('*', securityHeaders());
   app.use('*', async (c, next) => {
-    const log = deps.logger.child({ requestId: c.get('requestId') });
+    const correlationId = c.get('correlationId');
+    const log = deps.logger.child({ requestId: c.get('requestId'), ...(correlationId ? { correlationId } : {}) });
     c.set('logger', log);
     const started = performance.now();
     await next();
@@ -75,7 +78,8 @@ export function createApi(deps: ApiDeps) {
     log.info(
       {
         method: c.req.method,
-        path: c.req.routePath === '/*' ? c.req.path : c.req.routePath,
+        // An unmatched path is logged as sent, except under /codec/ (where an old UI setting may carry a key).
+        path: c.req.routePath !== '/*' ? c.req.routePath : c.req.path.startsWith('/codec/') ? '/codec/*' : c.req.path,
         status: c.res.status,
         ms: Math.round(performance.now() - started),
         actor: principal?.actor,
@@ -92,18 +96,28 @@ export function createApi(deps: ApiDeps) {
     if (allow.length > 0 && !allow.includes(c.req.method)) {
       return problemResponse(c, 405, `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow.join(', ')}`, {}, { Allow: allow.join(', ') });
     }
+    // The retired `/codec/key/<key>/…` put a key in the path: never echo a codec path back.
+    if (c.req.path.startsWith('/codec/')) {
+      return problemResponse(c, 404, 'No such codec endpoint: POST /codec/decode with "Authorization: Bearer <codec token>"', { instance: '/codec' });
+    }
     return problemResponse(c, 404, `No route for ${c.req.method} ${c.req.path}`);
   });
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
+  const limits = rateLimits(deps.rateLimits ?? DEFAULT_RATE_LIMITS, (c, retryAfter) =>
+    problemResponse(c, 429, `Too many requests; retry after ${retryAfter} s`, {}, { 'Retry-After': retryAfter }),
+  );
+  app.use('*', limits.perAddress);
+  app.use('*', limits.perKey);
+
+  app.get('/healthz', publicAccess, (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', publicAccess, async (c) => {
     const checks = await Promise.allSettled([
       withTimeout(deps.pool.query('SELECT 1'), 2_000, 'PostgreSQL'),
       withTimeout(deps.temporal.workflowService.getSystemInfo({}), 2_000, 'Temporal'),
     ]);
-    const [pg, temporal] = checks.map((r) => (r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`));
+    const states = readinessOf(checks, ['postgres', 'temporal'], (name, err) => c.get('logger').warn({ dependency: name, err }, 'not ready'));
     const ready = checks.every((r) => r.status === 'fulfilled');
-    return c.json({ status: ready ? 'ready' : 'not ready', checks: { postgres: pg, temporal } }, ready ? 200 : 503);
+    return c.json({ status: ready ? 'ready' : 'not ready', checks: states }, ready ? 200 : 503);
   });
 
   app.route('/', codecRoutes(deps));

@@ -63,14 +63,66 @@ export function holds(principal: Pick<Principal, 'roles'>, roles: readonly Role[
   return principal.roles.some((r) => roles.includes(r));
 }
 
-export function requireRole(...roles: Role[]): MiddlewareHandler<ApiEnv> {
-  return async (c, next) => {
+/**
+ * The access rule of a route, declared by its middleware so the route table can be read back
+ * (test/access.test.ts checks every route × every role against it): which roles may call it, or
+ * `public`; and, where a record belongs to a user, who besides its owner may act on it.
+ */
+export interface AccessRule {
+  roles?: readonly Role[] | 'public';
+  /**
+   * `user-in-path`: the path's `{id}` is a user, and only that user or an admin may call it (checked
+   * before the body is read); `record-owner`: the record's user or an admin, checked by the handler
+   * once it has read the record (an unknown record is a 404 to everyone).
+   */
+  ownership?: 'user-in-path' | 'record-owner';
+}
+const ACCESS_RULE = Symbol.for('crm.accessRule');
+
+function declare<T extends object>(middleware: T, rule: AccessRule): T {
+  Object.defineProperty(middleware, ACCESS_RULE, { value: rule });
+  return middleware;
+}
+
+/** The rule a middleware declares, if any. */
+export function accessRuleOf(middleware: unknown): AccessRule | undefined {
+  return (middleware as { [ACCESS_RULE]?: AccessRule } | undefined)?.[ACCESS_RULE];
+}
+
+/** A route anyone may call without a key (the unsubscribe link of a message, health checks). */
+export const publicAccess: MiddlewareHandler<ApiEnv> = declare(async (_c, next) => next(), { roles: 'public' });
+
+const OWN_RECORDS_ONLY = "Only the user themself or an admin may do this on a user's records";
+
+/** The path's `{id}` is a user: only that user or an admin may go on. */
+export const ownUserInPath: MiddlewareHandler<ApiEnv> = declare(
+  async (c, next) => {
     const principal = c.get('principal');
-    if (!holds(principal, roles)) {
-      throw new ApiError(403, `Role${principal.roles.length > 1 ? 's' : ''} '${principal.roles.join("', '")}' may not do this; allowed: ${roles.join(', ')}`);
-    }
+    if (principal.userId !== c.req.param('id') && !holds(principal, ['admin'])) throw new ApiError(403, OWN_RECORDS_ONLY);
     await next();
-  };
+  },
+  { ownership: 'user-in-path' },
+);
+
+/** Declares that the handler lets only the record's user or an admin act on it (`mayActOn`). */
+export const ownRecord: MiddlewareHandler<ApiEnv> = declare(async (_c, next) => next(), { ownership: 'record-owner' });
+
+/** The check of an `ownRecord` route, once the record's user is known. */
+export function mayActOn(principal: Principal, ownerId: string): void {
+  if (principal.userId !== ownerId && !holds(principal, ['admin'])) throw new ApiError(403, OWN_RECORDS_ONLY);
+}
+
+export function requireRole(...roles: Role[]): MiddlewareHandler<ApiEnv> {
+  return declare(
+    async (c, next) => {
+      const principal = c.get('principal');
+      if (!holds(principal, roles)) {
+        throw new ApiError(403, `Role${principal.roles.length > 1 ? 's' : ''} '${principal.roles.join("', '")}' may not do this; allowed: ${roles.join(', ')}`);
+      }
+      await next();
+    },
+    { roles },
+  );
 }
 
 /** Every role that works with customers may do this. */

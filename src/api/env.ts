@@ -4,6 +4,7 @@ import type { ApiKeyEntry, Config, Role } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { PayloadCodec } from '@temporalio/common';
 import type { IdempotencyClaim } from './idempotency.js';
+import type { RateLimits } from '../http/security.js';
 
 /** Who calls: the user behind the presented API key (src/api/auth.ts). */
 export interface Principal {
@@ -25,25 +26,43 @@ export interface ApiDeps {
   logger: Logger;
   /**
    * The configured keys (API_KEYS, and the development keys of `npm start`): each is a user in the
-   * database once the API started (src/api/bootstrap.ts); authentication reads the database. Their
-   * hashes also key the page tokens' MAC (src/api/listing.ts).
+   * database once the API started (src/api/bootstrap.ts); authentication reads the database.
    */
   keys: ApiKeyEntry[];
+  /** PAGE_TOKEN_SECRET: the key of the page tokens' MAC (src/api/listing.ts), the same on every API process. */
+  pageTokenSecret: string;
+  /** RATE_LIMIT_PER_MINUTE and RATE_LIMIT_PER_ADDRESS_PER_MINUTE; the config defaults when not given. */
+  rateLimits?: RateLimits;
   /** How long a start waits for a short workflow's result before answering 202 (`resultWaitMs(deps)`). */
   resultWaitMs?: number;
   /** The payload codec behind the codec endpoint (`/codec/decode`); without it the endpoint answers 404. */
   payloadCodec?: PayloadCodec;
-  /** Browser origins (the Temporal UI) allowed to call the codec endpoint. */
-  codecCorsOrigins?: string[];
+  /** Who may decode, and from where (src/api/routes/codec.ts); the config defaults when not given. */
+  codecAccess?: CodecAccess;
   /** Retention campaigns: customers per page of a run and enrollment starts in flight; the config defaults when not given. */
   retention?: Config['retention'];
   /** How long an Idempotency-Key is honoured (IDEMPOTENCY_TTL); 7 days when not given. */
   idempotencyTtlMs?: number;
 }
 
+/** The codec endpoint's access: the Temporal namespace it decodes for, and the one browser origin (the Temporal UI) allowed to call it. */
+export interface CodecAccess {
+  namespace: string;
+  uiOrigin?: string;
+  /** CODEC_TOKENS: the decode-only credentials, by name and SHA-256. */
+  tokens?: Array<{ name: string; sha256: string }>;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = { perKey: 600, perAddress: 1200 };
+
 export interface ApiEnv {
   Variables: {
+    /** Made by the server for every request (src/http/security.ts). */
     requestId: string;
+    /** A client's own X-Request-Id: logged as a correlation field, nothing else. */
+    correlationId?: string;
+    /** Who decodes through the codec endpoint: a codec token's name (src/api/routes/codec.ts). */
+    codecActor?: string;
     logger: Logger;
     principal: Principal;
     workflowId?: string;

@@ -5,7 +5,8 @@
  * Page tokens are opaque and sealed. A token carries the position after the last row
  * of a page (a keyset cursor), bound by an HMAC to the listing and the filters that made it, so a
  * client can neither forge a position nor reuse a token with other filters. The MAC key derives
- * from the configured API keys, so every API instance of one deployment accepts the others' tokens.
+ * from PAGE_TOKEN_SECRET, configured alike on every API process of a deployment, so each accepts the
+ * others' tokens; nothing public (such as the key hashes) goes into it.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from '@hono/zod-openapi';
@@ -41,15 +42,8 @@ export interface PageTokens {
   open<T>(token: string, query: string): T;
 }
 
-export function pageTokens(keys: ApiDeps['keys']): PageTokens {
-  const key = createHash('sha256')
-    .update(
-      `page-token:${keys
-        .map((k) => k.sha256)
-        .sort()
-        .join(',')}`,
-    )
-    .digest();
+export function pageTokens(secret: ApiDeps['pageTokenSecret']): PageTokens {
+  const key = createHash('sha256').update(`page-token:${secret}`).digest();
   const mac = (raw: Uint8Array, query: string) => createHmac('sha256', key).update(query).update(raw).digest().subarray(0, MAC_BYTES);
   return {
     seal(position, query) {

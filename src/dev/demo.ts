@@ -662,7 +662,8 @@ async function offersFor(c: Customer, i: number): Promise<void> {
         break;
       }
       await offer(c, 'downsell', lower, 'ineligible', key('down-unscored'));
-      await call('PATCH', `/v1/customers/${c.id}/retention-profile`, { role: 'backoffice', body: { churnRisk: 0.85 }, expect: [200] });
+      const { body: record } = await call<{ version: number }>('GET', `/v1/customers/${c.id}`, { role: 'backoffice', expect: [200] });
+      await call('PATCH', `/v1/customers/${c.id}/retention-profile`, { role: 'backoffice', body: { churnRisk: 0.85, version: record.version }, expect: [200] });
       await offer(c, 'downsell', lower, random() < 0.6 ? 'accept' : 'decline', key('down'));
       break;
     }

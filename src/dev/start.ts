@@ -10,6 +10,8 @@
  * ends with one line that names the cause and what to do, and a non-zero exit. Once running,
  * a Temporal server, PostgreSQL or analytics process that dies is said so and restarted.
  */
+import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { hashKey } from '../auth/keys.js';
 import { loadConfig, type Config } from '../config.js';
@@ -50,6 +52,7 @@ async function main() {
       : []),
     ...(embeddedPg ? [{ port: config.database.embeddedPort, what: 'the embedded PostgreSQL', variable: 'EMBEDDED_PG_PORT' }] : []),
     { port: config.api.port, what: 'the API', variable: 'API_PORT' },
+    ...(config.codec.localPort !== undefined ? [{ port: config.codec.localPort, what: 'the local codec listener', variable: 'CODEC_LOCAL_PORT' }] : []),
     { port: config.analytics.port, what: 'the analytics API', variable: 'ANALYTICS_PORT' },
   ]);
 
@@ -61,8 +64,11 @@ async function main() {
     step(`Payload encryption key ${payloadKeys.keyring.activeKeyId} (${payloadKeys.file}${payloadKeys.created ? ', new' : ''})`);
   }
   const devKeys = config.devKeys ? await ensureDevKeys(dataDir) : undefined;
-  // The local Web UI decodes payloads through the API's codec endpoint with the admin dev key.
-  const uiCodecEndpoint = devKeys ? `http://localhost:${config.api.port}/codec/key/${devKeys.keys.admin}` : undefined;
+  // The local Web UI decodes payloads through the codec listener on 127.0.0.1, which needs no
+  // credential: nothing secret is on the Temporal CLI's command line or in the UI's settings.
+  const uiCodecEndpoint = config.codec.localPort !== undefined ? `http://127.0.0.1:${config.codec.localPort}/codec` : undefined;
+  // Page tokens are sealed with a secret of this run unless one is configured.
+  config.api.pageTokenSecret ??= randomBytes(32).toString('base64url');
 
   const abort = new AbortController();
   const logs = path.join(dataDir, 'logs');

@@ -21,7 +21,7 @@ export interface DevServerOptions {
   /** server output goes here instead of the console */
   logFile?: string;
   ip?: string;
-  /** Codec endpoint the Web UI calls to show encrypted payloads in clear (src/api/routes/codec.ts). */
+  /** Codec endpoint the Web UI calls to show encrypted payloads in clear (src/api/routes/codec.ts): never one with a secret in it, it is on the command line. */
   uiCodecEndpoint?: string;
   /** Retention of closed workflows in the `default` namespace (TEMPORAL_RETENTION), in ms; undefined: the server's 24 hours. */
   retention?: number;
@@ -108,9 +108,11 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--log-level',
     'warn',
   ];
-  if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
-  if (opts.uiPort !== undefined && opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
-  else args.push('--headless');
+  // The codec endpoint is a loopback URL without any credential in it (src/api/routes/codec.ts): safe on a command line.
+  if (opts.uiPort !== undefined) {
+    args.push('--ui-port', String(opts.uiPort));
+    if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
+  } else args.push('--headless');
   if (opts.dbFile) {
     mkdirSync(path.dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);

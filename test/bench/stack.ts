@@ -71,6 +71,7 @@ export async function startBenchStack(opts: { taskQueue: string; poolMax: number
       pool,
       temporal: client,
       taskQueue,
+      pageTokenSecret: 'test-page-token-secret-0123456789abcdef',
       logger: createLogger('silent'),
       keys,
       resultWaitMs: opts.resultWaitMs,

@@ -55,6 +55,8 @@ export interface Harness {
   issueKey(userId: string, name?: string): Promise<string>;
   mailDir: string;
   worker: Worker;
+  /** The decode-only codec token the harness's API accepts (CODEC_TOKENS). */
+  codecToken: string;
   /** The payload keys of this harness: client, worker and codec endpoint encrypt with them. */
   keyring: Keyring;
   /** Set when the harness runs on the time-skipping test server: `env.sleep('2 days')`. */
@@ -181,6 +183,9 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     const user = await insertUser(pool, { name: `User ${id}`, email: `user.${id}@example.com`, roles: ['agent'], teamId, ...u });
     return { user, key: await issueKey(user.id) };
   };
+  // A decode-only codec credential and the page-token secret, made per harness as `npm start` makes them.
+  const codecToken = `codec_${randomBytes(16).toString('hex')}`;
+  const pageTokenSecret = randomBytes(32).toString('base64url');
   const apiOver = (temporal: Client, resultWaitMs: number | undefined = opts.resultWaitMs ?? TEST_RESULT_WAIT_MS) =>
     createApi({
       pool,
@@ -190,7 +195,10 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       keys: keyEntries,
       resultWaitMs,
       payloadCodec: new AesGcmPayloadCodec(keyring),
-      codecCorsOrigins: ['http://localhost:8233'],
+      codecAccess: { namespace: 'default', uiOrigin: 'http://localhost:8233', tokens: [{ name: 'test-codec', sha256: hashKey(codecToken) }] },
+      pageTokenSecret,
+      // High enough that no test trips it; test/security.test.ts tests the limits with its own API.
+      rateLimits: { perKey: 1_000_000, perAddress: 1_000_000 },
       idempotencyTtlMs: opts.idempotencyTtlMs,
     });
   const api = apiOver(client);
@@ -227,6 +235,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     createUser,
     issueKey,
     mailDir,
+    codecToken,
     keyring,
     env,
     plainApi() {

@@ -7,13 +7,13 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { requestId } from 'hono/request-id';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Client } from '@temporalio/client';
 import { bearerToken, createKeyVerifier } from '../../auth/keys.js';
 import type { Logger } from '../../logger.js';
 import { docsRoutes } from '../../http/docs.js';
 import { declaredMethods } from '../../http/methods.js';
+import { rateLimits, readinessOf, securityHeaders, serverRequestId, type RateLimits } from '../../http/security.js';
 import { campaignsReport, changesReport, funnelReport, ingestStatus, processesReport } from '../reports.js';
 import type { StorePool } from '../store.js';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
@@ -31,9 +31,11 @@ export interface AnalyticsApiDeps {
   retentionMs: number;
   /** The ingest's own visibility filter, so the lag counts what ingestion would take. */
   ingestFilter?: string;
+  /** Requests a minute per key and per client address; 600 and 1200 when not given. */
+  rateLimits?: RateLimits;
 }
 
-type Env = { Variables: { requestId: string; actor: string } };
+type Env = { Variables: { requestId: string; correlationId?: string; actor: string } };
 
 const require = createRequire(import.meta.url);
 const CHART_JS = path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js');
@@ -43,6 +45,7 @@ const TITLES = {
   401: 'Unauthorized',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 } as const;
@@ -86,13 +89,15 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
   });
   const verify = createKeyVerifier(deps.keys.map((k) => ({ ...k, role: 'analyst' as const })));
 
-  app.use('*', requestId({ headerName: 'X-Request-Id' }));
+  app.use('*', serverRequestId());
+  app.use('*', securityHeaders());
   app.use('*', async (c, next) => {
     const t0 = performance.now();
     await next();
     deps.logger.info(
       {
         requestId: c.get('requestId'),
+        correlationId: c.get('correlationId'),
         method: c.req.method,
         path: c.req.path,
         status: c.res.status,
@@ -114,10 +119,18 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
     return problem(c, 404, `No route for ${c.req.method} ${c.req.path}`);
   });
 
+  const limits = rateLimits(deps.rateLimits ?? { perKey: 600, perAddress: 1200 }, (c, retryAfter) =>
+    problem(c as Context<Env>, 429, `Too many requests; retry after ${retryAfter} s`, {}, { 'Retry-After': retryAfter }),
+  );
+  app.use('*', limits.perAddress);
+  app.use('*', limits.perKey);
+
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const checks = await Promise.allSettled([deps.pool.query('SELECT 1'), deps.temporal.workflowService.getSystemInfo({})]);
-    const [store, temporal] = checks.map((r) => (r.status === 'fulfilled' ? 'ok' : `unavailable: ${(r.reason as Error).message}`));
+    const { store, temporal } = readinessOf(checks, ['store', 'temporal'], (name, err) =>
+      deps.logger.warn({ requestId: c.get('requestId'), dependency: name, err }, 'not ready'),
+    );
     const ready = checks.every((r) => r.status === 'fulfilled');
     // A lag is a warning, not unreadiness: reports still answer, only older.
     const ingest = ready ? await ingestLag({ pool: deps.pool, temporal: deps.temporal, retentionMs: deps.retentionMs, filter: deps.ingestFilter }) : undefined;

@@ -197,7 +197,7 @@ async function existingFor(deps: ApiDeps, email: string): Promise<{ leadId?: str
 
 export function acquisitionRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
-  const tokens = pageTokens(deps.keys);
+  const tokens = pageTokens(deps.pageTokenSecret);
   const waitMs = resultWaitMs(deps);
 
   app.openapi(intakeRoute, async (c) => {

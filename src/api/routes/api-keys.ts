@@ -5,6 +5,7 @@
  * deactivated user, is answered 401 (src/api/auth.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { ROLES } from '../../config.js';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { hashKey } from '../../auth/keys.js';
@@ -12,7 +13,7 @@ import { inTransaction } from '../../db/pool.js';
 import { insertApiKey, listApiKeys, readApiKeyById, revokeApiKey } from '../../db/repositories/api-keys.js';
 import { readUser } from '../../db/repositories/users.js';
 import { KEY_PREFIX_LENGTH, newKeySchema } from '../../domain/users.js';
-import { holds } from '../auth.js';
+import { mayActOn, ownRecord, ownUserInPath, requireRole } from '../auth.js';
 import type { ApiDeps, ApiEnv } from '../env.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { ApiError } from '../problem.js';
@@ -25,10 +26,14 @@ const issuedKeySchema = apiKeySchema
   .extend({ key: z.string().openapi({ description: 'The key itself: shown this once, never stored; send it as `Authorization: Bearer <key>`' }) })
   .openapi('IssuedApiKey');
 
+/** Every signed-in user manages their own keys (ownUserInPath; for a key, ownRecord and mayActOn). */
+const anyRole = requireRole(...ROLES);
+
 const issueKeyRoute = createRoute({
   method: 'post',
   path: '/v1/users/{id}/keys',
   operationId: 'issueApiKey',
+  middleware: [anyRole, ownUserInPath] as const,
   tags: ['users'],
   summary: 'Issue an API key to a user (the user themself, or an admin)',
   description:
@@ -42,6 +47,7 @@ const listKeysRoute = createRoute({
   method: 'get',
   path: '/v1/users/{id}/keys',
   operationId: 'listApiKeys',
+  middleware: [anyRole, ownUserInPath] as const,
   tags: ['users'],
   summary: "A user's API keys, newest first, without secrets (the user themself, or an admin)",
   request: { params: userIdParam },
@@ -52,6 +58,7 @@ const revokeKeyRoute = createRoute({
   method: 'delete',
   path: '/v1/api-keys/{id}',
   operationId: 'revokeApiKey',
+  middleware: [anyRole, ownRecord] as const,
   tags: ['users'],
   summary: 'Revoke an API key (its user, or an admin)',
   description: 'From now on the key is answered 401. Revoking a revoked key changes nothing and answers the key as it is.',
@@ -59,18 +66,11 @@ const revokeKeyRoute = createRoute({
   responses: { 200: jsonContent(apiKeySchema, 'The revoked key'), ...problemResponses(400, 401, 403, 404) },
 });
 
-/** A user manages their own keys; admins anyone's. */
-function mayManage(c: Context<ApiEnv>, userId: string): void {
-  const principal = c.get('principal');
-  if (principal.userId !== userId && !holds(principal, ['admin'])) throw new ApiError(403, "Only the user themself or an admin may manage a user's keys");
-}
-
 export function apiKeyRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
 
   app.openapi(issueKeyRoute, async (c) => {
     const { id } = c.req.valid('param');
-    mayManage(c, id);
     const body = c.req.valid('json');
     if (body.expiresAt && Date.parse(body.expiresAt) <= Date.now()) throw fieldProblem('body.expiresAt', 'must be in the future');
     const key = `crm_${randomBytes(32).toString('base64url')}`;
@@ -100,7 +100,6 @@ export function apiKeyRoutes(deps: ApiDeps) {
 
   app.openapi(listKeysRoute, async (c) => {
     const { id } = c.req.valid('param');
-    mayManage(c, id);
     if (!(await readUser(deps.pool, id))) throw new ApiError(404, `No user with id ${id}`);
     return c.json({ items: await listApiKeys(deps.pool, id) }, 200);
   });
@@ -109,7 +108,7 @@ export function apiKeyRoutes(deps: ApiDeps) {
     const { id } = c.req.valid('param');
     const key = await readApiKeyById(deps.pool, id);
     if (!key) throw new ApiError(404, `No API key with id ${id}`);
-    mayManage(c, key.userId);
+    mayActOn(c.get('principal'), key.userId);
     const revoked = await inTransaction(deps.pool, async (db) => {
       const done = (await revokeApiKey(db, key.userId, id))!;
       await auditAdministration(

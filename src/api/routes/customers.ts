@@ -174,7 +174,7 @@ async function runningRegistration(deps: ApiDeps, workflowId: string): Promise<(
 
 export function customerRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
-  const tokens = pageTokens(deps.keys);
+  const tokens = pageTokens(deps.pageTokenSecret);
 
   app.openapi(registerRoute, async (c) => {
     const body = c.req.valid('json');

@@ -270,7 +270,7 @@ async function startImport(deps: ApiDeps, record: Pick<ImportRecord, 'id' | 'kin
 
 export function importRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
-  const tokens = pageTokens(deps.keys);
+  const tokens = pageTokens(deps.pageTokenSecret);
 
   app.openapi(createRoute_, async (c) => {
     const { kind } = c.req.valid('query');

@@ -109,7 +109,7 @@ async function customerToSellTo(deps: ApiDeps, customerId: string) {
 export function opportunityRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
   const waitMs = resultWaitMs(deps);
-  const tokens = pageTokens(deps.keys);
+  const tokens = pageTokens(deps.pageTokenSecret);
 
   app.openapi(createRouteDef, async (c) => {
     const { id: customerId } = c.req.valid('param');

@@ -16,6 +16,7 @@ import { customerExists, updateRetentionProfile } from '../../db/repositories/cu
 import { readProduct } from '../../db/repositories/products.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { customerIdParam } from '../schemas.js';
+import { baseVersion, ifMatchHeaders, staleVersion } from './user-schemas.js';
 
 const postEvent = createRoute({
   method: 'post',
@@ -53,6 +54,7 @@ const retentionProfileSchema = z
   .object({
     churnRisk: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').nullable().optional(),
     timezone: timeZoneSchema.nullable().optional(),
+    version: z.number().int().min(1).optional().openapi({ description: "The customer's version the change is based on; or send it as `If-Match`" }),
   })
   .strict()
   .refine((p) => p.churnRisk !== undefined || p.timezone !== undefined, 'give churnRisk, timezone or both')
@@ -64,15 +66,21 @@ const patchProfile = createRoute({
   operationId: 'updateRetentionProfile',
   tags: ['retention'],
   summary: "Set a customer's churn-risk score (from a scoring job or an agent's judgement) and the time zone quiet hours are kept in",
-  description: "Both are audited. null clears a value: an unscored customer is never at churn risk; without a time zone the campaign's applies.",
+  description:
+    "Both are audited. null clears a value: an unscored customer is never at churn risk; without a time zone the campaign's applies. " +
+    "Based on the customer's version read (`version` in the body or `If-Match`): another version is a 409 with the current one; an erased customer is a 409.",
   middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
   request: {
     params: customerIdParam,
-    body: jsonBody(retentionProfileSchema.openapi('RetentionProfile'), { churnRisk: 0.35, timezone: 'Europe/Berlin' }),
+    headers: ifMatchHeaders,
+    body: jsonBody(retentionProfileSchema.openapi('RetentionProfile'), { churnRisk: 0.35, timezone: 'Europe/Berlin', version: 3 }),
   },
   responses: {
-    200: jsonContent(z.object({ customerId: z.string(), churnRisk: z.number().nullable(), timezone: z.string().nullable() }), 'The profile after the change'),
-    ...problemResponses(400, 401, 403, 404, 413, 415),
+    200: jsonContent(
+      z.object({ customerId: z.string(), churnRisk: z.number().nullable(), timezone: z.string().nullable(), version: z.number().int() }),
+      "The profile after the change, and the customer's new version",
+    ),
+    ...problemResponses(400, 401, 403, 404, 409, 413, 415),
   },
 });
 
@@ -126,14 +134,20 @@ export function retentionEventRoutes(deps: ApiDeps) {
 
   app.openapi(patchProfile, async (c) => {
     const { id } = c.req.valid('param');
-    const profile = await updateRetentionProfile(deps.pool, {
+    const { version: _based, ...change } = c.req.valid('json');
+    const expectedVersion = baseVersion(c, c.req.valid('json'));
+    const result = await updateRetentionProfile(deps.pool, {
       customerId: id,
-      change: c.req.valid('json'),
+      change,
+      expectedVersion,
       actor: c.get('principal').actor,
+      // The server's own request id: unique per request, whatever a client sends as X-Request-Id.
       step: `retention-profile:${c.get('requestId')}`,
     });
-    if (!profile) throw new ApiError(404, `No customer with id ${id}`);
-    return c.json({ customerId: id, ...profile }, 200);
+    if (!result) throw new ApiError(404, `No customer with id ${id}`);
+    if ('erased' in result) throw new ApiError(409, `Customer ${id} is erased: nothing is written to it again`);
+    if ('stale' in result) throw staleVersion('customer', result.stale, expectedVersion);
+    return c.json({ customerId: id, ...result.profile, version: result.version }, 200);
   });
 
   return app;

@@ -196,7 +196,7 @@ async function openTaskOf(deps: ApiDeps, id: string): Promise<Task> {
 
 export function taskRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
-  const tokens = pageTokens(deps.keys);
+  const tokens = pageTokens(deps.pageTokenSecret);
   const waitMs = resultWaitMs(deps);
   const handle = (id: string) => deps.temporal.workflow.getHandle<typeof taskWorkflow>(taskWorkflowId(id));
   const GONE = 'The task’s workflow has ended; the task can no longer change';

@@ -6,6 +6,7 @@
  * channel. Mail clients POST `List-Unsubscribe=One-Click` to the same address (RFC 8058).
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { publicAccess } from '../auth.js';
 import { consentWorkflowId, type ConsentChangeInput } from '../../domain/consent.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { CRM_PROCESS } from '../../domain/processes.js';
@@ -31,6 +32,7 @@ const htmlContent = (description: string) => ({ content: { 'text/html': { schema
 const showPage = createRoute({
   method: 'get',
   path: '/unsubscribe/{token}',
+  middleware: [publicAccess] as const,
   operationId: 'showUnsubscribe',
   tags: ['consent'],
   summary: 'The page an unsubscribe link opens: asks to confirm, changes nothing',
@@ -45,6 +47,7 @@ const showPage = createRoute({
 const unsubscribe = createRoute({
   method: 'post',
   path: '/unsubscribe/{token}',
+  middleware: [publicAccess] as const,
   operationId: 'unsubscribe',
   tags: ['consent'],
   summary: "Withdraw the marketing consent of the link's message's channel (one click, no login)",

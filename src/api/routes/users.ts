@@ -108,7 +108,7 @@ const deactivateUserRoute = createRoute({
 
 export function userRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
-  const tokens = pageTokens(deps.keys);
+  const tokens = pageTokens(deps.pageTokenSecret);
 
   /** Applies a patch under the row lock: version, last-admin rule, team, audit. */
   const change = (id: string, actor: string, patch: Omit<UserPatchRequest, 'version'>, version?: number): Promise<User> =>

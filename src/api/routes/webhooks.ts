@@ -234,7 +234,7 @@ async function audit(
 
 export function webhookRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
-  const tokens = pageTokens(deps.keys);
+  const tokens = pageTokens(deps.pageTokenSecret);
 
   /** Starts or wakes the delivery workflow; the next event or poll does it anyway if Temporal is away now. */
   const wake = (c: { get(k: 'logger'): ApiEnv['Variables']['logger'] }, id: string) =>

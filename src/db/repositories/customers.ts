@@ -228,18 +228,22 @@ export interface RetentionProfile {
 
 /**
  * Sets what retention knows of a customer (churn risk, time zone; each only when given, null
- * clears it) and audits each change under `step` (the request's id). Undefined for an unknown customer.
+ * clears it) and audits each change under `step`. Like every write to a customer it is based on
+ * the version read: another version is `stale`, an erased customer is never written again.
+ * Undefined for an unknown customer.
  */
 export async function updateRetentionProfile(
   pool: Pool,
-  input: { customerId: string; change: Partial<RetentionProfile>; actor: string; step: string },
-): Promise<RetentionProfile | undefined> {
+  input: { customerId: string; change: Partial<RetentionProfile>; expectedVersion: number; actor: string; step: string },
+): Promise<{ profile: RetentionProfile; version: number } | { stale: number } | { erased: true } | undefined> {
   return inTransaction(pool, async (db) => {
-    const { rows } = await db.query<{ churn_risk: string | null; timezone: string | null }>(
-      'SELECT churn_risk, timezone FROM customers WHERE id = $1 FOR UPDATE',
+    const { rows } = await db.query<{ churn_risk: string | null; timezone: string | null; status: string; version: number }>(
+      'SELECT churn_risk, timezone, status, version FROM customers WHERE id = $1 FOR UPDATE',
       [input.customerId],
     );
     if (!rows[0]) return undefined;
+    if (rows[0].status === 'erased') return { erased: true as const };
+    if (rows[0].version !== input.expectedVersion) return { stale: rows[0].version };
     const before: RetentionProfile = {
       churnRisk: rows[0].churn_risk === null ? null : Number(rows[0].churn_risk),
       timezone: rows[0].timezone,
@@ -248,11 +252,10 @@ export async function updateRetentionProfile(
       churnRisk: input.change.churnRisk === undefined ? before.churnRisk : input.change.churnRisk,
       timezone: input.change.timezone === undefined ? before.timezone : input.change.timezone,
     };
-    await db.query('UPDATE customers SET churn_risk = $2, timezone = $3, updated_at = now() WHERE id = $1', [
-      input.customerId,
-      after.churnRisk,
-      after.timezone,
-    ]);
+    const updated = await db.query<{ version: number }>(
+      'UPDATE customers SET churn_risk = $2, timezone = $3, version = version + 1, updated_at = now() WHERE id = $1 RETURNING version',
+      [input.customerId, after.churnRisk, after.timezone],
+    );
     const columns = { churnRisk: 'churn_risk', timezone: 'timezone' } as const;
     await writeAudit(
       db,
@@ -261,6 +264,6 @@ export async function updateRetentionProfile(
         .filter((f) => input.change[f] !== undefined)
         .map((f) => ({ field: columns[f], oldValue: before[f], newValue: after[f] })),
     );
-    return after;
+    return { profile: after, version: updated.rows[0]!.version };
   });
 }
