@@ -79,4 +79,22 @@ describe('SMS by the HTTP gateway', () => {
     expect(message.status).toBe(200);
     expect(message.body).toMatchObject({ channel: 'sms', template: 'verification-code', status: 'sent', attempts: 1, reason: null });
   });
+
+  it('a new number the gateway refuses fails the change with that reason, and its code message is undeliverable', async () => {
+    const c = await registerCustomer(h);
+    const refused = '+4915199999999';
+    gateway.respond(refused, 400);
+    const res = await h.json('POST', `/v1/customers/${c.id}/changes`, { body: { changes: { phone: refused }, reason: 'customer called' } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    const failed = await waitForChange(h, res.body.changeId, 'failed');
+    expect(failed.transitions.at(-1)).toMatchObject({
+      status: 'failed',
+      reason: 'the confirmation code could not be delivered: the number or address was refused',
+    });
+    expect(gateway.requests.filter((r) => r.body.to === refused).map((r) => r.status)).toEqual([400]);
+    const row = await h.pool.query("SELECT id FROM notification_outbox WHERE recipient = $1 AND template = 'verification-code'", [refused]);
+    const message = await h.json('GET', `/v1/messages/${row.rows[0].id}`);
+    expect(message.body).toMatchObject({ status: 'undeliverable', attempts: 1, reason: { type: 'RecipientInvalid' } });
+    expect((await h.pool.query('SELECT phone FROM customers WHERE id = $1', [c.id])).rows[0].phone).toBe(c.phone);
+  });
 });

@@ -50,7 +50,7 @@ import {
   type VerificationView,
   type VerifyResult,
 } from '../src/domain/master-data.js';
-import { REFUSAL, refuse, NON_RETRYABLE_TYPES } from '../src/domain/refusals.js';
+import { REFUSAL, refuse, NON_RETRYABLE_TYPES, PERMANENT_FAILURE } from '../src/domain/refusals.js';
 import { CrmChangeType, CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
 import { openTask, resolveTask } from './tasks.js';
@@ -589,7 +589,9 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
           ? 'the customer no longer exists'
           : type === 'NoContactPoint'
             ? 'the customer has no contact point to confirm with'
-            : 'the change could not be processed',
+            : type === PERMANENT_FAILURE.recipientInvalid
+              ? 'the confirmation code could not be delivered: the number or address was refused'
+              : 'the change could not be processed',
       );
     } finally {
       current = undefined;

@@ -975,6 +975,26 @@ async function bulkImport(): Promise<string> {
   return `import ${importId}: ${done.created} created, ${done.duplicates} duplicate, ${done.rejected} rejected (${why}); CSV at /v1/imports/${importId}/rejected.csv`;
 }
 
+/**
+ * SMS: a phone change sends its code by SMS (the file transport here, an HTTP gateway in compose);
+ * the customer reads it and confirms, and GET /v1/messages/{id} shows where the message stands.
+ */
+async function smsAndMessages(customer?: Customer): Promise<string> {
+  if (!customer) return 'no customer to change a phone number of';
+  const phone = `+4915${String(randomBytes(4).readUInt32BE() % 100_000_000).padStart(8, '0')}`;
+  const { body } = await call<{ changeId: string }>('POST', `/v1/customers/${customer.id}/changes`, {
+    body: { changes: { phone }, reason: 'demo: new mobile number' },
+    expect: [202],
+  });
+  const read = new Set<string>();
+  const code = await codeFor(phone, read);
+  await call('POST', `/v1/changes/${body.changeId}/verification`, { body: { code }, expect: [200] });
+  const [messageId] = [...read];
+  const message = await call<{ channel: string; template: string; status: string; attempts: number }>('GET', `/v1/messages/${messageId}`, { expect: [200] });
+  const m = message.body;
+  return `phone change ${body.changeId}: code by ${m.channel} to ${phone}, message ${messageId} ${m.status} after ${m.attempts} attempt(s) (GET /v1/messages/${messageId})`;
+}
+
 async function main(): Promise<void> {
   const keyFile = path.join(DATA_DIR, 'dev-keys.json');
   try {
@@ -1042,6 +1062,7 @@ async function main(): Promise<void> {
   log(`  users: ${await usersAndTeams(customers.find((c) => c.country !== 'AT'))}`);
 
   log(`  bulk import: ${await bulkImport()}`);
+  log(`  SMS: ${await smsAndMessages(customers.at(-1))}`);
 
   log(`5/5 analytics`);
   const triggeredAt = Date.now();
