@@ -27,7 +27,8 @@ import {
   type PendingRow,
   type RowResult,
 } from '../src/db/repositories/imports.js';
-import { unsellableProducts } from '../src/db/repositories/products.js';
+import { unsellableProducts, unsellableReason } from '../src/db/repositories/products.js';
+import { INACTIVE_USER, NO_TEAM, NO_USER } from '../src/domain/users.js';
 import { readActiveUser, readTeam, readUser } from '../src/db/repositories/users.js';
 import { leadFunnelStart, type LeadIntake } from '../src/domain/acquisition.js';
 import { normaliseEmail } from '../src/domain/contact-data.js';
@@ -57,7 +58,7 @@ function leadChecks(db: PoolClient) {
     const problems: RowProblem[] = [];
     const unknownProducts = (intake.productIds ?? []).filter((id) => !products.has(id));
     for (const bad of await unsellableProducts(db, unknownProducts)) {
-      products.set(bad.id, bad.problem === 'unknown' ? `there is no product ${bad.id}` : `${bad.id} is no longer sold`);
+      products.set(bad.id, unsellableReason(bad));
     }
     for (const id of unknownProducts) if (!products.has(id)) products.set(id, null);
     for (const id of intake.productIds ?? []) {
@@ -68,14 +69,14 @@ function leadChecks(db: PoolClient) {
       const id = intake.ownerId;
       if (!owners.has(id)) {
         const active = await readActiveUser(db, id);
-        owners.set(id, active ? null : (await readUser(db, id)) ? `user ${id} is deactivated; only an active user can take this on` : `no user with id ${id}`);
+        owners.set(id, active ? null : (await readUser(db, id)) ? INACTIVE_USER(id) : NO_USER(id));
       }
       const problem = owners.get(id);
       if (problem) problems.push({ path: 'ownerId', message: problem });
     }
     if (intake.teamId) {
       const id = intake.teamId;
-      if (!teams.has(id)) teams.set(id, (await readTeam(db, id)) ? null : `no team with id ${id}`);
+      if (!teams.has(id)) teams.set(id, (await readTeam(db, id)) ? null : NO_TEAM(id));
       const problem = teams.get(id);
       if (problem) problems.push({ path: 'teamId', message: problem });
     }

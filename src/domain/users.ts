@@ -92,3 +92,8 @@ export function changedFields<T extends Record<string, unknown>>(
     .filter(([k, v]) => v !== undefined && JSON.stringify(v) !== JSON.stringify(before[k]))
     .map(([k, v]) => ({ field: k as keyof T & string, oldValue: before[k], newValue: v }));
 }
+
+/** What is wrong with a named team or user: the API's answers and an import's rejections say the same. */
+export const NO_TEAM = (id: string) => `no team with id ${id}`;
+export const NO_USER = (id: string) => `no user with id ${id}`;
+export const INACTIVE_USER = (id: string) => `user ${id} is deactivated; only an active user can take this on`;

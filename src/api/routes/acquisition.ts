@@ -13,7 +13,7 @@ import { intakeOutcomeUpdate, leadFunnelStart, leadIntakeSchema, leadStateQuery,
 import { normaliseEmail } from '../../domain/contact-data.js';
 import { findCustomerId } from '../../db/repositories/customers.js';
 import { findOpenLeadId, listLeads, readLead, type LeadRecord } from '../../db/repositories/leads.js';
-import { unsellableProducts } from '../../db/repositories/products.js';
+import { unsellableProducts, unsellableReason } from '../../db/repositories/products.js';
 import { liveParamSchema, liveState, withLive } from '../live.js';
 import { checkRanges, isoDateTimeSchema, listingOf, pageSizeSchema, pageTokenSchema, pageTokens } from '../listing.js';
 import { activeUserOrProblem, teamOrProblem } from './user-schemas.js';
@@ -181,7 +181,7 @@ export async function checkProducts(deps: ApiDeps, productIds: string[] | undefi
   if (bad.length === 0) return;
   const errors = bad.map((b) => ({
     path,
-    message: b.problem === 'unknown' ? `there is no product ${b.id}` : `${b.id} is no longer sold`,
+    message: unsellableReason(b),
     code: 'custom',
   }));
   throw new ApiError(400, `Invalid request: ${path}: ${errors.map((e) => e.message).join('; ')}`, { errors });

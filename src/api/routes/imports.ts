@@ -238,7 +238,8 @@ const resumeRoute = createRoute({
   operationId: 'resumeImport',
   tags: ['imports'],
   summary: 'Continue a cancelled import where it stopped',
-  description: 'Starts `import-<id>` again over the rows without an outcome. Only a `cancelled` import can be resumed (409 otherwise).',
+  description:
+    'Starts `import-<id>` again over the rows without an outcome. Only a `cancelled` import can be resumed, or a `queued` one whose start was lost (a running one is replaced; a page is one transaction, so nothing is done twice); 409 otherwise.',
   middleware: [importer] as const,
   request: { params: importIdParam },
   responses: { 202: jsonContent(importSchema, 'The import is queued again'), ...problemResponses(400, 401, 403, 404, 409) },
@@ -343,7 +344,9 @@ export function importRoutes(deps: ApiDeps) {
     if (!record) throw new ApiError(404, `No import with id ${id}`);
     if (!changed) {
       const why =
-        record.status === 'cancelling' ? 'is still stopping; resume it once it is cancelled' : `is ${record.status}; only a cancelled import can be resumed`;
+        record.status === 'cancelling'
+          ? 'is still stopping; resume it once it is cancelled'
+          : `is ${record.status}; only a cancelled (or still queued) import can be resumed`;
       throw new ApiError(409, `The import ${why}`, { importStatus: record.status });
     }
     c.set('workflowId', record.workflowId);

@@ -5,7 +5,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { USER_ROLE_VALUES } from '../../domain/users.js';
+import { INACTIVE_USER, NO_TEAM, NO_USER, USER_ROLE_VALUES } from '../../domain/users.js';
 import { writeAudit } from '../../db/repositories/audit-log.js';
 import type { Pool, PoolClient } from '../../db/pool.js';
 import { readActiveUser, readTeam, readUser } from '../../db/repositories/users.js';
@@ -97,7 +97,7 @@ export function duplicateProblem(err: unknown): ApiError | undefined {
 
 export async function teamOrProblem(db: Pool | PoolClient, teamId: string, path: string) {
   const team = await readTeam(db, teamId);
-  if (!team) throw fieldProblem(path, `no team with id ${teamId}`);
+  if (!team) throw fieldProblem(path, NO_TEAM(teamId));
   return team;
 }
 
@@ -105,8 +105,8 @@ export async function teamOrProblem(db: Pool | PoolClient, teamId: string, path:
 export async function activeUserOrProblem(db: Pool | PoolClient, userId: string, path: string) {
   const user = await readActiveUser(db, userId);
   if (user) return user;
-  if (await readUser(db, userId)) throw new ApiError(409, `${path}: user ${userId} is deactivated; only an active user can take this on`);
-  throw fieldProblem(path, `no user with id ${userId}`);
+  if (await readUser(db, userId)) throw new ApiError(409, `${path}: ${INACTIVE_USER(userId)}`);
+  throw fieldProblem(path, NO_USER(userId));
 }
 
 /** Audits a change of a user or team: one entry per field, keyed by the entity, its new version and the field. */

@@ -191,11 +191,14 @@ export async function requestCancellation(db: Db, id: string, actor: string): Pr
   return { changed: false, record };
 }
 
-/** Takes a cancelled import up again where it stopped (its rows without an outcome). */
+/**
+ * Takes a cancelled import up again where it stopped (its rows without an outcome); also a queued
+ * one, whose workflow start may have been lost (the API failed between storing and starting).
+ */
 export async function requestResumption(db: Db, id: string, actor: string): Promise<{ changed: boolean; record?: ImportRecord }> {
   const { rows } = await db.query<ImportRow>(
     `UPDATE imports SET status = 'queued', resumed_by = $2, resumed_at = now(), finished_at = NULL, updated_at = now()
-     WHERE id = $1 AND status = 'cancelled' RETURNING *`,
+     WHERE id = $1 AND status IN ('cancelled', 'queued') RETURNING *`,
     [id, actor],
   );
   if (rows[0]) return { changed: true, record: recordOf(rows[0]) };

@@ -113,6 +113,11 @@ export async function customerProducts(db: Db, customerId: string): Promise<Owne
 }
 
 /** Of `ids`, those a deal may not sell: no such product, or one no longer sold. */
+/** Why a deal or an imported lead may not sell the product: the intake's 400 and the import's rejection say the same. */
+export function unsellableReason(b: { id: string; problem: 'unknown' | 'inactive' }): string {
+  return b.problem === 'unknown' ? `there is no product ${b.id}` : `${b.id} is no longer sold`;
+}
+
 export async function unsellableProducts(db: Db, ids: string[]): Promise<Array<{ id: string; problem: 'unknown' | 'inactive' }>> {
   if (ids.length === 0) return [];
   const { rows } = await db.query<{ id: string; active: boolean | null }>(
