@@ -10,6 +10,7 @@ import { emailSchema, localeSchema, personNameSchema, phoneSchema } from './cont
 import { CLOSED_STAGES, DEFAULT_STAGE_PROBABILITIES, LEAD_STAGES, OPPORTUNITY_SOURCE, type LeadStage, type StageProbabilities } from './processes.js';
 import { productIdSchema } from './offers.js';
 import { uuidSchema } from './formats.js';
+import type { HistoryLimits } from './history-limits.js';
 
 /** Where a lead comes from, as intake takes it. */
 export const LEAD_SOURCES = ['web', 'event', 'referral', 'import', 'partner'] as const;
@@ -365,6 +366,8 @@ export interface LeadFunnelInput {
   opportunity?: { customerId: string };
   /** Set when the funnel continues as new: the state it had reached, and how far its record got. */
   carried?: { state: LeadState; policy: AcquisitionPolicy; record?: LeadRecordProgress };
+  /** When to continue as new (workflows/history-budget.ts): the defaults unless a test lowers them; carried on. */
+  limits?: Partial<HistoryLimits>;
 }
 
 /** How much of the funnel's state has reached PostgreSQL: the last write, and the timeline entries written. */
