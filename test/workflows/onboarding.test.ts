@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTimeSkippingEnv } from '../support/time-skipping.js';
-import { fakeWorker } from '../support/fake-activities.js';
+import { fakeWorker, type FakeWorker } from '../support/fake-activities.js';
 import { interactionRecordedSignal } from '../../src/domain/contacts.js';
 import { onboardingStateQuery, type OnboardingInput } from '../../src/domain/onboarding.js';
 import type { customerOnboarding } from '../../workflows/onboarding.js';
@@ -36,7 +36,9 @@ const fakes = () => ({
   openTask: async () => undefined,
 });
 
-async function onboard(during?: (handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof customerOnboarding>>>) => Promise<void>) {
+type Handle = Awaited<ReturnType<typeof env.client.workflow.start<typeof customerOnboarding>>>;
+
+async function onboard(during?: (handle: Handle, w: FakeWorker) => Promise<void>) {
   const w = await fakeWorker(env, fakes());
   const customerId = randomUUID();
   const input: OnboardingInput = {
@@ -52,7 +54,7 @@ async function onboard(during?: (handle: Awaited<ReturnType<typeof env.client.wo
       workflowId: `onboarding-${customerId}`,
       args: [input],
     });
-    await during?.(handle);
+    await during?.(handle, w);
     return handle.result();
   });
   const templates = w.callsOf('queueOnboardingMessage').map((m) => (m as { template: string; recipient: string }).template);
@@ -68,10 +70,14 @@ it('a customer nobody contacts: the account manager is reminded at the SLA, and 
 });
 
 it('a first contact before the SLA sends no reminder; the check-in still stalls on the unconfirmed address alone', async () => {
-  const { result, templates } = await onboard(async (handle) => {
-    // Once the code and the task are out, the manager calls on day one.
-    for (let s = await handle.query(onboardingStateQuery); s.status !== 'in-progress'; s = await handle.query(onboardingStateQuery))
+  const { result, templates } = await onboard(async (handle, w) => {
+    // Once the code and the task are out (both delivered, so the onboarding waits on its timers
+    // alone before time moves), the manager calls on day one.
+    const settled = async () => (await handle.query(onboardingStateQuery)).status === 'in-progress' && w.callsOf('deliverMessage').length === 2;
+    for (let tries = 0; !(await settled()); tries++) {
+      if (tries > 300) throw new Error(`onboarding never settled: ${JSON.stringify(w.calls.map((c) => c.name))}`);
       await new Promise((r) => setTimeout(r, 100));
+    }
     await env.sleep('1 day');
     await handle.signal(interactionRecordedSignal, {
       eventId: randomUUID(),
