@@ -76,6 +76,7 @@ import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 import { customerOnboarding } from './onboarding.js';
 import { openTask, resolveTask } from './tasks.js';
+import { HistoryBudget } from './history-budget.js';
 
 // No attempt limit: a database outage delays a lead, it never loses one.
 /** Added after the first release: funnels recorded before it replay without the per-move upsert. */
@@ -143,6 +144,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   const { workflowId, runId } = workflowInfo();
   const { leadId, intake } = input;
   const now = () => new Date().toISOString();
+  const budget = new HistoryBudget(input.limits);
   let policy: AcquisitionPolicy | undefined = input.carried?.policy;
   const opportunity = input.opportunity;
   const state: LeadState = input.carried?.state ?? {
@@ -265,6 +267,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
 
   setHandler(leadStateQuery, () => state);
   setHandler(intakeOutcomeUpdate, async () => {
+    budget.update();
     await condition(() => state.intake.outcome !== 'pending');
     await recorded();
     return state.intake;
@@ -272,6 +275,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   setHandler(
     transitionUpdate,
     async (cmd: TransitionCommand) => {
+      budget.update();
       if (cmd.to === 'qualified') state.qualification = { need: cmd.need!, budget: cmd.budget!, currency: cmd.currency ?? 'EUR', timeline: cmd.timeline! };
       if (cmd.to === 'proposal') state.proposal = { product: cmd.product!, amount: cmd.amount!, currency: cmd.currency ?? 'EUR' };
       // The proposal's price is the deal's amount from now on.
@@ -295,6 +299,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   setHandler(
     reassignUpdate,
     async ({ ownerId, actor, reason }) => {
+      budget.update();
       state.reassignments = [...(state.reassignments ?? []), { from: state.owner!, to: ownerId, at: now(), actor, reason }];
       state.owner = ownerId;
       // The SLA clock keeps running: the new owner inherits the lead's deadline, and its reminder.
@@ -312,6 +317,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   setHandler(
     correctLeadUpdate,
     async ({ actor, ...correction }) => {
+      budget.update();
       const changes = profileChanges(profile(), correction);
       if (changes.length === 0) return state;
       state.corrections = [...(state.corrections ?? []), { at: now(), actor, changes }];
@@ -333,6 +339,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   setHandler(
     changeDealUpdate,
     async ({ actor, reason, ...fields }) => {
+      budget.update();
       changeDeal(fields, actor, reason);
       replan();
       await recorded();
@@ -350,6 +357,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   setHandler(
     eraseLeadUpdate,
     async ({ actor }) => {
+      budget.update();
       state.lostReason = LEAD_ERASED_REASON;
       move('lost', actor, LEAD_ERASED_REASON);
       await recorded();
@@ -363,6 +371,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     },
   );
   setHandler(interactionRecordedSignal, (e) => {
+    budget.signal();
     state.interactions++;
     state.lastActivityAt = now();
     if (isContact(e)) {
@@ -374,6 +383,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
   });
 
   setHandler(taskCompletedSignal, (e) => {
+    budget.signal();
     if (e.taskId !== state.contact.taskId) return;
     state.contact.taskOpen = false;
     state.lastActivityAt = now();
@@ -559,7 +569,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
     publish();
     if (CLOSED_STAGES.includes(state.stage)) break;
 
-    if (workflowInfo().continueAsNewSuggested) {
+    if (budget.exhausted()) {
       await condition(allHandlersFinished);
       await recording;
       await continueAsNew<typeof leadFunnel>({ ...input, carried: { state, policy: rules, record: progress } });

@@ -12,6 +12,7 @@ import { productIdSchema } from './offers.js';
 import { uuidSchema } from './formats.js';
 import { CrmOwner, CrmProcess, CrmSource, CrmStatus, CrmTeam } from './search-attributes.js';
 import { CRM_PROCESS } from './processes.js';
+import type { HistoryLimits } from './history-limits.js';
 
 /** Where a lead comes from, as intake takes it. */
 export const LEAD_SOURCES = ['web', 'event', 'referral', 'import', 'partner'] as const;
@@ -367,6 +368,8 @@ export interface LeadFunnelInput {
   opportunity?: { customerId: string };
   /** Set when the funnel continues as new: the state it had reached, and how far its record got. */
   carried?: { state: LeadState; policy: AcquisitionPolicy; record?: LeadRecordProgress };
+  /** When to continue as new (workflows/history-budget.ts): the defaults unless a test lowers them; carried on. */
+  limits?: Partial<HistoryLimits>;
 }
 
 /** How much of the funnel's state has reached PostgreSQL: the last write, and the timeline entries written. */
