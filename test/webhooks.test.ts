@@ -60,7 +60,10 @@ describe('outbound events', () => {
       timeoutMs: 10_000,
       intervalMs: 20,
     });
-    expect(got.receivedAt - movedAt).toBeLessThan(5_000);
+    // Within seconds of the move (its own round trip included), and well under that from the commit.
+    expect(got.receivedAt - movedAt).toBeLessThan(10_000);
+    const { rows } = await h.pool.query<{ occurred_at: Date }>('SELECT occurred_at FROM webhook_events WHERE id = $1', [got.json.id]);
+    expect(got.receivedAt - rows[0]!.occurred_at.getTime()).toBeLessThan(5_000);
 
     // The signature verifies with the subscription's secret, and not with another one.
     const headers = {
@@ -184,6 +187,30 @@ describe('outbound events', () => {
     },
     OUTAGE_MS + 120_000,
   );
+
+  it('a receiver answering 410 Gone deactivates its subscription and keeps the delivery for a reactivation', async () => {
+    const r = await startReceiver();
+    try {
+      r.answer(410);
+      const sub = await subscribe(h, r.url, ['customer.registered']);
+      const res = await h.json('POST', '/v1/customers', { body: { name: 'Jane Doe', email: `${uniqueId('gone')}@example.com`, locale: 'de-DE' } });
+      expect(res.status).toBe(201);
+      const gone = await eventually(async () => {
+        const s = await h.json('GET', `/v1/webhooks/${sub.id}`, { as: 'admin' });
+        return !s.body.active && s.body;
+      });
+      expect(gone).toMatchObject({ active: false, deactivatedReason: 'the receiver answered 410 Gone' });
+      const pending = await h.json('GET', `/v1/webhooks/${sub.id}/deliveries?status=pending`, { as: 'admin' });
+      expect(pending.body.items).toHaveLength(1);
+      expect(pending.body.items[0]).toMatchObject({ attempts: 1, lastStatusCode: 410 });
+      // Reactivated, it delivers what waited.
+      r.answer(204);
+      expect((await h.json('PATCH', `/v1/webhooks/${sub.id}`, { as: 'admin', body: { version: gone.version, active: true } })).status).toBe(200);
+      await eventually(async () => r.received.some((g) => g.json.data.customerId === res.body.id));
+    } finally {
+      await r.close();
+    }
+  });
 
   it('keeps the delivery workflow findable in Temporal and its history short', async () => {
     const sub = await subscribe(h, receiver.url, ['customer.registered']);

@@ -995,6 +995,44 @@ async function smsAndMessages(customer?: Customer): Promise<string> {
   return `phone change ${body.changeId}: code by ${m.channel} to ${phone}, message ${messageId} ${m.status} after ${m.attempts} attempt(s) (GET /v1/messages/${messageId})`;
 }
 
+/**
+ * Outbound events: a receiver on this machine (as billing would be) subscribes to customer.registered,
+ * a customer registers, and the signed POST arrives and verifies; the subscription is paused after.
+ */
+async function webhooks(): Promise<string> {
+  const { createServer } = await import('node:http');
+  const { Webhook } = await import('standardwebhooks');
+  const got: Array<{ body: string; headers: Record<string, string>; at: number }> = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      got.push({ body, headers: req.headers as Record<string, string>, at: Date.now() });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/crm-events`;
+    const { body: sub } = await call<{ id: string; secret: string }>('POST', '/v1/webhooks', {
+      role: 'admin',
+      body: { url, eventTypes: ['customer.registered'], description: `demo ${RUN}` },
+      expect: [201],
+    });
+    const name = personName();
+    const registeredAt = Date.now();
+    await call('POST', '/v1/customers', { body: { name, email: emailOf(name, 'webhook'), locale: 'de' }, expect: [201, 202] });
+    for (let i = 0; i < 100 && got.length === 0; i++) await sleep(100);
+    await call('PATCH', `/v1/webhooks/${sub.id}`, { role: 'admin', body: { version: 1, active: false }, expect: [200] });
+    const first = got[0];
+    if (!first) return `subscription ${sub.id}: nothing arrived within 10 s (is the worker on this machine?)`;
+    const event = new Webhook(sub.secret).verify(first.body, first.headers) as { type: string; data: { customerId: string } };
+    return `subscription ${sub.id} got ${event.type} for ${event.data.customerId} ${first.at - registeredAt} ms after the registration, signature verified; log: GET /v1/webhooks/${sub.id}/deliveries`;
+  } finally {
+    server.close();
+  }
+}
+
 async function main(): Promise<void> {
   const keyFile = path.join(DATA_DIR, 'dev-keys.json');
   try {
@@ -1063,6 +1101,7 @@ async function main(): Promise<void> {
 
   log(`  bulk import: ${await bulkImport()}`);
   log(`  SMS: ${await smsAndMessages(customers.at(-1))}`);
+  log(`  webhooks: ${await webhooks()}`);
 
   log(`5/5 analytics`);
   const triggeredAt = Date.now();

@@ -97,7 +97,7 @@ export const EVENT_TYPES = {
     version: 1,
     summary: "A GDPR erasure was carried out: every system holding the customer's data must erase it too.",
     personalData: 'none: ids only (the customer is already anonymised here)',
-    data: z.object({ requestId: id('GDPR request'), customerId: id('customer') }),
+    data: z.object({ requestId: z.string().meta({ description: 'The GDPR request id' }), customerId: id('customer') }),
   },
   'enrollment.ended': {
     version: 1,
