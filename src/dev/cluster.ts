@@ -173,10 +173,9 @@ async function setupSchemas(sqlTool: string, db: { host: string; port: string; u
     ['temporal_visibility', 'postgresql/v12/visibility'],
   ] as const) {
     const common = ['--plugin', 'postgres12', '--ep', db.host, '-p', db.port, '-u', db.user, '--pw', db.password, '--db', database];
-    // setup-schema -v 0.0 only creates the version tables; it is refused once they exist, which is fine.
-    await run(sqlTool, [...common, 'setup-schema', '-v', '0.0'], `temporal-sql-tool setup-schema (${database})`).catch((err: Error) => {
-      if (!/already exists/i.test(err.message)) throw err;
-    });
+    // setup-schema -v 0.0 only creates the version tables (a no-op on a later run); update-schema
+    // then applies whatever versions are missing.
+    await run(sqlTool, [...common, 'setup-schema', '-v', '0.0'], `temporal-sql-tool setup-schema (${database})`);
     await run(sqlTool, [...common, 'update-schema', '--schema-name', schema], `temporal-sql-tool update-schema (${database})`);
   }
 }

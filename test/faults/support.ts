@@ -45,6 +45,11 @@ export interface FaultFigures {
 
 export const figures: FaultFigures[] = [];
 
+/** Resumes whatever a fault left stopped (a failed or interrupted fault). */
+export function resumeAll(): void {
+  signal([...frozen], 'SIGCONT');
+}
+
 export function record(f: FaultFigures): void {
   figures.push(f);
   process.stdout.write(
@@ -131,8 +136,14 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** Processes this run stopped (SIGSTOP) and has not resumed: resumed at exit whatever happens. */
+const frozen = new Set<number>();
+process.once('exit', () => signal([...frozen], 'SIGCONT'));
+
 export function signal(pids: number[], sig: NodeJS.Signals): void {
   for (const pid of pids) {
+    if (sig === 'SIGSTOP') frozen.add(pid);
+    if (sig === 'SIGCONT' || sig === 'SIGKILL') frozen.delete(pid);
     try {
       process.kill(pid, sig);
     } catch {
