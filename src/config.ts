@@ -274,7 +274,9 @@ const envSchema = z.object({
  */
 export function pageTokenSecretOf(config: Pick<Config, 'env' | 'api'>): string | undefined {
   if (!config.api.pageTokenSecret && !['development', 'test'].includes(config.env)) {
-    throw new Error(`Invalid configuration:\n  PAGE_TOKEN_SECRET: required when NODE_ENV=${config.env} (at least 32 random characters, the same for every API process)`);
+    throw new Error(
+      `Invalid configuration:\n  PAGE_TOKEN_SECRET: required when NODE_ENV=${config.env} (at least 32 random characters, the same for every API process)`,
+    );
   }
   return config.api.pageTokenSecret;
 }

@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { ROLES } from '../../config.js';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
 import { hashKey } from '../../auth/keys.js';
 import { inTransaction } from '../../db/pool.js';
 import { insertApiKey, listApiKeys, readApiKeyById, revokeApiKey } from '../../db/repositories/api-keys.js';
