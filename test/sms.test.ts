@@ -35,7 +35,7 @@ describe('SMS by the HTTP gateway', () => {
   it('the compose workers configure a transport for both channels, and a worker with none for SMS is refused at start', async () => {
     const config = loadConfig(workerEnv);
     expect(config.mail.transport).toBe('smtp');
-    expect(config.sms).toMatchObject({ transport: 'http', gateway: { url: 'http://sms-gateway:8080/messages', token: 'dev-sms-token' } });
+    expect(config.sms).toMatchObject({ transport: 'http', gateway: { url: 'http://sms-gateway:8080/messages', token: 'sample-sms-token' } });
     const transports = createTransport({ mail: config.mail, sms: config.sms });
     expect(transports.name).toBe('email:smtp,sms:sms-http');
     await transports.close();
@@ -64,7 +64,7 @@ describe('SMS by the HTTP gateway', () => {
     const code = /\b(\d{6})\b/.exec(sms!.text)?.[1];
     expect(code, sms!.text).toBeDefined();
     const request = gateway.requests.find((r) => r.body.to === newPhone)!;
-    expect(request.headers.authorization).toBe('Bearer dev-sms-token');
+    expect(request.headers.authorization).toBe('Bearer sample-sms-token');
     expect(request.headers['idempotency-key']).toBe(sms!.id);
     // The old number hears of the change by SMS too, through its delivery workflow.
     const notice = await eventually(async () => gateway.accepted(c.phone).find((m) => m.text.includes(changeId)));

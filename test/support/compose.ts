@@ -12,6 +12,7 @@ export function substitute(value: unknown, name: string): string {
     ANALYTICS_API_KEYS: JSON.stringify([{ actor: 'a', sha256: 'b'.repeat(64) }]),
     PAYLOAD_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
     PAYLOAD_KEY_ID: 'k1',
+    SMS_GATEWAY_TOKEN: 'sample-sms-token',
   };
   return String(value).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_, v: string, op: string, arg: string) =>
     op === '-' ? arg : (samples[v] ?? `sample-${name}`),
