@@ -11,12 +11,14 @@
  * Recording (once, and after a deliberate, patched change): RECORD_HISTORIES=1 npx vitest run
  * test/replay-coverage.test.ts -t histories
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { eventually, uniqueId } from './support/harness.js';
+import { eventually, startHarness, uniqueId } from './support/harness.js';
+import { startReceiver } from './support/webhook-receiver.js';
+import { importWorkflowId } from '../src/domain/imports.js';
 import { HISTORIES_DIR, RECORDING, recorder, replayRecorded } from './support/replay.js';
 import { startAnalyticsHarness } from './support/analytics.js';
 import * as operational from '../workflows/index.js';
@@ -27,7 +29,7 @@ import { completeTaskUpdate, taskWorkflowId } from '../src/domain/tasks.js';
 import type { RegistrationResult } from '../src/domain/customers.js';
 
 /** Histories recorded here; replayed below (the analytics one on the analytics bundle). */
-const OPERATIONAL = /^(register-customer-with-onboarding|notification-|task-|interaction-|customer-event-)/;
+const OPERATIONAL = /^(register-customer-with-onboarding|notification-|task-|interaction-|customer-event-|import-|webhook-delivery-)/;
 const ANALYTICS = /^analytics-/;
 
 describe.runIf(RECORDING)('recording histories', () => {
@@ -93,6 +95,38 @@ describe.runIf(RECORDING)('recording histories', () => {
     });
   }, 180_000);
 
+  it('records a small import and a webhook subscription delivering an event', async () => {
+    // Both run on the harness's own worker: the import is started by its API route, the delivery by
+    // the wake-up listener, as in production.
+    const hw = await startHarness('replay_webhooks', { webhooks: { retryInitialMs: 500, retryMaxMs: 4_000, deadLetterAfterMs: 600_000, pollMs: 30_000 } });
+    const receiver = await startReceiver();
+    try {
+      const csv = `name,email\nIda Import,${uniqueId('ida')}@example.com\nBad Row,not-an-address\n`;
+      const imported = await hw.json('POST', '/v1/imports?kind=customers', { as: 'backoffice', rawBody: csv, headers: { 'content-type': 'text/csv' } });
+      expect(imported.status, JSON.stringify(imported.body)).toBe(202);
+      const importId = imported.body.importId as string;
+      await eventually(async () => (await hw.json('GET', `/v1/imports/${importId}`, { as: 'backoffice' })).body.status === 'completed');
+      await r.client.workflow.getHandle(importWorkflowId(importId)).result();
+      const importHistory = await r.client.workflow.getHandle(importWorkflowId(importId)).fetchHistory();
+      await writeFile(path.join(HISTORIES_DIR, 'import-two-rows.history.pb'), temporal.api.history.v1.History.encode(importHistory).finish());
+
+      const sub = await hw.json('POST', '/v1/webhooks', { as: 'admin', body: { url: receiver.url, eventTypes: ['customer.registered'] } });
+      expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+      const registered = await hw.json('POST', '/v1/customers', { body: { name: 'Wanda Webhook', email: `${uniqueId('wanda')}@example.com` } });
+      expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+      await eventually(async () => receiver.received.some((x) => x.json.data?.customerId === registered.body.id));
+      // The delivery has no end of its own (it continues as new); its history so far is what replays.
+      const delivery = r.client.workflow.getHandle(`webhook-${sub.body.id}`);
+      await hw.json('DELETE', `/v1/webhooks/${sub.body.id}`, { as: 'admin' });
+      await delivery.terminate('recorded');
+      const deliveryHistory = await delivery.fetchHistory();
+      await writeFile(path.join(HISTORIES_DIR, 'webhook-delivery-registered.history.pb'), temporal.api.history.v1.History.encode(deliveryHistory).finish());
+    } finally {
+      await receiver.close();
+      await hw.close();
+    }
+  }, 180_000);
+
   it('records one analytics ingest over the recording task queue', async () => {
     const a = await startAnalyticsHarness(uniqueId('nothing-here'));
     try {
@@ -125,7 +159,7 @@ describe('replay coverage', () => {
   });
 
   it('replays the histories recorded here on today’s code', async () => {
-    expect(await replayRecorded(OPERATIONAL)).toHaveLength(5);
+    expect(await replayRecorded(OPERATIONAL)).toHaveLength(7);
     const files = (await readdir(HISTORIES_DIR)).filter((f) => ANALYTICS.test(f));
     expect(files).toHaveLength(1);
     const histories = await Promise.all(
