@@ -1,3 +1,4 @@
+/* global process, console */
 // A stand-in SMS gateway for the compose setup: it speaks the gateway JSON of README ("SMS"),
 // sends nothing, prints each SMS as a JSON line (`docker compose logs sms-gateway`) and lists the
 // last 100 at GET /messages. A real gateway (or an adapter to one) takes its place by

@@ -11,7 +11,6 @@
  * a Temporal server, PostgreSQL or analytics process that dies is said so and restarted.
  */
 import { randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { hashKey } from '../auth/keys.js';
 import { loadConfig, type Config } from '../config.js';
