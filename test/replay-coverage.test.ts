@@ -98,7 +98,10 @@ describe.runIf(RECORDING)('recording histories', () => {
   it('records a small import and a webhook subscription delivering an event', async () => {
     // Both run on the harness's own worker: the import is started by its API route, the delivery by
     // the wake-up listener, as in production.
-    const hw = await startHarness('replay_webhooks', { webhooks: { retryInitialMs: 500, retryMaxMs: 4_000, deadLetterAfterMs: 600_000, pollMs: 30_000 } });
+    const hw = await startHarness('replay_webhooks', {
+      plainPayloads: true,
+      webhooks: { retryInitialMs: 500, retryMaxMs: 4_000, deadLetterAfterMs: 600_000, pollMs: 30_000 },
+    });
     const receiver = await startReceiver();
     try {
       const csv = `name,email\nIda Import,${uniqueId('ida')}@example.com\nBad Row,not-an-address\n`;

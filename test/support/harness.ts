@@ -102,6 +102,8 @@ export interface HarnessOptions {
    * with CHECK_RESPONSES=0. What was checked is counted for the run's closing line.
    */
   checkResponses?: boolean;
+  /** Payloads in clear (no codec on client and worker): for recording histories that replay without this harness's keys. */
+  plainPayloads?: boolean;
 }
 
 /**
@@ -129,7 +131,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
 
   // Every payload is encrypted as in production, so tests see what Temporal stores.
   const keyring = generateKey(`test-${schema}`);
-  const dataConverter = createDataConverter(keyring);
+  const dataConverter = opts.plainPayloads ? undefined : createDataConverter(keyring);
   const env = opts.timeSkipping ? await createTimeSkippingEnv({ dataConverter }) : undefined;
   const connection = env ? env.connection : await Connection.connect({ address });
   const client = env ? env.client : new Client({ connection, namespace: 'default', dataConverter });
