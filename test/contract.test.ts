@@ -92,6 +92,8 @@ describe('the operational API contract', () => {
     let campaignId: string | undefined;
     /** Tasks are made by processes, not by a create operation: the first one the processes above opened, else an unknown id (a documented 404). */
     const task: { id?: string } = {};
+    /** Messages are queued by processes too: the first one queued by the processes above, else an unknown id (a documented 404). */
+    const message: { id?: string } = {};
 
     const paramsFor = (op: Operation): Record<string, string> | undefined => {
       const names = [...op.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
@@ -100,6 +102,7 @@ describe('the operational API contract', () => {
       // An unsubscribe token exists only in a delivered message: the example token is unknown (404, documented).
       if (op.operationId === 'showUnsubscribe' || op.operationId === 'unsubscribe') return { token: 'bm90LWEtcmVhbC10b2tlbi1leGFtcGxl' };
       if (op.path.startsWith('/v1/tasks/{id}')) return { id: task.id ?? randomUUID() };
+      if (op.operationId === 'getMessage') return { id: message.id ?? randomUUID() };
       // A webhook delivery exists only once an event went out: an unknown delivery of a real subscription (a documented 404).
       if (op.path.startsWith('/v1/webhooks/{id}/deliveries/{deliveryId}')) {
         const subscription = params.get('getWebhook');
@@ -191,6 +194,7 @@ describe('the operational API contract', () => {
     ).toEqual([]);
 
     task.id = (await h.pool.query<{ id: string }>('SELECT id FROM tasks ORDER BY created_at LIMIT 1')).rows[0]?.id;
+    message.id = (await h.pool.query<{ id: string }>('SELECT id FROM notification_outbox ORDER BY created_at LIMIT 1')).rows[0]?.id;
     for (const op of pending) {
       const values = paramsFor(op);
       expect(values, `no id for ${op.operationId} (${op.path}): no create operation links to it`).toBeDefined();

@@ -144,6 +144,7 @@ describe('docker-compose.yml security', () => {
         'PAGE_TOKEN_SECRET',
         'CODEC_TOKENS',
         'TEMPORAL_UI_OIDC_CLIENT_SECRET',
+        'SMS_GATEWAY_TOKEN',
       ]),
     );
     for (const r of secrets) expect(r.op, r.name).toBe('?');
