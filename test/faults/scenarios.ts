@@ -59,8 +59,12 @@ export function faultSuite(name: string, start: () => Promise<Topology>): void {
     signal([victim!, ...descendants(victim!)], 'SIGKILL');
     const killedAt = Date.now();
     process.stdout.write(`[faults] ${name} / worker SIGKILL: pid ${victim} killed with ${inFlight} of ${regs.length} in flight\n`);
-    // Clients ask again until each answer is final.
-    await register(t, regs, { concurrency: 40, deadline: Date.now() + RECOVERY_MS });
+    // Clients without a final answer ask again until they have one.
+    await register(
+      t,
+      regs.filter((r) => r.status !== 201),
+      { concurrency: 60, deadline: Date.now() + RECOVERY_MS },
+    );
     const finishedAt = await allExactlyOnce(t, regs, RECOVERY_MS);
     const after = await countDone(t, regs);
     expect(after.doubled).toBe(0);
