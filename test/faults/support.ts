@@ -212,8 +212,8 @@ export interface Effects {
   welcomeQueued: number;
   welcomeSent: number;
   mailboxFiles: number;
-  /** TODO(h-webhooks): the event outbox's rows for these customers once that table exists (null: no such table yet). */
-  events: number | null;
+  /** The event outbox's `customer.registered` rows for this customer (webhook_events, migration 0016). */
+  events: number;
 }
 
 /** The effects of each registration, by e-mail. */
@@ -233,18 +233,14 @@ export async function effects(t: Topology, regs: Registration[]): Promise<Map<st
       WHERE c.email = ANY($1) GROUP BY c.email`,
     [emails],
   );
-  // The event outbox (branch h-webhooks): counted once its table exists. TODO(lead, on merge): name
-  // the table and the event a registration emits here if it differs from `event_outbox`/`customer.registered`.
-  const { rows: hasEvents } = await t.pool.query<{ t: string | null }>(`SELECT to_regclass('event_outbox')::text AS t`);
+  // The event outbox: every registration commits one `customer.registered` event with its customer.
   const eventCounts = new Map<string, number>();
-  if (hasEvents[0]?.t) {
-    const ids = rows.flatMap((r) => r.customer_ids);
-    const { rows: ev } = await t.pool.query<{ customer_id: string; n: string }>(
-      `SELECT customer_id::text, count(*) AS n FROM event_outbox WHERE customer_id::text = ANY($1) AND event_type = 'customer.registered' GROUP BY 1`,
-      [ids],
-    );
-    for (const e of ev) eventCounts.set(e.customer_id, Number(e.n));
-  }
+  const ids = rows.flatMap((r) => r.customer_ids);
+  const { rows: ev } = await t.pool.query<{ customer_id: string; n: string }>(
+    `SELECT customer_id::text, count(*) AS n FROM webhook_events WHERE customer_id::text = ANY($1) AND type = 'customer.registered' GROUP BY 1`,
+    [ids],
+  );
+  for (const e of ev) eventCounts.set(e.customer_id, Number(e.n));
   const out = new Map<string, Effects>();
   for (const r of regs) {
     const row = rows.find((x) => x.email === r.email);
@@ -261,15 +257,14 @@ export async function effects(t: Topology, regs: Registration[]): Promise<Map<st
       welcomeQueued: Number(row?.queued ?? 0),
       welcomeSent: Number(row?.sent ?? 0),
       mailboxFiles: files,
-      events: hasEvents[0]?.t ? (row ? (eventCounts.get(row.customer_ids[0]!) ?? 0) : 0) : null,
+      events: row ? (eventCounts.get(row.customer_ids[0]!) ?? 0) : 0,
     });
   }
   return out;
 }
 
-export const done = (e: Effects) =>
-  e.customers === 1 && e.welcomeQueued === 1 && e.welcomeSent === 1 && e.mailboxFiles === 1 && (e.events === null || e.events === 1);
-export const doubled = (e: Effects) => e.customers > 1 || e.welcomeQueued > 1 || e.mailboxFiles > 1 || (e.events ?? 0) > 1;
+export const done = (e: Effects) => e.customers === 1 && e.welcomeQueued === 1 && e.welcomeSent === 1 && e.mailboxFiles === 1 && e.events === 1;
+export const doubled = (e: Effects) => e.customers > 1 || e.welcomeQueued > 1 || e.mailboxFiles > 1 || e.events > 1;
 
 /** How many registrations have all their effects, and none twice. */
 export async function countDone(t: Topology, regs: Registration[]): Promise<{ done: number; doubled: number }> {
