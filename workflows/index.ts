@@ -1,63 +1,20 @@
-// Every workflow the operational worker runs; this file is the bundle's entry point.
+// The operational worker's bundle entry point: every workflow type of workflows/all.ts, each with
+// its versioning rule.
 import { setWorkflowOptions, workflowInfo } from '@temporalio/workflow';
-import { WORKFLOW_VERSIONING } from '../src/domain/versioning.js';
-import { registerCustomer } from './customers.js';
-import { deliverNotification } from './notifications.js';
-import { leadFunnel } from './acquisition.js';
-import { customerOnboarding } from './onboarding.js';
-import { recordInteraction } from './contacts.js';
-import { offer } from './offers.js';
-import { campaignRun, campaignEnrollment, recordCustomerEvent } from './retention.js';
-import { customerMasterData } from './master-data.js';
-import { gdprExport, gdprErasure } from './gdpr.js';
-import { recordConsent } from './consent.js';
-import { taskWorkflow } from './tasks.js';
-import { webhookDelivery } from './webhooks.js';
-import { importRecords } from './imports.js';
+import { WORKFLOW_VERSIONING, type OperationalWorkflowType } from '../src/domain/versioning.js';
+import * as workflows from './all.js';
 
-const workflows = {
-  registerCustomer,
-  deliverNotification,
-  leadFunnel,
-  customerOnboarding,
-  recordInteraction,
-  offer,
-  campaignRun,
-  campaignEnrollment,
-  recordCustomerEvent,
-  customerMasterData,
-  gdprExport,
-  gdprErasure,
-  recordConsent,
-  taskWorkflow,
-  webhookDelivery,
-  importRecords,
-} satisfies Record<keyof typeof WORKFLOW_VERSIONING, unknown>;
+// Every exported type has a rule and every rule a type: the compiler checks both ways.
+const rules: Record<keyof typeof workflows, (typeof WORKFLOW_VERSIONING)[OperationalWorkflowType]> = WORKFLOW_VERSIONING;
+const types: Record<OperationalWorkflowType, unknown> = workflows;
 
 // Worker Versioning: each type pinned to the version that started it, or moving to the current
 // one (src/domain/versioning.ts says which and why). Only a versioned worker may say so (an
 // unversioned one, as in the test harness and replay, fails the task): the first task's worker
 // version tells which this is, deterministically.
-for (const [type, fn] of Object.entries(workflows)) {
-  const { rule } = WORKFLOW_VERSIONING[type as keyof typeof WORKFLOW_VERSIONING];
+for (const [type, fn] of Object.entries(types)) {
+  const { rule } = rules[type as keyof typeof workflows];
   setWorkflowOptions(() => (workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: rule } : {}), fn as () => Promise<unknown>);
 }
 
-export {
-  registerCustomer,
-  deliverNotification,
-  leadFunnel,
-  customerOnboarding,
-  recordInteraction,
-  offer,
-  campaignRun,
-  campaignEnrollment,
-  recordCustomerEvent,
-  customerMasterData,
-  gdprExport,
-  gdprErasure,
-  recordConsent,
-  taskWorkflow,
-  webhookDelivery,
-  importRecords,
-};
+export * from './all.js';
