@@ -121,6 +121,9 @@ describe('rate limits', () => {
       guesses.push((await api.request('/v1/customers', { headers: { authorization: `Bearer guess-${i}` } }, from('10.0.2.1'))).status);
     expect(guesses).toEqual([401, 401, 401, 401, 401, 429]);
     expect((await api.request('/healthz', {}, from('10.0.2.2'))).status).toBe(200);
+    // The limited address still reads the health probes: a supervisor polling /readyz learns the truth.
+    expect((await api.request('/healthz', {}, from('10.0.2.1'))).status).toBe(200);
+    expect((await api.request('/readyz', {}, from('10.0.2.1'))).status).toBe(200);
   });
 
   it('are configured by RATE_LIMIT_PER_MINUTE and RATE_LIMIT_PER_ADDRESS_PER_MINUTE', () => {

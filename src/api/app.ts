@@ -106,9 +106,8 @@ export function createApi(deps: ApiDeps) {
   const limits = rateLimits(deps.rateLimits ?? DEFAULT_RATE_LIMITS, (c, retryAfter) =>
     problemResponse(c, 429, `Too many requests; retry after ${retryAfter} s`, {}, { 'Retry-After': retryAfter }),
   );
-  app.use('*', limits.perAddress);
-  app.use('*', limits.perKey);
-
+  // Health probes answer before the rate limits: a load balancer or supervisor polling them must
+  // learn the truth, also while clients of the same address are being limited.
   app.get('/healthz', publicAccess, (c) => c.json({ status: 'ok' }));
   app.get('/readyz', publicAccess, async (c) => {
     const checks = await Promise.allSettled([
@@ -119,6 +118,8 @@ export function createApi(deps: ApiDeps) {
     const ready = checks.every((r) => r.status === 'fulfilled');
     return c.json({ status: ready ? 'ready' : 'not ready', checks: states }, ready ? 200 : 503);
   });
+  app.use('*', limits.perAddress);
+  app.use('*', limits.perKey);
 
   app.route('/', codecRoutes(deps));
   // Public: the unsubscribe link of marketing messages works without a key (and outside /v1's JSON-only bodies).

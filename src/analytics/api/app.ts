@@ -122,9 +122,7 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
   const limits = rateLimits(deps.rateLimits ?? { perKey: 600, perAddress: 1200 }, (c, retryAfter) =>
     problem(c as Context<Env>, 429, `Too many requests; retry after ${retryAfter} s`, {}, { 'Retry-After': retryAfter }),
   );
-  app.use('*', limits.perAddress);
-  app.use('*', limits.perKey);
-
+  // Health probes answer before the rate limits, as on the operational API.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const checks = await Promise.allSettled([deps.pool.query('SELECT 1'), deps.temporal.workflowService.getSystemInfo({})]);
@@ -137,6 +135,8 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
     if (ingest?.warning) deps.logger.warn({ lagSeconds: ingest.lagSeconds, pending: ingest.pending }, ingest.warning);
     return c.json({ status: ready ? 'ready' : 'not ready', checks: { store, temporal }, ...(ingest ? { ingest } : {}) }, ready ? 200 : 503);
   });
+  app.use('*', limits.perAddress);
+  app.use('*', limits.perKey);
 
   app.get('/', (c) => c.html(DASHBOARD_HTML));
   app.get('/assets/dashboard.js', (c) => c.body(DASHBOARD_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8' }));
