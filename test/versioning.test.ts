@@ -27,6 +27,17 @@ import { createOperationalWorker } from '../src/worker/worker.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const { EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EVENT_TYPE_WORKFLOW_TASK_FAILED } = temporal.api.enums.v1.EventType;
+const { WorkflowTaskFailedCause } = temporal.api.enums.v1;
+/**
+ * Task failures that say nothing about versions: a signal or update arrived while the task ran
+ * (the server asks for a new task), or the sticky worker's cache was reset. Under load on two
+ * cores these happen; what must never happen is a task failing on code (nondeterminism, a
+ * panic), which is what pinning prevents.
+ */
+const BENIGN_TASK_FAILURES = new Set<number>([
+  WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+  WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE,
+]);
 const { VERSIONING_BEHAVIOR_PINNED, VERSIONING_BEHAVIOR_AUTO_UPGRADE } = temporal.api.enums.v1.VersioningBehavior;
 
 /** Today's workflows, with the GDPR export changed in a way no running export could replay. */
@@ -94,8 +105,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Which build id completed each workflow task of a workflow, in order, and whether any task failed. */
-async function tasksOf(workflowId: string): Promise<{ buildIds: string[]; failed: number; behavior: number | null | undefined; pinnedTo?: string }> {
+/** Which build id completed each workflow task of a workflow, in order, and the causes of any task that failed on code. */
+async function tasksOf(workflowId: string): Promise<{ buildIds: string[]; failed: string[]; behavior: number | null | undefined; pinnedTo?: string }> {
   const handle = h.client.workflow.getHandle(workflowId);
   const history = await handle.fetchHistory();
   const events = history.events ?? [];
@@ -104,7 +115,11 @@ async function tasksOf(workflowId: string): Promise<{ buildIds: string[]; failed
     buildIds: events
       .filter((e) => e.eventType === EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
       .map((e) => e.workflowTaskCompletedEventAttributes?.deploymentVersion?.buildId ?? '(unversioned)'),
-    failed: events.filter((e) => e.eventType === EVENT_TYPE_WORKFLOW_TASK_FAILED).length,
+    failed: events
+      .filter((e) => e.eventType === EVENT_TYPE_WORKFLOW_TASK_FAILED)
+      .map((e) => e.workflowTaskFailedEventAttributes?.cause ?? 0)
+      .filter((cause) => !BENIGN_TASK_FAILURES.has(cause))
+      .map((cause) => `${WorkflowTaskFailedCause[cause]}`),
     behavior: info?.behavior,
     pinnedTo: info?.deploymentVersion?.buildId ?? undefined,
   };
@@ -161,12 +176,12 @@ describe('worker versioning', () => {
 
     // The export ran wholly on version 1, pinned; the funnel began on 1 and ended on 2.
     const exported = await tasksOf(gdprWorkflowId(exportId));
-    expect(exported.failed).toBe(0);
+    expect(exported.failed).toEqual([]);
     expect(exported.behavior).toBe(VERSIONING_BEHAVIOR_PINNED);
     expect(exported.pinnedTo).toBe(v1.buildId);
     expect(new Set(exported.buildIds)).toEqual(new Set([v1.buildId]));
     const funnel = await tasksOf(`lead-${leadId}`);
-    expect(funnel.failed).toBe(0);
+    expect(funnel.failed).toEqual([]);
     expect(funnel.behavior).toBe(VERSIONING_BEHAVIOR_AUTO_UPGRADE);
     expect(funnel.buildIds[0]).toBe(v1.buildId);
     expect(funnel.buildIds.at(-1)).toBe(v2.buildId);
@@ -186,6 +201,6 @@ describe('worker versioning', () => {
       const t = await tasksOf(gdprWorkflowId(second.body.requestId));
       return t.pinnedTo ? t : undefined;
     });
-    expect(fresh).toMatchObject({ behavior: VERSIONING_BEHAVIOR_PINNED, pinnedTo: v2.buildId, failed: 0 });
+    expect(fresh).toMatchObject({ behavior: VERSIONING_BEHAVIOR_PINNED, pinnedTo: v2.buildId, failed: [] });
   }, 180_000);
 });
