@@ -11,6 +11,7 @@ import { createPool, type Pool } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../src/dev/postgres.js';
 import { freePort } from '../src/dev/ports.js';
+import { descendants } from './faults/support.js';
 
 // This file stops PostgreSQL, so it runs its own instance rather than the shared one.
 let dir: string;
@@ -31,6 +32,38 @@ afterAll(async () => {
   await pg?.stop().catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
 });
+
+it('answers 503 within seconds while PostgreSQL is frozen (SIGSTOP), on both APIs, and 200 again once it resumes', async () => {
+  const temporal = new Client({ connection });
+  const api = createApi({
+    pool,
+    temporal,
+    taskQueue: 'unused',
+    pageTokenSecret: 'test-page-token-secret-0123456789abcdef',
+    logger: createLogger('silent'),
+    keys: [{ role: 'agent', actor: 'a', sha256: hashKey('k') }],
+  });
+  const analytics = createAnalyticsApi({ pool, temporal, logger: createLogger('silent'), keys: [], retentionMs: 86_400_000 });
+  expect((await api.request('/readyz')).status).toBe(200);
+  expect((await analytics.request('/readyz')).status).toBe(200);
+
+  // A frozen server accepts nothing and answers nothing: without a timeout a probe would hang.
+  const pids = [pg.pid!, ...descendants(pg.pid!)];
+  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  try {
+    const started = Date.now();
+    const [operational, analyst] = await Promise.all([api.request('/readyz'), analytics.request('/readyz')]);
+    const took = Date.now() - started;
+    expect(operational.status).toBe(503);
+    expect(analyst.status).toBe(503);
+    expect(((await analyst.json()) as { checks: Record<string, string> }).checks).toEqual({ store: 'unavailable', temporal: 'ok' });
+    expect(took).toBeLessThan(10_000);
+  } finally {
+    for (const pid of pids) process.kill(pid, 'SIGCONT');
+  }
+  await expect.poll(async () => (await analytics.request('/readyz')).status, { timeout: 15_000, interval: 250 }).toBe(200);
+  await expect.poll(async () => (await api.request('/readyz')).status, { timeout: 15_000, interval: 250 }).toBe(200);
+}, 60_000);
 
 it('is ready while PostgreSQL and Temporal answer, answers 503 while PostgreSQL is stopped, and stays alive', async () => {
   const api = createApi({

@@ -10,7 +10,7 @@ import { idempotencyKeyStore } from '../db/repositories/idempotency-keys.js';
 import { DEFAULT_IDEMPOTENCY_TTL_MS, idempotencyKeys } from './idempotency.js';
 import { docsRoutes } from '../http/docs.js';
 import { declaredMethods } from '../http/methods.js';
-import { rateLimits, readinessOf, securityHeaders, serverRequestId } from '../http/security.js';
+import { rateLimits, readinessOf, securityHeaders, serverRequestId, withTimeout } from '../http/security.js';
 import { DEFAULT_RATE_LIMITS } from './env.js';
 import type { ApiDeps, ApiEnv } from './env.js';
 import { onError, problemResponse, validationProblem } from './problem.js';
@@ -44,20 +44,6 @@ import { registerEventCatalogue } from './routes/webhook-schemas.js';
 import { importRoutes } from './routes/imports.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export function createApi(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>({

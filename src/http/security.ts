@@ -99,6 +99,21 @@ export function rateLimits(limits: RateLimits, tooMany: TooMany): { perAddress: 
   };
 }
 
+/** A readiness probe that does not answer in time counts as down: a frozen dependency must not hang `/readyz`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `/readyz` says which dependency is down, never why: the reason goes to the log only. */
 export function readinessOf(checks: PromiseSettledResult<unknown>[], names: string[], log: (name: string, err: unknown) => void): Record<string, string> {
   return Object.fromEntries(

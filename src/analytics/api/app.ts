@@ -13,7 +13,7 @@ import { bearerToken, createKeyVerifier } from '../../auth/keys.js';
 import type { Logger } from '../../logger.js';
 import { docsRoutes } from '../../http/docs.js';
 import { declaredMethods } from '../../http/methods.js';
-import { rateLimits, readinessOf, securityHeaders, serverRequestId, type RateLimits } from '../../http/security.js';
+import { rateLimits, readinessOf, securityHeaders, serverRequestId, withTimeout, type RateLimits } from '../../http/security.js';
 import { campaignsReport, changesReport, funnelReport, ingestStatus, processesReport } from '../reports.js';
 import type { StorePool } from '../store.js';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
@@ -125,13 +125,26 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
   // Health probes answer before the rate limits, as on the operational API.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
-    const checks = await Promise.allSettled([deps.pool.query('SELECT 1'), deps.temporal.workflowService.getSystemInfo({})]);
+    const checks = await Promise.allSettled([
+      withTimeout(deps.pool.query('SELECT 1'), 2_000, 'the analytics store'),
+      withTimeout(deps.temporal.workflowService.getSystemInfo({}), 2_000, 'Temporal'),
+    ]);
     const { store, temporal } = readinessOf(checks, ['store', 'temporal'], (name, err) =>
       deps.logger.warn({ requestId: c.get('requestId'), dependency: name, err }, 'not ready'),
     );
     const ready = checks.every((r) => r.status === 'fulfilled');
     // A lag is a warning, not unreadiness: reports still answer, only older.
-    const ingest = ready ? await ingestLag({ pool: deps.pool, temporal: deps.temporal, retentionMs: deps.retentionMs, filter: deps.ingestFilter }) : undefined;
+    // The lag is best effort: if it cannot be read in time, readiness answers without it.
+    const ingest = ready
+      ? await withTimeout(
+          ingestLag({ pool: deps.pool, temporal: deps.temporal, retentionMs: deps.retentionMs, filter: deps.ingestFilter }),
+          3_000,
+          'the ingest lag',
+        ).catch((err: unknown) => {
+          deps.logger.warn({ requestId: c.get('requestId'), err }, 'ingest lag unavailable');
+          return undefined;
+        })
+      : undefined;
     if (ingest?.warning) deps.logger.warn({ lagSeconds: ingest.lagSeconds, pending: ingest.pending }, ingest.warning);
     return c.json({ status: ready ? 'ready' : 'not ready', checks: { store, temporal }, ...(ingest ? { ingest } : {}) }, ready ? 200 : 503);
   });
