@@ -11,6 +11,8 @@ import { registerCustomer, waitForChange } from './support/master-data.js';
 import { createTaskActivities } from '../activities/tasks.js';
 import { masterDataStateQuery, masterDataWorkflowId } from '../src/domain/master-data.js';
 import { taskWorkflowId } from '../src/domain/tasks.js';
+import { insertCustomer } from '../src/db/repositories/customers.js';
+import { onboardingWorkflowId, type OnboardingInput, type OnboardingState } from '../src/domain/onboarding.js';
 
 const { EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW } = temporal.api.enums.v1.EventType;
 
@@ -135,5 +137,69 @@ describe('bounded histories', () => {
     expect(await continuedAsNew(workflowId, handle.firstExecutionRunId)).toBe(true);
     const { rows } = await h.pool.query<{ kind: string; n: string }>('SELECT kind, count(*) AS n FROM task_events WHERE task_id = $1 GROUP BY kind', [taskId]);
     expect(Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]))).toMatchObject({ snoozed: snoozes, completed: 1 });
+  }, 180_000);
+
+  it('an onboarding continues as new past its update and signal limits, carries attempts, first contact and record, and sends nothing twice', async () => {
+    // A customer with no registration process, so the test starts the onboarding itself with low limits.
+    const customerId = crypto.randomUUID();
+    const email = `${uniqueId('bounded-onb')}@example.com`;
+    const db = await h.pool.connect();
+    try {
+      const res = await insertCustomer(db, { id: customerId, request: { name: 'Bo Unded', email, locale: 'en' }, emailNormalized: email, actor: 'test' });
+      expect(res.inserted).toBe(true);
+    } finally {
+      db.release();
+    }
+    const workflowId = onboardingWorkflowId(customerId);
+    const input: OnboardingInput = { customerId, name: 'Bo Unded', email, locale: 'en', origin: 'registration', limits: { updates: 3, signals: 3 } };
+    const handle = await h.client.workflow.start('customerOnboarding', { taskQueue: h.taskQueue, workflowId, args: [input] });
+    const state = async () => (await h.json('GET', `/v1/customers/${customerId}/onboarding`)).body as OnboardingState & { firstContact: { doneAt?: string } };
+    await eventually(async () => ((await state()).status === 'in-progress' ? true : undefined));
+    const code = (await eventually(async () => (await h.mailbox(email)).find((m) => m.template === 'onboarding-opt-in'))).payload.code as string;
+    const wrong = code === '000000' ? '111111' : '000000';
+
+    // Four wrong codes: the fourth lands in the second run, which knows the three before it.
+    for (let left = 4; left >= 1; left--) {
+      const res = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code: wrong } });
+      expect(res.status, JSON.stringify(res.body)).toBe(422);
+      expect(res.body.attemptsLeft).toBe(left);
+    }
+    await eventually(async () => ((await runsOf(workflowId)).length >= 2 ? true : undefined));
+    expect(await continuedAsNew(workflowId, handle.firstExecutionRunId)).toBe(true);
+    // Internal notes are signals too (not a contact); then a call, which is the first contact.
+    for (let i = 0; i < 3; i++) {
+      const note = await h.json('POST', `/v1/customers/${customerId}/interactions`, { body: { channel: 'note', direction: 'internal', summary: `note ${i}` } });
+      expect(note.status, JSON.stringify(note.body)).toBe(201);
+    }
+    const right = await h.json('POST', `/v1/customers/${customerId}/onboarding/opt-in`, { body: { code } });
+    expect(right.status, JSON.stringify(right.body)).toBe(200);
+    const call = await h.json('POST', `/v1/customers/${customerId}/interactions`, {
+      body: { channel: 'call', direction: 'outbound', summary: 'Welcome call' },
+    });
+    expect(call.status).toBe(201);
+    const last = await eventually(async () => {
+      const s = await state();
+      return s.firstContact.doneAt && s.optIn.status === 'confirmed' ? s : undefined;
+    });
+    expect((await runsOf(workflowId)).length).toBeGreaterThanOrEqual(3);
+    expect(last.optIn.attempts).toBe(4);
+    expect(last.transitions.map((t) => t.status)).toEqual(['starting', 'in-progress']);
+    // Each message once across the runs: one code, one welcome; the first-contact task done once.
+    await eventually(async () => ((await h.mailbox(email)).some((m) => m.template === 'onboarding-welcome') ? true : undefined));
+    const { rows } = await h.pool.query<{ template: string; n: number }>(
+      'SELECT template, count(*)::int AS n FROM notification_outbox WHERE customer_id = $1 GROUP BY template ORDER BY template',
+      [customerId],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.template, r.n]))).toMatchObject({ 'onboarding-opt-in': 1, 'onboarding-welcome': 1 });
+    const tasks = await eventually(async () => {
+      const t = await h.pool.query<{ kind: string; status: string }>('SELECT kind, status FROM tasks WHERE customer_id = $1', [customerId]);
+      return t.rows.every((r) => r.status !== 'open') ? t.rows : undefined;
+    });
+    expect(tasks).toEqual([{ kind: 'onboarding-first-contact', status: 'done' }]);
+    const row = await h.pool.query('SELECT status, opt_in_confirmed_at IS NOT NULL AS confirmed FROM customer_onboardings WHERE customer_id = $1', [
+      customerId,
+    ]);
+    expect(row.rows[0]).toEqual({ status: 'in-progress', confirmed: true });
+    await handle.terminate('test over');
   }, 180_000);
 });

@@ -10,6 +10,7 @@
 import {
   allHandlersFinished,
   condition,
+  continueAsNew,
   patched,
   proxyActivities,
   setCurrentDetails,
@@ -29,6 +30,7 @@ import {
   refuseOptIn,
   refuseResend,
   resendOptInUpdate,
+  type OnboardingCarried,
   type OnboardingInput,
   type OnboardingResult,
   type OnboardingState,
@@ -40,6 +42,7 @@ import { CRM_PROCESS } from '../src/domain/processes.js';
 import { deliver } from './notifications.js';
 import { openTask, resolveTask, startTask } from './tasks.js';
 import { taskCompletedSignal } from '../src/domain/tasks.js';
+import { HistoryBudget } from './history-budget.js';
 
 /**
  * The onboarding's record in PostgreSQL follows every change (`recordOnboarding`), and a person's
@@ -63,9 +66,10 @@ const acts = proxyActivities<Activities>({
 
 export async function customerOnboarding(input: OnboardingInput): Promise<OnboardingResult> {
   const { workflowId, runId } = workflowInfo();
-  const { customerId } = input;
+  const { customerId, carried } = input;
   const now = () => new Date().toISOString();
-  const state: OnboardingState = {
+  const budget = new HistoryBudget(input.limits);
+  const state: OnboardingState = carried?.state ?? {
     customerId,
     origin: input.origin,
     leadId: input.leadId,
@@ -85,9 +89,9 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
 
   // The record: each write carries the onboarding as it stands and the status steps since the
   // previous write; writes run one after the other. Nothing is written before the row exists.
-  let rowExists = false;
-  let progress = { seq: 0, transitions: 0 };
-  let recordedAs = '';
+  let rowExists = carried !== undefined;
+  let progress = carried ? { seq: carried.record.seq, transitions: carried.record.transitions } : { seq: 0, transitions: 0 };
+  let recordedAs = carried?.record.recordedAs ?? '';
   let recording: Promise<void> = Promise.resolve();
   const recordOf = () => ({
     status: state.status,
@@ -122,6 +126,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   setHandler(
     confirmOptInUpdate,
     async ({ code }): Promise<OptInAnswer> => {
+      budget.update();
       const checked = await acts.checkOptInCode({ customerId, code });
       if (checked.ok) {
         if (state.optIn.status !== 'confirmed') {
@@ -152,6 +157,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   setHandler(
     resendOptInUpdate,
     async () => {
+      budget.update();
       const resend = (state.optIn.resends ?? 0) + 1;
       state.optIn.resends = resend;
       const messageId = await acts.renewOptInCode({
@@ -175,6 +181,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     },
   );
   setHandler(interactionRecordedSignal, (e) => {
+    budget.signal();
     if (isContact(e) && !state.firstContact.doneAt) {
       state.firstContact.doneAt = e.occurredAt;
       changes++;
@@ -183,6 +190,7 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
   });
 
   setHandler(taskCompletedSignal, (e) => {
+    budget.signal();
     if (e.taskId !== state.firstContact.taskId) return;
     state.firstContact.taskOpen = false;
     if (!state.firstContact.doneAt) state.firstContact.doneAt = e.at;
@@ -203,33 +211,40 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     else await deliver(queued.messageId, summary, customerId);
   };
 
-  const withTasks = patched(TASK_PATCH);
-  const begun = await acts.beginOnboarding({
-    ...input,
-    workflowId,
-    ...(withTasks ? { firstContactTask: { taskId: uuid4(), now: new Date().toISOString() } } : {}),
-  });
-  const startedAt = Date.now();
-  state.accountManager = begun.accountManager;
-  state.optIn.sentAt = now();
-  state.firstContact.dueAt = new Date(startedAt + begun.policy.firstContactSlaMs).toISOString();
-  state.checkInAt = new Date(startedAt + begun.policy.checkInAfterMs).toISOString();
-  upsertSearchAttributes([
-    { key: CrmProcess, value: CRM_PROCESS.onboarding },
-    { key: CrmCustomerId, value: customerId },
-    { key: CrmOwner, value: begun.accountManager },
-    ...(begun.teamId ? [{ key: CrmTeam, value: begun.teamId }] : []),
-  ]);
-  enter('in-progress', `code sent to the customer, first-contact task to ${begun.accountManager}`);
-  rowExists = true;
-  await recorded();
-  await deliver(begun.optInMessageId, 'Opt-in code', customerId);
-  if (begun.task) {
-    state.firstContact.taskId = begun.task.taskId;
-    state.firstContact.taskOpen = true;
-    await startTask(begun.task, { title: `First contact with ${input.name}`, customerId, dueInMs: begun.policy.firstContactSlaMs });
-  } else {
-    await deliver(begun.taskMessageId, `First-contact task for ${begun.accountManager}`, customerId);
+  // A run continued as new goes on where the last one stopped: begun, recorded, task started.
+  const withTasks = carried ? carried.withTasks : patched(TASK_PATCH);
+  let begun: OnboardingCarried['begun'];
+  if (carried) begun = carried.begun;
+  else begun = await begin();
+  async function begin(): Promise<OnboardingCarried['begun']> {
+    const begun = await acts.beginOnboarding({
+      ...input,
+      workflowId,
+      ...(withTasks ? { firstContactTask: { taskId: uuid4(), now: new Date().toISOString() } } : {}),
+    });
+    const startedAt = Date.now();
+    state.accountManager = begun.accountManager;
+    state.optIn.sentAt = now();
+    state.firstContact.dueAt = new Date(startedAt + begun.policy.firstContactSlaMs).toISOString();
+    state.checkInAt = new Date(startedAt + begun.policy.checkInAfterMs).toISOString();
+    upsertSearchAttributes([
+      { key: CrmProcess, value: CRM_PROCESS.onboarding },
+      { key: CrmCustomerId, value: customerId },
+      { key: CrmOwner, value: begun.accountManager },
+      ...(begun.teamId ? [{ key: CrmTeam, value: begun.teamId }] : []),
+    ]);
+    enter('in-progress', `code sent to the customer, first-contact task to ${begun.accountManager}`);
+    rowExists = true;
+    await recorded();
+    await deliver(begun.optInMessageId, 'Opt-in code', customerId);
+    if (begun.task) {
+      state.firstContact.taskId = begun.task.taskId;
+      state.firstContact.taskOpen = true;
+      await startTask(begun.task, { title: `First contact with ${input.name}`, customerId, dueInMs: begun.policy.firstContactSlaMs });
+    } else {
+      await deliver(begun.taskMessageId, `First-contact task for ${begun.accountManager}`, customerId);
+    }
+    return { accountManager: begun.accountManager, ...(begun.teamId ? { teamId: begun.teamId } : {}), policy: begun.policy };
   }
   // A first contact made another way (an interaction) closes the task; an onboarding that ends drops it.
   const settleTask = async (status: 'done' | 'cancelled', reason: string) => {
@@ -238,8 +253,9 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     await resolveTask(state.firstContact.taskId!, { status, reason, actor: 'system' });
   };
 
-  const checkInAt = Date.parse(state.checkInAt);
-  let welcomed = false;
+  // Both set when the onboarding began (this run or one before it).
+  const checkInAt = Date.parse(state.checkInAt!);
+  let welcomed = carried?.welcomed ?? false;
   for (;;) {
     await recorded();
     if (state.firstContact.doneAt) await settleTask('done', `first contact recorded at ${state.firstContact.doneAt}`);
@@ -249,12 +265,18 @@ export async function customerOnboarding(input: OnboardingInput): Promise<Onboar
     }
     // A first-contact task escalates along the team by itself: no reminder of the onboarding's own.
     const reminderAt =
-      !state.firstContact.doneAt && !state.firstContact.reminderSentAt && !state.firstContact.taskId ? Date.parse(state.firstContact.dueAt) : undefined;
+      !state.firstContact.doneAt && !state.firstContact.reminderSentAt && !state.firstContact.taskId ? Date.parse(state.firstContact.dueAt!) : undefined;
     const next = Math.min(reminderAt ?? Infinity, checkInAt);
     setCurrentDetails(
       `**Status:** ${state.status}  \n**Opt-in:** ${state.optIn.status}  \n**First contact:** ${state.firstContact.doneAt ? `done ${state.firstContact.doneAt}` : `due ${state.firstContact.dueAt}`}  \n**Check-in:** ${state.checkInAt}`,
     );
     if (Date.now() >= checkInAt) break;
+    if (budget.exhausted()) {
+      await condition(allHandlersFinished);
+      await recorded();
+      const next: OnboardingCarried = { state, begun, withTasks, welcomed, record: { ...progress, recordedAs } };
+      await continueAsNew<typeof customerOnboarding>({ ...input, carried: next });
+    }
     const seen = changes;
     if (await condition(() => changes !== seen, Math.max(1, next - Date.now()))) continue;
     if (reminderAt !== undefined && Date.now() >= reminderAt && !state.firstContact.doneAt) {

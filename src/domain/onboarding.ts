@@ -3,6 +3,7 @@
  * an account manager, a welcome once the address is confirmed, a first-contact task with its own
  * SLA, and a check-in that decides `onboarded` or `stalled`.
  */
+import type { HistoryLimits } from './history-limits.js';
 import { z } from 'zod';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { OnboardingStatus } from './processes.js';
@@ -37,6 +38,19 @@ export interface OnboardingInput {
   accountManager?: string;
   origin: 'lead' | 'registration';
   leadId?: string;
+  /** When to continue as new (workflows/history-budget.ts): the defaults unless a test lowers them. */
+  limits?: Partial<HistoryLimits>;
+  /** Set by continue-as-new: the onboarding as it stood, so the next run goes on where the last one stopped. */
+  carried?: OnboardingCarried;
+}
+
+/** What a run hands to the next when it continues as new: state, what `beginOnboarding` decided, and the record's progress. */
+export interface OnboardingCarried {
+  state: OnboardingState;
+  begun: { accountManager: string; teamId?: string; policy: OnboardingPolicy };
+  withTasks: boolean;
+  welcomed: boolean;
+  record: { seq: number; transitions: number; recordedAs: string };
 }
 
 export interface OnboardingPolicy {
