@@ -17,8 +17,10 @@
  */
 import {
   ParentClosePolicy,
+  allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   getExternalWorkflowHandle,
   proxyActivities,
   proxyLocalActivities,
@@ -37,12 +39,14 @@ import {
   customerEventSignal,
   enrollmentStateQuery,
   parseDuration,
+  ENROLLMENT_LOG_KEPT,
   type CampaignRunInput,
   type CampaignRunResult,
   type CampaignRunState,
   type CampaignStep,
   type CustomerEventInput,
   type CustomerEventResult,
+  type EnrollmentCarried,
   type EnrollmentInput,
   type EnrollmentLogEntry,
   type EnrollmentState,
@@ -53,6 +57,13 @@ import { CRM_PROCESS } from '../src/domain/processes.js';
 import { consentWithdrawnSignal } from '../src/domain/consent.js';
 import { DELIVERY_GRACE, offer } from './offers.js';
 import { deliver, type DeliveryTracker } from './notifications.js';
+import { HistoryBudget } from './history-budget.js';
+
+/**
+ * A `wait` step wakes at each signal and continues as new when the history budget is spent (a
+ * customer with many events during a long wait). Enrollments recorded before wait in one timer.
+ */
+const ENROLLMENT_BUDGET_PATCH = 'enrollment-history-budget';
 
 // No attempt limit: a campaign's steps are idempotent writes of the record, and the only failures that pass are
 // PostgreSQL outages, which a retry outlasts (an outage delays the process, never loses a step).
@@ -151,8 +162,10 @@ export interface EnrollmentResult {
 
 export async function campaignEnrollment(input: EnrollmentInput): Promise<EnrollmentResult> {
   const { workflowId } = workflowInfo();
-  const { definition } = input;
-  const state: EnrollmentState = {
+  const { definition, carried } = input;
+  const budget = new HistoryBudget(input.limits);
+  let signals = 0;
+  const state: EnrollmentState = carried?.state ?? {
     campaignId: input.campaignId,
     campaignName: input.campaignName,
     customerId: input.customerId,
@@ -164,9 +177,12 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
     log: [{ at: input.enrolledAt, step: null, type: 'enrolled', outcome: 'enrolled', detail: `run ${input.runKey}` }],
   };
   let end: { status: EnrollmentStatus; reason: string } | undefined;
-  let messagesSent = 0;
+  let messagesSent = carried?.messagesSent ?? 0;
   const now = () => new Date().toISOString();
-  const log = (entry: Omit<EnrollmentLogEntry, 'at'>) => state.log.push({ at: now(), ...entry });
+  const log = (entry: Omit<EnrollmentLogEntry, 'at'>) => {
+    state.log.push({ at: now(), ...entry });
+    if (state.log.length > ENROLLMENT_LOG_KEPT) state.log.splice(1, state.log.length - ENROLLMENT_LOG_KEPT);
+  };
   const setStatus = (status: EnrollmentStatus) => {
     if (state.status === status) return;
     state.status = status;
@@ -191,6 +207,8 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
 
   setHandler(enrollmentStateQuery, () => state);
   setHandler(customerEventSignal, (event) => {
+    budget.signal();
+    signals++;
     log({ step: null, type: 'event', outcome: event.type, detail: `customer event ${event.eventId} at ${event.occurredAt}` });
     if (event.type === 'opt-out') finish('opted-out', `customer opted out (event ${event.eventId})`);
     else if (event.type === 'complaint') finish('suppressed', `customer complained (event ${event.eventId}); contact suppressed until the complaint is closed`);
@@ -200,6 +218,8 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
   // Withdrawn marketing consent ends the enrollment at once when it uses that channel (an offer goes by e-mail).
   const channels = new Set<string>(definition.steps.map((step) => (step.type === 'message' ? step.channel : step.type === 'offer' ? 'email' : '')));
   setHandler(consentWithdrawnSignal, (notice) => {
+    budget.signal();
+    signals++;
     const detail = `marketing consent for ${notice.channel} withdrawn (${notice.method}, consent ${notice.consentId})`;
     log({ step: null, type: 'event', outcome: 'consent-withdrawn', detail });
     if (channels.has(notice.channel)) finish('opted-out', detail);
@@ -309,7 +329,7 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
   };
 
   // The run that starts an enrollment sets its search attributes (customer, process, campaign, status).
-  for (let i = 0; i < definition.steps.length && !end; i++) {
+  for (let i = carried?.step ?? 0; i < definition.steps.length && !end; i++) {
     state.step = i;
     const step = definition.steps[i]!;
     switch (step.type) {
@@ -318,12 +338,32 @@ export async function campaignEnrollment(input: EnrollmentInput): Promise<Enroll
         break;
       case 'wait': {
         const ms = parseDuration(step.duration)!;
-        const until = new Date(Date.now() + ms).toISOString();
-        const entry = { type: 'wait' as const, outcome: 'waiting', detail: `until ${until}` };
-        log({ step: i, ...entry });
-        await record(i, 'wait', `Step ${i + 1}: waiting ${step.duration} (until ${until})`, entry);
+        // A run continued as new in this step goes on waiting until the same time.
+        const resumed = carried !== undefined && i === carried.step;
+        const until = resumed ? carried.waitUntil : new Date(Date.now() + ms).toISOString();
+        if (!resumed) {
+          const entry = { type: 'wait' as const, outcome: 'waiting', detail: `until ${until}` };
+          log({ step: i, ...entry });
+          await record(i, 'wait', `Step ${i + 1}: waiting ${step.duration} (until ${until})`, entry);
+        }
         setStatus('waiting');
-        await condition(() => end !== undefined, ms);
+        if (resumed || patched(ENROLLMENT_BUDGET_PATCH)) {
+          const untilMs = Date.parse(until);
+          while (end === undefined && Date.now() < untilMs) {
+            if (!offerOpen && budget.exhausted()) {
+              await condition(allHandlersFinished);
+              await condition(() => deliveries.open === 0, DELIVERY_GRACE);
+              if (end === undefined) {
+                const next: EnrollmentCarried = { state, step: i, waitUntil: until, messagesSent };
+                await continueAsNew<typeof campaignEnrollment>({ ...input, carried: next });
+              }
+            }
+            const seen = signals;
+            await condition(() => end !== undefined || signals !== seen, Math.max(1, untilMs - Date.now()));
+          }
+        } else {
+          await condition(() => end !== undefined, ms);
+        }
         setStatus('active');
         break;
       }

@@ -10,6 +10,7 @@ import { countryCodeSchema } from './contact-data.js';
 import { dateTimeSchema } from './formats.js';
 import { OFFER_KINDS, productIdSchema, type ContactRules, type OfferResult, type QuietHours } from './offers.js';
 import type { EnrollmentStatus } from './processes.js';
+import type { HistoryLimits } from './history-limits.js';
 import { parseDuration } from './duration.js';
 
 // ---- durations, time zones, quiet hours (pure; used by the API, the workflows and the activities)
@@ -328,7 +329,22 @@ export interface EnrollmentInput {
   runKey: string;
   enrolledAt: string;
   definition: EnrollmentDefinition;
+  /** When to continue as new (workflows/history-budget.ts): the defaults unless a test lowers them. */
+  limits?: Partial<HistoryLimits>;
+  /** Set by continue-as-new in a `wait` step: the enrollment as it stood, the step and when its wait ends. */
+  carried?: EnrollmentCarried;
 }
+
+/** What a run hands to the next when it continues as new (only in a `wait` step, with no offer open). */
+export interface EnrollmentCarried {
+  state: EnrollmentState;
+  step: number;
+  waitUntil: string;
+  messagesSent: number;
+}
+
+/** A log entry is kept in the workflow's state for the query; beyond this many, the oldest go (steps are recorded in PostgreSQL). */
+export const ENROLLMENT_LOG_KEPT = 200;
 
 export { ENROLLMENT_STATUS, FINAL_ENROLLMENT_STATUSES, type EnrollmentStatus } from './processes.js';
 
