@@ -12,6 +12,7 @@ import { createTaskActivities } from '../activities/tasks.js';
 import { masterDataStateQuery, masterDataWorkflowId } from '../src/domain/master-data.js';
 import { taskWorkflowId } from '../src/domain/tasks.js';
 import { insertCustomer } from '../src/db/repositories/customers.js';
+import { leadFunnelStart, leadIntakeSchema } from '../src/domain/acquisition.js';
 import { onboardingWorkflowId, type OnboardingInput, type OnboardingState } from '../src/domain/onboarding.js';
 
 const { EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW } = temporal.api.enums.v1.EventType;
@@ -201,5 +202,45 @@ describe('bounded histories', () => {
     ]);
     expect(row.rows[0]).toEqual({ status: 'in-progress', confirmed: true });
     await handle.terminate('test over');
+  }, 180_000);
+
+  it('a lead funnel continues as new past its update and signal limits, and goes on to won with every step recorded once', async () => {
+    const leadId = crypto.randomUUID();
+    const intake = leadIntakeSchema.parse({ name: 'Lee Bounded', email: `${uniqueId('bounded-lead')}@example.com`, company: 'Budget Ltd', source: 'web' });
+    // Started as the API starts it, with low limits: 2 updates and 2 signals per run.
+    const start = leadFunnelStart(leadId, intake, h.users.agent.id, 'bounded-histories test');
+    const handle = await h.client.workflow.start('leadFunnel', {
+      taskQueue: h.taskQueue,
+      ...start,
+      args: [{ ...start.args[0], limits: { updates: 2, signals: 2 } }],
+    });
+    await eventually(async () => ((await h.json('GET', `/v1/leads/${leadId}`)).status === 200 ? true : undefined));
+    for (let i = 0; i < 3; i++) {
+      const note = await h.json('POST', `/v1/leads/${leadId}/interactions`, { body: { channel: 'note', direction: 'internal', summary: `note ${i}` } });
+      expect(note.status, JSON.stringify(note.body)).toBe(201);
+    }
+    for (const step of [
+      { to: 'contacted' },
+      { to: 'qualified', need: 'x', budget: 1, timeline: 'now' },
+      { to: 'proposal', product: 'CRM Solo', amount: 500 },
+      { to: 'won' },
+    ]) {
+      const res = await h.json('POST', `/v1/leads/${leadId}/transitions`, { body: step });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'won', leadId });
+    expect((await runsOf(start.workflowId)).length).toBeGreaterThanOrEqual(3);
+    expect(await continuedAsNew(start.workflowId, handle.firstExecutionRunId)).toBe(true);
+    // Every stage once in the record, one customer, one onboarding.
+    const lead = (await h.json('GET', `/v1/leads/${leadId}`)).body;
+    expect(lead.stage).toBe('won');
+    const { rows } = await h.pool.query<{ to_stage: string }>("SELECT to_stage FROM lead_transitions WHERE lead_id = $1 AND kind = 'stage' ORDER BY seq", [
+      leadId,
+    ]);
+    expect(rows.map((r) => r.to_stage)).toEqual(['new', 'contacted', 'qualified', 'proposal', 'won']);
+    const customers = await h.pool.query('SELECT id FROM customers WHERE email = $1', [intake.email]);
+    expect(customers.rows).toEqual([{ id: lead.customerId }]);
+    await eventually(async () => ((await h.json('GET', `/v1/customers/${lead.customerId}/onboarding`)).status === 200 ? true : undefined));
   }, 180_000);
 });
