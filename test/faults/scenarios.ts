@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   alive,
   allExactlyOnce,
+  settle,
   countDone,
   descendants,
   ingested,
@@ -65,20 +66,15 @@ export function faultSuite(name: string, start: () => Promise<Topology>): void {
       regs.filter((r) => r.status !== 201),
       { concurrency: 60, deadline: Date.now() + RECOVERY_MS },
     );
-    const finishedAt = await allExactlyOnce(t, regs, RECOVERY_MS);
-    const after = await countDone(t, regs);
-    expect(after.doubled).toBe(0);
-    expect(new Set(regs.map((r) => r.customerId)).size).toBe(regs.length);
-    record({
+    await settle(t, regs, RECOVERY_MS, {
       topology: name,
       fault: 'worker SIGKILL',
       inFlight,
-      exactlyOnce: after.done,
-      total: regs.length,
       outageSeconds: 0,
-      recoverySeconds: seconds(killedAt, finishedAt),
+      recoveredFrom: killedAt,
       note: `worker pid ${victim} killed`,
     });
+    expect(new Set(regs.map((r) => r.customerId)).size).toBe(regs.length);
   }, 900_000);
 
   it('PostgreSQL stopped for 30 s: /readyz 503, activities retry, nothing lost or doubled', async () => {
@@ -101,17 +97,12 @@ export function faultSuite(name: string, start: () => Promise<Topology>): void {
     expect(notReady).toBe(503);
     await until(async () => (await readyStatus(t.apis[0]!)) === 200, 'the API did not get ready again', 120_000);
     await clients;
-    const finishedAt = await allExactlyOnce(t, regs, RECOVERY_MS);
-    const after = await countDone(t, regs);
-    expect(after.doubled).toBe(0);
-    record({
+    await settle(t, regs, RECOVERY_MS, {
       topology: name,
       fault: 'PostgreSQL stopped 30 s',
       inFlight,
-      exactlyOnce: after.done,
-      total: regs.length,
       outageSeconds: seconds(stoppedAt, resumedAt),
-      recoverySeconds: seconds(resumedAt, finishedAt),
+      recoveredFrom: resumedAt,
     });
   }, 900_000);
 
@@ -132,17 +123,12 @@ export function faultSuite(name: string, start: () => Promise<Topology>): void {
     );
     const backAt = Date.now();
     await clients;
-    const finishedAt = await allExactlyOnce(t, regs, RECOVERY_MS);
-    const after = await countDone(t, regs);
-    expect(after.doubled).toBe(0);
-    record({
+    await settle(t, regs, RECOVERY_MS, {
       topology: name,
       fault: 'Temporal server SIGKILL',
       inFlight,
-      exactlyOnce: after.done,
-      total: regs.length,
       outageSeconds: seconds(killedAt, backAt),
-      recoverySeconds: seconds(backAt, finishedAt),
+      recoveredFrom: backAt,
       note: `${victims.length} process(es) killed`,
     });
   }, 900_000);
@@ -157,23 +143,18 @@ export function faultSuite(name: string, start: () => Promise<Topology>): void {
     const killedAt = Date.now();
     await clients;
     const answeredAt = Date.now();
-    const finishedAt = await allExactlyOnce(t, regs, RECOVERY_MS);
-    const after = await countDone(t, regs);
-    expect(after.doubled).toBe(0);
-    expect(regs.every((r) => r.status === 201)).toBe(true);
-    // One process per key: one registration workflow each, whatever API answered.
-    expect(new Set(regs.map((r) => r.customerId)).size).toBe(regs.length);
     const retried = regs.filter((r) => r.attempts > 1).length;
-    record({
+    await settle(t, regs, RECOVERY_MS, {
       topology: name,
       fault: 'API process SIGKILL',
       inFlight,
-      exactlyOnce: after.done,
-      total: regs.length,
       outageSeconds: seconds(killedAt, answeredAt),
-      recoverySeconds: seconds(killedAt, finishedAt),
+      recoveredFrom: killedAt,
       note: `${retried} clients retried`,
     });
+    expect(regs.every((r) => r.status === 201)).toBe(true);
+    // One process per key: one registration workflow each, whatever API answered.
+    expect(new Set(regs.map((r) => r.customerId)).size).toBe(regs.length);
   }, 900_000);
 
   it('analytics stopped for a long stretch and restarted: it catches up, nothing lost, lag reported', async () => {

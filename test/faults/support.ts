@@ -283,6 +283,25 @@ export async function allExactlyOnce(t: Topology, regs: Registration[], timeoutM
   return Date.now();
 }
 
+/**
+ * The end of every fault: waits until each registration's effects are there exactly once, checks
+ * none is doubled, and records the fault's figures (recovery counted from `recoveredFrom`).
+ */
+export async function settle(
+  t: Topology,
+  regs: Registration[],
+  timeoutMs: number,
+  f: Omit<FaultFigures, 'exactlyOnce' | 'total' | 'recoverySeconds'> & { recoveredFrom: number },
+): Promise<FaultFigures> {
+  const finishedAt = await allExactlyOnce(t, regs, timeoutMs);
+  const after = await countDone(t, regs);
+  if (after.doubled !== 0) throw new Error(`${f.fault}: ${after.doubled} registrations have an effect twice`);
+  const { recoveredFrom, ...rest } = f;
+  const figures = { ...rest, exactlyOnce: after.done, total: regs.length, recoverySeconds: seconds(recoveredFrom, finishedAt) };
+  record(figures);
+  return figures;
+}
+
 export async function readyStatus(url: string): Promise<number> {
   return fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5_000) }).then(
     (r) => r.status,
