@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './domain/duration.js';
+import { proxyEntryProblem } from './http/proxies.js';
 // processes.ts has no import: the config module must not build domain schemas before the API extends zod with .openapi.
 import { DEFAULT_STAGE_PROBABILITIES, LEAD_STAGES, type StageProbabilities } from './domain/processes.js';
 
@@ -244,6 +245,25 @@ const envSchema = z.object({
   /** Requests a minute per API key and per client address, counted in each API process (see README). */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   RATE_LIMIT_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDR ranges);
+   * none by default, so the client address is the TCP peer. See README, Security.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const entries = (raw ?? '')
+        .split(',')
+        .map((e) => e.trim())
+        .filter((e) => e.length > 0);
+      const problems = entries.map(proxyEntryProblem).filter((p): p is string => p !== undefined);
+      if (problems.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `TRUSTED_PROXIES: ${problems.join('; ')}` });
+        return z.NEVER;
+      }
+      return entries;
+    }),
 
   /**
    * TLS to Temporal for every connection (client, worker, analytics): files in PEM. A client
@@ -347,7 +367,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       keys: e.API_KEYS,
       idempotencyTtlMs: e.IDEMPOTENCY_TTL,
       pageTokenSecret: e.PAGE_TOKEN_SECRET,
-      rateLimits: { perKey: e.RATE_LIMIT_PER_MINUTE, perAddress: e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE },
+      rateLimits: {
+        perKey: e.RATE_LIMIT_PER_MINUTE,
+        perAddress: e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
+        ...(e.TRUSTED_PROXIES.length > 0 ? { trustedProxies: e.TRUSTED_PROXIES } : {}),
+      },
     },
     mail: {
       transport: e.MAIL_TRANSPORT,

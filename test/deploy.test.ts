@@ -152,6 +152,16 @@ describe('docker-compose.yml security', () => {
     expect(composeText).not.toMatch(/postgres:\/\/\w+:(?!\$\{)[^@]+@/);
   });
 
+  it('hands TRUSTED_PROXIES to both APIs, trusting no proxy unless it is set', () => {
+    for (const name of ['api', 'analytics']) {
+      const raw = services[name]!.environment!.TRUSTED_PROXIES;
+      expect(raw, name).toBe('${TRUSTED_PROXIES:-}');
+      const env = Object.fromEntries(Object.entries(services[name]!.environment!).map(([k, v]) => [k, substitute(v, name)]));
+      expect(loadConfig(env).api.rateLimits.trustedProxies, name).toBeUndefined();
+      expect(loadConfig({ ...env, TRUSTED_PROXIES: '172.16.0.0/12' }).api.rateLimits.trustedProxies, name).toEqual(['172.16.0.0/12']);
+    }
+  });
+
   it('runs the engine with NODE_ENV=production, so the API refuses to start without PAGE_TOKEN_SECRET', () => {
     const env = Object.fromEntries(Object.entries(services.api!.environment!).map(([k, v]) => [k, substitute(v, 'api')]));
     expect(env.NODE_ENV).toBe('production');
