@@ -239,6 +239,17 @@ const envSchema = z.object({
    * `npm start` opens it on 3002; unset elsewhere.
    */
   CODEC_LOCAL_PORT: port.optional(),
+  /**
+   * Access tokens of the Temporal UI's OpenID Connect login as codec credentials (the UI forwards
+   * them with TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true): the issuer, the audience the token must name,
+   * the role it must carry (in a `roles` or `groups` claim, or the claims of CODEC_OIDC_ROLE_CLAIMS),
+   * and the key set (default: the issuer's discovery document). Off unless CODEC_OIDC_ISSUER is set.
+   */
+  CODEC_OIDC_ISSUER: z.url().optional(),
+  CODEC_OIDC_AUDIENCE: z.string().min(1).optional(),
+  CODEC_OIDC_JWKS_URL: z.url().optional(),
+  CODEC_OIDC_REQUIRED_ROLE: z.string().min(1).optional(),
+  CODEC_OIDC_ROLE_CLAIMS: z.string().min(1).optional(),
 
   /** The key of the page tokens' MAC (at least 32 characters), the same on every API process; required outside development and test. */
   PAGE_TOKEN_SECRET: z.string().min(32, 'PAGE_TOKEN_SECRET must be at least 32 characters').optional(),
@@ -330,6 +341,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (!e.TEMPORAL_TLS_CERT !== !e.TEMPORAL_TLS_KEY) {
     throw new Error('Invalid configuration:\n  TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: give both (mutual TLS) or neither');
   }
+  if (e.CODEC_OIDC_ISSUER && (!e.CODEC_OIDC_AUDIENCE || !e.CODEC_OIDC_REQUIRED_ROLE)) {
+    throw new Error('Invalid configuration:\n  CODEC_OIDC_AUDIENCE, CODEC_OIDC_REQUIRED_ROLE: required when CODEC_OIDC_ISSUER is set');
+  }
   const embedded = !e.DATABASE_URL && !e.TEMPORAL_ADDRESS;
   return {
     env: e.NODE_ENV,
@@ -413,6 +427,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       uiOrigin: new URL(e.TEMPORAL_UI_ORIGIN ?? e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT}`).origin,
       tokens: e.CODEC_TOKENS,
       localPort: e.CODEC_LOCAL_PORT ?? (embedded ? 3002 : undefined),
+      oidc: e.CODEC_OIDC_ISSUER
+        ? {
+            issuer: e.CODEC_OIDC_ISSUER,
+            audience: e.CODEC_OIDC_AUDIENCE!,
+            requiredRole: e.CODEC_OIDC_REQUIRED_ROLE!,
+            ...(e.CODEC_OIDC_JWKS_URL ? { jwksUrl: e.CODEC_OIDC_JWKS_URL } : {}),
+            ...(e.CODEC_OIDC_ROLE_CLAIMS
+              ? {
+                  roleClaims: e.CODEC_OIDC_ROLE_CLAIMS.split(',')
+                    .map((c) => c.trim())
+                    .filter((c) => c.length > 0),
+                }
+              : {}),
+          }
+        : undefined,
     },
     masterData: {
       codeTtl: e.VERIFICATION_CODE_TTL,

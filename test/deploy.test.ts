@@ -41,6 +41,9 @@ function substitute(value: unknown, name: string): string {
     PAGE_TOKEN_SECRET: 'p'.repeat(40),
     CODEC_TOKENS: JSON.stringify([{ name: 'temporal-ui', sha256: 'c'.repeat(64) }]),
     TEMPORAL_UI_URL: 'https://temporal.example.com',
+    TEMPORAL_UI_OIDC_ISSUER: 'https://login.example.com/realms/crm',
+    API_URL: 'https://crm.example.com',
+    CODEC_OIDC_AUDIENCE: 'temporal-ui',
   };
   return String(value).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_, v: string, op: string, arg: string) =>
     op === '-' ? arg : (samples[v] ?? process.env[`COMPOSE_SAMPLE_${v}`] ?? `sample-${name}`),
@@ -125,6 +128,23 @@ describe('docker-compose.yml security', () => {
     }
     // The UI's own settings no longer hand out a codec URL with a key in it.
     expect(composeText).not.toMatch(/codec\/key/);
+  });
+
+  it("lets the Temporal UI decode with the operator's access token, checked by the API against the UI's issuer and a codec role", () => {
+    const ui = services['temporal-ui']!.environment!;
+    expect(ui.TEMPORAL_CODEC_PASS_ACCESS_TOKEN).toBe('true');
+    expect(substitute(ui.TEMPORAL_CODEC_ENDPOINT, 'temporal-ui')).toBe('https://crm.example.com/codec');
+    const api = services.api!.environment!;
+    // The same issuer the UI logs in with, required like every other UI login setting.
+    expect(String(api.CODEC_OIDC_ISSUER).split(':?')[0]).toBe(String(ui.TEMPORAL_AUTH_PROVIDER_URL).split(':?')[0]);
+    expect(String(api.CODEC_OIDC_AUDIENCE)).toMatch(/\$\{CODEC_OIDC_AUDIENCE:\?[^}]+\}/);
+    const env = Object.fromEntries(Object.entries(api).map(([k, v]) => [k, substitute(v, 'api')]));
+    expect(loadConfig(env).codec.oidc).toEqual({
+      issuer: 'https://login.example.com/realms/crm',
+      audience: 'temporal-ui',
+      requiredRole: 'codec-decode',
+      roleClaims: ['roles', 'groups'],
+    });
   });
 
   it('requires every secret (`:?`) and defaults none', () => {
