@@ -73,7 +73,7 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   contact_events: run(`UPDATE contact_events SET summary = '[erased]' WHERE customer_id = $1`),
   // Which fields changed when, by whom, and how it ended stay; the new values and free text go.
   change_requests: run(
-    `UPDATE change_requests SET reason = NULL, preview = NULL, verification = NULL, decision_comment = NULL, outcome_detail = NULL
+    `UPDATE change_requests SET reason = NULL, preview = NULL, verification = NULL, decision_comment = NULL, outcome_detail = NULL, new_bank_account = NULL
      WHERE customer_id = $1`,
   ),
   request_events: run('UPDATE request_events SET reason = NULL WHERE customer_id = $1 AND reason IS NOT NULL'),

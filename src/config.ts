@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from './domain/duration.js';
+import { proxyEntryProblem } from './http/proxies.js';
 // processes.ts has no import: the config module must not build domain schemas before the API extends zod with .openapi.
 import { DEFAULT_STAGE_PROBABILITIES, LEAD_STAGES, type StageProbabilities } from './domain/processes.js';
 
@@ -238,12 +239,42 @@ const envSchema = z.object({
    * `npm start` opens it on 3002; unset elsewhere.
    */
   CODEC_LOCAL_PORT: port.optional(),
+  /**
+   * Access tokens of the Temporal UI's OpenID Connect login as codec credentials (the UI forwards
+   * them with TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true): the issuer, the audience the token must name,
+   * the role it must carry (in a `roles` or `groups` claim, or the claims of CODEC_OIDC_ROLE_CLAIMS),
+   * and the key set (default: the issuer's discovery document). Off unless CODEC_OIDC_ISSUER is set.
+   */
+  CODEC_OIDC_ISSUER: z.url().optional(),
+  CODEC_OIDC_AUDIENCE: z.string().min(1).optional(),
+  CODEC_OIDC_JWKS_URL: z.url().optional(),
+  CODEC_OIDC_REQUIRED_ROLE: z.string().min(1).optional(),
+  CODEC_OIDC_ROLE_CLAIMS: z.string().min(1).optional(),
 
   /** The key of the page tokens' MAC (at least 32 characters), the same on every API process; required outside development and test. */
   PAGE_TOKEN_SECRET: z.string().min(32, 'PAGE_TOKEN_SECRET must be at least 32 characters').optional(),
   /** Requests a minute per API key and per client address, counted in each API process (see README). */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   RATE_LIMIT_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or CIDR ranges);
+   * none by default, so the client address is the TCP peer. See README, Security.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const entries = (raw ?? '')
+        .split(',')
+        .map((e) => e.trim())
+        .filter((e) => e.length > 0);
+      const problems = entries.map(proxyEntryProblem).filter((p): p is string => p !== undefined);
+      if (problems.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `TRUSTED_PROXIES: ${problems.join('; ')}` });
+        return z.NEVER;
+      }
+      return entries;
+    }),
 
   /**
    * TLS to Temporal for every connection (client, worker, analytics): files in PEM. A client
@@ -310,6 +341,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
   if (!e.TEMPORAL_TLS_CERT !== !e.TEMPORAL_TLS_KEY) {
     throw new Error('Invalid configuration:\n  TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY: give both (mutual TLS) or neither');
   }
+  if (e.CODEC_OIDC_ISSUER && (!e.CODEC_OIDC_AUDIENCE || !e.CODEC_OIDC_REQUIRED_ROLE)) {
+    throw new Error('Invalid configuration:\n  CODEC_OIDC_AUDIENCE, CODEC_OIDC_REQUIRED_ROLE: required when CODEC_OIDC_ISSUER is set');
+  }
   const embedded = !e.DATABASE_URL && !e.TEMPORAL_ADDRESS;
   return {
     env: e.NODE_ENV,
@@ -347,7 +381,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       keys: e.API_KEYS,
       idempotencyTtlMs: e.IDEMPOTENCY_TTL,
       pageTokenSecret: e.PAGE_TOKEN_SECRET,
-      rateLimits: { perKey: e.RATE_LIMIT_PER_MINUTE, perAddress: e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE },
+      rateLimits: {
+        perKey: e.RATE_LIMIT_PER_MINUTE,
+        perAddress: e.RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
+        ...(e.TRUSTED_PROXIES.length > 0 ? { trustedProxies: e.TRUSTED_PROXIES } : {}),
+      },
     },
     mail: {
       transport: e.MAIL_TRANSPORT,
@@ -389,6 +427,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       uiOrigin: new URL(e.TEMPORAL_UI_ORIGIN ?? e.TEMPORAL_UI_URL ?? `http://localhost:${e.TEMPORAL_UI_PORT}`).origin,
       tokens: e.CODEC_TOKENS,
       localPort: e.CODEC_LOCAL_PORT ?? (embedded ? 3002 : undefined),
+      oidc: e.CODEC_OIDC_ISSUER
+        ? {
+            issuer: e.CODEC_OIDC_ISSUER,
+            audience: e.CODEC_OIDC_AUDIENCE!,
+            requiredRole: e.CODEC_OIDC_REQUIRED_ROLE!,
+            ...(e.CODEC_OIDC_JWKS_URL ? { jwksUrl: e.CODEC_OIDC_JWKS_URL } : {}),
+            ...(e.CODEC_OIDC_ROLE_CLAIMS
+              ? {
+                  roleClaims: e.CODEC_OIDC_ROLE_CLAIMS.split(',')
+                    .map((c) => c.trim())
+                    .filter((c) => c.length > 0),
+                }
+              : {}),
+          }
+        : undefined,
     },
     masterData: {
       codeTtl: e.VERIFICATION_CODE_TTL,

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -6,8 +6,9 @@ export type { Logger };
  * Structured JSON logs. Personal data never goes into a log line: the redact list is a safety
  * net for fields that must not appear even by accident.
  */
-export function createLogger(level: string, name = 'crm'): Logger {
-  return pino({
+/** `destination`: where the lines go instead of stdout (the tests' key scan keeps them). */
+export function createLogger(level: string, name = 'crm', destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: name },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -29,5 +30,6 @@ export function createLogger(level: string, name = 'crm'): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

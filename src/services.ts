@@ -160,7 +160,7 @@ export async function startApiService(
     pageTokenSecret,
     rateLimits: config.api.rateLimits,
     payloadCodec: new AesGcmPayloadCodec(keyring),
-    codecAccess: { namespace: config.temporal.namespace, uiOrigin: config.codec.uiOrigin, tokens: config.codec.tokens },
+    codecAccess: { namespace: config.temporal.namespace, uiOrigin: config.codec.uiOrigin, tokens: config.codec.tokens, oidc: config.codec.oidc },
     retention: config.retention,
     idempotencyTtlMs: config.api.idempotencyTtlMs,
   };

@@ -41,6 +41,9 @@ function substitute(value: unknown, name: string): string {
     PAGE_TOKEN_SECRET: 'p'.repeat(40),
     CODEC_TOKENS: JSON.stringify([{ name: 'temporal-ui', sha256: 'c'.repeat(64) }]),
     TEMPORAL_UI_URL: 'https://temporal.example.com',
+    TEMPORAL_UI_OIDC_ISSUER: 'https://login.example.com/realms/crm',
+    API_URL: 'https://crm.example.com',
+    CODEC_OIDC_AUDIENCE: 'temporal-ui',
   };
   return String(value).replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_, v: string, op: string, arg: string) =>
     op === '-' ? arg : (samples[v] ?? process.env[`COMPOSE_SAMPLE_${v}`] ?? `sample-${name}`),
@@ -127,6 +130,23 @@ describe('docker-compose.yml security', () => {
     expect(composeText).not.toMatch(/codec\/key/);
   });
 
+  it("lets the Temporal UI decode with the operator's access token, checked by the API against the UI's issuer and a codec role", () => {
+    const ui = services['temporal-ui']!.environment!;
+    expect(ui.TEMPORAL_CODEC_PASS_ACCESS_TOKEN).toBe('true');
+    expect(substitute(ui.TEMPORAL_CODEC_ENDPOINT, 'temporal-ui')).toBe('https://crm.example.com/codec');
+    const api = services.api!.environment!;
+    // The same issuer the UI logs in with, required like every other UI login setting.
+    expect(String(api.CODEC_OIDC_ISSUER).split(':?')[0]).toBe(String(ui.TEMPORAL_AUTH_PROVIDER_URL).split(':?')[0]);
+    expect(String(api.CODEC_OIDC_AUDIENCE)).toMatch(/\$\{CODEC_OIDC_AUDIENCE:\?[^}]+\}/);
+    const env = Object.fromEntries(Object.entries(api).map(([k, v]) => [k, substitute(v, 'api')]));
+    expect(loadConfig(env).codec.oidc).toEqual({
+      issuer: 'https://login.example.com/realms/crm',
+      audience: 'temporal-ui',
+      requiredRole: 'codec-decode',
+      roleClaims: ['roles', 'groups'],
+    });
+  });
+
   it('requires every secret (`:?`) and defaults none', () => {
     const references = [...composeText.matchAll(/\$\{(\w+)(?::([-?]))?[^}]*\}/g)].map(([, name, op]) => ({ name: name!, op }));
     const secret = /PASSWORD|SECRET|KEYS?$|TOKENS?$|PAYLOAD/;
@@ -150,6 +170,16 @@ describe('docker-compose.yml security', () => {
     for (const r of secrets) expect(r.op, r.name).toBe('?');
     // No credential written into a URL either.
     expect(composeText).not.toMatch(/postgres:\/\/\w+:(?!\$\{)[^@]+@/);
+  });
+
+  it('hands TRUSTED_PROXIES to both APIs, trusting no proxy unless it is set', () => {
+    for (const name of ['api', 'analytics']) {
+      const raw = services[name]!.environment!.TRUSTED_PROXIES;
+      expect(raw, name).toBe('${TRUSTED_PROXIES:-}');
+      const env = Object.fromEntries(Object.entries(services[name]!.environment!).map(([k, v]) => [k, substitute(v, name)]));
+      expect(loadConfig(env).api.rateLimits.trustedProxies, name).toBeUndefined();
+      expect(loadConfig({ ...env, TRUSTED_PROXIES: '172.16.0.0/12' }).api.rateLimits.trustedProxies, name).toEqual(['172.16.0.0/12']);
+    }
   });
 
   it('runs the engine with NODE_ENV=production, so the API refuses to start without PAGE_TOKEN_SECRET', () => {

@@ -4,6 +4,8 @@
  * page tokens sealed with a configured secret, security headers, and the local codec listener.
  */
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../src/api/app.js';
 import { createLocalCodecApp, LOCAL_UI_ACTOR } from '../src/api/routes/codec.js';
@@ -126,10 +128,65 @@ describe('rate limits', () => {
     expect((await api.request('/readyz', {}, from('10.0.2.1'))).status).toBe(200);
   });
 
+  /** The API served over real HTTP on an ephemeral port of 127.0.0.1, the peer of every request of this test. */
+  async function served(settings: Partial<Parameters<typeof createApi>[0]>): Promise<{ url: string; close: () => Promise<void> }> {
+    const api = apiWith(settings);
+    const server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: api.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+      s.once('error', reject);
+    });
+    const { port } = server.address() as AddressInfo;
+    return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  }
+  const statusesOf = async (url: string, n: number, forwardedFor: (i: number) => string | undefined) => {
+    const statuses: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const xff = forwardedFor(i);
+      const res = await fetch(`${url}/v1/customers`, { headers: { authorization: `Bearer guess-${i}`, ...(xff ? { 'x-forwarded-for': xff } : {}) } });
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    return statuses;
+  };
+
+  it('over real HTTP: a client not behind a trusted proxy cannot dodge the address limit with a forged X-Forwarded-For', async () => {
+    // No trusted proxies (the default), and trusted ones that are not this peer: the header is ignored either way.
+    for (const trustedProxies of [undefined, ['10.0.0.0/8', '192.0.2.7']]) {
+      const api = await served({ rateLimits: { perKey: 100, perAddress: 3, ...(trustedProxies ? { trustedProxies } : {}) } });
+      try {
+        expect(await statusesOf(api.url, 5, (i) => `203.0.113.${i + 1}`)).toEqual([401, 401, 401, 429, 429]);
+      } finally {
+        await api.close();
+      }
+    }
+  });
+
+  it('over real HTTP: behind a trusted proxy each client has its own budget, read from the right of X-Forwarded-For', async () => {
+    const api = await served({ rateLimits: { perKey: 100, perAddress: 3, trustedProxies: ['127.0.0.1', '10.1.0.0/16'] } });
+    try {
+      // Two clients through the proxy (one through a second, inner proxy): three each, then 429 for each alone.
+      expect(await statusesOf(api.url, 4, () => '198.51.100.1')).toEqual([401, 401, 401, 429]);
+      expect(await statusesOf(api.url, 3, () => '198.51.100.2, 10.1.2.3')).toEqual([401, 401, 401]);
+      // What a client writes into the header itself stands left of what the proxy appended: the limited client stays limited.
+      expect(await statusesOf(api.url, 2, (i) => `192.0.2.${i + 1}, 198.51.100.1`)).toEqual([429, 429]);
+      // The proxy's own requests (no header) count for the proxy.
+      expect(await statusesOf(api.url, 1, () => undefined)).toEqual([401]);
+    } finally {
+      await api.close();
+    }
+  });
+
   it('are configured by RATE_LIMIT_PER_MINUTE and RATE_LIMIT_PER_ADDRESS_PER_MINUTE', () => {
     expect(loadConfig({}).api.rateLimits).toEqual({ perKey: 600, perAddress: 1200 });
     expect(loadConfig({ RATE_LIMIT_PER_MINUTE: '30', RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '90' }).api.rateLimits).toEqual({ perKey: 30, perAddress: 90 });
     expect(() => loadConfig({ RATE_LIMIT_PER_MINUTE: '0' })).toThrow(/RATE_LIMIT_PER_MINUTE/);
+    expect(loadConfig({ TRUSTED_PROXIES: ' 10.0.0.1, 172.16.0.0/12,fd00::/8 ' }).api.rateLimits.trustedProxies).toEqual([
+      '10.0.0.1',
+      '172.16.0.0/12',
+      'fd00::/8',
+    ]);
+    expect(() => loadConfig({ TRUSTED_PROXIES: '10.0.0.0/33' })).toThrow(/TRUSTED_PROXIES: '10.0.0.0\/33' has a prefix length outside 0-32/);
+    expect(() => loadConfig({ TRUSTED_PROXIES: 'proxy.local' })).toThrow(/TRUSTED_PROXIES: 'proxy.local' is neither an IP address nor a CIDR range/);
   });
 });
 

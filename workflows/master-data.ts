@@ -278,7 +278,10 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         transitions: [{ status: 'queued', at: now(), actor: request.requestedBy, ...(request.reason ? { reason: request.reason } : {}) }],
       };
       changes.set(request.changeId, state);
-      await acts.openChangeRequest({ ...state, workflowId });
+      // The full new bank account goes to the record too (only for the approver's audited reveal);
+      // an activity's input is not part of what replay compares, so recorded histories still replay.
+      const bank = request.changes.bankAccount;
+      await acts.openChangeRequest({ ...state, workflowId, ...(bank ? { newBankAccount: bank } : {}) });
       // Queued only once its row exists, so every later record of it finds the row.
       queue.push(request);
       return { changeId: request.changeId, status: state.status, position: queue.length - 1 + (current ? 1 : 0) };

@@ -5,6 +5,7 @@ import type { Pool } from '../db/pool.js';
 import type { PayloadCodec } from '@temporalio/common';
 import type { IdempotencyClaim } from './idempotency.js';
 import type { RateLimits } from '../http/security.js';
+import type { OidcCodecSettings } from '../auth/oidc.js';
 
 /** Who calls: the user behind the presented API key (src/api/auth.ts). */
 export interface Principal {
@@ -51,6 +52,8 @@ export interface CodecAccess {
   uiOrigin?: string;
   /** CODEC_TOKENS: the decode-only credentials, by name and SHA-256. */
   tokens?: Array<{ name: string; sha256: string }>;
+  /** CODEC_OIDC_*: access tokens of the Temporal UI's OpenID Connect login that decode too (src/auth/oidc.ts). */
+  oidc?: OidcCodecSettings;
 }
 
 export const DEFAULT_RATE_LIMITS: RateLimits = { perKey: 600, perAddress: 1200 };

@@ -1033,6 +1033,31 @@ async function webhooks(): Promise<string> {
   }
 }
 
+/**
+ * Four eyes that see: an agent asks for a new bank account; reads show it masked, the approver
+ * reveals it in full with a reason (an audit row), approves, and the full value is gone again.
+ */
+async function revealBankAccount(c?: Customer): Promise<string> {
+  if (!c) return 'no customer';
+  const { body: asked } = await call<{ changeId: string }>('POST', `/v1/customers/${c.id}/changes`, {
+    body: { changes: { bankAccount: germanIban() }, reason: 'new house bank' },
+    expect: [202],
+  });
+  const route = `/v1/changes/${asked.changeId}`;
+  const waiting = await poll<{ status: string; preview: { bankAccount?: string } }>(
+    route,
+    (s) => s.status === 'awaiting-approval' || CLOSED_CHANGE.includes(s.status),
+  );
+  if (waiting.status !== 'awaiting-approval') return `change ${asked.changeId} is ${waiting.status}`;
+  const { body: shown } = await call<{ values: { bankAccount: string } }>('POST', `${route}/reveal`, {
+    role: 'backoffice',
+    body: { reason: 'checking the holder before approving' },
+    expect: [200],
+  });
+  await call('POST', `${route}/approval`, { role: 'backoffice', body: { decision: 'approve' }, expect: [200] });
+  return `change ${asked.changeId}: reads show ${waiting.preview.bankAccount}, the approver revealed ${shown.values.bankAccount.slice(0, 4)}… in full (audited: GET /v1/customers/${c.id}/audit, field bankAccount:reveal) and approved`;
+}
+
 async function main(): Promise<void> {
   const keyFile = path.join(DATA_DIR, 'dev-keys.json');
   try {
@@ -1102,6 +1127,7 @@ async function main(): Promise<void> {
   log(`  bulk import: ${await bulkImport()}`);
   log(`  SMS: ${await smsAndMessages(customers.at(-1))}`);
   log(`  webhooks: ${await webhooks()}`);
+  log(`  four eyes: ${await revealBankAccount(customers.at(-2))}`);
 
   log(`5/5 analytics`);
   const triggeredAt = Date.now();

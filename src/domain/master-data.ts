@@ -309,4 +309,6 @@ export interface ChangeRecord {
   reason?: string;
   workflowId: string;
   transitions: Transition[];
+  /** The new bank account in full, for the approver's audited reveal; only when opening the change. */
+  newBankAccount?: string;
 }

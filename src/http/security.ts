@@ -1,9 +1,12 @@
 /**
  * What both HTTP APIs (operational and analytics) do on every request to be safe to expose:
  * a request id made by the server, security headers, and rate limits per client address and
- * per key. Shared here so the two APIs cannot drift apart.
+ * per key (the address read through trusted reverse proxies only). Shared here so the two APIs
+ * cannot drift apart.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
+import { plainAddress, proxyEntryProblem } from './proxies.js';
 import type { Context, MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { rateLimiter } from 'hono-rate-limiter';
@@ -59,12 +62,60 @@ export interface RateLimits {
   perKey: number;
   /** Requests a minute per client address. */
   perAddress: number;
+  /**
+   * TRUSTED_PROXIES: addresses or CIDR ranges of the reverse proxies in front of the API. Only a
+   * request whose TCP peer is one of them has its X-Forwarded-For read; none by default.
+   */
+  trustedProxies?: readonly string[];
+}
+
+/** Whether an address belongs to the trusted proxies. */
+export function proxyMatcher(entries: readonly string[] = []): (address: string) => boolean {
+  if (entries.length === 0) return () => false;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const problem = proxyEntryProblem(entry);
+    if (problem) throw new Error(`TRUSTED_PROXIES: ${problem}`);
+    const [address, bits] = entry.split('/') as [string, string | undefined];
+    const type = isIP(address) === 4 ? 'ipv4' : 'ipv6';
+    if (bits === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(bits), type);
+  }
+  return (address) => {
+    const plain = plainAddress(address);
+    const family = isIP(plain);
+    return family !== 0 && list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+  };
 }
 
 /** The TCP peer of a request under @hono/node-server; `unknown` for in-process requests (tests). */
-export function clientAddress(c: Context): string {
+export function peerAddress(c: Context): string {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
   return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
+/**
+ * The client's address: the TCP peer, unless that peer is a trusted proxy; then X-Forwarded-For
+ * read from the right (each proxy appends the address it saw), skipping trusted proxies, and the
+ * first address not among them is the client. Whatever a client writes into the header itself
+ * stands to the left of what its first proxy appended, so it is never reached.
+ */
+export function clientAddress(c: Context, trusted: (address: string) => boolean = () => false): string {
+  const peer = peerAddress(c);
+  if (!trusted(peer)) return plainAddress(peer);
+  const hops = (c.req.header('x-forwarded-for') ?? '')
+    .split(',')
+    .map((a) => plainAddress(a.trim()))
+    .filter((a) => a.length > 0);
+  let client = plainAddress(peer);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    // A malformed entry is where the chain stops being trustworthy: count the request against the last proxy that wrote one.
+    if (isIP(hop) === 0) break;
+    client = hop;
+    if (!trusted(hop)) break;
+  }
+  return client;
 }
 
 type TooMany = (c: Context, retryAfterSeconds: string) => Response | Promise<Response>;
@@ -76,12 +127,13 @@ type TooMany = (c: Context, retryAfterSeconds: string) => Response | Promise<Res
  */
 export function rateLimits(limits: RateLimits, tooMany: TooMany): { perAddress: MiddlewareHandler; perKey: MiddlewareHandler } {
   const handler = async (c: Context) => tooMany(c, c.res.headers.get('Retry-After') ?? '60');
+  const trusted = proxyMatcher(limits.trustedProxies);
   return {
     perAddress: rateLimiter({
       windowMs: 60_000,
       limit: limits.perAddress,
       standardHeaders: 'draft-6',
-      keyGenerator: (c) => `address:${clientAddress(c)}`,
+      keyGenerator: (c) => `address:${clientAddress(c, trusted)}`,
       handler,
     }) as MiddlewareHandler,
     perKey: rateLimiter({

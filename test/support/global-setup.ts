@@ -26,6 +26,7 @@ declare module 'vitest' {
     testServerPath: string;
     /** A file each harness appends its checked responses to (one JSON line per harness). */
     contractTally: string;
+    keyScanTally: string;
   }
 }
 
@@ -86,6 +87,22 @@ async function reportContractTally(file: string): Promise<void> {
   );
 }
 
+/**
+ * The run's closing line on the key scan (test/support/key-scan.ts): how many responses and log
+ * lines every harness scanned for its secrets, and how many it found in clear (each fails its file).
+ */
+async function reportKeyScan(file: string): Promise<void> {
+  const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  const sum = { responses: 0, logLines: 0, secrets: 0, findings: 0 };
+  for (const line of lines) {
+    const one = JSON.parse(line) as typeof sum;
+    for (const k of Object.keys(sum) as Array<keyof typeof sum>) sum[k] += one[k];
+  }
+  console.log(
+    `[key scan] ${sum.responses} responses and ${sum.logLines} API and worker log lines scanned for ${sum.secrets} secrets (API keys, codec tokens, page-token secrets, payload keys, webhook secrets) over ${lines.length} harnesses: ${sum.findings} in clear`,
+  );
+}
+
 export default async function setup(project: TestProject) {
   const t0 = Date.now();
   await reapAbandonedRuns();
@@ -110,10 +127,14 @@ export default async function setup(project: TestProject) {
   const tally = path.join(dir, 'contract-tally.jsonl');
   await writeFile(tally, '');
   project.provide('contractTally', tally);
+  const keyScanTally = path.join(dir, 'key-scan-tally.jsonl');
+  await writeFile(keyScanTally, '');
+  project.provide('keyScanTally', keyScanTally);
   console.log(`[test services] Temporal ${temporal.address}, PostgreSQL :${pg.port}, ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 
   return async () => {
     await reportContractTally(tally);
+    await reportKeyScan(keyScanTally);
     await Promise.allSettled([temporal.stop(), pg.stop()]);
     await rm(dir, { recursive: true, force: true });
   };

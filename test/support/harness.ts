@@ -22,6 +22,7 @@ import { DEV_USER_NAMES, devKeyEntries, generateDevKeys, type DevKeys, type DevU
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/logger.js';
+import { KeyScan } from './key-scan.js';
 import { FileTransport, mailboxFolder, type MessageTransport } from '../../src/notifications/transport.js';
 import { createOperationalWorker } from '../../src/worker/worker.js';
 import { startWebhookWakeup } from '../../src/worker/webhook-wakeup.js';
@@ -175,8 +176,13 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   const seeded = await bootstrapUsers(pool, keyEntries);
   const users = Object.fromEntries(DEV_USER_NAMES.map((u, i) => [u, seeded[i]!])) as Record<DevUser, User>;
   const teamId = users.agent.teamId!;
+  // Every secret this harness knows, scanned for in its responses and logs (./key-scan.ts).
+  const scan = new KeyScan({ echo: process.env.TEST_LOG_LEVEL !== undefined });
+  for (const [user, key] of Object.entries(keys)) scan.add(`the API key of ${user}`, key);
+  for (const [id, k] of keyring.keys) for (const enc of ['base64', 'base64url', 'hex'] as const) scan.add(`payload key ${id}`, k.toString(enc));
   const issueKey = async (userId: string, name = 'test') => {
     const key = `test_${randomBytes(16).toString('hex')}`;
+    scan.add('an API key issued by the test', key);
     await insertApiKey(pool, { userId, name, sha256: hashKey(key), prefix: key.slice(0, 9) });
     return key;
   };
@@ -188,12 +194,14 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   // A decode-only codec credential and the page-token secret, made per harness as `npm start` makes them.
   const codecToken = `codec_${randomBytes(16).toString('hex')}`;
   const pageTokenSecret = randomBytes(32).toString('base64url');
+  scan.add('the codec token', codecToken);
+  scan.add('the page-token secret', pageTokenSecret);
   const apiOver = (temporal: Client, resultWaitMs: number | undefined = opts.resultWaitMs ?? TEST_RESULT_WAIT_MS) =>
     createApi({
       pool,
       temporal,
       taskQueue,
-      logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+      logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'debug', 'crm', scan.apiLog),
       keys: keyEntries,
       resultWaitMs,
       payloadCodec: new AesGcmPayloadCodec(keyring),
@@ -217,7 +225,10 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       body = JSON.stringify(o.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = Promise.resolve(api.request(url, { method, headers, body }));
+    const res = Promise.resolve(api.request(url, { method, headers, body })).then(async (r) => {
+      await scan.response(method, url, r);
+      return r;
+    });
     if (!checkResponses) return res;
     return res.then(async (r) => {
       await (await contract()).check(method, url, r);
@@ -274,6 +285,12 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
         await connection.close();
       }
       await pool.end();
+      const scanned = scan.finish();
+      const tally = inject('keyScanTally');
+      const counts = { responses: scan.responses, logLines: scanned.logLines, secrets: scanned.secrets, findings: scanned.findings.length };
+      if (tally) await appendFile(tally, `${JSON.stringify(counts)}\n`);
+      if (scanned.findings.length > 0)
+        throw new Error(`Key scan: ${scanned.findings.length} secrets in clear:\n  ${[...new Set(scanned.findings)].join('\n  ')}`);
     },
   } as Harness;
 }

@@ -2,13 +2,18 @@
  * Commands on a master-data change: verification with the customer's code, a new code, the
  * four-eyes approval and cancellation. Each is an update on the customer's `customerMasterData`
  * workflow, found through the change's record; a change whose desk has closed answers from it.
+ * The reveal is no command: it shows an approver the full new bank account (every read masks it)
+ * and writes who saw it, when and why to the audit log.
  */
-import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { cancelChangeUpdate, decideApprovalUpdate, resendChangeCodeUpdate, verifyChangeUpdate } from '../../domain/master-data.js';
 import { BACKOFFICE_ROLES, OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { ApiError } from '../problem.js';
-import type { ChangeView } from '../../db/repositories/changes.js';
+import { readNewBankAccount, type ChangeView } from '../../db/repositories/changes.js';
+import { writeAudit } from '../../db/repositories/audit-log.js';
+import { maskIban } from '../../domain/contact-data.js';
+import { CRM_PROCESS } from '../../domain/processes.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { cancelBody, codeBody, verificationSchema, verifyResultSchema } from '../schemas.js';
 import { temporalCall } from '../temporal-errors.js';
@@ -63,6 +68,40 @@ const cancelChangeRoute = createRoute({
   request: { params: changeIdParam, body: jsonBody(cancelBody, { reason: 'Entered by mistake' }) },
   responses: { 200: jsonContent(changeStateSchema, 'The change was cancelled'), ...problemResponses(400, 401, 403, 404, 409, 503) },
 });
+
+const revealBody = z
+  .object({ reason: z.string().trim().min(3, 'is required: say why you need the full value (at least 3 characters)').max(500, 'has at most 500 characters') })
+  .strict();
+
+const revealRoute = createRoute({
+  method: 'post',
+  path: '/v1/changes/{id}/reveal',
+  operationId: 'revealChange',
+  tags: ['master-data'],
+  summary: 'Show an approver the full new values of a change, bank account included (audited)',
+  description:
+    'Every read of a change masks a new bank account. A user who may approve this change (backoffice or admin, not its requester, while it awaits approval) ' +
+    'gets the full new value of every field of a change that sets a bank account here; who revealed it, when, which change and why is written to the customer’s audit trail (field `bankAccount:reveal`, the value masked).',
+  middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
+  request: { params: changeIdParam, body: jsonBody(revealBody, { reason: 'Checking the account holder before approving' }) },
+  responses: {
+    200: jsonContent(
+      z
+        .object({
+          changeId: z.string(),
+          customerId: z.string(),
+          values: z.record(z.string(), z.unknown()).openapi({ description: 'The full new value of every changed field' }),
+          revealedBy: z.string(),
+          revealedAt: z.string(),
+        })
+        .openapi('ChangeReveal'),
+      'The full new values; the reveal is audited',
+    ),
+    ...problemResponses(400, 401, 403, 404, 409),
+  },
+});
+
+const AWAITING_APPROVAL: readonly string[] = ['awaiting-approval', 'escalated'];
 
 export function changeCommandRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
@@ -135,6 +174,36 @@ export function changeCommandRoutes(deps: ApiDeps) {
       { gone: closedChange(change) },
     );
     return c.json(state, 200);
+  });
+
+  app.openapi(revealRoute, async (c) => {
+    const change = await changeOf(deps, c.req.valid('param').id);
+    const { userId } = c.get('principal');
+    // The same four-eyes rule as the approval (workflows/master-data.ts): whoever asked for a change may not approve it, so may not reveal it.
+    if (change.requestedBy === userId) throw new ApiError(403, 'The requester of a change may not approve it, so may not reveal it: a second person must');
+    if (!AWAITING_APPROVAL.includes(change.status))
+      throw new ApiError(409, `Change ${change.changeId} is ${change.status}, not awaiting approval: there is nothing to reveal`);
+    if (!change.fields.includes('bankAccount')) {
+      throw new ApiError(409, `Change ${change.changeId} sets no bank account: GET /v1/changes/${change.changeId} shows its new values in full`);
+    }
+    const iban = await readNewBankAccount(deps.pool, change.changeId);
+    if (!iban)
+      throw new ApiError(409, `The full bank account of change ${change.changeId} was not recorded (requested before reveals existed); ask the customer`);
+    const revealedAt = new Date().toISOString();
+    await writeAudit(
+      deps.pool,
+      {
+        step: `reveal:${c.get('requestId')}`,
+        customerId: change.customerId,
+        actor: userId,
+        process: CRM_PROCESS.masterData,
+        workflowId: change.workflowId,
+        changeId: change.changeId,
+      },
+      [{ field: 'bankAccount:reveal', oldValue: null, newValue: { shown: maskIban(iban), reason: c.req.valid('json').reason } }],
+    );
+    const values = { ...change.preview, bankAccount: iban };
+    return c.json({ changeId: change.changeId, customerId: change.customerId, values, revealedBy: userId, revealedAt }, 200);
   });
 
   return app;

@@ -3,8 +3,10 @@
  * codec server conventions: `POST <endpoint>/decode` with `{"payloads": [...]}`, the namespace in
  * `X-Namespace`, a credential in `Authorization: Bearer …`.
  *
- * Decoding needs a decode-only codec token (CODEC_TOKENS: {name, sha256}); no API key opens it, and
- * a codec token opens nothing else. The token travels in a header, never in a URL, so it stays out
+ * Decoding needs a decode-only codec token (CODEC_TOKENS: {name, sha256}) or, where CODEC_OIDC_* is
+ * configured, an access token of the Temporal UI's OpenID Connect login carrying the required role
+ * (src/auth/oidc.ts; the audit names its subject as `oidc:<sub>`); no API key opens it, and a
+ * codec token opens nothing else. The token travels in a header, never in a URL, so it stays out
  * of proxy logs, browser history and problem responses. Only the configured namespace is decoded;
  * CORS answers the one configured Temporal UI origin. Every decode is recorded in `codec_decodes`
  * (who, namespace, the workflow when the caller names it in `X-Workflow-Id`, how many payloads).
@@ -20,6 +22,7 @@ import { cors } from 'hono/cors';
 import { z } from 'zod';
 import type { Payload } from '@temporalio/common';
 import { bearerToken, createKeyVerifier } from '../../auth/keys.js';
+import { createOidcVerifier, looksLikeJwt } from '../../auth/oidc.js';
 import { recordCodecDecode } from '../../db/repositories/codec-decodes.js';
 import { securityHeaders, serverRequestId } from '../../http/security.js';
 import { authenticate, requireRole } from '../auth.js';
@@ -90,6 +93,7 @@ export function codecRoutes(deps: ApiDeps, opts: { localUi?: boolean } = {}) {
     }),
   );
   const verify = createKeyVerifier((access.tokens ?? []).map((t) => ({ role: 'codec' as const, actor: t.name, sha256: t.sha256 })));
+  const oidc = access.oidc ? createOidcVerifier(access.oidc) : undefined;
   const codecToken: MiddlewareHandler<ApiEnv> = async (c, next) => {
     if (opts.localUi) {
       c.set('codecActor', LOCAL_UI_ACTOR);
@@ -98,9 +102,17 @@ export function codecRoutes(deps: ApiDeps, opts: { localUi?: boolean } = {}) {
     const token = bearerToken(c.req.header('authorization'));
     if (!token) throw new ApiError(401, 'Send a codec token: "Authorization: Bearer <codec token>"', {}, CHALLENGE);
     const found = verify(token);
-    if (!found) throw new ApiError(401, 'Unknown codec token (API keys do not decode)', {}, CHALLENGE);
-    c.set('codecActor', found.actor);
-    await next();
+    if (found) {
+      c.set('codecActor', found.actor);
+      return next();
+    }
+    if (oidc && looksLikeJwt(token)) {
+      const verdict = await oidc(token);
+      if ('refused' in verdict) throw new ApiError(verdict.status, verdict.refused, {}, verdict.status === 401 ? CHALLENGE : {});
+      c.set('codecActor', `oidc:${verdict.subject}`);
+      return next();
+    }
+    throw new ApiError(401, `Unknown codec token (API keys do not decode${oidc ? '; nor is it an access token of the identity provider' : ''})`, {}, CHALLENGE);
   };
 
   app.post('/codec/decode', codecToken, async (c) => {

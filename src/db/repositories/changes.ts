@@ -1,7 +1,8 @@
 /**
  * Change requests (`change_requests`) and their timeline (`request_events`): written by the change
  * desk's activities, read by the API. The row holds what the desk knew of a change (masked preview,
- * verification, approval, outcome), so a change reads the same after its workflow is gone.
+ * verification, approval, outcome), so a change reads the same after its workflow is gone; the full
+ * new bank account is kept apart, only while the change is open, and read only by the audited reveal.
  */
 import type { Pool, PoolClient } from '../pool.js';
 import { recordEvent } from './webhook-events.js';
@@ -15,8 +16,8 @@ export type ChangeView = ChangeState & { workflowId: string; closedAt: string | 
 /** Records a change request when it is accepted; a retry finds its row and its entries. */
 export async function openChange(db: Pool | PoolClient, record: ChangeRecord & Partial<ChangeState>): Promise<void> {
   await db.query(
-    `INSERT INTO change_requests (id, customer_id, fields, status, requested_by, reason, workflow_id, preview, approval_required)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    `INSERT INTO change_requests (id, customer_id, fields, status, requested_by, reason, workflow_id, preview, approval_required, new_bank_account)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT (id) DO NOTHING`,
     [
       record.changeId,
@@ -28,6 +29,7 @@ export async function openChange(db: Pool | PoolClient, record: ChangeRecord & P
       record.workflowId,
       record.preview ? JSON.stringify(record.preview) : null,
       record.approval?.required ?? false,
+      record.newBankAccount ?? null,
     ],
   );
   await appendRequestEvents(
@@ -43,6 +45,7 @@ export async function recordChange(db: PoolClient, record: ChangeRecord & Partia
   await db.query(
     `UPDATE change_requests SET status = $2, approved_by = COALESCE($3, approved_by), updated_at = now(),
             closed_at = CASE WHEN $4 THEN COALESCE(closed_at, now()) ELSE closed_at END,
+            new_bank_account = CASE WHEN $4 THEN NULL ELSE new_bank_account END,
             verification = COALESCE($5, verification), approval_required = approval_required OR $6, approval_due_at = COALESCE($7, approval_due_at),
             escalated = escalated OR $8, decision = COALESCE($9, decision), decided_by = COALESCE($10, decided_by),
             decision_comment = COALESCE($11, decision_comment), applied_version = COALESCE($12, applied_version), outcome_detail = COALESCE($13, outcome_detail)
@@ -139,6 +142,15 @@ async function viewOf(db: Pool | PoolClient, r: ChangeRow): Promise<ChangeView> 
     workflowId: r.workflow_id,
     closedAt: r.closed_at?.toISOString() ?? null,
   };
+}
+
+/**
+ * The full new bank account of an open change, for the approver's audited reveal; undefined for
+ * an unknown change, null when the change sets no bank account or has closed (the value is gone).
+ */
+export async function readNewBankAccount(db: Pool | PoolClient, changeId: string): Promise<string | null | undefined> {
+  const { rows } = await db.query<{ new_bank_account: string | null }>('SELECT new_bank_account FROM change_requests WHERE id = $1', [changeId]);
+  return rows[0] ? rows[0].new_bank_account : undefined;
 }
 
 export async function readChange(db: Pool | PoolClient, changeId: string): Promise<ChangeView | undefined> {
