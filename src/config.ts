@@ -64,6 +64,19 @@ const envSchema = z.object({
    * (`temporal worker deployment set-ramping-version` / `set-current-version`). `npm start` always makes it current.
    */
   WORKER_PROMOTE: z.enum(['current', 'if-none', 'none']).default('if-none'),
+  /**
+   * Operational worker tuning (README, Performance → Tuning); unset: the value in
+   * src/worker/worker.ts's WORKER_TUNING_DEFAULTS.
+   */
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS must be at least 2').optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1, 'WORKER_MAX_CONCURRENT_ACTIVITIES must be at least 1').optional(),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0, 'WORKER_MAX_CACHED_WORKFLOWS must be at least 0').optional(),
+  WORKER_WORKFLOW_POLLERS: z.coerce.number().int().min(2, 'WORKER_WORKFLOW_POLLERS must be at least 2').optional(),
+  WORKER_ACTIVITY_POLLERS: z.coerce.number().int().min(1, 'WORKER_ACTIVITY_POLLERS must be at least 1').optional(),
+  /** Activity slots a workflow task may reserve for eager dispatch (0: none). */
+  WORKER_EAGER_ACTIVITIES: z.coerce.number().int().min(0, 'WORKER_EAGER_ACTIVITIES must be at least 0').optional(),
+  /** Connections of each process's PostgreSQL pool (the API's and the worker's, each). */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1, 'DATABASE_POOL_MAX must be at least 1').max(1000, 'DATABASE_POOL_MAX must be at most 1000').default(10),
   TEMPORAL_DEV_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_UI_URL: z.string().url().optional(),
@@ -355,6 +368,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       analyticsUrl: e.ANALYTICS_DATABASE_URL,
       embeddedPort: e.EMBEDDED_PG_PORT,
       embeddedBinDir: e.EMBEDDED_PG_BIN_DIR,
+      poolMax: e.DATABASE_POOL_MAX,
     },
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -365,6 +379,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
         deploymentName: e.WORKER_DEPLOYMENT_NAME,
         buildId: e.WORKER_BUILD_ID,
         promote: e.WORKER_PROMOTE,
+      },
+      worker: {
+        maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+        maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+        maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+        workflowPollers: e.WORKER_WORKFLOW_POLLERS,
+        activityPollers: e.WORKER_ACTIVITY_POLLERS,
+        eagerActivities: e.WORKER_EAGER_ACTIVITIES,
       },
       devPort: e.TEMPORAL_DEV_PORT,
       uiPort: e.TEMPORAL_UI_PORT,

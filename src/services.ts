@@ -52,7 +52,7 @@ export async function startWorkerService(
   promote: Config['temporal']['versioning']['promote'] = config.temporal.versioning.promote,
 ): Promise<RunningService & { worker: Worker; pool: Pool; done: Promise<void>; version?: WorkerDeploymentVersion }> {
   installWorkerRuntime();
-  const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-worker' });
+  const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-worker', max: config.database.poolMax });
   checkPolicy(config.masterData);
   const transport = createTransport({ mail: config.mail, sms: config.sms });
   const connection = await connectWorker(endpoints.temporalAddress, temporalTls(config.temporal.tls));
@@ -68,6 +68,7 @@ export async function startWorkerService(
     taskQueue: config.temporal.taskQueue,
     workflowBundle,
     deploymentVersion: version,
+    tuning: config.temporal.worker,
     dataConverter,
     pool,
     transport,
@@ -136,7 +137,7 @@ export async function startApiService(
   logger: Logger,
   keys: BootstrapKey[],
 ): Promise<RunningService & { url: string; server: ServerType }> {
-  const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-api' });
+  const pool = createPool({ connectionString: endpoints.databaseUrl, applicationName: 'crm-api', max: config.database.poolMax });
   // Configured keys are users before the first request is answered; a user without a team joins
   // the lead team, so a deployment configured with an agent key has someone to give leads to.
   await bootstrapUsers(

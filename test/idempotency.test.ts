@@ -113,6 +113,36 @@ describe('Idempotency-Keys kept in PostgreSQL', () => {
     WORKER_RESTART_TIMEOUT_MS,
   );
 
+  it(
+    'answers a registration that was pending from its record once the workflow has closed and Temporal has forgotten it',
+    async () => {
+      const key = uniqueId('reg-pending');
+      const body = registration();
+      await h.stopWorker();
+      let pending;
+      try {
+        pending = await h.json('POST', '/v1/customers', { body, headers: { 'idempotency-key': key } });
+        expect(pending.status).toBe(202);
+        expect(pending.body).toMatchObject({ status: 'pending', workflowId: registrationWorkflowId(key), statusUrl: `/v1/registrations/${key}` });
+        const again = await h.json('POST', '/v1/customers', { body, headers: { 'idempotency-key': key } });
+        expect(again.status).toBe(202);
+      } finally {
+        await h.startWorker();
+      }
+      // The registration runs on to its end (welcome delivery, onboarding), then Temporal forgets it.
+      await h.client.workflow.getHandle(registrationWorkflowId(key)).result();
+      await forget(h, registrationWorkflowId(key));
+      const done = await h.json('POST', '/v1/customers', { body, headers: { 'idempotency-key': key } });
+      expect(done.status).toBe(201);
+      expect(done.body.email).toBe(body.email);
+      expect(await count('customers', 'email_normalized = $1', [body.email])).toBe(1);
+      const replay = await h.json('POST', '/v1/customers', { body, headers: { 'idempotency-key': key } });
+      expect(replay.status).toBe(201);
+      expect(replay.body.id).toBe(done.body.id);
+    },
+    WORKER_RESTART_TIMEOUT_MS,
+  );
+
   it('starts one process for concurrent duplicates', async () => {
     const id = await customer();
     const key = uniqueId('burst');

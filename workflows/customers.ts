@@ -2,14 +2,31 @@
  * Customer registration.
  * States: received → registered | duplicate.
  * Moved by: one activity that dedupes by normalised e-mail and creates the customer, its audit
- * rows and its welcome message in one transaction. Ends when the customer exists (or the e-mail
+ * rows and its welcome message in one transaction. The `outcome` update answers the API as soon
+ * as that transaction has committed. Ends when the customer exists (or the e-mail
  * was already taken) and the welcome message has been handed to its own delivery workflow and the
  * customer to its onboarding.
  */
-import { ParentClosePolicy, patched, proxyActivities, setHandler, startChild, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  patched,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_TYPES } from '../src/domain/refusals.js';
-import { registrationStateQuery, type RegistrationInput, type RegistrationResult, type RegistrationState } from '../src/domain/customers.js';
+import {
+  registrationOutcomeUpdate,
+  registrationStateQuery,
+  type RegistrationInput,
+  type RegistrationResult,
+  type RegistrationState,
+} from '../src/domain/customers.js';
 import { onboardingWorkflowId } from '../src/domain/onboarding.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
@@ -35,9 +52,17 @@ export async function registerCustomer(input: RegistrationInput): Promise<Regist
     transitions: [{ status: 'received', at: new Date().toISOString(), actor: input.actor }],
   };
   setHandler(registrationStateQuery, () => state);
+  // The API's update-with-start: answered once the record is committed, while the rest runs on.
+  // An update handler adds no commands, so histories recorded before it replay unchanged.
+  const answer: { outcome?: RegistrationResult } = {};
+  setHandler(registrationOutcomeUpdate, async () => {
+    await condition(() => answer.outcome !== undefined);
+    return answer.outcome!;
+  });
 
   const { workflowId, runId } = workflowInfo();
   const result = await registerCustomerRecord({ ...input, workflowId, runId, receivedAt: state.transitions[0]!.at });
+  answer.outcome = result;
 
   state.status = result.outcome === 'created' ? 'registered' : 'duplicate';
   state.customerId = result.customerId;
@@ -79,5 +104,6 @@ export async function registerCustomer(input: RegistrationInput): Promise<Regist
       });
     }
   }
+  await condition(allHandlersFinished);
   return result;
 }

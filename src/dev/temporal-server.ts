@@ -39,6 +39,13 @@ export interface DevServer {
 
 const SEARCH_ATTRIBUTE_ARGS = CRM_SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${CLI_SEARCH_ATTRIBUTE_TYPE[k.type]}`]);
 
+/**
+ * Eager activity dispatch: a workflow task's completion carries the activities it schedules back
+ * to the same worker, one matching round trip less per activity (the worker reserves slots for
+ * them, src/worker/worker.ts). deploy/temporal/dynamicconfig.yaml sets it for the full server.
+ */
+const EAGER_ACTIVITY_ARGS = ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
+
 async function waitUntilServing(address: string, child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -76,7 +83,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
           uiPort: opts.uiPort,
           dbFilename: opts.dbFile,
           searchAttributes: [...CRM_SEARCH_ATTRIBUTES],
-          ...(opts.uiCodecEndpoint ? { extraArgs: ['--ui-codec-endpoint', opts.uiCodecEndpoint] } : {}),
+          extraArgs: [...EAGER_ACTIVITY_ARGS, ...(opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : [])],
         },
       });
     } catch (err) {
@@ -105,6 +112,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     ...SEARCH_ATTRIBUTE_ARGS,
     '--dynamic-config-value',
     'system.forceSearchAttributesCacheRefreshOnRead=true',
+    ...EAGER_ACTIVITY_ARGS,
     '--log-level',
     'warn',
   ];

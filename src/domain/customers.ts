@@ -4,7 +4,7 @@
  * audit trail and queues the welcome message in one transaction.
  */
 import { z } from 'zod';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import { addressSchema, emailSchema, localeSchema, personNameSchema, phoneSchema } from './contact-data.js';
 
 export const registrationRequestSchema = z
@@ -41,6 +41,13 @@ export interface RegistrationState {
 }
 
 export const registrationStateQuery = defineQuery<RegistrationState>('state');
+/**
+ * Answers as soon as the customer is committed (or the e-mail found taken): the API's
+ * update-with-start waits for this, not for the welcome delivery and onboarding that follow.
+ */
+export const registrationOutcomeUpdate = defineUpdate<RegistrationResult>('outcome');
+/** One update id per registration, so repeats of a request meet the same update. */
+export const REGISTRATION_OUTCOME_UPDATE_ID = 'outcome';
 
 export function registrationWorkflowId(key: string): string {
   return `customer-register-${key}`;

@@ -15,6 +15,36 @@ export interface OperationalWorkerOptions extends ActivityDeps {
    * unversioned worker (the test harness), which runs every execution on its task queue.
    */
   deploymentVersion?: WorkerDeploymentVersion;
+  /** Slots, pollers and cache (WORKER_* settings); what is unset takes WORKER_TUNING_DEFAULTS. */
+  tuning?: WorkerTuningSettings;
+}
+
+/** The operational worker's slots, pollers and cache; undefined: the default below. */
+export interface WorkerTuningSettings {
+  maxConcurrentWorkflowTasks?: number;
+  maxConcurrentActivities?: number;
+  maxCachedWorkflows?: number;
+  workflowPollers?: number;
+  activityPollers?: number;
+  eagerActivities?: number;
+}
+
+/**
+ * What the worker runs with when nothing is configured (README, Performance → Tuning). Undefined
+ * leaves the SDK's own default.
+ */
+export const WORKER_TUNING_DEFAULTS: WorkerTuningSettings = {};
+
+export function workerTuningOptions(settings: WorkerTuningSettings = {}) {
+  const t = { ...WORKER_TUNING_DEFAULTS, ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) };
+  return {
+    ...(t.maxConcurrentWorkflowTasks !== undefined ? { maxConcurrentWorkflowTaskExecutions: t.maxConcurrentWorkflowTasks } : {}),
+    ...(t.maxConcurrentActivities !== undefined ? { maxConcurrentActivityTaskExecutions: t.maxConcurrentActivities } : {}),
+    ...(t.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: t.maxCachedWorkflows } : {}),
+    ...(t.workflowPollers !== undefined ? { workflowTaskPollerBehavior: { type: 'simple-maximum' as const, maximum: t.workflowPollers } } : {}),
+    ...(t.activityPollers !== undefined ? { activityTaskPollerBehavior: { type: 'simple-maximum' as const, maximum: t.activityPollers } } : {}),
+    ...(t.eagerActivities !== undefined ? { maxEagerActivityReservationsPerWorkflowTask: t.eagerActivities } : {}),
+  };
 }
 
 /** The operational worker: every CRM workflow and activity on one task queue. */
@@ -27,6 +57,7 @@ export function createOperationalWorker(opts: OperationalWorkerOptions): Promise
     dataConverter: opts.dataConverter,
     activities: createActivities({ pool: opts.pool, transport: opts.transport, settings: opts.settings }),
     shutdownGraceTime: '10 seconds',
+    ...workerTuningOptions(opts.tuning),
     ...(opts.deploymentVersion ? { workerDeploymentOptions: deploymentOptions(opts.deploymentVersion) } : {}),
   });
 }

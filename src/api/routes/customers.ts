@@ -1,22 +1,33 @@
 /**
- * Customer registration and customer records. POST starts `registerCustomer` and answers with
- * its outcome. Reads come from PostgreSQL: a customer, the list and search of customers, and how
+ * Customer registration and customer records. POST starts `registerCustomer` with an
+ * update-with-start and answers as soon as the customer is committed (the welcome delivery and
+ * onboarding run on). Reads come from PostgreSQL: a customer, the list and search of customers, and how
  * a registration went (a registration still running before it has written anything is described
  * by its workflow, marked `live`).
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { WithStartWorkflowOperation } from '@temporalio/client';
 import { ANY_POSTCODE, countryCodeSchema, emailSchema, normaliseEmail, phoneSchema } from '../../domain/contact-data.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { CRM_PROCESS } from '../../domain/processes.js';
-import { registrationRequestSchema, registrationWorkflowId, type RegistrationState } from '../../domain/customers.js';
+import {
+  REGISTRATION_OUTCOME_UPDATE_ID,
+  registrationOutcomeUpdate,
+  registrationRequestSchema,
+  registrationWorkflowId,
+  type RegistrationRequest,
+  type RegistrationResult,
+  type RegistrationState,
+} from '../../domain/customers.js';
 import { CUSTOMER_STATUSES, readCustomer, searchCustomers } from '../../db/repositories/customers.js';
 import { readRegistration } from '../../db/repositories/registrations.js';
 import { LIVE_QUERY_TIMEOUT_MS } from '../live.js';
 import { checkRanges, isoDateTimeSchema, listingOf, pageSizeSchema, pageTokenSchema, pageTokens } from '../listing.js';
 import type { registerCustomer } from '../../../workflows/customers.js';
 import { operational } from '../auth.js';
-import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
-import { idempotencyKeySchema, newKey, resultWithin, startOnce } from '../idempotency.js';
+import { resultWaitMs, type ApiDeps, type ApiEnv, type Principal } from '../env.js';
+import { idempotencyKeySchema, newKey, resultWithin, type IdempotencyClaim } from '../idempotency.js';
+import { throwTemporalProblem } from '../temporal-errors.js';
 import { ApiError } from '../problem.js';
 import { problemSchema, jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { customerIdParam } from '../schemas.js';
@@ -46,8 +57,9 @@ const registerRoute = createRoute({
   tags: ['customers'],
   summary: 'Register a customer',
   description:
-    'Starts the `registerCustomer` workflow, which dedupes by normalised e-mail, creates the customer and queues a welcome message. ' +
-    'A repeat with the same Idempotency-Key returns the first result.',
+    'Starts the `registerCustomer` workflow, which dedupes by normalised e-mail, creates the customer and queues a welcome message, and answers as soon as ' +
+    'the customer is committed (the welcome delivery and the onboarding follow a moment later). A repeat with the same Idempotency-Key returns the first result, ' +
+    'read from the record once the workflow has closed.',
   middleware: [operational] as const,
   request: {
     headers: z.object({ 'idempotency-key': idempotencyKeySchema.optional() }),
@@ -172,6 +184,36 @@ async function runningRegistration(deps: ApiDeps, workflowId: string): Promise<(
   }
 }
 
+/** What the answer to a registration needs: the outcome and the customer (the welcome message is the workflow's business). */
+type Outcome = Pick<RegistrationResult, 'outcome' | 'customerId'>;
+
+/** How a registration ended, from its record in PostgreSQL (written with the customer); undefined before that. */
+async function recordedOutcome(deps: ApiDeps, workflowId: string): Promise<Outcome | undefined> {
+  const registration = await readRegistration(deps.pool, workflowId);
+  if (!registration || registration.status === 'received') return undefined;
+  return { outcome: registration.status === 'duplicate' ? 'duplicate' : 'created', customerId: registration.customerId };
+}
+
+function registrationStart(workflowId: string, taskQueue: string, body: RegistrationRequest, principal: Principal, claim: IdempotencyClaim | undefined) {
+  const customerId = crypto.randomUUID();
+  return new WithStartWorkflowOperation<typeof registerCustomer>('registerCustomer', {
+    taskQueue,
+    workflowId,
+    args: [{ customerId, request: body, actor: principal.actor }],
+    // A running registration with this id is this request's own (a repeat); a fresh claim owns the id even if a closed run of an expired key still carries it.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: claim && !claim.fresh ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [
+      { key: CrmCustomerId, value: customerId },
+      { key: CrmProcess, value: CRM_PROCESS.registration },
+      { key: CrmStatus, value: 'received' },
+    ],
+    staticSummary: `Register customer ${body.name}`,
+    staticDetails: `Registration requested by user ${principal.actor} (${principal.roles.join(', ')})`,
+    memo: { requestedBy: principal.actor },
+  });
+}
+
 export function customerRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
   const tokens = pageTokens(deps.pageTokenSecret);
@@ -181,29 +223,35 @@ export function customerRoutes(deps: ApiDeps) {
     const key = c.req.valid('header')['idempotency-key'] ?? newKey();
     const workflowId = registrationWorkflowId(key);
     c.set('workflowId', workflowId);
-    const customerId = crypto.randomUUID();
-    const { handle } = await startOnce<typeof registerCustomer>(
-      deps.temporal,
-      'registerCustomer',
-      {
-        taskQueue: deps.taskQueue,
-        workflowId,
-        args: [{ customerId, request: body, actor: c.get('principal').actor }],
-        typedSearchAttributes: [
-          { key: CrmCustomerId, value: customerId },
-          { key: CrmProcess, value: CRM_PROCESS.registration },
-          { key: CrmStatus, value: 'received' },
-        ],
-        staticSummary: `Register customer ${body.name}`,
-        staticDetails: `Registration requested by user ${c.get('principal').actor} (${c.get('principal').roles.join(', ')})`,
-        memo: { requestedBy: c.get('principal').actor },
-      },
-      c.get('idempotency'),
-    );
-    const result = await resultWithin(handle.result(), resultWaitMs(deps));
-    if (!result) {
+    const claim = c.get('idempotency');
+    const wait = resultWaitMs(deps);
+    const pending = () => {
       const statusUrl = `/v1/registrations/${key}`;
       return c.json({ status: 'pending' as const, workflowId, statusUrl }, 202, { Location: statusUrl });
+    };
+    // A repeat of a registration whose customer is committed: the record answers, whether or not Temporal still knows the workflow.
+    const recorded = claim && !claim.fresh ? await recordedOutcome(deps, workflowId) : undefined;
+    let result: Outcome | undefined = recorded;
+    if (!result) {
+      const update = claim?.workflowId
+        ? // The key's process started before (it may be forgotten by now): ask it, never start another.
+          deps.temporal.workflow
+            .getHandle<typeof registerCustomer>(workflowId)
+            .executeUpdate(registrationOutcomeUpdate, { updateId: REGISTRATION_OUTCOME_UPDATE_ID })
+        : deps.temporal.workflow.executeUpdateWithStart(registrationOutcomeUpdate, {
+            updateId: REGISTRATION_OUTCOME_UPDATE_ID,
+            startWorkflowOperation: registrationStart(workflowId, deps.taskQueue, body, c.get('principal'), claim),
+          });
+      update.catch(() => undefined); // awaited below; this only keeps a late failure after the wait from going unhandled
+      try {
+        result = await resultWithin(update, wait);
+      } catch (err) {
+        // The workflow closed before this repeat reached it (or its id is taken by a closed run): its record answers.
+        result = await recordedOutcome(deps, workflowId);
+        if (!result) throwTemporalProblem(err);
+      }
+      if (!result) return pending();
+      if (!claim?.workflowId) await claim?.recordStart(workflowId);
     }
     if (result.outcome === 'duplicate') {
       throw new ApiError(409, 'A customer with this e-mail address already exists', { existingCustomerId: result.customerId });

@@ -1,0 +1,45 @@
+/**
+ * Worker and pool tuning (WORKER_*, DATABASE_POOL_MAX): the config module reads the settings,
+ * `workerTuningOptions` turns them into the SDK's worker options (README, Performance → Tuning).
+ */
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { WORKER_TUNING_DEFAULTS, workerTuningOptions } from '../../src/worker/worker.js';
+
+describe('worker tuning', () => {
+  it('hands every configured slot, poller, cache and eager setting to the worker', () => {
+    const config = loadConfig({
+      WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '8',
+      WORKER_MAX_CONCURRENT_ACTIVITIES: '16',
+      WORKER_MAX_CACHED_WORKFLOWS: '500',
+      WORKER_WORKFLOW_POLLERS: '4',
+      WORKER_ACTIVITY_POLLERS: '3',
+      WORKER_EAGER_ACTIVITIES: '0',
+      DATABASE_POOL_MAX: '25',
+    });
+    expect(config.database.poolMax).toBe(25);
+    expect(workerTuningOptions(config.temporal.worker)).toEqual({
+      maxConcurrentWorkflowTaskExecutions: 8,
+      maxConcurrentActivityTaskExecutions: 16,
+      maxCachedWorkflows: 500,
+      workflowTaskPollerBehavior: { type: 'simple-maximum', maximum: 4 },
+      activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 3 },
+      maxEagerActivityReservationsPerWorkflowTask: 0,
+    });
+  });
+
+  it('takes the defaults for what is not configured', () => {
+    const config = loadConfig({});
+    expect(config.database.poolMax).toBe(10);
+    expect(workerTuningOptions(config.temporal.worker)).toEqual(workerTuningOptions(WORKER_TUNING_DEFAULTS));
+    expect(workerTuningOptions({ maxCachedWorkflows: 7 })).toMatchObject({ maxCachedWorkflows: 7 });
+  });
+
+  it('refuses a value the worker cannot run with, naming the variable', () => {
+    expect(() => loadConfig({ WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' })).toThrow(/WORKER_MAX_CONCURRENT_WORKFLOW_TASKS must be at least 2/);
+    expect(() => loadConfig({ WORKER_WORKFLOW_POLLERS: '1' })).toThrow(/WORKER_WORKFLOW_POLLERS must be at least 2/);
+    expect(() => loadConfig({ WORKER_EAGER_ACTIVITIES: '-1' })).toThrow(/WORKER_EAGER_ACTIVITIES/);
+    expect(() => loadConfig({ DATABASE_POOL_MAX: '0' })).toThrow(/DATABASE_POOL_MAX must be at least 1/);
+    expect(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: 'many' })).toThrow(/WORKER_MAX_CACHED_WORKFLOWS/);
+  });
+});
