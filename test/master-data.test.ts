@@ -418,6 +418,8 @@ describe('bad input is a problem that names the field and stores nothing', () =>
     expect((await h.json('GET', '/v1/gdpr-requests/export-123')).status).toBe(400);
     expect((await h.json('GET', `/v1/gdpr-requests/export-${unknown}`)).status).toBe(404);
     expect((await h.json('GET', `/v1/gdpr-requests/export-${unknown}/export`)).status).toBe(404);
+    expect((await h.json('GET', '/links/export/not-a-token', { as: null })).status).toBe(404);
+    expect((await h.json('POST', `/links/erasure-cancellation/${'x'.repeat(32)}`, { as: null })).status).toBe(404);
     expect((await h.json('POST', `/v1/gdpr-requests/erasure-${unknown}/verification`, { body: { code: 'abc' } })).status).toBe(400);
     expect((await h.json('POST', `/v1/gdpr-requests/export-${unknown}/cancel`, { body: {} })).status).toBe(409);
     // Roles: analysts read reports, not customers; no key is a 401.

@@ -25,6 +25,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
+  ERASURE_VERIFIED_CANCEL,
   cancelErasureUpdate,
   exportRetrievedSignal,
   gdprStateQuery,
@@ -52,6 +53,12 @@ const GDPR_RECORD_PATCH = 'gdpr-request-record';
  * started before keeps that tag, so its history replays unchanged; new runs say 'gdpr'.
  */
 const GDPR_PROCESS_PATCH = 'gdpr-own-process';
+/**
+ * The export goes only to the person, through a single-use link in the "ready" message, and a
+ * verified erasure is cancelled only through the link in the "scheduled" message. Runs started
+ * before replay their plain messages.
+ */
+const GDPR_LINKS_PATCH = 'gdpr-customer-links';
 
 /** Runs recorded before the policy became the worker's carry it: their replay asks nothing. */
 async function withPolicy(input: GdprRequestInput): Promise<GdprRequest> {
@@ -68,6 +75,22 @@ const tell = (input: GdprRequestInput, template: string, payload: Record<string,
     template,
     payload,
     idempotencyKey,
+  });
+
+/** A message about the request with a link that does one thing once (customer-links.ts). */
+const tellWithLink = (
+  input: GdprRequestInput,
+  template: string,
+  payload: Record<string, unknown>,
+  idempotencyKey: string,
+  link: { purpose: 'export-download' | 'erasure-cancel'; expiresAt: string },
+) =>
+  acts.sendCustomerLink({
+    ...(input.customerId ? { customerId: input.customerId, to: 'email' as const } : { to: { channel: 'email' as const, recipient: input.email! } }),
+    template,
+    payload,
+    idempotencyKey,
+    link: { ...link, requestId: input.requestId },
   });
 
 /** State, handlers and verification common to both requests. */
@@ -161,8 +184,15 @@ export async function gdprExport(request: GdprRequestInput): Promise<GdprState> 
   state.exportBytes = bytes;
   state.dueAt = new Date(Date.now() + retentionMs).toISOString();
   await move('ready');
-  const messageId = await tell(input, 'gdpr-export-ready', { requestId: input.requestId, until: state.dueAt }, `${workflowInfo().workflowId}:ready`);
-  await deliver(messageId, 'Data export ready', input.customerId);
+  if (patched(GDPR_LINKS_PATCH)) {
+    await tellWithLink(input, 'gdpr-export-ready', { requestId: input.requestId, until: state.dueAt }, `${workflowInfo().workflowId}:ready`, {
+      purpose: 'export-download',
+      expiresAt: state.dueAt,
+    });
+  } else {
+    const messageId = await tell(input, 'gdpr-export-ready', { requestId: input.requestId, until: state.dueAt }, `${workflowInfo().workflowId}:ready`);
+    await deliver(messageId, 'Data export ready', input.customerId);
+  }
 
   if (await condition(() => retrievedBy !== undefined, retentionMs)) {
     await move('retrieved', retrievedBy);
@@ -178,6 +208,7 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
   const { state, move, verified } = openRequest('erasure', input);
   const { workflowId } = workflowInfo();
   let cancelled: { actor: string; reason?: string } | undefined;
+  const links = patched(GDPR_LINKS_PATCH);
   setHandler(
     cancelErasureUpdate,
     async ({ actor, reason }) => {
@@ -186,12 +217,15 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
       return state;
     },
     {
-      validator: ({ id }) => {
+      validator: ({ id, via }) => {
         if (id !== input.requestId) refuse(REFUSAL.notFound, `no request ${id} here`);
         if (state.status !== 'awaiting-verification' && state.status !== 'grace-period') {
           refuse(REFUSAL.conflict, `the erasure is ${state.status} and can no longer be cancelled`);
         }
         if (cancelled) refuse(REFUSAL.conflict, 'the erasure is already being cancelled');
+        if (links && state.status === 'grace-period' && via !== 'customer-link') {
+          refuse(REFUSAL.conflict, ERASURE_VERIFIED_CANCEL);
+        }
       },
     },
   );
@@ -212,8 +246,15 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
   const graceMs = durationMs(input.policy.erasureGracePeriod);
   state.dueAt = new Date(Date.now() + graceMs).toISOString();
   await move('grace-period', 'system', `erasure on ${state.dueAt} unless cancelled`);
-  const messageId = await tell(input, 'gdpr-erasure-scheduled', { requestId: input.requestId, at: state.dueAt }, `${workflowId}:scheduled`);
-  await deliver(messageId, 'Erasure scheduled', input.customerId);
+  if (links) {
+    await tellWithLink(input, 'gdpr-erasure-scheduled', { requestId: input.requestId, at: state.dueAt }, `${workflowId}:scheduled`, {
+      purpose: 'erasure-cancel',
+      expiresAt: state.dueAt,
+    });
+  } else {
+    const messageId = await tell(input, 'gdpr-erasure-scheduled', { requestId: input.requestId, at: state.dueAt }, `${workflowId}:scheduled`);
+    await deliver(messageId, 'Erasure scheduled', input.customerId);
+  }
 
   if (await condition(() => !!cancelled, graceMs)) {
     await cancel(true);

@@ -30,6 +30,7 @@ import {
   CLOSED_CHANGE_STATUSES,
   cancelChangeUpdate,
   changeStateQuery,
+  confirmIdentityUpdate,
   decideApprovalUpdate,
   durationMs,
   masterDataStateQuery,
@@ -65,6 +66,12 @@ const CHANGE_TIMELINE_PATCH = 'change-outcomes-in-status-timeline';
  * escalates along the team by itself. Desks started before replay without it.
  */
 const APPROVAL_TASK_PATCH = 'change-approval-task';
+/**
+ * A change of e-mail or phone is confirmed from the contact point on record too (or, when that is
+ * lost, by a backoffice identity check): a code to the new one alone let a takeover through.
+ * Desks started before replay with the new contact point's code only.
+ */
+const OLD_CONTACT_PATCH = 'change-old-contact-confirmation';
 
 /** The kind of a change by the fields it touches, e.g. `address+phone`. */
 function changeTypeOf(fields: readonly string[]): string {
@@ -104,6 +111,18 @@ export function now(): string {
  * workflow time, so a 24-hour expiry is a durable timer.
  */
 export class CodeVerification {
+  /** The code of a target is not needed: a person confirmed it another way (an identity check). */
+  waive(target: VerificationTargetSpec['target']): void {
+    const t = this.view.targets.find((v) => v.target === target);
+    if (!t) return;
+    t.verified = true;
+    if (this.status === 'pending' && this.view.targets.every((v) => v.verified)) this.status = 'verified';
+  }
+
+  awaits(target: VerificationTargetSpec['target']): boolean {
+    return this.status === 'pending' && !!this.view.targets.find((v) => v.target === target && !v.verified);
+  }
+
   status: 'pending' | 'verified' | 'failed' | 'expired' = 'pending';
   readonly view: VerificationView;
   private issue = 0;
@@ -363,6 +382,36 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
   );
 
   setHandler(
+    confirmIdentityUpdate,
+    async ({ changeId, approver, identityCheck }) => {
+      budget.update();
+      const c = currentFor(changeId);
+      const at = now();
+      c.state.identityCheck = { ...identityCheck, approver, at };
+      c.state.transitions.push({
+        status: 'awaiting-verification',
+        at,
+        actor: approver,
+        reason: `identity checked by ${identityCheck.method} (reference ${identityCheck.reference}) instead of the code to the contact point on record`,
+      });
+      c.verification!.waive('existing-contact');
+      await record(c.state);
+      return c.state;
+    },
+    {
+      validator: ({ changeId, approver }) => {
+        const c = currentFor(changeId);
+        if (c.state.status !== 'awaiting-verification' || !c.verification)
+          refuse(REFUSAL.conflict, `change ${changeId} is ${c.state.status}, not awaiting verification`);
+        if (!c.state.fields.includes('email') && !c.state.fields.includes('phone')) refuse(REFUSAL.conflict, `change ${changeId} changes no contact point`);
+        if (!c.verification.awaits('existing-contact'))
+          refuse(REFUSAL.conflict, `change ${changeId} does not wait for a confirmation from the contact point on record`);
+        if (approver === c.state.requestedBy) refuse(REFUSAL.forbidden, 'the requester of a change may not confirm the identity for it: a second person must');
+      },
+    },
+  );
+
+  setHandler(
     cancelChangeUpdate,
     async (cancel) => {
       budget.update();
@@ -414,7 +463,8 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
 
   async function verify(c: CurrentChange): Promise<boolean> {
     const { request, state } = c;
-    const targets = verificationTargets(request.changes);
+    const contactChange = request.changes.email !== undefined || request.changes.phone !== undefined;
+    const targets = verificationTargets(request.changes, { confirmOldContact: contactChange && patched(OLD_CONTACT_PATCH) });
     if (targets.length === 0) return true;
     c.verification = new CodeVerification(request.changeId, request.customerId, 'change', targets, request.policy);
     state.verification = c.verification.view;

@@ -216,6 +216,8 @@ export interface ChangeState {
   preview: Record<string, unknown>;
   verification?: VerificationView;
   approval?: { required: true; dueAt?: string; escalated: boolean; decision?: 'approve' | 'reject'; approver?: string; comment?: string };
+  /** The contact point on record was lost: a backoffice user checked the customer's identity instead of its code. */
+  identityCheck?: { method: IdentityCheckMethod; reference: string; approver: string; at: string };
   outcome?: { version?: number; detail?: string };
   transitions: Transition[];
 }
@@ -255,6 +257,7 @@ export const verifyChangeUpdate = defineUpdate<VerifyResult, [VerifyInput]>('ver
 export const resendChangeCodeUpdate = defineUpdate<VerificationView, [ResendInput]>('resendChangeCode');
 export const decideApprovalUpdate = defineUpdate<ChangeState, [ApprovalInput]>('decideApproval');
 export const cancelChangeUpdate = defineUpdate<ChangeState, [CancelInput]>('cancelChange');
+export const confirmIdentityUpdate = defineUpdate<ChangeState, [IdentityCheckInput]>('confirmIdentity');
 export const changeStateQuery = defineQuery<ChangeState | null, [string]>('changeState');
 export const masterDataStateQuery = defineQuery<{ customerId: string; current?: string; queued: string[]; changes: ChangeState[] }>('state');
 
@@ -268,12 +271,38 @@ export function previewChanges(changes: Changes): Record<string, unknown> {
 }
 
 /** Verification a change needs, derived from its fields. */
-export function verificationTargets(changes: Changes): VerificationTargetSpec[] {
+/**
+ * Who confirms a change: a new e-mail address or phone number itself, and (`confirmOldContact`)
+ * the contact point on record too, so whoever knows only the new one cannot take the account
+ * over: the old address for an e-mail change, the old phone (or the address when there is none)
+ * for a phone change. An address change is confirmed from the contact point on record.
+ */
+export function verificationTargets(changes: Changes, opts: { confirmOldContact?: boolean } = {}): VerificationTargetSpec[] {
   const targets: VerificationTargetSpec[] = [];
   if (changes.email !== undefined) targets.push({ target: 'new-email', channel: 'email', recipient: changes.email });
   if (changes.phone !== undefined) targets.push({ target: 'new-phone', channel: 'sms', recipient: changes.phone });
-  if (changes.address !== undefined) targets.push({ target: 'existing-contact', channel: 'email' });
+  const contactChange = changes.email !== undefined || changes.phone !== undefined;
+  if (changes.address !== undefined || (opts.confirmOldContact && contactChange)) {
+    targets.push({
+      target: 'existing-contact',
+      channel: opts.confirmOldContact && changes.email === undefined && changes.phone !== undefined ? 'sms' : 'email',
+    });
+  }
   return targets;
+}
+
+export const IDENTITY_CHECK_METHODS = ['id-document', 'video-call', 'callback-known-number'] as const;
+export type IdentityCheckMethod = (typeof IDENTITY_CHECK_METHODS)[number];
+
+/**
+ * A backoffice user's confirmation instead of the code to a contact point on record the customer
+ * has lost: which identity check they made (and its reference: document number, call id), never
+ * by the requester of the change.
+ */
+export interface IdentityCheckInput {
+  changeId: string;
+  approver: string;
+  identityCheck: { method: IdentityCheckMethod; reference: string };
 }
 
 export function needsApproval(fields: readonly MasterDataField[]): boolean {

@@ -58,6 +58,10 @@ export const changeStateSchema = z
         comment: z.string().optional(),
       })
       .optional(),
+    identityCheck: z
+      .object({ method: z.string(), reference: z.string(), approver: z.string(), at: z.string() })
+      .optional()
+      .openapi({ description: 'The contact point on record was lost: the identity check a backoffice user made instead of its code' }),
     outcome: z.object({ version: z.number().optional(), detail: z.string().optional() }).optional(),
     transitions: z.array(transitionSchema),
   })
