@@ -23,6 +23,7 @@ import {
   type IssuedCodes,
   type MasterDataField,
   type MasterDataPolicy,
+  type VerificationTargetSpec,
 } from '../src/domain/master-data.js';
 import { openChange, recordChange } from '../src/db/repositories/changes.js';
 import { writeAudit } from '../src/db/repositories/audit-log.js';
@@ -123,6 +124,32 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
     /** Queues a message to the customer (or to an explicit recipient); null when there is no one to tell. */
     async queueCustomerMessage(input: QueueMessageInput): Promise<string | null> {
       return queueToCustomer(pool, input);
+    },
+
+    /**
+     * The contact points a customer had before a change of e-mail or phone applied within the
+     * cooling-off period (`withinMs`), other than the ones on record now: a GDPR request is then
+     * confirmed from them too, so whoever took the account over by a contact change cannot export
+     * or erase it alone. The value before the earliest such change of each field.
+     */
+    async priorContactTargets(input: { customerId: string; withinMs: number }): Promise<VerificationTargetSpec[]> {
+      const row = await readCustomerRow(pool, input.customerId);
+      if (!row || row.status === 'erased') return [];
+      const { rows } = await pool.query<{ field: 'email' | 'phone'; old_value: unknown }>(
+        `SELECT DISTINCT ON (field) field, old_value FROM audit_log
+         WHERE customer_id = $1 AND process = 'master-data' AND field IN ('email', 'phone') AND old_value IS NOT NULL
+           AND occurred_at > now() - make_interval(secs => $2::double precision / 1000)
+         ORDER BY field, occurred_at, id`,
+        [input.customerId, input.withinMs],
+      );
+      const targets: VerificationTargetSpec[] = [];
+      for (const r of rows) {
+        const value = typeof r.old_value === 'string' ? r.old_value : null;
+        if (!value) continue;
+        if (r.field === 'email' && normaliseEmail(value) !== row.email_normalized) targets.push({ target: 'prior-email', channel: 'email', recipient: value });
+        if (r.field === 'phone' && value !== row.phone) targets.push({ target: 'prior-phone', channel: 'sms', recipient: value });
+      }
+      return targets;
     },
 
     /**

@@ -37,7 +37,7 @@ import {
   type GdprState,
   type GdprStatus,
 } from '../src/domain/gdpr.js';
-import { durationMs } from '../src/domain/master-data.js';
+import { coolingOffOf, durationMs, type VerificationTargetSpec } from '../src/domain/master-data.js';
 import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
@@ -59,6 +59,20 @@ const GDPR_PROCESS_PATCH = 'gdpr-own-process';
  * before replay their plain messages.
  */
 const GDPR_LINKS_PATCH = 'gdpr-customer-links';
+/**
+ * Within the cooling-off period of a change of e-mail or phone, a request is confirmed from the
+ * contact points on record before that change too: a takeover by a contact change cannot export
+ * or erase alone. Runs started before ask the contact point on record only.
+ */
+const GDPR_PRIOR_CONTACT_PATCH = 'gdpr-prior-contact-points';
+
+/** The codes a request needs: the contact point on record, and those before a recent contact change. */
+async function targetsOf(input: GdprRequest): Promise<VerificationTargetSpec[]> {
+  const onRecord: VerificationTargetSpec = { target: 'existing-contact', channel: 'email' };
+  if (!input.customerId || !patched(GDPR_PRIOR_CONTACT_PATCH)) return [onRecord];
+  const prior = await acts.priorContactTargets({ customerId: input.customerId, withinMs: durationMs(coolingOffOf(input.policy)) });
+  return [onRecord, ...prior];
+}
 
 /** Runs recorded before the policy became the worker's carry it: their replay asks nothing. */
 async function withPolicy(input: GdprRequestInput): Promise<GdprRequest> {
@@ -94,7 +108,7 @@ const tellWithLink = (
   });
 
 /** State, handlers and verification common to both requests. */
-function openRequest(kind: GdprKind, input: GdprRequest) {
+function openRequest(kind: GdprKind, input: GdprRequest, targets: VerificationTargetSpec[]) {
   const state: GdprState = {
     requestId: input.requestId,
     kind,
@@ -122,7 +136,7 @@ function openRequest(kind: GdprKind, input: GdprRequest) {
     { key: CrmProcess, value: patched(GDPR_PROCESS_PATCH) ? CRM_PROCESS.gdpr : CRM_PROCESS.masterData },
     { key: CrmStatus, value: state.status },
   ]);
-  const verification = new CodeVerification(input.requestId, subjectOf(input), kind, [{ target: 'existing-contact', channel: 'email' }], input.policy);
+  const verification = new CodeVerification(input.requestId, subjectOf(input), kind, targets, input.policy);
   state.verification = verification.view;
   const ours = (id: string) => {
     if (id !== input.requestId) refuse(REFUSAL.notFound, `no request ${id} here`);
@@ -167,7 +181,7 @@ function openRequest(kind: GdprKind, input: GdprRequest) {
 
 export async function gdprExport(request: GdprRequestInput): Promise<GdprState> {
   const input = await withPolicy(request);
-  const { state, move, verified } = openRequest('export', input);
+  const { state, move, verified } = openRequest('export', input, await targetsOf(input));
   let retrievedBy: string | undefined;
   setHandler(exportRetrievedSignal, ({ actor }) => {
     retrievedBy = actor;
@@ -205,7 +219,7 @@ export async function gdprExport(request: GdprRequestInput): Promise<GdprState> 
 
 export async function gdprErasure(request: GdprRequestInput): Promise<GdprState> {
   const input = await withPolicy(request);
-  const { state, move, verified } = openRequest('erasure', input);
+  const { state, move, verified } = openRequest('erasure', input, await targetsOf(input));
   const { workflowId } = workflowInfo();
   let cancelled: { actor: string; reason?: string } | undefined;
   const links = patched(GDPR_LINKS_PATCH);

@@ -31,6 +31,7 @@ import {
   cancelChangeUpdate,
   changeStateQuery,
   confirmIdentityUpdate,
+  coolingOffOf,
   decideApprovalUpdate,
   durationMs,
   masterDataStateQuery,
@@ -72,6 +73,11 @@ const APPROVAL_TASK_PATCH = 'change-approval-task';
  * Desks started before replay with the new contact point's code only.
  */
 const OLD_CONTACT_PATCH = 'change-old-contact-confirmation';
+/**
+ * After an e-mail or phone change applies, the old contact point gets a link that stops it within
+ * the cooling-off period (a revert change through this desk); desks started before send none.
+ */
+const COOLING_OFF_PATCH = 'contact-change-cooling-off';
 
 /** The kind of a change by the fields it touches, e.g. `address+phone`. */
 function changeTypeOf(fields: readonly string[]): string {
@@ -587,6 +593,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         state.outcome = { version: result.version };
         await finish(state, 'applied', 'system');
         await deliver(result.messageIds, 'Customer data updated', request.customerId);
+        await afterContactChange(request);
         return;
       }
       if (result.outcome === 'stale') {
@@ -614,6 +621,53 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     await finish(state, 'failed', 'system', 'the customer kept changing while this change was applied');
   }
 
+  /**
+   * A contact change applied: the old contact point may stop it within the cooling-off period (a
+   * link, whose use submits the revert to this desk, so it survives any restart). A revert
+   * applied: the contact point it removed hears of it.
+   */
+  async function afterContactChange(request: SubmitChangeInput & { policy: MasterDataPolicy }): Promise<void> {
+    const { changes, base } = request;
+    const field = changes.email !== undefined ? 'e-mail address' : changes.phone !== undefined ? 'phone number' : undefined;
+    if (!field) return;
+    if (request.revertOf) {
+      // The removed value is the one the revert replaced (its base).
+      const removed =
+        changes.email !== undefined && base.email
+          ? { channel: 'email' as const, recipient: base.email }
+          : base.phone
+            ? { channel: 'sms' as const, recipient: base.phone }
+            : undefined;
+      if (!removed) return;
+      const id = await acts.queueCustomerMessage({
+        customerId: request.customerId,
+        to: removed,
+        template: 'contact-change-reverted',
+        payload: { changeId: request.revertOf, field },
+        idempotencyKey: `${workflowId}:reverted:${request.changeId}`,
+      });
+      await deliver(id, 'Contact change reverted', request.customerId);
+      return;
+    }
+    if (!patched(COOLING_OFF_PATCH)) return;
+    const coolingOff = coolingOffOf(request.policy);
+    // To the contact point the change replaced: the old address, or the old phone (the address on record when there was none).
+    const to =
+      changes.email !== undefined && base.email
+        ? { channel: 'email' as const, recipient: base.email }
+        : changes.phone !== undefined && base.phone
+          ? { channel: 'sms' as const, recipient: base.phone }
+          : ('email' as const);
+    await acts.sendCustomerLink({
+      customerId: request.customerId,
+      to,
+      template: 'contact-change-stop',
+      payload: { changeId: request.changeId, field, until: new Date(Date.now() + durationMs(coolingOff)).toISOString() },
+      idempotencyKey: `${workflowId}:stop-link:${request.changeId}`,
+      link: { purpose: 'change-revert', requestId: request.changeId, expiresAt: new Date(Date.now() + durationMs(coolingOff)).toISOString() },
+    });
+  }
+
   async function process(request: SubmitChangeInput): Promise<void> {
     const state = changes.get(request.changeId)!;
     if (state.status !== 'queued') return;
@@ -623,9 +677,12 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     try {
       // Requests recorded before the policy became the worker's carry it: their replay asks nothing.
       if (!request.policy) c.request = { ...request, policy: await acts.masterDataPolicy() };
-      if (!(await verify(c))) return;
-      if (c.cancelled) return await finish(state, 'cancelled', c.cancelled.actor, c.cancelled.reason);
-      if (!(await approve(c))) return;
+      // A revert is confirmed by the old contact point's link itself: no code, no approval.
+      if (!request.revertOf) {
+        if (!(await verify(c))) return;
+        if (c.cancelled) return await finish(state, 'cancelled', c.cancelled.actor, c.cancelled.reason);
+        if (!(await approve(c))) return;
+      }
       await apply(c);
     } catch (err) {
       // A business failure of an activity ends this change; anything else is a bug to surface.

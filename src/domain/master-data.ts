@@ -87,13 +87,33 @@ export interface MasterDataPolicy {
   erasureGracePeriod: string;
   exportRetention: string;
   backofficeEmail: string;
+  /**
+   * After a change of e-mail or phone, how long the old contact point can stop it (the change is
+   * reverted) and GDPR requests are confirmed from it too. Absent in payloads recorded before it
+   * existed (read it through `coolingOffOf`).
+   */
+  contactChangeCoolingOff: string;
 }
+
+export const DEFAULT_CONTACT_CHANGE_COOLING_OFF = '7 days';
+
+/** The cooling-off period of a policy; a policy recorded before the setting existed has the default. */
+export const coolingOffOf = (policy: MasterDataPolicy): string => (policy.contactChangeCoolingOff as string | undefined) ?? DEFAULT_CONTACT_CHANGE_COOLING_OFF;
 
 export { durationMs };
 
 /** Names the setting whose duration does not parse; the worker checks its policy at start-up. */
 export function checkPolicy(policy: MasterDataPolicy): void {
-  for (const key of ['codeTtl', 'resendInterval', 'approvalTimeout', 'approvalExpiry', 'erasureGracePeriod', 'exportRetention'] as const) {
+  for (const key of [
+    'codeTtl',
+    'resendInterval',
+    'approvalTimeout',
+    'approvalExpiry',
+    'erasureGracePeriod',
+    'exportRetention',
+    'contactChangeCoolingOff',
+  ] as const) {
+    if (policy[key] === undefined) continue;
     const ms = (() => {
       try {
         return durationMs(policy[key]);
@@ -117,13 +137,15 @@ export const DEFAULT_MASTER_DATA_POLICY: MasterDataPolicy = {
   erasureGracePeriod: '30 days',
   exportRetention: '7 days',
   backofficeEmail: 'backoffice@localhost',
+  contactChangeCoolingOff: DEFAULT_CONTACT_CHANGE_COOLING_OFF,
 };
 
 // ---------------------------------------------------------------------------------------------
 // Verification (shared by change requests and GDPR requests)
 
 /** Where a code goes: the new e-mail, the new phone, or the contact point already on record. */
-export type VerificationTarget = 'new-email' | 'new-phone' | 'existing-contact';
+/** `prior-email`/`prior-phone`: a contact point on record before a contact change still in its cooling-off period (GDPR requests). */
+export type VerificationTarget = 'new-email' | 'new-phone' | 'existing-contact' | 'prior-email' | 'prior-phone';
 
 export interface VerificationTargetSpec {
   target: VerificationTarget;
@@ -203,6 +225,12 @@ export interface SubmitChangeInput {
    * still carry it); new requests leave it out and the workflow asks the worker once.
    */
   policy?: MasterDataPolicy;
+  /**
+   * This change restores the contact data a change replaced: the old contact point stopped that
+   * change within its cooling-off period through the link sent to it, which is its confirmation
+   * (no code, no approval).
+   */
+  revertOf?: string;
 }
 
 export interface ChangeState {

@@ -62,6 +62,14 @@ export const TEMPLATES = {
     subject: 'A change of your contact details was requested',
     text: `A change of your ${String(p.field ?? 'contact details')} was requested. It takes effect only once it is confirmed from the new contact point and from this one (with the code we sent here).\nIf this was not you, contact us at once and quote ${String(p.changeId ?? '')}.\n`,
   }),
+  'contact-change-stop': (p: Record<string, unknown>) => ({
+    subject: 'Your contact details were changed',
+    text: `Your ${String(p.field ?? 'contact details')} was changed (request ${String(p.changeId ?? '')}). If this was not you, stop it until ${String(p.until ?? '')} with this link (POST): ${String(p.link ?? '')}\nThe old ${String(p.field ?? 'contact details')} is then restored.\n`,
+  }),
+  'contact-change-reverted': (p: Record<string, unknown>) => ({
+    subject: 'A change of contact details was reverted',
+    text: `The change of the ${String(p.field ?? 'contact details')} to this contact point (request ${String(p.changeId ?? '')}) was stopped from the previous one and reverted. Messages go there again.\n`,
+  }),
   'master-data-applied': (p: Record<string, unknown>) => ({
     subject: 'Your customer data was updated',
     text: `We updated your ${(p.fields as string[] | undefined)?.join(', ') ?? 'data'} (request ${String(p.changeId ?? '')}).\nIf this was not you, contact us at once.\n`,
@@ -130,6 +138,8 @@ export const TEMPLATE_PURPOSE: Record<TemplateName, 'service' | 'marketing'> = {
   'verification-code': 'service',
   'contact-change-notice': 'service',
   'master-data-applied': 'service',
+  'contact-change-stop': 'service',
+  'contact-change-reverted': 'service',
   'master-data-failed': 'service',
   'approval-needed': 'service',
   'gdpr-export-ready': 'service',

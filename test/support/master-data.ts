@@ -66,6 +66,12 @@ export async function fetchExportByLink(h: Harness, recipient: string, n = 1) {
   return h.json('GET', await linkFor(h, recipient, 'gdpr-export-ready', n), { as: null });
 }
 
+/** Confirms a change of e-mail or phone from the contact point on record too (its `n`-th code), as the customer would. */
+export async function confirmFromOldContact(h: Harness, changeId: string, oldRecipient: string, n = 1): Promise<void> {
+  const res = await h.json('POST', `/v1/changes/${changeId}/verification`, { body: { code: await codeFor(h, oldRecipient, n) } });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+}
+
 export async function waitForChange(h: Harness, changeId: string, status: string | string[], timeoutMs = 20_000): Promise<any> {
   const wanted = Array.isArray(status) ? status : [status];
   let last: unknown;

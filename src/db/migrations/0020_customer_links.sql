@@ -19,5 +19,14 @@ CREATE TABLE customer_links (
 CREATE INDEX customer_links_request_idx ON customer_links (request_id);
 CREATE INDEX customer_links_customer_idx ON customer_links (customer_id);
 
+-- A GDPR request within the cooling-off period of a contact change is confirmed from the contact
+-- points on record before that change too.
+ALTER TABLE verification_codes DROP CONSTRAINT verification_codes_target_check;
+ALTER TABLE verification_codes ADD CONSTRAINT verification_codes_target_check
+  CHECK (target IN ('new-email', 'new-phone', 'existing-contact', 'prior-email', 'prior-phone'));
+
 -- Down Migration
+DELETE FROM verification_codes WHERE target IN ('prior-email', 'prior-phone');
+ALTER TABLE verification_codes DROP CONSTRAINT verification_codes_target_check;
+ALTER TABLE verification_codes ADD CONSTRAINT verification_codes_target_check CHECK (target IN ('new-email', 'new-phone', 'existing-contact'));
 DROP TABLE customer_links;
