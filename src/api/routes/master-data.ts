@@ -206,7 +206,6 @@ export async function submitToDesk(deps: ApiDeps, submit: SubmitChangeInput) {
 
 export function masterDataRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
-  const wait = resultWaitMs(deps);
 
   app.openapi(requestChangeRoute, async (c) => {
     const { id: customerId } = c.req.valid('param');
