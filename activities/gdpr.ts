@@ -23,7 +23,7 @@ export interface GdprActivityDeps {
 }
 
 /** Internal bookkeeping that is no datum about the person (hashes of codes and unsubscribe links, the export itself). */
-const NOT_EXPORTED = new Set(['verification_subjects', 'verification_codes', 'unsubscribe_tokens', 'gdpr_exports', 'pgmigrations']);
+const NOT_EXPORTED = new Set(['verification_subjects', 'verification_codes', 'unsubscribe_tokens', 'customer_links', 'gdpr_exports', 'pgmigrations']);
 
 /** Runs for the customer's rows; $1 is the customer id, $2 the normalised e-mail before erasure. */
 type Step = (db: PoolClient, customer: { id: string; emailNormalized: string }) => Promise<number>;
@@ -85,6 +85,8 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   suppressions: 'keeps why and since when the customer must not be contacted: no personal values',
   consent_events: 'the proof of consent and its withdrawal (GDPR Art. 7(1)): channel, purpose, how, wording version, source; append-only, no personal values',
   unsubscribe_tokens: run('DELETE FROM unsubscribe_tokens WHERE customer_id = $1'),
+  // 0020: links to fetch an export, cancel an erasure or stop a contact change: nothing is left to act on.
+  customer_links: run('DELETE FROM customer_links WHERE customer_id = $1'),
   // Retention (0005): free-text notes and reasons may quote the customer; the facts stay.
   customer_events: run('UPDATE customer_events SET note = NULL WHERE customer_id = $1 AND note IS NOT NULL'),
   offers: run('UPDATE offers SET reason = NULL WHERE customer_id = $1 AND reason IS NOT NULL'),

@@ -23,6 +23,7 @@ import {
   type IssuedCodes,
   type MasterDataField,
   type MasterDataPolicy,
+  type VerificationTargetSpec,
 } from '../src/domain/master-data.js';
 import { openChange, recordChange } from '../src/db/repositories/changes.js';
 import { writeAudit } from '../src/db/repositories/audit-log.js';
@@ -30,7 +31,8 @@ import { sameJson } from '../src/domain/stable-json.js';
 import { masterDataOf, readCustomerRow } from '../src/db/repositories/customers.js';
 import { checkCode, issueCode, openSubject } from '../src/db/repositories/one-time-codes.js';
 import { leadsOnlyUnder } from '../src/db/repositories/lead-data.js';
-import { queueMessage, sendWithSecret } from '../src/db/repositories/outbox.js';
+import { queueMessage, queuedMessage, sendWithSecret } from '../src/db/repositories/outbox.js';
+import { issueLink, type LinkPurpose } from '../src/db/repositories/customer-links.js';
 import { CODE_SENT, CODE_WRONG, appendRequestEvents } from '../src/db/repositories/request-events.js';
 import type { MessageTransport } from '../src/notifications/transport.js';
 
@@ -80,6 +82,22 @@ export async function queueToCustomer(db: Pool | PoolClient, input: QueueMessage
   return queueMessage(db, { ...message, channel, recipient });
 }
 
+/** A message that carries a one-purpose link (export, erasure cancellation, contact-change stop). */
+export interface SendLinkInput extends QueueMessageInput {
+  link: { purpose: LinkPurpose; requestId: string; expiresAt: string };
+}
+
+/** Where a message to the customer goes: the contact point on record (or an explicit recipient). */
+async function recipientOf(db: Pool | PoolClient, input: QueueMessageInput): Promise<{ channel: 'email' | 'sms'; recipient: string } | null> {
+  if (typeof input.to === 'object') return input.to;
+  if (!input.customerId) return null;
+  const row = await readCustomerRow(db, input.customerId);
+  if (!row || row.status === 'erased') return null;
+  const usePhone = input.to === 'phone' || (input.to === 'phone-or-email' && row.phone);
+  const recipient = usePhone ? row.phone : row.email;
+  return recipient ? { channel: usePhone ? 'sms' : 'email', recipient } : null;
+}
+
 export function createMasterDataActivities({ pool, transport, masterData }: MasterDataActivityDeps) {
   return {
     /**
@@ -109,6 +127,56 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
     },
 
     /**
+     * The contact points a customer had before a change of e-mail or phone applied within the
+     * cooling-off period (`withinMs`), other than the ones on record now: a GDPR request is then
+     * confirmed from them too, so whoever took the account over by a contact change cannot export
+     * or erase it alone. The value before the earliest such change of each field.
+     */
+    async priorContactTargets(input: { customerId: string; withinMs: number }): Promise<VerificationTargetSpec[]> {
+      const row = await readCustomerRow(pool, input.customerId);
+      if (!row || row.status === 'erased') return [];
+      const { rows } = await pool.query<{ field: 'email' | 'phone'; old_value: unknown }>(
+        `SELECT DISTINCT ON (field) field, old_value FROM audit_log
+         WHERE customer_id = $1 AND process = 'master-data' AND field IN ('email', 'phone') AND old_value IS NOT NULL
+           AND occurred_at > now() - make_interval(secs => $2::double precision / 1000)
+         ORDER BY field, occurred_at, id`,
+        [input.customerId, input.withinMs],
+      );
+      const targets: VerificationTargetSpec[] = [];
+      for (const r of rows) {
+        const value = typeof r.old_value === 'string' ? r.old_value : null;
+        if (!value) continue;
+        if (r.field === 'email' && normaliseEmail(value) !== row.email_normalized) targets.push({ target: 'prior-email', channel: 'email', recipient: value });
+        if (r.field === 'phone' && value !== row.phone) targets.push({ target: 'prior-phone', channel: 'sms', recipient: value });
+      }
+      return targets;
+    },
+
+    /**
+     * Sends a message with a link that does one thing once (see customer-links.ts): a fresh token
+     * whose hash is kept, the token only in the rendered message (the outbox row and the workflow
+     * never see it). A retry after the message went out sends nothing again. Null when there is
+     * no one to tell.
+     */
+    async sendCustomerLink(input: SendLinkInput): Promise<string | null> {
+      const earlier = await queuedMessage(pool, input.idempotencyKey);
+      if (earlier?.sent) return earlier.id;
+      const to = await recipientOf(pool, input);
+      if (!to) return null;
+      const { link, to: _to, ...message } = input;
+      const { url } = await issueLink(pool, {
+        purpose: link.purpose,
+        requestId: link.requestId,
+        customerId: input.customerId ?? null,
+        expiresAt: new Date(link.expiresAt),
+        idempotencyKey: input.idempotencyKey,
+      });
+      const messageId = await queueMessage(pool, { ...message, customerId: input.customerId ?? null, ...to });
+      await sendWithSecret(pool, transport, messageId, { link: url });
+      return messageId;
+    },
+
+    /**
      * Makes a fresh code for every target, keeps its hash, and sends it. Issue n of a subject
      * replaces the codes of issue n-1, so a retried or resent issue leaves exactly one valid code
      * per target: the one in the latest message.
@@ -130,7 +198,10 @@ export function createMasterDataActivities({ pool, transport, masterData }: Mast
       const held = !lead || (await leadsOnlyUnder(pool, input.email!)).length > 0;
       let expiresAt = new Date(Date.now() + input.ttlMs);
       const sent: IssuedCodes['sent'] = [];
-      for (const spec of input.targets) {
+      for (const asked of input.targets) {
+        // A phone change of a customer without a phone on record is confirmed from their address.
+        const spec =
+          asked.target === 'existing-contact' && asked.channel === 'sms' && customer && !customer.phone ? { ...asked, channel: 'email' as const } : asked;
         const recipient = spec.recipient ?? input.email ?? (spec.channel === 'sms' ? customer!.phone : customer!.email);
         if (!recipient) throw ApplicationFailure.nonRetryable(`the customer has no ${spec.channel} contact point for ${spec.target}`, 'NoContactPoint');
         const sentTo = maskContact(recipient);

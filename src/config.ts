@@ -310,6 +310,8 @@ const envSchema = z.object({
   ERASURE_GRACE_PERIOD: z.string().default('30 days'),
   EXPORT_RETENTION: z.string().default('7 days'),
   BACKOFFICE_EMAIL: z.string().default('backoffice@localhost'),
+  /** After an e-mail or phone change: how long the old contact point can stop it, and GDPR requests need its confirmation too. */
+  CONTACT_CHANGE_COOLING_OFF: z.string().default('7 days'),
 });
 
 /**
@@ -475,6 +477,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
       erasureGracePeriod: e.ERASURE_GRACE_PERIOD,
       exportRetention: e.EXPORT_RETENTION,
       backofficeEmail: e.BACKOFFICE_EMAIL,
+      contactChangeCoolingOff: e.CONTACT_CHANGE_COOLING_OFF,
     },
     webhooks: {
       deadLetterAfterMs: e.WEBHOOK_DEAD_LETTER_AFTER,

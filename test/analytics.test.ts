@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { grantMarketingConsent } from './support/consent.js';
 import { startAnalyticsHarness, withDashboard, type AnalyticsHarness } from './support/analytics.js';
-import { codeFor, registerCustomer as registerTestCustomer, waitForChange } from './support/master-data.js';
+import { codeFor, confirmFromOldContact, registerCustomer as registerTestCustomer, waitForChange } from './support/master-data.js';
 
 let h: Harness;
 let a: AnalyticsHarness;
@@ -172,6 +172,7 @@ describe('reports from journeys with known outcomes', () => {
     expect(emailChange.status, JSON.stringify(emailChange.body)).toBe(202);
     await waitForChange(h, emailChange.body.changeId, 'awaiting-verification');
     expect((await h.json('POST', `/v1/changes/${emailChange.body.changeId}/verification`, { body: { code: await codeFor(h, newEmail) } })).status).toBe(200);
+    await confirmFromOldContact(h, emailChange.body.changeId, customer.email);
     await waitForChange(h, emailChange.body.changeId, 'applied');
     const nameChange = await h.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { name: 'Janet Doe' } } });
     await waitForChange(h, nameChange.body.changeId, 'awaiting-approval');

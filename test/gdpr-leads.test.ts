@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
-import { codeFor, mails, personalValuesInTables, registerCustomer, waitForGdpr, waitForMail } from './support/master-data.js';
+import { codeFor, fetchExportByLink, mails, personalValuesInTables, registerCustomer, waitForGdpr, waitForMail } from './support/master-data.js';
 import { DEFAULT_MASTER_DATA_POLICY, maskContact, type MasterDataPolicy } from '../src/domain/master-data.js';
 import type { LeadFunnelResult } from '../src/domain/acquisition.js';
 
@@ -133,21 +133,25 @@ describe.concurrent('GDPR for leads', () => {
     await ok('POST', `/v1/leads/${leadId}/interactions`, { channel: 'email', direction: 'inbound', summary: `${p.name} asked for a demo` }, 201);
     const requestId = await requestLeadGdpr('export', p.email);
     expect(await requestLeadGdpr('export', p.email)).toBe(requestId);
-    await ok('GET', `/v1/gdpr-requests/${requestId}/export`, undefined, 409);
+    // Staff never get the content, ready or not.
+    await ok('GET', `/v1/gdpr-requests/${requestId}/export`, undefined, 403);
     await waitForGdpr(h, requestId, 'awaiting-verification');
     await ok('POST', `/v1/gdpr-requests/${requestId}/verification`, { code: await codeFor(h, p.email) });
     const ready = await waitForGdpr(h, requestId, 'ready');
     expect(ready.exportBytes).toBeGreaterThan(200);
     await waitForMail(h, p.email, 'gdpr-export-ready');
 
-    const content = await ok('GET', `/v1/gdpr-requests/${requestId}/export`);
+    await ok('GET', `/v1/gdpr-requests/${requestId}/export`, undefined, 403);
+    const fetched = await fetchExportByLink(h, p.email);
+    expect(fetched.status, JSON.stringify(fetched.body)).toBe(200);
+    const content = fetched.body;
     expect(content.leads).toEqual([expect.objectContaining({ id: leadId, name: p.name, email: p.email, phone: p.phone, company: p.company })]);
     expect(content.lead_transitions).toEqual(expect.arrayContaining([expect.objectContaining({ lead_id: leadId, to_stage: 'new' })]));
     expect(content.contact_events).toEqual([expect.objectContaining({ summary: `${p.name} asked for a demo` })]);
     expect(content.notification_outbox).toEqual(expect.arrayContaining([expect.objectContaining({ template: 'verification-code', recipient: p.email })]));
     // The code itself is in no row.
     expect(JSON.stringify(content)).not.toMatch(/"code"/);
-    await ok('GET', `/v1/gdpr-requests/${requestId}/export`, undefined, 410);
+    expect((await fetchExportByLink(h, p.email)).status).toBe(410);
     const retrieved = await waitForGdpr(h, requestId, 'retrieved');
     expect(retrieved.subject).toBe('lead');
     // Closed: the request no longer holds the address, and a new export may be asked for.

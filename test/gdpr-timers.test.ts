@@ -10,6 +10,8 @@ import { startHarness, uniqueId, type Harness } from './support/harness.js';
 import { durationMs } from '../src/domain/master-data.js';
 import { CrmProcess } from '../src/domain/search-attributes.js';
 import {
+  fetchExportByLink,
+  linkFor,
   personalValuesInTables,
   secretsInHistories,
   trackSecrets,
@@ -65,14 +67,18 @@ describe.concurrent('GDPR export', () => {
     expect(requestId).toMatch(/^export-/);
     // GDPR is a process of its own for operators: started and tagged as 'gdpr', not 'master-data'.
     expect((await h.client.workflow.getHandle(`gdpr-${requestId}`).describe()).typedSearchAttributes.get(CrmProcess)).toBe('gdpr');
+    // Staff never get the content: not before it is ready, not after.
     const notYet = await h.json('GET', `/v1/gdpr-requests/${requestId}/export`);
-    expect(notYet.status).toBe(409);
+    expect(notYet.status).toBe(403);
     await verifyGdpr(requestId, c.email);
     const ready = await waitForGdpr(h, requestId, 'ready');
     expect(ready.exportBytes).toBeGreaterThan(500);
     await waitForMail(h, c.email, 'gdpr-export-ready');
 
-    const got = await h.json('GET', `/v1/gdpr-requests/${requestId}/export`);
+    const staff = await h.json('GET', `/v1/gdpr-requests/${requestId}/export`, { as: 'admin' });
+    expect(staff.status).toBe(403);
+    expect(staff.body.detail).toContain('/links/export/');
+    const got = await fetchExportByLink(h, c.email);
     expect(got.status).toBe(200);
     expect(got.headers.get('cache-control')).toBe('no-store');
     expect(got.body.customer).toMatchObject({ id: c.id, email: c.email, name: c.name, phone: c.phone });
@@ -81,12 +87,17 @@ describe.concurrent('GDPR export', () => {
     expect(got.body.notification_outbox.map((r: { template: string }) => r.template)).toEqual(expect.arrayContaining(['welcome', 'verification-code']));
     expect(got.body.verification_codes).toBeUndefined();
 
-    const again = await h.json('GET', `/v1/gdpr-requests/${requestId}/export`);
+    const again = await fetchExportByLink(h, c.email);
     expect(again.status).toBe(410);
     const retrieved = await waitForGdpr(h, requestId, 'retrieved');
-    expect(retrieved.transitions.at(-1).actor).toBe(h.users.agent.id);
+    expect(retrieved.transitions.at(-1).actor).toBe('customer');
     const { rows } = await h.pool.query('SELECT content, retrieved_by FROM gdpr_exports WHERE request_id = $1', [requestId]);
-    expect(rows[0]).toEqual({ content: null, retrieved_by: h.users.agent.id });
+    expect(rows[0]).toEqual({ content: null, retrieved_by: 'customer' });
+    // Only the hash of the link's token is kept.
+    const token = (await linkFor(h, c.email, 'gdpr-export-ready')).split('/').at(-1)!;
+    const links = await h.pool.query('SELECT token_sha256, used_at FROM customer_links WHERE request_id = $1', [requestId]);
+    expect(links.rows).toEqual([{ token_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), used_at: expect.any(Date) }]);
+    expect(JSON.stringify(links.rows)).not.toContain(token);
   });
 
   it('discards an export not fetched within its retention', async () => {
@@ -95,7 +106,7 @@ describe.concurrent('GDPR export', () => {
     await verifyGdpr(requestId, c.email);
     await waitForGdpr(h, requestId, 'ready');
     await waitForGdpr(h, requestId, 'discarded', within(POLICY.exportRetention).timeoutMs);
-    expect((await h.json('GET', `/v1/gdpr-requests/${requestId}/export`)).status).toBe(410);
+    expect((await fetchExportByLink(h, c.email)).status).toBe(410);
   });
 });
 
@@ -112,9 +123,20 @@ describe.concurrent('GDPR erasure', () => {
     await waitForMail(h, c.email, 'gdpr-erasure-scheduled');
     expect((await h.json('POST', `/v1/customers/${c.id}/erasure`, { body: {} })).status).toBe(409);
 
-    const cancelled = await h.json('POST', `/v1/gdpr-requests/${requestId}/cancel`, { body: { reason: 'customer stays' } });
+    // Verified by the customer: staff cannot cancel it (a colleague, or whoever took the account over, cannot undo it)...
+    for (const as of ['agent', 'backoffice', 'admin'] as const) {
+      const refused = await h.json('POST', `/v1/gdpr-requests/${requestId}/cancel`, { as, body: { reason: 'customer stays' } });
+      expect(refused.status, JSON.stringify(refused.body)).toBe(409);
+      expect(refused.body.detail).toContain('only they can cancel it');
+    }
+    // ... the customer can, through the link in the "scheduled" message, once.
+    const link = await linkFor(h, c.email, 'gdpr-erasure-scheduled');
+    expect(link).toMatch(/^\/links\/erasure-cancellation\//);
+    const cancelled = await h.json('POST', link, { as: null });
     expect(cancelled.status, JSON.stringify(cancelled.body)).toBe(200);
     expect(cancelled.body.status).toBe('cancelled');
+    expect((await waitForGdpr(h, requestId, 'cancelled')).transitions.at(-1).actor).toBe('customer');
+    expect((await h.json('POST', link, { as: null })).status).toBe(410);
     const lifted = await h.pool.query("SELECT lifted_at FROM suppressions WHERE customer_id = $1 AND reason = 'erasure'", [c.id]);
     expect(lifted.rows[0].lifted_at).not.toBeNull();
     await waitForMail(h, c.email, 'gdpr-erasure-cancelled');

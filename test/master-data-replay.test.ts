@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { eventually, uniqueId, type Harness, type RequestOptions } from './support/harness.js';
-import { codeFor, registerCustomer, waitForChange, waitForGdpr } from './support/master-data.js';
+import { codeFor, confirmFromOldContact, fetchExportByLink, registerCustomer, waitForChange, waitForGdpr } from './support/master-data.js';
 import { RECORDING, bundleFromGit, recorder, replayRecorded } from './support/replay.js';
 import { createApi } from '../src/api/app.js';
 import { devKeyEntries } from '../src/dev/dev-keys.js';
@@ -85,6 +85,7 @@ describe.runIf(RECORDING)('recording histories', () => {
       body: { code: await codeFor(r, newEmail) },
     });
     expect(verified.status, JSON.stringify(verified.body)).toBe(200);
+    await confirmFromOldContact(r, email.body.changeId, customer.email);
     await waitForChange(r, email.body.changeId, 'applied');
 
     const name = await r.json('POST', `/v1/customers/${customer.id}/changes`, { body: { changes: { name: 'Jane Renamed' } } });
@@ -139,7 +140,7 @@ describe.runIf(RECORDING)('recording histories', () => {
       });
       expect(verified.status, JSON.stringify(verified.body)).toBe(200);
       await waitForGdpr(r, exportId, 'ready');
-      const fetched = await r.json('GET', `/v1/gdpr-requests/${exportId}/export`);
+      const fetched = await fetchExportByLink(r, exporter.email);
       expect(fetched.status, JSON.stringify(fetched.body)).toBe(200);
       const exported = rec.client.workflow.getHandle(gdprWorkflowId(exportId));
       expect(((await exported.result()) as GdprState).status).toBe('retrieved');

@@ -39,14 +39,17 @@ const IBAN = 'DE89370400440532013000';
 const IBAN_2 = 'GB82WEST12345698765432';
 
 describe('verified changes of contact data', () => {
-  it('confirms a new e-mail with a code sent to it, tells the old address, applies, audits and notifies', async () => {
+  it('confirms a new e-mail with a code sent to it and one sent to the old address, applies, audits and notifies', async () => {
     const c = await customer();
     const newEmail = `new.${uniqueId('m')}@example.org`;
     const changeId = await requestChange(c.id, { email: newEmail });
 
     const waiting = await waitForChange(h, changeId, 'awaiting-verification');
     expect(waiting.fields).toEqual(['email']);
-    expect(waiting.verification.targets).toEqual([expect.objectContaining({ target: 'new-email', channel: 'email', verified: false })]);
+    expect(waiting.verification.targets).toEqual([
+      expect.objectContaining({ target: 'new-email', channel: 'email', verified: false }),
+      expect.objectContaining({ target: 'existing-contact', channel: 'email', verified: false }),
+    ]);
     expect(waiting.verification.targets[0].sentTo).not.toBe(newEmail);
 
     const theCode = await code(newEmail);
@@ -54,7 +57,7 @@ describe('verified changes of contact data', () => {
     expect(notice[0]!.text).toContain(changeId);
     // Stored only as a hash; the outbox records the message but not its code.
     const stored = await h.pool.query("SELECT encode(code_hash, 'hex') AS hash FROM verification_codes WHERE subject = $1", [changeId]);
-    expect(stored.rows).toHaveLength(1);
+    expect(stored.rows).toHaveLength(2);
     expect(stored.rows[0].hash).not.toContain(theCode);
     const outbox = await h.pool.query("SELECT payload::text AS payload FROM notification_outbox WHERE template = 'verification-code' AND recipient = $1", [
       newEmail,
@@ -65,7 +68,12 @@ describe('verified changes of contact data', () => {
 
     const verified = await h.json('POST', `/v1/changes/${changeId}/verification`, { body: { code: theCode } });
     expect(verified.status, JSON.stringify(verified.body)).toBe(200);
-    expect(verified.body).toMatchObject({ verified: true, status: 'verified' });
+    // The new address alone is not enough: the old one confirms too.
+    expect(verified.body).toMatchObject({ verified: true, status: 'pending' });
+    expect((await waitForChange(h, changeId, 'awaiting-verification')).status).toBe('awaiting-verification');
+    expect((await customerRow(c.id)).email).toBe(c.email);
+    const old = await h.json('POST', `/v1/changes/${changeId}/verification`, { body: { code: await code(c.email) } });
+    expect(old.body).toMatchObject({ verified: true, status: 'verified' });
 
     const applied = await waitForChange(h, changeId, 'applied');
     expect(applied.outcome).toEqual({ version: 2 });
@@ -418,6 +426,8 @@ describe('bad input is a problem that names the field and stores nothing', () =>
     expect((await h.json('GET', '/v1/gdpr-requests/export-123')).status).toBe(400);
     expect((await h.json('GET', `/v1/gdpr-requests/export-${unknown}`)).status).toBe(404);
     expect((await h.json('GET', `/v1/gdpr-requests/export-${unknown}/export`)).status).toBe(404);
+    expect((await h.json('GET', '/links/export/not-a-token', { as: null })).status).toBe(404);
+    expect((await h.json('POST', `/links/erasure-cancellation/${'x'.repeat(32)}`, { as: null })).status).toBe(404);
     expect((await h.json('POST', `/v1/gdpr-requests/erasure-${unknown}/verification`, { body: { code: 'abc' } })).status).toBe(400);
     expect((await h.json('POST', `/v1/gdpr-requests/export-${unknown}/cancel`, { body: {} })).status).toBe(409);
     // Roles: analysts read reports, not customers; no key is a 401.

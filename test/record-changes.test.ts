@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
 import { grantMarketingConsent } from './support/consent.js';
 import { forget, workflowsOf } from './support/retention.js';
-import { codeFor, registerCustomer, waitForChange, waitForGdpr, type TestCustomer } from './support/master-data.js';
+import { codeFor, confirmFromOldContact, fetchExportByLink, registerCustomer, waitForChange, waitForGdpr, type TestCustomer } from './support/master-data.js';
 import { createActivities } from '../activities/index.js';
 import { DEFAULT_MASTER_DATA_POLICY, changeStateQuery, type MasterDataPolicy } from '../src/domain/master-data.js';
 import { gdprStateQuery } from '../src/domain/gdpr.js';
@@ -91,6 +91,7 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
     const wrong = theCode === '000000' ? '111111' : '000000';
     expect((await h.json('POST', `/v1/changes/${applied}/verification`, { body: { code: wrong } })).status).toBe(422);
     await ok('POST', `/v1/changes/${applied}/verification`, { body: { code: theCode } });
+    await confirmFromOldContact(h, applied, changer.email);
     await waitForChange(h, applied, 'applied');
     rejected = (await ok('POST', `/v1/customers/${changer.id}/changes`, { body: { changes: { name: `Jane ${uniqueId('n').slice(2)} Roe` } } })).changeId;
     await waitForChange(h, rejected, 'awaiting-approval');
@@ -105,7 +106,9 @@ describe('every process read from PostgreSQL once Temporal has forgotten it and 
     await waitForGdpr(h, exportId, 'awaiting-verification');
     await ok('POST', `/v1/gdpr-requests/${exportId}/verification`, { body: { code: await codeFor(h, leaver.email) } });
     await waitForGdpr(h, exportId, 'ready');
-    const content = await ok('GET', `/v1/gdpr-requests/${exportId}/export`);
+    const fetched = await fetchExportByLink(h, leaver.email);
+    expect(fetched.status, JSON.stringify(fetched.body)).toBe(200);
+    const content = fetched.body;
     expect(content.customer.email).toBe(leaver.email);
     await waitForGdpr(h, exportId, 'retrieved');
     erasureId = (await ok('POST', `/v1/customers/${leaver.id}/erasure`, { body: {} })).requestId;

@@ -72,6 +72,11 @@ describe('SMS by the HTTP gateway', () => {
 
     const verified = await h.json('POST', `/v1/changes/${changeId}/verification`, { body: { code } });
     expect(verified.status, JSON.stringify(verified.body)).toBe(200);
+    // The old number confirms too, with its own code by SMS.
+    const oldSms = await eventually(async () => gateway.accepted(c.phone).find((m) => m.text.startsWith('Your confirmation code')));
+    const oldCode = /\b(\d{6})\b/.exec(oldSms.text)![1];
+    const confirmed = await h.json('POST', `/v1/changes/${changeId}/verification`, { body: { code: oldCode } });
+    expect(confirmed.body, JSON.stringify(confirmed.body)).toMatchObject({ status: 'verified' });
     await waitForChange(h, changeId, 'applied');
     const row = await h.pool.query('SELECT phone FROM customers WHERE id = $1', [c.id]);
     expect(row.rows[0].phone).toBe(newPhone);

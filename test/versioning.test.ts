@@ -16,7 +16,7 @@ import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { eventually, startHarness, uniqueId, type Harness } from './support/harness.js';
-import { codeFor, registerCustomer, waitForGdpr } from './support/master-data.js';
+import { codeFor, fetchExportByLink, registerCustomer, waitForGdpr } from './support/master-data.js';
 import { createDataConverter } from '../src/codec/index.js';
 import { defaultConfig } from '../src/config.js';
 import { gdprWorkflowId } from '../src/domain/gdpr.js';
@@ -167,7 +167,7 @@ describe('worker versioning', () => {
     const verified = await h.json('POST', `/v1/gdpr-requests/${exportId}/verification`, { body: { code: await codeFor(h, customer.email) } });
     expect(verified.status, JSON.stringify(verified.body)).toBe(200);
     await waitForGdpr(h, exportId, 'ready');
-    expect((await h.json('GET', `/v1/gdpr-requests/${exportId}/export`)).status).toBe(200);
+    expect((await fetchExportByLink(h, customer.email)).status).toBe(200);
     await move({ to: 'qualified', need: 'x', budget: 100, timeline: 'Q1' });
     await move({ to: 'proposal', product: 'CRM', amount: 90, currency: 'EUR' });
     await move({ to: 'won' });

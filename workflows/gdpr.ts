@@ -25,6 +25,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import {
+  ERASURE_VERIFIED_CANCEL,
   cancelErasureUpdate,
   exportRetrievedSignal,
   gdprStateQuery,
@@ -36,7 +37,7 @@ import {
   type GdprState,
   type GdprStatus,
 } from '../src/domain/gdpr.js';
-import { durationMs } from '../src/domain/master-data.js';
+import { coolingOffOf, durationMs, type VerificationTargetSpec } from '../src/domain/master-data.js';
 import { REFUSAL, refuse } from '../src/domain/refusals.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../src/domain/search-attributes.js';
 import { CRM_PROCESS } from '../src/domain/processes.js';
@@ -52,6 +53,26 @@ const GDPR_RECORD_PATCH = 'gdpr-request-record';
  * started before keeps that tag, so its history replays unchanged; new runs say 'gdpr'.
  */
 const GDPR_PROCESS_PATCH = 'gdpr-own-process';
+/**
+ * The export goes only to the person, through a single-use link in the "ready" message, and a
+ * verified erasure is cancelled only through the link in the "scheduled" message. Runs started
+ * before replay their plain messages.
+ */
+const GDPR_LINKS_PATCH = 'gdpr-customer-links';
+/**
+ * Within the cooling-off period of a change of e-mail or phone, a request is confirmed from the
+ * contact points on record before that change too: a takeover by a contact change cannot export
+ * or erase alone. Runs started before ask the contact point on record only.
+ */
+const GDPR_PRIOR_CONTACT_PATCH = 'gdpr-prior-contact-points';
+
+/** The codes a request needs: the contact point on record, and those before a recent contact change. */
+async function targetsOf(input: GdprRequest): Promise<VerificationTargetSpec[]> {
+  const onRecord: VerificationTargetSpec = { target: 'existing-contact', channel: 'email' };
+  if (!input.customerId || !patched(GDPR_PRIOR_CONTACT_PATCH)) return [onRecord];
+  const prior = await acts.priorContactTargets({ customerId: input.customerId, withinMs: durationMs(coolingOffOf(input.policy)) });
+  return [onRecord, ...prior];
+}
 
 /** Runs recorded before the policy became the worker's carry it: their replay asks nothing. */
 async function withPolicy(input: GdprRequestInput): Promise<GdprRequest> {
@@ -70,8 +91,24 @@ const tell = (input: GdprRequestInput, template: string, payload: Record<string,
     idempotencyKey,
   });
 
+/** A message about the request with a link that does one thing once (customer-links.ts). */
+const tellWithLink = (
+  input: GdprRequestInput,
+  template: string,
+  payload: Record<string, unknown>,
+  idempotencyKey: string,
+  link: { purpose: 'export-download' | 'erasure-cancel'; expiresAt: string },
+) =>
+  acts.sendCustomerLink({
+    ...(input.customerId ? { customerId: input.customerId, to: 'email' as const } : { to: { channel: 'email' as const, recipient: input.email! } }),
+    template,
+    payload,
+    idempotencyKey,
+    link: { ...link, requestId: input.requestId },
+  });
+
 /** State, handlers and verification common to both requests. */
-function openRequest(kind: GdprKind, input: GdprRequest) {
+function openRequest(kind: GdprKind, input: GdprRequest, targets: VerificationTargetSpec[]) {
   const state: GdprState = {
     requestId: input.requestId,
     kind,
@@ -99,7 +136,7 @@ function openRequest(kind: GdprKind, input: GdprRequest) {
     { key: CrmProcess, value: patched(GDPR_PROCESS_PATCH) ? CRM_PROCESS.gdpr : CRM_PROCESS.masterData },
     { key: CrmStatus, value: state.status },
   ]);
-  const verification = new CodeVerification(input.requestId, subjectOf(input), kind, [{ target: 'existing-contact', channel: 'email' }], input.policy);
+  const verification = new CodeVerification(input.requestId, subjectOf(input), kind, targets, input.policy);
   state.verification = verification.view;
   const ours = (id: string) => {
     if (id !== input.requestId) refuse(REFUSAL.notFound, `no request ${id} here`);
@@ -144,7 +181,7 @@ function openRequest(kind: GdprKind, input: GdprRequest) {
 
 export async function gdprExport(request: GdprRequestInput): Promise<GdprState> {
   const input = await withPolicy(request);
-  const { state, move, verified } = openRequest('export', input);
+  const { state, move, verified } = openRequest('export', input, await targetsOf(input));
   let retrievedBy: string | undefined;
   setHandler(exportRetrievedSignal, ({ actor }) => {
     retrievedBy = actor;
@@ -161,8 +198,15 @@ export async function gdprExport(request: GdprRequestInput): Promise<GdprState> 
   state.exportBytes = bytes;
   state.dueAt = new Date(Date.now() + retentionMs).toISOString();
   await move('ready');
-  const messageId = await tell(input, 'gdpr-export-ready', { requestId: input.requestId, until: state.dueAt }, `${workflowInfo().workflowId}:ready`);
-  await deliver(messageId, 'Data export ready', input.customerId);
+  if (patched(GDPR_LINKS_PATCH)) {
+    await tellWithLink(input, 'gdpr-export-ready', { requestId: input.requestId, until: state.dueAt }, `${workflowInfo().workflowId}:ready`, {
+      purpose: 'export-download',
+      expiresAt: state.dueAt,
+    });
+  } else {
+    const messageId = await tell(input, 'gdpr-export-ready', { requestId: input.requestId, until: state.dueAt }, `${workflowInfo().workflowId}:ready`);
+    await deliver(messageId, 'Data export ready', input.customerId);
+  }
 
   if (await condition(() => retrievedBy !== undefined, retentionMs)) {
     await move('retrieved', retrievedBy);
@@ -175,9 +219,10 @@ export async function gdprExport(request: GdprRequestInput): Promise<GdprState> 
 
 export async function gdprErasure(request: GdprRequestInput): Promise<GdprState> {
   const input = await withPolicy(request);
-  const { state, move, verified } = openRequest('erasure', input);
+  const { state, move, verified } = openRequest('erasure', input, await targetsOf(input));
   const { workflowId } = workflowInfo();
   let cancelled: { actor: string; reason?: string } | undefined;
+  const links = patched(GDPR_LINKS_PATCH);
   setHandler(
     cancelErasureUpdate,
     async ({ actor, reason }) => {
@@ -186,12 +231,15 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
       return state;
     },
     {
-      validator: ({ id }) => {
+      validator: ({ id, via }) => {
         if (id !== input.requestId) refuse(REFUSAL.notFound, `no request ${id} here`);
         if (state.status !== 'awaiting-verification' && state.status !== 'grace-period') {
           refuse(REFUSAL.conflict, `the erasure is ${state.status} and can no longer be cancelled`);
         }
         if (cancelled) refuse(REFUSAL.conflict, 'the erasure is already being cancelled');
+        if (links && state.status === 'grace-period' && via !== 'customer-link') {
+          refuse(REFUSAL.conflict, ERASURE_VERIFIED_CANCEL);
+        }
       },
     },
   );
@@ -212,8 +260,15 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
   const graceMs = durationMs(input.policy.erasureGracePeriod);
   state.dueAt = new Date(Date.now() + graceMs).toISOString();
   await move('grace-period', 'system', `erasure on ${state.dueAt} unless cancelled`);
-  const messageId = await tell(input, 'gdpr-erasure-scheduled', { requestId: input.requestId, at: state.dueAt }, `${workflowId}:scheduled`);
-  await deliver(messageId, 'Erasure scheduled', input.customerId);
+  if (links) {
+    await tellWithLink(input, 'gdpr-erasure-scheduled', { requestId: input.requestId, at: state.dueAt }, `${workflowId}:scheduled`, {
+      purpose: 'erasure-cancel',
+      expiresAt: state.dueAt,
+    });
+  } else {
+    const messageId = await tell(input, 'gdpr-erasure-scheduled', { requestId: input.requestId, at: state.dueAt }, `${workflowId}:scheduled`);
+    await deliver(messageId, 'Erasure scheduled', input.customerId);
+  }
 
   if (await condition(() => !!cancelled, graceMs)) {
     await cancel(true);

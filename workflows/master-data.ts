@@ -30,6 +30,8 @@ import {
   CLOSED_CHANGE_STATUSES,
   cancelChangeUpdate,
   changeStateQuery,
+  confirmIdentityUpdate,
+  coolingOffOf,
   decideApprovalUpdate,
   durationMs,
   masterDataStateQuery,
@@ -65,6 +67,17 @@ const CHANGE_TIMELINE_PATCH = 'change-outcomes-in-status-timeline';
  * escalates along the team by itself. Desks started before replay without it.
  */
 const APPROVAL_TASK_PATCH = 'change-approval-task';
+/**
+ * A change of e-mail or phone is confirmed from the contact point on record too (or, when that is
+ * lost, by a backoffice identity check): a code to the new one alone let a takeover through.
+ * Desks started before replay with the new contact point's code only.
+ */
+const OLD_CONTACT_PATCH = 'change-old-contact-confirmation';
+/**
+ * After an e-mail or phone change applies, the old contact point gets a link that stops it within
+ * the cooling-off period (a revert change through this desk); desks started before send none.
+ */
+const COOLING_OFF_PATCH = 'contact-change-cooling-off';
 
 /** The kind of a change by the fields it touches, e.g. `address+phone`. */
 function changeTypeOf(fields: readonly string[]): string {
@@ -104,6 +117,18 @@ export function now(): string {
  * workflow time, so a 24-hour expiry is a durable timer.
  */
 export class CodeVerification {
+  /** The code of a target is not needed: a person confirmed it another way (an identity check). */
+  waive(target: VerificationTargetSpec['target']): void {
+    const t = this.view.targets.find((v) => v.target === target);
+    if (!t) return;
+    t.verified = true;
+    if (this.status === 'pending' && this.view.targets.every((v) => v.verified)) this.status = 'verified';
+  }
+
+  awaits(target: VerificationTargetSpec['target']): boolean {
+    return this.status === 'pending' && !!this.view.targets.find((v) => v.target === target && !v.verified);
+  }
+
   status: 'pending' | 'verified' | 'failed' | 'expired' = 'pending';
   readonly view: VerificationView;
   private issue = 0;
@@ -366,6 +391,36 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
   );
 
   setHandler(
+    confirmIdentityUpdate,
+    async ({ changeId, approver, identityCheck }) => {
+      budget.update();
+      const c = currentFor(changeId);
+      const at = now();
+      c.state.identityCheck = { ...identityCheck, approver, at };
+      c.state.transitions.push({
+        status: 'awaiting-verification',
+        at,
+        actor: approver,
+        reason: `identity checked by ${identityCheck.method} (reference ${identityCheck.reference}) instead of the code to the contact point on record`,
+      });
+      c.verification!.waive('existing-contact');
+      await record(c.state);
+      return c.state;
+    },
+    {
+      validator: ({ changeId, approver }) => {
+        const c = currentFor(changeId);
+        if (c.state.status !== 'awaiting-verification' || !c.verification)
+          refuse(REFUSAL.conflict, `change ${changeId} is ${c.state.status}, not awaiting verification`);
+        if (!c.state.fields.includes('email') && !c.state.fields.includes('phone')) refuse(REFUSAL.conflict, `change ${changeId} changes no contact point`);
+        if (!c.verification.awaits('existing-contact'))
+          refuse(REFUSAL.conflict, `change ${changeId} does not wait for a confirmation from the contact point on record`);
+        if (approver === c.state.requestedBy) refuse(REFUSAL.forbidden, 'the requester of a change may not confirm the identity for it: a second person must');
+      },
+    },
+  );
+
+  setHandler(
     cancelChangeUpdate,
     async (cancel) => {
       budget.update();
@@ -417,7 +472,8 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
 
   async function verify(c: CurrentChange): Promise<boolean> {
     const { request, state } = c;
-    const targets = verificationTargets(request.changes);
+    const contactChange = request.changes.email !== undefined || request.changes.phone !== undefined;
+    const targets = verificationTargets(request.changes, { confirmOldContact: contactChange && patched(OLD_CONTACT_PATCH) });
     if (targets.length === 0) return true;
     c.verification = new CodeVerification(request.changeId, request.customerId, 'change', targets, request.policy);
     state.verification = c.verification.view;
@@ -540,6 +596,7 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
         state.outcome = { version: result.version };
         await finish(state, 'applied', 'system');
         await deliver(result.messageIds, 'Customer data updated', request.customerId);
+        await afterContactChange(request);
         return;
       }
       if (result.outcome === 'stale') {
@@ -567,6 +624,53 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     await finish(state, 'failed', 'system', 'the customer kept changing while this change was applied');
   }
 
+  /**
+   * A contact change applied: the old contact point may stop it within the cooling-off period (a
+   * link, whose use submits the revert to this desk, so it survives any restart). A revert
+   * applied: the contact point it removed hears of it.
+   */
+  async function afterContactChange(request: SubmitChangeInput & { policy: MasterDataPolicy }): Promise<void> {
+    const { changes, base } = request;
+    const field = changes.email !== undefined ? 'e-mail address' : changes.phone !== undefined ? 'phone number' : undefined;
+    if (!field) return;
+    if (request.revertOf) {
+      // The removed value is the one the revert replaced (its base).
+      const removed =
+        changes.email !== undefined && base.email
+          ? { channel: 'email' as const, recipient: base.email }
+          : base.phone
+            ? { channel: 'sms' as const, recipient: base.phone }
+            : undefined;
+      if (!removed) return;
+      const id = await acts.queueCustomerMessage({
+        customerId: request.customerId,
+        to: removed,
+        template: 'contact-change-reverted',
+        payload: { changeId: request.revertOf, field },
+        idempotencyKey: `${workflowId}:reverted:${request.changeId}`,
+      });
+      await deliver(id, 'Contact change reverted', request.customerId);
+      return;
+    }
+    if (!patched(COOLING_OFF_PATCH)) return;
+    const coolingOff = coolingOffOf(request.policy);
+    // To the contact point the change replaced: the old address, or the old phone (the address on record when there was none).
+    const to =
+      changes.email !== undefined && base.email
+        ? { channel: 'email' as const, recipient: base.email }
+        : changes.phone !== undefined && base.phone
+          ? { channel: 'sms' as const, recipient: base.phone }
+          : ('email' as const);
+    await acts.sendCustomerLink({
+      customerId: request.customerId,
+      to,
+      template: 'contact-change-stop',
+      payload: { changeId: request.changeId, field, until: new Date(Date.now() + durationMs(coolingOff)).toISOString() },
+      idempotencyKey: `${workflowId}:stop-link:${request.changeId}`,
+      link: { purpose: 'change-revert', requestId: request.changeId, expiresAt: new Date(Date.now() + durationMs(coolingOff)).toISOString() },
+    });
+  }
+
   async function process(request: SubmitChangeInput): Promise<void> {
     const state = changes.get(request.changeId)!;
     if (state.status !== 'queued') return;
@@ -576,9 +680,12 @@ export async function customerMasterData(input: MasterDataInput): Promise<void> 
     try {
       // Requests recorded before the policy became the worker's carry it: their replay asks nothing.
       if (!request.policy) c.request = { ...request, policy: await acts.masterDataPolicy() };
-      if (!(await verify(c))) return;
-      if (c.cancelled) return await finish(state, 'cancelled', c.cancelled.actor, c.cancelled.reason);
-      if (!(await approve(c))) return;
+      // A revert is confirmed by the old contact point's link itself: no code, no approval.
+      if (!request.revertOf) {
+        if (!(await verify(c))) return;
+        if (c.cancelled) return await finish(state, 'cancelled', c.cancelled.actor, c.cancelled.reason);
+        if (!(await approve(c))) return;
+      }
       await apply(c);
     } catch (err) {
       // A business failure of an activity ends this change; anything else is a bug to surface.

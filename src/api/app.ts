@@ -34,6 +34,7 @@ import { contactRoutes } from './routes/contacts.js';
 import { onboardingRoutes } from './routes/onboarding.js';
 import { consentRoutes } from './routes/consent.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
+import { customerLinkRoutes } from './routes/customer-links.js';
 import { taskRoutes } from './routes/tasks.js';
 import { messageRoutes } from './routes/messages.js';
 import { userRoutes } from './routes/users.js';
@@ -110,6 +111,8 @@ export function createApi(deps: ApiDeps) {
   app.route('/', codecRoutes(deps));
   // Public: the unsubscribe link of marketing messages works without a key (and outside /v1's JSON-only bodies).
   app.route('/', unsubscribeRoutes(deps));
+  // Public too: the links of an export, an erasure's cancellation and a contact change's stop, sent to the customer.
+  app.route('/', customerLinkRoutes(deps));
 
   const jsonBodyLimit = bodyLimit({
     maxSize: MAX_BODY_BYTES,

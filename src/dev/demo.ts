@@ -201,7 +201,7 @@ interface Delivered {
 }
 
 /** The newest code message (`template`) for `recipient` that was not used before; waits for delivery. */
-async function codeFor(recipient: string, used: Set<string>, timeoutMs = 30_000, template = 'verification-code'): Promise<string> {
+async function codeFor(recipient: string, used: Set<string>, timeoutMs = 30_000, template = 'verification-code', pattern = /\b(\d{6})\b/): Promise<string> {
   const folder = path.join(MAILBOX, mailboxFolder(recipient));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -215,7 +215,7 @@ async function codeFor(recipient: string, used: Set<string>, timeoutMs = 30_000,
       }
     }
     const fresh = messages.filter((m) => m.template === template && !used.has(m.id)).sort((a, b) => b.deliveredAt.localeCompare(a.deliveredAt))[0];
-    const code = fresh && /\b(\d{6})\b/.exec(fresh.text)?.[1];
+    const code = fresh && pattern.exec(fresh.text)?.[1];
     if (fresh && code) {
       used.add(fresh.id);
       return code;
@@ -879,7 +879,10 @@ async function leadGdpr(): Promise<string> {
     return poll<{ requestId: string; status: string; dueAt?: string }>(`/v1/gdpr-requests/${body.requestId}`, (r) => until.includes(r.status));
   };
   const exported = await confirm('export', ['ready']);
-  const { body: content } = await call<Record<string, unknown[]>>('GET', `/v1/gdpr-requests/${exported.requestId}/export`, { expect: [200] });
+  // Staff are refused the content (403); the person fetches it through the single-use link sent to them.
+  await call('GET', `/v1/gdpr-requests/${exported.requestId}/export`, { expect: [403] });
+  const link = await codeFor(email, new Set(), 30_000, 'gdpr-export-ready', /(\/links\/export\/[A-Za-z0-9_-]{32})/);
+  const { body: content } = await call<Record<string, unknown[]>>('GET', link, { expect: [200] });
   const held = ['leads', 'lead_transitions', 'contact_events', 'notification_outbox'].map((t) => `${content[t]?.length ?? 0} ${t}`).join(', ');
   const unknown = await call('POST', '/v1/lead-data/export', { body: { email: `nobody.${RUN}@example.com` }, expect: [202] });
   const erasure = await confirm('erasure', ['grace-period', 'erased']);
@@ -887,7 +890,7 @@ async function leadGdpr(): Promise<string> {
     erasure.status === 'erased'
       ? 'erased'
       : `erasure on ${erasure.dueAt} (ERASURE_GRACE_PERIOD), then funnel lead-${lead.leadId} ends as lost, reason 'erased'`;
-  return `lead ${email}: export fetched once (${held}); an unknown address also got ${unknown.status}; ${when}`;
+  return `lead ${email}: export refused to staff, fetched once through the link sent to the person (${held}); an unknown address also got ${unknown.status}; ${when}`;
 }
 
 /** Tasks the processes handed to people: counted by kind; completing a first-contact task moves its onboarding. */

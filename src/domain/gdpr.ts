@@ -52,7 +52,11 @@ export interface GdprState {
 
 export const verifyGdprUpdate = defineUpdate<VerifyResult, [VerifyInput]>('verifyGdprRequest');
 export const resendGdprCodeUpdate = defineUpdate<VerificationView, [ResendInput]>('resendGdprCode');
-export const cancelErasureUpdate = defineUpdate<GdprState, [CancelInput]>('cancelErasure');
+/** `via: 'customer-link'`: the person's own cancellation through the link of the "scheduled" message. */
+export const cancelErasureUpdate = defineUpdate<GdprState, [CancelInput & { via?: 'customer-link' }]>('cancelErasure');
+/** Why staff cannot cancel an erasure the person confirmed (a takeover must not undo it either way). */
+export const ERASURE_VERIFIED_CANCEL =
+  'the customer confirmed this erasure with the code sent to their contact point, so only they can cancel it: through the cancellation link in the "Your data will be erased" message';
 export const exportRetrievedSignal = defineSignal<[{ actor: string }]>('exportRetrieved');
 export const gdprStateQuery = defineQuery<GdprState>('state');
 

@@ -87,13 +87,33 @@ export interface MasterDataPolicy {
   erasureGracePeriod: string;
   exportRetention: string;
   backofficeEmail: string;
+  /**
+   * After a change of e-mail or phone, how long the old contact point can stop it (the change is
+   * reverted) and GDPR requests are confirmed from it too. Absent in payloads recorded before it
+   * existed (read it through `coolingOffOf`).
+   */
+  contactChangeCoolingOff: string;
 }
+
+export const DEFAULT_CONTACT_CHANGE_COOLING_OFF = '7 days';
+
+/** The cooling-off period of a policy; a policy recorded before the setting existed has the default. */
+export const coolingOffOf = (policy: MasterDataPolicy): string => (policy.contactChangeCoolingOff as string | undefined) ?? DEFAULT_CONTACT_CHANGE_COOLING_OFF;
 
 export { durationMs };
 
 /** Names the setting whose duration does not parse; the worker checks its policy at start-up. */
 export function checkPolicy(policy: MasterDataPolicy): void {
-  for (const key of ['codeTtl', 'resendInterval', 'approvalTimeout', 'approvalExpiry', 'erasureGracePeriod', 'exportRetention'] as const) {
+  for (const key of [
+    'codeTtl',
+    'resendInterval',
+    'approvalTimeout',
+    'approvalExpiry',
+    'erasureGracePeriod',
+    'exportRetention',
+    'contactChangeCoolingOff',
+  ] as const) {
+    if (policy[key] === undefined) continue;
     const ms = (() => {
       try {
         return durationMs(policy[key]);
@@ -117,13 +137,15 @@ export const DEFAULT_MASTER_DATA_POLICY: MasterDataPolicy = {
   erasureGracePeriod: '30 days',
   exportRetention: '7 days',
   backofficeEmail: 'backoffice@localhost',
+  contactChangeCoolingOff: DEFAULT_CONTACT_CHANGE_COOLING_OFF,
 };
 
 // ---------------------------------------------------------------------------------------------
 // Verification (shared by change requests and GDPR requests)
 
 /** Where a code goes: the new e-mail, the new phone, or the contact point already on record. */
-export type VerificationTarget = 'new-email' | 'new-phone' | 'existing-contact';
+/** `prior-email`/`prior-phone`: a contact point on record before a contact change still in its cooling-off period (GDPR requests). */
+export type VerificationTarget = 'new-email' | 'new-phone' | 'existing-contact' | 'prior-email' | 'prior-phone';
 
 export interface VerificationTargetSpec {
   target: VerificationTarget;
@@ -203,6 +225,12 @@ export interface SubmitChangeInput {
    * still carry it); new requests leave it out and the workflow asks the worker once.
    */
   policy?: MasterDataPolicy;
+  /**
+   * This change restores the contact data a change replaced: the old contact point stopped that
+   * change within its cooling-off period through the link sent to it, which is its confirmation
+   * (no code, no approval).
+   */
+  revertOf?: string;
 }
 
 export interface ChangeState {
@@ -216,6 +244,8 @@ export interface ChangeState {
   preview: Record<string, unknown>;
   verification?: VerificationView;
   approval?: { required: true; dueAt?: string; escalated: boolean; decision?: 'approve' | 'reject'; approver?: string; comment?: string };
+  /** The contact point on record was lost: a backoffice user checked the customer's identity instead of its code. */
+  identityCheck?: { method: IdentityCheckMethod; reference: string; approver: string; at: string };
   outcome?: { version?: number; detail?: string };
   transitions: Transition[];
 }
@@ -255,6 +285,7 @@ export const verifyChangeUpdate = defineUpdate<VerifyResult, [VerifyInput]>('ver
 export const resendChangeCodeUpdate = defineUpdate<VerificationView, [ResendInput]>('resendChangeCode');
 export const decideApprovalUpdate = defineUpdate<ChangeState, [ApprovalInput]>('decideApproval');
 export const cancelChangeUpdate = defineUpdate<ChangeState, [CancelInput]>('cancelChange');
+export const confirmIdentityUpdate = defineUpdate<ChangeState, [IdentityCheckInput]>('confirmIdentity');
 export const changeStateQuery = defineQuery<ChangeState | null, [string]>('changeState');
 export const masterDataStateQuery = defineQuery<{ customerId: string; current?: string; queued: string[]; changes: ChangeState[] }>('state');
 
@@ -268,12 +299,38 @@ export function previewChanges(changes: Changes): Record<string, unknown> {
 }
 
 /** Verification a change needs, derived from its fields. */
-export function verificationTargets(changes: Changes): VerificationTargetSpec[] {
+/**
+ * Who confirms a change: a new e-mail address or phone number itself, and (`confirmOldContact`)
+ * the contact point on record too, so whoever knows only the new one cannot take the account
+ * over: the old address for an e-mail change, the old phone (or the address when there is none)
+ * for a phone change. An address change is confirmed from the contact point on record.
+ */
+export function verificationTargets(changes: Changes, opts: { confirmOldContact?: boolean } = {}): VerificationTargetSpec[] {
   const targets: VerificationTargetSpec[] = [];
   if (changes.email !== undefined) targets.push({ target: 'new-email', channel: 'email', recipient: changes.email });
   if (changes.phone !== undefined) targets.push({ target: 'new-phone', channel: 'sms', recipient: changes.phone });
-  if (changes.address !== undefined) targets.push({ target: 'existing-contact', channel: 'email' });
+  const contactChange = changes.email !== undefined || changes.phone !== undefined;
+  if (changes.address !== undefined || (opts.confirmOldContact && contactChange)) {
+    targets.push({
+      target: 'existing-contact',
+      channel: opts.confirmOldContact && changes.email === undefined && changes.phone !== undefined ? 'sms' : 'email',
+    });
+  }
   return targets;
+}
+
+export const IDENTITY_CHECK_METHODS = ['id-document', 'video-call', 'callback-known-number'] as const;
+export type IdentityCheckMethod = (typeof IDENTITY_CHECK_METHODS)[number];
+
+/**
+ * A backoffice user's confirmation instead of the code to a contact point on record the customer
+ * has lost: which identity check they made (and its reference: document number, call id), never
+ * by the requester of the change.
+ */
+export interface IdentityCheckInput {
+  changeId: string;
+  approver: string;
+  identityCheck: { method: IdentityCheckMethod; reference: string };
 }
 
 export function needsApproval(fields: readonly MasterDataField[]): boolean {

@@ -60,7 +60,15 @@ export const TEMPLATES = {
   }),
   'contact-change-notice': (p: Record<string, unknown>) => ({
     subject: 'A change of your contact details was requested',
-    text: `A change of your ${String(p.field ?? 'contact details')} was requested. It takes effect only once it is confirmed from the new contact point.\nIf this was not you, contact us at once and quote ${String(p.changeId ?? '')}.\n`,
+    text: `A change of your ${String(p.field ?? 'contact details')} was requested. It takes effect only once it is confirmed from the new contact point and from this one (with the code we sent here).\nIf this was not you, contact us at once and quote ${String(p.changeId ?? '')}.\n`,
+  }),
+  'contact-change-stop': (p: Record<string, unknown>) => ({
+    subject: 'Your contact details were changed',
+    text: `Your ${String(p.field ?? 'contact details')} was changed (request ${String(p.changeId ?? '')}). If this was not you, stop it until ${String(p.until ?? '')} with this link (POST): ${String(p.link ?? '')}\nThe old ${String(p.field ?? 'contact details')} is then restored.\n`,
+  }),
+  'contact-change-reverted': (p: Record<string, unknown>) => ({
+    subject: 'A change of contact details was reverted',
+    text: `The change of the ${String(p.field ?? 'contact details')} to this contact point (request ${String(p.changeId ?? '')}) was stopped from the previous one and reverted. Messages go there again.\n`,
   }),
   'master-data-applied': (p: Record<string, unknown>) => ({
     subject: 'Your customer data was updated',
@@ -76,11 +84,11 @@ export const TEMPLATES = {
   }),
   'gdpr-export-ready': (p: Record<string, unknown>) => ({
     subject: 'Your data export is ready',
-    text: `The copy of your data you asked for (request ${String(p.requestId ?? '')}) is ready and can be fetched once until ${String(p.until ?? '')}.\n`,
+    text: `The copy of your data you asked for (request ${String(p.requestId ?? '')}) is ready and can be fetched once until ${String(p.until ?? '')}${p.link ? ` through this link: ${String(p.link)}` : ''}.\nNobody at our company can fetch it for you.\n`,
   }),
   'gdpr-erasure-scheduled': (p: Record<string, unknown>) => ({
     subject: 'Your data will be erased',
-    text: `As you asked (request ${String(p.requestId ?? '')}), your personal data will be erased on ${String(p.at ?? '')}. Until then you can cancel the erasure by contacting us.\n`,
+    text: `As you asked (request ${String(p.requestId ?? '')}), your personal data will be erased on ${String(p.at ?? '')}. Until then you can cancel the erasure${p.link ? ` with this link: ${String(p.link)} (POST)` : ' by contacting us'}.\n`,
   }),
   'gdpr-erasure-cancelled': (p: Record<string, unknown>) => ({
     subject: 'The erasure of your data was cancelled',
@@ -130,6 +138,8 @@ export const TEMPLATE_PURPOSE: Record<TemplateName, 'service' | 'marketing'> = {
   'verification-code': 'service',
   'contact-change-notice': 'service',
   'master-data-applied': 'service',
+  'contact-change-stop': 'service',
+  'contact-change-reverted': 'service',
   'master-data-failed': 'service',
   'approval-needed': 'service',
   'gdpr-export-ready': 'service',

@@ -53,6 +53,25 @@ export async function codeFor(h: Harness, recipient: string, n = 1): Promise<str
   return match[1]!;
 }
 
+/** The path of the link in the `n`-th message of a template to a recipient (1-based), read as the person reads it. */
+export async function linkFor(h: Harness, recipient: string, template: string, n = 1): Promise<string> {
+  const messages = await waitForMail(h, recipient, template, n);
+  const match = /(\/links\/[a-z-]+\/[A-Za-z0-9_-]{32})\b/.exec(messages[n - 1]!.text);
+  if (!match) throw new Error(`no link in the ${template} message`);
+  return match[1]!;
+}
+
+/** The customer fetches their export through the link in the "ready" message (no key). */
+export async function fetchExportByLink(h: Harness, recipient: string, n = 1) {
+  return h.json('GET', await linkFor(h, recipient, 'gdpr-export-ready', n), { as: null });
+}
+
+/** Confirms a change of e-mail or phone from the contact point on record too (its `n`-th code), as the customer would. */
+export async function confirmFromOldContact(h: Harness, changeId: string, oldRecipient: string, n = 1): Promise<void> {
+  const res = await h.json('POST', `/v1/changes/${changeId}/verification`, { body: { code: await codeFor(h, oldRecipient, n) } });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+}
+
 export async function waitForChange(h: Harness, changeId: string, status: string | string[], timeoutMs = 20_000): Promise<any> {
   const wanted = Array.isArray(status) ? status : [status];
   let last: unknown;

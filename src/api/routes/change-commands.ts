@@ -6,7 +6,14 @@
  * and writes who saw it, when and why to the audit log.
  */
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { cancelChangeUpdate, decideApprovalUpdate, resendChangeCodeUpdate, verifyChangeUpdate } from '../../domain/master-data.js';
+import {
+  IDENTITY_CHECK_METHODS,
+  cancelChangeUpdate,
+  confirmIdentityUpdate,
+  decideApprovalUpdate,
+  resendChangeCodeUpdate,
+  verifyChangeUpdate,
+} from '../../domain/master-data.js';
 import { BACKOFFICE_ROLES, OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { ApiError } from '../problem.js';
@@ -56,6 +63,36 @@ const approvalRoute = createRoute({
     body: jsonBody(approvalBody, { decision: 'reject', comment: 'The new bank account belongs to someone else' }),
   },
   responses: { 200: jsonContent(changeStateSchema, 'The decision was recorded'), ...problemResponses(400, 401, 403, 404, 409, 503) },
+});
+
+const identityCheckBody = z
+  .object({
+    identityCheck: z
+      .object({
+        method: z.enum(IDENTITY_CHECK_METHODS, { message: `must be one of ${IDENTITY_CHECK_METHODS.join(', ')}` }),
+        reference: z.string().trim().min(3, 'names the document, call or record checked (at least 3 characters)').max(200, 'has at most 200 characters'),
+      })
+      .strict(),
+  })
+  .strict()
+  .openapi('IdentityCheck');
+
+const identityCheckRoute = createRoute({
+  method: 'post',
+  path: '/v1/changes/{id}/identity-check',
+  operationId: 'confirmChangeIdentity',
+  tags: ['master-data'],
+  summary: 'Confirm an e-mail or phone change whose old contact point is lost, by a documented identity check (four eyes)',
+  description:
+    'A change of e-mail or phone needs the code sent to the new contact point and the code sent to the one on record. When the customer has lost the one on record, ' +
+    'a backoffice user (not the requester: 403) checks their identity and records how (`id-document`, `video-call`, `callback-known-number`) with a reference; ' +
+    "that stands in for the old contact point's code only. 409 when the change does not wait for it.",
+  middleware: [requireRole(...BACKOFFICE_ROLES)] as const,
+  request: {
+    params: changeIdParam,
+    body: jsonBody(identityCheckBody, { identityCheck: { method: 'id-document', reference: 'passport C01X00T47, checked at the branch' } }),
+  },
+  responses: { 200: jsonContent(changeStateSchema, 'The identity check was recorded'), ...problemResponses(400, 401, 403, 404, 409, 503) },
 });
 
 const cancelChangeRoute = createRoute({
@@ -155,6 +192,20 @@ export function changeCommandRoutes(deps: ApiDeps) {
               approver: c.get('principal').actor,
             },
           ],
+        }),
+      wait,
+      { gone: closedChange(change) },
+    );
+    return c.json(state, 200);
+  });
+
+  app.openapi(identityCheckRoute, async (c) => {
+    const change = await changeOf(deps, c.req.valid('param').id);
+    const { identityCheck } = c.req.valid('json');
+    const state = await temporalCall(
+      () =>
+        changeHandle(deps, change).executeUpdate(confirmIdentityUpdate, {
+          args: [{ changeId: change.changeId, approver: c.get('principal').actor, identityCheck }],
         }),
       wait,
       { gone: closedChange(change) },

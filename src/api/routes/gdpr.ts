@@ -9,8 +9,8 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { gdprErasure, gdprExport } from '../../../workflows/gdpr.js';
 import {
+  ERASURE_VERIFIED_CANCEL,
   cancelErasureUpdate,
-  exportRetrievedSignal,
   gdprKindOf,
   gdprRequestIdSchema,
   gdprWorkflowId,
@@ -23,7 +23,7 @@ import { CRM_PROCESS } from '../../domain/processes.js';
 import { OPERATIONAL_ROLES, requireRole } from '../auth.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { ApiError } from '../problem.js';
-import { openErasureOf, openGdprRequest, readGdprRequest, takeExport } from '../../db/repositories/gdpr-requests.js';
+import { openErasureOf, openGdprRequest, readGdprRequest } from '../../db/repositories/gdpr-requests.js';
 import { jsonBody, jsonContent, problemResponses } from '../openapi.js';
 import { cancelBody, codeBody, customerIdParam, transitionSchema, verificationLogSchema, verificationSchema, verifyResultSchema } from '../schemas.js';
 import { temporalCall, throwTemporalProblem } from '../temporal-errors.js';
@@ -128,19 +128,19 @@ const gdprResendRoute = createRoute({
   responses: { 200: jsonContent(verificationSchema, 'A new code was sent'), ...problemResponses(400, 401, 403, 404, 409, 429, 503) },
 });
 
+/** Why staff get no export (the answer of the retired staff download). */
+export const EXPORT_ONLY_BY_LINK =
+  'An export is handed only to the customer: the "Your data export is ready" message to their verified contact point carries a single-use link (GET /links/export/{token}); staff see the request\'s status at GET /v1/gdpr-requests/{id}';
+
 const downloadExportRoute = createRoute({
   method: 'get',
   path: '/v1/gdpr-requests/{id}/export',
   operationId: 'downloadExport',
   tags: ['gdpr'],
-  summary: 'Fetch a ready export; it can be fetched once, then it is gone',
+  summary: 'Refused for staff (403): the export goes only to the customer, through the link sent to their verified contact point',
   middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
   request: { params: gdprIdParam },
-  responses: {
-    200: jsonContent(z.record(z.string(), z.unknown()), 'Every personal datum held about the customer'),
-    ...problemResponses(400, 401, 403, 404, 409),
-    410: { content: { 'application/problem+json': { schema: z.object({}).loose() } }, description: 'Already fetched or discarded' },
-  },
+  responses: { ...problemResponses(400, 401, 403, 404) },
 });
 
 const cancelErasureRoute = createRoute({
@@ -148,7 +148,9 @@ const cancelErasureRoute = createRoute({
   path: '/v1/gdpr-requests/{id}/cancel',
   operationId: 'cancelGdprRequest',
   tags: ['gdpr'],
-  summary: 'Cancel an erasure during its grace period',
+  summary: 'Cancel an erasure before the customer confirmed it',
+  description:
+    'Staff may cancel an erasure while it awaits the customer\'s code. Once the customer confirmed it (grace period) only they can cancel it, through the link in the "Your data will be erased" message (POST /links/erasure-cancellation/{token}); staff get 409.',
   middleware: [requireRole(...OPERATIONAL_ROLES)] as const,
   request: { params: gdprIdParam, body: jsonBody(cancelBody, { reason: 'The customer withdrew the request' }) },
   responses: { 200: jsonContent(gdprStateSchema, 'The erasure was cancelled'), ...problemResponses(400, 401, 403, 404, 409, 503) },
@@ -270,28 +272,21 @@ export function gdprRoutes(deps: ApiDeps) {
   app.openapi(downloadExportRoute, async (c) => {
     const { id } = c.req.valid('param');
     if (gdprKindOf(id) !== 'export') throw new ApiError(404, `${id} is not an export request`);
-    const actor = c.get('principal').actor;
-    // The content never passes through Temporal, so it is not copied into any workflow history.
-    const taken = await takeExport(deps.pool, id, actor);
-    if (taken.outcome !== 'taken') {
-      if (taken.outcome === 'not-ready') throw new ApiError(409, `The export is not ready: the request is ${(await gdprState(id)).status}`);
-      throw new ApiError(
-        410,
-        taken.outcome === 'retrieved' ? 'This export was already fetched; request a new one' : 'This export was discarded; request a new one',
-      );
-    }
-    // The record already says who fetched it; the workflow hears of it when a worker runs.
-    await deps.temporal.workflow
-      .getHandle(gdprWorkflowId(id))
-      .signal(exportRetrievedSignal, { actor })
-      .catch(() => undefined);
-    return c.json(taken.content, 200, { 'Cache-Control': 'no-store' });
+    await gdprState(id);
+    // Staff never hold the content: a takeover of the account by a colleague, or of a key, gets nothing.
+    throw new ApiError(403, EXPORT_ONLY_BY_LINK);
   });
 
   app.openapi(cancelErasureRoute, async (c) => {
     const { id } = c.req.valid('param');
     if (gdprKindOf(id) !== 'erasure') throw new ApiError(409, 'Only an erasure can be cancelled');
     const state = await gdprState(id);
+    if (state.status === 'grace-period' || state.status === 'erasing' || state.status === 'erased') {
+      throw new ApiError(
+        409,
+        state.status === 'grace-period' ? `Staff cannot cancel this erasure: ${ERASURE_VERIFIED_CANCEL}` : `The erasure is ${state.status}`,
+      );
+    }
     const { reason } = c.req.valid('json');
     const result = await temporalCall(
       () =>

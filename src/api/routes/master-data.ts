@@ -9,7 +9,14 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import type { customerMasterData } from '../../../workflows/master-data.js';
-import { changeRequestSchema, effectiveChanges, masterDataStateQuery, masterDataWorkflowId, submitChangeUpdate } from '../../domain/master-data.js';
+import {
+  changeRequestSchema,
+  effectiveChanges,
+  masterDataStateQuery,
+  masterDataWorkflowId,
+  submitChangeUpdate,
+  type SubmitChangeInput,
+} from '../../domain/master-data.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { CRM_PROCESS } from '../../domain/processes.js';
 import { OPERATIONAL_ROLES, requireRole } from '../auth.js';
@@ -58,6 +65,10 @@ export const changeStateSchema = z
         comment: z.string().optional(),
       })
       .optional(),
+    identityCheck: z
+      .object({ method: z.string(), reference: z.string(), approver: z.string(), at: z.string() })
+      .optional()
+      .openapi({ description: 'The contact point on record was lost: the identity check a backoffice user made instead of its code' }),
     outcome: z.object({ version: z.number().optional(), detail: z.string().optional() }).optional(),
     transitions: z.array(transitionSchema),
   })
@@ -169,9 +180,32 @@ export function changeHandle(deps: ApiDeps, change: ChangeView) {
   return deps.temporal.workflow.getHandle<typeof customerMasterData>(change.workflowId);
 }
 
+/** Submits a change to the customer's desk (update-with-start: the desk opens if it was closed). */
+export async function submitToDesk(deps: ApiDeps, submit: SubmitChangeInput) {
+  const { customerId, changeId } = submit;
+  const workflowId = masterDataWorkflowId(customerId);
+  const start = new WithStartWorkflowOperation<typeof customerMasterData>('customerMasterData', {
+    workflowId,
+    taskQueue: deps.taskQueue,
+    args: [{ customerId }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [
+      { key: CrmCustomerId, value: customerId },
+      { key: CrmProcess, value: CRM_PROCESS.masterData },
+      { key: CrmStatus, value: 'queued' },
+    ],
+    staticSummary: `Master-data changes of customer ${customerId}`,
+    staticDetails: 'Changes are processed one at a time, in the order they were requested.',
+  });
+  return temporalCall(
+    () => deps.temporal.workflow.executeUpdateWithStart(submitChangeUpdate, { updateId: changeId, args: [submit], startWorkflowOperation: start }),
+    resultWaitMs(deps),
+    { gone: 'The change desk closed while the request arrived; repeat the request' },
+  );
+}
+
 export function masterDataRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
-  const wait = resultWaitMs(deps);
 
   app.openapi(requestChangeRoute, async (c) => {
     const { id: customerId } = c.req.valid('param');
@@ -185,41 +219,16 @@ export function masterDataRoutes(deps: ApiDeps) {
     }
     const changeId = changeIdFor(customerId, c.get('idempotency')?.scope);
     const actor = c.get('principal').actor;
-    const workflowId = masterDataWorkflowId(customerId);
-    c.set('workflowId', workflowId);
-    const start = new WithStartWorkflowOperation<typeof customerMasterData>('customerMasterData', {
-      workflowId,
-      taskQueue: deps.taskQueue,
-      args: [{ customerId }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [
-        { key: CrmCustomerId, value: customerId },
-        { key: CrmProcess, value: CRM_PROCESS.masterData },
-        { key: CrmStatus, value: 'queued' },
-      ],
-      staticSummary: `Master-data changes of customer ${customerId}`,
-      staticDetails: 'Changes are processed one at a time, in the order they were requested.',
+    c.set('workflowId', masterDataWorkflowId(customerId));
+    const result = await submitToDesk(deps, {
+      changeId,
+      customerId,
+      changes: effective.changes,
+      base: effective.base,
+      baseVersion: current.version,
+      requestedBy: actor,
+      ...(body.reason ? { reason: body.reason } : {}),
     });
-    const result = await temporalCall(
-      () =>
-        deps.temporal.workflow.executeUpdateWithStart(submitChangeUpdate, {
-          updateId: changeId,
-          args: [
-            {
-              changeId,
-              customerId,
-              changes: effective.changes,
-              base: effective.base,
-              baseVersion: current.version,
-              requestedBy: actor,
-              ...(body.reason ? { reason: body.reason } : {}),
-            },
-          ],
-          startWorkflowOperation: start,
-        }),
-      wait,
-      { gone: 'The change desk closed while the request arrived; repeat the request' },
-    );
     const statusUrl = `/v1/changes/${changeId}`;
     return c.json({ ...result, statusUrl }, 202, { Location: statusUrl });
   });

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import type { Pool, PoolClient } from '../pool.js';
 
 export type CodePurpose = 'change' | 'export' | 'erasure' | 'opt-in';
-export type CodeTarget = 'new-email' | 'new-phone' | 'existing-contact';
+export type CodeTarget = 'new-email' | 'new-phone' | 'existing-contact' | 'prior-email' | 'prior-phone';
 
 const CODE_DIGITS = 6;
 const scrypt = promisify(scryptCb) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
