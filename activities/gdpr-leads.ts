@@ -9,6 +9,7 @@ import { writeAudit } from '../src/db/repositories/audit-log.js';
 import { eraseLeadData, leadsOnlyUnder } from '../src/db/repositories/lead-data.js';
 import type { Pool } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
+import { destroySubjectKeys } from '../src/codec/subject-keys.js';
 import { LEAD_ERASED_REASON, eraseLeadUpdate, type EraseCustomerResult } from '../src/domain/gdpr.js';
 
 export interface LeadErasureInput {
@@ -65,6 +66,12 @@ export function createLeadGdprActivities({ pool }: { pool: Pool }) {
       return inTransaction(pool, async (db) => {
         const leads = await leadsOnlyUnder(db, input.email);
         const rows = await eraseLeadData(db, input.email, LEAD_ERASED_REASON);
+        // Crypto-shredding: the leads' data keys go, and with them their payloads in every Temporal history.
+        rows.subject_keys = await destroySubjectKeys(
+          db,
+          leads.map((l) => `lead:${l.id}`),
+          input.workflowId,
+        );
         for (const lead of leads) {
           await writeAudit(
             db,

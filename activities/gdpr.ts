@@ -17,6 +17,7 @@ import { openGdprRequest, recordGdprRequest, type GdprRecord } from '../src/db/r
 import { readCustomerRow } from '../src/db/repositories/customers.js';
 import { leadDataOf } from '../src/db/repositories/lead-data.js';
 import { createLeadGdprActivities } from './gdpr-leads.js';
+import { destroySubjectKeys } from '../src/codec/subject-keys.js';
 
 export interface GdprActivityDeps {
   pool: Pool;
@@ -132,6 +133,8 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   ),
   imports: 'who imported which kind of file when, its SHA-256 and counters: no personal data',
   // Security (0019): who decoded how many payloads when: kept; the workflow id may carry the customer's id and goes.
+  // Crypto-shredding (0022): the customer's data key and their leads' are destroyed by eraseCustomer itself (after this plan).
+  subject_keys: 'data keys of persons: the erased person\'s are destroyed (wrapped key removed), which makes their Temporal payloads unreadable',
   codec_decodes: run(`UPDATE codec_decodes SET workflow_id = NULL WHERE workflow_id LIKE '%' || $1 || '%'`),
 };
 
@@ -246,6 +249,11 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
           // Refuse rather than leave personal data behind in a table nobody decided about.
           throw ApplicationFailure.nonRetryable(`erasure does not cover the tables ${uncovered.join(', ')}`, 'ErasureIncomplete');
         }
+        // The data keys of the customer and of their leads (by customer or by address), read before the leads are anonymised.
+        const { rows: leads } = await db.query<{ id: string }>('SELECT id FROM leads WHERE customer_id = $1 OR email_normalized = $2', [
+          input.customerId,
+          customer.email_normalized,
+        ]);
         const rows: Record<string, number> = {};
         for (const [table, step] of Object.entries(ERASURE_COVERAGE)) {
           if (typeof step === 'string' || !present.has(table)) continue;
@@ -258,6 +266,8 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
         if (extra.length > 0) {
           await db.query(`UPDATE customers SET ${extra.map((c) => `${quoteIdent(c.column_name)} = NULL`).join(', ')} WHERE id = $1`, [input.customerId]);
         }
+        // Crypto-shredding: with the keys gone, no Temporal history (running or closed) reveals their data.
+        rows.subject_keys = await destroySubjectKeys(db, [`customer:${input.customerId}`, ...leads.map((l) => `lead:${l.id}`)], input.workflowId);
         await writeAudit(
           db,
           {
