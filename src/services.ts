@@ -38,13 +38,22 @@ export interface RunningService {
  * The payload codec of a process: per-person keys (crypto-shredding) from the operational
  * database, forgotten at once when an erasure in any process NOTIFYs.
  */
-async function shreddingCodec(pool: Pool, keyring: Keyring, databaseUrl: string): Promise<{ codec: ShreddingPayloadCodec; stop: () => Promise<void> }> {
+async function shreddingCodec(keyring: Keyring, databaseUrl: string, name: string): Promise<{ codec: ShreddingPayloadCodec; stop: () => Promise<void> }> {
+  // Its own connections: a key lookup never waits behind a caller that holds one of the main pool's
+  // (an API request in a transaction that starts a workflow encodes its arguments).
+  const pool = createPool({ connectionString: databaseUrl, applicationName: `${name}-keys`, max: 3 });
   const keys = new SubjectKeyStore(pool, keyring);
   const listener = new pg.Client({ connectionString: databaseUrl, application_name: 'crm-subject-keys' });
   listener.on('error', () => undefined);
   await listener.connect();
-  const stop = await keys.listen(listener);
-  return { codec: new ShreddingPayloadCodec(keyring, keys), stop };
+  const stopListening = await keys.listen(listener);
+  return {
+    codec: new ShreddingPayloadCodec(keyring, keys),
+    async stop() {
+      await stopListening();
+      await pool.end();
+    },
+  };
 }
 
 /** The SDK's own log lines: warnings and errors only, next to our JSON logs. */
@@ -71,7 +80,7 @@ export async function startWorkerService(
   const transport = createTransport({ mail: config.mail, sms: config.sms });
   const connection = await connectWorker(endpoints.temporalAddress, temporalTls(config.temporal.tls));
   const keyring = keyringFromConfig(config.codec);
-  const shredding = await shreddingCodec(pool, keyring, endpoints.databaseUrl);
+  const shredding = await shreddingCodec(keyring, endpoints.databaseUrl, 'crm-worker');
   const dataConverter = createDataConverter(keyring, shredding.codec);
   const workflowBundle = bundle ?? (await loadWorkflowBundle(config.workflowBundlePath));
   const { versioning } = config.temporal;
@@ -161,7 +170,7 @@ export async function startApiService(
     keys.map((k) => ({ team: config.acquisition.leadTeam, ...k })),
   );
   const keyring = keyringFromConfig(config.codec);
-  const shredding = await shreddingCodec(pool, keyring, endpoints.databaseUrl);
+  const shredding = await shreddingCodec(keyring, endpoints.databaseUrl, 'crm-api');
   const temporal = await connectClient(
     endpoints.temporalAddress,
     config.temporal.namespace,

@@ -184,7 +184,8 @@ export async function startTask(task: OpenedTask, spec: Pick<TaskSpec, 'title' |
         ...taskAttributes(opened),
         ...(spec.customerId ? [{ key: CrmCustomerId, value: spec.customerId }] : []),
       ],
-      staticSummary: spec.title,
+      // The title names the person: it stays in the task's record and its state, not in the summary.
+      staticSummary: `Task ${opened.taskId} (${opened.kind})${spec.customerId ? ` about customer ${spec.customerId}` : ''}`,
     });
   } catch (err) {
     if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;

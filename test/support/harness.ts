@@ -136,7 +136,9 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
   // Every payload is encrypted as in production, so tests see what Temporal stores.
   const keyring = generateKey(`test-${schema}`);
   // Personal data under per-person keys (crypto-shredding), as in production; an erasure's NOTIFY empties the cache.
-  const subjectKeys = new SubjectKeyStore(pool, keyring);
+  // Its own connections: a key lookup never waits behind a caller that holds one of the pool's.
+  const keyPool = createPool({ connectionString: pgUrl, schema, max: 2 });
+  const subjectKeys = new SubjectKeyStore(keyPool, keyring);
   const keyListener = new pg.Client({ connectionString: pgUrl });
   keyListener.on('error', () => undefined);
   await keyListener.connect();
@@ -281,6 +283,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       await wakeup.stop();
       await stopWorker();
       await stopKeyListener();
+      await keyPool.end();
       if (env) {
         await env.teardown();
       } else {

@@ -194,7 +194,7 @@ export function customerRoutes(deps: ApiDeps) {
           { key: CrmProcess, value: CRM_PROCESS.registration },
           { key: CrmStatus, value: 'received' },
         ],
-        staticSummary: `Register customer ${body.name}`,
+        staticSummary: `Register customer ${customerId}`,
         staticDetails: `Registration requested by user ${c.get('principal').actor} (${c.get('principal').roles.join(', ')})`,
         memo: { requestedBy: c.get('principal').actor },
       },
