@@ -13,15 +13,18 @@ import { temporal } from '@temporalio/proto';
 import type { Payload } from '@temporalio/common';
 import { KeyDestroyedError } from '../src/codec/index.js';
 import { startHarness, uniqueId, type Harness } from './support/harness.js';
+import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
 import { codeFor, registerCustomer, TIMER_POLICY, waitForChange, waitForGdpr, waitForMail, within } from './support/master-data.js';
 
 let h: Harness;
+let a: AnalyticsHarness | undefined;
 const POLICY = { ...TIMER_POLICY, erasureGracePeriod: '3 seconds' };
 
 beforeAll(async () => {
   h = await startHarness('gdpr_shredding', { masterDataPolicy: POLICY });
 });
 afterAll(async () => {
+  await a?.stop();
   await h?.close();
 });
 
@@ -59,13 +62,13 @@ describe('erasure reaches every copy', () => {
     await waitForChange(h, change.body.changeId, 'awaiting-approval');
     await h.json('POST', `/v1/changes/${change.body.changeId}/approval`, { as: 'backoffice', body: { decision: 'approve' } });
     await waitForChange(h, change.body.changeId, 'applied');
-    // A lead funnel for the same person, still running when the erasure comes.
-    const lead = await h.json('POST', '/v1/leads', {
-      body: { name: c.name, email: c.email, phone: c.phone, source: 'web', interest: `${c.name} wants fibre` },
-      headers: { 'Idempotency-Key': uniqueId('intake') },
+    // A lead funnel for them (an opportunity), still running when the erasure comes.
+    const lead = await h.json('POST', `/v1/customers/${c.id}/opportunities`, {
+      body: { productIds: ['tv-basic'], interest: `${c.name} wants fibre` },
+      headers: { 'Idempotency-Key': uniqueId('opportunity') },
     });
-    expect(lead.status, JSON.stringify(lead.body)).toBe(202);
-    const leadId: string = lead.body.leadId;
+    expect([201, 202], JSON.stringify(lead.body)).toContain(lead.status);
+    const leadId: string = lead.body.id ?? String(lead.body.workflowId).replace(/^lead-/, '');
     // An export, assembled and fetched.
     const exp = await h.json('POST', `/v1/customers/${c.id}/export`, { body: {} });
     expect(exp.status, JSON.stringify(exp.body)).toBe(202);
@@ -129,7 +132,7 @@ describe('erasure reaches every copy', () => {
         try {
           const [open] = await h.payloadCodec.decode([p]);
           const bytes = Buffer.from(open!.data ?? new Uint8Array());
-          for (const v of values) if (bytes.includes(Buffer.from(v))) hits.push(`${workflowId} decoded: ${v}`);
+          for (const v of values) if (bytes.includes(Buffer.from(v))) hits.push(`${workflowId} decoded: ${v} in ${bytes.toString().slice(0, 400)}`);
         } catch (err) {
           expect(err, workflowId).toBeInstanceOf(KeyDestroyedError);
           destroyed++;
@@ -154,6 +157,30 @@ describe('erasure reaches every copy', () => {
     const decoded = await h.json('POST', '/codec/decode', { as: { key: h.codecToken }, headers: { 'x-namespace': 'default' }, body: wire });
     expect(decoded.status).toBe(200);
     expect(JSON.parse(Buffer.from(decoded.body.payloads[0].data, 'base64').toString()).erased).toMatch(/destroyed by erasure/);
+
+    // Analytics (its own store, fed from Temporal only) keeps their runs counted under pseudonyms, and
+    // after it has read the erasure no mapping, workflow id, customer id or value of theirs.
+    await h.client.workflow.getHandle(`gdpr-${erasureId}`).result();
+    a = await startAnalyticsHarness(h.taskQueue);
+    expect((await a.ingest()).ingested).toBeGreaterThan(5);
+    const counted = await a.service.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${a.schema}".process_runs WHERE workflow_id LIKE 'wf-%'`);
+    expect(counted.rows[0]!.n).toBeGreaterThan(5);
+    const { rows: columns } = await a.service.pool.query<{ table_name: string; column_name: string }>(
+      `SELECT table_name, column_name FROM information_schema.columns
+        WHERE table_schema = $1 AND data_type IN ('text', 'character varying', 'jsonb', 'json')`,
+      [a.schema],
+    );
+    const analyticsHits: string[] = [];
+    for (const { table_name: table, column_name: column } of columns) {
+      for (const v of [c.id, leadId, ...ids, ...values]) {
+        const found = await a.service.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM "${a.schema}"."${table}" WHERE position(lower($1) in lower("${column}"::text)) > 0`,
+          [v],
+        );
+        if (found.rows[0]!.n > 0) analyticsHits.push(`${table}.${column} holds ${v}`);
+      }
+    }
+    expect(analyticsHits).toEqual([]);
 
     // The file mailbox keeps nothing of theirs.
     for (const file of await filesUnder(h.mailDir)) {

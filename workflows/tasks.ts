@@ -172,7 +172,8 @@ function taskAttributes(t: Omit<OpenedTask, 'messageId'>) {
  * continued as new finds its task's workflow running and leaves it be.
  */
 export async function startTask(task: OpenedTask, spec: Pick<TaskSpec, 'title' | 'customerId' | 'dueInMs'>): Promise<void> {
-  await deliver(task.messageId, `Task for ${task.ownerId}: ${spec.title}`, spec.customerId);
+  // The summary names no person (the title may): the task's id and kind only.
+  await deliver(task.messageId, `Task ${task.taskId} (${task.kind}) for ${task.ownerId}`, spec.customerId);
   const { messageId: _sent, ...opened } = task;
   try {
     await startChild(taskWorkflow, {

@@ -110,7 +110,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
   async function startingPoint(info: ExecutionInfo, cursor: Cursor | undefined) {
     if (cursor) return { attributes: cursor.attributes, status: cursor.status, lastEventId: Number(cursor.last_event_id) };
     const { rows } = await pool.query<{ attributes: Record<string, unknown>; status: string | null }>(
-      'SELECT attributes, status FROM followed_runs WHERE workflow_id = $1 AND start_time < $2 ORDER BY start_time DESC LIMIT 1',
+      'SELECT attributes, status FROM followed_runs WHERE workflow_id = (SELECT pseudonym FROM pseudonyms WHERE real_id = $1) AND start_time < $2 ORDER BY start_time DESC LIMIT 1',
       [info.execution?.workflowId, new Date(timestampToMs(info.startTime) ?? 0)],
     );
     return { attributes: rows[0]?.attributes ?? {}, status: rows[0]?.status ?? null, lastEventId: 0 };
@@ -150,7 +150,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
       await db.query(
         `INSERT INTO followed_runs (run_id, workflow_id, workflow_type, process, run_status, start_time, close_time, last_event_id, visibility, attributes,
                                     status, owner, team, amount, currency, probability, expected_close, changed_at, events_read, reads)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1)
+         VALUES ($1, analytics_pseudonym($2, NULL), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1)
          ON CONFLICT (run_id) DO UPDATE SET
            run_status = EXCLUDED.run_status, close_time = EXCLUDED.close_time, last_event_id = EXCLUDED.last_event_id, visibility = EXCLUDED.visibility,
            attributes = EXCLUDED.attributes, status = EXCLUDED.status, owner = EXCLUDED.owner, team = EXCLUDED.team, amount = EXCLUDED.amount,
@@ -183,7 +183,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
       for (const c of changes) {
         await db.query(
           `INSERT INTO followed_status_changes (run_id, event_id, workflow_id, process, from_status, to_status, at, context)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+           VALUES ($1, $2, analytics_pseudonym($3, NULL), $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
           [
             info.execution?.runId,
             c.eventId,
