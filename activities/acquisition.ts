@@ -169,7 +169,8 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
       return inTransaction(pool, async (db) => {
         const customerId = await findCustomerId(db, emailNormalized);
         const own = await readLeadRow(db, leadId);
-        if (own) return { outcome: 'accepted', leadId, owner: own.owner_id, ...(await teamOf(db, own.owner_id, intake.teamId)), score: storedScore(own), policy };
+        if (own)
+          return { outcome: 'accepted', leadId, owner: own.owner_id, ...(await teamOf(db, own.owner_id, intake.teamId)), score: storedScore(own), policy };
         if (customerId) return { outcome: 'duplicate', existingCustomerId: customerId };
 
         const { owner, teamId } = intake.ownerId
@@ -211,7 +212,16 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
       const { leadId, intake } = input;
       return inTransaction(pool, async (db) => {
         const own = await readLeadRow(db, leadId);
-        if (own) return { outcome: 'accepted', leadId, customerId: input.customerId, owner: own.owner_id, ...(await teamOf(db, own.owner_id, intake.teamId)), score: storedScore(own), policy };
+        if (own)
+          return {
+            outcome: 'accepted',
+            leadId,
+            customerId: input.customerId,
+            owner: own.owner_id,
+            ...(await teamOf(db, own.owner_id, intake.teamId)),
+            score: storedScore(own),
+            policy,
+          };
         const customer = await readCustomerRow(db, input.customerId);
         if (!customer) throw ApplicationFailure.nonRetryable(`customer ${input.customerId} does not exist`, 'CustomerNotFound');
         if (customer.status === 'erased') throw ApplicationFailure.nonRetryable(`customer ${input.customerId} is erased`, 'CustomerErased');

@@ -64,7 +64,10 @@ export function createLeadGdprActivities({ pool }: { pool: Pool }) {
      * refuses for now (still taking the lead in, or converting a won lead) is asked again.
      */
     async endLeadFunnels(input: LeadErasureInput): Promise<{ ended: string[] }> {
-      return endFunnels((await leadsOnlyUnder(pool, input.email)).map((l) => l.workflowId), input);
+      return endFunnels(
+        (await leadsOnlyUnder(pool, input.email)).map((l) => l.workflowId),
+        input,
+      );
     },
 
     /**

@@ -141,7 +141,7 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   imports: 'who imported which kind of file when, its SHA-256 and counters: no personal data',
   // Security (0019): who decoded how many payloads when: kept; the workflow id may carry the customer's id and goes.
   // Crypto-shredding (0022): the customer's data key and their leads' are destroyed by eraseCustomer itself (after this plan).
-  subject_keys: 'data keys of persons: the erased person\'s are destroyed (wrapped key removed), which makes their Temporal payloads unreadable',
+  subject_keys: "data keys of persons: the erased person's are destroyed (wrapped key removed), which makes their Temporal payloads unreadable",
   codec_decodes: run(`UPDATE codec_decodes SET workflow_id = NULL WHERE workflow_id LIKE '%' || $1 || '%'`),
 };
 
@@ -348,7 +348,11 @@ export function createGdprActivities({ pool, transport }: GdprActivityDeps) {
             {
               field: 'erasure',
               oldValue: null,
-              newValue: { erased: true, rows, ...(input.processesEnded ? { processesEnded: { reason: ERASED_PROCESS_REASON, workflows: input.processesEnded } } : {}) },
+              newValue: {
+                erased: true,
+                rows,
+                ...(input.processesEnded ? { processesEnded: { reason: ERASED_PROCESS_REASON, workflows: input.processesEnded } } : {}),
+              },
             },
           ],
         );

@@ -82,7 +82,10 @@ describe('erasure reaches every copy', () => {
     for await (const wf of h.client.workflow.list({ query: `CrmCustomerId = '${c.id}'` })) ids.add(wf.workflowId);
     const leadRow = await h.pool.query<{ workflow_id: string }>('SELECT workflow_id FROM leads WHERE id = $1', [leadId]);
     if (leadRow.rows[0]?.workflow_id) ids.add(leadRow.rows[0].workflow_id);
-    const messages = await h.pool.query<{ id: string }>('SELECT id FROM notification_outbox WHERE customer_id = $1 OR lower(recipient) = lower($2)', [c.id, c.email]);
+    const messages = await h.pool.query<{ id: string }>('SELECT id FROM notification_outbox WHERE customer_id = $1 OR lower(recipient) = lower($2)', [
+      c.id,
+      c.email,
+    ]);
     for (const m of messages.rows) ids.add(`notify-${m.id}`);
     const tasks = await h.pool.query<{ id: string }>('SELECT id FROM tasks WHERE customer_id = $1 OR lead_id = $2', [c.id, leadId]);
     for (const t of tasks.rows) ids.add(`task-${t.id}`);

@@ -133,10 +133,9 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
       // (after the batch, so runs of theirs earlier in it are covered too).
       for (const customerId of erased) {
         await db.query('DELETE FROM pseudonyms WHERE customer_id = $1 OR position($1 in real_id) > 0', [customerId]);
-        await db.query(
-          "INSERT INTO erased_customers (customer_sha256) VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex')) ON CONFLICT DO NOTHING",
-          [customerId],
-        );
+        await db.query("INSERT INTO erased_customers (customer_sha256) VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex')) ON CONFLICT DO NOTHING", [
+          customerId,
+        ]);
       }
       await db.query(
         `UPDATE ingest_state SET watermark = GREATEST(watermark, $1), runs_ingested = (SELECT count(*) FROM process_runs), last_run_at = now(), last_batch = $2`,
