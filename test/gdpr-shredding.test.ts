@@ -148,7 +148,8 @@ describe('erasure reaches every copy', () => {
 
     // The codec endpoint (the Temporal UI's) shows why instead of data.
     const registration = await h.client.workflow.getHandle(`onboarding-${c.id}`).fetchHistory();
-    const sealed = payloadsIn(registration.events?.[0])[0]!;
+    const sealed = payloadsIn(registration.events?.[0]).find((p) => p.metadata?.['encryption-key-kind'])!;
+    expect(sealed).toBeDefined();
     const wire = {
       payloads: [
         {

@@ -20,13 +20,13 @@ CREATE TABLE erased_customers (
 );
 
 -- The pseudonym of a workflow id (made on first use); remembers the customer when one is known.
-CREATE FUNCTION analytics_pseudonym(real text, customer text) RETURNS text LANGUAGE plpgsql VOLATILE AS $$
+CREATE FUNCTION analytics_pseudonym(real_workflow_id text, customer text) RETURNS text LANGUAGE plpgsql VOLATILE AS $$
 DECLARE p text;
 BEGIN
   IF customer IS NOT NULL AND EXISTS (SELECT 1 FROM erased_customers WHERE customer_sha256 = encode(sha256(convert_to(customer, 'UTF8')), 'hex')) THEN
     RETURN 'wf-' || replace(gen_random_uuid()::text, '-', '');
   END IF;
-  INSERT INTO pseudonyms (real_id, customer_id) VALUES (real, customer)
+  INSERT INTO pseudonyms (real_id, customer_id) VALUES (real_workflow_id, customer)
   ON CONFLICT (real_id) DO UPDATE SET customer_id = COALESCE(EXCLUDED.customer_id, pseudonyms.customer_id)
   RETURNING pseudonym INTO p;
   RETURN p;
