@@ -144,13 +144,16 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
     }
     const closed = runStatus(info.status);
     const a = PIPELINE.attributes;
+    // The customer the run is tagged with: kept only in the pseudonym mapping, so their erasure can delete it.
+    const tagged = decodeSearchAttributes(info.searchAttributes?.indexedFields as Record<string, temporal.api.common.v1.IPayload>).CrmCustomerId;
+    const customerId = typeof tagged === 'string' ? tagged : null;
     const db = await pool.connect();
     try {
       await db.query('BEGIN');
       await db.query(
         `INSERT INTO followed_runs (run_id, workflow_id, workflow_type, process, run_status, start_time, close_time, last_event_id, visibility, attributes,
                                     status, owner, team, amount, currency, probability, expected_close, changed_at, events_read, reads)
-         VALUES ($1, analytics_pseudonym($2, NULL), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1)
+         VALUES ($1, analytics_pseudonym($2, $20), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1)
          ON CONFLICT (run_id) DO UPDATE SET
            run_status = EXCLUDED.run_status, close_time = EXCLUDED.close_time, last_event_id = EXCLUDED.last_event_id, visibility = EXCLUDED.visibility,
            attributes = EXCLUDED.attributes, status = EXCLUDED.status, owner = EXCLUDED.owner, team = EXCLUDED.team, amount = EXCLUDED.amount,
@@ -178,6 +181,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
           instant(attributes[a.expectedClose]),
           changedAt,
           events.length,
+          customerId,
         ],
       );
       for (const c of changes) {
