@@ -150,10 +150,13 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
     const db = await pool.connect();
     try {
       await db.query('BEGIN');
+      // One pseudonym for the run's rows (after the customer's erasure a fresh one with no mapping).
+      const { rows: named } = await db.query<{ p: string }>('SELECT analytics_pseudonym($1, $2) AS p', [info.execution?.workflowId, customerId]);
+      const pseudonym = named[0]!.p;
       await db.query(
         `INSERT INTO followed_runs (run_id, workflow_id, workflow_type, process, run_status, start_time, close_time, last_event_id, visibility, attributes,
                                     status, owner, team, amount, currency, probability, expected_close, changed_at, events_read, reads)
-         VALUES ($1, analytics_pseudonym($2, $20), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1)
          ON CONFLICT (run_id) DO UPDATE SET
            run_status = EXCLUDED.run_status, close_time = EXCLUDED.close_time, last_event_id = EXCLUDED.last_event_id, visibility = EXCLUDED.visibility,
            attributes = EXCLUDED.attributes, status = EXCLUDED.status, owner = EXCLUDED.owner, team = EXCLUDED.team, amount = EXCLUDED.amount,
@@ -163,7 +166,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
          WHERE followed_runs.last_event_id <= EXCLUDED.last_event_id`,
         [
           info.execution?.runId,
-          info.execution?.workflowId,
+          pseudonym,
           info.type?.name ?? 'unknown',
           text(attributes[PIPELINE.attributes.process]) ?? 'unknown',
           closed ?? 'running',
@@ -181,17 +184,16 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
           instant(attributes[a.expectedClose]),
           changedAt,
           events.length,
-          customerId,
         ],
       );
       for (const c of changes) {
         await db.query(
           `INSERT INTO followed_status_changes (run_id, event_id, workflow_id, process, from_status, to_status, at, context)
-           VALUES ($1, $2, analytics_pseudonym($3, NULL), $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
           [
             info.execution?.runId,
             c.eventId,
-            info.execution?.workflowId,
+            pseudonym,
             text(c.context[PIPELINE.attributes.process]) ?? 'unknown',
             c.from,
             c.to,
