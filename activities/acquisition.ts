@@ -64,7 +64,16 @@ export interface AcquisitionActivityDeps {
 }
 
 export type IntakeResult =
-  | { outcome: 'accepted'; owner: string; teamId?: string; score: LeadScore; policy: AcquisitionPolicy }
+  | {
+      outcome: 'accepted';
+      /** Whom the result is about (its score quotes the intake): the payload codec seals it with the lead's key. */
+      leadId?: string;
+      customerId?: string;
+      owner: string;
+      teamId?: string;
+      score: LeadScore;
+      policy: AcquisitionPolicy;
+    }
   | { outcome: 'duplicate'; existingLeadId?: string; existingCustomerId?: string };
 
 /** Next owner of a round-robin rotation; the cursor row serialises concurrent intakes. */
@@ -160,7 +169,8 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
       return inTransaction(pool, async (db) => {
         const customerId = await findCustomerId(db, emailNormalized);
         const own = await readLeadRow(db, leadId);
-        if (own) return { outcome: 'accepted', owner: own.owner_id, ...(await teamOf(db, own.owner_id, intake.teamId)), score: storedScore(own), policy };
+        if (own)
+          return { outcome: 'accepted', leadId, owner: own.owner_id, ...(await teamOf(db, own.owner_id, intake.teamId)), score: storedScore(own), policy };
         if (customerId) return { outcome: 'duplicate', existingCustomerId: customerId };
 
         const { owner, teamId } = intake.ownerId
@@ -177,7 +187,7 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
         };
         const transition = { ...first, probability: stageProbability(first.to, policy.stageProbabilities) };
         if (await insertLead(db, { leadId, workflowId, runId: input.runId, intake, emailNormalized, owner, score, actor, transition })) {
-          return { outcome: 'accepted', owner, ...(teamId ? { teamId } : {}), score, policy };
+          return { outcome: 'accepted', leadId, owner, ...(teamId ? { teamId } : {}), score, policy };
         }
         const open = await findOpenLeadId(db, emailNormalized);
         if (!open) throw ApplicationFailure.retryable('lead insert conflicted but no open lead was found', 'IntakeRace');
@@ -202,7 +212,16 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
       const { leadId, intake } = input;
       return inTransaction(pool, async (db) => {
         const own = await readLeadRow(db, leadId);
-        if (own) return { outcome: 'accepted', owner: own.owner_id, ...(await teamOf(db, own.owner_id, intake.teamId)), score: storedScore(own), policy };
+        if (own)
+          return {
+            outcome: 'accepted',
+            leadId,
+            customerId: input.customerId,
+            owner: own.owner_id,
+            ...(await teamOf(db, own.owner_id, intake.teamId)),
+            score: storedScore(own),
+            policy,
+          };
         const customer = await readCustomerRow(db, input.customerId);
         if (!customer) throw ApplicationFailure.nonRetryable(`customer ${input.customerId} does not exist`, 'CustomerNotFound');
         if (customer.status === 'erased') throw ApplicationFailure.nonRetryable(`customer ${input.customerId} is erased`, 'CustomerErased');
@@ -212,7 +231,7 @@ export function createAcquisitionActivities({ pool, acquisition: settings }: Acq
         const score = scoreLead(intake, { inbound: 0, meetings: 0 }, new Date().toISOString());
         const transition = { ...input.transition, probability: stageProbability(input.transition.to, policy.stageProbabilities) };
         await insertLead(db, { ...input, transition, emailNormalized: customer.email_normalized, owner, score });
-        return { outcome: 'accepted', owner, ...(teamId ? { teamId } : {}), score, policy };
+        return { outcome: 'accepted', leadId, customerId: input.customerId, owner, ...(teamId ? { teamId } : {}), score, policy };
       });
     },
 

@@ -9,6 +9,7 @@ import { writeAudit } from '../src/db/repositories/audit-log.js';
 import { eraseLeadData, leadsOnlyUnder } from '../src/db/repositories/lead-data.js';
 import type { Pool } from '../src/db/pool.js';
 import { inTransaction } from '../src/db/pool.js';
+import { destroySubjectKeys } from '../src/codec/subject-keys.js';
 import { LEAD_ERASED_REASON, eraseLeadUpdate, type EraseCustomerResult } from '../src/domain/gdpr.js';
 
 export interface LeadErasureInput {
@@ -16,6 +17,43 @@ export interface LeadErasureInput {
   requestId: string;
   actor: string;
   workflowId: string;
+}
+
+/**
+ * Ends each running lead funnel with the reason `erased` (the funnel records it as its lost reason)
+ * and waits until it has closed, so that no funnel writes the person's data again after the
+ * erasure. A funnel that refuses for now (still taking the lead in, or converting a won lead) is
+ * asked again.
+ */
+export async function endFunnels(workflowIds: string[], input: { requestId: string; actor: string }): Promise<{ ended: string[] }> {
+  const { client } = Context.current();
+  const ended: string[] = [];
+  for (const workflowId of workflowIds) {
+    const handle = client.workflow.getHandle(workflowId);
+    for (;;) {
+      let running: boolean;
+      try {
+        running = (await handle.describe()).status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) break;
+        throw err;
+      }
+      if (!running) break;
+      try {
+        await handle.executeUpdate(eraseLeadUpdate, { args: [{ requestId: input.requestId, actor: input.actor }] });
+        // Closed once its last write has landed.
+        await handle.result().catch(() => undefined);
+        ended.push(workflowId);
+        break;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) break;
+        if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+        Context.current().heartbeat();
+        await sleep(1000);
+      }
+    }
+  }
+  return { ended };
 }
 
 export function createLeadGdprActivities({ pool }: { pool: Pool }) {
@@ -26,34 +64,10 @@ export function createLeadGdprActivities({ pool }: { pool: Pool }) {
      * refuses for now (still taking the lead in, or converting a won lead) is asked again.
      */
     async endLeadFunnels(input: LeadErasureInput): Promise<{ ended: string[] }> {
-      const { client } = Context.current();
-      const ended: string[] = [];
-      for (const lead of await leadsOnlyUnder(pool, input.email)) {
-        const handle = client.workflow.getHandle(lead.workflowId);
-        for (;;) {
-          let running: boolean;
-          try {
-            running = (await handle.describe()).status.name === 'RUNNING';
-          } catch (err) {
-            if (err instanceof WorkflowNotFoundError) break;
-            throw err;
-          }
-          if (!running) break;
-          try {
-            await handle.executeUpdate(eraseLeadUpdate, { args: [{ requestId: input.requestId, actor: input.actor }] });
-            // Closed once its last write has landed.
-            await handle.result().catch(() => undefined);
-            ended.push(lead.workflowId);
-            break;
-          } catch (err) {
-            if (err instanceof WorkflowNotFoundError) break;
-            if (!(err instanceof WorkflowUpdateFailedError)) throw err;
-            Context.current().heartbeat();
-            await sleep(1000);
-          }
-        }
-      }
-      return { ended };
+      return endFunnels(
+        (await leadsOnlyUnder(pool, input.email)).map((l) => l.workflowId),
+        input,
+      );
     },
 
     /**
@@ -65,6 +79,12 @@ export function createLeadGdprActivities({ pool }: { pool: Pool }) {
       return inTransaction(pool, async (db) => {
         const leads = await leadsOnlyUnder(db, input.email);
         const rows = await eraseLeadData(db, input.email, LEAD_ERASED_REASON);
+        // Crypto-shredding: the leads' data keys go, and with them their payloads in every Temporal history.
+        rows.subject_keys = await destroySubjectKeys(
+          db,
+          leads.map((l) => `lead:${l.id}`),
+          input.workflowId,
+        );
         for (const lead of leads) {
           await writeAudit(
             db,

@@ -16,10 +16,18 @@ import type { EraseCustomerResult } from '../src/domain/gdpr.js';
 import { openGdprRequest, recordGdprRequest, type GdprRecord } from '../src/db/repositories/gdpr-requests.js';
 import { readCustomerRow } from '../src/db/repositories/customers.js';
 import { leadDataOf } from '../src/db/repositories/lead-data.js';
-import { createLeadGdprActivities } from './gdpr-leads.js';
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { createLeadGdprActivities, endFunnels } from './gdpr-leads.js';
+import type { MessageTransport } from '../src/notifications/transport.js';
+import { CrmCustomerId } from '../src/domain/search-attributes.js';
+import { ERASED_PROCESS_REASON } from '../src/domain/gdpr.js';
+import { destroySubjectKeys } from '../src/codec/subject-keys.js';
 
 export interface GdprActivityDeps {
   pool: Pool;
+  /** The message transport: erasure removes what it keeps of the person's messages (the file mailbox). */
+  transport?: MessageTransport;
 }
 
 /** Internal bookkeeping that is no datum about the person (hashes of codes and unsubscribe links, the export itself). */
@@ -134,6 +142,8 @@ export const ERASURE_COVERAGE: Record<string, Step | string> = {
   ),
   imports: 'who imported which kind of file when, its SHA-256 and counters: no personal data',
   // Security (0019): who decoded how many payloads when: kept; the workflow id may carry the customer's id and goes.
+  // Crypto-shredding (0022): the customer's data key and their leads' are destroyed by eraseCustomer itself (after this plan).
+  subject_keys: "data keys of persons: the erased person's are destroyed (wrapped key removed), which makes their Temporal payloads unreadable",
   codec_decodes: run(`UPDATE codec_decodes SET workflow_id = NULL WHERE workflow_id LIKE '%' || $1 || '%'`),
 };
 
@@ -163,7 +173,7 @@ async function storeExport(
   return { bytes, tables: Object.keys(content) };
 }
 
-export function createGdprActivities({ pool }: GdprActivityDeps) {
+export function createGdprActivities({ pool, transport }: GdprActivityDeps) {
   return {
     ...createLeadGdprActivities({ pool }),
     /** The request's row for this run, before anything else happens; a retry finds it. */
@@ -234,11 +244,70 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
     },
 
     /**
+     * Ends every running process of the customer before the erasure, so none writes their data again
+     * and none is left with payloads that its own worker can no longer read once the key is
+     * destroyed: lead funnels of their leads (by customer or address) close as lost with the reason
+     * `erased`; every other running workflow tagged with the customer (onboarding, changes, offers,
+     * enrollments, tasks, exports, deliveries) is terminated with that reason. The erasure's audit
+     * entry records which processes ended and why (`eraseCustomer`).
+     */
+    async endCustomerProcesses(input: { customerId: string; requestId: string; actor: string; workflowId: string }): Promise<{ ended: string[] }> {
+      const { client } = Context.current();
+      const customer = await readCustomerRow(pool, input.customerId);
+      if (!customer) return { ended: [] };
+      const { rows: leads } = await pool.query<{ workflow_id: string }>(
+        'SELECT workflow_id FROM leads WHERE (customer_id = $1 OR email_normalized = $2) AND workflow_id IS NOT NULL',
+        [input.customerId, customer.email_normalized],
+      );
+      const { ended } = await endFunnels(
+        leads.map((l) => l.workflow_id),
+        input,
+      );
+      const reason = `${ERASED_PROCESS_REASON}: GDPR request ${input.requestId}`;
+      for await (const wf of client.workflow.list({ query: `${CrmCustomerId.name} = '${input.customerId}' AND ExecutionStatus = 'Running'` })) {
+        if (wf.workflowId === input.workflowId) continue;
+        try {
+          await client.workflow.getHandle(wf.workflowId, wf.runId).terminate(reason);
+          ended.push(wf.workflowId);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+        Context.current().heartbeat();
+      }
+      return { ended };
+    },
+
+    /**
+     * Removes what the message transport keeps of messages to the customer (the file mailbox: every
+     * message to their e-mail addresses and phone numbers on record, their leads' included), before
+     * the record forgets those addresses. Mail handed to SMTP or an SMS gateway cannot be recalled.
+     */
+    async eraseDeliveredMessages(input: { customerId: string }): Promise<{ removed: number }> {
+      if (!transport?.erase) return { removed: 0 };
+      const { rows } = await pool.query<{ r: string | null }>(
+        `WITH c AS (SELECT email, phone, email_normalized FROM customers WHERE id = $1 AND status <> 'erased')
+         SELECT email AS r FROM c UNION SELECT phone FROM c
+         UNION SELECT l.email FROM leads l, c WHERE l.customer_id = $1 OR l.email_normalized = c.email_normalized
+         UNION SELECT l.phone FROM leads l, c WHERE l.customer_id = $1 OR l.email_normalized = c.email_normalized
+         UNION SELECT recipient FROM notification_outbox WHERE customer_id = $1 AND recipient <> 'erased'`,
+        [input.customerId],
+      );
+      return { removed: await transport.erase(rows.map((r) => r.r).filter((r): r is string => !!r)) };
+    },
+
+    /**
      * Anonymises the customer in every operational table in one transaction and records the
      * erasure in the audit log (which tables, how many rows: no values). Idempotent: a second run
      * finds nothing personal left and records nothing twice.
      */
-    async eraseCustomer(input: { customerId: string; requestId: string; actor: string; workflowId: string }): Promise<EraseCustomerResult> {
+    async eraseCustomer(input: {
+      customerId: string;
+      requestId: string;
+      actor: string;
+      workflowId: string;
+      /** The processes `endCustomerProcesses` ended, for the audit entry. */
+      processesEnded?: string[];
+    }): Promise<EraseCustomerResult> {
       return inTransaction(pool, async (db) => {
         const customer = await readCustomerRow(db, input.customerId, true);
         if (!customer) throw ApplicationFailure.nonRetryable('the customer does not exist', 'CustomerGone');
@@ -248,6 +317,11 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
           // Refuse rather than leave personal data behind in a table nobody decided about.
           throw ApplicationFailure.nonRetryable(`erasure does not cover the tables ${uncovered.join(', ')}`, 'ErasureIncomplete');
         }
+        // The data keys of the customer and of their leads (by customer or by address), read before the leads are anonymised.
+        const { rows: leads } = await db.query<{ id: string }>('SELECT id FROM leads WHERE customer_id = $1 OR email_normalized = $2', [
+          input.customerId,
+          customer.email_normalized,
+        ]);
         const rows: Record<string, number> = {};
         for (const [table, step] of Object.entries(ERASURE_COVERAGE)) {
           if (typeof step === 'string' || !present.has(table)) continue;
@@ -260,6 +334,8 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
         if (extra.length > 0) {
           await db.query(`UPDATE customers SET ${extra.map((c) => `${quoteIdent(c.column_name)} = NULL`).join(', ')} WHERE id = $1`, [input.customerId]);
         }
+        // Crypto-shredding: with the keys gone, no Temporal history (running or closed) reveals their data.
+        rows.subject_keys = await destroySubjectKeys(db, [`customer:${input.customerId}`, ...leads.map((l) => `lead:${l.id}`)], input.workflowId);
         await writeAudit(
           db,
           {
@@ -270,7 +346,17 @@ export function createGdprActivities({ pool }: GdprActivityDeps) {
             workflowId: input.workflowId,
             changeId: input.requestId,
           },
-          [{ field: 'erasure', oldValue: null, newValue: { erased: true, rows } }],
+          [
+            {
+              field: 'erasure',
+              oldValue: null,
+              newValue: {
+                erased: true,
+                rows,
+                ...(input.processesEnded ? { processesEnded: { reason: ERASED_PROCESS_REASON, workflows: input.processesEnded } } : {}),
+              },
+            },
+          ],
         );
         // Every system the customer's data went to must erase it too: they learn it with the commit.
         await recordEvent(db, {

@@ -9,7 +9,7 @@ import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { createApi } from './api/app.js';
 import { startIdempotencyPurge } from './api/idempotency.js';
 import { idempotencyKeyStore } from './db/repositories/idempotency-keys.js';
-import { AesGcmPayloadCodec, createDataConverter, keyringFromConfig } from './codec/index.js';
+import { createDataConverter, keyringFromConfig, ShreddingPayloadCodec, SubjectKeyStore, type Keyring } from './codec/index.js';
 import { checkPolicy } from './domain/master-data.js';
 import { pageTokenSecretOf, type Config } from './config.js';
 import { bootstrapUsers, type BootstrapKey } from './api/bootstrap.js';
@@ -19,6 +19,7 @@ import { createTransport } from './notifications/transport.js';
 import { connectClient, connectWorker, temporalTls } from './temporal.js';
 import { createLocalCodecApp } from './api/routes/codec.js';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { loadWorkflowBundle } from './worker/bundle.js';
 import { createOperationalWorker } from './worker/worker.js';
 import { startWebhookWakeup } from './worker/webhook-wakeup.js';
@@ -31,6 +32,28 @@ export interface Endpoints {
 
 export interface RunningService {
   stop(): Promise<void>;
+}
+
+/**
+ * The payload codec of a process: per-person keys (crypto-shredding) from the operational
+ * database, forgotten at once when an erasure in any process NOTIFYs.
+ */
+async function shreddingCodec(keyring: Keyring, databaseUrl: string, name: string): Promise<{ codec: ShreddingPayloadCodec; stop: () => Promise<void> }> {
+  // Its own connections: a key lookup never waits behind a caller that holds one of the main pool's
+  // (an API request in a transaction that starts a workflow encodes its arguments).
+  const pool = createPool({ connectionString: databaseUrl, applicationName: `${name}-keys`, max: 3 });
+  const keys = new SubjectKeyStore(pool, keyring);
+  const listener = new pg.Client({ connectionString: databaseUrl, application_name: 'crm-subject-keys' });
+  listener.on('error', () => undefined);
+  await listener.connect();
+  const stopListening = await keys.listen(listener);
+  return {
+    codec: new ShreddingPayloadCodec(keyring, keys),
+    async stop() {
+      await stopListening();
+      await pool.end();
+    },
+  };
 }
 
 /** The SDK's own log lines: warnings and errors only, next to our JSON logs. */
@@ -56,7 +79,9 @@ export async function startWorkerService(
   checkPolicy(config.masterData);
   const transport = createTransport({ mail: config.mail, sms: config.sms });
   const connection = await connectWorker(endpoints.temporalAddress, temporalTls(config.temporal.tls));
-  const dataConverter = createDataConverter(keyringFromConfig(config.codec));
+  const keyring = keyringFromConfig(config.codec);
+  const shredding = await shreddingCodec(keyring, endpoints.databaseUrl, 'crm-worker');
+  const dataConverter = createDataConverter(keyring, shredding.codec);
   const workflowBundle = bundle ?? (await loadWorkflowBundle(config.workflowBundlePath));
   const { versioning } = config.temporal;
   const version = versioning.enabled
@@ -92,6 +117,7 @@ export async function startWorkerService(
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await done.catch(() => undefined);
       await wakeup.stop();
+      await shredding.stop();
       await client.connection.close();
       await connection.close();
       await transport.close?.();
@@ -145,7 +171,13 @@ export async function startApiService(
     keys.map((k) => ({ team: config.acquisition.leadTeam, ...k })),
   );
   const keyring = keyringFromConfig(config.codec);
-  const temporal = await connectClient(endpoints.temporalAddress, config.temporal.namespace, createDataConverter(keyring), temporalTls(config.temporal.tls));
+  const shredding = await shreddingCodec(keyring, endpoints.databaseUrl, 'crm-api');
+  const temporal = await connectClient(
+    endpoints.temporalAddress,
+    config.temporal.namespace,
+    createDataConverter(keyring, shredding.codec),
+    temporalTls(config.temporal.tls),
+  );
   let pageTokenSecret = pageTokenSecretOf(config);
   if (!pageTokenSecret) {
     // loadConfig refuses this outside development and test; here tokens last as long as this process.
@@ -160,7 +192,7 @@ export async function startApiService(
     keys,
     pageTokenSecret,
     rateLimits: config.api.rateLimits,
-    payloadCodec: new AesGcmPayloadCodec(keyring),
+    payloadCodec: shredding.codec,
     codecAccess: { namespace: config.temporal.namespace, uiOrigin: config.codec.uiOrigin, tokens: config.codec.tokens, oidc: config.codec.oidc },
     retention: config.retention,
     idempotencyTtlMs: config.api.idempotencyTtlMs,
@@ -192,6 +224,7 @@ export async function startApiService(
       if (codecServer) await new Promise<void>((resolve) => codecServer.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await temporal.connection.close();
+      await shredding.stop();
       await pool.end();
     },
   };

@@ -78,7 +78,7 @@ describe('customer registration over HTTP', () => {
     expect(description.typedSearchAttributes.get(CrmCustomerId)).toBe(res.body.id);
     expect(description.typedSearchAttributes.get(CrmProcess)).toBe('registration');
     expect(description.typedSearchAttributes.get(CrmStatus)).toBe('registered');
-    expect(await description.staticSummary()).toBe('Register customer Ada Lovelace');
+    expect(await description.staticSummary()).toBe(`Register customer ${res.body.id}`);
 
     const state = await h.json('GET', `/v1/registrations/${key}`);
     expect(state.status).toBe(200);

@@ -283,7 +283,7 @@ describe.concurrent('onboarding', () => {
     const row = await h.pool.query('SELECT status, reasons FROM customer_onboardings WHERE customer_id = $1', [customerId]);
     expect(row.rows[0]).toEqual({ status: 'stalled', reasons: result.reasons });
     const search = await h.client.workflow.getHandle(`onboarding-${customerId}`).describe();
-    expect(await search.staticSummary()).toBe('Onboarding Silent Sam (won lead)');
+    expect(await search.staticSummary()).toBe(`Onboarding of customer ${customerId} (won lead)`);
   });
 
   it("a won lead whose owner was deactivated meanwhile gets the account-manager team's next active agent", async () => {

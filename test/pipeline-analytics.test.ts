@@ -95,9 +95,10 @@ describe('the open pipeline of running funnels', () => {
     await a.ingest();
     expect((await funnel(id).describe()).status.name).toBe('RUNNING');
     expect(stageCounts((await a.report('pipeline')).body)).toEqual({ new: 1, contacted: 2 });
-    const changes = await a.service.pool.query(`SELECT from_status, to_status FROM followed_status_changes WHERE workflow_id = $1 ORDER BY at, event_id`, [
-      `lead-${id}`,
-    ]);
+    const changes = await a.service.pool.query(
+      `SELECT from_status, to_status FROM followed_status_changes WHERE workflow_id = (SELECT pseudonym FROM pseudonyms WHERE real_id = $1) ORDER BY at, event_id`,
+      [`lead-${id}`],
+    );
     expect(changes.rows).toEqual([
       { from_status: null, to_status: 'new' },
       { from_status: 'new', to_status: 'contacted' },
@@ -111,12 +112,15 @@ describe('the open pipeline of running funnels', () => {
     expect(idle).toMatchObject({ lastRead: 0, lastEvents: 0 });
 
     const id = leads[2]!;
-    const before = await a.service.pool.query<{ last_event_id: string }>(`SELECT last_event_id FROM followed_runs WHERE workflow_id = $1`, [`lead-${id}`]);
+    const before = await a.service.pool.query<{ last_event_id: string }>(
+      `SELECT last_event_id FROM followed_runs WHERE workflow_id = (SELECT pseudonym FROM pseudonyms WHERE real_id = $1)`,
+      [`lead-${id}`],
+    );
     await move(id, { to: 'lost', reason: 'no budget' });
     await funnel(id).result();
     await a.ingest();
     const after = await a.service.pool.query<{ last_event_id: string; run_status: string }>(
-      `SELECT last_event_id, run_status FROM followed_runs WHERE workflow_id = $1`,
+      `SELECT last_event_id, run_status FROM followed_runs WHERE workflow_id = (SELECT pseudonym FROM pseudonyms WHERE real_id = $1)`,
       [`lead-${id}`],
     );
     const pass = await followed();
@@ -262,7 +266,10 @@ describe('task SLA adherence from tasks that follow the task contract', () => {
       done: expect.any(Number),
       onTime: expect.any(Number),
     });
-    const runs = await a.service.pool.query(`SELECT run_status FROM followed_runs WHERE workflow_id = $1 ORDER BY start_time`, [late.workflowId]);
+    const runs = await a.service.pool.query(
+      `SELECT run_status FROM followed_runs WHERE workflow_id = (SELECT pseudonym FROM pseudonyms WHERE real_id = $1) ORDER BY start_time`,
+      [late.workflowId],
+    );
     expect(runs.rows.map((r) => r.run_status)).toEqual(['continued_as_new', 'completed']);
     await Promise.all([open, overdueNow].map((t) => t.terminate('test done')));
   });
@@ -346,9 +353,10 @@ describe('figures', () => {
     // The moved run, and at most the few that other test files changed on the shared server meanwhile: not the whole namespace again.
     expect(incremental.read).toBeGreaterThanOrEqual(1);
     expect(incremental.read).toBeLessThan(full.read / 2);
-    const cursor = await a.service.pool.query<{ last_event_id: string }>('SELECT last_event_id FROM followed_runs WHERE workflow_id = $1', [
-      `lead-${started[0]}`,
-    ]);
+    const cursor = await a.service.pool.query<{ last_event_id: string }>(
+      'SELECT last_event_id FROM followed_runs WHERE workflow_id = (SELECT pseudonym FROM pseudonyms WHERE real_id = $1)',
+      [`lead-${started[0]}`],
+    );
     expect(incremental.events).toBeLessThan(Number(cursor.rows[0]!.last_event_id));
     expect(stageCounts((await a.report('pipeline')).body).contacted).toBeGreaterThanOrEqual(1);
   });

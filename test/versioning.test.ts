@@ -82,7 +82,7 @@ async function startVersion(version: WorkerDeploymentVersion, workflowBundle: Wo
     deploymentVersion: version,
     pool: h.pool,
     transport: new FileTransport(h.mailDir),
-    dataConverter: createDataConverter(h.keyring),
+    dataConverter: createDataConverter(h.keyring, h.payloadCodec),
     settings: { acquisition: defaults.acquisition, masterData: defaults.masterData },
   });
   running.push({ worker, done: worker.run() });
@@ -189,9 +189,9 @@ describe('worker versioning', () => {
     // Pinning was needed: the export's history does not replay on version 2.
     const exportHistory = await h.client.workflow.getHandle(gdprWorkflowId(exportId)).fetchHistory();
     await expect(
-      Worker.runReplayHistory({ workflowBundle: v2Bundle, dataConverter: createDataConverter(h.keyring) }, exportHistory, 'export-on-v2'),
+      Worker.runReplayHistory({ workflowBundle: v2Bundle, dataConverter: createDataConverter(h.keyring, h.payloadCodec) }, exportHistory, 'export-on-v2'),
     ).rejects.toThrow(/[Nn]ondeterminism/);
-    await Worker.runReplayHistory({ workflowBundle: v1Bundle, dataConverter: createDataConverter(h.keyring) }, exportHistory, 'export-on-v1');
+    await Worker.runReplayHistory({ workflowBundle: v1Bundle, dataConverter: createDataConverter(h.keyring, h.payloadCodec) }, exportHistory, 'export-on-v1');
 
     // A new export starts on the current version, 2, and is pinned there.
     const second = await h.json('POST', `/v1/customers/${customer.id}/export`, { body: {} });

@@ -527,7 +527,7 @@ export async function leadFunnel(input: LeadFunnelInput): Promise<LeadFunnelResu
           { key: CrmStatus, value: 'starting' },
           { key: CrmOwner, value: state.owner! },
         ],
-        staticSummary: `Onboarding ${state.name} (won lead)`,
+        staticSummary: `Onboarding of customer ${result.customerId} (won lead)`,
       });
       state.onboardingWorkflowId = onboardingId;
     }

@@ -100,7 +100,8 @@ export async function registerCustomer(input: RegistrationInput): Promise<Regist
           { key: CrmProcess, value: CRM_PROCESS.onboarding },
           { key: CrmStatus, value: 'starting' },
         ],
-        staticSummary: `Onboarding ${input.request.name} (registered)`,
+        // No name: a summary names no person (it is sealed with the shared key, not the person's).
+        staticSummary: `Onboarding of customer ${result.customerId} (registered)`,
       });
     }
   }

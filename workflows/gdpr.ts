@@ -74,6 +74,9 @@ async function targetsOf(input: GdprRequest): Promise<VerificationTargetSpec[]> 
   return [onRecord, ...prior];
 }
 
+/** Added with crypto-shredding: erasures recorded before it replay without ending the customer's processes. */
+const ERASURE_ENDS_PROCESSES_PATCH = 'erasure-ends-processes';
+
 /** Runs recorded before the policy became the worker's carry it: their replay asks nothing. */
 async function withPolicy(input: GdprRequestInput): Promise<GdprRequest> {
   return input.policy ? { ...input, policy: input.policy } : { ...input, policy: await acts.masterDataPolicy() };
@@ -278,7 +281,14 @@ export async function gdprErasure(request: GdprRequestInput): Promise<GdprState>
   try {
     const erasure = { requestId: input.requestId, actor: input.requestedBy, workflowId };
     if (input.customerId) {
-      state.erasedRows = (await acts.eraseCustomer({ ...erasure, customerId: input.customerId })).rows;
+      // Running processes end first (reason 'erased'): none writes the data back, none outlives its key.
+      let ended: { ended: string[] } | undefined;
+      if (patched(ERASURE_ENDS_PROCESSES_PATCH)) {
+        ended = await acts.endCustomerProcesses({ ...erasure, customerId: input.customerId });
+        // The file mailbox forgets their messages while the record still knows their addresses.
+        await acts.eraseDeliveredMessages({ customerId: input.customerId });
+      }
+      state.erasedRows = (await acts.eraseCustomer({ ...erasure, customerId: input.customerId, ...(ended ? { processesEnded: ended.ended } : {}) })).rows;
     } else {
       // Running funnels end first (closed as lost, reason 'erased'), so none writes the person's data back.
       await acts.endLeadFunnels({ ...erasure, email: input.email! });

@@ -172,7 +172,8 @@ function taskAttributes(t: Omit<OpenedTask, 'messageId'>) {
  * continued as new finds its task's workflow running and leaves it be.
  */
 export async function startTask(task: OpenedTask, spec: Pick<TaskSpec, 'title' | 'customerId' | 'dueInMs'>): Promise<void> {
-  await deliver(task.messageId, `Task for ${task.ownerId}: ${spec.title}`, spec.customerId);
+  // The summary names no person (the title may): the task's id and kind only.
+  await deliver(task.messageId, `Task ${task.taskId} (${task.kind}) for ${task.ownerId}`, spec.customerId);
   const { messageId: _sent, ...opened } = task;
   try {
     await startChild(taskWorkflow, {
@@ -184,7 +185,8 @@ export async function startTask(task: OpenedTask, spec: Pick<TaskSpec, 'title' |
         ...taskAttributes(opened),
         ...(spec.customerId ? [{ key: CrmCustomerId, value: spec.customerId }] : []),
       ],
-      staticSummary: spec.title,
+      // The title names the person: it stays in the task's record and its state, not in the summary.
+      staticSummary: `Task ${opened.taskId} (${opened.kind})${spec.customerId ? ` about customer ${spec.customerId}` : ''}`,
     });
   } catch (err) {
     if ((err as Error).name !== 'WorkflowExecutionAlreadyStartedError') throw err;

@@ -21,6 +21,9 @@ import {
   WORKFLOW_TYPE,
 } from '../domain/processes.js';
 
+/** A customer's completed erasure: analytics deletes the pseudonym mappings of their runs (migration 0005). */
+export const ERASURE = { workflowType: WORKFLOW_TYPE.gdprErasure, erasedStatus: 'erased' } as const;
+
 export const FUNNEL = {
   workflowType: WORKFLOW_TYPE.leadFunnel,
   stages: FUNNEL_STAGES,

@@ -47,36 +47,55 @@ export class AesGcmPayloadCodec implements PayloadCodec {
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
     const keyId = this.keyring.activeKeyId;
-    const key = this.keyring.keys.get(keyId)!;
-    return payloads.map((p) => {
-      const iv = randomBytes(IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      // The key id is bound to the ciphertext: a payload relabelled with another key id fails.
-      cipher.setAAD(text.encode(keyId));
-      const sealed = Buffer.concat([iv, cipher.update(serialise(p)), cipher.final(), cipher.getAuthTag()]);
-      return {
-        metadata: { encoding: text.encode(ENCODING), 'encryption-cipher': text.encode(CIPHER), 'encryption-key-id': text.encode(keyId) },
-        data: new Uint8Array(sealed),
-      };
-    });
+    return payloads.map((p) => seal(p, this.keyring.keys.get(keyId)!, keyId));
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((p) => {
-      const encoding = p.metadata?.encoding;
-      if (!encoding || untext.decode(encoding) !== ENCODING) return p;
-      const keyIdBytes = p.metadata?.['encryption-key-id'];
-      const keyId = keyIdBytes ? untext.decode(keyIdBytes) : '';
+      if (!isSealed(p)) return p;
+      const keyId = keyIdOf(p);
       const key = this.keyring.keys.get(keyId);
       if (!key) throw new UnknownKeyError(keyId);
-      const data = Buffer.from(p.data ?? new Uint8Array());
-      if (data.length < IV_BYTES + TAG_BYTES) throw new Error('sealed payload is too short');
-      const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
-      decipher.setAAD(text.encode(keyId));
-      decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
-      return deserialise(Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]));
+      return open(p, key, keyId);
     });
   }
+}
+
+export function isSealed(p: Payload): boolean {
+  const encoding = p.metadata?.encoding;
+  return !!encoding && untext.decode(encoding) === ENCODING;
+}
+
+export function keyIdOf(p: Payload): string {
+  const keyIdBytes = p.metadata?.['encryption-key-id'];
+  return keyIdBytes ? untext.decode(keyIdBytes) : '';
+}
+
+/** Seals one payload with `key`; `extra` metadata (in clear) says which kind of key. */
+export function seal(p: Payload, key: Buffer, keyId: string, extra: Record<string, string> = {}): Payload {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  // The key id is bound to the ciphertext: a payload relabelled with another key id fails.
+  cipher.setAAD(text.encode(keyId));
+  const sealed = Buffer.concat([iv, cipher.update(serialise(p)), cipher.final(), cipher.getAuthTag()]);
+  return {
+    metadata: {
+      encoding: text.encode(ENCODING),
+      'encryption-cipher': text.encode(CIPHER),
+      'encryption-key-id': text.encode(keyId),
+      ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, text.encode(v)])),
+    },
+    data: new Uint8Array(sealed),
+  };
+}
+
+export function open(p: Payload, key: Buffer, keyId: string): Payload {
+  const data = Buffer.from(p.data ?? new Uint8Array());
+  if (data.length < IV_BYTES + TAG_BYTES) throw new Error('sealed payload is too short');
+  const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
+  decipher.setAAD(text.encode(keyId));
+  decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
+  return deserialise(Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]));
 }
 
 /**
@@ -84,6 +103,6 @@ export class AesGcmPayloadCodec implements PayloadCodec {
  * them needs a failure converter inside the workflow bundle): business failures therefore name
  * fields and reasons, never values.
  */
-export function createDataConverter(keyring: Keyring): DataConverter {
-  return { payloadCodecs: [new AesGcmPayloadCodec(keyring)] };
+export function createDataConverter(keyring: Keyring, codec: PayloadCodec = new AesGcmPayloadCodec(keyring)): DataConverter {
+  return { payloadCodecs: [codec] };
 }

@@ -492,8 +492,13 @@ export function leadWorkflowId(leadId: string): string {
   return `lead-${leadId}`;
 }
 
-export function leadSummary(intake: Pick<FunnelIntake, 'name' | 'company' | 'source'>): string {
-  return `Lead ${intake.name}${intake.company ? `, ${intake.company}` : ''}, via ${intake.source}`;
+/**
+ * The funnel's summary in the Temporal UI: the lead's id and source, no name or company. A summary
+ * is a payload of no subject (sealed with the shared key), so it must name no person: the name
+ * lives in the funnel's state, sealed with the lead's own key, and goes with their erasure.
+ */
+export function leadSummary(leadId: string, intake: Pick<FunnelIntake, 'source'>): string {
+  return `Lead ${leadId}, via ${intake.source}`;
 }
 
 /** How a lead's funnel is started, by the intake API and by an import alike: id, input, search attributes, summary. */
@@ -508,7 +513,7 @@ export function leadFunnelStart(leadId: string, intake: LeadIntake, actor: strin
       ...(intake.ownerId ? [{ key: CrmOwner, value: intake.ownerId }] : []),
       ...(intake.teamId ? [{ key: CrmTeam, value: intake.teamId }] : []),
     ],
-    staticSummary: leadSummary(intake),
+    staticSummary: leadSummary(leadId, intake),
     staticDetails: details,
   };
 }

@@ -80,6 +80,8 @@ export function gdprKindOf(requestId: string): GdprKind {
  */
 export const eraseLeadUpdate = defineUpdate<{ stage: string }, [{ requestId: string; actor: string }]>('eraseLead');
 export const LEAD_ERASED_REASON = 'erased';
+/** Why the running processes of an erased customer ended (audit log, Temporal's termination reason). */
+export const ERASED_PROCESS_REASON = 'erased';
 
 export interface EraseCustomerResult {
   /** Rows anonymised or deleted per table. */

@@ -47,6 +47,8 @@ export const WORKFLOW_TYPE = {
   offer: 'offer',
   customerMasterData: 'customerMasterData',
   deliverNotification: 'deliverNotification',
+  /** A closed erasure (CrmStatus `erased`) tells analytics to forget which runs were the customer's. */
+  gdprErasure: 'gdprErasure',
 } as const;
 
 /**

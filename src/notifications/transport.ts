@@ -8,7 +8,7 @@
  * non-retryable `RecipientInvalid`; anything else (a timeout, a 5xx, a refused connection) is a
  * plain error that the delivery's retry policy retries.
  */
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { PERMANENT_FAILURE, permanentFailure } from '../domain/refusals.js';
@@ -30,6 +30,12 @@ export interface MessageTransport {
   readonly name: string;
   send(message: OutboundMessage): Promise<void>;
   close?(): Promise<void>;
+  /**
+   * GDPR erasure: removes what this transport still keeps of messages to these recipients (e-mail
+   * addresses, phone numbers); returns how many messages it removed. A transport that hands mail on
+   * (SMTP, an SMS gateway) keeps nothing and has none: what was delivered cannot be recalled.
+   */
+  erase?(recipients: string[]): Promise<number>;
 }
 
 /** A recipient as one safe folder name (no separators, no dot-dot). */
@@ -53,6 +59,17 @@ export class FileTransport implements MessageTransport {
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify({ ...message, deliveredAt: new Date().toISOString() }, null, 2), { mode: 0o600 });
     await rename(tmp, file);
+  }
+
+  /** Deletes the recipients' mailbox folders, every message in them. */
+  async erase(recipients: string[]): Promise<number> {
+    let removed = 0;
+    for (const recipient of new Set(recipients.filter(Boolean).map(mailboxFolder))) {
+      const folder = path.join(this.dir, recipient);
+      removed += (await readdir(folder).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).length;
+      await rm(folder, { recursive: true, force: true });
+    }
+    return removed;
   }
 }
 
@@ -209,6 +226,12 @@ export class ChannelTransports implements MessageTransport {
     const transport = this.byChannel[message.channel];
     if (!transport) throw permanentFailure(PERMANENT_FAILURE.noTransport, `no transport is configured for ${message.channel}`);
     await transport.send(message);
+  }
+
+  async erase(recipients: string[]): Promise<number> {
+    let removed = 0;
+    for (const t of new Set(Object.values(this.byChannel))) removed += (await t.erase?.(recipients)) ?? 0;
+    return removed;
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, mkdtemp, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -26,7 +27,7 @@ import { KeyScan } from './key-scan.js';
 import { FileTransport, mailboxFolder, type MessageTransport } from '../../src/notifications/transport.js';
 import { createOperationalWorker } from '../../src/worker/worker.js';
 import { startWebhookWakeup } from '../../src/worker/webhook-wakeup.js';
-import { AesGcmPayloadCodec, createDataConverter, generateKey, type Keyring } from '../../src/codec/index.js';
+import { createDataConverter, generateKey, ShreddingPayloadCodec, SubjectKeyStore, type Keyring } from '../../src/codec/index.js';
 import type { MasterDataPolicy } from '../../src/domain/master-data.js';
 import { Contract } from './contract.js';
 
@@ -60,6 +61,9 @@ export interface Harness {
   codecToken: string;
   /** The payload keys of this harness: client, worker and codec endpoint encrypt with them. */
   keyring: Keyring;
+  /** The per-person data keys (crypto-shredding) and the codec every client, worker and the codec endpoint use. */
+  subjectKeys: SubjectKeyStore;
+  payloadCodec: ShreddingPayloadCodec;
   /** Set when the harness runs on the time-skipping test server: `env.sleep('2 days')`. */
   env?: TestWorkflowEnvironment;
   /**
@@ -132,7 +136,16 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
 
   // Every payload is encrypted as in production, so tests see what Temporal stores.
   const keyring = generateKey(`test-${schema}`);
-  const dataConverter = opts.plainPayloads ? undefined : createDataConverter(keyring);
+  // Personal data under per-person keys (crypto-shredding), as in production; an erasure's NOTIFY empties the cache.
+  // Its own connections: a key lookup never waits behind a caller that holds one of the pool's.
+  const keyPool = createPool({ connectionString: pgUrl, schema, max: 2 });
+  const subjectKeys = new SubjectKeyStore(keyPool, keyring);
+  const keyListener = new pg.Client({ connectionString: pgUrl });
+  keyListener.on('error', () => undefined);
+  await keyListener.connect();
+  const stopKeyListener = await subjectKeys.listen(keyListener);
+  const payloadCodec = new ShreddingPayloadCodec(keyring, subjectKeys);
+  const dataConverter = opts.plainPayloads ? undefined : createDataConverter(keyring, payloadCodec);
   const env = opts.timeSkipping ? await createTimeSkippingEnv({ dataConverter }) : undefined;
   const connection = env ? env.connection : await Connection.connect({ address });
   const client = env ? env.client : new Client({ connection, namespace: 'default', dataConverter });
@@ -204,7 +217,7 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'debug', 'crm', scan.apiLog),
       keys: keyEntries,
       resultWaitMs,
-      payloadCodec: new AesGcmPayloadCodec(keyring),
+      payloadCodec,
       codecAccess: { namespace: 'default', uiOrigin: 'http://localhost:8233', tokens: [{ name: 'test-codec', sha256: hashKey(codecToken) }] },
       pageTokenSecret,
       // High enough that no test trips it; test/security.test.ts tests the limits with its own API.
@@ -250,10 +263,12 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
     mailDir,
     codecToken,
     keyring,
+    subjectKeys,
+    payloadCodec,
     env,
     plainApi() {
       if (!env) throw new Error('plainApi() is for harnesses on the time-skipping server');
-      const plain = new Client({ connection: env.connection, dataConverter: createDataConverter(keyring) });
+      const plain = new Client({ connection: env.connection, dataConverter: createDataConverter(keyring, payloadCodec) });
       // The API's own wait for a result: over this client a wait does not move time.
       return { plain, api: apiOver(plain, opts.resultWaitMs) };
     },
@@ -278,6 +293,8 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       if (checkResponses && loaded) await recordChecked(await loaded);
       await wakeup.stop();
       await stopWorker();
+      await stopKeyListener();
+      await keyPool.end();
       if (env) {
         await env.teardown();
       } else {

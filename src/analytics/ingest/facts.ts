@@ -16,7 +16,10 @@ export const PERSONAL_ATTRIBUTES = new Set(['CrmCustomerId']);
 
 export interface RunFacts {
   runId: string;
+  /** The real workflow id: stored only as its pseudonym (migration 0005). */
   workflowId: string;
+  /** The customer the run was tagged with (CrmCustomerId): kept only in the pseudonym mapping, erased with them. */
+  customerId: string | null;
   workflowType: string;
   process: string | null;
   status: 'completed' | 'failed' | 'terminated' | 'timed_out' | 'canceled' | 'continued_as_new';
@@ -160,6 +163,7 @@ export function extractFacts(info: ExecutionInfo, events: Event[]): RunFacts {
   return {
     runId,
     workflowId,
+    customerId: typeof attributes.CrmCustomerId === 'string' ? attributes.CrmCustomerId : null,
     workflowType: info.type?.name ?? 'unknown',
     process: typeof kept.CrmProcess === 'string' ? kept.CrmProcess : null,
     status,

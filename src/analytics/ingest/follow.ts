@@ -110,7 +110,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
   async function startingPoint(info: ExecutionInfo, cursor: Cursor | undefined) {
     if (cursor) return { attributes: cursor.attributes, status: cursor.status, lastEventId: Number(cursor.last_event_id) };
     const { rows } = await pool.query<{ attributes: Record<string, unknown>; status: string | null }>(
-      'SELECT attributes, status FROM followed_runs WHERE workflow_id = $1 AND start_time < $2 ORDER BY start_time DESC LIMIT 1',
+      'SELECT attributes, status FROM followed_runs WHERE workflow_id = (SELECT pseudonym FROM pseudonyms WHERE real_id = $1) AND start_time < $2 ORDER BY start_time DESC LIMIT 1',
       [info.execution?.workflowId, new Date(timestampToMs(info.startTime) ?? 0)],
     );
     return { attributes: rows[0]?.attributes ?? {}, status: rows[0]?.status ?? null, lastEventId: 0 };
@@ -144,9 +144,15 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
     }
     const closed = runStatus(info.status);
     const a = PIPELINE.attributes;
+    // The customer the run is tagged with: kept only in the pseudonym mapping, so their erasure can delete it.
+    const tagged = decodeSearchAttributes(info.searchAttributes?.indexedFields as Record<string, temporal.api.common.v1.IPayload>).CrmCustomerId;
+    const customerId = typeof tagged === 'string' ? tagged : null;
     const db = await pool.connect();
     try {
       await db.query('BEGIN');
+      // One pseudonym for the run's rows (after the customer's erasure a fresh one with no mapping).
+      const { rows: named } = await db.query<{ p: string }>('SELECT analytics_pseudonym($1, $2) AS p', [info.execution?.workflowId, customerId]);
+      const pseudonym = named[0]!.p;
       await db.query(
         `INSERT INTO followed_runs (run_id, workflow_id, workflow_type, process, run_status, start_time, close_time, last_event_id, visibility, attributes,
                                     status, owner, team, amount, currency, probability, expected_close, changed_at, events_read, reads)
@@ -160,7 +166,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
          WHERE followed_runs.last_event_id <= EXCLUDED.last_event_id`,
         [
           info.execution?.runId,
-          info.execution?.workflowId,
+          pseudonym,
           info.type?.name ?? 'unknown',
           text(attributes[PIPELINE.attributes.process]) ?? 'unknown',
           closed ?? 'running',
@@ -187,7 +193,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
           [
             info.execution?.runId,
             c.eventId,
-            info.execution?.workflowId,
+            pseudonym,
             text(c.context[PIPELINE.attributes.process]) ?? 'unknown',
             c.from,
             c.to,

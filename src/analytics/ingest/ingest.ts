@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import type { StorePool } from '../store.js';
 import { extractFacts, timestampToMs, type RunFacts } from './facts.js';
+import { ERASURE } from '../contract.js';
 
 type ExecutionInfo = temporal.api.workflow.v1.IWorkflowExecutionInfo;
 
@@ -86,11 +87,12 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
     const db = await pool.connect();
     try {
       await db.query('BEGIN');
+      const erased: string[] = [];
       for (const f of facts) {
         const inserted = await db.query(
           `INSERT INTO process_runs (run_id, workflow_id, workflow_type, process, status, failure_type, final_status, attributes, start_time, close_time, duration_ms, history_length,
                                      activity_failure_type)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           VALUES ($1, analytics_pseudonym($2, $14), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
            ON CONFLICT (run_id) DO NOTHING`,
           [
             f.runId,
@@ -106,8 +108,10 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
             f.durationMs,
             f.historyLength,
             f.activityFailureType,
+            f.customerId,
           ],
         );
+        if (f.workflowType === ERASURE.workflowType && f.finalStatus === ERASURE.erasedStatus && f.customerId) erased.push(f.customerId);
         if (inserted.rowCount === 0) continue;
         for (const t of f.transitions) {
           await db.query(
@@ -124,6 +128,14 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
             a.failed,
           ]);
         }
+      }
+      // Customers erased: their runs stay counted, but nothing here ties them to the customer any more
+      // (after the batch, so runs of theirs earlier in it are covered too).
+      for (const customerId of erased) {
+        await db.query('DELETE FROM pseudonyms WHERE customer_id = $1 OR position($1 in real_id) > 0', [customerId]);
+        await db.query("INSERT INTO erased_customers (customer_sha256) VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex')) ON CONFLICT DO NOTHING", [
+          customerId,
+        ]);
       }
       await db.query(
         `UPDATE ingest_state SET watermark = GREATEST(watermark, $1), runs_ingested = (SELECT count(*) FROM process_runs), last_run_at = now(), last_batch = $2`,

@@ -20,7 +20,8 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { z } from 'zod';
-import type { Payload } from '@temporalio/common';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { KeyDestroyedError } from '../../codec/subject-keys.js';
 import { bearerToken, createKeyVerifier } from '../../auth/keys.js';
 import { createOidcVerifier, looksLikeJwt } from '../../auth/oidc.js';
 import { recordCodecDecode } from '../../db/repositories/codec-decodes.js';
@@ -122,7 +123,17 @@ export function codecRoutes(deps: ApiDeps, opts: { localUi?: boolean } = {}) {
     const payloads = await readPayloads(c);
     let out: Payload[];
     try {
-      out = await codec.decode(payloads);
+      // Each payload on its own: one whose person was erased shows why instead of failing the batch.
+      out = await Promise.all(
+        payloads.map(async (p) => {
+          try {
+            return (await codec.decode([p]))[0]!;
+          } catch (err) {
+            if (err instanceof KeyDestroyedError) return defaultPayloadConverter.toPayload({ erased: err.message });
+            throw err;
+          }
+        }),
+      );
     } catch (err) {
       // A payload sealed with an unknown key, or tampered with: the caller's input, not our fault.
       throw new ApiError(422, `Payloads could not be decoded: ${(err as Error).message}`);

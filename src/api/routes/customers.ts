@@ -208,7 +208,7 @@ function registrationStart(workflowId: string, taskQueue: string, body: Registra
       { key: CrmProcess, value: CRM_PROCESS.registration },
       { key: CrmStatus, value: 'received' },
     ],
-    staticSummary: `Register customer ${body.name}`,
+    staticSummary: `Register customer ${customerId}`,
     staticDetails: `Registration requested by user ${principal.actor} (${principal.roles.join(', ')})`,
     memo: { requestedBy: principal.actor },
   });

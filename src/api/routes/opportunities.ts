@@ -145,7 +145,7 @@ export function opportunityRoutes(deps: ApiDeps) {
           { key: CrmCustomerId, value: customerId },
           ...(body.ownerId ? [{ key: CrmOwner, value: body.ownerId }] : []),
         ],
-        staticSummary: `Opportunity for ${customer.name}: ${body.productIds.join(', ')}`,
+        staticSummary: `Opportunity for customer ${customerId}: ${body.productIds.join(', ')}`,
         staticDetails: `Opened by ${actor} (${roles.join(', ')}) for customer ${customerId}`,
       },
       c.get('idempotency'),
