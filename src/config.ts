@@ -63,6 +63,12 @@ const envSchema = z.object({
    * (`temporal worker deployment set-ramping-version` / `set-current-version`). `npm start` always makes it current.
    */
   WORKER_PROMOTE: z.enum(['current', 'if-none', 'none']).default('if-none'),
+  /**
+   * Workflows an operational worker keeps in memory (sticky cache). Unset: the SDK's default, which
+   * grows with the heap limit (about 2,300 at Node's default 4 GiB). Open funnels waiting on timers
+   * beyond it cost nothing in the worker: an evicted workflow is replayed from history when it wakes.
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).optional(),
   TEMPORAL_DEV_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_UI_URL: z.string().url().optional(),
@@ -332,6 +338,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env) {
         buildId: e.WORKER_BUILD_ID,
         promote: e.WORKER_PROMOTE,
       },
+      maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       devPort: e.TEMPORAL_DEV_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
       uiUrl: e.TEMPORAL_UI_URL,

@@ -68,6 +68,7 @@ export async function startWorkerService(
     taskQueue: config.temporal.taskQueue,
     workflowBundle,
     deploymentVersion: version,
+    maxCachedWorkflows: config.temporal.maxCachedWorkflows,
     dataConverter,
     pool,
     transport,

@@ -15,6 +15,8 @@ export interface OperationalWorkerOptions extends ActivityDeps {
    * unversioned worker (the test harness), which runs every execution on its task queue.
    */
   deploymentVersion?: WorkerDeploymentVersion;
+  /** WORKER_MAX_CACHED_WORKFLOWS: the sticky cache's bound; unset: the SDK's default (grows with the heap limit). */
+  maxCachedWorkflows?: number;
 }
 
 /** The operational worker: every CRM workflow and activity on one task queue. */
@@ -27,6 +29,7 @@ export function createOperationalWorker(opts: OperationalWorkerOptions): Promise
     dataConverter: opts.dataConverter,
     activities: createActivities({ pool: opts.pool, transport: opts.transport, settings: opts.settings }),
     shutdownGraceTime: '10 seconds',
+    ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     ...(opts.deploymentVersion ? { workerDeploymentOptions: deploymentOptions(opts.deploymentVersion) } : {}),
   });
 }
