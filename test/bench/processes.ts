@@ -13,6 +13,8 @@ import { hashKey } from '../../src/auth/keys.js';
 import { bootstrapUsers } from '../../src/api/bootstrap.js';
 import { createLogger } from '../../src/logger.js';
 import { writeWorkflowBundle } from '../../src/worker/bundle.js';
+import type { Connection } from '@temporalio/client';
+import type { BenchRow } from './results.js';
 import type { BenchStack } from './stack.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
@@ -104,7 +106,7 @@ export async function childQueue(stack: BenchStack, taskQueue: string, temporalA
 
 /** The Temporal frontend the stack's client talks to. */
 export const temporalAddressOf = (stack: BenchStack): string => {
-  const address = stack.client.connection.options.address;
+  const address = (stack.client.connection as Connection).options.address;
   if (!address) throw new Error('the bench client has no address');
   return address;
 };
@@ -204,20 +206,21 @@ export async function sampleCpu(workers: Record<string, number>) {
 /** The busiest group of a CPU sample, and whether it is pinned (a Node process is bound by one core for its JS). */
 export function saturation(cpu: Record<string, number>): string {
   const cores = os.cpus().length;
+  const machine = cpu.machine ?? 0;
   const groups = Object.entries(cpu).filter(([g]) => g !== 'machine');
   const [top, pct] = groups.sort((a, b) => b[1] - a[1])[0] ?? ['none', 0];
-  const parts = [`busiest: ${top} at ${pct}% of a core`, `machine ${cpu.machine}% of ${cores} cores busy (other tenants included)`];
-  if (cpu.machine >= 90) parts.push('the machine saturates first: the processes share the cores');
+  const parts = [`busiest: ${top} at ${pct}% of a core`, `machine ${machine}% of ${cores} cores busy (other tenants included)`];
+  if (machine >= 90) parts.push('the machine saturates first: the processes share the cores');
   else if (pct >= 90) parts.push(`${top} saturates first`);
   else parts.push('nothing is pinned: latency bound (round trips), not CPU');
   return parts.join('; ');
 }
 
 /** Prints rows as a table (sections run alone). */
-export function printRows(rows: Array<Record<string, unknown>>): void {
+export function printRows(rows: BenchRow[]): void {
   console.table(
     rows.map((r) => {
-      const { figures, ...rest } = r as { figures?: Record<string, number> };
+      const { figures, ...rest } = r;
       return { ...rest, ...(figures ? { figures: JSON.stringify(figures) } : {}) };
     }),
   );
