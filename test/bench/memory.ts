@@ -146,6 +146,10 @@ export async function runMemory(): Promise<BenchRow[]> {
       readRow('GET /v1/leads/{id} p99', before.plain, during.plain, 'p99 unchanged (<= 1.1x) with 10,000 open funnels'),
       readRow('GET /v1/leads/{id}?live=true p99', before.live, during.live),
     ];
+  } catch (err) {
+    // Logged here: stopping the stack may end calls still in flight, whose errors would hide this one.
+    console.error(`bench section ${SECTION} failed:`, err);
+    throw err;
   } finally {
     await queue.stop();
     await stack.stop();
@@ -156,4 +160,5 @@ const round = (n: number) => Math.round(n * 10) / 10;
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
   printRows(await runMemory());
+  process.exit(0);
 }
