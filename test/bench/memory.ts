@@ -7,7 +7,8 @@
  * open (target: unchanged, ≤ 1.1×).
  *   BENCH_OPEN_FUNNELS (default 10000), BENCH_FUNNEL_DEADLINE_S (default 150: stop waiting for
  *   intakes then, and measure with those open), BENCH_WORKER_CACHE (WORKER_MAX_CACHED_WORKFLOWS of
- *   the worker; unset: the default), BENCH_READS (default 600)
+ *   the worker; unset: the default), BENCH_WORKER_NODE_OPTIONS (e.g. `--max-old-space-size=384`: the
+ *   worker's heap limit), BENCH_READS (default 600)
  * Alone: `npx tsx --expose-gc test/bench/memory.ts`.
  */
 import { pathToFileURL } from 'node:url';
@@ -27,7 +28,11 @@ export async function runMemory(): Promise<BenchRow[]> {
   const stack = await startBenchStack({ taskQueue: 'bench-memory-idle', poolMax: 20, resultWaitMs: 60_000 });
   const queue = await childQueue(stack, 'bench-memory', temporalAddressOf(stack));
   try {
-    const worker = await queue.startWorker(cache !== undefined ? { WORKER_MAX_CACHED_WORKFLOWS: cache } : {});
+    const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS;
+    const worker = await queue.startWorker({
+      ...(cache !== undefined ? { WORKER_MAX_CACHED_WORKFLOWS: cache } : {}),
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+    });
     const call = async (url: string, init?: { method: string; body: unknown }) => {
       const res = await queue.api.request(url, {
         method: init?.method ?? 'GET',
