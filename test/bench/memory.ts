@@ -1,0 +1,169 @@
+/**
+ * Memory with many open lead funnels: the operational worker alone in a child process
+ * (test/bench/worker-process.ts) while BENCH_OPEN_FUNNELS (default 10,000) `leadFunnel`s, started
+ * straight through the Temporal client, are taken in (the real intake activity) and then wait on
+ * their contact-SLA timer. Measures the worker's RSS (target < 512 MiB with the bounded workflow
+ * cache, WORKER_MAX_CACHED_WORKFLOWS) and the p99 of `GET /v1/leads/{id}` before and while they are
+ * open (target: unchanged, ≤ 1.1×).
+ *   BENCH_OPEN_FUNNELS (default 10000), BENCH_FUNNEL_DEADLINE_S (default 150: stop waiting for
+ *   intakes then, and measure with those open), BENCH_WORKER_CACHE (WORKER_MAX_CACHED_WORKFLOWS of
+ *   the worker; unset: the default), BENCH_WORKER_NODE_OPTIONS (e.g. `--max-old-space-size=384`: the
+ *   worker's heap limit), BENCH_READS (default 600)
+ * Alone: `npx tsx --expose-gc test/bench/memory.ts`.
+ */
+import { pathToFileURL } from 'node:url';
+import { startBenchStack } from './stack.js';
+import { latencies, type BenchRow } from './results.js';
+import { childQueue, printRows, rssMiB, temporalAddressOf } from './processes.js';
+import { leadFunnelStart, type LeadIntake } from '../../src/domain/acquisition.js';
+
+const SECTION = 'memory';
+
+export async function runMemory(): Promise<BenchRow[]> {
+  const funnels = Number(process.env.BENCH_OPEN_FUNNELS ?? 10_000);
+  const deadlineMs = Number(process.env.BENCH_FUNNEL_DEADLINE_S ?? 150) * 1000;
+  const reads = Number(process.env.BENCH_READS ?? 600);
+  const cache = process.env.BENCH_WORKER_CACHE;
+
+  const stack = await startBenchStack({ taskQueue: 'bench-memory-idle', poolMax: 20, resultWaitMs: 60_000 });
+  const queue = await childQueue(stack, 'bench-memory', temporalAddressOf(stack));
+  try {
+    const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS;
+    const worker = await queue.startWorker({
+      ...(cache !== undefined ? { WORKER_MAX_CACHED_WORKFLOWS: cache } : {}),
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+    });
+    const call = async (url: string, init?: { method: string; body: unknown }) => {
+      const res = await queue.api.request(url, {
+        method: init?.method ?? 'GET',
+        headers: { authorization: `Bearer ${queue.key}`, ...(init ? { 'content-type': 'application/json' } : {}) },
+        body: init ? JSON.stringify(init.body) : undefined,
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+
+    // The leads read: taken in through the API, as a person would.
+    const readIds: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await call('/v1/leads', { method: 'POST', body: { name: `Memory Read ${i}`, email: `memory-read-${i}@example.com`, source: 'web' } });
+      if (r.status !== 202) throw new Error(`intake answered ${r.status}: ${JSON.stringify(r.body)}`);
+      readIds.push(r.body.leadId as string);
+    }
+    const readP = async (live: boolean) => {
+      const ms: number[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next < reads) {
+            const id = readIds[next++ % readIds.length]!;
+            const s = performance.now();
+            const r = await call(`/v1/leads/${id}${live ? '?live=true' : ''}`);
+            if (r.status !== 200) throw new Error(`GET lead answered ${r.status}`);
+            ms.push(performance.now() - s);
+          }
+        }),
+      );
+      return ms;
+    };
+    await readP(false); // warm-up
+    const before = { plain: await readP(false), live: await readP(true), rss: await rssMiB(worker.pid) };
+
+    // Start the funnels straight through the client, 64 at a time.
+    const t0 = performance.now();
+    let started = 0;
+    let peakRss = before.rss;
+    const rssTimer = setInterval(() => {
+      void rssMiB(worker.pid).then(
+        (r) => (peakRss = Math.max(peakRss, r)),
+        () => undefined,
+      );
+    }, 1000);
+    const deadline = t0 + deadlineMs;
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (started < funnels && performance.now() < deadline) {
+          const i = started++;
+          const leadId = crypto.randomUUID();
+          const intake: LeadIntake = { name: `Open Funnel ${i}`, email: `open-funnel-${i}@example.com`, source: 'web', locale: 'en' };
+          await stack.client.workflow.start('leadFunnel', { taskQueue: queue.taskQueue, ...leadFunnelStart(leadId, intake, 'bench', 'memory bench') });
+        }
+      }),
+    );
+    const startSeconds = (performance.now() - t0) / 1000;
+    console.error(`memory: started ${started} funnels in ${startSeconds.toFixed(1)} s`);
+    // Taken in: the intake activity wrote the lead; the funnel then waits on its contact-SLA timer.
+    let open = 0;
+    for (;;) {
+      const { rows } = await stack.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads WHERE email LIKE 'open-funnel-%'`);
+      open = rows[0]!.n;
+      if (open >= started || performance.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const openSeconds = (performance.now() - t0) / 1000;
+    console.error(`memory: ${open} taken in after ${openSeconds.toFixed(1)} s`);
+    // Settle: the last intakes' record writes and timers.
+    await new Promise((r) => setTimeout(r, 3000));
+    const during = { plain: await readP(false), live: await readP(true), rss: await rssMiB(worker.pid) };
+    clearInterval(rssTimer);
+    peakRss = Math.max(peakRss, during.rss);
+    const all = open >= funnels;
+    const bound = all
+      ? undefined
+      : `only ${open} of ${funnels} funnels were taken in within ${Math.round(deadlineMs / 1000)} s: started ${(started / startSeconds).toFixed(0)}/s through the client, taken in ${(open / openSeconds).toFixed(1)}/s by one worker on this machine`;
+
+    const rssRow: BenchRow = {
+      section: SECTION,
+      name: 'worker RSS, open funnels on timers',
+      n: open,
+      figures: {
+        rssBeforeMiB: Math.round(before.rss),
+        rssPeakMiB: Math.round(peakRss),
+        rssAfterMiB: Math.round(during.rss),
+        maxCachedWorkflows: cache !== undefined ? Number(cache) : -1,
+        startedPerSec: Math.round((started / startSeconds) * 10) / 10,
+        takenInPerSec: Math.round((open / openSeconds) * 10) / 10,
+      },
+      limit: '512 MiB',
+      limitValue: 512,
+      ratio: Math.round((peakRss / 512) * 100) / 100,
+      target: '< 512 MiB RSS with 10,000 open funnels',
+      met: all && peakRss < 512,
+      ...(all ? (peakRss < 512 ? {} : { bound: `peak RSS ${Math.round(peakRss)} MiB` }) : { bound }),
+    };
+    const readRow = (name: string, b: number[], d: number[], target?: string): BenchRow => {
+      const ratio = Math.round((latencies(d).p99Ms / latencies(b).p99Ms) * 100) / 100;
+      return {
+        section: SECTION,
+        name,
+        concurrency: 4,
+        n: d.length,
+        ...latencies(d),
+        figures: { openFunnels: open, p50BeforeMs: round(latencies(b).p50Ms), p99BeforeMs: round(latencies(b).p99Ms) },
+        limit: 'same read before the funnels',
+        limitValue: round(latencies(b).p99Ms),
+        ratio,
+        ...(target ? { target, met: all && ratio <= 1.1, ...(all ? {} : { bound }) } : {}),
+      };
+    };
+    await worker.stop();
+    return [
+      rssRow,
+      readRow('GET /v1/leads/{id} p99', before.plain, during.plain, 'p99 unchanged (<= 1.1x) with 10,000 open funnels'),
+      readRow('GET /v1/leads/{id}?live=true p99', before.live, during.live),
+    ];
+  } catch (err) {
+    // Logged here: stopping the stack may end calls still in flight, whose errors would hide this one.
+    console.error(`bench section ${SECTION} failed:`, err);
+    throw err;
+  } finally {
+    await queue.stop();
+    await stack.stop();
+  }
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
+  printRows(await runMemory());
+  process.exit(0);
+}
