@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import type { temporal } from '@temporalio/proto';
 import { startBenchStack, type BenchStack } from './stack.js';
 import { type BenchRow } from './results.js';
-import { printRows } from './processes.js';
+import { printRows } from './os-processes.js';
 import { createIngestActivities, mapLimited } from '../../src/analytics/ingest/ingest.js';
 import { extractFacts } from '../../src/analytics/ingest/facts.js';
 import { createStorePool, migrateStore, type StorePool } from '../../src/analytics/store.js';

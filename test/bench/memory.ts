@@ -14,7 +14,7 @@
 import { pathToFileURL } from 'node:url';
 import { startBenchStack } from './stack.js';
 import { latencies, type BenchRow } from './results.js';
-import { childQueue, printRows, rssMiB, temporalAddressOf } from './processes.js';
+import { childQueue, printRows, rssMiB, temporalAddressOf } from './os-processes.js';
 import { leadFunnelStart, type LeadIntake } from '../../src/domain/acquisition.js';
 
 const SECTION = 'memory';

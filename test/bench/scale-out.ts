@@ -11,7 +11,7 @@
 import { pathToFileURL } from 'node:url';
 import { startBenchStack } from './stack.js';
 import { latencies, type BenchRow } from './results.js';
-import { childQueue, printRows, sampleCpu, saturation, temporalAddressOf, type ChildQueue } from './processes.js';
+import { childQueue, printRows, sampleCpu, saturation, temporalAddressOf, type ChildQueue } from './os-processes.js';
 
 const SECTION = 'scale-out';
 
