@@ -20,6 +20,8 @@ import { defaultConfig } from '../../src/config.js';
 import { enrollmentWorkflowId, type CampaignDefinition, type EnrollmentInput } from '../../src/domain/retention.js';
 import type { LeadScore } from '../../src/domain/acquisition.js';
 import type { OpenedTask } from '../../src/domain/tasks.js';
+import { CRM_PROCESS } from '../../src/domain/processes.js';
+import { CrmCampaignId, CrmCustomerId, CrmProcess, CrmStatus } from '../../src/domain/search-attributes.js';
 
 /** What the no-op campaign activities read instead of the `campaigns` and `customers` tables. */
 export interface NoopCampaigns {
@@ -153,8 +155,17 @@ export function createNoopActivities(campaigns: NoopCampaigns): Activities {
           taskQueue: ctx.info.taskQueue,
           workflowId: enrollmentWorkflowId(input.campaignId, customerId),
           args: [args],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
           workflowIdConflictPolicy: 'USE_EXISTING',
           memo: { runKey: input.runKey },
+          // As the real activity starts them: the search attributes are part of what the server carries.
+          typedSearchAttributes: [
+            { key: CrmCustomerId, value: customerId },
+            { key: CrmProcess, value: CRM_PROCESS.retention },
+            { key: CrmStatus, value: 'active' },
+            { key: CrmCampaignId, value: input.campaignId },
+          ],
+          staticSummary: `Campaign "${campaignName}" for customer ${customerId}`,
         });
       });
       const enrolled = input.totalsBefore.enrolled + page.length;

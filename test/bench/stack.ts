@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createApi } from '../../src/api/app.js';
 import { hashKey } from '../../src/auth/keys.js';
 import { bootstrapUsers } from '../../src/api/bootstrap.js';
@@ -23,6 +23,7 @@ import { freePort } from '../../src/dev/ports.js';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../../src/dev/postgres.js';
 import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
 import { startDevServer } from '../../src/dev/temporal-server.js';
+import { defaultConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { FileTransport } from '../../src/notifications/transport.js';
 import { buildWorkflowBundle } from '../../src/worker/bundle.js';
@@ -58,7 +59,14 @@ export interface BenchStackOptions {
 }
 
 export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
-  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+  // BENCH_LOG=WARN shows the workers' retries (an activity that keeps failing makes a process look slow).
+  const level = (process.env.BENCH_LOG as 'WARN' | undefined) ?? 'ERROR';
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    // The core's own warnings too (a workflow task over 5 s on a loaded machine), unless asked for.
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level, other: level }), forward: {} } },
+    shutdownSignals: [],
+  });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-bench-'));
   await chmod(dir, 0o755);
   const cli = await resolveTemporalCli();
@@ -107,7 +115,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     const key = 'bench-key';
     const backofficeKey = 'bench-backoffice-key';
     const keys = [
-      { role: 'agent' as const, actor: 'bench', sha256: hashKey(key) },
+      { role: 'agent' as const, actor: 'bench', sha256: hashKey(key), team: defaultConfig().acquisition.leadTeam, teamLead: true },
       { role: 'backoffice' as const, actor: 'bench-backoffice', sha256: hashKey(backofficeKey) },
     ];
     await bootstrapUsers(pool, keys);
