@@ -88,10 +88,19 @@ async function call(ctx: Ctx, method: string, path: string, expect: number, body
 
 async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let last: unknown;
   for (;;) {
-    const v = await read();
-    if (done(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v).slice(0, 200)} after ${timeoutMs} ms`);
+    // A read that fails (a query timing out on a busy worker) is asked again, as a user would.
+    let v: { x: T } | undefined;
+    try {
+      v = { x: await read() };
+    } catch (err) {
+      last = err;
+    }
+    if (v && done(v.x)) return v.x;
+    if (v) last = v.x;
+    if (Date.now() > deadline)
+      throw new Error(`${what}: still ${last instanceof Error ? last.message : JSON.stringify(last)?.slice(0, 200)} after ${timeoutMs} ms`);
     await sleep(POLL_MS);
   }
 }
