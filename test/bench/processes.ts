@@ -288,7 +288,8 @@ async function measure(label: string, concurrency: number, n: number, capSeconds
           m.latencies.push(performance.now() - s);
         } catch (err) {
           m.failed++;
-          m.firstError ??= err instanceof Error ? err.message : String(err);
+          // A Temporal error says what failed in its cause (the refusal of an update, a timed-out activity).
+          m.firstError ??= err instanceof Error ? `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}` : String(err);
         }
         m.n++;
         if (m.n - reported >= Math.max(1, Math.ceil(n / 4)) || m.n === n) {
