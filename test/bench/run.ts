@@ -1,95 +1,123 @@
 /**
- * `npm run bench`: throughput of the operational path and of analytics ingestion on this
- * machine, on a fresh Temporal dev server and embedded PostgreSQL, printed as figures and ratios.
- *   BENCH_REGISTRATIONS (default 300), BENCH_CONCURRENCY (default 16)
+ * `npm run bench`: every process of the CRM measured against its own limit in the same run, on a
+ * fresh Temporal dev server and embedded PostgreSQL on this machine. Prints one table and writes
+ * `bench/results.json` (the rows, with the machine, Node version, date and git commit).
+ *
+ *   npm run bench                      every section
+ *   npm run bench -- processes         only the named sections (also BENCH_SECTIONS=processes,…)
+ *
+ * Sections (each starts and stops its own stack):
+ *   processes   registration, lead intake, lead funnel to won, master-data change, offer accepted
+ *               at 1 and 32 in flight, and a retention campaign run over 5,000 customers; each
+ *               through the API, with the bare Temporal client, and on the no-op worker (the limit)
+ *
+ * Counts (environment):
+ *   BENCH_N (10)                   processes per measurement at concurrency 1; ×6.4 at 32
+ *   BENCH_N1, BENCH_N32            the two counts on their own (override BENCH_N)
+ *   BENCH_CONCURRENCY (32)         processes in flight in the parallel measurement
+ *   BENCH_CAP_SECONDS (10)         a measurement starts no process after this many seconds
+ *   BENCH_CAMPAIGN_CUSTOMERS (5000) customers the campaign run enrolls (0: no campaign)
+ *   BENCH_PROCESSES                comma-separated parts of process names to run, e.g. "funnel,offer"
+ *   BENCH_SECTIONS                 comma-separated sections, as the command-line arguments
  */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { createIngestActivities } from '../../src/analytics/ingest/ingest.js';
-import { createStorePool, migrateStore } from '../../src/analytics/store.js';
-import { percentile, startBenchStack } from './stack.js';
+import path from 'node:path';
+import { runProcesses } from './processes.js';
+import type { BenchRow } from './results.js';
 
-const N = Number(process.env.BENCH_REGISTRATIONS ?? 300);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-
-const fmt = (n: number, d = 1) => n.toFixed(d);
-/** Heap in use after a full collection (the script runs with --expose-gc), so the figure is not GC timing. */
-const heapUsed = () => {
-  (globalThis as { gc?: () => void }).gc?.();
-  return process.memoryUsage().heapUsed;
-};
-
-const stack = await startBenchStack({ taskQueue: 'bench', poolMax: 20, resultWaitMs: 120_000 });
-try {
-  const { pg, pool, client, taskQueue, api, key } = stack;
-  await pg.ensureDatabase('crm_analytics');
-  await migrateStore(pg.url('crm_analytics'));
-
-  // 1. Operational: registrations through the API, each a workflow plus its welcome delivery.
-  const heapBefore = heapUsed();
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < N) {
-        const i = next++;
-        const s = performance.now();
-        const res = await api.request('/v1/customers', {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ name: `Bench Customer ${i}`, email: `bench-${i}@example.com` }),
-        });
-        if (res.status !== 201) throw new Error(`registration ${i} answered ${res.status}: ${await res.text()}`);
-        latencies.push(performance.now() - s);
-      }
-    }),
-  );
-  const registerSeconds = (performance.now() - t0) / 1000;
-  for (;;) {
-    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM notification_outbox WHERE sent_at IS NULL');
-    if (rows[0]!.n === 0) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const operationalSeconds = (performance.now() - t0) / 1000;
-  const heapAfter = heapUsed();
-
-  // 2. Analytics: ingest every closed history (registrations and deliveries), then a no-op rerun.
-  const store = createStorePool(pg.url('crm_analytics'));
-  const ingest = createIngestActivities({ pool: store, temporal: client });
-  const t1 = performance.now();
-  let histories = 0;
-  for (;;) {
-    const r = await ingest.ingestClosedWorkflows({ batch: 200, concurrency: 8, overlapSeconds: 0, filter: `TaskQueue = '${taskQueue}'` });
-    histories += r.ingested;
-    if (r.remaining === 0) break;
-  }
-  const ingestSeconds = (performance.now() - t1) / 1000;
-  const t2 = performance.now();
-  const rerun = await ingest.ingestClosedWorkflows({
-    batch: 200,
-    concurrency: 8,
-    overlapSeconds: 60,
-    filter: `TaskQueue = '${taskQueue}'`,
-  });
-  const rerunSeconds = (performance.now() - t2) / 1000;
-
-  const registrationsPerSecond = N / registerSeconds;
-  // Every workflow of the queue that closed during the operational phase (registrations, deliveries, ...).
-  const workflowsPerSecond = histories / operationalSeconds;
-  const historiesPerSecond = histories / ingestSeconds;
-  console.log(`
-CRM process engine benchmark (${os.cpus().length} cores, Node ${process.version})
-  registrations              ${N} over HTTP, ${CONCURRENCY} concurrent
-    throughput               ${fmt(registrationsPerSecond)} registrations/s (${fmt(workflowsPerSecond)} closed workflows/s incl. message deliveries)
-    latency p50 / p95        ${fmt(percentile(latencies, 50), 0)} ms / ${fmt(percentile(latencies, 95), 0)} ms
-    heap growth              ${fmt((heapAfter - heapBefore) / 1024 / N, 1)} KiB per registration (API + worker process, incl. cached open onboarding workflows)
-  analytics ingest           ${histories} histories in ${fmt(ingestSeconds, 2)} s = ${fmt(historiesPerSecond)} histories/s
-    no-op rerun              ${rerun.ingested} new, ${fmt(rerunSeconds * 1000, 0)} ms
-  ratios
-    ingest / operational     ${fmt(historiesPerSecond / workflowsPerSecond, 2)}x  (>1: analytics keeps up with the workflows operations close)
-    rerun / full ingest      ${fmt(rerunSeconds / ingestSeconds, 3)}   (a rerun costs only what closed since)
-`);
-  await store.end();
-} finally {
-  await stack.stop();
+interface Section {
+  name: string;
+  run(): Promise<BenchRow[]>;
 }
+
+const sections: Section[] = [
+  { name: 'processes', run: runProcesses },
+  // ── Sections added at merge (the lead): ────────────────────────────────────────────────────
+  // { name: 'ingest', run: runIngest },        // test/bench/ingest.ts: analytics ingest vs a bare history fetch
+  // { name: 'memory', run: runMemory },        // test/bench/memory.ts: 10,000 open funnels, worker RSS, API p99
+  // { name: 'scale-out', run: runScaleOut },   // test/bench/scale-out.ts: two workers against one
+  // ────────────────────────────────────────────────────────────────────────────────────────────
+];
+
+const asked = [...process.argv.slice(2), ...(process.env.BENCH_SECTIONS ?? '').split(',')].map((s) => s.trim()).filter(Boolean);
+const unknown = asked.filter((a) => !sections.some((s) => s.name === a));
+if (unknown.length) {
+  console.error(`No bench section ${unknown.join(', ')}; the sections are ${sections.map((s) => s.name).join(', ')}`);
+  process.exit(2);
+}
+const chosen = asked.length ? sections.filter((s) => asked.includes(s.name)) : sections;
+
+const fmt = (x: number | undefined, d = 1) => (x === undefined ? '' : Number.isFinite(x) ? x.toFixed(d) : '-');
+
+/** One table for every section's rows: the figures, the limit, the ratio and whether the target holds. */
+export function table(rows: BenchRow[]): string {
+  const head = ['section', 'measured', 'c', 'n', 'per s', 'p50 ms', 'p95 ms', 'p99 ms', 'limit', 'limit value', 'ratio', 'target', 'met'];
+  const body = rows.map((r) => [
+    r.section,
+    r.name,
+    r.concurrency?.toString() ?? '',
+    r.n?.toString() ?? '',
+    fmt(r.throughputPerSec, 2),
+    fmt(r.p50Ms, 0),
+    fmt(r.p95Ms, 0),
+    fmt(r.p99Ms, 0),
+    r.limit ?? '',
+    fmt(r.limitValue, 2),
+    fmt(r.ratio, 2),
+    r.target ?? '',
+    r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 && i <= 7 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const extra = rows
+    .filter((r) => r.figures || r.bound)
+    .map(
+      (r) => `  ${r.name}${r.concurrency ? ` c=${r.concurrency}` : ''}: ${r.figures ? JSON.stringify(r.figures) : ''}${r.bound ? ` bound: ${r.bound}` : ''}`,
+    );
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ...(extra.length ? ['', ...extra] : [])].join('\n');
+}
+
+function gitCommit(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${commit} (with local changes)` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const started = performance.now();
+const rows: BenchRow[] = [];
+for (const s of chosen) {
+  console.error(`[bench] section ${s.name}`);
+  const t = performance.now();
+  rows.push(...(await s.run()));
+  console.error(`[bench] section ${s.name} took ${((performance.now() - t) / 1000).toFixed(0)} s`);
+}
+const seconds = (performance.now() - started) / 1000;
+const machine = {
+  cores: os.cpus().length,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  node: process.version,
+  date: new Date().toISOString(),
+  commit: gitCommit(),
+};
+const file = path.join('bench', 'results.json');
+await mkdir(path.dirname(file), { recursive: true });
+await writeFile(file, `${JSON.stringify({ machine, seconds: Math.round(seconds), sections: chosen.map((s) => s.name), rows }, null, 2)}\n`);
+
+console.log(`
+CRM process engine benchmark: ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, load ${machine.loadAverage.join(' ')}, ${machine.date}
+commit ${machine.commit}; ${seconds.toFixed(0)} s in all; written to ${file}
+
+${table(rows)}
+
+ratio: ours / no-op limit in throughput (target >= 0.7); API rows: time per process through the API / with the bare client (target <= 1.10).
+`);
+// Workers and pools are closed; anything left (a stray socket) must not keep the bench alive.
+process.exit(rows.some((r) => r.figures?.failed) ? 1 : 0);

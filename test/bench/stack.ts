@@ -1,13 +1,19 @@
 /**
- * What every benchmark runs on: a fresh Temporal dev server and embedded PostgreSQL in a temporary
- * directory (database `crm` migrated), the operational worker on its own task queue, and the API
- * with one `agent` key. `stop()` stops all of it and removes the directory.
+ * What every benchmark runs on: a Temporal dev server started the way `npm start` starts it (its
+ * SQLite file in a temporary directory), embedded PostgreSQL (database `crm` migrated), the
+ * operational worker on its own task queue, and the API served over HTTP on a free port, with an
+ * `agent` key and a `backoffice` key (a second person, for approvals).
+ *
+ * With `noop` set, a second worker runs the same workflow bundle on `<taskQueue>-noop` with every
+ * activity a no-op (test/bench/noop-activities.ts): the limit the processes are measured against.
+ * `stop()` stops all of it and removes the directory.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createApi } from '../../src/api/app.js';
 import { hashKey } from '../../src/auth/keys.js';
 import { bootstrapUsers } from '../../src/api/bootstrap.js';
@@ -17,29 +23,56 @@ import { freePort } from '../../src/dev/ports.js';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../../src/dev/postgres.js';
 import { resolveTemporalCli } from '../../src/dev/temporal-cli.js';
 import { startDevServer } from '../../src/dev/temporal-server.js';
+import { defaultConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { FileTransport } from '../../src/notifications/transport.js';
 import { buildWorkflowBundle } from '../../src/worker/bundle.js';
 import { createOperationalWorker } from '../../src/worker/worker.js';
+import { createNoopActivities, type NoopCampaigns } from './noop-activities.js';
+
+export { percentile } from './results.js';
 
 export interface BenchStack {
   pg: EmbeddedPg;
   pool: Pool;
   client: Client;
   taskQueue: string;
+  /** The no-op worker's task queue (only with `noop`). */
+  noopTaskQueue: string;
+  /** The in-process app (no socket), for scripts that measure the handlers alone. */
   api: ReturnType<typeof createApi>;
-  /** The API key of the `agent` role. */
+  /** Where the same app listens over HTTP, e.g. http://127.0.0.1:41234. */
+  baseUrl: string;
+  /** The API key of the `agent` role (actor `bench`). */
   key: string;
+  /** The API key of a `backoffice` user: a second person, e.g. to approve a change. */
+  backofficeKey: string;
   stop(): Promise<void>;
 }
 
-export async function startBenchStack(opts: { taskQueue: string; poolMax: number; resultWaitMs: number }): Promise<BenchStack> {
-  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
+export interface BenchStackOptions {
+  taskQueue: string;
+  poolMax: number;
+  resultWaitMs: number;
+  /** Start the no-op worker too; the campaigns it knows are registered here by the bench. */
+  noop?: NoopCampaigns;
+}
+
+export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
+  // BENCH_LOG=WARN shows the workers' retries (an activity that keeps failing makes a process look slow).
+  const level = (process.env.BENCH_LOG as 'WARN' | undefined) ?? 'ERROR';
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    // The core's own warnings too (a workflow task over 5 s on a loaded machine), unless asked for.
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level, other: level }), forward: {} } },
+    shutdownSignals: [],
+  });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'crm-bench-'));
   await chmod(dir, 0o755);
   const cli = await resolveTemporalCli();
   const [temporal, pg, bundle] = await Promise.all([
-    freePort().then((port) => startDevServer({ cli, port, logFile: path.join(dir, 'temporal.log') })),
+    // As `npm start` does (src/dev/start.ts): the server's state in a SQLite file, its output in a log.
+    freePort().then((port) => startDevServer({ cli, port, dbFile: path.join(dir, 'temporal.db'), logFile: path.join(dir, 'temporal.log') })),
     freePort().then((port) => startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port })),
     buildWorkflowBundle(),
   ]);
@@ -55,17 +88,36 @@ export async function startBenchStack(opts: { taskQueue: string; poolMax: number
     const connection = await Connection.connect({ address: temporal.address });
     const client = new Client({ connection });
     const { taskQueue } = opts;
-    const worker = await createOperationalWorker({
-      connection: nativeConnection,
-      namespace: 'default',
-      taskQueue,
-      workflowBundle: bundle,
-      pool,
-      transport: new FileTransport(path.join(dir, 'mail')),
-    });
-    const running = worker.run();
+    const noopTaskQueue = `${taskQueue}-noop`;
+    const workers: Worker[] = [
+      await createOperationalWorker({
+        connection: nativeConnection,
+        namespace: 'default',
+        taskQueue,
+        workflowBundle: bundle,
+        pool,
+        transport: new FileTransport(path.join(dir, 'mail')),
+      }),
+    ];
+    if (opts.noop) {
+      workers.push(
+        await Worker.create({
+          connection: nativeConnection,
+          namespace: 'default',
+          taskQueue: noopTaskQueue,
+          workflowBundle: bundle,
+          activities: createNoopActivities(opts.noop),
+          shutdownGraceTime: '10 seconds',
+        }),
+      );
+    }
+    const running = workers.map((w) => w.run());
     const key = 'bench-key';
-    const keys = [{ role: 'agent' as const, actor: 'bench', sha256: hashKey(key) }];
+    const backofficeKey = 'bench-backoffice-key';
+    const keys = [
+      { role: 'agent' as const, actor: 'bench', sha256: hashKey(key), team: defaultConfig().acquisition.leadTeam, teamLead: true },
+      { role: 'backoffice' as const, actor: 'bench-backoffice', sha256: hashKey(backofficeKey) },
+    ];
     await bootstrapUsers(pool, keys);
     const api = createApi({
       pool,
@@ -75,17 +127,28 @@ export async function startBenchStack(opts: { taskQueue: string; poolMax: number
       logger: createLogger('silent'),
       keys,
       resultWaitMs: opts.resultWaitMs,
+      // The bench is one client calling as fast as it can: the per-key limit would measure itself.
+      rateLimits: { perKey: 1e9, perAddress: 1e9 },
+    });
+    const port = await freePort();
+    const server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: api.fetch, port, hostname: '127.0.0.1' }, () => resolve(s));
+      s.once('error', reject);
     });
     return {
       pg,
       pool,
       client,
       taskQueue,
+      noopTaskQueue,
       api,
+      baseUrl: `http://127.0.0.1:${port}`,
       key,
+      backofficeKey,
       async stop() {
-        worker.shutdown();
-        await running;
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const w of workers) w.shutdown();
+        await Promise.all(running);
         await Promise.all([pool.end(), nativeConnection.close(), connection.close()]);
         await services();
       },
@@ -95,5 +158,3 @@ export async function startBenchStack(opts: { taskQueue: string; poolMax: number
     throw err;
   }
 }
-
-export const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
