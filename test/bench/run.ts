@@ -10,6 +10,9 @@
  *   processes   registration, lead intake, lead funnel to won, master-data change, offer accepted
  *               at 1 and 32 in flight, and a retention campaign run over 5,000 customers; each
  *               through the API, with the bare Temporal client, and on the no-op worker (the limit)
+ *   ingest      analytics ingest against a bare history-fetch loop; an incremental run against a full one
+ *   memory      open lead funnels on timers (BENCH_OPEN_FUNNELS): worker RSS, API read p99 before/while
+ *   scale-out   registrations with two worker processes against one, and what saturates
  *
  * Counts (environment):
  *   BENCH_N (10)                   processes per measurement at concurrency 1; ×6.4 at 32
@@ -25,6 +28,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runProcesses } from './processes.js';
+import { runIngest } from './ingest.js';
+import { runMemory } from './memory.js';
+import { runScaleOut } from './scale-out.js';
 import type { BenchRow } from './results.js';
 
 interface Section {
@@ -34,11 +40,9 @@ interface Section {
 
 const sections: Section[] = [
   { name: 'processes', run: runProcesses },
-  // ── Sections added at merge (the lead): ────────────────────────────────────────────────────
-  // { name: 'ingest', run: runIngest },        // test/bench/ingest.ts: analytics ingest vs a bare history fetch
-  // { name: 'memory', run: runMemory },        // test/bench/memory.ts: 10,000 open funnels, worker RSS, API p99
-  // { name: 'scale-out', run: runScaleOut },   // test/bench/scale-out.ts: two workers against one
-  // ────────────────────────────────────────────────────────────────────────────────────────────
+  { name: 'ingest', run: runIngest }, // analytics ingest against a bare history-fetch loop; incremental against full
+  { name: 'memory', run: runMemory }, // open funnels on timers: worker RSS, API p99 before and while
+  { name: 'scale-out', run: runScaleOut }, // two worker processes against one
 ];
 
 const asked = [...process.argv.slice(2), ...(process.env.BENCH_SECTIONS ?? '').split(',')].map((s) => s.trim()).filter(Boolean);
