@@ -75,7 +75,12 @@ const envSchema = z.object({
    * grows with the heap limit (about 2,300 at Node's default 4 GiB). Open funnels waiting on timers
    * beyond it cost nothing in the worker: an evicted workflow is replayed from history when it wakes.
    */
-  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0, 'WORKER_MAX_CACHED_WORKFLOWS must be at least 0').max(100_000, 'WORKER_MAX_CACHED_WORKFLOWS must be at most 100000').optional(),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+    .number()
+    .int()
+    .min(0, 'WORKER_MAX_CACHED_WORKFLOWS must be at least 0')
+    .max(100_000, 'WORKER_MAX_CACHED_WORKFLOWS must be at most 100000')
+    .optional(),
   WORKER_WORKFLOW_POLLERS: z.coerce.number().int().min(2, 'WORKER_WORKFLOW_POLLERS must be at least 2').optional(),
   WORKER_ACTIVITY_POLLERS: z.coerce.number().int().min(1, 'WORKER_ACTIVITY_POLLERS must be at least 1').optional(),
   /** Activity slots a workflow task may reserve for eager dispatch (0: none). */
