@@ -101,6 +101,8 @@ describe('the operational API contract', () => {
       if (op.operationId === 'getRegistration') return { key: registrationKey };
       // An unsubscribe token exists only in a delivered message: the example token is unknown (404, documented).
       if (op.operationId === 'showUnsubscribe' || op.operationId === 'unsubscribe') return { token: 'bm90LWEtcmVhbC10b2tlbi1leGFtcGxl' };
+      // So do the customer's links (export, erasure cancellation, stopping a contact change).
+      if (op.path.startsWith('/links/')) return { token: 'bm90LWEtcmVhbC1saW5rLXRva2VuLWV4YW1wbGU' };
       if (op.path.startsWith('/v1/tasks/{id}')) return { id: task.id ?? randomUUID() };
       if (op.operationId === 'getMessage') return { id: message.id ?? randomUUID() };
       // A webhook delivery exists only once an event went out: an unknown delivery of a real subscription (a documented 404).
