@@ -182,7 +182,8 @@ describe('bounded histories', () => {
       const s = await state();
       return s.firstContact.doneAt && s.optIn.status === 'confirmed' ? s : undefined;
     });
-    expect((await runsOf(workflowId)).length).toBeGreaterThanOrEqual(3);
+    // Visibility lists the runs a moment after they start.
+    await eventually(async () => ((await runsOf(workflowId)).length >= 3 ? true : undefined));
     expect(last.optIn.attempts).toBe(4);
     expect(last.transitions.map((t) => t.status)).toEqual(['starting', 'in-progress']);
     // Each message once across the runs: one code, one welcome; the first-contact task done once.

@@ -191,9 +191,16 @@ describe('importing leads from JSON lines', () => {
     expect(byRow.get(7)!.reason).toBe('the same e-mail address as row 1 of this file');
 
     // Each created lead runs its funnel, which records it as intake does: source import, scored, owned.
+    // (The last page's funnels start just after the import reads completed.)
+    await eventually(async () => {
+      const { rows: started } = await h.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM import_rows WHERE import_id = $1 AND row_number = ANY($2::int[]) AND process_started',
+        [id, [1, 2, 8]],
+      );
+      return started[0]!.n === 3 ? true : undefined;
+    });
     for (const row of [1, 2, 8]) {
-      const { lead_id: leadId, process_started } = byRow.get(row)!;
-      expect(process_started).toBe(true);
+      const { lead_id: leadId } = byRow.get(row)!;
       const read = await eventually(async () => {
         const res = await h.json('GET', `/v1/leads/${leadId}`);
         return res.status === 200 && res.body;
