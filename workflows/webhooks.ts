@@ -7,7 +7,7 @@
  * workflow holds no state but the subscription id and continues as new after a bounded number of
  * rounds: its history stays short however long it runs.
  */
-import { condition, continueAsNew, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, patched, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { wakeSignal, type WebhookDeliveryInput } from '../src/domain/webhooks.js';
 import { CrmStatus } from '../src/domain/search-attributes.js';
@@ -21,6 +21,8 @@ const { deliverWebhookRound } = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+const WAKE_DURING_LAST_ROUND_PATCH = 'webhook-wake-during-last-round';
+
 /** Rounds per run before continue-as-new: each is an activity and a timer (about 8 events). */
 const ROUNDS_PER_RUN = 250;
 
@@ -33,6 +35,9 @@ export async function webhookDelivery(input: WebhookDeliveryInput): Promise<'ina
     woken = false;
     const result = await deliverWebhookRound(input);
     if (result.subscription !== 'active') {
+      // Woken during the round that found it inactive (reactivated meanwhile): that wake must not be
+      // lost with this run, so look again. Runs that ended before replay as they ran.
+      if (woken && patched(WAKE_DURING_LAST_ROUND_PATCH)) continue;
       upsertSearchAttributes([{ key: CrmStatus, value: result.subscription }]);
       return result.subscription;
     }
