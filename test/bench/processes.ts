@@ -332,7 +332,7 @@ function rowsOf(name: string, concurrency: number, ms: Record<Variant, Measureme
       limitValue: round(rate(noop)),
       ratio: round(vsNoop),
       target: '>= 0.7 of no-op',
-      met: vsNoop >= 0.7 && api.failed === 0,
+      met: rate(api) > 0 && rate(noop) > 0 && vsNoop >= 0.7 && api.failed === 0,
     },
     {
       section: 'api',
@@ -343,7 +343,7 @@ function rowsOf(name: string, concurrency: number, ms: Record<Variant, Measureme
       limitValue: round(rate(direct)),
       ratio: round(overhead),
       target: '<= 1.10 (time per process)',
-      met: overhead <= 1.1 && api.failed === 0,
+      met: rate(api) > 0 && rate(direct) > 0 && overhead <= 1.1 && api.failed === 0,
     },
   ];
   return rows;
