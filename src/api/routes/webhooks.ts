@@ -350,8 +350,10 @@ export function webhookRoutes(deps: ApiDeps) {
     if (delivery.status === 'pending')
       throw new ApiError(409, `Delivery ${deliveryId} is still pending; it is retried on its own (next at ${delivery.nextAttemptAt})`);
     await redeliver(deps.pool, id, deliveryId);
+    // The answer says what was queued (pending, due now), read before the wake can deliver it.
+    const queued = (await readDelivery(deps.pool, id, deliveryId))!;
     await wake(c, id);
-    return c.json((await readDelivery(deps.pool, id, deliveryId))!, 202);
+    return c.json(queued, 202);
   });
 
   app.openapi(redeliverAllRoute, async (c) => {
