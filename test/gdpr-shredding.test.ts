@@ -14,7 +14,7 @@ import type { Payload } from '@temporalio/common';
 import { KeyDestroyedError } from '../src/codec/index.js';
 import { startHarness, uniqueId, type Harness } from './support/harness.js';
 import { startAnalyticsHarness, type AnalyticsHarness } from './support/analytics.js';
-import { codeFor, registerCustomer, TIMER_POLICY, waitForChange, waitForGdpr, waitForMail, within } from './support/master-data.js';
+import { codeFor, historyIfAny, registerCustomer, TIMER_POLICY, waitForChange, waitForGdpr, waitForMail, within } from './support/master-data.js';
 
 let h: Harness;
 let a: AnalyticsHarness | undefined;
@@ -120,13 +120,8 @@ describe('erasure reaches every copy', () => {
     let destroyed = 0;
     let scanned = 0;
     for (const workflowId of ids) {
-      let history;
-      try {
-        history = await h.client.workflow.getHandle(workflowId).fetchHistory();
-      } catch (err) {
-        if ((err as Error).name === 'WorkflowNotFoundError' || (err as { code?: number }).code === 5) continue;
-        throw err;
-      }
+      const history = await historyIfAny(h, workflowId);
+      if (!history) continue;
       scanned++;
       const raw = Buffer.from(temporal.api.history.v1.History.encode(history).finish());
       for (const v of values) if (raw.includes(Buffer.from(v))) hits.push(`${workflowId} raw: ${v}`);

@@ -122,6 +122,16 @@ export async function workflowIdsOf(h: Harness, customerIds: string[], extra: st
   return [...ids];
 }
 
+/** A workflow's full history as Temporal stores it, or undefined when Temporal has no such workflow. */
+export async function historyIfAny(h: Harness, workflowId: string) {
+  try {
+    return await h.client.workflow.getHandle(workflowId).fetchHistory();
+  } catch (err) {
+    if ((err as Error).name === 'WorkflowNotFoundError' || (err as { code?: number }).code === 5) return undefined;
+    throw err;
+  }
+}
+
 /**
  * Fetches each workflow's full history as Temporal stores it and looks for each secret's bytes.
  * Returns the hits as "workflowId: secret"; the payload codec should make this empty.
@@ -130,14 +140,9 @@ export async function secretsInHistories(h: Harness, workflowIds: string[], secr
   const hits: string[] = [];
   let scanned = 0;
   for (const workflowId of workflowIds) {
-    let history;
-    try {
-      history = await h.client.workflow.getHandle(workflowId).fetchHistory();
-    } catch (err) {
-      // Not every customer had a change: no workflow, nothing to scan.
-      if ((err as Error).name === 'WorkflowNotFoundError' || (err as { code?: number }).code === 5) continue;
-      throw err;
-    }
+    // Not every customer had a change: no workflow, nothing to scan.
+    const history = await historyIfAny(h, workflowId);
+    if (!history) continue;
     scanned += 1;
     const bytes = Buffer.from(temporal.api.history.v1.History.encode(history).finish());
     for (const secret of secrets) {
