@@ -78,10 +78,14 @@ describe('outbound events', () => {
     // No personal data: the lead's name and e-mail are nowhere in the body.
     expect(got.body).not.toMatch(/Jane|example\.com/);
 
-    // The delivery log says so too.
-    const log = await h.json('GET', `/v1/webhooks/${sub.id}/deliveries?status=delivered`, { as: 'admin' });
-    expect(log.status).toBe(200);
-    expect(log.body.items.find((d: { eventId: string }) => d.eventId === got.json.id)).toMatchObject({
+    // The delivery log says so too, once the delivery has recorded the receiver's answer (the POST
+    // reaches the receiver before the workflow writes its outcome).
+    const delivered = await eventually(async () => {
+      const log = await h.json('GET', `/v1/webhooks/${sub.id}/deliveries?status=delivered`, { as: 'admin' });
+      expect(log.status).toBe(200);
+      return log.body.items.find((d: { eventId: string }) => d.eventId === got.json.id);
+    });
+    expect(delivered).toMatchObject({
       status: 'delivered',
       attempts: 1,
       lastStatusCode: 204,
@@ -104,7 +108,11 @@ describe('outbound events', () => {
       await eventually(async () => r.received.filter((g) => g.json.data.leadId === flowing).length === 3);
       expect(r.received.filter((g) => g.json.data.leadId === stuck)).toHaveLength(1);
       // The stuck lead's first event is being retried; its second waits behind it untried.
-      const pending = await h.json('GET', `/v1/webhooks/${sub.id}/deliveries?status=pending`, { as: 'admin' });
+      // (The 503 reaches the receiver before the delivery records it.)
+      const pending = await eventually(async () => {
+        const res = await h.json('GET', `/v1/webhooks/${sub.id}/deliveries?status=pending`, { as: 'admin' });
+        return res.body.items[0]?.lastStatusCode === 503 && res;
+      });
       expect(pending.body.items).toHaveLength(2);
       expect(pending.body.items[0]).toMatchObject({ lastStatusCode: 503, lastError: 'HTTP 503' });
       expect(pending.body.items[0].attempts).toBeGreaterThanOrEqual(1);
