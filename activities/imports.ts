@@ -163,22 +163,27 @@ async function startFunnels(pool: Pool, imp: { id: string; format: ImportFormat 
   const ctx = Context.current();
   const client: Client = ctx.client;
   const started: number[] = [];
-  await withConcurrency(pending, Math.max(1, concurrency), async (p) => {
-    const parsed = parseRow('leads', recordOf(imp.format, p.data));
-    if (!parsed.ok) throw ApplicationFailure.nonRetryable(`row ${p.row} of import ${imp.id} no longer parses`, 'ImportRowInvalid');
-    const intake = parsed.request as LeadIntake;
-    try {
-      await client.workflow.start('leadFunnel', {
-        taskQueue: ctx.info.taskQueue,
-        ...leadFunnelStart(p.leadId, intake, actor, `Imported by user ${actor} (import ${imp.id}, row ${p.row}); e-mail ${intake.email}`),
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-    started.push(p.row);
-    if (started.length % 50 === 0) ctx.heartbeat(started.length);
-  });
-  await markStarted(pool, imp.id, started);
+  await withConcurrency(
+    pending,
+    Math.max(1, concurrency),
+    async (p) => {
+      const parsed = parseRow('leads', recordOf(imp.format, p.data));
+      if (!parsed.ok) throw ApplicationFailure.nonRetryable(`row ${p.row} of import ${imp.id} no longer parses`, 'ImportRowInvalid');
+      const intake = parsed.request as LeadIntake;
+      try {
+        await client.workflow.start('leadFunnel', {
+          taskQueue: ctx.info.taskQueue,
+          ...leadFunnelStart(p.leadId, intake, actor, `Imported by user ${actor} (import ${imp.id}, row ${p.row}); e-mail ${intake.email}`),
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+      started.push(p.row);
+      // Every start (the SDK throttles what it sends): a heartbeat is how a cancelled import learns to stop.
+      ctx.heartbeat(started.length);
+    },
+    ctx.cancellationSignal,
+  ).finally(() => markStarted(pool, imp.id, started));
 }
 
 export function createImportActivities({ pool }: ImportActivityDeps) {

@@ -164,16 +164,21 @@ async function goalMetSince(db: PoolClient, campaignId: string, customerId: stri
   return rows[0] ? `offer ${rows[0].id} accepted` : undefined;
 }
 
-/** Runs `task` over `items` with at most `limit` in flight. */
-export async function withConcurrency<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `task` over `items` with at most `limit` in flight. Once `signal` aborts (an activity's
+ * cancellation: its workflow was cancelled or terminated), no further item is taken; the tasks in
+ * flight end and the call rejects with the signal's reason.
+ */
+export async function withConcurrency<T>(items: T[], limit: number, task: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
+    while (next < items.length && !signal?.aborted) {
       const item = items[next++]!;
       await task(item);
     }
   });
   await Promise.all(lanes);
+  signal?.throwIfAborted();
 }
 
 export function createRetentionActivities({ pool }: RetentionActivityDeps) {
@@ -311,51 +316,58 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
       const position = new Map(toEnroll.map((id, i) => [id, input.totalsBefore.enrolled + i]));
       const delayOf = (customerId: string) => (throttle ? Math.floor((position.get(customerId)! * 60_000) / throttle.perMinute) : 0);
       let started = 0;
-      await withConcurrency(toEnroll, Math.max(1, input.concurrency), async (customerId) => {
-        const workflowId = enrollmentWorkflowId(input.campaignId, customerId);
-        if (!fresh.has(customerId)) {
-          // A retry of this page: the enrollment may already have started (and even finished).
-          const existing = await client.workflow
-            .getHandle(workflowId)
-            .describe()
-            .catch(() => undefined);
-          if (existing?.memo?.runKey === input.runKey) {
-            started++;
-            return;
+      await withConcurrency(
+        toEnroll,
+        Math.max(1, input.concurrency),
+        async (customerId) => {
+          const workflowId = enrollmentWorkflowId(input.campaignId, customerId);
+          if (!fresh.has(customerId)) {
+            // A retry of this page: the enrollment may already have started (and even finished).
+            const existing = await client.workflow
+              .getHandle(workflowId)
+              .describe()
+              .catch(() => undefined);
+            if (existing?.memo?.runKey === input.runKey) {
+              started++;
+              return;
+            }
           }
-        }
-        const args: EnrollmentInput = {
-          campaignId: input.campaignId,
-          campaignName,
-          customerId,
-          runKey: input.runKey,
-          enrolledAt: input.now,
-          definition,
-        };
-        try {
-          await client.workflow.start('campaignEnrollment', {
-            taskQueue,
-            workflowId,
-            args: [args],
-            // "never" is also the id's rule: a closed enrollment of this customer is never started again.
-            workflowIdReusePolicy: policy === 'never' ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            memo: { runKey: input.runKey },
-            ...(delayOf(customerId) > 0 ? { startDelay: delayOf(customerId) } : {}),
-            typedSearchAttributes: [
-              { key: CrmCustomerId, value: customerId },
-              { key: CrmProcess, value: CRM_PROCESS.retention },
-              { key: CrmStatus, value: 'active' },
-              { key: CrmCampaignId, value: input.campaignId },
-            ],
-            staticSummary: `Campaign "${campaignName}" for customer ${customerId}`,
-          });
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        }
-        started++;
-        if (started % 50 === 0) ctx.heartbeat(started);
-      });
+          const args: EnrollmentInput = {
+            campaignId: input.campaignId,
+            campaignName,
+            customerId,
+            runKey: input.runKey,
+            enrolledAt: input.now,
+            definition,
+          };
+          try {
+            await client.workflow.start('campaignEnrollment', {
+              taskQueue,
+              workflowId,
+              args: [args],
+              // "never" is also the id's rule: a closed enrollment of this customer is never started again.
+              workflowIdReusePolicy: policy === 'never' ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
+              workflowIdConflictPolicy: 'USE_EXISTING',
+              memo: { runKey: input.runKey },
+              ...(delayOf(customerId) > 0 ? { startDelay: delayOf(customerId) } : {}),
+              typedSearchAttributes: [
+                { key: CrmCustomerId, value: customerId },
+                { key: CrmProcess, value: CRM_PROCESS.retention },
+                { key: CrmStatus, value: 'active' },
+                { key: CrmCampaignId, value: input.campaignId },
+              ],
+              staticSummary: `Campaign "${campaignName}" for customer ${customerId}`,
+            });
+          } catch (err) {
+            if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          }
+          started++;
+          // Every start: the SDK throttles what it sends, and a heartbeat is how a terminated or
+          // cancelled run's page learns to stop starting enrollments.
+          ctx.heartbeat(started);
+        },
+        ctx.cancellationSignal,
+      );
 
       const totals: RunTotals = {
         selected: input.totalsBefore.selected + ids.length,

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { durationMs, parseDuration } from '../../src/domain/duration.js';
 import { sameJson, stableJson } from '../../src/domain/stable-json.js';
+import { withConcurrency } from '../../activities/retention.js';
 
 describe('durations', () => {
   it('read what settings and policies are written in, decimals and milliseconds too', () => {
@@ -34,5 +35,45 @@ describe('stable JSON', () => {
     expect(stableJson({ b: 1, a: { d: [2, 1], c: null } })).toBe('{"a":{"c":null,"d":[2,1]},"b":1}');
     expect(sameJson([1, 2], [2, 1])).toBe(false);
     expect(sameJson(undefined, null)).toBe(true);
+  });
+});
+
+describe('bounded concurrency (campaign pages, import funnel starts)', () => {
+  it('runs every item once with never more than the limit in flight', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer(), { maxLength: 60 }), fc.integer({ min: 1, max: 8 }), async (items, limit) => {
+        let inFlight = 0;
+        let peak = 0;
+        const seen: number[] = [];
+        await withConcurrency(items, limit, async (item) => {
+          peak = Math.max(peak, ++inFlight);
+          await new Promise((r) => setImmediate(r));
+          seen.push(item);
+          inFlight--;
+        });
+        expect(seen.sort()).toEqual([...items].sort());
+        expect(peak).toBeLessThanOrEqual(limit);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('takes no further item once its signal aborts (a cancelled or terminated run), and rejects with the reason', async () => {
+    const abort = new AbortController();
+    const done: number[] = [];
+    const run = withConcurrency(
+      Array.from({ length: 100 }, (_, i) => i),
+      4,
+      async (i) => {
+        await new Promise((r) => setImmediate(r));
+        done.push(i);
+        if (i === 9) abort.abort(new Error('run terminated'));
+      },
+      abort.signal,
+    );
+    await expect(run).rejects.toThrow('run terminated');
+    // The items already in flight when it aborted end; none after them starts.
+    expect(done.length).toBeGreaterThanOrEqual(10);
+    expect(done.length).toBeLessThanOrEqual(10 + 3);
   });
 });
