@@ -4,8 +4,8 @@
  * the person may do is out of staff's reach: fetching their export, cancelling an erasure they
  * confirmed, stopping a change of their contact details.
  */
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { publicAccess } from '../auth.js';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { linkRoute } from './link-route.js';
 import { cancelErasureUpdate, exportRetrievedSignal, gdprWorkflowId } from '../../domain/gdpr.js';
 import { linkRefusal, readLink, useLink } from '../../db/repositories/customer-links.js';
 import { readGdprRequest, takeExport } from '../../db/repositories/gdpr-requests.js';
@@ -18,52 +18,38 @@ import { readMasterData } from '../../db/repositories/customers.js';
 import { uuidFromKey } from '../ids.js';
 import { submitToDesk } from './master-data.js';
 
-export const tokenParam = z.object({
-  token: z
-    .string()
-    .max(200)
-    .openapi({ param: { name: 'token', in: 'path' }, example: 'bm90LWEtcmVhbC10b2tlbi1leGFtcGxl', description: 'The token of the link in the message' }),
-});
-
-const exportLink = createRoute({
+const exportLink = linkRoute({
   method: 'get',
   path: '/links/export/{token}',
-  middleware: [publicAccess] as const,
   operationId: 'fetchExportByLink',
   tags: ['gdpr'],
   summary: 'Fetch a ready export through the single-use link sent to the customer (no key)',
   description:
     'The "Your data export is ready" message to the verified contact point carries this link. It works once, until the export\'s retention ends: ' +
     'an unknown link answers 404, a used or expired one (or an export already fetched or discarded) 410.',
-  security: [],
-  request: { params: tokenParam },
   responses: {
     200: jsonContent(z.record(z.string(), z.unknown()), 'Every personal datum held about the customer'),
     ...problemResponses(404, 410),
   },
 });
 
-const erasureCancelLink = createRoute({
+const erasureCancelLink = linkRoute({
   method: 'post',
   path: '/links/erasure-cancellation/{token}',
-  middleware: [publicAccess] as const,
   operationId: 'cancelErasureByLink',
   tags: ['gdpr'],
   summary: 'Cancel a confirmed erasure during its grace period through the link sent to the customer (no key)',
   description:
     'The "Your data will be erased" message carries this link; it works once, until the erasure is due. Unknown link: 404; used or expired: 410; the erasure no longer in its grace period: 409.',
-  security: [],
-  request: { params: tokenParam },
   responses: {
     200: jsonContent(z.object({ requestId: z.string(), status: z.string() }), 'The erasure was cancelled'),
     ...problemResponses(404, 409, 410, 503),
   },
 });
 
-const changeStopLink = createRoute({
+const changeStopLink = linkRoute({
   method: 'post',
   path: '/links/contact-change-stop/{token}',
-  middleware: [publicAccess] as const,
   operationId: 'stopContactChangeByLink',
   tags: ['master-data'],
   summary: 'Stop a change of e-mail or phone within its cooling-off period through the link sent to the old contact point (no key)',
@@ -71,8 +57,6 @@ const changeStopLink = createRoute({
     'The "Your contact details were changed" message to the replaced contact point carries this link; it works once, until CONTACT_CHANGE_COOLING_OFF has passed. ' +
     "It submits a revert to the customer's change desk (the old value restored, audited, the new contact point told). Unknown link: 404; used or expired: 410; " +
     'the contact point changed again since, or the customer is erased: 409.',
-  security: [],
-  request: { params: tokenParam },
   responses: {
     202: jsonContent(z.object({ changeId: z.string(), revertOf: z.string(), status: z.string(), statusUrl: z.string() }), 'The revert was submitted'),
     ...problemResponses(404, 409, 410, 503),

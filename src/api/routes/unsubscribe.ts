@@ -5,8 +5,8 @@
  * channel through `recordConsent`, which also stops the customer's running enrollments on that
  * channel. Mail clients POST `List-Unsubscribe=One-Click` to the same address (RFC 8058).
  */
-import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { publicAccess } from '../auth.js';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { linkRoute } from './link-route.js';
 import { consentWorkflowId, type ConsentChangeInput } from '../../domain/consent.js';
 import { CrmCustomerId, CrmProcess, CrmStatus } from '../../domain/search-attributes.js';
 import { CRM_PROCESS } from '../../domain/processes.js';
@@ -20,34 +20,23 @@ import { consentChangeResultSchema } from './consent.js';
 
 const TOKEN_FORMAT = /^[A-Za-z0-9_-]{32}$/;
 
-const tokenParam = z.object({
-  token: z
-    .string()
-    .max(200)
-    .openapi({ param: { name: 'token', in: 'path' }, example: 'bm90LWEtcmVhbC10b2tlbi1leGFtcGxl', description: 'The token of the link in the message' }),
-});
-
 const htmlContent = (description: string) => ({ content: { 'text/html': { schema: z.string() } }, description });
 
-const showPage = createRoute({
+const showPage = linkRoute({
   method: 'get',
   path: '/unsubscribe/{token}',
-  middleware: [publicAccess] as const,
   operationId: 'showUnsubscribe',
   tags: ['consent'],
   summary: 'The page an unsubscribe link opens: asks to confirm, changes nothing',
-  security: [],
-  request: { params: tokenParam },
   responses: {
     200: htmlContent('A page with one button that confirms (POST to the same address)'),
     ...problemResponses(404, 409, 410),
   },
 });
 
-const unsubscribe = createRoute({
+const unsubscribe = linkRoute({
   method: 'post',
   path: '/unsubscribe/{token}',
-  middleware: [publicAccess] as const,
   operationId: 'unsubscribe',
   tags: ['consent'],
   summary: "Withdraw the marketing consent of the link's message's channel (one click, no login)",
@@ -55,8 +44,6 @@ const unsubscribe = createRoute({
     'The confirm button of the page, or a mail client that sends `List-Unsubscribe=One-Click` (RFC 8058; any body is accepted and ignored). ' +
     'Records the withdrawal with its proof (method `unsubscribe-link`, the message) and ends running enrollments on that channel before their next message. ' +
     'A link works once and for a year; an unknown link answers 404, a used or expired one 410, and a link of an erased customer 409.',
-  security: [],
-  request: { params: tokenParam },
   responses: {
     200: {
       content: { 'application/json': { schema: consentChangeResultSchema }, 'text/html': { schema: z.string() } },
