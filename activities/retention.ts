@@ -164,6 +164,44 @@ async function goalMetSince(db: PoolClient, campaignId: string, customerId: stri
   return rows[0] ? `offer ${rows[0].id} accepted` : undefined;
 }
 
+/** What a run keeps of its campaign: the campaign as it was when the run began. */
+export function campaignSnapshot(name: string, d: CampaignDefinition): Snapshot {
+  return {
+    campaignName: name,
+    segment: d.segment,
+    reEnrollment: d.reEnrollment,
+    steps: d.steps,
+    goal: d.goal,
+    quietHours: d.quietHours,
+    maxMessagesPerWeek: d.maxMessagesPerWeek,
+    timezone: d.schedule.timezone,
+    throttle: d.throttle,
+  };
+}
+
+/**
+ * How an enrollment is started: its id per campaign and customer, its run in the memo, and the
+ * search attributes operators find it by. `once` (re-enrollment "never") is also the id's rule: a
+ * closed enrollment of this customer is never started again.
+ */
+export function enrollmentStart(args: EnrollmentInput, taskQueue: string, once: boolean) {
+  return {
+    taskQueue,
+    workflowId: enrollmentWorkflowId(args.campaignId, args.customerId),
+    args: [args] as [EnrollmentInput],
+    workflowIdReusePolicy: once ? ('REJECT_DUPLICATE' as const) : ('ALLOW_DUPLICATE' as const),
+    workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    memo: { runKey: args.runKey },
+    typedSearchAttributes: [
+      { key: CrmCustomerId, value: args.customerId },
+      { key: CrmProcess, value: CRM_PROCESS.retention },
+      { key: CrmStatus, value: 'active' },
+      { key: CrmCampaignId, value: args.campaignId },
+    ],
+    staticSummary: `Campaign "${args.campaignName}" for customer ${args.customerId}`,
+  };
+}
+
 /**
  * Runs `task` over `items` with at most `limit` in flight. Once `signal` aborts (an activity's
  * cancellation: its workflow was cancelled or terminated), no further item is taken; the tasks in
@@ -197,17 +235,7 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
       if (!campaign) throw ApplicationFailure.nonRetryable(`campaign ${input.campaignId} does not exist`, 'CampaignNotFound');
       const skipped = campaign.status !== 'active';
       const d = campaign.definition;
-      const snapshot: Snapshot = {
-        campaignName: campaign.name,
-        segment: d.segment,
-        reEnrollment: d.reEnrollment,
-        steps: d.steps,
-        goal: d.goal,
-        quietHours: d.quietHours,
-        maxMessagesPerWeek: d.maxMessagesPerWeek,
-        timezone: d.schedule.timezone,
-        throttle: d.throttle,
-      };
+      const snapshot = campaignSnapshot(campaign.name, d);
       // The run keeps the campaign as it was, so its enrollments read with the steps they walked.
       await pool.query(
         `INSERT INTO campaign_runs (run_key, campaign_id, status, reason, started_at, finished_at, snapshot)
@@ -342,21 +370,8 @@ export function createRetentionActivities({ pool }: RetentionActivityDeps) {
           };
           try {
             await client.workflow.start('campaignEnrollment', {
-              taskQueue,
-              workflowId,
-              args: [args],
-              // "never" is also the id's rule: a closed enrollment of this customer is never started again.
-              workflowIdReusePolicy: policy === 'never' ? 'REJECT_DUPLICATE' : 'ALLOW_DUPLICATE',
-              workflowIdConflictPolicy: 'USE_EXISTING',
-              memo: { runKey: input.runKey },
+              ...enrollmentStart(args, taskQueue, policy === 'never'),
               ...(delayOf(customerId) > 0 ? { startDelay: delayOf(customerId) } : {}),
-              typedSearchAttributes: [
-                { key: CrmCustomerId, value: customerId },
-                { key: CrmProcess, value: CRM_PROCESS.retention },
-                { key: CrmStatus, value: 'active' },
-                { key: CrmCampaignId, value: input.campaignId },
-              ],
-              staticSummary: `Campaign "${campaignName}" for customer ${customerId}`,
             });
           } catch (err) {
             if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

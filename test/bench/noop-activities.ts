@@ -15,13 +15,11 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Activities } from '../../activities/index.js';
-import { withConcurrency } from '../../activities/retention.js';
+import { campaignSnapshot, enrollmentStart, withConcurrency } from '../../activities/retention.js';
 import { defaultConfig } from '../../src/config.js';
-import { enrollmentWorkflowId, type CampaignDefinition, type EnrollmentInput } from '../../src/domain/retention.js';
+import type { CampaignDefinition, EnrollmentInput } from '../../src/domain/retention.js';
 import type { LeadScore } from '../../src/domain/acquisition.js';
 import type { OpenedTask } from '../../src/domain/tasks.js';
-import { CRM_PROCESS } from '../../src/domain/processes.js';
-import { CrmCampaignId, CrmCustomerId, CrmProcess, CrmStatus } from '../../src/domain/search-attributes.js';
 
 /** What the no-op campaign activities read instead of the `campaigns` and `customers` tables. */
 export interface NoopCampaigns {
@@ -132,20 +130,7 @@ export function createNoopActivities(campaigns: NoopCampaigns): Activities {
     // retention
     beginCampaignRun: async (input) => {
       const { definition: d } = campaignOf(input.campaignId);
-      return {
-        status: 'go',
-        snapshot: {
-          campaignName: d.name,
-          segment: d.segment,
-          reEnrollment: d.reEnrollment,
-          steps: d.steps,
-          goal: d.goal,
-          quietHours: d.quietHours,
-          maxMessagesPerWeek: d.maxMessagesPerWeek,
-          timezone: d.schedule.timezone,
-          throttle: d.throttle,
-        },
-      };
+      return { status: 'go', snapshot: campaignSnapshot(d.name, d) };
     },
     enrollSegmentPage: async (input) => {
       const ctx = Context.current();
@@ -156,22 +141,8 @@ export function createNoopActivities(campaigns: NoopCampaigns): Activities {
       const { campaignName, segment: _segment, reEnrollment: _re, throttle: _throttle, ...definition } = input.snapshot;
       await withConcurrency(page, Math.max(1, input.concurrency), async (customerId) => {
         const args: EnrollmentInput = { campaignId: input.campaignId, campaignName, customerId, runKey: input.runKey, enrolledAt: input.now, definition };
-        await client.workflow.start('campaignEnrollment', {
-          taskQueue: ctx.info.taskQueue,
-          workflowId: enrollmentWorkflowId(input.campaignId, customerId),
-          args: [args],
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          memo: { runKey: input.runKey },
-          // As the real activity starts them: the search attributes are part of what the server carries.
-          typedSearchAttributes: [
-            { key: CrmCustomerId, value: customerId },
-            { key: CrmProcess, value: CRM_PROCESS.retention },
-            { key: CrmStatus, value: 'active' },
-            { key: CrmCampaignId, value: input.campaignId },
-          ],
-          staticSummary: `Campaign "${campaignName}" for customer ${customerId}`,
-        });
+        // As the real activity starts them: the search attributes are part of what the server carries.
+        await client.workflow.start('campaignEnrollment', enrollmentStart(args, ctx.info.taskQueue, true));
       });
       const enrolled = input.totalsBefore.enrolled + page.length;
       const more = from + input.limit < ids.length;
