@@ -7,11 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { createApi } from '../src/api/app.js';
 import type { OidcCodecSettings } from '../src/auth/oidc.js';
 import { AesGcmPayloadCodec } from '../src/codec/index.js';
 import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
 import { startHarness, uniqueId, type Harness } from './support/harness.js';
 
 let h: Harness;
@@ -49,18 +47,11 @@ afterAll(async () => {
 const AUDIENCE = 'temporal-ui';
 const ROLE = 'codec-decode';
 
-function apiWith(oidc: OidcCodecSettings) {
-  return createApi({
-    pool: h.pool,
-    temporal: h.client,
-    taskQueue: h.taskQueue,
-    logger: createLogger('silent'),
-    keys: [],
-    pageTokenSecret: 'one-secret-of-this-deployment-0123456789',
+const apiWith = (oidc: OidcCodecSettings) =>
+  h.apiWith({
     payloadCodec: new AesGcmPayloadCodec(h.keyring),
     codecAccess: { namespace: 'default', uiOrigin: 'https://temporal.example.com', tokens: [], oidc },
   });
-}
 
 async function token(claims: Record<string, unknown>, o: { key?: CryptoKey; issuer?: string; audience?: string; expiresIn?: string | number } = {}) {
   return new SignJWT(claims)

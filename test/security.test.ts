@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApi } from '../src/api/app.js';
+import type { createApi } from '../src/api/app.js';
 import { createLocalCodecApp, LOCAL_UI_ACTOR } from '../src/api/routes/codec.js';
 import { AesGcmPayloadCodec } from '../src/codec/index.js';
 import { loadConfig, pageTokenSecretOf } from '../src/config.js';
@@ -28,18 +28,7 @@ async function customer(): Promise<{ id: string; version: number }> {
   return { id: res.body.id, version: res.body.version };
 }
 
-/** Another API over the harness's database and Temporal, with settings of its own. */
-function apiWith(settings: Partial<Parameters<typeof createApi>[0]>) {
-  return createApi({
-    pool: h.pool,
-    temporal: h.client,
-    taskQueue: h.taskQueue,
-    logger: createLogger('silent'),
-    keys: [],
-    pageTokenSecret: 'one-secret-of-this-deployment-0123456789',
-    ...settings,
-  });
-}
+const apiWith = (settings: Parameters<Harness['apiWith']>[0]) => h.apiWith(settings);
 
 /** A request as @hono/node-server hands it in, from a given client address. */
 const from = (address: string) => ({ incoming: { socket: { remoteAddress: address } } });

@@ -72,6 +72,8 @@ export interface Harness {
    * a test looks at; over this one, time moves only by `env.sleep()`.
    */
   plainApi(): { plain: Client; api: ReturnType<typeof createApi> };
+  /** Another API over the harness's database, Temporal and task queue, with settings of its own (no keys, silent logs unless given). */
+  apiWith(settings: Partial<Parameters<typeof createApi>[0]>): ReturnType<typeof createApi>;
   request(method: string, url: string, opts?: RequestOptions): Promise<Response>;
   /** The app's OpenAPI document, compiled; with `checkResponses` it holds the counts of checked responses. */
   contract(): Promise<Contract>;
@@ -271,6 +273,17 @@ export async function startHarness(name: string, opts: HarnessOptions = {}): Pro
       const plain = new Client({ connection: env.connection, dataConverter: createDataConverter(keyring, payloadCodec) });
       // The API's own wait for a result: over this client a wait does not move time.
       return { plain, api: apiOver(plain, opts.resultWaitMs) };
+    },
+    apiWith(settings) {
+      return createApi({
+        pool,
+        temporal: client,
+        taskQueue,
+        logger: createLogger('silent'),
+        keys: [],
+        pageTokenSecret: 'one-secret-of-this-deployment-0123456789',
+        ...settings,
+      });
     },
     get worker() {
       return worker;
