@@ -6,6 +6,7 @@
  * erasure: test/gdpr-timers.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DevUser } from '../src/dev/dev-keys.js';
 import { startHarness, uniqueId, type Harness } from './support/harness.js';
 import { codeFor, confirmFromOldContact, linkFor, registerCustomer, waitForChange, waitForGdpr, waitForMail, TIMER_POLICY } from './support/master-data.js';
 
@@ -18,19 +19,30 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function requestChange(customerId: string, changes: Record<string, unknown>): Promise<string> {
-  const res = await h.json('POST', `/v1/customers/${customerId}/changes`, { body: { changes } });
+/** A registered customer with a change of e-mail requested (by `as`), waiting for its codes. */
+async function pendingEmailChange(tag: string, as: DevUser = 'agent') {
+  const c = await registerCustomer(h);
+  const newEmail = `${uniqueId(tag)}@example.org`;
+  const res = await h.json('POST', `/v1/customers/${c.id}/changes`, { as, body: { changes: { email: newEmail } } });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
-  return res.body.changeId;
+  const changeId: string = res.body.changeId;
+  const waiting = await waitForChange(h, changeId, 'awaiting-verification');
+  return { c, newEmail, changeId, waiting };
+}
+
+/** The same, with both codes given: the change applied. */
+async function appliedEmailChange(tag: string) {
+  const pending = await pendingEmailChange(tag);
+  await confirmFromOldContact(h, pending.changeId, pending.newEmail);
+  await confirmFromOldContact(h, pending.changeId, pending.c.email);
+  await waitForChange(h, pending.changeId, 'applied');
+  return pending;
 }
 const emailOf = (c: { id: string }) => h.pool.query('SELECT email FROM customers WHERE id = $1', [c.id]).then((r) => r.rows[0].email as string);
 
 describe.concurrent('contact changes cannot take a customer over', () => {
   it('a code to the new address alone applies nothing; a lost old address needs a backoffice identity check by a second person', async () => {
-    const c = await registerCustomer(h);
-    const newEmail = `${uniqueId('takeover')}@example.org`;
-    const changeId = await requestChange(c.id, { email: newEmail });
-    const waiting = await waitForChange(h, changeId, 'awaiting-verification');
+    const { c, newEmail, changeId, waiting } = await pendingEmailChange('takeover');
     expect(waiting.verification.targets.map((t: { target: string }) => t.target)).toEqual(['new-email', 'existing-contact']);
     // The old address got its own code.
     await waitForMail(h, c.email, 'verification-code');
@@ -57,11 +69,8 @@ describe.concurrent('contact changes cannot take a customer over', () => {
   });
 
   it('the requester cannot confirm the identity for their own change', async () => {
-    const c = await registerCustomer(h);
-    const res = await h.json('POST', `/v1/customers/${c.id}/changes`, { as: 'backoffice', body: { changes: { email: `${uniqueId('own')}@example.org` } } });
-    expect(res.status).toBe(202);
-    await waitForChange(h, res.body.changeId, 'awaiting-verification');
-    const own = await h.json('POST', `/v1/changes/${res.body.changeId}/identity-check`, {
+    const { changeId } = await pendingEmailChange('own', 'backoffice');
+    const own = await h.json('POST', `/v1/changes/${changeId}/identity-check`, {
       as: 'backoffice',
       body: { identityCheck: { method: 'video-call', reference: 'call 4711' } },
     });
@@ -69,13 +78,7 @@ describe.concurrent('contact changes cannot take a customer over', () => {
   });
 
   it('the replaced address stops the change within the cooling-off period: the old value is restored, audited, the new address told', async () => {
-    const c = await registerCustomer(h);
-    const newEmail = `${uniqueId('stop')}@example.org`;
-    const changeId = await requestChange(c.id, { email: newEmail });
-    await waitForChange(h, changeId, 'awaiting-verification');
-    await confirmFromOldContact(h, changeId, newEmail);
-    await confirmFromOldContact(h, changeId, c.email);
-    await waitForChange(h, changeId, 'applied');
+    const { c, newEmail, changeId } = await appliedEmailChange('stop');
     expect(await emailOf(c)).toBe(newEmail);
 
     const link = await linkFor(h, c.email, 'contact-change-stop');
@@ -94,13 +97,7 @@ describe.concurrent('contact changes cannot take a customer over', () => {
   });
 
   it('a GDPR export within the cooling-off period needs the code of the address before the change too', async () => {
-    const c = await registerCustomer(h);
-    const newEmail = `${uniqueId('gdpr')}@example.org`;
-    const changeId = await requestChange(c.id, { email: newEmail });
-    await waitForChange(h, changeId, 'awaiting-verification');
-    await confirmFromOldContact(h, changeId, newEmail);
-    await confirmFromOldContact(h, changeId, c.email);
-    await waitForChange(h, changeId, 'applied');
+    const { c, newEmail } = await appliedEmailChange('gdpr');
 
     const started = await h.json('POST', `/v1/customers/${c.id}/export`, { body: {} });
     expect(started.status).toBe(202);
