@@ -13,7 +13,8 @@
 import { startBenchStack, type BenchStack } from './stack.js';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { WithStartWorkflowOperation, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { deskStart } from '../../src/api/routes/master-data.js';
 import type { Pool } from '../../src/db/pool.js';
 import { defaultConfig } from '../../src/config.js';
 import { intakeOutcomeUpdate, leadFunnelStart, leadIntakeSchema, transitionUpdate, type TransitionCommand } from '../../src/domain/acquisition.js';
@@ -203,17 +204,7 @@ const masterData: ProcessDef = {
     await ctx.client.workflow.executeUpdateWithStart(submitChangeUpdate, {
       updateId: changeId,
       args: [{ changeId, customerId, changes: { name }, base: { name: `Bench Seeded ${customerId}` }, baseVersion: 1, requestedBy: ctx.agent }],
-      startWorkflowOperation: new WithStartWorkflowOperation('customerMasterData', {
-        workflowId,
-        taskQueue: queueOf(ctx, v),
-        args: [{ customerId }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [
-          { key: CrmCustomerId, value: customerId },
-          { key: CrmProcess, value: CRM_PROCESS.masterData },
-          { key: CrmStatus, value: 'queued' },
-        ],
-      }),
+      startWorkflowOperation: deskStart(customerId, queueOf(ctx, v)),
     });
     const handle = ctx.client.workflow.getHandle(workflowId);
     const read = () => handle.query(changeStateQuery, changeId);

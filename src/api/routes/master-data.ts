@@ -180,13 +180,11 @@ export function changeHandle(deps: ApiDeps, change: ChangeView) {
   return deps.temporal.workflow.getHandle<typeof customerMasterData>(change.workflowId);
 }
 
-/** Submits a change to the customer's desk (update-with-start: the desk opens if it was closed). */
-export async function submitToDesk(deps: ApiDeps, submit: SubmitChangeInput) {
-  const { customerId, changeId } = submit;
-  const workflowId = masterDataWorkflowId(customerId);
-  const start = new WithStartWorkflowOperation<typeof customerMasterData>('customerMasterData', {
-    workflowId,
-    taskQueue: deps.taskQueue,
+/** The start of a customer's change desk, for an update-with-start: it opens if it was closed. */
+export function deskStart(customerId: string, taskQueue: string) {
+  return new WithStartWorkflowOperation<typeof customerMasterData>('customerMasterData', {
+    workflowId: masterDataWorkflowId(customerId),
+    taskQueue,
     args: [{ customerId }],
     workflowIdConflictPolicy: 'USE_EXISTING',
     typedSearchAttributes: [
@@ -197,8 +195,13 @@ export async function submitToDesk(deps: ApiDeps, submit: SubmitChangeInput) {
     staticSummary: `Master-data changes of customer ${customerId}`,
     staticDetails: 'Changes are processed one at a time, in the order they were requested.',
   });
+}
+
+/** Submits a change to the customer's desk (update-with-start: the desk opens if it was closed). */
+export async function submitToDesk(deps: ApiDeps, submit: SubmitChangeInput) {
+  const startWorkflowOperation = deskStart(submit.customerId, deps.taskQueue);
   return temporalCall(
-    () => deps.temporal.workflow.executeUpdateWithStart(submitChangeUpdate, { updateId: changeId, args: [submit], startWorkflowOperation: start }),
+    () => deps.temporal.workflow.executeUpdateWithStart(submitChangeUpdate, { updateId: submit.changeId, args: [submit], startWorkflowOperation }),
     resultWaitMs(deps),
     { gone: 'The change desk closed while the request arrived; repeat the request' },
   );
