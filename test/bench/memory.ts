@@ -12,9 +12,8 @@
  * Alone: `npx tsx --expose-gc test/bench/memory.ts`.
  */
 import { pathToFileURL } from 'node:url';
-import { startBenchStack } from './stack.js';
 import { latencies, type BenchRow } from './results.js';
-import { childQueue, printRows, rssMiB, temporalAddressOf } from './os-processes.js';
+import { printRows, rssMiB, withChildQueue } from './os-processes.js';
 import { leadFunnelStart, type LeadIntake } from '../../src/domain/acquisition.js';
 
 const SECTION = 'memory';
@@ -25,9 +24,7 @@ export async function runMemory(): Promise<BenchRow[]> {
   const reads = Number(process.env.BENCH_READS ?? 600);
   const cache = process.env.BENCH_WORKER_CACHE;
 
-  const stack = await startBenchStack({ taskQueue: 'bench-memory-idle', poolMax: 20, resultWaitMs: 60_000 });
-  const queue = await childQueue(stack, 'bench-memory', temporalAddressOf(stack));
-  try {
+  return withChildQueue(SECTION, { taskQueue: 'bench-memory-idle', poolMax: 20, resultWaitMs: 60_000 }, 'bench-memory', async (stack, queue) => {
     const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS;
     const worker = await queue.startWorker({
       ...(cache !== undefined ? { WORKER_MAX_CACHED_WORKFLOWS: cache } : {}),
@@ -151,14 +148,7 @@ export async function runMemory(): Promise<BenchRow[]> {
       readRow('GET /v1/leads/{id} p99', before.plain, during.plain, 'p99 unchanged (<= 1.1x) with 10,000 open funnels'),
       readRow('GET /v1/leads/{id}?live=true p99', before.live, during.live),
     ];
-  } catch (err) {
-    // Logged here: stopping the stack may end calls still in flight, whose errors would hide this one.
-    console.error(`bench section ${SECTION} failed:`, err);
-    throw err;
-  } finally {
-    await queue.stop();
-    await stack.stop();
-  }
+  });
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;

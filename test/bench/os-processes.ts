@@ -15,7 +15,7 @@ import { createLogger } from '../../src/logger.js';
 import { writeWorkflowBundle } from '../../src/worker/bundle.js';
 import type { Connection } from '@temporalio/client';
 import type { BenchRow } from './results.js';
-import type { BenchStack } from './stack.js';
+import { startBenchStack, type BenchStack, type BenchStackOptions } from './stack.js';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 
@@ -105,6 +105,30 @@ export async function childQueue(stack: BenchStack, taskQueue: string, temporalA
 }
 
 /** The Temporal frontend the stack's client talks to. */
+/**
+ * A bench section over child worker processes: the bench stack (its own worker idle on
+ * `opts.taskQueue`), the child queue `childTaskQueue`, and both stopped whatever `body` does.
+ */
+export async function withChildQueue<T>(
+  section: string,
+  opts: BenchStackOptions,
+  childTaskQueue: string,
+  body: (stack: BenchStack, queue: ChildQueue) => Promise<T>,
+): Promise<T> {
+  const stack = await startBenchStack(opts);
+  const queue = await childQueue(stack, childTaskQueue, temporalAddressOf(stack));
+  try {
+    return await body(stack, queue);
+  } catch (err) {
+    // Logged here: stopping the stack may end calls still in flight, whose errors would hide this one.
+    console.error(`bench section ${section} failed:`, err);
+    throw err;
+  } finally {
+    await queue.stop();
+    await stack.stop();
+  }
+}
+
 export const temporalAddressOf = (stack: BenchStack): string => {
   const address = (stack.client.connection as Connection).options.address;
   if (!address) throw new Error('the bench client has no address');

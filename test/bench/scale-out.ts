@@ -9,9 +9,8 @@
  * Alone: `npx tsx --expose-gc test/bench/scale-out.ts`.
  */
 import { pathToFileURL } from 'node:url';
-import { startBenchStack } from './stack.js';
 import { latencies, type BenchRow } from './results.js';
-import { childQueue, printRows, sampleCpu, saturation, temporalAddressOf, type ChildQueue } from './os-processes.js';
+import { printRows, sampleCpu, saturation, withChildQueue, type ChildQueue } from './os-processes.js';
 
 const SECTION = 'scale-out';
 
@@ -44,9 +43,7 @@ async function registrations(queue: ChildQueue, tag: string, seconds: number, co
 export async function runScaleOut(): Promise<BenchRow[]> {
   const seconds = Number(process.env.BENCH_SCALE_SECONDS ?? 30);
   const concurrency = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 32);
-  const stack = await startBenchStack({ taskQueue: 'bench-scale-idle', poolMax: 40, resultWaitMs: 120_000 });
-  const queue = await childQueue(stack, 'bench-scale', temporalAddressOf(stack));
-  try {
+  return withChildQueue(SECTION, { taskQueue: 'bench-scale-idle', poolMax: 40, resultWaitMs: 120_000 }, 'bench-scale', async (_stack, queue) => {
     const first = await queue.startWorker();
     await registrations(queue, 'warm', 5, 4);
     const phase = async (tag: string, workers: Record<string, number>) => {
@@ -82,14 +79,7 @@ export async function runScaleOut(): Promise<BenchRow[]> {
         target: 'two/one throughput (2 cores: ~1 expected; > 1 where the worker is what saturates)',
       },
     ];
-  } catch (err) {
-    // Logged here: stopping the stack may end calls still in flight, whose errors would hide this one.
-    console.error(`bench section ${SECTION} failed:`, err);
-    throw err;
-  } finally {
-    await queue.stop();
-    await stack.stop();
-  }
+  });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
