@@ -94,11 +94,25 @@ it('is ready while PostgreSQL and Temporal answer, answers 503 while PostgreSQL 
   expect(JSON.stringify(analyticsBody)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|connect|terminat/i);
   expect((await api.request('/healthz')).status).toBe(200);
 
-  // A real fault is a 500 problem with the request id to quote, and no internals.
-  const fault = await api.request('/v1/customers/00000000-0000-4000-8000-000000000000', { headers: { authorization: 'Bearer k' } });
-  expect(fault.status).toBe(500);
-  expect(fault.headers.get('content-type')).toContain('application/problem+json');
-  const problem = (await fault.json()) as { requestId: string; detail: string };
-  expect(problem.requestId).toBe(fault.headers.get('x-request-id'));
-  expect(problem.detail).not.toMatch(/ECONNREFUSED|5432|stack/i);
+  // A request needing the database is a 503 to repeat (not a 500: no fault of the code), with
+  // the request id to quote and no internals.
+  const outage = await api.request('/v1/customers/00000000-0000-4000-8000-000000000000', { headers: { authorization: 'Bearer k' } });
+  expect(outage.status).toBe(503);
+  expect(outage.headers.get('content-type')).toContain('application/problem+json');
+  expect(outage.headers.get('retry-after')).toBe('5');
+  const problem = (await outage.json()) as { requestId: string; detail: string };
+  expect(problem.requestId).toBe(outage.headers.get('x-request-id'));
+  expect(problem.detail).toMatch(/database is unavailable/);
+  expect(problem.detail).not.toMatch(/ECONNREFUSED|5432|stack|127\.0\.0\.1/i);
+  // The analytics API too.
+  const analyst = createAnalyticsApi({
+    pool,
+    temporal: new Client({ connection }),
+    logger: createLogger('silent'),
+    keys: [{ actor: 'analyst', sha256: hashKey('a') }],
+    retentionMs: 86_400_000,
+  });
+  const report = await analyst.request('/v1/analytics/processes', { headers: { authorization: 'Bearer a' } });
+  expect(report.status).toBe(503);
+  expect(report.headers.get('retry-after')).toBe('5');
 });

@@ -1,12 +1,17 @@
 /**
  * The one error mapper of the API: every error leaves as `application/problem+json` (RFC 9457)
- * with the request id, and only real faults become a 500.
+ * with the request id, and only real faults become a 500 (an unreachable database is a 503 with
+ * Retry-After).
  */
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
+import { isDatabaseUnavailable } from '../db/pool.js';
 import type { ApiEnv } from './env.js';
+
+/** The detail of a 503 while the database cannot be reached (no host, port or driver text). */
+export const DATABASE_UNAVAILABLE = 'The CRM database is unavailable at the moment; nothing was changed. Retry shortly.';
 
 export interface FieldError {
   path: string;
@@ -94,6 +99,11 @@ export function onError(err: Error, c: Context<ApiEnv>): Response {
     // Hono's body parsers throw 400 for malformed JSON.
     const detail = status === 400 && /JSON/i.test(err.message) ? 'Malformed JSON in request body' : err.message || TITLES[status] || 'Error';
     return problemResponse(c, status, detail);
+  }
+  if (isDatabaseUnavailable(err)) {
+    // An outage of the record store, not a fault: nothing was written, and repeating is safe.
+    c.get('logger')?.warn({ err: { type: err.name, message: err.message } }, 'database unavailable');
+    return problemResponse(c, 503, DATABASE_UNAVAILABLE, {}, { 'Retry-After': '5' });
   }
   c.get('logger')?.error(
     { err: { type: err.name, message: err.message, cause: String((err as { cause?: unknown }).cause ?? ''), stack: err.stack } },

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { durationMs, parseDuration } from '../../src/domain/duration.js';
 import { sameJson, stableJson } from '../../src/domain/stable-json.js';
 import { withConcurrency } from '../../activities/retention.js';
+import { isDatabaseUnavailable } from '../../src/db/pool.js';
 
 describe('durations', () => {
   it('read what settings and policies are written in, decimals and milliseconds too', () => {
@@ -75,5 +76,26 @@ describe('bounded concurrency (campaign pages, import funnel starts)', () => {
     // The items already in flight when it aborted end; none after them starts.
     expect(done.length).toBeGreaterThanOrEqual(10);
     expect(done.length).toBeLessThanOrEqual(10 + 3);
+  });
+});
+
+describe('a database outage told from a failed statement', () => {
+  const withCode = (message: string, code: string) => Object.assign(new Error(message), { code });
+  it('is an outage when the database cannot be reached, is frozen or restarting', () => {
+    expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isDatabaseUnavailable(withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED'))).toBe(true);
+    expect(isDatabaseUnavailable(withCode('terminating connection due to administrator command', '57P01'))).toBe(true);
+    expect(isDatabaseUnavailable(withCode('the database system is starting up', '57P03'))).toBe(true);
+    expect(isDatabaseUnavailable(withCode('connection failure', '08006'))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('audit write failed', { cause: withCode('connect ECONNREFUSED', 'ECONNREFUSED') }))).toBe(true);
+    expect(isDatabaseUnavailable(new AggregateError([withCode('connect ECONNREFUSED ::1:5432', 'ECONNREFUSED')], 'all addresses failed'))).toBe(true);
+  });
+  it('is a fault when a statement failed or anything else went wrong', () => {
+    expect(isDatabaseUnavailable(withCode('duplicate key value violates unique constraint', '23505'))).toBe(false);
+    expect(isDatabaseUnavailable(withCode('syntax error at or near "SELEC"', '42601'))).toBe(false);
+    expect(isDatabaseUnavailable(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBe(false);
+    expect(isDatabaseUnavailable('timeout exceeded when trying to connect')).toBe(false);
+    expect(isDatabaseUnavailable(undefined)).toBe(false);
   });
 });

@@ -16,6 +16,7 @@ import { declaredMethods } from '../../http/methods.js';
 import { rateLimits, readinessOf, securityHeaders, serverRequestId, withTimeout, type RateLimits } from '../../http/security.js';
 import { campaignsReport, changesReport, funnelReport, ingestStatus, processesReport } from '../reports.js';
 import type { StorePool } from '../store.js';
+import { isDatabaseUnavailable } from '../../db/pool.js';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import { ingestLag } from '../ingest/ingest.js';
 import { campaignsRoute, changesRoute, funnelRoute, ingestRoute, processesRoute } from './routes.js';
@@ -107,6 +108,10 @@ export function createAnalyticsApi(deps: AnalyticsApiDeps) {
     );
   });
   app.onError((err, c) => {
+    if (isDatabaseUnavailable(err)) {
+      deps.logger.warn({ requestId: c.get('requestId'), err: { type: err.name, message: err.message } }, 'analytics store unavailable');
+      return problem(c, 503, 'The analytics store is unavailable at the moment. Retry shortly.', {}, { 'Retry-After': '5' });
+    }
     deps.logger.error({ requestId: c.get('requestId'), err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
     return problem(c, 500, 'An unexpected error occurred; quote the request id when reporting it.');
   });
