@@ -11,7 +11,7 @@ import { createPool, type Pool } from '../src/db/pool.js';
 import { createLogger } from '../src/logger.js';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../src/dev/postgres.js';
 import { freePort } from '../src/dev/ports.js';
-import { descendants } from './faults/support.js';
+import { freezeTree } from './faults/support.js';
 
 // This file stops PostgreSQL, so it runs its own instance rather than the shared one.
 let dir: string;
@@ -48,8 +48,7 @@ it('answers 503 within seconds while PostgreSQL is frozen (SIGSTOP), on both API
   expect((await analytics.request('/readyz')).status).toBe(200);
 
   // A frozen server accepts nothing and answers nothing: without a timeout a probe would hang.
-  const pids = [pg.pid!, ...descendants(pg.pid!)];
-  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  const pids = freezeTree(pg.pid!);
   try {
     const started = Date.now();
     const [operational, analyst] = await Promise.all([api.request('/readyz'), analytics.request('/readyz')]);

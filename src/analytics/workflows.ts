@@ -10,6 +10,9 @@ import type { FollowActivities } from './ingest/follow.js';
 
 const { ingestClosedWorkflows, followRunningProcesses } = proxyActivities<IngestActivities & FollowActivities>({
   startToCloseTimeout: '5 minutes',
+  // Each page and history read beats: an ingest whose worker died is retried within a minute,
+  // not after the 5 minutes (the fault suite's analytics outage waited on exactly that).
+  heartbeatTimeout: '1 minute',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10 },
 });
 

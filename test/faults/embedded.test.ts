@@ -79,9 +79,28 @@ async function startEmbedded(): Promise<Topology> {
     log,
   );
   const extraApi = `http://localhost:${apiPort}`;
-  await until(async () => (await fetch(`${extraApi}/readyz`).catch(() => undefined))?.status === 200, 'the extra API did not get ready', 180_000);
-  await until(async () => pidsWith('src/worker/main.ts', `TEMPORAL_ADDRESS=${common.TEMPORAL_ADDRESS}`).length > 0, 'the extra worker did not start', 60_000);
-  await new Promise((r) => setTimeout(r, 10_000)); // the extra worker's bundle and pollers
+  try {
+    await until(
+      async () => {
+        if (api.exitCode !== null || api.signalCode !== null) throw new Error(`the extra API exited (${api.exitCode ?? api.signalCode})`);
+        return (await fetch(`${extraApi}/readyz`).catch(() => undefined))?.status === 200;
+      },
+      'the extra API did not get ready',
+      180_000,
+    );
+    await until(async () => pidsWith('src/worker/main.ts', `TEMPORAL_ADDRESS=${common.TEMPORAL_ADDRESS}`).length > 0, 'the extra worker did not start', 60_000);
+    await new Promise((r) => setTimeout(r, 10_000)); // the extra worker's bundle and pollers
+  } catch (err) {
+    // Nothing of this topology may outlive a failed start (its ports and codec listener would
+    // stop the next `npm start`), and the output says why it failed.
+    for (const c of [worker, api]) c.kill('SIGTERM');
+    stack.kill('SIGINT');
+    await exited;
+    const outside = await readlink(path.join(dataDir, 'pg')).catch(() => undefined);
+    if (outside) await rm(outside, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`${(err as Error).message}\n${out.slice(-8_000)}`, { cause: err });
+  }
 
   const clusterDir = await readlink(path.join(dataDir, 'pg')).catch(() => path.join(dataDir, 'pg'));
   const startPids = () => pidsWith('src/dev/start.ts', `API_PORT=${ports.API_PORT}`);

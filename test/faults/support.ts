@@ -140,6 +140,21 @@ export function alive(pid: number): boolean {
 const frozen = new Set<number>();
 process.once('exit', () => signal([...frozen], 'SIGCONT'));
 
+/**
+ * SIGSTOPs `root` and all its descendants, scanning again until no new one appears (a process
+ * can fork between the scan and its stop); the pids stopped, to SIGCONT later.
+ */
+export function freezeTree(root: number): number[] {
+  const stopped = new Set<number>();
+  for (let round = 0; round < 10; round++) {
+    const fresh = [root, ...descendants(root)].filter((p) => !stopped.has(p));
+    if (fresh.length === 0) break;
+    signal(fresh, 'SIGSTOP');
+    for (const p of fresh) stopped.add(p);
+  }
+  return [...stopped];
+}
+
 export function signal(pids: number[], sig: NodeJS.Signals): void {
   for (const pid of pids) {
     if (sig === 'SIGSTOP') frozen.add(pid);

@@ -14,7 +14,7 @@ import type { temporal } from '@temporalio/proto';
 import type { StorePool } from '../store.js';
 import { FOLLOWED_PROCESSES, PIPELINE } from '../contract.js';
 import { decodeSearchAttributes, PERSONAL_ATTRIBUTES, runStatus, timestampToMs } from './facts.js';
-import { mapLimited, type IngestOptions } from './ingest.js';
+import { alive, mapLimited, type IngestOptions } from './ingest.js';
 
 type Event = temporal.api.history.v1.IHistoryEvent;
 type ExecutionInfo = temporal.api.workflow.v1.IWorkflowExecutionInfo;
@@ -76,6 +76,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
     let nextPageToken: Uint8Array | undefined;
     do {
       const page = await client.workflowService.listWorkflowExecutions({ namespace, query: clauses.join(' AND '), pageSize: 1000, nextPageToken });
+      alive();
       out.push(...(page.executions ?? []));
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
@@ -90,6 +91,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
     if (after === 0) {
       do {
         const page = await client.workflowService.getWorkflowExecutionHistory({ namespace, execution, nextPageToken, maximumPageSize: 1000 });
+        alive();
         events.push(...(page.history?.events ?? []));
         nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
       } while (nextPageToken);
@@ -97,6 +99,7 @@ export function createFollowActivities({ pool, temporal: client }: { pool: Store
     }
     do {
       const page = await client.workflowService.getWorkflowExecutionHistoryReverse({ namespace, execution, nextPageToken, maximumPageSize: 100 });
+      alive();
       for (const e of page.history?.events ?? []) {
         if (long(e.eventId) <= after) return events.reverse();
         events.push(e);

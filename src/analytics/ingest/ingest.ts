@@ -4,6 +4,7 @@
  * Writes are keyed by run id, so a retried or repeated ingest changes nothing; a rerun lists
  * only what closed since the watermark (less a small overlap for late visibility records).
  */
+import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import type { StorePool } from '../store.js';
@@ -35,6 +36,21 @@ export interface IngestDeps {
   excludeTypes?: string[];
 }
 
+/**
+ * Tells Temporal the ingest activity is alive, once per page or history read: a worker that died
+ * mid-ingest has its activity retried after the heartbeat timeout, not after the whole
+ * start-to-close timeout. Outside an activity (backfill, benches) there is nobody to tell.
+ */
+export function alive(): void {
+  let ctx: Context;
+  try {
+    ctx = Context.current();
+  } catch {
+    return;
+  }
+  ctx.heartbeat();
+}
+
 export async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
@@ -61,6 +77,7 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
     let nextPageToken: Uint8Array | undefined;
     do {
       const page = await client.workflowService.listWorkflowExecutions({ namespace, query, pageSize: 1000, nextPageToken });
+      alive();
       out.push(...(page.executions ?? []));
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
@@ -77,6 +94,7 @@ export function createIngestActivities({ pool, temporal: client, excludeTypes = 
         nextPageToken,
         maximumPageSize: 1000,
       });
+      alive();
       events.push(...(page.history?.events ?? []));
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
