@@ -326,8 +326,10 @@ export async function readyStatus(url: string): Promise<number> {
 
 /** The analytics store's runs of these registrations' workflows. */
 export async function ingested(t: Topology, regs: Registration[]): Promise<number> {
-  const { rows } = await t.analyticsPool.query<{ n: string }>('SELECT count(DISTINCT workflow_id) AS n FROM process_runs WHERE workflow_id = ANY($1)', [
-    regs.map((r) => registrationWorkflowId(r.key)),
-  ]);
+  // Analytics keeps workflow ids as pseudonyms (issue 14); the mapping to the real id is its own.
+  const { rows } = await t.analyticsPool.query<{ n: string }>(
+    'SELECT count(DISTINCT p.real_id) AS n FROM process_runs r JOIN pseudonyms p ON p.pseudonym = r.workflow_id WHERE p.real_id = ANY($1)',
+    [regs.map((r) => registrationWorkflowId(r.key))],
+  );
   return Number(rows[0]!.n);
 }
