@@ -194,7 +194,14 @@ async function recordedOutcome(deps: ApiDeps, workflowId: string): Promise<Outco
   return { outcome: registration.status === 'duplicate' ? 'duplicate' : 'created', customerId: registration.customerId };
 }
 
-function registrationStart(workflowId: string, taskQueue: string, body: RegistrationRequest, principal: Principal, claim: IdempotencyClaim | undefined) {
+/** The start of a registration for the API's update-with-start (the bench drives the same start without the API). */
+export function registrationStart(
+  workflowId: string,
+  taskQueue: string,
+  body: RegistrationRequest,
+  principal: Pick<Principal, 'actor' | 'roles'>,
+  claim: IdempotencyClaim | undefined,
+) {
   const customerId = crypto.randomUUID();
   return new WithStartWorkflowOperation<typeof registerCustomer>('registerCustomer', {
     taskQueue,
