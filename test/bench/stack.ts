@@ -50,6 +50,15 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
+/**
+ * The workflow cache of the two in-process workers (BENCH_STACK_CACHE, default 1000; the SDK's
+ * default is about 2,300 each). Two full caches in one process under a campaign run's thousands
+ * of enrollments made GC pauses in the workflow threads pass the SDK's 5 s activation limit
+ * ("Script execution timed out" creating a workflow), and once that aborted script left Node's
+ * async hooks corrupted and the process died (2026-12-03).
+ */
+const BENCH_CACHE = Number(process.env.BENCH_STACK_CACHE ?? 1000);
+
 export interface BenchStackOptions {
   taskQueue: string;
   poolMax: number;
@@ -97,6 +106,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
         workflowBundle: bundle,
         pool,
         transport: new FileTransport(path.join(dir, 'mail')),
+        tuning: { maxCachedWorkflows: BENCH_CACHE },
       }),
     ];
     if (opts.noop) {
@@ -108,6 +118,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
           workflowBundle: bundle,
           activities: createNoopActivities(opts.noop),
           shutdownGraceTime: '10 seconds',
+          maxCachedWorkflows: BENCH_CACHE,
         }),
       );
     }
