@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
-import { isDatabaseUnavailable } from '../db/pool.js';
+import { isDatabaseUnavailable } from '../http/database-unavailable.js';
 import type { ApiEnv } from './env.js';
 
 /** The detail of a 503 while the database cannot be reached (no host, port or driver text). */

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { durationMs, parseDuration } from '../../src/domain/duration.js';
 import { sameJson, stableJson } from '../../src/domain/stable-json.js';
 import { withConcurrency } from '../../activities/retention.js';
-import { isDatabaseUnavailable } from '../../src/db/pool.js';
+import { isDatabaseUnavailable } from '../../src/http/database-unavailable.js';
 
 describe('durations', () => {
   it('read what settings and policies are written in, decimals and milliseconds too', () => {

@@ -16,7 +16,7 @@ import { declaredMethods } from '../../http/methods.js';
 import { rateLimits, readinessOf, securityHeaders, serverRequestId, withTimeout, type RateLimits } from '../../http/security.js';
 import { campaignsReport, changesReport, funnelReport, ingestStatus, processesReport } from '../reports.js';
 import type { StorePool } from '../store.js';
-import { isDatabaseUnavailable } from '../../db/pool.js';
+import { isDatabaseUnavailable } from '../../http/database-unavailable.js';
 import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import { ingestLag } from '../ingest/ingest.js';
 import { campaignsRoute, changesRoute, funnelRoute, ingestRoute, processesRoute } from './routes.js';
