@@ -7,7 +7,7 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import { linkRoute } from './link-route.js';
 import { cancelErasureUpdate, exportRetrievedSignal, gdprWorkflowId } from '../../domain/gdpr.js';
-import { linkRefusal, readLink, useLink } from '../../db/repositories/customer-links.js';
+import { linkRefusal, readLink, useLink, type LinkPurpose, type LinkRow } from '../../db/repositories/customer-links.js';
 import { readGdprRequest, takeExport } from '../../db/repositories/gdpr-requests.js';
 import { resultWaitMs, type ApiDeps, type ApiEnv } from '../env.js';
 import { ApiError } from '../problem.js';
@@ -63,32 +63,36 @@ const changeStopLink = linkRoute({
   },
 });
 
+/** The link's row while it may still be used; otherwise the 404 or 410 that says why not. */
+async function usableLink(deps: ApiDeps, purpose: LinkPurpose, token: string, what: string): Promise<LinkRow> {
+  const row = await readLink(deps.pool, purpose, token);
+  const refused = linkRefusal(row, what);
+  if (refused) throw new ApiError(refused.status, refused.detail);
+  return row!;
+}
+
 export function customerLinkRoutes(deps: ApiDeps) {
   const app = new OpenAPIHono<ApiEnv>();
 
   app.openapi(exportLink, async (c) => {
-    const row = await readLink(deps.pool, 'export-download', c.req.valid('param').token);
-    const refused = linkRefusal(row, 'export');
-    if (refused) throw new ApiError(refused.status, refused.detail);
-    if (!(await useLink(deps.pool, row!.token_sha256))) throw new ApiError(410, 'This export link was already used');
+    const row = await usableLink(deps, 'export-download', c.req.valid('param').token, 'export');
+    if (!(await useLink(deps.pool, row.token_sha256))) throw new ApiError(410, 'This export link was already used');
     // The content never passes through Temporal, so it is not copied into any workflow history.
-    const taken = await takeExport(deps.pool, row!.request_id, 'customer');
+    const taken = await takeExport(deps.pool, row.request_id, 'customer');
     if (taken.outcome !== 'taken') {
       throw new ApiError(410, taken.outcome === 'retrieved' ? 'This export was already fetched; request a new one' : 'This export is gone; request a new one');
     }
     // The record already says it was fetched; the workflow hears of it when a worker runs.
     await deps.temporal.workflow
-      .getHandle(gdprWorkflowId(row!.request_id))
+      .getHandle(gdprWorkflowId(row.request_id))
       .signal(exportRetrievedSignal, { actor: 'customer' })
       .catch(() => undefined);
     return c.json(taken.content, 200, { 'Cache-Control': 'no-store' });
   });
 
   app.openapi(erasureCancelLink, async (c) => {
-    const row = await readLink(deps.pool, 'erasure-cancel', c.req.valid('param').token);
-    const refused = linkRefusal(row, 'cancellation');
-    if (refused) throw new ApiError(refused.status, refused.detail);
-    const id = row!.request_id;
+    const row = await usableLink(deps, 'erasure-cancel', c.req.valid('param').token, 'cancellation');
+    const id = row.request_id;
     const state = await readGdprRequest(deps.pool, id);
     if (!state || state.status !== 'grace-period') throw new ApiError(409, `The erasure is ${state?.status ?? 'gone'} and can no longer be cancelled`);
     const result = await temporalCall(
@@ -99,15 +103,13 @@ export function customerLinkRoutes(deps: ApiDeps) {
       resultWaitMs(deps),
       { gone: `Request ${id} is ${state.status}` },
     );
-    await useLink(deps.pool, row!.token_sha256);
+    await useLink(deps.pool, row.token_sha256);
     return c.json({ requestId: id, status: result.status }, 200);
   });
 
   app.openapi(changeStopLink, async (c) => {
-    const row = await readLink(deps.pool, 'change-revert', c.req.valid('param').token);
-    const refused = linkRefusal(row, 'stop');
-    if (refused) throw new ApiError(refused.status, refused.detail);
-    const changeId = row!.request_id;
+    const row = await usableLink(deps, 'change-revert', c.req.valid('param').token, 'stop');
+    const changeId = row.request_id;
     const change = await readChange(deps.pool, changeId);
     if (!change) throw new ApiError(404, 'The change of this link is not known');
     const current = await readMasterData(deps.pool, change.customerId);
@@ -138,7 +140,7 @@ export function customerLinkRoutes(deps: ApiDeps) {
       reason: `stopped from the previous contact point within the cooling-off period (change ${changeId})`,
       revertOf: changeId,
     });
-    await useLink(deps.pool, row!.token_sha256);
+    await useLink(deps.pool, row.token_sha256);
     const statusUrl = `/v1/changes/${revertId}`;
     return c.json({ changeId: revertId, revertOf: changeId, status: result.status, statusUrl }, 202, { Location: statusUrl });
   });
