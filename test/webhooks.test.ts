@@ -108,10 +108,11 @@ describe('outbound events', () => {
       await eventually(async () => r.received.filter((g) => g.json.data.leadId === flowing).length === 3);
       expect(r.received.filter((g) => g.json.data.leadId === stuck)).toHaveLength(1);
       // The stuck lead's first event is being retried; its second waits behind it untried.
-      // (The 503 reaches the receiver before the delivery records it.)
+      // (The 503 reaches the receiver before the delivery records it, as the 204 of the stuck lead's
+      // first event does: wait until both are recorded.)
       const pending = await eventually(async () => {
         const res = await h.json('GET', `/v1/webhooks/${sub.id}/deliveries?status=pending`, { as: 'admin' });
-        return res.body.items[0]?.lastStatusCode === 503 && res;
+        return res.body.items.length === 2 && res.body.items[0]?.lastStatusCode === 503 && res;
       });
       expect(pending.body.items).toHaveLength(2);
       expect(pending.body.items[0]).toMatchObject({ lastStatusCode: 503, lastError: 'HTTP 503' });
