@@ -71,8 +71,8 @@ const envSchema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS must be at least 2').optional(),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1, 'WORKER_MAX_CONCURRENT_ACTIVITIES must be at least 1').optional(),
   /**
-   * Workflows an operational worker keeps in memory (sticky cache). Unset: the SDK's default, which
-   * grows with the heap limit (about 2,300 at Node's default 4 GiB). Open funnels waiting on timers
+   * Workflows an operational worker keeps in memory (sticky cache). Unset: 250
+   * (WORKER_TUNING_DEFAULTS), which keeps a worker under 512 MiB. Open funnels waiting on timers
    * beyond it cost nothing in the worker: an evicted workflow is replayed from history when it wakes.
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce

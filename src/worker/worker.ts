@@ -32,8 +32,14 @@ export interface WorkerTuningSettings {
 /**
  * What the worker runs with when nothing is configured (README, Performance → Tuning). Undefined
  * leaves the SDK's own default.
+ *
+ * The workflow cache is bounded: the SDK's default grows with the heap limit (about 2,300 at
+ * Node's 4 GiB), and a cached workflow costs about 0.4 MiB here, so the default alone would let
+ * the worker pass 1 GiB. 250 keeps it under 512 MiB (the bench's memory section); open
+ * workflows beyond it wait on their timers in Temporal, not in the worker, and one that wakes
+ * uncached is replayed from its history.
  */
-export const WORKER_TUNING_DEFAULTS: WorkerTuningSettings = {};
+export const WORKER_TUNING_DEFAULTS: WorkerTuningSettings = { maxCachedWorkflows: 250 };
 
 export function workerTuningOptions(settings: WorkerTuningSettings = {}) {
   const t = { ...WORKER_TUNING_DEFAULTS, ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) };

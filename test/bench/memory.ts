@@ -8,7 +8,7 @@
  *   BENCH_OPEN_FUNNELS (default 10000), BENCH_FUNNEL_WINDOW (default 200: started, not yet taken in,
  *   at most), BENCH_FUNNEL_DEADLINE_S (default 120: stop waiting for
  *   intakes then, and measure with those open), BENCH_WORKER_CACHE (WORKER_MAX_CACHED_WORKFLOWS of
- *   the worker; unset: the default), BENCH_WORKER_NODE_OPTIONS (e.g. `--max-old-space-size=384`: the
+ *   the worker; unset: the product's default, 250), BENCH_WORKER_NODE_OPTIONS (e.g. `--max-old-space-size=384`: the
  *   worker's heap limit), BENCH_READS (default 600)
  * Alone: `npx tsx --expose-gc test/bench/memory.ts`.
  */
@@ -16,8 +16,11 @@ import { pathToFileURL } from 'node:url';
 import { latencies, type BenchRow } from './results.js';
 import { printRows, rssMiB, withChildQueue } from './os-processes.js';
 import { leadFunnelStart, type LeadIntake } from '../../src/domain/acquisition.js';
+import { workerTuningOptions } from '../../src/worker/worker.js';
 
 const SECTION = 'memory';
+/** Funnels taken in between two RSS checkpoints. */
+const CHECKPOINT = 250;
 /** Funnels started but not yet taken in, at most (BENCH_FUNNEL_WINDOW). */
 const WINDOW = Number(process.env.BENCH_FUNNEL_WINDOW ?? 200);
 
@@ -26,6 +29,7 @@ export async function runMemory(): Promise<BenchRow[]> {
   const deadlineMs = Number(process.env.BENCH_FUNNEL_DEADLINE_S ?? 120) * 1000;
   const reads = Number(process.env.BENCH_READS ?? 600);
   const cache = process.env.BENCH_WORKER_CACHE;
+  const cacheSize = workerTuningOptions({ maxCachedWorkflows: cache === undefined ? undefined : Number(cache) }).maxCachedWorkflows ?? -1;
 
   return withChildQueue(SECTION, { taskQueue: 'bench-memory-idle', poolMax: 20, resultWaitMs: 60_000 }, 'bench-memory', async (stack, queue) => {
     const nodeOptions = process.env.BENCH_WORKER_NODE_OPTIONS;
@@ -78,9 +82,15 @@ export async function runMemory(): Promise<BenchRow[]> {
       (takenIn = (await stack.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads WHERE email LIKE 'open-funnel-%'`)).rows[0]!.n);
     const inTake = setInterval(() => void countTakenIn().catch(() => undefined), 500);
     let peakRss = before.rss;
+    // RSS each time another CHECKPOINT funnels are taken in: flat once the workflow cache is full.
+    const rssByTakenIn: Record<string, number> = {};
     const rssTimer = setInterval(() => {
       void rssMiB(worker.pid).then(
-        (r) => (peakRss = Math.max(peakRss, r)),
+        (r) => {
+          peakRss = Math.max(peakRss, r);
+          const mark = Math.floor(takenIn / CHECKPOINT) * CHECKPOINT;
+          if (mark > 0 && !(mark in rssByTakenIn)) rssByTakenIn[mark] = Math.round(r);
+        },
         () => undefined,
       );
     }, 1000);
@@ -118,9 +128,12 @@ export async function runMemory(): Promise<BenchRow[]> {
     clearInterval(rssTimer);
     peakRss = Math.max(peakRss, during.rss);
     const all = open >= funnels;
+    const marks = Object.entries(rssByTakenIn);
+    const [mid, last] = [marks[Math.floor((marks.length - 1) / 2)], marks.at(-1)];
+    const growth = mid && last && mid !== last ? `; RSS ${mid[1]} MiB at ${mid[0]} taken in, ${last[1]} MiB at ${last[0]} (the cache holds ${cacheSize})` : '';
     const bound = all
       ? undefined
-      : `only ${open} of ${funnels} funnels were taken in within ${Math.round(deadlineMs / 1000)} s: started ${(started / startSeconds).toFixed(0)}/s through the client, taken in ${(open / openSeconds).toFixed(1)}/s by one worker on this machine`;
+      : `only ${open} of ${funnels} funnels were taken in within ${Math.round(deadlineMs / 1000)} s: started ${(started / startSeconds).toFixed(0)}/s through the client, taken in ${(open / openSeconds).toFixed(1)}/s by one worker on this machine${growth}`;
 
     const rssRow: BenchRow = {
       section: SECTION,
@@ -130,7 +143,8 @@ export async function runMemory(): Promise<BenchRow[]> {
         rssBeforeMiB: Math.round(before.rss),
         rssPeakMiB: Math.round(peakRss),
         rssAfterMiB: Math.round(during.rss),
-        maxCachedWorkflows: cache !== undefined ? Number(cache) : -1,
+        ...Object.fromEntries(marks.map(([taken, rss]) => [`rssMiBAt${taken}TakenIn`, rss])),
+        maxCachedWorkflows: cacheSize,
         startedPerSec: Math.round((started / startSeconds) * 10) / 10,
         takenInPerSec: Math.round((open / openSeconds) * 10) / 10,
       },

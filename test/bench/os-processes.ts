@@ -195,6 +195,23 @@ async function machineTicks(): Promise<{ busy: number; total: number }> {
 }
 
 /**
+ * Waits until the machine is quiet: a half-second window with at most `busyShare` of all cores
+ * busy, or `maxMs`. Between two measurements, so one does not run behind the rest of the
+ * previous one's processes (a registration's onboarding and welcome run on after its answer).
+ * Returns the time waited, in ms.
+ */
+export async function settle(busyShare = 0.15, maxMs = 30_000): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const a = await machineTicks();
+    await new Promise((r) => setTimeout(r, 500));
+    const b = await machineTicks();
+    const share = (b.busy - a.busy) / Math.max(1, b.total - a.total);
+    if (share <= busyShare || performance.now() - t0 >= maxMs) return performance.now() - t0;
+  }
+}
+
+/**
  * CPU of each group of processes over a phase, in % of one core: the API and bench driver (this
  * process), each worker process, the Temporal server, PostgreSQL (postmaster and backends), and
  * the whole machine (every core, other tenants included) in % of all cores.

@@ -20,6 +20,7 @@
  *   BENCH_CONCURRENCY (32)         processes in flight in the parallel measurement
  *   BENCH_CAP_SECONDS (10)         a measurement starts no process after this many seconds
  *   BENCH_CAMPAIGN_CUSTOMERS (5000) customers the campaign run enrolls (0: no campaign)
+ *   BENCH_PACED_N (10), BENCH_PACE_MS (1500)  registrations timed alone, each this long after the previous answer
  *   BENCH_PROCESSES                comma-separated parts of process names to run, e.g. "funnel,offer"
  *   BENCH_SECTIONS                 comma-separated sections, as the command-line arguments
  */

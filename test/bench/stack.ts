@@ -27,7 +27,7 @@ import { defaultConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { FileTransport } from '../../src/notifications/transport.js';
 import { buildWorkflowBundle } from '../../src/worker/bundle.js';
-import { createOperationalWorker } from '../../src/worker/worker.js';
+import { createOperationalWorker, workerTuningOptions } from '../../src/worker/worker.js';
 import { createNoopActivities, type NoopCampaigns } from './noop-activities.js';
 
 export { percentile } from './results.js';
@@ -51,13 +51,13 @@ export interface BenchStack {
 }
 
 /**
- * The workflow cache of the two in-process workers (BENCH_STACK_CACHE, default 1000; the SDK's
- * default is about 2,300 each). Two full caches in one process under a campaign run's thousands
- * of enrollments made GC pauses in the workflow threads pass the SDK's 5 s activation limit
- * ("Script execution timed out" creating a workflow), and once that aborted script left Node's
- * async hooks corrupted and the process died (2026-12-03).
+ * The workflow cache of the two in-process workers: BENCH_STACK_CACHE, or unset the product's
+ * default (WORKER_TUNING_DEFAULTS). Before the bundle shared its pure modules, two caches of the
+ * SDK's default size in one process under a campaign run's thousands of enrollments made GC pauses
+ * in the workflow threads pass the SDK's 5 s activation limit ("Script execution timed out"
+ * creating a workflow), and the aborted script left Node's async hooks corrupted (2026-12-03).
  */
-const BENCH_CACHE = Number(process.env.BENCH_STACK_CACHE ?? 1000);
+const BENCH_CACHE = process.env.BENCH_STACK_CACHE === undefined ? undefined : Number(process.env.BENCH_STACK_CACHE);
 
 export interface BenchStackOptions {
   taskQueue: string;
@@ -118,7 +118,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
           workflowBundle: bundle,
           activities: createNoopActivities(opts.noop),
           shutdownGraceTime: '10 seconds',
-          maxCachedWorkflows: BENCH_CACHE,
+          ...workerTuningOptions({ maxCachedWorkflows: BENCH_CACHE }),
         }),
       );
     }
