@@ -49,7 +49,7 @@ export function processSettings() {
     capSeconds: env('BENCH_CAP_SECONDS', 10),
     campaignCustomers: env('BENCH_CAMPAIGN_CUSTOMERS', 5000),
     /** A campaign run still enrolling after this many seconds is stopped and measured on what it enrolled. */
-    campaignCapSeconds: env('BENCH_CAMPAIGN_CAP_SECONDS', 45),
+    campaignCapSeconds: env('BENCH_CAMPAIGN_CAP_SECONDS', 30),
     /** Registrations timed alone (the 150 ms target), each this many ms after the previous answer. */
     pacedN: env('BENCH_PACED_N', 10),
     paceMs: env('BENCH_PACE_MS', 1500),
