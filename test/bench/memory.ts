@@ -6,7 +6,7 @@
  * cache, WORKER_MAX_CACHED_WORKFLOWS) and the p99 of `GET /v1/leads/{id}` before and while they are
  * open (target: unchanged, ≤ 1.1×).
  *   BENCH_OPEN_FUNNELS (default 10000), BENCH_FUNNEL_WINDOW (default 200: started, not yet taken in,
- *   at most), BENCH_FUNNEL_DEADLINE_S (default 90: stop waiting for
+ *   at most), BENCH_FUNNEL_DEADLINE_S (default 60: stop waiting for
  *   intakes then, and measure with those open), BENCH_WORKER_CACHE (WORKER_MAX_CACHED_WORKFLOWS of
  *   the worker; unset: the product's default, 250), BENCH_WORKER_NODE_OPTIONS (e.g. `--max-old-space-size=384`: the
  *   worker's heap limit), BENCH_READS (default 600)
@@ -33,7 +33,7 @@ const WINDOW = Number(process.env.BENCH_FUNNEL_WINDOW ?? 200);
 
 export async function runMemory(): Promise<BenchRow[]> {
   const funnels = Number(process.env.BENCH_OPEN_FUNNELS ?? 10_000);
-  const deadlineMs = Number(process.env.BENCH_FUNNEL_DEADLINE_S ?? 90) * 1000;
+  const deadlineMs = Number(process.env.BENCH_FUNNEL_DEADLINE_S ?? 60) * 1000;
   const reads = Number(process.env.BENCH_READS ?? 600);
   const cache = process.env.BENCH_WORKER_CACHE;
   const cacheSize = workerTuningOptions({ maxCachedWorkflows: cache === undefined ? undefined : Number(cache) }).maxCachedWorkflows ?? -1;

@@ -200,7 +200,7 @@ async function machineTicks(): Promise<{ busy: number; total: number }> {
  * previous one's processes (a registration's onboarding and welcome run on after its answer).
  * Returns the time waited, in ms.
  */
-export async function settle(busyShare = 0.15, maxMs = 30_000): Promise<number> {
+export async function settle(busyShare = 0.15, maxMs = 20_000): Promise<number> {
   const t0 = performance.now();
   for (;;) {
     const a = await machineTicks();

@@ -43,7 +43,7 @@ export function processSettings() {
     /** Processes measured one at a time, per process and variant. */
     single: env('BENCH_N1', n),
     /** Processes measured at `concurrency`, per process and variant. */
-    parallel: env('BENCH_N32', n * 6.4),
+    parallel: env('BENCH_N32', n * 4.8),
     concurrency: env('BENCH_CONCURRENCY', 32),
     /** Wall-clock cap of one measurement: it stops starting processes after this many seconds. */
     capSeconds: env('BENCH_CAP_SECONDS', 10),

@@ -15,7 +15,7 @@
  *   scale-out   registrations with two worker processes against one, and what saturates
  *
  * Counts (environment):
- *   BENCH_N (10)                   processes per measurement at concurrency 1; ×6.4 at 32
+ *   BENCH_N (10)                   processes per measurement at concurrency 1; ×4.8 at 32
  *   BENCH_N1, BENCH_N32            the two counts on their own (override BENCH_N)
  *   BENCH_CONCURRENCY (32)         processes in flight in the parallel measurement
  *   BENCH_CAP_SECONDS (10)         a measurement starts no process after this many seconds

@@ -5,7 +5,7 @@
  * ratio two/one. The CPU of every process of the run (each worker, the API and driver, the
  * Temporal server, PostgreSQL) and of the machine is sampled over each phase, and the row says
  * which one saturates.
- *   BENCH_SCALE_SECONDS (default 20 per phase), BENCH_SCALE_CONCURRENCY (default 32)
+ *   BENCH_SCALE_SECONDS (default 15 per phase), BENCH_SCALE_CONCURRENCY (default 32)
  * Alone: `npx tsx --expose-gc test/bench/scale-out.ts`.
  */
 import { pathToFileURL } from 'node:url';
@@ -41,7 +41,7 @@ async function registrations(queue: ChildQueue, tag: string, seconds: number, co
 }
 
 export async function runScaleOut(): Promise<BenchRow[]> {
-  const seconds = Number(process.env.BENCH_SCALE_SECONDS ?? 20);
+  const seconds = Number(process.env.BENCH_SCALE_SECONDS ?? 15);
   const concurrency = Number(process.env.BENCH_SCALE_CONCURRENCY ?? 32);
   return withChildQueue(SECTION, { taskQueue: 'bench-scale-idle', poolMax: 40, resultWaitMs: 120_000 }, 'bench-scale', async (_stack, queue) => {
     const first = await queue.startWorker();
