@@ -303,13 +303,15 @@ async function measure(label: string, concurrency: number, n: number, capSeconds
 
 const rate = (m: Measurement) => (m.units ?? m.latencies.length) / m.seconds || 0;
 const round = (x: number, d = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : x);
+/** p50/p95/p99 of the samples, in whole ms. */
+const roundedLatencies = (xs: number[]) => Object.fromEntries(Object.entries(latencies(xs)).map(([k, x]) => [k, round(x, 0)]));
 
 function rowsOf(name: string, concurrency: number, ms: Record<Variant, Measurement>, unit = 'processes/s'): BenchRow[] {
   const [api, direct, noop] = [ms.api, ms.direct, ms.noop];
   const figure = (m: Measurement) => ({
     n: m.latencies.length,
     throughputPerSec: round(rate(m)),
-    ...Object.fromEntries(Object.entries(latencies(m.latencies)).map(([k, x]) => [k, round(x, 0)])),
+    ...roundedLatencies(m.latencies),
     ...(m.failed || m.capped
       ? { figures: { ...(m.failed ? { failed: m.failed } : {}), ...(m.capped ? { cappedAfterSeconds: round(m.seconds, 0) } : {}) } }
       : {}),
@@ -535,7 +537,7 @@ async function registrationAlone(ctx: Ctx, s: ReturnType<typeof processSettings>
     name: `registration answered, one at a time (${s.paceMs} ms apart)`,
     concurrency: 1,
     n: paced.length,
-    ...Object.fromEntries(Object.entries(latencies(paced)).map(([k, x]) => [k, round(x, 0)])),
+    ...roundedLatencies(paced),
     figures: { backToBackP50Ms: round(latencies(ms.api.latencies).p50Ms, 0), noopBackToBackP50Ms: round(latencies(ms.noop.latencies).p50Ms, 0) },
     limit: 'target p50 (ms)',
     limitValue: 150,
